@@ -1,0 +1,54 @@
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { NodeOutcome } from '../workflows/policy/run-state';
+import type { NodeActivity, NodeTask } from '../workflows/node-task';
+import { logger } from './logger';
+import { NodeInputError, type NodeKind } from './nodes/kind';
+import { nodeKinds } from './nodes/registry';
+
+/** Heartbeats let Temporal notice a dead worker within the node's heartbeat timeout, and deliver cancellation. */
+const HEARTBEAT_INTERVAL_MS = 2000;
+/** A node output larger than this would bloat the run's history; such nodes should write artifacts instead. */
+const MAX_OUTPUT_CHARS = 64_000;
+
+function asNodeActivity(kind: NodeKind): NodeActivity {
+  return async (task: NodeTask): Promise<NodeOutcome> => {
+    const ctx = Context.current();
+    const attempt = ctx.info.attempt;
+    const log = logger.child({ tenantId: task.tenantId, runId: task.runId, nodeId: task.nodeId, kind: kind.kind, attempt });
+    const started = Date.now();
+    const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
+    log.info('node started');
+    try {
+      const execution = await kind.execute(task, { signal: ctx.cancellationSignal, attempt, sleep: (ms) => ctx.sleep(ms) });
+      if (JSON.stringify(execution.output ?? null).length > MAX_OUTPUT_CHARS) {
+        throw new NodeInputError(`node ${task.nodeId} output exceeds ${MAX_OUTPUT_CHARS} characters`);
+      }
+      log.info({ costMicros: execution.costMicros, durationMs: Date.now() - started }, 'node completed');
+      return { output: execution.output, costMicros: execution.costMicros, category: kind.category, attempt, ...(execution.model ? { model: execution.model } : {}) };
+    } catch (err) {
+      if (err instanceof CancelledFailure) {
+        log.info('node cancelled');
+        throw err;
+      }
+      log.warn({ error: String(err), durationMs: Date.now() - started }, 'node attempt failed');
+      throw toNodeFailure(err, attempt);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  };
+}
+
+/** Every node failure is typed and carries the attempt that raised it, for the run's result. */
+function toNodeFailure(err: unknown, attempt: number): ApplicationFailure {
+  if (err instanceof ApplicationFailure) {
+    return ApplicationFailure.create({ message: err.message, type: err.type ?? 'NodeFailed', nonRetryable: err.nonRetryable ?? false, details: [{ attempt }] });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof NodeInputError) return ApplicationFailure.create({ message, type: 'NodeInputError', nonRetryable: true, details: [{ attempt }] });
+  return ApplicationFailure.create({ message, type: err instanceof Error ? err.name : 'NodeFailed', details: [{ attempt }] });
+}
+
+/** One activity per registered node kind, named after the kind (it shows as the activity type in the Web UI). */
+export function createNodeActivities(): Record<string, NodeActivity> {
+  return Object.fromEntries(nodeKinds().map((kind) => [kind.kind, asNodeActivity(kind)]));
+}

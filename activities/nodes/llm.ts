@@ -1,0 +1,137 @@
+import { DEFAULT_MODEL, MODEL_CATALOG, priceLlmTokens } from '../../workflows/policy/catalog';
+import type { NodeTask } from '../../workflows/node-task';
+import { countTokens } from '../tokenizer';
+import { NodeInputError, numberParam, stringParam, upstreamPassages, type NodeContext, type NodeKind } from './kind';
+
+export interface CompletionRequest {
+  model: string;
+  prompt: string;
+  candidates: number;
+  maxTokens: number;
+  signal: AbortSignal;
+}
+
+export interface Completion {
+  candidates: string[];
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** Where `llm.generate` gets its text from. */
+export interface LlmProvider {
+  name: string;
+  complete(request: CompletionRequest): Promise<Completion>;
+}
+
+/**
+ * Deterministic and free of the network: answers by quoting the retrieved passages most relevant
+ * to the prompt, and counts tokens with the model family's real tokenizer, so costs are realistic.
+ */
+export const offlineProvider: LlmProvider = {
+  name: 'offline',
+  async complete({ prompt, candidates, maxTokens }) {
+    const sentences = prompt
+      .split('\n')
+      .filter((line) => line.startsWith('[passage]'))
+      .flatMap((line) => line.slice('[passage]'.length).split(/(?<=[.!?])\s+/))
+      .map((s) => s.trim())
+      .filter((s) => s.length > 20);
+    const question = prompt.split('\n').find((line) => line.startsWith('Question:'))?.slice('Question:'.length).trim() ?? '';
+    const answers: string[] = [];
+    for (let i = 0; i < candidates; i++) {
+      const picked: string[] = [];
+      let tokens = 0;
+      for (let j = 0; j < sentences.length && tokens < maxTokens; j++) {
+        const sentence = sentences[(i + j) % sentences.length]!;
+        tokens += countTokens(sentence);
+        picked.push(sentence);
+      }
+      answers.push(picked.length > 0 ? picked.join(' ') : `No passages were retrieved for: ${question}`);
+    }
+    return {
+      candidates: answers,
+      inputTokens: countTokens(prompt),
+      outputTokens: answers.reduce((sum, a) => sum + countTokens(a), 0),
+    };
+  },
+};
+
+/** Any OpenAI-compatible chat completions endpoint (OPENAI_BASE_URL, OPENAI_API_KEY); cost from its usage. */
+export const openaiProvider: LlmProvider = {
+  name: 'openai',
+  async complete({ model, prompt, candidates, maxTokens, signal }) {
+    const baseUrl = (process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
+    const apiKey = process.env.OPENAI_API_KEY;
+    if (!apiKey) throw new NodeInputError('the openai provider needs OPENAI_API_KEY');
+    const response = await fetch(`${baseUrl}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({ model, n: candidates, max_tokens: maxTokens, messages: [{ role: 'user', content: prompt }] }),
+      signal,
+    });
+    if (!response.ok) {
+      const body = (await response.text()).slice(0, 500);
+      const error = new Error(`openai endpoint answered ${response.status}: ${body}`);
+      // Client errors other than rate limits will fail the same way on every retry.
+      if (response.status >= 400 && response.status < 500 && response.status !== 429) throw new NodeInputError(error.message);
+      throw error;
+    }
+    const body = (await response.json()) as {
+      choices?: Array<{ message?: { content?: string } }>;
+      usage?: { prompt_tokens?: number; completion_tokens?: number };
+    };
+    const texts = (body.choices ?? []).map((c) => c.message?.content ?? '');
+    if (texts.length === 0) throw new Error('openai endpoint returned no choices');
+    return {
+      candidates: texts,
+      inputTokens: body.usage?.prompt_tokens ?? countTokens(prompt),
+      outputTokens: body.usage?.completion_tokens ?? texts.reduce((sum, t) => sum + countTokens(t), 0),
+    };
+  },
+};
+
+const providers = new Map<string, LlmProvider>([offlineProvider, openaiProvider].map((p) => [p.name, p]));
+
+export function registerLlmProvider(provider: LlmProvider): void {
+  providers.set(provider.name, provider);
+}
+
+function buildPrompt(task: NodeTask): string {
+  const question = stringParam(task, 'prompt', stringParam(task, 'query', upstreamQuery(task) ?? ''));
+  if (!question) throw new NodeInputError(`node ${task.nodeId} (llm.generate) needs params.prompt or a retrieval dependency with a query`);
+  const passages = upstreamPassages(task).map((p) => `[passage] ${p.text}`);
+  return ['Answer the question using only the passages.', ...passages, `Question: ${question}`].join('\n');
+}
+
+function upstreamQuery(task: NodeTask): string | undefined {
+  for (const output of Object.values(task.upstream)) {
+    const query = (output as { query?: unknown } | null)?.query;
+    if (typeof query === 'string') return query;
+  }
+  return undefined;
+}
+
+export const llmGenerate: NodeKind = {
+  kind: 'llm.generate',
+  category: 'llm',
+  async execute(task, ctx: NodeContext) {
+    const model = task.model ?? stringParam(task, 'model', DEFAULT_MODEL);
+    if (!MODEL_CATALOG[model]) throw new NodeInputError(`model ${model} is not in the price catalog (known: ${Object.keys(MODEL_CATALOG).join(', ')})`);
+    const providerName = stringParam(task, 'provider', process.env.ADOS_LLM_PROVIDER ?? 'offline');
+    const provider = providers.get(providerName);
+    if (!provider) throw new NodeInputError(`unknown llm provider ${providerName} (known: ${[...providers.keys()].join(', ')})`);
+    const completion = await provider.complete({
+      model,
+      prompt: buildPrompt(task),
+      candidates: numberParam(task, 'num_candidates', 1, { min: 1, max: 8 }),
+      maxTokens: numberParam(task, 'max_tokens', 256, { min: 1, max: 8192 }),
+      signal: ctx.signal,
+    });
+    return {
+      // Passages travel on so that rerank and eval downstream can judge against the evidence.
+      output: { model, provider: provider.name, candidates: completion.candidates, inputTokens: completion.inputTokens, outputTokens: completion.outputTokens, passages: upstreamPassages(task) },
+      costMicros: priceLlmTokens(model, completion.inputTokens, completion.outputTokens),
+      model,
+    };
+  },
+};

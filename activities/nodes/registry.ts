@@ -1,0 +1,22 @@
+import { llmGenerate } from './llm';
+import { evalScore, rerank } from './quality';
+import { retrievalSearch } from './retrieval';
+import { utilFail, utilSleep } from './util';
+import type { NodeKind } from './kind';
+
+const kinds = new Map<string, NodeKind>();
+
+/**
+ * Adds a node kind to this process's workers. Register before the workers start: a run validates
+ * its DAG against the kinds its control worker knows, and each node worker serves the kinds it has.
+ */
+export function registerNodeKind(kind: NodeKind): void {
+  if (!/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/.test(kind.kind)) throw new Error(`node kind name ${JSON.stringify(kind.kind)} must look like my_team.summarize`);
+  kinds.set(kind.kind, kind);
+}
+
+export function nodeKinds(): NodeKind[] {
+  return [...kinds.values()];
+}
+
+for (const builtin of [retrievalSearch, llmGenerate, rerank, evalScore, utilSleep, utilFail]) registerNodeKind(builtin);

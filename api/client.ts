@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Client,
+  Connection,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { deliveryRun, progressQuery } from '../workflows/delivery-run';
+import { configureTenantUpdate, tenantBudget, tenantStatusQuery } from '../workflows/tenant-budget';
+import { deliveryRunInputSchema, graphProblems, type DeliveryRunInput } from '../workflows/policy/dag';
+import { CONTROL_TASK_QUEUE, assertId, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import type { DeliveryRunResult } from '../workflows/policy/run-state';
+import { tenantConfigPatchSchema, tenantConfigSchema, type TenantConfigPatch, type TenantStatus } from '../workflows/policy/tenant';
+import { DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
+
+export function temporalAddress(): string {
+  return process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+}
+
+export function temporalNamespace(): string {
+  return process.env.TEMPORAL_NAMESPACE ?? 'default';
+}
+
+export async function connectClient(address = temporalAddress()): Promise<Client> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 5000 });
+  } catch (err) {
+    throw new UserError(`cannot reach Temporal at ${address} (${(err as Error).message}); start one with: ados dev`);
+  }
+  return new Client({ connection, namespace: temporalNamespace() });
+}
+
+/** An error meant for the person at the terminal or the API caller: its message says what to fix. */
+export class UserError extends Error {
+  override name = 'UserError';
+  constructor(
+    message: string,
+    readonly code: 'INVALID_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'UNAVAILABLE' = 'INVALID_INPUT',
+    readonly issues: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+function zodProblems(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string[] {
+  return issues.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`);
+}
+
+/** Creates the tenant, or changes the fields given, in one round trip (update-with-start). */
+export async function configureTenant(client: Client, tenantId: string, patch: TenantConfigPatch): Promise<TenantStatus> {
+  assertId('tenant id', tenantId);
+  const parsedPatch = tenantConfigPatchSchema.safeParse({ ...patch, tenantId });
+  if (!parsedPatch.success) throw new UserError(`invalid tenant config: ${zodProblems(parsedPatch.error.issues).join('; ')}`, 'INVALID_INPUT', zodProblems(parsedPatch.error.issues));
+  const initial = tenantConfigSchema.safeParse({ ...patch, tenantId });
+  if (!initial.success) throw new UserError(`invalid tenant config: ${zodProblems(initial.error.issues).join('; ')}`, 'INVALID_INPUT', zodProblems(initial.error.issues));
+  return client.workflow.executeUpdateWithStart(configureTenantUpdate, {
+    args: [parsedPatch.data],
+    startWorkflowOperation: new WithStartWorkflowOperation(tenantBudget, {
+      workflowId: tenantBudgetWorkflowId(tenantId),
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [{ config: initial.data }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: `tenant ${tenantId}: budget and admission`,
+    }),
+  });
+}
+
+export async function tenantStatus(client: Client, tenantId: string): Promise<TenantStatus> {
+  assertId('tenant id', tenantId);
+  try {
+    return await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).query(tenantStatusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown tenant ${tenantId}`, 'NOT_FOUND');
+    throw err;
+  }
+}
+
+/** Schema and graph problems found before the run is started, so the caller hears them at once. */
+export function checkRunInput(input: unknown): DeliveryRunInput & { runId: string } {
+  const parsed = deliveryRunInputSchema.safeParse(input);
+  if (!parsed.success) throw new UserError(`invalid run: ${zodProblems(parsed.error.issues).join('; ')}`, 'INVALID_INPUT', zodProblems(parsed.error.issues));
+  const problems = graphProblems(parsed.data.dag.nodes);
+  if (problems.length > 0) throw new UserError(`invalid run: ${problems.join('; ')}`, 'INVALID_INPUT', problems);
+  return { ...(input as DeliveryRunInput), runId: parsed.data.runId ?? `run-${randomUUID().slice(0, 8)}` };
+}
+
+export async function startRun(client: Client, input: unknown): Promise<WorkflowHandle<typeof deliveryRun>> {
+  const run = checkRunInput(input);
+  const priority = run.priority ?? 3;
+  try {
+    return await client.workflow.start(deliveryRun, {
+      workflowId: deliveryRunWorkflowId(run.tenantId, run.runId),
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [run],
+      priority: { priorityKey: priority, fairnessKey: run.tenantId },
+      staticSummary: `${run.tenantId} · ${run.dag.name} · ${run.dag.nodes.length} nodes · priority ${priority}`,
+      staticDetails: `DAG: ${run.dag.nodes.map((n) => `${n.id} (${n.kind})`).join(', ')}`,
+      typedSearchAttributes: [
+        { key: TenantIdKey, value: run.tenantId },
+        { key: DeliveryStatusKey, value: 'ADMITTING' },
+        { key: DeliveryPriorityKey, value: priority },
+      ],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`run ${run.runId} of tenant ${run.tenantId} already exists`, 'CONFLICT');
+    throw err;
+  }
+}
+
+export function runHandle(client: Client, tenantId: string, runId: string): WorkflowHandle<typeof deliveryRun> {
+  return client.workflow.getHandle<typeof deliveryRun>(deliveryRunWorkflowId(assertId('tenant id', tenantId), assertId('run id', runId)));
+}
+
+/**
+ * The run's result whichever way it ended: returned (COMPLETED, DEGRADED, TERMINATED, REJECTED),
+ * failed with its result in the failure's details (FAILED), or cancelled (read through `progress`).
+ */
+export async function runOutcome(handle: WorkflowHandle<typeof deliveryRun>): Promise<DeliveryRunResult> {
+  try {
+    return await handle.result();
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      const cause = err.cause;
+      if (cause instanceof ApplicationFailure && cause.type === 'CriticalNodeFailed' && cause.details?.[0]) return cause.details[0] as DeliveryRunResult;
+      if (cause instanceof CancelledFailure) return handle.query(progressQuery);
+      if (cause instanceof ApplicationFailure && cause.type === 'InvalidDeliveryInput') {
+        const problems = ((cause.details?.[0] as { problems?: string[] } | undefined)?.problems ?? []).slice();
+        throw new UserError(cause.message, 'INVALID_INPUT', problems);
+      }
+    }
+    throw err;
+  }
+}
+
+/** Progress of a running run, or the outcome of a finished one. */
+export async function runProgress(client: Client, tenantId: string, runId: string): Promise<DeliveryRunResult> {
+  const handle = runHandle(client, tenantId, runId);
+  try {
+    const description = await handle.describe();
+    if (description.status.name === 'RUNNING') return await handle.query(progressQuery);
+    return await runOutcome(handle);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown run ${runId} of tenant ${tenantId}`, 'NOT_FOUND');
+    throw err;
+  }
+}

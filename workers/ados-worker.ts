@@ -1,0 +1,85 @@
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { createControlActivities, nodePartitionsFromEnv } from '../activities/control';
+import { createNodeActivities } from '../activities/node-activities';
+import { CONTROL_TASK_QUEUE, assertId } from '../workflows/policy/ids';
+import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/policy/routing';
+
+export interface AdosWorkerOptions {
+  connection: NativeConnection;
+  /** @default TEMPORAL_NAMESPACE or 'default' */
+  namespace?: string;
+  /** Host the workflows on `ados-control`. @default true */
+  control?: boolean;
+  /** Node partitions to serve. @default all of 0 … ADOS_NODE_PARTITIONS-1 */
+  partitions?: number[];
+  /** Tenants whose dedicated queues `ados-tenant-{id}` this process serves. @default none */
+  tenants?: string[];
+  /** Node activities run at once per node queue. @default 20 */
+  nodeConcurrency?: number;
+  /** Workflow tasks at once on the control queue. @default 40 */
+  workflowConcurrency?: number;
+  /** A prebuilt workflow bundle (tests build it once); otherwise bundled at start. */
+  workflowBundle?: WorkflowBundle;
+  identity?: string;
+}
+
+export function bundleWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string, meta?: Record<string, unknown>) => process.stderr.write(`${message} ${meta ? JSON.stringify(meta) : ''}\n`),
+  error: (message: string, meta?: Record<string, unknown>) => process.stderr.write(`${message} ${meta ? JSON.stringify(meta) : ''}\n`),
+};
+
+/** The task queues one process serves, in the order its workers are created. */
+export function nodeQueuesFor({ partitions, tenants = [] }: Pick<AdosWorkerOptions, 'partitions' | 'tenants'>): string[] {
+  const all = partitions ?? [...Array(nodePartitionsFromEnv()).keys()];
+  return [...all.map(partitionTaskQueue), ...tenants.map((t) => dedicatedTaskQueue(assertId('tenant id', t)))];
+}
+
+/**
+ * One process, several workers: the control worker runs the workflows (and their local
+ * activities), and one node worker per served queue runs the DAG nodes as activities.
+ */
+export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Worker[]> {
+  const { connection, control = true, nodeConcurrency = 20, workflowConcurrency = 40 } = options;
+  const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const workers: Worker[] = [];
+  if (control) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: CONTROL_TASK_QUEUE,
+        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowBundle: await bundleWorkflows() }),
+        activities: createControlActivities(),
+        maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
+        ...(options.identity ? { identity: `${options.identity}/control` } : {}),
+      }),
+    );
+  }
+  const activities = createNodeActivities();
+  for (const taskQueue of nodeQueuesFor(options)) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue,
+        activities,
+        maxConcurrentActivityTaskExecutions: nodeConcurrency,
+        ...(options.identity ? { identity: `${options.identity}/${taskQueue}` } : {}),
+      }),
+    );
+  }
+  return workers;
+}
+
+/** Runs the workers until each has shut down (Temporal's runtime shuts them down on SIGINT/SIGTERM). */
+export async function runAdosWorkers(workers: Worker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.run()));
+}

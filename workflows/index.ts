@@ -1,0 +1,2 @@
+export { deliveryRun } from './delivery-run';
+export { tenantBudget } from './tenant-budget';

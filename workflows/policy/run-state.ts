@@ -1,0 +1,171 @@
+import type { DagNode, DeliveryRunSpec } from './dag';
+import type { CostCategory } from './catalog';
+
+export type RunStatus = 'ADMITTING' | 'WAITING' | 'RUNNING' | 'COMPLETED' | 'DEGRADED' | 'TERMINATED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['COMPLETED', 'DEGRADED', 'TERMINATED', 'FAILED', 'CANCELLED', 'REJECTED'];
+
+export type NodeStatus = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'SKIPPED' | 'CANCELLED';
+
+export interface NodeResult {
+  status: NodeStatus;
+  costUsd: number;
+  attempts: number;
+  model?: string;
+  degraded?: boolean;
+  error?: string;
+  category?: CostCategory;
+  startedAt?: string;
+  endedAt?: string;
+}
+
+/** One CostAgent decision, as recorded in the run's result and history. */
+export interface CostDecision {
+  nodeId: string;
+  action: 'CONTINUE' | 'DEGRADE' | 'TERMINATE';
+  reason: string;
+  utilization: number;
+  concurrencyFactor: number;
+  projectedTotalUsd: number;
+  confidence: number;
+  at: string;
+}
+
+export interface DeliveryRunResult {
+  runId: string;
+  tenantId: string;
+  status: RunStatus;
+  costUsd: number;
+  nodes: Record<string, NodeResult>;
+  decisions: CostDecision[];
+  /** Why the run ended as it did, for REJECTED, FAILED, TERMINATED and CANCELLED runs. */
+  reason?: string;
+  /** Place in the tenant's admission queue while the run waits. */
+  queuePosition?: number;
+}
+
+/** What a finished node activity reports back. */
+export interface NodeOutcome {
+  output: unknown;
+  costMicros: number;
+  category: CostCategory;
+  attempt: number;
+  model?: string;
+}
+
+/**
+ * The run's DAG bookkeeping, free of Temporal calls: which nodes are ready, in which order, and
+ * how each ended. Costs are kept in micro-dollars so the run total is exactly the sum of its nodes.
+ */
+export class RunState {
+  readonly nodes: Record<string, NodeResult> = {};
+  readonly outputs: Record<string, unknown> = {};
+  readonly costMicros: Record<string, number> = {};
+  private readonly order: Map<string, number>;
+
+  constructor(readonly spec: DeliveryRunSpec) {
+    this.order = new Map(spec.dag.nodes.map((node, index) => [node.id, index]));
+    for (const node of spec.dag.nodes) this.nodes[node.id] = { status: 'PENDING', costUsd: 0, attempts: 0 };
+  }
+
+  node(id: string): DagNode {
+    const node = this.spec.dag.nodes[this.order.get(id) ?? -1];
+    if (!node) throw new Error(`unknown node ${id}`);
+    return node;
+  }
+
+  effectivePriority(node: DagNode): number {
+    return node.priority ?? this.spec.priority;
+  }
+
+  /** A dependency lets its dependents run once it completed, or ended without it being critical. */
+  private depSatisfied(depId: string): boolean {
+    const dep = this.nodes[depId];
+    if (!dep) return false;
+    if (dep.status === 'COMPLETED') return true;
+    return (dep.status === 'FAILED' || dep.status === 'SKIPPED') && !this.node(depId).critical;
+  }
+
+  /** Pending nodes whose dependencies are satisfied: node priority first, then declaration order. */
+  readyNodes(): DagNode[] {
+    return this.spec.dag.nodes
+      .filter((node) => this.nodes[node.id]!.status === 'PENDING' && node.deps.every((d) => this.depSatisfied(d)))
+      .sort((a, b) => this.effectivePriority(a) - this.effectivePriority(b) || this.order.get(a.id)! - this.order.get(b.id)!);
+  }
+
+  running(): string[] {
+    return Object.keys(this.nodes).filter((id) => this.nodes[id]!.status === 'RUNNING');
+  }
+
+  pending(): string[] {
+    return Object.keys(this.nodes).filter((id) => this.nodes[id]!.status === 'PENDING');
+  }
+
+  isFinished(): boolean {
+    return this.running().length === 0 && this.readyNodes().length === 0;
+  }
+
+  markRunning(id: string, at: string, model?: string): void {
+    Object.assign(this.nodes[id]!, { status: 'RUNNING', startedAt: at, ...(model ? { model } : {}) });
+  }
+
+  markCompleted(id: string, outcome: NodeOutcome, at: string): void {
+    this.outputs[id] = outcome.output;
+    this.costMicros[id] = outcome.costMicros;
+    Object.assign(this.nodes[id]!, {
+      status: 'COMPLETED',
+      costUsd: outcome.costMicros / 1_000_000,
+      attempts: outcome.attempt,
+      category: outcome.category,
+      endedAt: at,
+      ...(outcome.model ? { model: outcome.model } : {}),
+    });
+  }
+
+  markFailed(id: string, error: string, attempts: number, at: string): void {
+    Object.assign(this.nodes[id]!, { status: 'FAILED', error, attempts, endedAt: at });
+  }
+
+  markSkipped(id: string, reason: string): void {
+    Object.assign(this.nodes[id]!, { status: 'SKIPPED', error: reason });
+  }
+
+  /** Ends every node that has not finished: in-flight ones as CANCELLED, never-started ones as SKIPPED. */
+  closeUnfinished(reason: string, at: string): void {
+    for (const result of Object.values(this.nodes)) {
+      if (result.status === 'RUNNING') Object.assign(result, { status: 'CANCELLED', error: reason, endedAt: at });
+      else if (result.status === 'PENDING') Object.assign(result, { status: 'SKIPPED', error: reason });
+    }
+  }
+
+  /** A node whose upstream failed critically can never run; the run ends before reaching it. */
+  totalCostMicros(): number {
+    return Object.values(this.costMicros).reduce((sum, micros) => sum + micros, 0);
+  }
+
+  upstreamOutputs(node: DagNode): Record<string, unknown> {
+    const upstream: Record<string, unknown> = {};
+    for (const dep of node.deps) if (dep in this.outputs) upstream[dep] = this.outputs[dep];
+    return upstream;
+  }
+
+  counts(): Record<NodeStatus, number> {
+    const counts: Record<NodeStatus, number> = { PENDING: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, SKIPPED: 0, CANCELLED: 0 };
+    for (const result of Object.values(this.nodes)) counts[result.status]++;
+    return counts;
+  }
+
+  /** Markdown table for the Web UI's current details. */
+  detailsMarkdown(status: RunStatus): string {
+    const lines = [
+      `**${this.spec.dag.name}** · ${status} · $${(this.totalCostMicros() / 1_000_000).toFixed(6)}`,
+      '',
+      '| node | kind | status | attempts | cost (USD) | model |',
+      '|---|---|---|---|---|---|',
+    ];
+    for (const node of this.spec.dag.nodes) {
+      const r = this.nodes[node.id]!;
+      lines.push(`| ${node.id} | ${node.kind} | ${r.status} | ${r.attempts} | ${r.costUsd.toFixed(6)} | ${r.model ?? ''} |`);
+    }
+    return lines.join('\n');
+  }
+}

@@ -1,0 +1,10 @@
+import { defineSearchAttributeKey } from '@temporalio/common';
+
+/** The five search attributes of DESIGN §2; `ados dev` registers them on the dev server. */
+export const TenantIdKey = defineSearchAttributeKey('TenantId', 'KEYWORD');
+export const DeliveryStatusKey = defineSearchAttributeKey('DeliveryStatus', 'KEYWORD');
+export const DeliveryCostUsdKey = defineSearchAttributeKey('DeliveryCostUsd', 'DOUBLE');
+export const BudgetStatusKey = defineSearchAttributeKey('BudgetStatus', 'KEYWORD');
+export const DeliveryPriorityKey = defineSearchAttributeKey('DeliveryPriority', 'INT');
+
+export const ADOS_SEARCH_ATTRIBUTES = [TenantIdKey, DeliveryStatusKey, DeliveryCostUsdKey, BudgetStatusKey, DeliveryPriorityKey];
