@@ -1,0 +1,263 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { NativeConnection } from '@temporalio/worker';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { DEFAULT_DB_FILE, startDevServer, temporalAnswers } from '../infra/dev-server';
+import { createAdosWorkers, nodeQueuesFor, runAdosWorkers } from '../workers/ados-worker';
+import { installTemporalLogging } from '../workers/logging';
+import { logger } from '../activities/logger';
+import type { DeliveryRunResult } from '../workflows/policy/run-state';
+import type { TenantConfigPatch, TenantStatus } from '../workflows/policy/tenant';
+import { UserError, configureTenant, connectClient, runHandle, runOutcome, runProgress, startRun, temporalAddress, tenantStatus } from './client';
+import { createBars, nodesDone } from './progress';
+import { readRunFile } from './run-file';
+import { historyFiles, replayHistories } from './replay';
+import { runDemo } from './demo';
+
+/** Exit codes scripts can rely on. */
+export const EXIT = { OK: 0, ERROR: 1, INVALID: 2, NOT_FOUND: 3, CONFLICT: 4, UNAVAILABLE: 5, RUN_NOT_SUCCESSFUL: 6 } as const;
+
+const program = new Command('ados')
+  .description('ADOS — Agentic Delivery OS: multi-tenant AI delivery runs on Temporal')
+  .option('--json', 'print machine-readable JSON')
+  .option('--verbose', 'print stack traces on errors')
+  .showHelpAfterError('(run with --help for usage)')
+  .addHelpText('after', `
+Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), ADOS_ARTIFACTS_DIR (./artifacts),
+             ADOS_NODE_PARTITIONS (4), TEMPORAL_CLI_PATH
+Exit codes:  0 ok · 1 error · 2 invalid input · 3 not found · 4 conflict · 5 Temporal unavailable · 6 run did not succeed`);
+
+const json = () => Boolean(program.opts().json);
+
+function print(value: unknown, human: () => string): void {
+  process.stdout.write(`${json() ? JSON.stringify(value, null, 2) : human()}\n`);
+}
+
+function int(name: string, min: number, max: number) {
+  return (raw: string) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function positiveNumber(name: string) {
+  return (raw: string) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+}
+
+function list(raw: string): string[] {
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+// ── dev ──
+program
+  .command('dev')
+  .description('run the embedded Temporal dev server with the Web UI (persistent SQLite under .temporal/)')
+  .option('--port <port>', 'gRPC port', int('port', 1, 65535), 7233)
+  .option('--ui-port <port>', 'Web UI port', int('ui port', 1, 65535), 8233)
+  .option('--db <file>', 'SQLite file', DEFAULT_DB_FILE)
+  .action(async (opts: { port: number; uiPort: number; db: string }) => {
+    const address = process.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${opts.port}`;
+    if (await temporalAnswers(address)) {
+      print({ address, started: false }, () => `a Temporal server already answers at ${address}; using it`);
+      return;
+    }
+    const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFile: opts.db });
+    print({ address: server.address, uiUrl: server.uiUrl, db: opts.db, started: true }, () =>
+      `Temporal dev server at ${server.address} · Web UI ${server.uiUrl} · state in ${opts.db}\nCtrl-C to stop`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await server.stop();
+  });
+
+// ── worker ──
+program
+  .command('worker')
+  .description('run the control worker (workflows) and node workers (activities) in one process')
+  .option('--partitions <list>', 'node partitions to serve, e.g. 0,1 (default: all)', (raw) => list(raw).map(int('partition', 0, 1023)))
+  .option('--tenants <list>', "tenants whose dedicated queues (ados-tenant-{id}) to serve", list)
+  .option('--no-control', 'do not host the workflows (ados-control)')
+  .option('--concurrency <n>', 'node activities at once per queue', int('concurrency', 1, 10_000), 20)
+  .action(async (opts: { partitions?: number[]; tenants?: string[]; control: boolean; concurrency: number }) => {
+    installTemporalLogging((process.env.ADOS_LOG_LEVEL as 'info') ?? 'info');
+    const address = temporalAddress();
+    const connection = await NativeConnection.connect({ address }).catch((err: Error) => {
+      throw new UserError(`cannot reach Temporal at ${address} (${err.message}); start one with: ados dev`, 'UNAVAILABLE');
+    });
+    const queues = nodeQueuesFor(opts);
+    const workers = await createAdosWorkers({ connection, control: opts.control, partitions: opts.partitions, tenants: opts.tenants, nodeConcurrency: opts.concurrency });
+    logger.info({ address, control: opts.control, queues, concurrency: opts.concurrency }, 'workers running; SIGINT or SIGTERM shuts them down gracefully');
+    await runAdosWorkers(workers);
+    await connection.close();
+    logger.info('workers stopped');
+  });
+
+// ── tenant ──
+const tenant = program.command('tenant').description('create, configure and inspect tenants');
+
+function renderTenant(s: TenantStatus): string {
+  const spend = Object.entries(s.spendByCategory).map(([k, v]) => `${k} $${v!.toFixed(6)}`).join(', ') || 'none';
+  return [
+    `tenant ${s.tenantId}: ${s.budgetStatus} · spent $${s.spentUsd.toFixed(6)} of $${s.budgetUsd} (${(s.utilization * 100).toFixed(2)}%) · period ${s.config.period}`,
+    `  spend by category: ${spend}`,
+    `  runs in flight: ${s.runsInFlight.length}/${s.config.maxConcurrentRuns}${s.runsInFlight.length ? ` (${s.runsInFlight.map((r) => r.runId).join(', ')})` : ''} · waiting: ${s.runsWaiting.length}${s.runsWaiting.length ? ` (${s.runsWaiting.map((r) => `${r.runId}@p${r.priority}`).join(', ')})` : ''}`,
+    `  learning: ${s.config.learning.intensity}, meta-learning ${s.config.learning.metaLearningOptIn ? 'opted in' : 'opted out'} · dedicated queue: ${s.config.dedicatedQueue ? 'yes' : 'no'}`,
+  ].join('\n');
+}
+
+tenant
+  .command('set <tenantId>')
+  .description('create a tenant, or change the given settings of an existing one')
+  .option('--budget-usd <n>', 'budget per period in USD', positiveNumber('budget'))
+  .addOption(new Option('--period <period>', 'budget period').choices(['none', 'daily', 'monthly']))
+  .option('--max-concurrent-runs <n>', 'runs in flight at once', int('max concurrent runs', 1, 10_000))
+  .option('--backpressure <ratio>', 'share of max runs above which only priority 1-2 start at once', positiveNumber('backpressure'))
+  .addOption(new Option('--intensity <level>', 'learning intensity').choices(['CONSERVATIVE', 'BALANCED', 'AGGRESSIVE']))
+  .option('--meta-opt-in', 'contribute noised cost statistics to cross-tenant priors')
+  .option('--meta-opt-out', 'stop contributing to cross-tenant priors')
+  .option('--dedicated-queue', "run this tenant's nodes on ados-tenant-{id}")
+  .action(async (tenantId: string, opts: Record<string, unknown>) => {
+    if (opts.metaOptIn && opts.metaOptOut) throw new UserError('give --meta-opt-in or --meta-opt-out, not both');
+    const patch: TenantConfigPatch = {};
+    if (opts.budgetUsd !== undefined) patch.budgetUsd = opts.budgetUsd as number;
+    if (opts.period !== undefined) patch.period = opts.period as TenantConfigPatch['period'];
+    if (opts.maxConcurrentRuns !== undefined) patch.maxConcurrentRuns = opts.maxConcurrentRuns as number;
+    if (opts.backpressure !== undefined) patch.backpressureThreshold = opts.backpressure as number;
+    if (opts.dedicatedQueue) patch.dedicatedQueue = true;
+    const client = await connectClient();
+    if (opts.intensity !== undefined || opts.metaOptIn || opts.metaOptOut) {
+      const current = await tenantStatus(client, tenantId).catch(() => undefined);
+      patch.learning = {
+        intensity: (opts.intensity as 'BALANCED') ?? current?.config.learning.intensity ?? 'BALANCED',
+        metaLearningOptIn: opts.metaOptIn ? true : opts.metaOptOut ? false : (current?.config.learning.metaLearningOptIn ?? false),
+      };
+    }
+    const status = await configureTenant(client, tenantId, patch);
+    print(status, () => renderTenant(status));
+  });
+
+tenant
+  .command('show <tenantId>')
+  .description("a tenant's budget status, spend by category and runs")
+  .action(async (tenantId: string) => {
+    const status = await tenantStatus(await connectClient(), tenantId);
+    print(status, () => renderTenant(status));
+  });
+
+// ── run ──
+const run = program.command('run').description('start, inspect and cancel delivery runs');
+
+function renderRun(r: DeliveryRunResult): string {
+  const lines = [`run ${r.runId} of ${r.tenantId}: ${r.status} · $${r.costUsd.toFixed(6)}${r.reason ? ` · ${r.reason}` : ''}`];
+  for (const [id, n] of Object.entries(r.nodes)) {
+    lines.push(`  ${id.padEnd(24)} ${n.status.padEnd(10)} attempts ${n.attempts} · $${n.costUsd.toFixed(6)}${n.model ? ` · ${n.model}` : ''}${n.error ? ` · ${n.error}` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+run
+  .command('start')
+  .description('start a delivery run from a JSON or YAML file (a whole run input, or just its dag)')
+  .requiredOption('--tenant <id>', 'tenant id')
+  .requiredOption('--dag <file>', 'run or DAG file (.json, .yaml)')
+  .option('--run-id <id>', 'run id (default: generated)')
+  .option('--priority <1-5>', '1 most urgent … 5', int('priority', 1, 5))
+  .option('--max-parallelism <n>', 'nodes in flight at once', int('max parallelism', 1, 64))
+  .option('--wait', 'wait for the result, showing progress')
+  .action(async (opts: { tenant: string; dag: string; runId?: string; priority?: number; maxParallelism?: number; wait?: boolean }) => {
+    const input = {
+      ...readRunFile(opts.dag),
+      tenantId: opts.tenant,
+      ...(opts.runId ? { runId: opts.runId } : {}),
+      ...(opts.priority ? { priority: opts.priority } : {}),
+      ...(opts.maxParallelism ? { maxParallelism: opts.maxParallelism } : {}),
+    };
+    const client = await connectClient();
+    const handle = await startRun(client, input);
+    const runId = handle.workflowId.split(':')[2]!;
+    if (!opts.wait) {
+      print({ tenantId: opts.tenant, runId, workflowId: handle.workflowId }, () => `started run ${runId} (workflow ${handle.workflowId})`);
+      return;
+    }
+    const bars = createBars(!json() && process.stderr.isTTY);
+    const nodeCount = (input as { dag?: { nodes?: unknown[] } }).dag?.nodes?.length ?? 0;
+    const bar = bars?.create(nodeCount, 0, { label: runId, unit: 'nodes', cost: '0.000000', status: 'ADMITTING' });
+    const timer = setInterval(async () => {
+      const p = await runProgress(client, opts.tenant, runId).catch(() => undefined);
+      if (p && bar) bar.update(nodesDone(p), { cost: p.costUsd.toFixed(6), status: p.status });
+    }, 500);
+    try {
+      const result = await runOutcome(handle);
+      bar?.update(nodesDone(result), { cost: result.costUsd.toFixed(6), status: result.status });
+      bars?.stop();
+      print(result, () => renderRun(result));
+      if (!['COMPLETED', 'DEGRADED'].includes(result.status)) process.exitCode = EXIT.RUN_NOT_SUCCESSFUL;
+    } finally {
+      clearInterval(timer);
+      bars?.stop();
+    }
+  });
+
+run
+  .command('show <tenantId> <runId>')
+  .description("a run's progress, or its result once finished")
+  .action(async (tenantId: string, runId: string) => {
+    const result = await runProgress(await connectClient(), tenantId, runId);
+    print(result, () => renderRun(result));
+  });
+
+run
+  .command('cancel <tenantId> <runId>')
+  .description('cancel a run: in-flight nodes are cancelled and its slot released')
+  .action(async (tenantId: string, runId: string) => {
+    const handle = runHandle(await connectClient(), tenantId, runId);
+    try {
+      await handle.cancel();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown run ${runId} of tenant ${tenantId}`, 'NOT_FOUND');
+      throw err;
+    }
+    print({ tenantId, runId, cancelRequested: true }, () => `cancellation requested for run ${runId}`);
+  });
+
+// ── replay ──
+program
+  .command('replay <paths...>')
+  .description('replay recorded histories (files or folders) against the current workflow code')
+  .action(async (paths: string[]) => {
+    const outcomes = await replayHistories(historyFiles(paths));
+    print(outcomes, () => outcomes.map((o) => (o.ok ? `ok    ${o.workflowId}  ${o.file}` : `FAIL  ${o.workflowId}  ${o.file}\n      ${o.error}`)).join('\n'));
+    if (outcomes.some((o) => !o.ok)) process.exitCode = EXIT.ERROR;
+  });
+
+// ── demo ──
+program
+  .command('demo')
+  .description('the main job: three tenants, twenty-four RAG runs with mixed priorities, live progress')
+  .option('--once', 'exit at the end (otherwise the server and Web UI stay up until Ctrl-C)')
+  .option('--runs <n>', 'number of runs', int('runs', 1, 10_000), 24)
+  .action(async (opts: { once?: boolean; runs: number }) => {
+    await runDemo({ once: Boolean(opts.once), runs: opts.runs, json: json() });
+  });
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof UserError) return { INVALID_INPUT: EXIT.INVALID, NOT_FOUND: EXIT.NOT_FOUND, CONFLICT: EXIT.CONFLICT, UNAVAILABLE: EXIT.UNAVAILABLE }[err.code];
+  return EXIT.ERROR;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (json()) process.stdout.write(`${JSON.stringify({ error: err instanceof UserError ? err.code : 'ERROR', message, ...(err instanceof UserError && err.issues.length ? { issues: err.issues } : {}) })}\n`);
+    else process.stderr.write(`ados: ${message}\n`);
+    if (program.opts().verbose && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = exitCodeFor(err);
+  }
+}

@@ -1,0 +1,183 @@
+import { NativeConnection } from '@temporalio/worker';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { startDevServer, temporalAnswers, type DevServer } from '../infra/dev-server';
+import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
+import { installTemporalLogging } from '../workers/logging';
+import { logger } from '../activities/logger';
+import type { deliveryRun } from '../workflows/delivery-run';
+import type { DeliveryRunResult } from '../workflows/policy/run-state';
+import type { TenantConfigPatch } from '../workflows/policy/tenant';
+import { configureTenant, connectClient, runOutcome, startRun, temporalNamespace, tenantStatus } from './client';
+import { createBars } from './progress';
+
+interface DemoTenant {
+  tenantId: string;
+  config: TenantConfigPatch;
+  model: string;
+}
+
+const TENANTS: DemoTenant[] = [
+  { tenantId: 'acme', config: { budgetUsd: 25, maxConcurrentRuns: 4, period: 'monthly' }, model: 'gpt-4o' },
+  { tenantId: 'globex', config: { budgetUsd: 10, maxConcurrentRuns: 2, period: 'monthly' }, model: 'gpt-4.1-mini' },
+  { tenantId: 'initech', config: { budgetUsd: 5, maxConcurrentRuns: 3, period: 'daily' }, model: 'claude-haiku' },
+];
+
+const QUESTIONS = [
+  'How does ADOS decide whether a run may start?',
+  'What does the CostAgent do before every node?',
+  'How are node task queues partitioned by tenant?',
+  'What happens when a critical node fails?',
+  'How is cost counted exactly once?',
+  'Which search attributes does a delivery run set?',
+  'What are the hot-entity limits of a tenant workflow?',
+  'Where are run artifacts written?',
+];
+
+export function ragRun(tenant: DemoTenant, index: number, runId: string) {
+  return {
+    tenantId: tenant.tenantId,
+    runId,
+    priority: (index % 5) + 1,
+    maxParallelism: 4,
+    dag: {
+      name: 'rag-delivery',
+      nodes: [
+        { id: 'retrieve', kind: 'retrieval.search', params: { query: QUESTIONS[index % QUESTIONS.length], top_k: 5 } },
+        { id: 'generate', kind: 'llm.generate', deps: ['retrieve'], params: { model: tenant.model, num_candidates: 2 + (index % 2) } },
+        { id: 'advanced_reranking', kind: 'rerank', deps: ['generate'], critical: false },
+        { id: 'evaluate', kind: 'eval.score', deps: ['advanced_reranking'] },
+      ],
+    },
+  };
+}
+
+export interface DemoOptions {
+  once: boolean;
+  runs: number;
+  json: boolean;
+}
+
+export interface DemoSummary {
+  address: string;
+  uiUrl: string;
+  elapsedMs: number;
+  tenants: Array<{
+    tenantId: string;
+    runs: number;
+    byStatus: Record<string, number>;
+    costUsd: number;
+    spentUsd: number;
+    budgetUsd: number;
+    budgetStatus: string;
+    webUi: string;
+  }>;
+}
+
+function webUiLink(uiBase: string, tenantId: string): string {
+  return `${uiBase}/namespaces/${temporalNamespace()}/workflows?query=${encodeURIComponent(`TenantId="${tenantId}"`)}`;
+}
+
+/** The main job: an embedded dev server (unless one answers), workers, three tenants, RAG runs. */
+export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSummary> {
+  const started = Date.now();
+  logger.level = 'warn';
+  installTemporalLogging('warn');
+  const say = (line: string) => !json && process.stderr.write(`${line}\n`);
+
+  const requested = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  let server: DevServer | undefined;
+  let address = requested;
+  let uiUrl = process.env.ADOS_WEB_UI_URL ?? 'http://localhost:8233';
+  if (await temporalAnswers(requested)) {
+    say(`using the Temporal server that answers at ${requested}`);
+  } else {
+    say('starting the embedded Temporal dev server (state in .temporal/ados-dev.db) ...');
+    server = await startDevServer({});
+    address = server.address;
+    uiUrl = server.uiUrl ?? uiUrl;
+    say(`Temporal dev server at ${address} · Web UI ${uiUrl}`);
+  }
+
+  const connection = await NativeConnection.connect({ address });
+  const workers = await createAdosWorkers({ connection, identity: `ados-demo@${process.pid}` });
+  const running = runAdosWorkers(workers);
+  const client = await connectClient(address);
+
+  for (const tenant of TENANTS) await configureTenant(client, tenant.tenantId, tenant.config);
+  say(`tenants: ${TENANTS.map((t) => `${t.tenantId} ($${t.config.budgetUsd}, ${t.config.maxConcurrentRuns} at once)`).join(', ')}`);
+
+  const stamp = Date.now().toString(36);
+  const handles: Array<{ tenant: DemoTenant; handle: WorkflowHandle<typeof deliveryRun> }> = [];
+  for (let i = 0; i < runs; i++) {
+    const tenant = TENANTS[i % TENANTS.length]!;
+    handles.push({ tenant, handle: await startRun(client, ragRun(tenant, i, `demo-${stamp}-${i}`)) });
+  }
+  say(`started ${runs} RAG delivery runs with priorities 1-5`);
+
+  const results: Array<{ tenantId: string; result: DeliveryRunResult }> = [];
+  const bars = createBars(!json && process.stderr.isTTY);
+  const barOf = new Map(
+    TENANTS.map((t) => [t.tenantId, bars?.create(handles.filter((h) => h.tenant === t).length, 0, { label: t.tenantId.padEnd(8), unit: 'runs', cost: '0.0000', status: 'HEALTHY' })]),
+  );
+  const refresh = async (c: Client) => {
+    for (const t of TENANTS) {
+      const status = await tenantStatus(c, t.tenantId).catch(() => undefined);
+      const done = results.filter((r) => r.tenantId === t.tenantId).length;
+      if (status) barOf.get(t.tenantId)?.update(done, { cost: status.spentUsd.toFixed(4), status: `${status.budgetStatus} · ${status.runsInFlight.length} running, ${status.runsWaiting.length} waiting` });
+    }
+  };
+  const timer = setInterval(() => void refresh(client), 500);
+  await Promise.all(
+    handles.map(async ({ tenant, handle }) => {
+      const result = await runOutcome(handle);
+      results.push({ tenantId: tenant.tenantId, result });
+      if (!bars) say(`  ${tenant.tenantId} ${result.runId}: ${result.status} $${result.costUsd.toFixed(6)}`);
+    }),
+  );
+  clearInterval(timer);
+  await refresh(client);
+  bars?.stop();
+
+  const summary: DemoSummary = { address, uiUrl, elapsedMs: Date.now() - started, tenants: [] };
+  for (const t of TENANTS) {
+    const mine = results.filter((r) => r.tenantId === t.tenantId).map((r) => r.result);
+    const status = await tenantStatus(client, t.tenantId);
+    const byStatus: Record<string, number> = {};
+    for (const r of mine) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    summary.tenants.push({
+      tenantId: t.tenantId,
+      runs: mine.length,
+      byStatus,
+      costUsd: mine.reduce((s, r) => s + Math.round(r.costUsd * 1e6), 0) / 1e6,
+      spentUsd: status.spentUsd,
+      budgetUsd: status.budgetUsd,
+      budgetStatus: status.budgetStatus,
+      webUi: webUiLink(uiUrl, t.tenantId),
+    });
+  }
+  if (json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else {
+    process.stdout.write(`\nADOS demo: ${runs} runs in ${(summary.elapsedMs / 1000).toFixed(1)} s\n\n`);
+    process.stdout.write(`${'tenant'.padEnd(9)} ${'runs'.padEnd(5)} ${'outcomes'.padEnd(22)} ${'this demo'.padEnd(11)} ${'period spend'.padEnd(20)} status\n`);
+    for (const s of summary.tenants) {
+      const outcomes = Object.entries(s.byStatus).map(([k, v]) => `${k} ${v}`).join(', ');
+      process.stdout.write(`${s.tenantId.padEnd(9)} ${String(s.runs).padEnd(5)} ${outcomes.padEnd(22)} $${s.costUsd.toFixed(4).padEnd(10)} $${s.spentUsd.toFixed(4)} of $${String(s.budgetUsd).padEnd(6)} ${s.budgetStatus}\n`);
+    }
+    process.stdout.write('\nWeb UI, filtered by tenant:\n');
+    for (const s of summary.tenants) process.stdout.write(`  ${s.tenantId.padEnd(9)} ${s.webUi}\n`);
+  }
+
+  if (!once) {
+    say(`\nserver${server ? ', Web UI' : ''} and workers stay up; Ctrl-C to stop`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  }
+  for (const w of workers) w.shutdown();
+  await running;
+  await connection.close();
+  await client.connection.close();
+  await server?.stop();
+  return summary;
+}

@@ -1,0 +1,24 @@
+import cliProgress from 'cli-progress';
+import type { DeliveryRunResult } from '../workflows/policy/run-state';
+
+const DONE = new Set(['COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED']);
+
+export function nodesDone(result: DeliveryRunResult): number {
+  return Object.values(result.nodes).filter((n) => DONE.has(n.status)).length;
+}
+
+/** A progress bar per run or per tenant: nodes (or runs) done, spend and status. */
+export function createBars(enabled: boolean): cliProgress.MultiBar | undefined {
+  if (!enabled) return undefined;
+  return new cliProgress.MultiBar(
+    {
+      format: ' {label} |{bar}| {value}/{total} {unit} · ${cost} · {status}',
+      barsize: 24,
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+      forceRedraw: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}

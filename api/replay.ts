@@ -1,0 +1,49 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflows } from '../workers/ados-worker';
+import { UserError } from './client';
+
+export interface ReplayOutcome {
+  file: string;
+  workflowId: string;
+  ok: boolean;
+  error?: string;
+}
+
+/** History files under the given paths: files as given, folders searched for `*.json` histories. */
+export function historyFiles(paths: string[]): string[] {
+  return paths.flatMap((path) => {
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat) throw new UserError(`no such file or folder: ${path}`);
+    if (stat.isFile()) return [path];
+    return readdirSync(path, { withFileTypes: true })
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .flatMap((entry) => (entry.isDirectory() ? historyFiles([join(path, entry.name)]) : entry.name.endsWith('.json') ? [join(path, entry.name)] : []));
+  });
+}
+
+function loadHistory(file: string): { workflowId: string; history: unknown } {
+  const history = JSON.parse(readFileSync(file, 'utf8')) as { events?: unknown[] };
+  if (!Array.isArray(history.events) || history.events.length === 0) throw new UserError(`${file} is not a Temporal JSON history (no events)`);
+  const first = history.events[0] as { workflowExecutionStartedEventAttributes?: { workflowId?: string } };
+  // Exported histories don't name their workflow; the file name or its folder does.
+  const workflowId = first.workflowExecutionStartedEventAttributes?.workflowId ?? basename(file, '.json');
+  return { workflowId, history };
+}
+
+/** Replays each history against the current workflow code; a nondeterministic change fails it. */
+export async function replayHistories(files: string[], workflowBundle?: WorkflowBundle): Promise<ReplayOutcome[]> {
+  const bundle = workflowBundle ?? (await bundleWorkflows());
+  const outcomes: ReplayOutcome[] = [];
+  for (const file of files) {
+    const { workflowId, history } = loadHistory(file);
+    try {
+      await Worker.runReplayHistory({ workflowBundle: bundle, replayName: 'ados-replay' }, history, workflowId);
+      outcomes.push({ file, workflowId, ok: true });
+    } catch (err) {
+      outcomes.push({ file, workflowId, ok: false, error: `${(err as Error).name}: ${(err as Error).message}` });
+    }
+  }
+  return outcomes;
+}

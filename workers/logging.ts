@@ -1,0 +1,35 @@
+import { Runtime, type Logger, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import type { Logger as Pino } from 'pino';
+import { logger as root } from '../activities/logger';
+
+const WORKFLOW_ID = /^delivery-run:([a-z0-9][a-z0-9_-]{0,62}):([a-z0-9][a-z0-9_-]{0,62})$|^tenant-budget:([a-z0-9][a-z0-9_-]{0,62})$/;
+
+/** Adds tenantId and runId from a workflow id, so SDK and workflow logs carry them as fields. */
+function withIds(meta: LogMetadata = {}): LogMetadata {
+  const match = typeof meta.workflowId === 'string' ? WORKFLOW_ID.exec(meta.workflowId) : null;
+  if (!match) return meta;
+  return { ...meta, tenantId: match[1] ?? match[3], ...(match[2] ? { runId: match[2] } : {}) };
+}
+
+/** Temporal's runtime logger, writing pino JSON lines. */
+class PinoTemporalLogger implements Logger {
+  constructor(private readonly pino: Pino) {}
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[level];
+    this.pino[method](withIds(meta), message);
+  }
+  trace(message: string, meta?: LogMetadata): void { this.log('TRACE', message, meta); }
+  debug(message: string, meta?: LogMetadata): void { this.log('DEBUG', message, meta); }
+  info(message: string, meta?: LogMetadata): void { this.log('INFO', message, meta); }
+  warn(message: string, meta?: LogMetadata): void { this.log('WARN', message, meta); }
+  error(message: string, meta?: LogMetadata): void { this.log('ERROR', message, meta); }
+}
+
+let installed = false;
+
+/** Routes the SDK's and workflows' logs through pino; call once, before the first worker is created. */
+export function installTemporalLogging(level: 'debug' | 'info' | 'warn' | 'error' = 'info'): void {
+  if (installed) return;
+  installed = true;
+  Runtime.install({ logger: new PinoTemporalLogger(root.child({ component: 'temporal' }, { level })) });
+}
