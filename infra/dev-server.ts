@@ -22,6 +22,8 @@ export interface DevServerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** How long to wait for the server to answer. @default 60000 */
   startTimeoutMs?: number;
+  /** Extra dynamic config, e.g. a low `limit.historyCount.suggestContinueAsNew` in tests. @default none */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export interface DevServer {
@@ -32,13 +34,15 @@ export interface DevServer {
 }
 
 /** The dev server's command line: persistent SQLite with WAL, the five search attributes, fairness on. */
-export function devServerArgs({ port = 7233, uiPort = 8233, dbFile = DEFAULT_DB_FILE, headless = false, logLevel = 'error' }: DevServerOptions): string[] {
+export function devServerArgs({ port = 7233, uiPort = 8233, dbFile = DEFAULT_DB_FILE, headless = false, logLevel = 'error', dynamicConfig = {} }: DevServerOptions): string[] {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', logLevel];
   if (dbFile) args.push('--db-filename', dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
   if (headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   for (const key of ADOS_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${SEARCH_ATTRIBUTE_TYPES[key.type]}`);
-  args.push('--dynamic-config-value', 'matching.enableFairness=true');
+  for (const [key, value] of Object.entries({ 'matching.enableFairness': true, ...dynamicConfig })) {
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
   return args;
 }
 

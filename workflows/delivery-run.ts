@@ -115,7 +115,7 @@ export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunR
     setStatus('RUNNING');
 
     // ── The DAG ──
-    const failure = await runNodes(run, taskQueue, () => setStatus('RUNNING'), (node, costMicros, category) =>
+    const failure = await runNodes(run, taskQueue, () => setStatus(status), (node, costMicros, category) =>
       // Charged even if the run is being cancelled: the money was spent.
       CancellationScope.nonCancellable(() =>
         tenant.signal(recordCostSignal, { key: `${runId}/${node.id}`, runId, nodeId: node.id, category, costMicros }),

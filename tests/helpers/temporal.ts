@@ -1,0 +1,96 @@
+import { createServer } from 'node:net';
+import { Client } from '@temporalio/client';
+import { NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { startDevServer, type DevServer } from '../../infra/dev-server';
+import { bundleWorkflows, createAdosWorkers } from '../../workers/ados-worker';
+import { connectClient } from '../../api/client';
+
+/** A port the OS says is free right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const noop = () => undefined;
+  const warn = (message: string, meta?: unknown) => process.stderr.write(`[temporal] ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
+  Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn, error: warn } });
+}
+
+export interface TestEnv {
+  server: DevServer;
+  address: string;
+  client: Client;
+  connection: NativeConnection;
+  bundle: WorkflowBundle;
+  /** Starts in-process ADOS workers (control + all node partitions); stop them with the returned function. */
+  startWorkers(): Promise<() => Promise<void>>;
+  teardown(): Promise<void>;
+}
+
+/**
+ * A real Temporal dev server for one test file: in memory, headless, with the ADOS search
+ * attributes, and a low continue-as-new suggestion so that entity rollovers happen in tests.
+ */
+export async function startTestEnv(): Promise<TestEnv> {
+  quietRuntime();
+  const server = await startDevServer({
+    port: await freePort(),
+    headless: true,
+    dbFile: null,
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 300 },
+  });
+  const [connection, client, bundle] = await Promise.all([NativeConnection.connect({ address: server.address }), connectClient(server.address), bundleWorkflows()]);
+  const running = new Set<{ workers: Worker[]; done: Promise<unknown> }>();
+  return {
+    server,
+    address: server.address,
+    client,
+    connection,
+    bundle,
+    async startWorkers() {
+      const workers = await createAdosWorkers({ connection, workflowBundle: bundle });
+      const entry = { workers, done: Promise.all(workers.map((w) => w.run())) };
+      running.add(entry);
+      return async () => {
+        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+        await entry.done;
+        running.delete(entry);
+      };
+    },
+    async teardown() {
+      for (const entry of running) {
+        for (const w of entry.workers) if (w.getState() === 'RUNNING') w.shutdown();
+        await entry.done.catch(() => undefined);
+      }
+      await client.connection.close();
+      await connection.close();
+      await server.stop();
+    },
+  };
+}
+
+export async function eventually<T>(probe: () => Promise<T | undefined>, { timeoutMs = 30_000, intervalMs = 200, what = 'condition' } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Sum of node costs in micro-dollars: integer arithmetic, so "exactly" means exactly. */
+export function micros(usd: number): number {
+  return Math.round(usd * 1_000_000);
+}
