@@ -23,7 +23,10 @@ function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const noop = () => undefined;
-  const warn = (message: string, meta?: unknown) => process.stderr.write(`[temporal] ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
+  const warn = (message: string, meta?: unknown) => {
+    // Node workers host no workflows on purpose.
+    if (!message.startsWith('No workflows registered')) process.stderr.write(`[temporal] ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
+  };
   Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn, error: warn } });
 }
 

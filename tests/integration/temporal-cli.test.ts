@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { findTemporalCli } from '../../infra/temporal-cli';
+import { tenantStatus } from '../../api/client';
+import type { DeliveryRunResult } from '../../workflows/policy/run-state';
+import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
+
+const run = promisify(execFile);
+let env: TestEnv;
+let stopWorkers: () => Promise<void>;
+let cli: string;
+const dir = mkdtempSync(join(tmpdir(), 'ados-cli-'));
+
+/** Runs the `temporal` CLI against the test server and parses its JSON output. */
+async function temporal(...args: string[]): Promise<unknown> {
+  const { stdout } = await run(cli, [...args, '--address', env.address, '--output', 'json'], { timeout: 60_000 });
+  return JSON.parse(stdout);
+}
+
+before(async () => {
+  env = await startTestEnv();
+  stopWorkers = await env.startWorkers();
+  cli = findTemporalCli();
+});
+
+after(async () => {
+  await stopWorkers?.();
+  await env?.teardown();
+});
+
+describe('the Temporal CLI as a client', () => {
+  test('a tenant created and a run started from a JSON file with `temporal` alone completes, costing exactly the sum of its nodes', async () => {
+    await temporal('workflow', 'start', '--type', 'tenantBudget', '--task-queue', 'ados-control', '--workflow-id', 'tenant-budget:clitenant', '--input', JSON.stringify({ config: { tenantId: 'clitenant', budgetUsd: 5 } }));
+    const runFile = join(dir, 'run.json');
+    writeFileSync(
+      runFile,
+      JSON.stringify({
+        tenantId: 'clitenant',
+        priority: 2,
+        dag: {
+          name: 'rag-delivery',
+          nodes: [
+            { id: 'retrieve', kind: 'retrieval.search', params: { query: 'How does ADOS decide whether a run may start?', top_k: 4 } },
+            { id: 'generate', kind: 'llm.generate', deps: ['retrieve'], params: { model: 'gpt-4o', num_candidates: 3 } },
+            { id: 'advanced_reranking', kind: 'rerank', deps: ['generate'], critical: false },
+            { id: 'evaluate', kind: 'eval.score', deps: ['advanced_reranking'] },
+            { id: 'extra', kind: 'util.sleep', params: { ms: 5, costUsd: 0.1 } },
+          ],
+        },
+      }),
+    );
+    await temporal(
+      'workflow', 'start', '--type', 'deliveryRun', '--task-queue', 'ados-control',
+      '--workflow-id', 'delivery-run:clitenant:from-cli', '--input-file', runFile,
+      '--priority-key', '2', '--fairness-key', 'clitenant', '--static-summary', 'started with the temporal CLI',
+    );
+    const outcome = (await temporal('workflow', 'result', '--workflow-id', 'delivery-run:clitenant:from-cli')) as { status: string; result: DeliveryRunResult };
+    assert.equal(outcome.status, 'COMPLETED');
+    const result = outcome.result;
+    assert.equal(result.status, 'COMPLETED');
+    assert.equal(result.runId, 'from-cli', 'the runId comes from the workflow id');
+    assert.equal(Object.keys(result.nodes).length, 5);
+    const sum = Object.values(result.nodes).reduce((s, n) => s + micros(n.costUsd), 0);
+    assert.ok(sum > micros(0.1));
+    assert.equal(micros(result.costUsd), sum);
+    const tenant = await eventually(async () => {
+      const s = await tenantStatus(env.client, 'clitenant');
+      return s.chargedEvents === 5 ? s : undefined;
+    });
+    assert.equal(micros(tenant.spentUsd), sum);
+
+    const progress = (await temporal('workflow', 'query', '--workflow-id', 'delivery-run:clitenant:from-cli', '--name', 'progress')) as { queryResult: DeliveryRunResult[] };
+    assert.equal(progress.queryResult[0]!.status, 'COMPLETED');
+  });
+});
