@@ -59,7 +59,8 @@ export async function configureTenant(client: Client, tenantId: string, patch: T
   const initial = tenantConfigSchema.safeParse({ ...patch, tenantId });
   if (!initial.success) throw new UserError(`invalid tenant config: ${zodProblems(initial.error.issues).join('; ')}`, 'INVALID_INPUT', zodProblems(initial.error.issues));
   return client.workflow.executeUpdateWithStart(configureTenantUpdate, {
-    args: [parsedPatch.data],
+    // The patch as given: parsing would fill in defaults and overwrite settings the caller kept.
+    args: [{ ...patch, tenantId }],
     startWorkflowOperation: new WithStartWorkflowOperation(tenantBudget, {
       workflowId: tenantBudgetWorkflowId(tenantId),
       taskQueue: CONTROL_TASK_QUEUE,

@@ -17,6 +17,7 @@ import {
 import { ZodError } from 'zod';
 import {
   TenantLedger,
+  mergeTenantConfig,
   tenantConfigPatchSchema,
   tenantConfigSchema,
   type AdmissionDecision,
@@ -74,7 +75,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
         if (parsed.tenantId !== undefined && parsed.tenantId !== ledger.config.tenantId) {
           throw new Error(`tenantId ${parsed.tenantId} does not match this entity's tenant ${ledger.config.tenantId}`);
         }
-        tenantConfigSchema.parse({ ...ledger.config, ...patch, tenantId: ledger.config.tenantId });
+        tenantConfigSchema.parse(mergeTenantConfig(ledger.config, patch));
       },
     },
   );

@@ -43,7 +43,7 @@ export interface TestEnv {
 
 /**
  * A real Temporal dev server for one test file: in memory, headless, with the ADOS search
- * attributes, and a low continue-as-new suggestion so that entity rollovers happen in tests.
+ * attributes, and a low continue-as-new suggestion (150 events) so that entity rollovers happen in tests.
  */
 export async function startTestEnv(): Promise<TestEnv> {
   quietRuntime();
@@ -51,7 +51,7 @@ export async function startTestEnv(): Promise<TestEnv> {
     port: await freePort(),
     headless: true,
     dbFile: null,
-    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 300 },
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 150 },
   });
   const [connection, client, bundle] = await Promise.all([NativeConnection.connect({ address: server.address }), connectClient(server.address), bundleWorkflows()]);
   const running = new Set<{ workers: Worker[]; done: Promise<unknown> }>();

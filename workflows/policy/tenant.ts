@@ -130,7 +130,7 @@ export class TenantLedger {
   }
 
   configure(patch: TenantConfigPatch): TenantConfig {
-    const merged = tenantConfigSchema.parse({ ...this.state.config, ...stripUndefined(patch), tenantId: this.state.config.tenantId });
+    const merged = tenantConfigSchema.parse(mergeTenantConfig(this.state.config, patch));
     this.state.config = merged;
     return merged;
   }
@@ -251,6 +251,18 @@ export class TenantLedger {
       chargedEvents: this.state.chargedEvents,
     };
   }
+}
+
+/** The fields a patch gives, over the current config; nested thresholds and learning merge field by field. */
+export function mergeTenantConfig(current: TenantConfig, patch: TenantConfigPatch): TenantConfigInput {
+  const given = stripUndefined(patch);
+  return {
+    ...current,
+    ...given,
+    tenantId: current.tenantId,
+    thresholds: { ...current.thresholds, ...stripUndefined(patch.thresholds ?? {}) },
+    learning: { ...current.learning, ...stripUndefined(patch.learning ?? {}) },
+  };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
