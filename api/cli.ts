@@ -230,6 +230,7 @@ program
   .command('replay <paths...>')
   .description('replay recorded histories (files or folders) against the current workflow code')
   .action(async (paths: string[]) => {
+    installTemporalLogging('warn');
     const outcomes = await replayHistories(historyFiles(paths));
     print(outcomes, () => outcomes.map((o) => (o.ok ? `ok    ${o.workflowId}  ${o.file}` : `FAIL  ${o.workflowId}  ${o.file}\n      ${o.error}`)).join('\n'));
     if (outcomes.some((o) => !o.ok)) process.exitCode = EXIT.ERROR;

@@ -32,18 +32,19 @@ function loadHistory(file: string): { workflowId: string; history: unknown } {
   return { workflowId, history };
 }
 
-/** Replays each history against the current workflow code; a nondeterministic change fails it. */
+/** Replays each history against the current workflow code, on one replay worker; a nondeterministic change fails it. */
 export async function replayHistories(files: string[], workflowBundle?: WorkflowBundle): Promise<ReplayOutcome[]> {
-  const bundle = workflowBundle ?? (await bundleWorkflows());
+  const loaded = files.map((file) => ({ file, ...loadHistory(file) }));
   const outcomes: ReplayOutcome[] = [];
-  for (const file of files) {
-    const { workflowId, history } = loadHistory(file);
-    try {
-      await Worker.runReplayHistory({ workflowBundle: bundle, replayName: 'ados-replay' }, history, workflowId);
-      outcomes.push({ file, workflowId, ok: true });
-    } catch (err) {
-      outcomes.push({ file, workflowId, ok: false, error: `${(err as Error).name}: ${(err as Error).message}` });
-    }
+  const results = Worker.runReplayHistories(
+    { workflowBundle: workflowBundle ?? (await bundleWorkflows()), replayName: 'ados-replay' },
+    loaded.map(({ workflowId, history }) => ({ workflowId, history })),
+  );
+  let i = 0;
+  // Results come back in the order the histories were given.
+  for await (const result of results) {
+    const { file, workflowId } = loaded[i++]!;
+    outcomes.push({ file, workflowId: result.workflowId || workflowId, ok: !result.error, ...(result.error ? { error: `${result.error.name}: ${result.error.message}` } : {}) });
   }
   return outcomes;
 }

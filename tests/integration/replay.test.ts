@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, test } from 'node:test';
+import { Worker } from '@temporalio/worker';
+import { bundleWorkflows } from '../../workers/ados-worker';
+
+const FIXTURES = join(__dirname, '..', 'fixtures', 'histories');
+const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
+const run = promisify(execFile);
+
+function fixtures(): Array<{ name: string; history: unknown }> {
+  return readdirSync(FIXTURES)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => ({ name: f, history: JSON.parse(readFileSync(join(FIXTURES, f), 'utf8')) }));
+}
+
+describe('replay of recorded histories', () => {
+  test('every workflow type and variant has a fixture', () => {
+    const names = fixtures().map((f) => f.name);
+    for (const variant of ['completed', 'failed', 'cancelled', 'rejected-unknown-tenant', 'invalid-cycle', 'waited-for-admission', 'retried-and-noncritical-failure']) {
+      assert.ok(names.includes(`deliveryRun-${variant}.json`), `deliveryRun-${variant}`);
+    }
+    assert.ok(names.includes('tenantBudget-continued-as-new.json'));
+    assert.ok(names.includes('tenantBudget-after-continue-as-new.json'));
+  });
+
+  test('every recorded history replays against the current workflow code without nondeterminism', async () => {
+    const all = fixtures();
+    const results = Worker.runReplayHistories({ workflowBundle: await bundleWorkflows() }, all.map((f) => ({ workflowId: f.name, history: f.history })));
+    let count = 0;
+    for await (const result of results) {
+      assert.equal(result.error, undefined, `${result.workflowId}: ${result.error?.message}`);
+      count++;
+    }
+    assert.equal(count, all.length);
+  });
+
+  test('`ados replay` reports a history that no longer matches the code, with its workflow id, and exits non-zero', async () => {
+    const history = JSON.parse(readFileSync(join(FIXTURES, 'deliveryRun-completed.json'), 'utf8')) as { events: Array<Record<string, { activityType?: { name: string } }>> };
+    // The recorded run scheduled retrieval.search first; pretend the code once scheduled something else.
+    const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'retrieval.search');
+    assert.ok(scheduled);
+    scheduled.activityTaskScheduledEventAttributes!.activityType!.name = 'llm.generate';
+    const dir = mkdtempSync(join(tmpdir(), 'ados-replay-'));
+    writeFileSync(join(dir, 'tampered.json'), JSON.stringify(history));
+
+    const good = await run(process.execPath, [ADOS, 'replay', join(FIXTURES, 'deliveryRun-failed.json')]);
+    assert.match(good.stdout, /^ok\s+delivery-run:fixture:failed/m);
+
+    const bad = await run(process.execPath, [ADOS, 'replay', FIXTURES, join(dir, 'tampered.json')]).then(
+      () => assert.fail('a nondeterministic history must fail the command'),
+      (err: { code: number; stdout: string }) => err,
+    );
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /^FAIL\s+delivery-run:fixture:completed\s+.*tampered\.json/m);
+    assert.match(bad.stdout, /[Nn]ondetermin/);
+    assert.equal((bad.stdout.match(/^ok /gm) ?? []).length, fixtures().length, 'the good fixtures still pass');
+  });
+});
