@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { TenantLedger, budgetStatus, tenantConfigSchema } from '../../workflows/policy/tenant';
+
+const now = '2026-01-01T00:00:00.000Z';
+const ledger = (config: Record<string, unknown> = {}) => TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', ...config }));
+const request = (runId: string, priority = 3) => ({ runId, workflowId: `delivery-run:acme:${runId}`, priority });
+const cost = (key: string, costMicros: number, category: 'llm' | 'compute' = 'llm') => ({ key, runId: key.split('/')[0]!, nodeId: key.split('/')[1]!, category, costMicros });
+
+describe('budget status', () => {
+  test('thresholds split HEALTHY, WARNING, CRITICAL and EXCEEDED', () => {
+    const t = { warning: 0.7, critical: 0.9 };
+    assert.equal(budgetStatus(0, t), 'HEALTHY');
+    assert.equal(budgetStatus(0.6999, t), 'HEALTHY');
+    assert.equal(budgetStatus(0.7, t), 'WARNING');
+    assert.equal(budgetStatus(0.9, t), 'CRITICAL');
+    assert.equal(budgetStatus(1, t), 'EXCEEDED');
+  });
+});
+
+describe('TenantLedger', () => {
+  test('a cost event is charged once, whatever the repeats', () => {
+    const l = ledger({ budgetUsd: 1 });
+    assert.equal(l.recordCost(cost('r1/a', 250_000)), true);
+    assert.equal(l.recordCost(cost('r1/a', 250_000)), false);
+    assert.equal(l.recordCost(cost('r1/b', 100_000, 'compute')), true);
+    const s = l.status();
+    assert.equal(s.spentUsd, 0.35);
+    assert.deepEqual(s.spendByCategory, { llm: 0.25, compute: 0.1 });
+    assert.equal(s.chargedEvents, 2);
+  });
+
+  test('property: replaying any sequence of cost events with repeats charges each key exactly once', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 5_000_000 })), { maxLength: 200 }), (events) => {
+        const l = ledger({ budgetUsd: 1000 });
+        const firstCost = new Map<number, number>();
+        for (const [k, micros] of events) {
+          if (!firstCost.has(k)) firstCost.set(k, micros);
+          l.recordCost(cost(`r/n${k}`, firstCost.get(k)!));
+        }
+        const expected = [...firstCost.values()].reduce((a, b) => a + b, 0);
+        assert.equal(l.spentMicros(), expected);
+        assert.equal(l.status().chargedEvents, firstCost.size);
+        // The state survives continue-as-new: a new ledger from the same state still refuses repeats.
+        const carried = new TenantLedger(JSON.parse(JSON.stringify(l.state)));
+        for (const k of firstCost.keys()) assert.equal(carried.recordCost(cost(`r/n${k}`, 1)), false);
+      }),
+    );
+  });
+
+  test('at most maxConcurrentRuns are admitted; the rest wait by priority, FIFO within one', () => {
+    const l = ledger({ maxConcurrentRuns: 2, backpressureThreshold: 1 });
+    assert.equal(l.requestAdmission(request('a'), now).kind, 'ADMITTED');
+    assert.equal(l.requestAdmission(request('b'), now).kind, 'ADMITTED');
+    assert.deepEqual(l.requestAdmission(request('c', 4), now), { kind: 'WAITING', runId: 'c', position: 1 });
+    assert.deepEqual(l.requestAdmission(request('d', 2), now), { kind: 'WAITING', runId: 'd', position: 1 });
+    assert.deepEqual(l.requestAdmission(request('e', 2), now), { kind: 'WAITING', runId: 'e', position: 2 });
+    assert.deepEqual(l.status().runsWaiting.map((w) => w.runId), ['d', 'e', 'c']);
+    l.releaseRun('a');
+    assert.deepEqual(l.admitWaiting(now).map((r) => r.decision.runId), ['d']);
+    l.releaseRun('b');
+    l.releaseRun('d');
+    assert.deepEqual(l.admitWaiting(now).map((r) => [r.workflowId, r.decision.kind]), [['delivery-run:acme:e', 'ADMITTED'], ['delivery-run:acme:c', 'ADMITTED']]);
+  });
+
+  test('at the backpressure threshold only priority 1-2 runs start at once', () => {
+    const l = ledger({ maxConcurrentRuns: 5, backpressureThreshold: 0.4 });
+    assert.equal(l.requestAdmission(request('a'), now).kind, 'ADMITTED');
+    assert.equal(l.requestAdmission(request('b'), now).kind, 'ADMITTED');
+    assert.equal(l.requestAdmission(request('normal', 3), now).kind, 'WAITING');
+    assert.equal(l.requestAdmission(request('urgent', 2), now).kind, 'ADMITTED');
+  });
+
+  test('a repeated request gets the same answer and takes no second slot', () => {
+    const l = ledger({ maxConcurrentRuns: 1 });
+    assert.equal(l.requestAdmission(request('a'), now).kind, 'ADMITTED');
+    assert.equal(l.requestAdmission(request('a'), now).kind, 'ADMITTED');
+    assert.equal(l.status().runsInFlight.length, 1);
+  });
+
+  test("an EXCEEDED tenant's new run is REJECTED with the reason, and its waiting runs too", () => {
+    const l = ledger({ budgetUsd: 1, maxConcurrentRuns: 1 });
+    l.requestAdmission(request('a'), now);
+    l.requestAdmission(request('waiting'), now);
+    l.recordCost(cost('a/x', 1_000_000));
+    const rejected = l.requestAdmission(request('b'), now);
+    assert.equal(rejected.kind, 'REJECTED');
+    assert.match(rejected.kind === 'REJECTED' ? rejected.reason : '', /budget exceeded: spent \$1\.000000 of \$1/);
+    assert.deepEqual(l.admitWaiting(now).map((r) => [r.decision.runId, r.decision.kind]), [['waiting', 'REJECTED']]);
+  });
+
+  test('a configuration change keeps the fields it does not name', () => {
+    const l = ledger({ budgetUsd: 12, learning: { intensity: 'AGGRESSIVE', metaLearningOptIn: true } });
+    l.configure({ maxConcurrentRuns: 3, learning: { intensity: 'CONSERVATIVE' } });
+    assert.equal(l.config.budgetUsd, 12);
+    assert.equal(l.config.maxConcurrentRuns, 3);
+    assert.deepEqual(l.config.learning, { intensity: 'CONSERVATIVE', metaLearningOptIn: true });
+    assert.throws(() => l.configure({ thresholds: { warning: 0.95 } }), /warning must be below critical/);
+    assert.equal(l.config.thresholds.warning, 0.7, 'a refused change leaves the config as it was');
+  });
+});
