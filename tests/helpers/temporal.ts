@@ -19,7 +19,7 @@ export function freePort(): Promise<number> {
 }
 
 let runtimeInstalled = false;
-function quietRuntime(): void {
+export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const noop = () => undefined;

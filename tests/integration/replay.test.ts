@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import { bundleWorkflows } from '../../workers/ados-worker';
+import { quietRuntime } from '../helpers/temporal';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'histories');
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
@@ -17,6 +18,8 @@ function fixtures(): Array<{ name: string; history: unknown }> {
     .filter((f) => f.endsWith('.json'))
     .map((f) => ({ name: f, history: JSON.parse(readFileSync(join(FIXTURES, f), 'utf8')) }));
 }
+
+quietRuntime();
 
 describe('replay of recorded histories', () => {
   test('every workflow type and variant has a fixture', () => {

@@ -1,0 +1,24 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.temporal/**', 'artifacts/**', 'scratch/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', require: 'readonly', __dirname: 'readonly', console: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
+  {
+    // Workflow code runs in Temporal's deterministic sandbox: no I/O, no Node APIs, no real clock or randomness.
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'http', 'https', 'net'], message: 'workflow code must not do I/O' }] }],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'use Temporal’s deterministic randomness (uuid4) in workflows' }, { object: 'Date', property: 'now', message: 'workflow time is new Date() inside the sandbox, not Date.now()' }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'workflows read no environment; pass settings in or read them from an activity' }, { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }],
+    },
+  },
+);
