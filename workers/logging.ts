@@ -15,6 +15,8 @@ function withIds(meta: LogMetadata = {}): LogMetadata {
 class PinoTemporalLogger implements Logger {
   constructor(private readonly pino: Pino) {}
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    // Node workers host no workflows by design; the SDK's warning about it is expected.
+    if (message.startsWith('No workflows registered')) level = 'DEBUG';
     const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[level];
     this.pino[method](withIds(meta), message);
   }

@@ -6,7 +6,12 @@ import { configureTenant, runHandle, runOutcome, startRun, tenantStatus } from '
 import { deliveryRun, progressQuery } from '../../workflows/delivery-run';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
 import type { DeliveryRunResult } from '../../workflows/policy/run-state';
+import { registerNodeKind } from '../../activities/nodes/registry';
+import { wordCount } from '../../examples/word-count-kind';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
+
+// A user's own node kind, registered the documented way before the workers start.
+registerNodeKind(wordCount);
 
 let env: TestEnv;
 let stopWorkers: () => Promise<void>;
@@ -219,6 +224,15 @@ describe('deliveryRun', () => {
     assert.equal(status.budgetStatus, 'HEALTHY');
     assert.ok(status.utilization > 0.25 && status.utilization < 0.3);
     assert.equal(result.nodes.generate!.model, 'gpt-4o-mini');
+  });
+
+  test("a user's own registered node kind runs like a built-in one", async () => {
+    const result = await runOutcome(
+      await startRun(env.client, { tenantId: 'acme', runId: 'custom-kind', dag: { nodes: [{ id: 'count', kind: 'example.word_count', params: { text: 'one two three four' } }] } }),
+    );
+    assert.equal(result.status, 'COMPLETED');
+    assert.equal(result.nodes.count!.category, 'compute');
+    assert.equal(micros(result.costUsd), 4);
   });
 
   test('a run sets its search attributes, and a tenant filter finds it', async () => {

@@ -36,6 +36,9 @@ after(async () => {
 describe('the Temporal CLI as a client', () => {
   test('a tenant created and a run started from a JSON file with `temporal` alone completes, costing exactly the sum of its nodes', async () => {
     await temporal('workflow', 'start', '--type', 'tenantBudget', '--task-queue', 'ados-control', '--workflow-id', 'tenant-budget:clitenant', '--input', JSON.stringify({ config: { tenantId: 'clitenant', budgetUsd: 5 } }));
+    const configured = (await temporal('workflow', 'update', 'execute', '--workflow-id', 'tenant-budget:clitenant', '--name', 'configure', '--input', JSON.stringify({ maxConcurrentRuns: 4 }))) as { result: { budgetUsd: number; config: { maxConcurrentRuns: number } } };
+    assert.equal(configured.result.config.maxConcurrentRuns, 4);
+    assert.equal(configured.result.budgetUsd, 5, 'fields not given are kept');
     const runFile = join(dir, 'run.json');
     writeFileSync(
       runFile,
@@ -76,5 +79,12 @@ describe('the Temporal CLI as a client', () => {
 
     const progress = (await temporal('workflow', 'query', '--workflow-id', 'delivery-run:clitenant:from-cli', '--name', 'progress')) as { queryResult: DeliveryRunResult[] };
     assert.equal(progress.queryResult[0]!.status, 'COMPLETED');
+
+    // Visibility is eventually consistent.
+    const listed = await eventually(async () => {
+      const rows = (await temporal('workflow', 'list', '--query', `TenantId="clitenant" AND DeliveryStatus="COMPLETED"`)) as Array<{ execution: { workflowId: string } }>;
+      return rows.length > 0 ? rows : undefined;
+    });
+    assert.deepEqual(listed.map((w) => w.execution.workflowId), ['delivery-run:clitenant:from-cli']);
   });
 });
