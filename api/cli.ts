@@ -8,7 +8,7 @@ import { logger } from '../activities/logger';
 import type { DeliveryRunResult } from '../workflows/policy/run-state';
 import type { TenantConfigPatch, TenantStatus } from '../workflows/policy/tenant';
 import { UserError, configureTenant, connectClient, runHandle, runOutcome, runProgress, startRun, temporalAddress, tenantStatus } from './client';
-import { createBars, nodesDone } from './progress';
+import { createBars, nodesDone, poll } from './progress';
 import { readRunFile } from './run-file';
 import { historyFiles, replayHistories } from './replay';
 import { runDemo } from './demo';
@@ -187,10 +187,12 @@ run
     const bars = createBars(!json() && process.stderr.isTTY);
     const nodeCount = (input as { dag?: { nodes?: unknown[] } }).dag?.nodes?.length ?? 0;
     const bar = bars?.create(nodeCount, 0, { label: runId, unit: 'nodes', cost: '0.000000', status: 'ADMITTING' });
-    const timer = setInterval(async () => {
-      const p = await runProgress(client, opts.tenant, runId).catch(() => undefined);
-      if (p && bar) bar.update(nodesDone(p), { cost: p.costUsd.toFixed(6), status: p.status });
-    }, 500);
+    const poller = bar
+      ? poll(async () => {
+          const p = await runProgress(client, opts.tenant, runId);
+          bar.update(nodesDone(p), { cost: p.costUsd.toFixed(6), status: p.status });
+        })
+      : undefined;
     try {
       const result = await runOutcome(handle);
       bar?.update(nodesDone(result), { cost: result.costUsd.toFixed(6), status: result.status });
@@ -198,7 +200,7 @@ run
       print(result, () => renderRun(result));
       if (!['COMPLETED', 'DEGRADED'].includes(result.status)) process.exitCode = EXIT.RUN_NOT_SUCCESSFUL;
     } finally {
-      clearInterval(timer);
+      await poller?.stop();
       bars?.stop();
     }
   });

@@ -8,7 +8,7 @@ import type { deliveryRun } from '../workflows/delivery-run';
 import type { DeliveryRunResult } from '../workflows/policy/run-state';
 import type { TenantConfigPatch } from '../workflows/policy/tenant';
 import { configureTenant, connectClient, runOutcome, startRun, temporalNamespace, tenantStatus } from './client';
-import { createBars } from './progress';
+import { createBars, poll } from './progress';
 
 interface DemoTenant {
   tenantId: string;
@@ -126,7 +126,7 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
       if (status) barOf.get(t.tenantId)?.update(done, { cost: status.spentUsd.toFixed(4), status: `${status.budgetStatus} · ${status.runsInFlight.length} running, ${status.runsWaiting.length} waiting` });
     }
   };
-  const timer = setInterval(() => void refresh(client), 500);
+  const poller = poll(() => refresh(client));
   await Promise.all(
     handles.map(async ({ tenant, handle }) => {
       const result = await runOutcome(handle);
@@ -134,7 +134,7 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
       if (!bars) say(`  ${tenant.tenantId} ${result.runId}: ${result.status} $${result.costUsd.toFixed(6)}`);
     }),
   );
-  clearInterval(timer);
+  await poller.stop();
   await refresh(client);
   bars?.stop();
 

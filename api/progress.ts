@@ -22,3 +22,22 @@ export function createBars(enabled: boolean): cliProgress.MultiBar | undefined {
     cliProgress.Presets.shades_classic,
   );
 }
+
+/**
+ * Calls `refresh` every interval, never two at once; `stop()` waits for the one in flight, so the
+ * connection it uses can be closed safely afterwards.
+ */
+export function poll(refresh: () => Promise<void>, intervalMs = 500): { stop(): Promise<void> } {
+  let inFlight: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    inFlight ??= refresh()
+      .catch(() => undefined)
+      .finally(() => (inFlight = undefined));
+  }, intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+    },
+  };
+}
