@@ -7,7 +7,6 @@ import {
   defineSignal,
   defineUpdate,
   getExternalWorkflowHandle,
-  isCancellation,
   log,
   setCurrentDetails,
   setHandler,
@@ -109,17 +108,15 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   }
 }
 
-/** Sends each decision to its run; a run that no longer exists gives its slot back. */
+/** Sends every decision to its run at once; a run that no longer exists gives its slot back. */
 async function deliver(replies: AdmissionReply[], ledger: TenantLedger): Promise<void> {
-  for (const { workflowId, decision } of replies) {
-    try {
-      await getExternalWorkflowHandle(workflowId).signal(admissionDecisionSignal, decision);
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      log.warn('run did not take its admission decision; releasing its slot', { workflowId, error: String(err) });
-      ledger.releaseRun(decision.runId);
-    }
-  }
+  const sent = await Promise.allSettled(replies.map(({ workflowId, decision }) => getExternalWorkflowHandle(workflowId).signal(admissionDecisionSignal, decision)));
+  sent.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') return;
+    const { workflowId, decision } = replies[i]!;
+    log.warn('run did not take its admission decision; releasing its slot', { workflowId, error: String(outcome.reason) });
+    ledger.releaseRun(decision.runId);
+  });
 }
 
 /** Shows the budget gauge in the Web UI; upserts search attributes only when the status changes. */
