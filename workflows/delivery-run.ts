@@ -16,27 +16,40 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { CostCategory } from './policy/catalog';
+import { decideCost } from './policy/cost-agent';
 import { validateDeliveryRunInput, type DagNode, type DeliveryRunInput } from './policy/dag';
 import { tenantBudgetWorkflowId } from './policy/ids';
 import { nodeTaskQueue } from './policy/routing';
-import { RunState, type DeliveryRunResult, type RunStatus } from './policy/run-state';
-import type { AdmissionDecision } from './policy/tenant';
+import { RunPlan } from './policy/run-plan';
+import { RunState, type CostDecision, type DeliveryRunResult, type RunStatus } from './policy/run-state';
+import type { AdmissionDecision, CostEvent, LeaseGrant } from './policy/tenant';
 import type { ControlActivities, NodeActivity, NodeTask } from './node-task';
-import { DeliveryCostUsdKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from './search-attributes';
-import { admissionDecisionSignal, recordCostSignal, releaseRunSignal, requestAdmissionSignal } from './tenant-budget';
+import { BudgetStatusKey, DeliveryCostUsdKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from './search-attributes';
+import {
+  admissionDecisionSignal,
+  leaseGrantedSignal,
+  recordCostsSignal,
+  releaseRunSignal,
+  requestAdmissionSignal,
+  requestLeaseSignal,
+} from './tenant-budget';
 
 // ── Message API ────────────────────────────────────────────────────────────────────────────────
 /** The run's result so far: the same shape as its final result. */
 export const progressQuery = defineQuery<DeliveryRunResult>('progress');
-export { admissionDecisionSignal };
+export { admissionDecisionSignal, leaseGrantedSignal };
 
 /** Node activities not given a timeout may run this long per attempt. */
 const DEFAULT_NODE_TIMEOUT_SEC = 300;
 /** Node activities heartbeat every few seconds, so a dead worker is noticed after this long. */
 const NODE_HEARTBEAT_TIMEOUT = '10s';
+/** Costs go to the entity in batches this large (and with every lease request and the release). */
+const COST_BATCH = 16;
 
 const { deploymentSettings } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s' });
+
+/** Why the run stopped early: a critical node failed, or the CostAgent terminated it. */
+type Stop = { status: 'FAILED' | 'TERMINATED'; reason: string };
 
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
 export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunResult> {
@@ -54,10 +67,22 @@ export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunR
   const spec = validation.spec;
   const runId = spec.runId ?? runIdFromWorkflowId(info.workflowId, spec.tenantId) ?? uuid4();
   const run = new RunState(spec);
+  const plan = new RunPlan(run);
   const tenant = getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId));
+  const decisions: CostDecision[] = [];
   let status: RunStatus = 'ADMITTING';
   let reason: string | undefined;
   let admission: AdmissionDecision | undefined;
+  let lease: LeaseGrant | undefined;
+  let published: { status?: RunStatus; budget?: string } = {};
+
+  // Costs of finished nodes not yet sent to the entity; sent in batches, each idempotent on its key.
+  let unreported: CostEvent[] = [];
+  const takeUnreported = () => {
+    const batch = unreported;
+    unreported = [];
+    return batch;
+  };
 
   const result = (): DeliveryRunResult => ({
     runId,
@@ -65,121 +90,200 @@ export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunR
     status,
     costUsd: run.totalCostMicros() / 1_000_000,
     nodes: run.nodes,
-    decisions: [],
+    decisions,
     ...(reason ? { reason } : {}),
     ...(admission?.kind === 'WAITING' && status === 'WAITING' ? { queuePosition: admission.position } : {}),
+    ...(lease ? { budgetStatus: lease.pressure.budgetStatus } : {}),
   });
-  const setStatus = (next: RunStatus) => {
-    if (next !== status || next === 'ADMITTING') {
-      status = next;
+  const publish = (next: RunStatus = status) => {
+    status = next;
+    const budget = lease?.pressure.budgetStatus;
+    if (published.status !== status || published.budget !== budget) {
       upsertSearchAttributes([
         { key: TenantIdKey, value: spec.tenantId },
         { key: DeliveryPriorityKey, value: spec.priority },
         { key: DeliveryStatusKey, value: status },
         { key: DeliveryCostUsdKey, value: run.totalCostMicros() / 1_000_000 },
+        ...(budget ? [{ key: BudgetStatusKey, value: budget }] : []),
       ]);
+      published = { status, budget };
     }
     setCurrentDetails(run.detailsMarkdown(status));
   };
 
   setHandler(progressQuery, result);
   setHandler(admissionDecisionSignal, (decision) => {
-    if (decision.runId === runId) admission = decision;
+    if (decision.runId !== runId) return;
+    admission = decision;
+    if (decision.kind === 'ADMITTED') lease = decision.lease;
   });
-  setStatus('ADMITTING');
+  setHandler(leaseGrantedSignal, (grant) => {
+    if (grant.runId === runId && (!lease || grant.seq >= lease.seq)) lease = grant;
+  });
+  publish('ADMITTING');
 
-  // ── Admission ──
+  // ── Admission, with a first lease covering the run's estimated cost ──
   try {
-    await tenant.signal(requestAdmissionSignal, { runId, workflowId: info.workflowId, priority: spec.priority });
+    await tenant.signal(requestAdmissionSignal, { runId, workflowId: info.workflowId, priority: spec.priority, estimatedMicros: plan.remainingMicros() });
   } catch (err) {
     if (isCancellation(err)) throw err;
     reason = `unknown tenant ${spec.tenantId}: create it first (ados tenant set ${spec.tenantId})`;
     run.closeUnfinished(reason, new Date().toISOString());
-    setStatus('REJECTED');
+    publish('REJECTED');
     return result();
   }
   try {
     await condition(() => admission !== undefined);
     if (admission?.kind === 'WAITING') {
-      setStatus('WAITING');
+      publish('WAITING');
       await condition(() => admission?.kind !== 'WAITING');
     }
     if (admission?.kind === 'REJECTED') {
       reason = admission.reason;
       run.closeUnfinished(reason, new Date().toISOString());
-      setStatus('REJECTED');
+      publish('REJECTED');
       return result();
     }
-    const grant = admission!.kind === 'ADMITTED' ? admission! : undefined;
-    const taskQueue = nodeTaskQueue({ tenantId: spec.tenantId, partitions: settings.nodePartitions, dedicatedQueue: grant?.dedicatedQueue ?? false });
-    setStatus('RUNNING');
+    const dedicatedQueue = admission?.kind === 'ADMITTED' && admission.dedicatedQueue;
+    const taskQueue = nodeTaskQueue({ tenantId: spec.tenantId, partitions: settings.nodePartitions, dedicatedQueue });
+    publish('RUNNING');
 
-    // ── The DAG ──
-    const failure = await runNodes(run, taskQueue, () => setStatus(status), (node, costMicros, category) =>
-      // Charged even if the run is being cancelled: the money was spent.
-      CancellationScope.nonCancellable(() =>
-        tenant.signal(recordCostSignal, { key: `${runId}/${node.id}`, runId, nodeId: node.id, category, costMicros }),
-      ).catch((err) => log.error('cost event not delivered', { nodeId: node.id, error: String(err) })),
-    { runId, tenantId: spec.tenantId });
-    if (failure) {
-      reason = failure;
-      setStatus('FAILED');
-      throw ApplicationFailure.create({ type: 'CriticalNodeFailed', message: failure, nonRetryable: true, details: [result()] });
+    // ── The budget: a lease from the entity, spent locally, topped up when it runs short ──
+    const inFlightEstimates = new Map<string, number>();
+    const leaseAvailable = () => (lease?.grantedMicros ?? 0) - run.totalCostMicros() - [...inFlightEstimates.values()].reduce((a, b) => a + b, 0);
+    let leaseSeq = 0;
+    const topUp = async (neededMicros: number) => {
+      const seq = ++leaseSeq;
+      await CancellationScope.nonCancellable(() =>
+        tenant.signal(requestLeaseSignal, { runId, seq, requestMicros: neededMicros, estRemainingMicros: plan.remainingMicros(), costs: takeUnreported() }),
+      );
+      await condition(() => (lease?.seq ?? 0) >= seq);
+    };
+
+    /** The CostAgent's say before a node starts; resolves to whether the node may start. */
+    const authorize = async (node: DagNode): Promise<boolean | Stop> => {
+      // A DEGRADE plan made earlier in this pass may have skipped it.
+      if (run.nodes[node.id]!.status !== 'PENDING') return false;
+      const verdict = decideCost({
+        pressure: lease!.pressure,
+        unreportedMicros: unreported.reduce((sum, e) => sum + e.costMicros, 0),
+        remainingFullMicros: plan.remainingMicros(),
+        remainingDegradedMicros: plan.remainingDegradedMicros(),
+        nodesDone: Object.values(run.nodes).filter((n) => n.status !== 'PENDING' && n.status !== 'RUNNING').length,
+        nodesTotal: spec.dag.nodes.length,
+        alreadyDegraded: plan.degraded,
+      });
+      const record = (v: typeof verdict, extra: Partial<CostDecision> = {}) =>
+        decisions.push({ ...v, nodeId: node.id, at: new Date().toISOString(), nodeEstimateUsd: plan.estimate(node) / 1e6, leaseAvailableUsd: leaseAvailable() / 1e6, ...extra });
+      if (verdict.action === 'TERMINATE') {
+        record(verdict);
+        return { status: 'TERMINATED', reason: verdict.reason };
+      }
+      if (verdict.action === 'DEGRADE') record(verdict, { plan: plan.degrade() });
+      else record(verdict);
+      if (run.nodes[node.id]!.status === 'SKIPPED') return false;
+
+      let needed = plan.estimate(node);
+      if (needed > leaseAvailable()) {
+        await topUp(plan.remainingMicros() - leaseAvailable());
+        if (needed > leaseAvailable() && !plan.degraded) {
+          const degradePlan = plan.degrade();
+          record({ ...verdict, action: 'DEGRADE', reason: `the lease could not cover ${node.id}; degrading the rest of the run` }, { plan: degradePlan });
+          if (run.nodes[node.id]!.status === 'SKIPPED') return false;
+          needed = plan.estimate(node);
+        }
+        if (needed > leaseAvailable()) {
+          const stop = `no budget left to authorise node ${node.id}: it needs $${(needed / 1e6).toFixed(6)}, $${(Math.max(0, leaseAvailable()) / 1e6).toFixed(6)} is available`;
+          record({ ...verdict, action: 'TERMINATE', reason: stop });
+          return { status: 'TERMINATED', reason: stop };
+        }
+      }
+      inFlightEstimates.set(node.id, needed);
+      return true;
+    };
+
+    const charge = async (node: DagNode, event?: CostEvent) => {
+      inFlightEstimates.delete(node.id);
+      if (event && event.costMicros > 0) unreported.push(event);
+      if (unreported.length >= COST_BATCH) {
+        // Sent even while the run is being cancelled: the money was spent.
+        await CancellationScope.nonCancellable(() => tenant.signal(recordCostsSignal, { events: takeUnreported() }));
+      }
+    };
+
+    const stop = await runNodes(run, plan, { taskQueue, runId, tenantId: spec.tenantId, authorize, charge, onChange: () => publish() });
+    if (stop?.status === 'FAILED') {
+      reason = stop.reason;
+      publish('FAILED');
+      throw ApplicationFailure.create({ type: 'CriticalNodeFailed', message: stop.reason, nonRetryable: true, details: [result()] });
     }
-    setStatus(Object.values(run.nodes).some((n) => n.degraded) ? 'DEGRADED' : 'COMPLETED');
+    if (stop?.status === 'TERMINATED') {
+      reason = stop.reason;
+      publish('TERMINATED');
+      return result();
+    }
+    publish(Object.values(run.nodes).some((n) => n.degraded) ? 'DEGRADED' : 'COMPLETED');
     return result();
   } catch (err) {
     if (isCancellation(err)) {
       reason = 'run cancelled';
       run.closeUnfinished(reason, new Date().toISOString());
-      setStatus('CANCELLED');
+      publish('CANCELLED');
     }
     throw err;
   } finally {
-    // Whatever happened after the request, the slot (or the place in the queue) goes back.
-    await CancellationScope.nonCancellable(() => tenant.signal(releaseRunSignal, { runId })).catch((err) =>
+    // Whatever happened after the request, the slot (or the place in the queue) goes back, with the last costs.
+    await CancellationScope.nonCancellable(() => tenant.signal(releaseRunSignal, { runId, costs: takeUnreported() })).catch((err) =>
       log.error('slot release not delivered', { error: String(err) }),
     );
   }
 }
 
+interface RunNodesOptions {
+  taskQueue: string;
+  runId: string;
+  tenantId: string;
+  authorize(node: DagNode): Promise<boolean | Stop>;
+  /** A node ended: its estimate leaves the lease, and its actual cost (if it completed) is charged. */
+  charge(node: DagNode, event?: CostEvent): Promise<void>;
+  onChange(): void;
+}
+
 /**
- * Runs ready nodes, most urgent first, at most maxParallelism at once. Returns the reason if a
- * critical node failed (in-flight nodes are then cancelled), or undefined when the DAG is done.
+ * Runs ready nodes, most urgent first, at most maxParallelism at once, each after the CostAgent
+ * authorised it. Returns why the run stopped early (in-flight nodes are then cancelled), or
+ * undefined when the DAG is done.
  */
-async function runNodes(
-  run: RunState,
-  taskQueue: string,
-  onChange: () => void,
-  charge: (node: DagNode, costMicros: number, category: CostCategory) => Promise<unknown>,
-  ids: { runId: string; tenantId: string },
-): Promise<string | undefined> {
+async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenantId, authorize, charge, onChange }: RunNodesOptions): Promise<Stop | undefined> {
   const nodesScope = new CancellationScope();
   const inFlight = new Map<string, Promise<void>>();
-  let criticalFailure: string | undefined;
+  let stop: Stop | undefined;
+  const halt = (why: Stop) => {
+    stop ??= why;
+    nodesScope.cancel();
+  };
 
   const start = (node: DagNode) => {
-    const model = typeof node.params.model === 'string' ? node.params.model : undefined;
-    run.markRunning(node.id, new Date().toISOString(), model);
-    const task: NodeTask = { ...ids, nodeId: node.id, kind: node.kind, params: node.params, upstream: run.upstreamOutputs(node), ...(model ? { model } : {}) };
-    const activity = proxyActivities<Record<string, NodeActivity>>(nodeActivityOptions(run, node, taskQueue, ids.tenantId))[node.kind]!;
+    const variant = plan.variant(node);
+    run.markRunning(node.id, new Date().toISOString(), variant.model);
+    if (plan.isDegraded(node.id)) run.nodes[node.id]!.degraded = true;
+    const task: NodeTask = { runId, tenantId, nodeId: node.id, kind: node.kind, params: variant.params, upstream: run.upstreamOutputs(node), ...(variant.model ? { model: variant.model } : {}) };
+    const activity = proxyActivities<Record<string, NodeActivity>>(nodeActivityOptions(run, node, taskQueue, tenantId))[node.kind]!;
     const done = nodesScope
       .run(() => activity(task))
       .then(
         async (outcome) => {
           run.markCompleted(node.id, outcome, new Date().toISOString());
-          if (outcome.costMicros > 0) await charge(node, outcome.costMicros, outcome.category);
+          await charge(node, { key: `${runId}/${node.id}`, runId, nodeId: node.id, category: outcome.category, costMicros: outcome.costMicros });
         },
-        (err: unknown) => {
-          // A cancelled node is closed with the run: by the critical failure that cancelled it, or
-          // by the run's own cancellation, which the main loop sees through cancelRequested.
+        async (err: unknown) => {
+          await charge(node);
+          // A cancelled node is closed with the run: by the stop that cancelled it, or by the
+          // run's own cancellation, which the main loop sees through cancelRequested.
           if (isCancellation(err)) return;
           const message = failureMessage(err);
           run.markFailed(node.id, message, failedAttempts(err), new Date().toISOString());
-          if (node.critical && !criticalFailure) {
-            criticalFailure = `critical node ${node.id} failed: ${message}`;
-            nodesScope.cancel();
-          }
+          if (node.critical) halt({ status: 'FAILED', reason: `critical node ${node.id} failed: ${message}` });
         },
       )
       .finally(() => {
@@ -191,17 +295,26 @@ async function runNodes(
   };
 
   for (;;) {
-    if (!criticalFailure) {
-      for (const node of run.readyNodes()) {
-        if (inFlight.size >= run.spec.maxParallelism) break;
-        start(node);
+    let progressed = false;
+    for (const node of stop ? [] : run.readyNodes()) {
+      if (inFlight.size >= run.spec.maxParallelism) break;
+      const verdict = await authorize(node);
+      if (typeof verdict === 'object') {
+        halt(verdict);
+        break;
       }
+      progressed = true;
+      if (verdict) start(node);
     }
-    if (inFlight.size === 0) break;
+    if (inFlight.size === 0) {
+      // A node skipped by a DEGRADE plan may have made its dependents ready.
+      if (!stop && progressed && run.readyNodes().length > 0) continue;
+      break;
+    }
     await Promise.race([...inFlight.values(), CancellationScope.current().cancelRequested]);
   }
-  if (criticalFailure) run.closeUnfinished(`cancelled: ${criticalFailure}`, new Date().toISOString());
-  return criticalFailure;
+  if (stop) run.closeUnfinished(stop.status === 'FAILED' ? `cancelled: ${stop.reason}` : `terminated: ${stop.reason}`, new Date().toISOString());
+  return stop;
 }
 
 function nodeActivityOptions(run: RunState, node: DagNode, taskQueue: string, tenantId: string): ActivityOptions {

@@ -23,6 +23,8 @@ import {
   type AdmissionReply,
   type AdmissionRequest,
   type CostEvent,
+  type LeaseGrant,
+  type LeaseRequest,
   type TenantConfigInput,
   type TenantConfigPatch,
   type TenantLedgerState,
@@ -33,37 +35,47 @@ import { BudgetStatusKey, TenantIdKey } from './search-attributes';
 // ── Message API ────────────────────────────────────────────────────────────────────────────────
 /** Creates or changes the tenant's configuration. An update, so the caller learns at once whether it was accepted. */
 export const configureTenantUpdate = defineUpdate<TenantStatus, [TenantConfigPatch]>('configure');
-/** Current budget, spend and runs. */
+/** Current budget, spend, reservations, runs and archived periods. */
 export const tenantStatusQuery = defineQuery<TenantStatus>('status');
 /**
- * A run asks for a slot. A signal, not an update: a run may wait a long time for room, and a
- * long-pending update would hold one of the entity's ten in-flight update slots all that while.
- * The entity answers with `admissionDecision` on the run.
+ * A run asks for a slot and a first budget lease. A signal, not an update: a run may wait a long
+ * time for room, and a long-pending update would hold one of the entity's ten in-flight update
+ * slots all that while. The entity answers with `admissionDecision` on the run.
  */
 export const requestAdmissionSignal = defineSignal<[AdmissionRequest]>('requestAdmission');
-/** A run ended (or gave up waiting): free its slot. */
-export const releaseRunSignal = defineSignal<[{ runId: string }]>('releaseRun');
-/** A node's actual cost; idempotent on its `{runId}/{nodeId}` key. */
-export const recordCostSignal = defineSignal<[CostEvent]>('recordCost');
-/** The entity's answer to `requestAdmission`, sent to the run's workflow. */
+/** A run's lease ran short: it brings its costs so far and asks for more; answered by `leaseGranted`. */
+export const requestLeaseSignal = defineSignal<[LeaseRequest]>('requestLease');
+/** A batch of node costs; each idempotent on its `{runId}/{nodeId}` key. */
+export const recordCostsSignal = defineSignal<[{ events: CostEvent[] }]>('recordCosts');
+/** A run ended (or gave up waiting): charge its last costs, free its slot and its unspent reservation. */
+export const releaseRunSignal = defineSignal<[{ runId: string; costs?: CostEvent[] }]>('releaseRun');
+/** The entity's answer to `requestAdmission`, sent to the run. */
 export const admissionDecisionSignal = defineSignal<[AdmissionDecision]>('admissionDecision');
+/** The entity's answer to `requestLease`, sent to the run. */
+export const leaseGrantedSignal = defineSignal<[LeaseGrant]>('leaseGranted');
 
 export type TenantBudgetInput = { config: TenantConfigInput; state?: undefined } | { state: TenantLedgerState; config?: undefined };
 
+type Reply = AdmissionReply | { workflowId: string; lease: LeaseGrant };
+
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
 export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
-  const ledger = input.state ? new TenantLedger(input.state) : TenantLedger.create(parseOrFail(() => tenantConfigSchema.parse(input.config)));
-  const outbox: AdmissionReply[] = [];
   const now = () => new Date().toISOString();
-
+  const ledger = input.state ? new TenantLedger(input.state) : TenantLedger.create(parseOrFail(() => tenantConfigSchema.parse(input.config)), now());
+  const outbox: Reply[] = [];
   let changed = true;
+  const touched = <A extends unknown[]>(handler: (...args: A) => void) => (...args: A) => {
+    handler(...args);
+    changed = true;
+  };
+
   setHandler(tenantStatusQuery, () => ledger.status());
   setHandler(
     configureTenantUpdate,
     (patch) => {
       ledger.configure(patch);
       changed = true;
-      // A larger limit may make room for waiting runs.
+      // A larger limit or budget may make room for waiting runs.
       outbox.push(...ledger.admitWaiting(now()));
       return ledger.status();
     },
@@ -78,26 +90,38 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
       },
     },
   );
-  setHandler(requestAdmissionSignal, (request) => {
-    const decision = ledger.requestAdmission(request, now());
-    outbox.push({ workflowId: request.workflowId, decision });
-    changed = true;
-  });
-  setHandler(releaseRunSignal, ({ runId }) => {
-    if (ledger.releaseRun(runId)) outbox.push(...ledger.admitWaiting(now()));
-    changed = true;
-  });
-  setHandler(recordCostSignal, (event) => {
-    const before = ledger.budgetStatus();
-    if (!ledger.recordCost(event)) log.info('ignored repeated cost event', { key: event.key });
-    if (ledger.budgetStatus() === 'EXCEEDED' && before !== 'EXCEEDED') outbox.push(...ledger.admitWaiting(now()));
-    changed = true;
-  });
+  setHandler(
+    requestAdmissionSignal,
+    touched((request) => outbox.push({ workflowId: request.workflowId, decision: ledger.requestAdmission(request, now()) })),
+  );
+  setHandler(
+    requestLeaseSignal,
+    touched((request) => {
+      const workflowId = ledger.state.inFlight.find((r) => r.runId === request.runId)?.workflowId;
+      const lease = ledger.topUpLease(request);
+      if (workflowId) outbox.push({ workflowId, lease });
+      outbox.push(...ledger.admitWaiting(now()));
+    }),
+  );
+  setHandler(recordCostsSignal, touched(({ events }) => {
+    ledger.recordCosts(events);
+    outbox.push(...ledger.admitWaiting(now()));
+  }));
+  setHandler(releaseRunSignal, touched(({ runId, costs }) => {
+    ledger.releaseRun(runId, costs);
+    outbox.push(...ledger.admitWaiting(now()));
+  }));
 
   let published = '';
   for (;;) {
-    await condition(() => changed || outbox.length > 0 || workflowInfo().continueAsNewSuggested);
+    const periodEnd = ledger.currentPeriodEnd();
+    const untilPeriodEnd = periodEnd ? Math.max(1, Date.parse(periodEnd) - Date.parse(now())) : undefined;
+    await condition(() => changed || outbox.length > 0 || workflowInfo().continueAsNewSuggested, untilPeriodEnd);
     changed = false;
+    for (const period of ledger.rolloverIfDue(now())) {
+      log.info('budget period archived', { tenantId: ledger.config.tenantId, start: period.start, end: period.end, spentUsd: period.spentUsd });
+      outbox.push(...ledger.admitWaiting(now()));
+    }
     await deliver(outbox.splice(0), ledger);
     published = publish(ledger, published);
     if (workflowInfo().continueAsNewSuggested && outbox.length === 0) {
@@ -108,14 +132,21 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   }
 }
 
-/** Sends every decision to its run at once; a run that no longer exists gives its slot back. */
-async function deliver(replies: AdmissionReply[], ledger: TenantLedger): Promise<void> {
-  const sent = await Promise.allSettled(replies.map(({ workflowId, decision }) => getExternalWorkflowHandle(workflowId).signal(admissionDecisionSignal, decision)));
+/** Sends every answer to its run at once; a run that no longer exists gives its slot back. */
+async function deliver(replies: Reply[], ledger: TenantLedger): Promise<void> {
+  const sent = await Promise.allSettled(
+    replies.map((reply) =>
+      'decision' in reply
+        ? getExternalWorkflowHandle(reply.workflowId).signal(admissionDecisionSignal, reply.decision)
+        : getExternalWorkflowHandle(reply.workflowId).signal(leaseGrantedSignal, reply.lease),
+    ),
+  );
   sent.forEach((outcome, i) => {
     if (outcome.status === 'fulfilled') return;
-    const { workflowId, decision } = replies[i]!;
-    log.warn('run did not take its admission decision; releasing its slot', { workflowId, error: String(outcome.reason) });
-    ledger.releaseRun(decision.runId);
+    const reply = replies[i]!;
+    const runId = 'decision' in reply ? reply.decision.runId : reply.lease.runId;
+    log.warn('run did not take its answer; releasing its slot', { workflowId: reply.workflowId, error: String(outcome.reason) });
+    ledger.releaseRun(runId);
   });
 }
 
@@ -133,9 +164,11 @@ function publish(ledger: TenantLedger, published: string): string {
     [
       `**${status.tenantId}** · ${status.budgetStatus}`,
       '',
-      `\`${'█'.repeat(filled)}${'░'.repeat(20 - filled)}\` $${status.spentUsd.toFixed(4)} of $${status.budgetUsd} (${(status.utilization * 100).toFixed(1)}%)`,
+      `\`${'█'.repeat(filled)}${'░'.repeat(20 - filled)}\` $${status.spentUsd.toFixed(4)} of $${status.budgetUsd} (${(status.utilization * 100).toFixed(1)}%) · reserved $${status.reservedUsd.toFixed(4)}`,
       '',
       `runs in flight: ${status.runsInFlight.length} / ${status.config.maxConcurrentRuns} · waiting: ${status.runsWaiting.length}`,
+      '',
+      `period: ${status.periodStart}${status.periodEnd ? ` → ${status.periodEnd}` : ' (no end)'} · archived periods: ${status.archivedPeriods.length}`,
     ].join('\n'),
   );
   return status.budgetStatus;

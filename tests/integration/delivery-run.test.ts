@@ -177,7 +177,8 @@ describe('deliveryRun', () => {
   });
 
   test('at most maxConcurrentRuns runs of a tenant are in flight; the others wait, visibly, then run', async () => {
-    await configureTenant(env.client, 'tiny', { budgetUsd: 10, maxConcurrentRuns: 1 });
+    // Backpressure 1: one run of one allowed is full, not over the threshold, so nothing degrades.
+    await configureTenant(env.client, 'tiny', { budgetUsd: 10, maxConcurrentRuns: 1, backpressureThreshold: 1 });
     const first = await startRun(env.client, { tenantId: 'tiny', runId: 'first', dag: { nodes: [sleep('a', 2500, 0.01)] } });
     await eventually(async () => ((await first.query(progressQuery)).status === 'RUNNING' ? true : undefined), { what: 'first to run' });
     const second = await startRun(env.client, { tenantId: 'tiny', runId: 'second', dag: { nodes: [sleep('a', 10, 0.01)] } });

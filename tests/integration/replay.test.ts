@@ -24,7 +24,7 @@ quietRuntime();
 describe('replay of recorded histories', () => {
   test('every workflow type and variant has a fixture', () => {
     const names = fixtures().map((f) => f.name);
-    for (const variant of ['completed', 'failed', 'cancelled', 'rejected-unknown-tenant', 'invalid-cycle', 'waited-for-admission', 'retried-and-noncritical-failure']) {
+    for (const variant of ['completed', 'degraded', 'terminated', 'failed', 'cancelled', 'rejected-unknown-tenant', 'invalid-cycle', 'waited-for-admission', 'retried-and-noncritical-failure']) {
       assert.ok(names.includes(`deliveryRun-${variant}.json`), `deliveryRun-${variant}`);
     }
     assert.ok(names.includes('tenantBudget-continued-as-new.json'));

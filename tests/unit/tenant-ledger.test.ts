@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { TenantLedger, budgetStatus, tenantConfigSchema } from '../../workflows/policy/tenant';
 
 const now = '2026-01-01T00:00:00.000Z';
-const ledger = (config: Record<string, unknown> = {}) => TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', ...config }));
+const ledger = (config: Record<string, unknown> = {}) => TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', ...config }), now);
 const request = (runId: string, priority = 3) => ({ runId, workflowId: `delivery-run:acme:${runId}`, priority });
 const cost = (key: string, costMicros: number, category: 'llm' | 'compute' = 'llm') => ({ key, runId: key.split('/')[0]!, nodeId: key.split('/')[1]!, category, costMicros });
 

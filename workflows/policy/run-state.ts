@@ -1,5 +1,7 @@
 import type { DagNode, DeliveryRunSpec } from './dag';
 import type { CostCategory } from './catalog';
+import type { CostVerdict } from './cost-agent';
+import type { DegradePlan } from './run-plan';
 
 export type RunStatus = 'ADMITTING' | 'WAITING' | 'RUNNING' | 'COMPLETED' | 'DEGRADED' | 'TERMINATED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
 export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['COMPLETED', 'DEGRADED', 'TERMINATED', 'FAILED', 'CANCELLED', 'REJECTED'];
@@ -19,15 +21,14 @@ export interface NodeResult {
 }
 
 /** One CostAgent decision, as recorded in the run's result and history. */
-export interface CostDecision {
+export interface CostDecision extends CostVerdict {
   nodeId: string;
-  action: 'CONTINUE' | 'DEGRADE' | 'TERMINATE';
-  reason: string;
-  utilization: number;
-  concurrencyFactor: number;
-  projectedTotalUsd: number;
-  confidence: number;
   at: string;
+  /** The node's expected cost and the lease left when the decision was made. */
+  nodeEstimateUsd: number;
+  leaseAvailableUsd: number;
+  /** What a DEGRADE decision changed. */
+  plan?: DegradePlan;
 }
 
 export interface DeliveryRunResult {
@@ -41,6 +42,8 @@ export interface DeliveryRunResult {
   reason?: string;
   /** Place in the tenant's admission queue while the run waits. */
   queuePosition?: number;
+  /** The tenant's budget status as this run last heard it. */
+  budgetStatus?: string;
 }
 
 /** What a finished node activity reports back. */

@@ -11,6 +11,8 @@ export const tenantConfigSchema = z
     budgetUsd: z.number().positive().max(1e9).default(100),
     /** @default 'monthly' */
     period: z.enum(['none', 'daily', 'monthly']).default('monthly'),
+    /** A period of this many seconds instead of a calendar one: for tests and short demos. @default none */
+    periodSeconds: z.number().int().min(1).max(31_536_000).optional(),
     /** @default 10 */
     maxConcurrentRuns: z.number().int().min(1).max(10_000).default(10),
     /** Share of maxConcurrentRuns above which only priority 1–2 runs are admitted at once. @default 0.8 */
@@ -58,20 +60,68 @@ export interface AdmissionRequest {
   runId: string;
   workflowId: string;
   priority: number;
+  /** The run's estimated full cost, which its first lease tries to cover. @default 0 */
+  estimatedMicros?: number;
 }
 
-export interface InFlightRun extends AdmissionRequest {
+export interface InFlightRun {
+  runId: string;
+  workflowId: string;
+  priority: number;
   admittedAt: string;
+  /** Money authorised to this run so far. */
+  grantedMicros: number;
+  /** This run's costs the entity has charged. */
+  reportedMicros: number;
+  /** What the run last said it still expects to spend. */
+  estRemainingMicros: number;
 }
 
 export interface WaitingRun extends AdmissionRequest {
   requestedAt: string;
 }
 
+/** The tenant's pressure as one run sees it: the CostAgent decides on this without asking again. */
+export interface TenantPressure {
+  budgetMicros: number;
+  spentMicros: number;
+  othersCommittedMicros: number;
+  activeRuns: number;
+  maxConcurrentRuns: number;
+  backpressureThreshold: number;
+  thresholds: TenantConfig['thresholds'];
+  budgetStatus: BudgetStatus;
+}
+
+/** A budget lease: the money authorised to a run in all, and the pressure when it was granted. */
+export interface LeaseGrant {
+  runId: string;
+  grantedMicros: number;
+  pressure: TenantPressure;
+  /** Echo of the request's sequence number, so the run matches answers to questions. */
+  seq: number;
+}
+
+export interface LeaseRequest {
+  runId: string;
+  seq: number;
+  /** Extra money wanted on top of what was granted. */
+  requestMicros: number;
+  estRemainingMicros: number;
+  costs: CostEvent[];
+}
+
 export type AdmissionDecision =
-  | { kind: 'ADMITTED'; runId: string; dedicatedQueue: boolean; budgetStatus: BudgetStatus }
+  | { kind: 'ADMITTED'; runId: string; dedicatedQueue: boolean; budgetStatus: BudgetStatus; lease: LeaseGrant }
   | { kind: 'WAITING'; runId: string; position: number }
   | { kind: 'REJECTED'; runId: string; reason: string };
+
+export interface ArchivedPeriod {
+  start: string;
+  end: string;
+  spentUsd: number;
+  spendByCategory: Partial<Record<CostCategory, number>>;
+}
 
 /** A decision addressed to the run that asked for it. */
 export interface AdmissionReply {
@@ -90,6 +140,12 @@ export interface TenantStatus {
   runsInFlight: InFlightRun[];
   runsWaiting: WaitingRun[];
   chargedEvents: number;
+  /** Money authorised to in-flight runs and not yet spent. */
+  reservedUsd: number;
+  periodStart: string;
+  /** When the current period ends; absent for period `none`. */
+  periodEnd?: string;
+  archivedPeriods: ArchivedPeriod[];
 }
 
 /** Everything the entity carries across continue-as-new. */
@@ -101,6 +157,29 @@ export interface TenantLedgerState {
   chargedEvents: number;
   inFlight: InFlightRun[];
   waiting: WaitingRun[];
+  periodStart: string;
+  /** The most recent archived periods, newest last. */
+  archive: ArchivedPeriod[];
+}
+
+/** Archived periods kept in the entity's state; the exporter writes every one to a file. */
+export const ARCHIVED_PERIODS_KEPT = 24;
+
+/** When the period that started at `start` ends, or undefined for a tenant without periods. */
+export function periodEnd(start: string, config: Pick<TenantConfig, 'period' | 'periodSeconds'>): string | undefined {
+  const t = new Date(start);
+  if (config.periodSeconds !== undefined) return new Date(t.getTime() + config.periodSeconds * 1000).toISOString();
+  if (config.period === 'daily') return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() + 1)).toISOString();
+  if (config.period === 'monthly') return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + 1, 1)).toISOString();
+  return undefined;
+}
+
+/** Where a calendar period containing `now` starts; custom-length periods start when the tenant does. */
+export function periodStartFor(now: string, config: Pick<TenantConfig, 'period' | 'periodSeconds'>): string {
+  const t = new Date(now);
+  if (config.periodSeconds !== undefined || config.period === 'none') return now;
+  if (config.period === 'daily') return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate())).toISOString();
+  return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1)).toISOString();
 }
 
 /**
@@ -121,8 +200,8 @@ export class TenantLedger {
     this.charged = new Set(state.chargedKeys);
   }
 
-  static create(config: TenantConfig): TenantLedger {
-    return new TenantLedger({ config, spentMicros: {}, chargedKeys: [], chargedEvents: 0, inFlight: [], waiting: [] });
+  static create(config: TenantConfig, now: string): TenantLedger {
+    return new TenantLedger({ config, spentMicros: {}, chargedKeys: [], chargedEvents: 0, inFlight: [], waiting: [], periodStart: periodStartFor(now, config), archive: [] });
   }
 
   get config(): TenantConfig {
@@ -133,6 +212,64 @@ export class TenantLedger {
     const merged = tenantConfigSchema.parse(mergeTenantConfig(this.state.config, patch));
     this.state.config = merged;
     return merged;
+  }
+
+  budgetMicros(): number {
+    return toMicros(this.config.budgetUsd);
+  }
+
+  reservation(run: InFlightRun): number {
+    return Math.max(0, run.grantedMicros - run.reportedMicros);
+  }
+
+  reservedMicros(): number {
+    return this.state.inFlight.reduce((sum, run) => sum + this.reservation(run), 0);
+  }
+
+  /** Money neither spent nor authorised to a run. */
+  availableMicros(): number {
+    return Math.max(0, this.budgetMicros() - this.spentMicros() - this.reservedMicros());
+  }
+
+  pressureFor(runId: string): TenantPressure {
+    const othersCommittedMicros = this.state.inFlight
+      .filter((r) => r.runId !== runId)
+      .reduce((sum, r) => sum + Math.max(this.reservation(r), r.estRemainingMicros), 0);
+    return {
+      budgetMicros: this.budgetMicros(),
+      spentMicros: this.spentMicros(),
+      othersCommittedMicros,
+      activeRuns: this.state.inFlight.length,
+      maxConcurrentRuns: this.config.maxConcurrentRuns,
+      backpressureThreshold: this.config.backpressureThreshold,
+      thresholds: this.config.thresholds,
+      budgetStatus: this.budgetStatus(),
+    };
+  }
+
+  /** Authorises up to `requestMicros` more to a run, never more than the money still available. */
+  private grant(run: InFlightRun, requestMicros: number, seq: number): LeaseGrant {
+    run.grantedMicros += Math.min(Math.max(0, requestMicros), this.availableMicros());
+    return { runId: run.runId, grantedMicros: run.grantedMicros, pressure: this.pressureFor(run.runId), seq };
+  }
+
+  /**
+   * A run's lease ran short: charge the costs it brings, then authorise what is available of what
+   * it asks. Unknown runs (already released) get an empty grant rather than money.
+   */
+  topUpLease(request: LeaseRequest): LeaseGrant {
+    this.recordCosts(request.costs);
+    const run = this.state.inFlight.find((r) => r.runId === request.runId);
+    if (!run) return { runId: request.runId, grantedMicros: 0, pressure: this.pressureFor(request.runId), seq: request.seq };
+    run.estRemainingMicros = Math.max(0, request.estRemainingMicros);
+    return this.grant(run, request.requestMicros, request.seq);
+  }
+
+  /** Charges a batch of cost events; each key once. */
+  recordCosts(events: CostEvent[]): number {
+    let charged = 0;
+    for (const event of events) if (this.recordCost(event)) charged++;
+    return charged;
   }
 
   spentMicros(): number {
@@ -157,11 +294,9 @@ export class TenantLedger {
     }
     this.state.spentMicros[event.category] = (this.state.spentMicros[event.category] ?? 0) + event.costMicros;
     this.state.chargedEvents++;
+    const run = this.state.inFlight.find((r) => r.runId === event.runId);
+    if (run) run.reportedMicros += event.costMicros;
     return true;
-  }
-
-  private isInFlight(runId: string): boolean {
-    return this.state.inFlight.some((r) => r.runId === runId);
   }
 
   /** Runs that may start now: below the limit, and only urgent ones once backpressure applies. */
@@ -174,7 +309,8 @@ export class TenantLedger {
 
   /** Asks to run; a repeated request for the same run gets the same answer again. */
   requestAdmission(request: AdmissionRequest, now: string): AdmissionDecision {
-    if (this.isInFlight(request.runId)) return this.admitted(request.runId);
+    const existing = this.state.inFlight.find((r) => r.runId === request.runId);
+    if (existing) return this.admitted(existing, 0);
     const waitingIndex = this.state.waiting.findIndex((w) => w.runId === request.runId);
     if (waitingIndex >= 0) return { kind: 'WAITING', runId: request.runId, position: waitingIndex + 1 };
     if (this.budgetStatus() === 'EXCEEDED') {
@@ -186,17 +322,28 @@ export class TenantLedger {
     }
     // Waiting runs of the same or more urgent priority go first, so a newcomer never jumps the queue.
     const queuedAhead = this.state.waiting.some((w) => w.priority <= request.priority);
-    if (!queuedAhead && this.hasRoomFor(request.priority)) {
-      this.state.inFlight.push({ ...request, admittedAt: now });
-      return this.admitted(request.runId);
-    }
+    if (!queuedAhead && this.hasRoomFor(request.priority)) return this.admit(request, now);
     this.state.waiting.push({ ...request, requestedAt: now });
     this.sortWaiting();
     return { kind: 'WAITING', runId: request.runId, position: this.state.waiting.findIndex((w) => w.runId === request.runId) + 1 };
   }
 
-  private admitted(runId: string): AdmissionDecision {
-    return { kind: 'ADMITTED', runId, dedicatedQueue: this.config.dedicatedQueue, budgetStatus: this.budgetStatus() };
+  private admit(request: AdmissionRequest, now: string): AdmissionDecision {
+    const run: InFlightRun = {
+      runId: request.runId,
+      workflowId: request.workflowId,
+      priority: request.priority,
+      admittedAt: now,
+      grantedMicros: 0,
+      reportedMicros: 0,
+      estRemainingMicros: request.estimatedMicros ?? 0,
+    };
+    this.state.inFlight.push(run);
+    return this.admitted(run, request.estimatedMicros ?? 0);
+  }
+
+  private admitted(run: InFlightRun, requestMicros: number): AdmissionDecision {
+    return { kind: 'ADMITTED', runId: run.runId, dedicatedQueue: this.config.dedicatedQueue, budgetStatus: this.budgetStatus(), lease: this.grant(run, requestMicros, 0) };
   }
 
   private sortWaiting(): void {
@@ -204,8 +351,9 @@ export class TenantLedger {
     this.state.waiting.sort((a, b) => a.priority - b.priority);
   }
 
-  /** Frees a run's slot, or drops it from the queue if it never got one. Idempotent. */
-  releaseRun(runId: string): boolean {
+  /** Charges a run's last costs, then frees its slot and its unspent reservation (or its place in the queue). Idempotent. */
+  releaseRun(runId: string, costs: CostEvent[] = []): boolean {
+    this.recordCosts(costs);
     const before = this.state.inFlight.length + this.state.waiting.length;
     this.state.inFlight = this.state.inFlight.filter((r) => r.runId !== runId);
     this.state.waiting = this.state.waiting.filter((r) => r.runId !== runId);
@@ -226,18 +374,48 @@ export class TenantLedger {
     }
     while (this.state.waiting.length > 0 && this.hasRoomFor(this.state.waiting[0]!.priority)) {
       const next = this.state.waiting.shift()!;
-      this.state.inFlight.push({ runId: next.runId, workflowId: next.workflowId, priority: next.priority, admittedAt: now });
-      replies.push({ workflowId: next.workflowId, decision: this.admitted(next.runId) });
+      replies.push({ workflowId: next.workflowId, decision: this.admit(next, now) });
     }
     return replies;
   }
 
-  status(): TenantStatus {
-    const spendByCategory: Partial<Record<CostCategory, number>> = {};
+  currentPeriodEnd(): string | undefined {
+    return periodEnd(this.state.periodStart, this.config);
+  }
+
+  /**
+   * Archives every period that has ended by `now` and starts the next one. Spend restarts; runs in
+   * flight keep their slots and reservations and are charged to the new period.
+   */
+  rolloverIfDue(now: string): ArchivedPeriod[] {
+    const archived: ArchivedPeriod[] = [];
+    for (let end = this.currentPeriodEnd(); end !== undefined && end <= now; end = this.currentPeriodEnd()) {
+      const period: ArchivedPeriod = { start: this.state.periodStart, end, spentUsd: usd(this.spentMicros()), spendByCategory: this.spendByCategory() };
+      archived.push(period);
+      this.state.archive.push(period);
+      this.state.archive.splice(0, Math.max(0, this.state.archive.length - ARCHIVED_PERIODS_KEPT));
+      this.state.spentMicros = {};
+      for (const run of this.state.inFlight) {
+        // Their reservations carry into the new period as authorised, unspent money.
+        run.grantedMicros = this.reservation(run);
+        run.reportedMicros = 0;
+      }
+      this.state.periodStart = end;
+    }
+    return archived;
+  }
+
+  private spendByCategory(): Partial<Record<CostCategory, number>> {
+    const spend: Partial<Record<CostCategory, number>> = {};
     for (const category of COST_CATEGORIES) {
       const micros = this.state.spentMicros[category];
-      if (micros) spendByCategory[category] = usd(micros);
+      if (micros) spend[category] = usd(micros);
     }
+    return spend;
+  }
+
+  status(): TenantStatus {
+    const end = this.currentPeriodEnd();
     return {
       tenantId: this.config.tenantId,
       config: this.config,
@@ -245,10 +423,14 @@ export class TenantLedger {
       spentUsd: usd(this.spentMicros()),
       utilization: this.utilization(),
       budgetStatus: this.budgetStatus(),
-      spendByCategory,
-      runsInFlight: [...this.state.inFlight],
+      spendByCategory: this.spendByCategory(),
+      runsInFlight: this.state.inFlight.map((r) => ({ ...r })),
       runsWaiting: [...this.state.waiting],
       chargedEvents: this.state.chargedEvents,
+      reservedUsd: usd(this.reservedMicros()),
+      periodStart: this.state.periodStart,
+      ...(end ? { periodEnd: end } : {}),
+      archivedPeriods: [...this.state.archive],
     };
   }
 }

@@ -1,0 +1,74 @@
+import type { TenantPressure } from './tenant';
+
+export interface CostAgentInput {
+  pressure: TenantPressure;
+  /** This run's costs not yet reported to the entity. */
+  unreportedMicros: number;
+  /** This node plus every node not yet started, as currently planned. */
+  remainingFullMicros: number;
+  /** The same under a DEGRADE plan. */
+  remainingDegradedMicros: number;
+  nodesDone: number;
+  nodesTotal: number;
+  alreadyDegraded: boolean;
+}
+
+export type CostAction = 'CONTINUE' | 'DEGRADE' | 'TERMINATE';
+
+export interface CostVerdict {
+  action: CostAction;
+  reason: string;
+  utilization: number;
+  concurrencyFactor: number;
+  projectedTotalUsd: number;
+  confidence: number;
+}
+
+const usd = (micros: number) => `$${(micros / 1e6).toFixed(6)}`;
+const round = (x: number, digits = 4) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/**
+ * The CostAgent: before every node, CONTINUE, DEGRADE the rest of the run, or TERMINATE it.
+ * Pure, so it runs inside workflow code and is tested on its own. The projection counts every
+ * in-flight run of the tenant, not only this one.
+ */
+export function decideCost(input: CostAgentInput): CostVerdict {
+  const { pressure: p } = input;
+  const spent = p.spentMicros + input.unreportedMicros;
+  const utilization = spent / p.budgetMicros;
+  const concurrencyFactor = p.activeRuns / p.maxConcurrentRuns;
+  const committed = spent + p.othersCommittedMicros;
+  const projectedFull = committed + input.remainingFullMicros;
+  const projectedDegraded = committed + input.remainingDegradedMicros;
+  const progress = input.nodesTotal > 0 ? input.nodesDone / input.nodesTotal : 1;
+  // More runs in flight means more estimates that may be wrong at once; progress means fewer unknowns left.
+  const confidence = round(Math.max(0.05, Math.min(1, (0.5 + 0.5 * progress) * (1 - 0.5 * Math.min(1, concurrencyFactor)))));
+  const verdict = (action: CostAction, reason: string, projected: number): CostVerdict => ({
+    action,
+    reason,
+    utilization: round(utilization, 6),
+    concurrencyFactor: round(concurrencyFactor),
+    projectedTotalUsd: projected / 1e6,
+    confidence,
+  });
+
+  if (utilization >= 1) return verdict('TERMINATE', `budget exceeded: spent ${usd(spent)} of ${usd(p.budgetMicros)}`, projectedFull);
+  if (projectedDegraded > p.budgetMicros) {
+    return verdict(
+      'TERMINATE',
+      `even the degraded remainder (${usd(input.remainingDegradedMicros)}) would take the tenant to ${usd(projectedDegraded)} of ${usd(p.budgetMicros)}, counting ${usd(p.othersCommittedMicros)} committed by other runs`,
+      projectedDegraded,
+    );
+  }
+  if (input.alreadyDegraded) return verdict('CONTINUE', 'continuing on the degraded plan', projectedDegraded);
+  if (utilization > p.thresholds.critical) {
+    return verdict('DEGRADE', `utilization ${(utilization * 100).toFixed(1)}% is above the critical threshold ${(p.thresholds.critical * 100).toFixed(0)}%`, projectedDegraded);
+  }
+  if (concurrencyFactor > p.backpressureThreshold) {
+    return verdict('DEGRADE', `${p.activeRuns} of ${p.maxConcurrentRuns} runs in flight is above the backpressure threshold ${p.backpressureThreshold}`, projectedDegraded);
+  }
+  if (projectedFull > p.budgetMicros) {
+    return verdict('DEGRADE', `the full remainder (${usd(input.remainingFullMicros)}) would take the tenant to ${usd(projectedFull)} of ${usd(p.budgetMicros)}`, projectedDegraded);
+  }
+  return verdict('CONTINUE', 'within budget and below every threshold', projectedFull);
+}
