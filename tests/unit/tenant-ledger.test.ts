@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { TenantLedger, budgetStatus, tenantConfigSchema } from '../../workflows/policy/tenant';
+import { TenantLedger, budgetStatus, periodEnd, periodStartFor, tenantConfigSchema } from '../../workflows/policy/tenant';
 
 const now = '2026-01-01T00:00:00.000Z';
 const ledger = (config: Record<string, unknown> = {}) => TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', ...config }), now);
@@ -99,5 +99,79 @@ describe('TenantLedger', () => {
     assert.deepEqual(l.config.learning, { intensity: 'CONSERVATIVE', metaLearningOptIn: true });
     assert.throws(() => l.configure({ thresholds: { warning: 0.95 } }), /warning must be below critical/);
     assert.equal(l.config.thresholds.warning, 0.7, 'a refused change leaves the config as it was');
+  });
+});
+
+describe('budget leases', () => {
+  const admit = (l: TenantLedger, runId: string, estimatedMicros: number) => {
+    const d = l.requestAdmission({ ...request(runId), estimatedMicros }, now);
+    assert.equal(d.kind, 'ADMITTED');
+    return d.kind === 'ADMITTED' ? d.lease : assert.fail();
+  };
+
+  test('a lease covers the estimate while money is available, and no two runs are authorised the same money', () => {
+    const l = ledger({ budgetUsd: 1, maxConcurrentRuns: 10 });
+    assert.equal(admit(l, 'a', 600_000).grantedMicros, 600_000);
+    assert.equal(admit(l, 'b', 600_000).grantedMicros, 400_000);
+    assert.equal(admit(l, 'c', 600_000).grantedMicros, 0);
+    assert.equal(l.status().reservedUsd, 1);
+    assert.equal(l.pressureFor('c').othersCommittedMicros, 1_200_000, 'other runs commit the larger of reservation and estimate');
+  });
+
+  test('spending consumes the reservation; a release returns what was not spent', () => {
+    const l = ledger({ budgetUsd: 1 });
+    admit(l, 'a', 600_000);
+    l.recordCosts([cost('a/x', 200_000)]);
+    assert.equal(l.reservedMicros(), 400_000);
+    assert.equal(l.availableMicros(), 400_000);
+    l.releaseRun('a', [cost('a/y', 100_000)]);
+    assert.equal(l.reservedMicros(), 0);
+    assert.equal(l.availableMicros(), 700_000);
+  });
+
+  test('property: with runs spending no more than they were granted, spend never passes the budget', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 400_000 }), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: 1, maxLength: 40 }), (runs) => {
+        const l = ledger({ budgetUsd: 1, maxConcurrentRuns: 100 });
+        const grants = runs.map(([estimate], i) => admit(l, `r${i}`, estimate).grantedMicros);
+        runs.forEach(([, share], i) => l.releaseRun(`r${i}`, [cost(`r${i}/n`, Math.floor(grants[i]! * share))]));
+        assert.ok(l.spentMicros() <= 1_000_000);
+        assert.equal(l.reservedMicros(), 0);
+      }),
+    );
+  });
+
+  test('a top-up charges the costs it brings, then grants what is available', () => {
+    const l = ledger({ budgetUsd: 1 });
+    admit(l, 'a', 100_000);
+    const grant = l.topUpLease({ runId: 'a', seq: 1, requestMicros: 2_000_000, estRemainingMicros: 2_000_000, costs: [cost('a/x', 100_000)] });
+    assert.equal(grant.seq, 1);
+    assert.equal(grant.grantedMicros, 1_000_000, 'all that is left: the budget less what was spent outside this lease');
+    assert.equal(grant.pressure.spentMicros, 100_000);
+  });
+});
+
+describe('budget periods', () => {
+  test('a daily period ends at the next UTC midnight; a monthly one on the first of the next month', () => {
+    assert.equal(periodEnd('2026-11-27T00:00:00.000Z', { period: 'daily' }), '2026-11-28T00:00:00.000Z');
+    assert.equal(periodEnd('2026-11-01T00:00:00.000Z', { period: 'monthly' }), '2026-12-01T00:00:00.000Z');
+    assert.equal(periodEnd('2026-12-01T00:00:00.000Z', { period: 'monthly' }), '2027-01-01T00:00:00.000Z');
+    assert.equal(periodEnd('2026-11-27T10:00:00.000Z', { period: 'none' }), undefined);
+    assert.equal(periodStartFor('2026-11-27T10:11:12.000Z', { period: 'monthly' }), '2026-11-01T00:00:00.000Z');
+  });
+
+  test('rollover archives the period with its totals, restarts spend, and keeps in-flight reservations', () => {
+    const l = TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', budgetUsd: 1, period: 'daily' }), '2026-11-27T10:00:00.000Z');
+    assert.equal(l.state.periodStart, '2026-11-27T00:00:00.000Z');
+    l.requestAdmission({ ...request('a'), estimatedMicros: 500_000 }, now);
+    l.recordCosts([cost('a/x', 200_000), cost('b/y', 100_000, 'compute')]);
+    assert.deepEqual(l.rolloverIfDue('2026-11-27T23:59:59.000Z'), []);
+    const archived = l.rolloverIfDue('2026-11-29T00:00:01.000Z');
+    assert.equal(archived.length, 2, 'two days passed');
+    assert.deepEqual(archived[0], { start: '2026-11-27T00:00:00.000Z', end: '2026-11-28T00:00:00.000Z', spentUsd: 0.3, spendByCategory: { llm: 0.2, compute: 0.1 } });
+    assert.equal(archived[1]!.spentUsd, 0);
+    assert.equal(l.spentMicros(), 0);
+    assert.equal(l.reservedMicros(), 300_000, 'the unspent reservation carries over');
+    assert.equal(l.state.periodStart, '2026-11-29T00:00:00.000Z');
   });
 });
