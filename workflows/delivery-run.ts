@@ -28,6 +28,7 @@ import { BudgetStatusKey, DeliveryCostUsdKey, DeliveryPriorityKey, DeliveryStatu
 import {
   admissionDecisionSignal,
   leaseGrantedSignal,
+  pressureChangedSignal,
   recordCostsSignal,
   releaseRunSignal,
   requestAdmissionSignal,
@@ -37,7 +38,7 @@ import {
 // ── Message API ────────────────────────────────────────────────────────────────────────────────
 /** The run's result so far: the same shape as its final result. */
 export const progressQuery = defineQuery<DeliveryRunResult>('progress');
-export { admissionDecisionSignal, leaseGrantedSignal };
+export { admissionDecisionSignal, leaseGrantedSignal, pressureChangedSignal };
 
 /** Node activities not given a timeout may run this long per attempt. */
 const DEFAULT_NODE_TIMEOUT_SEC = 300;
@@ -119,6 +120,10 @@ export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunR
   });
   setHandler(leaseGrantedSignal, (grant) => {
     if (grant.runId === runId && (!lease || grant.seq >= lease.seq)) lease = grant;
+  });
+  setHandler(pressureChangedSignal, (update) => {
+    // Newer pressure for the next decision; the money granted so far stays authorised.
+    if (update.runId === runId && lease) lease = { ...lease, pressure: update.pressure };
   });
   publish('ADMITTING');
 

@@ -28,6 +28,7 @@ import {
   type TenantConfigInput,
   type TenantConfigPatch,
   type TenantLedgerState,
+  type TenantPressure,
   type TenantStatus,
 } from './policy/tenant';
 import { BudgetStatusKey, TenantIdKey } from './search-attributes';
@@ -53,10 +54,15 @@ export const releaseRunSignal = defineSignal<[{ runId: string; costs?: CostEvent
 export const admissionDecisionSignal = defineSignal<[AdmissionDecision]>('admissionDecision');
 /** The entity's answer to `requestLease`, sent to the run. */
 export const leaseGrantedSignal = defineSignal<[LeaseGrant]>('leaseGranted');
+/**
+ * Sent to every run in flight when the tenant's config or budget status changes, so that each
+ * run's next CostAgent decision sees it without asking. Rare by design: a few times a period.
+ */
+export const pressureChangedSignal = defineSignal<[{ runId: string; pressure: TenantPressure }]>('pressureChanged');
 
 export type TenantBudgetInput = { config: TenantConfigInput; state?: undefined } | { state: TenantLedgerState; config?: undefined };
 
-type Reply = AdmissionReply | { workflowId: string; lease: LeaseGrant };
+type Reply = AdmissionReply | { workflowId: string; lease: LeaseGrant } | { workflowId: string; pressure: { runId: string; pressure: TenantPressure } };
 
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
 export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
@@ -64,6 +70,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   const ledger = input.state ? new TenantLedger(input.state) : TenantLedger.create(parseOrFail(() => tenantConfigSchema.parse(input.config)), now());
   const outbox: Reply[] = [];
   let changed = true;
+  let configChanged = false;
   const touched = <A extends unknown[]>(handler: (...args: A) => void) => (...args: A) => {
     handler(...args);
     changed = true;
@@ -75,6 +82,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
     (patch) => {
       ledger.configure(patch);
       changed = true;
+      configChanged = true;
       // A larger limit or budget may make room for waiting runs.
       outbox.push(...ledger.admitWaiting(now()));
       return ledger.status();
@@ -113,6 +121,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   }));
 
   let published = '';
+  let pushedStatus = ledger.budgetStatus();
   for (;;) {
     const periodEnd = ledger.currentPeriodEnd();
     const untilPeriodEnd = periodEnd ? Math.max(1, Date.parse(periodEnd) - Date.parse(now())) : undefined;
@@ -121,6 +130,11 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
     for (const period of ledger.rolloverIfDue(now())) {
       log.info('budget period archived', { tenantId: ledger.config.tenantId, start: period.start, end: period.end, spentUsd: period.spentUsd });
       outbox.push(...ledger.admitWaiting(now()));
+    }
+    if (configChanged || ledger.budgetStatus() !== pushedStatus) {
+      configChanged = false;
+      pushedStatus = ledger.budgetStatus();
+      for (const run of ledger.state.inFlight) outbox.push({ workflowId: run.workflowId, pressure: { runId: run.runId, pressure: ledger.pressureFor(run.runId) } });
     }
     await deliver(outbox.splice(0), ledger);
     published = publish(ledger, published);
@@ -135,16 +149,17 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
 /** Sends every answer to its run at once; a run that no longer exists gives its slot back. */
 async function deliver(replies: Reply[], ledger: TenantLedger): Promise<void> {
   const sent = await Promise.allSettled(
-    replies.map((reply) =>
-      'decision' in reply
-        ? getExternalWorkflowHandle(reply.workflowId).signal(admissionDecisionSignal, reply.decision)
-        : getExternalWorkflowHandle(reply.workflowId).signal(leaseGrantedSignal, reply.lease),
-    ),
+    replies.map((reply) => {
+      const run = getExternalWorkflowHandle(reply.workflowId);
+      if ('decision' in reply) return run.signal(admissionDecisionSignal, reply.decision);
+      if ('lease' in reply) return run.signal(leaseGrantedSignal, reply.lease);
+      return run.signal(pressureChangedSignal, reply.pressure);
+    }),
   );
   sent.forEach((outcome, i) => {
     if (outcome.status === 'fulfilled') return;
     const reply = replies[i]!;
-    const runId = 'decision' in reply ? reply.decision.runId : reply.lease.runId;
+    const runId = 'decision' in reply ? reply.decision.runId : 'lease' in reply ? reply.lease.runId : reply.pressure.runId;
     log.warn('run did not take its answer; releasing its slot', { workflowId: reply.workflowId, error: String(outcome.reason) });
     ledger.releaseRun(runId);
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runHandle, runOutcome, startRun, tenantStatus } from '../../api/client';
 import type { DeliveryRunResult } from '../../workflows/policy/run-state';
+import { progressQuery } from '../../workflows/delivery-run';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 
 let env: TestEnv;
@@ -111,6 +112,19 @@ describe('governance', () => {
     assert.equal(result.decisions[0]!.action, 'TERMINATE');
     assert.match(result.reason ?? '', /even the degraded remainder/);
     assert.deepEqual(Object.values(result.nodes).map((n) => n.status), ['SKIPPED', 'SKIPPED']);
+  });
+
+  test('a config change reaches runs in flight before their next decision', async () => {
+    await configureTenant(env.client, 'shrinking', { budgetUsd: 10 });
+    const chain = ['a', 'b', 'c', 'd'].map((id, i) => ({ ...exact(id, 0.1, 1000), deps: i > 0 ? [['a', 'b', 'c', 'd'][i - 1]!] : [] }));
+    const handle = await startRun(env.client, { tenantId: 'shrinking', runId: 'chain', dag: { nodes: chain } });
+    await eventually(async () => ((await handle.query(progressQuery)).nodes.a?.status === 'COMPLETED' ? true : undefined), { what: 'the first node' });
+    await configureTenant(env.client, 'shrinking', { budgetUsd: 0.25 });
+    const result = await runOutcome(handle);
+    assert.equal(result.status, 'TERMINATED');
+    const stop = result.decisions.find((d) => d.action === 'TERMINATE')!;
+    assert.match(stop.reason, /of \$0\.250000/);
+    assert.ok(micros(result.costUsd) <= micros(0.25), 'it stopped before passing the new budget');
   });
 
   test('at a period boundary the period is archived with its totals and spend restarts; a run in flight is charged to the new period', async () => {
