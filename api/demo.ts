@@ -14,12 +14,32 @@ interface DemoTenant {
   tenantId: string;
   config: TenantConfigPatch;
   model: string;
+  /** What this tenant is in the demo to show. */
+  story: string;
+  /** An extra node whose real cost is not known beforehand (an external tool's bill). */
+  surpriseCostUsd?: number;
 }
 
 const TENANTS: DemoTenant[] = [
-  { tenantId: 'acme', config: { budgetUsd: 25, maxConcurrentRuns: 4, period: 'monthly' }, model: 'gpt-4o' },
-  { tenantId: 'globex', config: { budgetUsd: 10, maxConcurrentRuns: 2, period: 'monthly' }, model: 'gpt-4.1-mini' },
-  { tenantId: 'initech', config: { budgetUsd: 5, maxConcurrentRuns: 3, period: 'daily' }, model: 'claude-haiku' },
+  {
+    tenantId: 'acme',
+    config: { budgetUsd: 25, maxConcurrentRuns: 10, period: 'monthly' },
+    model: 'gpt-4o',
+    story: 'a healthy tenant: plenty of budget and room, every run at full quality',
+  },
+  {
+    tenantId: 'globex',
+    config: { budgetUsd: 10, maxConcurrentRuns: 3, period: 'monthly' },
+    model: 'gpt-4.1',
+    story: 'under concurrency pressure: with 3 of 3 runs in flight, runs degrade (fewer candidates, cheaper model, no reranking)',
+  },
+  {
+    tenantId: 'initech',
+    config: { budgetUsd: 0.05, maxConcurrentRuns: 3, period: 'daily' },
+    model: 'claude-haiku',
+    story: "a small budget and an external tool whose real bill is unknown in advance: it goes over, its runs in flight are terminated, and its next runs are rejected",
+    surpriseCostUsd: 0.03,
+  },
 ];
 
 const QUESTIONS = [
@@ -34,21 +54,17 @@ const QUESTIONS = [
 ];
 
 export function ragRun(tenant: DemoTenant, index: number, runId: string) {
-  return {
-    tenantId: tenant.tenantId,
-    runId,
-    priority: (index % 5) + 1,
-    maxParallelism: 4,
-    dag: {
-      name: 'rag-delivery',
-      nodes: [
-        { id: 'retrieve', kind: 'retrieval.search', params: { query: QUESTIONS[index % QUESTIONS.length], top_k: 5 } },
-        { id: 'generate', kind: 'llm.generate', deps: ['retrieve'], params: { model: tenant.model, num_candidates: 2 + (index % 2) } },
-        { id: 'advanced_reranking', kind: 'rerank', deps: ['generate'], critical: false },
-        { id: 'evaluate', kind: 'eval.score', deps: ['advanced_reranking'] },
-      ],
-    },
-  };
+  const nodes: Array<Record<string, unknown>> = [
+    { id: 'retrieve', kind: 'retrieval.search', params: { query: QUESTIONS[index % QUESTIONS.length], top_k: 5 } },
+    { id: 'generate', kind: 'llm.generate', deps: ['retrieve'], params: { model: tenant.model, num_candidates: 2 + (index % 2) } },
+    { id: 'advanced_reranking', kind: 'rerank', deps: ['generate'], critical: false },
+    { id: 'evaluate', kind: 'eval.score', deps: ['advanced_reranking'] },
+  ];
+  if (tenant.surpriseCostUsd) {
+    // Estimated at a tenth of a cent; the real bill arrives with the result.
+    nodes.push({ id: 'external_tool', kind: 'util.sleep', deps: ['generate'], params: { ms: 300, costUsd: tenant.surpriseCostUsd }, estimatedCostUsd: 0.001 });
+  }
+  return { tenantId: tenant.tenantId, runId, priority: (index % 5) + 1, maxParallelism: 4, dag: { name: 'rag-delivery', nodes } };
 }
 
 export interface DemoOptions {
@@ -63,6 +79,9 @@ export interface DemoSummary {
   elapsedMs: number;
   tenants: Array<{
     tenantId: string;
+    story: string;
+    /** The most common reason behind each outcome other than COMPLETED. */
+    why: Record<string, string>;
     runs: number;
     byStatus: Record<string, number>;
     costUsd: number;
@@ -146,6 +165,8 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
     for (const r of mine) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
     summary.tenants.push({
       tenantId: t.tenantId,
+      story: t.story,
+      why: whyByStatus(mine),
       runs: mine.length,
       byStatus,
       costUsd: mine.reduce((s, r) => s + Math.round(r.costUsd * 1e6), 0) / 1e6,
@@ -158,10 +179,15 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   if (json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else {
     process.stdout.write(`\nADOS demo: ${runs} runs in ${(summary.elapsedMs / 1000).toFixed(1)} s\n\n`);
-    process.stdout.write(`${'tenant'.padEnd(9)} ${'runs'.padEnd(5)} ${'outcomes'.padEnd(22)} ${'this demo'.padEnd(11)} ${'period spend'.padEnd(20)} status\n`);
+    process.stdout.write(`${'tenant'.padEnd(9)} ${'runs'.padEnd(5)} ${'outcomes'.padEnd(50)} ${'this demo'.padEnd(11)} ${'period spend'.padEnd(20)} status\n`);
     for (const s of summary.tenants) {
       const outcomes = Object.entries(s.byStatus).map(([k, v]) => `${k} ${v}`).join(', ');
-      process.stdout.write(`${s.tenantId.padEnd(9)} ${String(s.runs).padEnd(5)} ${outcomes.padEnd(22)} $${s.costUsd.toFixed(4).padEnd(10)} $${s.spentUsd.toFixed(4)} of $${String(s.budgetUsd).padEnd(6)} ${s.budgetStatus}\n`);
+      process.stdout.write(`${s.tenantId.padEnd(9)} ${String(s.runs).padEnd(5)} ${outcomes.padEnd(50)} $${s.costUsd.toFixed(4).padEnd(10)} $${s.spentUsd.toFixed(4)} of $${String(s.budgetUsd).padEnd(6)} ${s.budgetStatus}\n`);
+    }
+    process.stdout.write('\nWhat happened, and why:\n');
+    for (const s of summary.tenants) {
+      process.stdout.write(`  ${s.tenantId}: ${s.story}\n`);
+      for (const [status, why] of Object.entries(s.why)) process.stdout.write(`    ${status}: ${why}\n`);
     }
     process.stdout.write('\nWeb UI, filtered by tenant:\n');
     for (const s of summary.tenants) process.stdout.write(`  ${s.tenantId.padEnd(9)} ${s.webUi}\n`);
@@ -180,4 +206,19 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   await client.connection.close();
   await server?.stop();
   return summary;
+}
+
+/** The most common reason behind each outcome: the run's own reason, or its DEGRADE decision's. */
+function whyByStatus(results: DeliveryRunResult[]): Record<string, string> {
+  const reasons = new Map<string, Map<string, number>>();
+  for (const r of results) {
+    if (r.status === 'COMPLETED') continue;
+    const reason = r.reason ?? r.decisions.find((d) => d.action === 'DEGRADE')?.reason ?? 'no reason recorded';
+    // Numbers differ from run to run; the shape of the reason is what repeats.
+    const shape = reason.replace(/\$[0-9.]+/g, '$…').replace(/[0-9]+(\.[0-9]+)?%/g, '…%');
+    const counts = reasons.get(r.status) ?? new Map<string, number>();
+    counts.set(shape, (counts.get(shape) ?? 0) + 1);
+    reasons.set(r.status, counts);
+  }
+  return Object.fromEntries([...reasons].map(([status, counts]) => [status, [...counts].sort((a, b) => b[1] - a[1])[0]![0]]));
 }

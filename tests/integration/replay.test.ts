@@ -31,6 +31,32 @@ describe('replay of recorded histories', () => {
     assert.ok(names.includes('tenantBudget-after-continue-as-new.json'));
   });
 
+  test('each deliveryRun fixture ends the way its name says', () => {
+    const expected: Record<string, string> = {
+      completed: 'COMPLETED',
+      'waited-for-admission': 'COMPLETED',
+      'retried-and-noncritical-failure': 'COMPLETED',
+      degraded: 'DEGRADED',
+      terminated: 'TERMINATED',
+      'rejected-unknown-tenant': 'REJECTED',
+      failed: 'workflow failed',
+      'invalid-cycle': 'workflow failed',
+      cancelled: 'workflow cancelled',
+    };
+    for (const [variant, outcome] of Object.entries(expected)) {
+      const { events } = JSON.parse(readFileSync(join(FIXTURES, `deliveryRun-${variant}.json`), 'utf8')) as { events: Array<Record<string, { result?: { payloads: Array<{ data: string }> } }>> };
+      const last = events.at(-1)!;
+      const actual = last.workflowExecutionCompletedEventAttributes
+        ? (JSON.parse(Buffer.from(last.workflowExecutionCompletedEventAttributes.result!.payloads[0]!.data, 'base64').toString()) as { status: string }).status
+        : last.workflowExecutionFailedEventAttributes
+          ? 'workflow failed'
+          : last.workflowExecutionCanceledEventAttributes
+            ? 'workflow cancelled'
+            : 'unexpected end';
+      assert.equal(actual, outcome, `deliveryRun-${variant}`);
+    }
+  });
+
   test('every recorded history replays against the current workflow code without nondeterminism', async () => {
     const all = fixtures();
     const results = Worker.runReplayHistories({ workflowBundle: await bundleWorkflows() }, all.map((f) => ({ workflowId: f.name, history: f.history })));

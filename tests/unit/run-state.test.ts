@@ -45,6 +45,31 @@ describe('RunState', () => {
     assert.deepEqual(run.readyNodes().map((n) => n.id), ['after-opt']);
   });
 
+  test('a node skipped early still holds its dependents back until its own dependencies are done', () => {
+    const run = runState([
+      { id: 'gen', kind: 'k' },
+      { id: 'rerank', kind: 'k', deps: ['gen'], critical: false },
+      { id: 'eval', kind: 'k', deps: ['rerank'] },
+    ]);
+    run.markSkipped('rerank', 'skipped by a DEGRADE plan');
+    assert.deepEqual(run.readyNodes().map((n) => n.id), ['gen']);
+    run.markRunning('gen', at);
+    assert.deepEqual(run.readyNodes(), []);
+    run.markCompleted('gen', outcome(1), at);
+    assert.deepEqual(run.readyNodes().map((n) => n.id), ['eval']);
+  });
+
+  test('a skipped or failed non-critical node passes its own inputs on to its dependents', () => {
+    const run = runState([
+      { id: 'gen', kind: 'k' },
+      { id: 'rerank', kind: 'k', deps: ['gen'], critical: false },
+      { id: 'eval', kind: 'k', deps: ['rerank'] },
+    ]);
+    run.markCompleted('gen', { ...outcome(1), output: { candidates: ['answer'] } }, at);
+    run.markSkipped('rerank', 'skipped by a DEGRADE plan');
+    assert.deepEqual(run.upstreamOutputs(run.node('eval')), { gen: { candidates: ['answer'] } });
+  });
+
   test('the run total is exactly the sum of node costs in micro-dollars', () => {
     const run = runState([{ id: 'a', kind: 'k' }, { id: 'b', kind: 'k' }, { id: 'c', kind: 'k' }]);
     run.markCompleted('a', outcome(100_000), at);

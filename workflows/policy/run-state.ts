@@ -80,12 +80,17 @@ export class RunState {
     return node.priority ?? this.spec.priority;
   }
 
-  /** A dependency lets its dependents run once it completed, or ended without it being critical. */
+  /**
+   * A dependency lets its dependents run once it completed, or once it ended without being
+   * critical and its own dependencies are satisfied: a node skipped early by a DEGRADE plan
+   * still holds its dependents back until the data it would have passed on exists.
+   */
   private depSatisfied(depId: string): boolean {
     const dep = this.nodes[depId];
     if (!dep) return false;
     if (dep.status === 'COMPLETED') return true;
-    return (dep.status === 'FAILED' || dep.status === 'SKIPPED') && !this.node(depId).critical;
+    const node = this.node(depId);
+    return (dep.status === 'FAILED' || dep.status === 'SKIPPED') && !node.critical && node.deps.every((d) => this.depSatisfied(d));
   }
 
   /** Pending nodes whose dependencies are satisfied: node priority first, then declaration order. */
@@ -145,9 +150,19 @@ export class RunState {
     return Object.values(this.costMicros).reduce((sum, micros) => sum + micros, 0);
   }
 
-  upstreamOutputs(node: DagNode): Record<string, unknown> {
+  /**
+   * The outputs a node receives from its dependencies. A dependency that was skipped or failed
+   * without being critical passes on what it would have received, so a rerank skipped by a
+   * DEGRADE plan still lets the evaluation see the generated answers.
+   */
+  upstreamOutputs(node: Pick<DagNode, 'deps'>, seen = new Set<string>()): Record<string, unknown> {
     const upstream: Record<string, unknown> = {};
-    for (const dep of node.deps) if (dep in this.outputs) upstream[dep] = this.outputs[dep];
+    for (const dep of node.deps) {
+      if (seen.has(dep)) continue;
+      seen.add(dep);
+      if (dep in this.outputs) upstream[dep] = this.outputs[dep];
+      else if (this.nodes[dep]?.status === 'SKIPPED' || this.nodes[dep]?.status === 'FAILED') Object.assign(upstream, this.upstreamOutputs(this.node(dep), seen));
+    }
     return upstream;
   }
 
