@@ -106,6 +106,8 @@ function renderTenant(s: TenantStatus): string {
     `tenant ${s.tenantId}: ${s.budgetStatus} · spent $${s.spentUsd.toFixed(6)} of $${s.budgetUsd} (${(s.utilization * 100).toFixed(2)}%) · period ${s.config.period}`,
     `  spend by category: ${spend}`,
     `  runs in flight: ${s.runsInFlight.length}/${s.config.maxConcurrentRuns}${s.runsInFlight.length ? ` (${s.runsInFlight.map((r) => r.runId).join(', ')})` : ''} · waiting: ${s.runsWaiting.length}${s.runsWaiting.length ? ` (${s.runsWaiting.map((r) => `${r.runId}@p${r.priority}`).join(', ')})` : ''}`,
+    `  reserved for runs in flight: $${s.reservedUsd.toFixed(6)} · period ${s.periodStart}${s.periodEnd ? ` → ${s.periodEnd}` : ' (no end)'} · archived periods: ${s.archivedPeriods.length}`,
+    ...s.archivedPeriods.slice(-3).map((p) => `    ${p.start} → ${p.end}: $${p.spentUsd.toFixed(6)}`),
     `  learning: ${s.config.learning.intensity}, meta-learning ${s.config.learning.metaLearningOptIn ? 'opted in' : 'opted out'} · dedicated queue: ${s.config.dedicatedQueue ? 'yes' : 'no'}`,
   ].join('\n');
 }
@@ -115,6 +117,7 @@ tenant
   .description('create a tenant, or change the given settings of an existing one')
   .option('--budget-usd <n>', 'budget per period in USD', positiveNumber('budget'))
   .addOption(new Option('--period <period>', 'budget period').choices(['none', 'daily', 'monthly']))
+  .option('--period-seconds <n>', 'a period of this many seconds instead (tests, short demos)', int('period seconds', 1, 31_536_000))
   .option('--max-concurrent-runs <n>', 'runs in flight at once', int('max concurrent runs', 1, 10_000))
   .option('--backpressure <ratio>', 'share of max runs above which only priority 1-2 start at once', positiveNumber('backpressure'))
   .addOption(new Option('--intensity <level>', 'learning intensity').choices(['CONSERVATIVE', 'BALANCED', 'AGGRESSIVE']))
@@ -126,6 +129,7 @@ tenant
     const patch: TenantConfigPatch = {};
     if (opts.budgetUsd !== undefined) patch.budgetUsd = opts.budgetUsd as number;
     if (opts.period !== undefined) patch.period = opts.period as TenantConfigPatch['period'];
+    if (opts.periodSeconds !== undefined) patch.periodSeconds = opts.periodSeconds as number;
     if (opts.maxConcurrentRuns !== undefined) patch.maxConcurrentRuns = opts.maxConcurrentRuns as number;
     if (opts.backpressure !== undefined) patch.backpressureThreshold = opts.backpressure as number;
     if (opts.dedicatedQueue) patch.dedicatedQueue = true;

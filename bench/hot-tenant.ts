@@ -1,7 +1,8 @@
 /**
  * One hot tenant: N concurrent small runs against one tenantBudget entity on the dev server.
  * Reports whether all completed, the entity's largest history, continue-as-new count, entity
- * messages per run, and any Temporal limit warning. Usage: node --import tsx bench/hot-tenant.ts [runs]
+ * messages per run, and any Temporal limit warning.
+ * Usage: node --import tsx bench/hot-tenant.ts [runs] [suggest-continue-as-new-at-events]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import { freePort } from '../tests/helpers/temporal';
 
 const RUNS = Number(process.argv[2] ?? 500);
+/** Optional: make the server suggest continue-as-new sooner, to exercise it under this load. */
+const SUGGEST_CAN_AT = process.argv[3] ? Number(process.argv[3]) : undefined;
 const LIMIT_WORDS = /limit|exceed|too many|resource ?exhausted|throttl/i;
 
 async function main(): Promise<void> {
@@ -23,7 +26,12 @@ async function main(): Promise<void> {
   };
   const noop = () => undefined;
   Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: capture, error: capture } });
-  const server = await startDevServer({ port: await freePort(), headless: true, dbFile: null });
+  const server = await startDevServer({
+    port: await freePort(),
+    headless: true,
+    dbFile: null,
+    ...(SUGGEST_CAN_AT ? { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_CAN_AT } } : {}),
+  });
   const connection = await NativeConnection.connect({ address: server.address });
   const workers = await createAdosWorkers({ connection, nodeConcurrency: 50, workflowConcurrency: 100 });
   const running = runAdosWorkers(workers);
@@ -54,7 +62,7 @@ async function main(): Promise<void> {
     }
 
     // Walk the entity's chain of runs: history sizes and the messages it handled.
-    const chain: Array<{ runId: string; events: number; signalsIn: number; signalsOut: number }> = [];
+    const chain: Array<{ runId: string; events: number; signalsIn: number; signalsOut: number; workflowTasksFailed: number; firstSuggestedAtEvent?: number }> = [];
     for await (const wf of client.workflow.list({ query: `WorkflowId = '${tenantBudgetWorkflowId('hot')}'` })) {
       const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       const events = history.events ?? [];
@@ -63,6 +71,9 @@ async function main(): Promise<void> {
         events: events.length,
         signalsIn: events.filter((e) => e.workflowExecutionSignaledEventAttributes).length,
         signalsOut: events.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes).length,
+        // A continue-as-new that races new signals fails its workflow task and is tried again.
+        workflowTasksFailed: events.filter((e) => e.workflowTaskFailedEventAttributes).length,
+        firstSuggestedAtEvent: Number(events.find((e) => e.workflowTaskStartedEventAttributes?.suggestContinueAsNew)?.eventId ?? 0) || undefined,
       });
     }
     const byStatus: Record<string, number> = {};
@@ -71,6 +82,7 @@ async function main(): Promise<void> {
     const signalsOut = chain.reduce((s, c) => s + c.signalsOut, 0);
     const report = {
       runs: RUNS,
+      suggestContinueAsNewAt: SUGGEST_CAN_AT ?? 'server default',
       byStatus,
       elapsedMs,
       runsPerSecond: Math.round((RUNS / elapsedMs) * 1000 * 10) / 10,
@@ -79,6 +91,7 @@ async function main(): Promise<void> {
       entityRuns: chain.length,
       continueAsNew: chain.length - 1,
       largestEntityHistory: Math.max(...chain.map((c) => c.events)),
+      entityChain: chain.map(({ events, workflowTasksFailed, firstSuggestedAtEvent }) => ({ events, workflowTasksFailed, firstSuggestedAtEvent })),
       entityMessagesPerRun: Math.round(((signalsIn + signalsOut) / RUNS) * 100) / 100,
       entitySignalsInPerRun: Math.round((signalsIn / RUNS) * 100) / 100,
       limitWarnings: warnings,
@@ -87,7 +100,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     mkdirSync(join(__dirname, 'results'), { recursive: true });
-    writeFileSync(join(__dirname, 'results', `hot-tenant-${RUNS}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(__dirname, 'results', `hot-tenant-${RUNS}${SUGGEST_CAN_AT ? `-can${SUGGEST_CAN_AT}` : ''}.json`), `${JSON.stringify(report, null, 2)}\n`);
   } finally {
     for (const w of workers) w.shutdown();
     await running;

@@ -114,7 +114,8 @@ export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunR
 
   setHandler(progressQuery, result);
   setHandler(admissionDecisionSignal, (decision) => {
-    if (decision.runId !== runId) return;
+    // The entity may send an answer twice (across its continue-as-new); only the first final one counts.
+    if (decision.runId !== runId || (admission && admission.kind !== 'WAITING')) return;
     admission = decision;
     if (decision.kind === 'ADMITTED') lease = decision.lease;
   });

@@ -60,15 +60,18 @@ export const leaseGrantedSignal = defineSignal<[LeaseGrant]>('leaseGranted');
  */
 export const pressureChangedSignal = defineSignal<[{ runId: string; pressure: TenantPressure }]>('pressureChanged');
 
-export type TenantBudgetInput = { config: TenantConfigInput; state?: undefined } | { state: TenantLedgerState; config?: undefined };
+/** Answers to runs, queued until the entity sends them (or carries them over a continue-as-new). */
+export type Reply = AdmissionReply | { workflowId: string; lease: LeaseGrant } | { workflowId: string; pressure: { runId: string; pressure: TenantPressure } };
 
-type Reply = AdmissionReply | { workflowId: string; lease: LeaseGrant } | { workflowId: string; pressure: { runId: string; pressure: TenantPressure } };
+export type TenantBudgetInput =
+  | { config: TenantConfigInput; state?: undefined; outbox?: undefined }
+  | { state: TenantLedgerState; outbox?: Reply[]; config?: undefined };
 
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
 export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   const now = () => new Date().toISOString();
   const ledger = input.state ? new TenantLedger(input.state) : TenantLedger.create(parseOrFail(() => tenantConfigSchema.parse(input.config)), now());
-  const outbox: Reply[] = [];
+  const outbox: Reply[] = input.outbox ? [...input.outbox] : [];
   let changed = true;
   let configChanged = false;
   const touched = <A extends unknown[]>(handler: (...args: A) => void) => (...args: A) => {
@@ -120,6 +123,26 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
     outbox.push(...ledger.admitWaiting(now()));
   }));
 
+  // Answers being sent: not awaited by the main loop, so a slow round trip never holds back the
+  // entity's other work or its continue-as-new. Runs treat a repeated answer as a no-op.
+  const sending = new Map<number, Reply>();
+  let sent = 0;
+  const send = (reply: Reply) => {
+    const id = sent++;
+    sending.set(id, reply);
+    signalRun(reply).then(
+      () => sending.delete(id),
+      (err: unknown) => {
+        sending.delete(id);
+        // A run that no longer exists gives its slot back.
+        log.warn('run did not take its answer; releasing its slot', { workflowId: reply.workflowId, error: String(err) });
+        ledger.releaseRun(runIdOf(reply));
+        outbox.push(...ledger.admitWaiting(now()));
+        changed = true;
+      },
+    );
+  };
+
   let published = '';
   let pushedStatus = ledger.budgetStatus();
   for (;;) {
@@ -136,33 +159,26 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
       pushedStatus = ledger.budgetStatus();
       for (const run of ledger.state.inFlight) outbox.push({ workflowId: run.workflowId, pressure: { runId: run.runId, pressure: ledger.pressureFor(run.runId) } });
     }
-    await deliver(outbox.splice(0), ledger);
-    published = publish(ledger, published);
-    if (workflowInfo().continueAsNewSuggested && outbox.length === 0) {
-      // Let running handlers finish so that no message is lost, then carry the whole state over.
+    if (workflowInfo().continueAsNewSuggested) {
+      // Answers not yet acknowledged travel with the state and are sent again by the next run;
+      // handlers are synchronous, and waiting for them guards against an async one added later.
       await condition(allHandlersFinished);
-      if (outbox.length === 0) await continueAsNew<typeof tenantBudget>({ state: ledger.state });
+      await continueAsNew<typeof tenantBudget>({ state: ledger.state, outbox: [...sending.values(), ...outbox] });
     }
+    for (const reply of outbox.splice(0)) send(reply);
+    published = publish(ledger, published);
   }
 }
 
-/** Sends every answer to its run at once; a run that no longer exists gives its slot back. */
-async function deliver(replies: Reply[], ledger: TenantLedger): Promise<void> {
-  const sent = await Promise.allSettled(
-    replies.map((reply) => {
-      const run = getExternalWorkflowHandle(reply.workflowId);
-      if ('decision' in reply) return run.signal(admissionDecisionSignal, reply.decision);
-      if ('lease' in reply) return run.signal(leaseGrantedSignal, reply.lease);
-      return run.signal(pressureChangedSignal, reply.pressure);
-    }),
-  );
-  sent.forEach((outcome, i) => {
-    if (outcome.status === 'fulfilled') return;
-    const reply = replies[i]!;
-    const runId = 'decision' in reply ? reply.decision.runId : 'lease' in reply ? reply.lease.runId : reply.pressure.runId;
-    log.warn('run did not take its answer; releasing its slot', { workflowId: reply.workflowId, error: String(outcome.reason) });
-    ledger.releaseRun(runId);
-  });
+function runIdOf(reply: Reply): string {
+  return 'decision' in reply ? reply.decision.runId : 'lease' in reply ? reply.lease.runId : reply.pressure.runId;
+}
+
+function signalRun(reply: Reply): Promise<void> {
+  const run = getExternalWorkflowHandle(reply.workflowId);
+  if ('decision' in reply) return run.signal(admissionDecisionSignal, reply.decision);
+  if ('lease' in reply) return run.signal(leaseGrantedSignal, reply.lease);
+  return run.signal(pressureChangedSignal, reply.pressure);
 }
 
 /** Shows the budget gauge in the Web UI; upserts search attributes only when the status changes. */

@@ -53,6 +53,25 @@ describe('governance', () => {
     assert.equal(micros((await settled('neighbour')).spentUsd), micros(2));
   });
 
+  test('with estimates 50% low, overspend stays within the estimation error of the nodes that ran', async () => {
+    await configureTenant(env.client, 'optimist', { budgetUsd: 1, maxConcurrentRuns: 20, backpressureThreshold: 1 });
+    const handles = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        startRun(env.client, { tenantId: 'optimist', runId: `low-${i}`, dag: { nodes: [{ id: 'work', kind: 'util.sleep', params: { ms: 300, costUsd: 0.15 }, estimatedCostUsd: 0.1 }] } }),
+      ),
+    );
+    const results = await Promise.all(handles.map(runOutcome));
+    const status = await settled('optimist');
+    const ran = results.filter((r) => r.nodes.work!.status === 'COMPLETED').length;
+    const bound = micros(1) + ran * (micros(0.15) - micros(0.1));
+    assert.ok(micros(status.spentUsd) <= bound, `spent ${status.spentUsd} ≤ budget + error of the ${ran} nodes that ran`);
+    assert.equal(micros(status.spentUsd), results.reduce((s, r) => s + micros(r.costUsd), 0));
+    assert.ok(ran <= 10, 'no more nodes authorised than the budget covers at their estimates');
+    assert.equal(status.budgetStatus, 'EXCEEDED');
+    const next = await runOutcome(await startRun(env.client, { tenantId: 'optimist', runId: 'after', dag: { nodes: [exact('a', 0.01)] } }));
+    assert.equal(next.status, 'REJECTED');
+  });
+
   test('a node whose real cost was unknown pushes the tenant past its budget: EXCEEDED, and its next run is REJECTED within seconds', async () => {
     await configureTenant(env.client, 'surprise', { budgetUsd: 1 });
     const first = await runOutcome(await startRun(env.client, { tenantId: 'surprise', runId: 'costly', dag: { nodes: [{ id: 'unknown', kind: 'util.sleep', params: { ms: 10, costUsd: 3 }, estimatedCostUsd: 0.01 }] } }));
