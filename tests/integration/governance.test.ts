@@ -133,6 +133,25 @@ describe('governance', () => {
     assert.deepEqual(Object.values(result.nodes).map((n) => n.status), ['SKIPPED', 'SKIPPED']);
   });
 
+  test('a waiting run can be cancelled: it leaves the queue and the run behind it moves up', async () => {
+    await configureTenant(env.client, 'queue', { budgetUsd: 10, maxConcurrentRuns: 1, backpressureThreshold: 1 });
+    const first = await startRun(env.client, { tenantId: 'queue', runId: 'first', dag: { nodes: [exact('a', 0.01, 2000)] } });
+    await eventually(async () => ((await first.query(progressQuery)).status === 'RUNNING' ? true : undefined));
+    const second = await startRun(env.client, { tenantId: 'queue', runId: 'second', priority: 2, dag: { nodes: [exact('a', 0.01, 10)] } });
+    const third = await startRun(env.client, { tenantId: 'queue', runId: 'third', priority: 4, dag: { nodes: [exact('a', 0.01, 10)] } });
+    await eventually(async () => ((await tenantStatus(env.client, 'queue')).runsWaiting.length === 2 ? true : undefined), { what: 'two waiting' });
+    assert.deepEqual((await tenantStatus(env.client, 'queue')).runsWaiting.map((w) => w.runId), ['second', 'third'], 'priority order');
+    await second.cancel();
+    const cancelled = await runOutcome(second);
+    assert.equal(cancelled.status, 'CANCELLED');
+    await eventually(async () => {
+      const s = await tenantStatus(env.client, 'queue');
+      return s.runsWaiting.length === 1 && s.runsWaiting[0]!.runId === 'third' ? true : undefined;
+    }, { what: 'the cancelled run to leave the queue' });
+    assert.equal((await runOutcome(third)).status, 'COMPLETED');
+    assert.equal((await runOutcome(first)).status, 'COMPLETED');
+  });
+
   test('a config change reaches runs in flight before their next decision', async () => {
     await configureTenant(env.client, 'shrinking', { budgetUsd: 10 });
     const chain = ['a', 'b', 'c', 'd'].map((id, i) => ({ ...exact(id, 0.1, 1000), deps: i > 0 ? [['a', 'b', 'c', 'd'][i - 1]!] : [] }));
