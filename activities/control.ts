@@ -1,5 +1,8 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_NODE_PARTITIONS } from '../workflows/policy/routing';
-import type { ControlActivities, DeploymentSettings } from '../workflows/node-task';
+import type { ControlActivities, DeploymentSettings, ExportActivities } from '../workflows/node-task';
+import { exportRun, exportTenant } from './export/exporter';
 import { nodeKinds } from './nodes/registry';
 
 export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
@@ -10,9 +13,22 @@ export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): num
   return n;
 }
 
-/** Activities of the control worker: local ones the workflows call for facts only a process knows. */
-export function createControlActivities(): ControlActivities {
+/**
+ * Activities of the control worker: local ones the workflows call for facts only a process knows,
+ * and the exporter, which reads histories through a client of its own.
+ */
+export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233', namespace = process.env.TEMPORAL_NAMESPACE ?? 'default' } = {}): ControlActivities & ExportActivities {
+  let client: Promise<Client> | undefined;
+  const getClient = () => (client ??= Connection.connect({ address }).then((connection) => new Client({ connection, namespace })));
   return {
+    async exportRunArtifacts({ tenantId, runId }) {
+      const c = await getClient();
+      const outcome = await exportRun(c, tenantId, runId);
+      // The run starts its exporter just before it closes; a retry finds it closed.
+      if (!outcome.exported && outcome.reason === 'still running') throw ApplicationFailure.retryable(`run ${runId} has not closed yet`, 'RunStillOpen');
+      const tenantFiles = await exportTenant(c, tenantId).catch(() => []);
+      return { files: [...(outcome.files ?? []), ...tenantFiles] };
+    },
     async deploymentSettings(): Promise<DeploymentSettings> {
       return { nodePartitions: nodePartitionsFromEnv(), nodeKinds: nodeKinds().map((k) => k.kind).sort() };
     },

@@ -12,6 +12,9 @@ import { createBars, nodesDone, poll } from './progress';
 import { readRunFile } from './run-file';
 import { historyFiles, replayHistories } from './replay';
 import { runDemo } from './demo';
+import { exportFinished } from '../activities/export/exporter';
+import { artifactsRoot } from '../activities/export/atomic';
+import { ID_PATTERN, isValidId } from '../workflows/policy/ids';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { OK: 0, ERROR: 1, INVALID: 2, NOT_FOUND: 3, CONFLICT: 4, UNAVAILABLE: 5, RUN_NOT_SUCCESSFUL: 6 } as const;
@@ -229,6 +232,28 @@ run
       throw err;
     }
     print({ tenantId, runId, cancelRequested: true }, () => `cancellation requested for run ${runId}`);
+  });
+
+// ── export ──
+program
+  .command('export')
+  .description('write the artifacts of finished runs (and their tenants) under ADOS_ARTIFACTS_DIR; idempotent')
+  .option('--tenant <id>', "only this tenant's runs")
+  .option('--run <id>', 'only this run (needs --tenant)')
+  .option('--force', 'export again runs already exported')
+  .action(async (opts: { tenant?: string; run?: string; force?: boolean }) => {
+    if (opts.run && !opts.tenant) throw new UserError('--run needs --tenant');
+    if (opts.tenant && !isValidId(opts.tenant)) throw new UserError(`invalid tenant id ${JSON.stringify(opts.tenant)}: ids must match ${ID_PATTERN.source}`);
+    if (opts.run && !isValidId(opts.run)) throw new UserError(`invalid run id ${JSON.stringify(opts.run)}: ids must match ${ID_PATTERN.source}`);
+    const client = await connectClient();
+    const outcome = await exportFinished(client, { tenantId: opts.tenant, runId: opts.run, force: Boolean(opts.force) });
+    const exported = outcome.runs.filter((r) => r.exported);
+    print({ ...outcome, artifactsDir: artifactsRoot() }, () =>
+      [
+        `exported ${exported.length} run(s) to ${artifactsRoot()}${outcome.runs.length > exported.length ? `; skipped ${outcome.runs.length - exported.length} (${[...new Set(outcome.runs.filter((r) => !r.exported).map((r) => r.reason))].join(', ')})` : ''}`,
+        ...Object.entries(outcome.tenants).map(([t, files]) => `  tenant ${t}: ${files.length} file(s)`),
+      ].join('\n'),
+    );
   });
 
 // ── replay ──

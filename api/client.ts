@@ -99,7 +99,7 @@ export async function startRun(client: Client, input: unknown): Promise<Workflow
       taskQueue: CONTROL_TASK_QUEUE,
       args: [run],
       priority: { priorityKey: priority, fairnessKey: run.tenantId },
-      staticSummary: `${run.tenantId} · ${run.dag.name} · ${run.dag.nodes.length} nodes · priority ${priority}`,
+      staticSummary: `${run.tenantId} · ${run.dag.name ?? 'dag'} · ${run.dag.nodes.length} nodes · priority ${priority}`,
       staticDetails: `DAG: ${run.dag.nodes.map((n) => `${n.id} (${n.kind})`).join(', ')}`,
       typedSearchAttributes: [
         { key: TenantIdKey, value: run.tenantId },

@@ -118,7 +118,7 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   }
 
   const connection = await NativeConnection.connect({ address });
-  const workers = await createAdosWorkers({ connection, identity: `ados-demo@${process.pid}` });
+  const workers = await createAdosWorkers({ connection, identity: `ados-demo@${process.pid}`, clientAddress: address });
   const running = runAdosWorkers(workers);
   const client = await connectClient(address);
 

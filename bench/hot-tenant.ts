@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     ...(SUGGEST_CAN_AT ? { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_CAN_AT } } : {}),
   });
   const connection = await NativeConnection.connect({ address: server.address });
-  const workers = await createAdosWorkers({ connection, nodeConcurrency: 50, workflowConcurrency: 100 });
+  const workers = await createAdosWorkers({ connection, nodeConcurrency: 50, workflowConcurrency: 100, clientAddress: server.address });
   const running = runAdosWorkers(workers);
   const client = await connectClient(server.address);
   try {

@@ -21,6 +21,8 @@ export interface AdosWorkerOptions {
   /** A prebuilt workflow bundle (tests build it once); otherwise bundled at start. */
   workflowBundle?: WorkflowBundle;
   identity?: string;
+  /** Where the exporter's client connects. @default TEMPORAL_ADDRESS or localhost:7233 */
+  clientAddress?: string;
 }
 
 export function bundleWorkflows(): Promise<WorkflowBundle> {
@@ -57,7 +59,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         namespace,
         taskQueue: CONTROL_TASK_QUEUE,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowBundle: await bundleWorkflows() }),
-        activities: createControlActivities(),
+        activities: createControlActivities({ ...(options.clientAddress ? { address: options.clientAddress } : {}), namespace }),
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
         ...(options.identity ? { identity: `${options.identity}/control` } : {}),
       }),

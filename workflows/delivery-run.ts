@@ -2,6 +2,8 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ParentClosePolicy,
+  startChild,
   condition,
   defineQuery,
   getExternalWorkflowHandle,
@@ -11,11 +13,13 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { exportDeliveryRun } from './export-delivery-run';
 import { decideCost } from './policy/cost-agent';
 import { validateDeliveryRunInput, type DagNode, type DeliveryRunInput } from './policy/dag';
 import { tenantBudgetWorkflowId } from './policy/ids';
@@ -54,6 +58,33 @@ type Stop = { status: 'FAILED' | 'TERMINATED'; reason: string };
 
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
 export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunResult> {
+  try {
+    return await deliver(input);
+  } finally {
+    await startExport();
+  }
+}
+
+/**
+ * Starts this run's exporter as the run's last act, whichever way it ends. The child outlives the
+ * run (ABANDON) and waits for it to close; runs whose workflow id is not
+ * `delivery-run:{tenantId}:{runId}` are left to `ados export`.
+ */
+async function startExport(): Promise<void> {
+  const match = /^delivery-run:([a-z0-9][a-z0-9_-]{0,62}):([a-z0-9][a-z0-9_-]{0,62})$/.exec(workflowInfo().workflowId);
+  if (!match) return;
+  const [, tenantId, runId] = match;
+  await CancellationScope.nonCancellable(() =>
+    startChild(exportDeliveryRun, {
+      workflowId: `delivery-export:${tenantId}:${runId}`,
+      args: [{ tenantId: tenantId!, runId: runId! }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      staticSummary: `export artifacts of run ${runId} (${tenantId})`,
+    }),
+  ).catch((err) => log.warn('run export not started; ados export will pick the run up', { error: String(err) }));
+}
+
+async function deliver(input: DeliveryRunInput): Promise<DeliveryRunResult> {
   const info = workflowInfo();
   const settings = await deploymentSettings();
   const validation = validateDeliveryRunInput(input, new Set(settings.nodeKinds));
@@ -235,6 +266,8 @@ export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunR
       reason = 'run cancelled';
       run.closeUnfinished(reason, new Date().toISOString());
       publish('CANCELLED');
+      // A cancelled workflow returns nothing; its memo keeps the result for the history and the exporter.
+      upsertMemo({ result: result() });
     }
     throw err;
   } finally {

@@ -1,2 +1,3 @@
 export { deliveryRun } from './delivery-run';
 export { tenantBudget } from './tenant-budget';
+export { exportDeliveryRun } from './export-delivery-run';

@@ -23,3 +23,8 @@ export interface DeploymentSettings {
 export interface ControlActivities {
   deploymentSettings(): Promise<DeploymentSettings>;
 }
+
+/** Activities of the control worker that write artifacts. */
+export interface ExportActivities {
+  exportRunArtifacts(input: { tenantId: string; runId: string }): Promise<{ files: string[] }>;
+}

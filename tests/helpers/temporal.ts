@@ -1,4 +1,7 @@
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../../infra/dev-server';
@@ -45,6 +48,8 @@ export interface TestEnv {
  */
 export async function startTestEnv(): Promise<TestEnv> {
   quietRuntime();
+  // Each test file writes its artifacts to a folder of its own.
+  process.env.ADOS_ARTIFACTS_DIR ??= mkdtempSync(join(tmpdir(), 'ados-artifacts-'));
   const server = await startDevServer({
     port: await freePort(),
     headless: true,
@@ -60,7 +65,7 @@ export async function startTestEnv(): Promise<TestEnv> {
     connection,
     bundle,
     async startWorkers() {
-      const workers = await createAdosWorkers({ connection, workflowBundle: bundle });
+      const workers = await createAdosWorkers({ connection, workflowBundle: bundle, clientAddress: server.address });
       const entry = { workers, done: Promise.all(workers.map((w) => w.run())) };
       running.add(entry);
       return async () => {

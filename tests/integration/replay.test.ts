@@ -28,6 +28,7 @@ describe('replay of recorded histories', () => {
       assert.ok(names.includes(`deliveryRun-${variant}.json`), `deliveryRun-${variant}`);
     }
     assert.ok(names.includes('tenantBudget-continued-as-new.json'));
+    assert.ok(names.includes('exportDeliveryRun-completed.json'));
     assert.ok(names.includes('tenantBudget-after-continue-as-new.json'));
   });
 
@@ -59,7 +60,9 @@ describe('replay of recorded histories', () => {
 
   test('every recorded history replays against the current workflow code without nondeterminism', async () => {
     const all = fixtures();
-    const results = Worker.runReplayHistories({ workflowBundle: await bundleWorkflows() }, all.map((f) => ({ workflowId: f.name, history: f.history })));
+    // The real workflow id matters: a run derives its export's id from it.
+    const workflowIdOf = (history: unknown) => (history as { events: Array<{ workflowExecutionStartedEventAttributes?: { workflowId?: string } }> }).events[0]!.workflowExecutionStartedEventAttributes!.workflowId!;
+    const results = Worker.runReplayHistories({ workflowBundle: await bundleWorkflows() }, all.map((f) => ({ workflowId: workflowIdOf(f.history), history: f.history })));
     let count = 0;
     for await (const result of results) {
       assert.equal(result.error, undefined, `${result.workflowId}: ${result.error?.message}`);

@@ -1,0 +1,147 @@
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { assertId, isValidId } from '../../workflows/policy/ids';
+import { tenantStatusQuery } from '../../workflows/tenant-budget';
+import { tenantBudgetWorkflowId, deliveryRunWorkflowId } from '../../workflows/policy/ids';
+import type { DeliveryRunResult } from '../../workflows/policy/run-state';
+import { artifactsRoot, json, runArtifactsDir, tenantArtifactsDir, writeFileAtomic } from './atomic';
+import { runArtifacts, type JsonHistory } from './run-artifacts';
+
+/** Written last, after every other file of the run: its presence means the export is complete. */
+export const EXPORTED_MARKER = '.exported';
+
+export interface RunExport {
+  tenantId: string;
+  runId: string;
+  exported: boolean;
+  reason?: string;
+  files?: string[];
+}
+
+export function isExported(tenantId: string, runId: string, root = artifactsRoot()): boolean {
+  return existsSync(join(runArtifactsDir(tenantId, runId, root), EXPORTED_MARKER));
+}
+
+/**
+ * Mirrors one finished run's history into its artifact files. Every file is written atomically
+ * and the marker last, so an export interrupted at any point is simply done again, whole.
+ */
+export async function exportRun(client: Client, tenantId: string, runId: string, { force = false, root = artifactsRoot() } = {}): Promise<RunExport> {
+  const dir = runArtifactsDir(tenantId, runId, root);
+  if (!force && existsSync(join(dir, EXPORTED_MARKER))) return { tenantId, runId, exported: false, reason: 'already exported' };
+  const handle = client.workflow.getHandle(deliveryRunWorkflowId(tenantId, runId));
+  const description = await handle.describe();
+  if (description.status.name === 'RUNNING') return { tenantId, runId, exported: false, reason: 'still running' };
+  // Temporary files of an export that died half-way are cleared before writing again.
+  if (existsSync(dir)) for (const name of readdirSync(dir)) if (name.includes('.tmp-')) rmSync(join(dir, name), { force: true });
+  const historyText = historyToJSON(await handle.fetchHistory());
+  const files = runArtifacts(JSON.parse(historyText) as JsonHistory);
+  files.set('history.json', historyText.endsWith('\n') ? historyText : `${historyText}\n`);
+  for (const [name, content] of files) writeFileAtomic(join(dir, name), content);
+  writeFileAtomic(join(dir, EXPORTED_MARKER), json({ workflowId: description.workflowId, runId: description.runId, files: [...files.keys()].sort() }));
+  return { tenantId, runId, exported: true, files: [...files.keys()].sort() };
+}
+
+function readSummaries(tenantId: string, root: string): Array<DeliveryRunResult & { closedAt?: string }> {
+  const runsDir = join(root, 'runs', tenantId);
+  if (!existsSync(runsDir)) return [];
+  return readdirSync(runsDir)
+    .filter((runId) => isValidId(runId) && existsSync(join(runsDir, runId, EXPORTED_MARKER)))
+    .sort()
+    .map((runId) => JSON.parse(readFileSync(join(runsDir, runId, 'summary.json'), 'utf8')) as DeliveryRunResult & { closedAt?: string });
+}
+
+/**
+ * The tenant's files: budget usage and state from the entity, one archive file per archived
+ * period, and daily cost reports built from its exported runs.
+ */
+export async function exportTenant(client: Client, tenantId: string, { root = artifactsRoot() } = {}): Promise<string[]> {
+  const status = await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).query(tenantStatusQuery);
+  const dir = tenantArtifactsDir(tenantId, root);
+  const written = new Map<string, string>();
+  written.set(
+    'budget_usage.json',
+    json({
+      tenantId,
+      budgetUsd: status.budgetUsd,
+      spentUsd: status.spentUsd,
+      reservedUsd: status.reservedUsd,
+      utilization: status.utilization,
+      budgetStatus: status.budgetStatus,
+      spendByCategory: status.spendByCategory,
+      periodStart: status.periodStart,
+      periodEnd: status.periodEnd,
+      runsInFlight: status.runsInFlight.length,
+      runsWaiting: status.runsWaiting.length,
+    }),
+  );
+  written.set('tenant_state.json', json(status));
+  written.set('learning_profile.json', json({ tenantId, ...status.config.learning }));
+  for (const period of status.archivedPeriods) written.set(`budget_archive_${period.end.replace(/:/g, '-')}.json`, json({ tenantId, ...period }));
+
+  const byDay = new Map<string, { totalMicros: number; byCategory: Record<string, number>; byRun: Record<string, number> }>();
+  for (const summary of readSummaries(tenantId, root)) {
+    if (!summary.closedAt || !summary.nodes) continue;
+    const day = summary.closedAt.slice(0, 10);
+    const report = byDay.get(day) ?? { totalMicros: 0, byCategory: {}, byRun: {} };
+    for (const node of Object.values(summary.nodes)) {
+      const micros = Math.round(node.costUsd * 1e6);
+      if (micros === 0) continue;
+      report.totalMicros += micros;
+      const category = node.category ?? 'compute';
+      report.byCategory[category] = (report.byCategory[category] ?? 0) + micros;
+    }
+    report.byRun[summary.runId] = Math.round(summary.costUsd * 1e6);
+    byDay.set(day, report);
+  }
+  const usd = (micros: number) => micros / 1e6;
+  for (const [day, report] of byDay) {
+    written.set(
+      `cost_report_${day}.json`,
+      json({
+        tenantId,
+        date: day,
+        totalUsd: usd(report.totalMicros),
+        byCategory: Object.fromEntries(Object.entries(report.byCategory).map(([k, v]) => [k, usd(v)])),
+        byRun: Object.fromEntries(Object.entries(report.byRun).map(([k, v]) => [k, usd(v)])),
+      }),
+    );
+  }
+  for (const [name, content] of written) writeFileAtomic(join(dir, name), content);
+  return [...written.keys()].sort();
+}
+
+export interface ExportOptions {
+  tenantId?: string;
+  runId?: string;
+  root?: string;
+  force?: boolean;
+}
+
+/** `ados export`: one run, one tenant's finished runs, or every finished run not yet exported. */
+export async function exportFinished(client: Client, { tenantId, runId, root = artifactsRoot(), force = false }: ExportOptions): Promise<{ runs: RunExport[]; tenants: Record<string, string[]> }> {
+  if (tenantId) assertId('tenant id', tenantId);
+  const runs: RunExport[] = [];
+  if (runId) {
+    if (!tenantId) throw new Error('--run needs --tenant');
+    runs.push(await exportRun(client, tenantId, runId, { force, root }));
+  } else {
+    const query = [`WorkflowType = 'deliveryRun'`, `ExecutionStatus != 'Running'`, ...(tenantId ? [`TenantId = '${tenantId}'`] : [])].join(' AND ');
+    for await (const wf of client.workflow.list({ query })) {
+      const match = /^delivery-run:([a-z0-9][a-z0-9_-]{0,62}):([a-z0-9][a-z0-9_-]{0,62})$/.exec(wf.workflowId);
+      if (!match) continue;
+      const [, t, r] = match;
+      if (!force && isExported(t!, r!, root)) continue;
+      runs.push(await exportRun(client, t!, r!, { force, root }));
+    }
+  }
+  const tenants: Record<string, string[]> = {};
+  const touched = new Set(runs.filter((r) => r.exported).map((r) => r.tenantId));
+  if (tenantId) touched.add(tenantId);
+  for (const t of touched) {
+    tenants[t] = await exportTenant(client, t, { root }).catch(() => []);
+  }
+  return { runs, tenants };
+}

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { runArtifacts, type JsonHistory } from '../../activities/export/run-artifacts';
+
+const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'histories', `${name}.json`), 'utf8')) as JsonHistory;
+const parse = (files: Map<string, string>, name: string) => JSON.parse(files.get(name)!);
+
+describe('run artifacts from a recorded history', () => {
+  test('every outcome yields a summary with the run status', () => {
+    const expected: Record<string, [string, string]> = {
+      'deliveryRun-completed': ['COMPLETED', 'COMPLETED'],
+      'deliveryRun-degraded': ['DEGRADED', 'COMPLETED'],
+      'deliveryRun-terminated': ['TERMINATED', 'COMPLETED'],
+      'deliveryRun-failed': ['FAILED', 'FAILED'],
+      'deliveryRun-cancelled': ['CANCELLED', 'CANCELED'],
+      'deliveryRun-rejected-unknown-tenant': ['REJECTED', 'COMPLETED'],
+      'deliveryRun-invalid-cycle': ['INVALID', 'FAILED'],
+    };
+    for (const [name, [status, workflowStatus]] of Object.entries(expected)) {
+      const summary = parse(runArtifacts(fixture(name)), 'summary.json');
+      assert.equal(summary.status, status, name);
+      assert.equal(summary.workflowStatus, workflowStatus, name);
+    }
+  });
+
+  test('a task result per node, with output, usage, attempts and timings', () => {
+    const files = runArtifacts(fixture('deliveryRun-completed'));
+    const generate = parse(files, 'task_result_generate.json');
+    assert.equal(generate.kind, 'llm.generate');
+    assert.ok(generate.usage.inputTokens > 0);
+    assert.ok(generate.timings.runMs >= 0 && generate.timings.queueMs >= 0);
+    assert.deepEqual([...files.keys()].filter((f) => f.startsWith('task_result_')).sort(), ['task_result_advanced_reranking.json', 'task_result_evaluate.json', 'task_result_generate.json', 'task_result_retrieve.json']);
+  });
+
+  test('a retried node shows its attempts; a degraded run its plan', () => {
+    assert.equal(parse(runArtifacts(fixture('deliveryRun-retried-and-noncritical-failure')), 'task_result_flaky.json').attempts, 2);
+    const decisions = parse(runArtifacts(fixture('deliveryRun-degraded')), 'cost_decision.json').decisions;
+    assert.deepEqual(decisions[0].plan.skipped, ['optional']);
+  });
+
+  test('the same history always gives the same files', () => {
+    const a = runArtifacts(fixture('deliveryRun-completed'));
+    const b = runArtifacts(fixture('deliveryRun-completed'));
+    assert.deepEqual([...a], [...b]);
+  });
+});
