@@ -2,7 +2,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_NODE_PARTITIONS } from '../workflows/policy/routing';
 import type { ControlActivities, DeploymentSettings, ExportActivities } from '../workflows/node-task';
-import { exportRun, exportTenant } from './export/exporter';
+import { exportFinished, exportRun, exportTenant } from './export/exporter';
+import { writeQueueState } from './export/queue-state';
 import { nodeKinds } from './nodes/registry';
 
 export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
@@ -28,6 +29,12 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
       if (!outcome.exported && outcome.reason === 'still running') throw ApplicationFailure.retryable(`run ${runId} has not closed yet`, 'RunStillOpen');
       const tenantFiles = await exportTenant(c, tenantId).catch(() => []);
       return { files: [...(outcome.files ?? []), ...tenantFiles] };
+    },
+    async exportPendingArtifacts() {
+      const c = await getClient();
+      const { runs } = await exportFinished(c, {});
+      const queues = await writeQueueState(c, nodePartitionsFromEnv());
+      return { exported: runs.filter((r) => r.exported).length, queues };
     },
     async deploymentSettings(): Promise<DeploymentSettings> {
       return { nodePartitions: nodePartitionsFromEnv(), nodeKinds: nodeKinds().map((k) => k.kind).sort() };

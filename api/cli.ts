@@ -12,6 +12,8 @@ import { createBars, nodesDone, poll } from './progress';
 import { readRunFile } from './run-file';
 import { historyFiles, replayHistories } from './replay';
 import { runDemo } from './demo';
+import { ensureExportSchedule } from './schedules';
+import { ExecutionTrace } from '../workers/execution-trace';
 import { exportFinished } from '../activities/export/exporter';
 import { artifactsRoot } from '../activities/export/atomic';
 import { ID_PATTERN, isValidId } from '../workflows/policy/ids';
@@ -93,9 +95,15 @@ program
       throw new UserError(`cannot reach Temporal at ${address} (${err.message}); start one with: ados dev`, 'UNAVAILABLE');
     });
     const queues = nodeQueuesFor(opts);
-    const workers = await createAdosWorkers({ connection, control: opts.control, partitions: opts.partitions, tenants: opts.tenants, nodeConcurrency: opts.concurrency });
-    logger.info({ address, control: opts.control, queues, concurrency: opts.concurrency }, 'workers running; SIGINT or SIGTERM shuts them down gracefully');
-    await runAdosWorkers(workers);
+    const trace = new ExecutionTrace();
+    const workers = await createAdosWorkers({ connection, control: opts.control, partitions: opts.partitions, tenants: opts.tenants, nodeConcurrency: opts.concurrency, trace });
+    if (opts.control) {
+      const client = await connectClient(address);
+      await ensureExportSchedule(client);
+      await client.connection.close();
+    }
+    logger.info({ address, control: opts.control, queues, concurrency: opts.concurrency, workerId: trace.workerId }, 'workers running; SIGINT or SIGTERM shuts them down gracefully');
+    await runAdosWorkers(workers, trace);
     await connection.close();
     logger.info('workers stopped');
   });

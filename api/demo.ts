@@ -9,6 +9,8 @@ import type { DeliveryRunResult } from '../workflows/policy/run-state';
 import type { TenantConfigPatch } from '../workflows/policy/tenant';
 import { configureTenant, connectClient, runOutcome, startRun, temporalNamespace, tenantStatus } from './client';
 import { createBars, poll } from './progress';
+import { ensureExportSchedule } from './schedules';
+import { ExecutionTrace } from '../workers/execution-trace';
 
 interface DemoTenant {
   tenantId: string;
@@ -118,9 +120,11 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   }
 
   const connection = await NativeConnection.connect({ address });
-  const workers = await createAdosWorkers({ connection, identity: `ados-demo@${process.pid}`, clientAddress: address });
-  const running = runAdosWorkers(workers);
+  const trace = new ExecutionTrace(`ados-demo-${process.pid}`);
+  const workers = await createAdosWorkers({ connection, identity: `ados-demo@${process.pid}`, clientAddress: address, trace });
+  const running = runAdosWorkers(workers, trace);
   const client = await connectClient(address);
+  await ensureExportSchedule(client);
 
   for (const tenant of TENANTS) await configureTenant(client, tenant.tenantId, tenant.config);
   say(`tenants: ${TENANTS.map((t) => `${t.tenantId} ($${t.config.budgetUsd}, ${t.config.maxConcurrentRuns} at once)`).join(', ')}`);

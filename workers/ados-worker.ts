@@ -3,6 +3,7 @@ import { createControlActivities, nodePartitionsFromEnv } from '../activities/co
 import { createNodeActivities } from '../activities/node-activities';
 import { CONTROL_TASK_QUEUE, assertId } from '../workflows/policy/ids';
 import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/policy/routing';
+import type { ExecutionTrace } from './execution-trace';
 
 export interface AdosWorkerOptions {
   connection: NativeConnection;
@@ -23,6 +24,8 @@ export interface AdosWorkerOptions {
   identity?: string;
   /** Where the exporter's client connects. @default TEMPORAL_ADDRESS or localhost:7233 */
   clientAddress?: string;
+  /** Records every activity into execution/ artifacts. @default none */
+  trace?: ExecutionTrace;
 }
 
 export function bundleWorkflows(): Promise<WorkflowBundle> {
@@ -60,6 +63,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         taskQueue: CONTROL_TASK_QUEUE,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowBundle: await bundleWorkflows() }),
         activities: createControlActivities({ ...(options.clientAddress ? { address: options.clientAddress } : {}), namespace }),
+        ...(options.trace ? { interceptors: { activity: [options.trace.interceptor()] } } : {}),
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
         ...(options.identity ? { identity: `${options.identity}/control` } : {}),
       }),
@@ -74,6 +78,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         taskQueue,
         activities,
         maxConcurrentActivityTaskExecutions: nodeConcurrency,
+        ...(options.trace ? { interceptors: { activity: [options.trace.interceptor()] } } : {}),
         ...(options.identity ? { identity: `${options.identity}/${taskQueue}` } : {}),
       }),
     );
@@ -81,7 +86,15 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
   return workers;
 }
 
-/** Runs the workers until each has shut down (Temporal's runtime shuts them down on SIGINT/SIGTERM). */
-export async function runAdosWorkers(workers: Worker[]): Promise<void> {
-  await Promise.all(workers.map((w) => w.run()));
+/**
+ * Runs the workers until each has shut down (Temporal's runtime shuts them down on SIGINT/SIGTERM),
+ * refreshing the execution summary meanwhile and writing it one last time at the end.
+ */
+export async function runAdosWorkers(workers: Worker[], trace?: ExecutionTrace): Promise<void> {
+  trace?.start();
+  try {
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    trace?.stop();
+  }
 }

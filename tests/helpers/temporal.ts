@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../../infra/dev-server';
-import { bundleWorkflows, createAdosWorkers } from '../../workers/ados-worker';
+import { bundleWorkflows, createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
+import { ExecutionTrace } from '../../workers/execution-trace';
 import { connectClient } from '../../api/client';
 
 /** A port the OS says is free right now. */
@@ -58,6 +59,7 @@ export async function startTestEnv(): Promise<TestEnv> {
   });
   const [connection, client, bundle] = await Promise.all([NativeConnection.connect({ address: server.address }), connectClient(server.address), bundleWorkflows()]);
   const running = new Set<{ workers: Worker[]; done: Promise<unknown> }>();
+
   return {
     server,
     address: server.address,
@@ -65,8 +67,9 @@ export async function startTestEnv(): Promise<TestEnv> {
     connection,
     bundle,
     async startWorkers() {
-      const workers = await createAdosWorkers({ connection, workflowBundle: bundle, clientAddress: server.address });
-      const entry = { workers, done: Promise.all(workers.map((w) => w.run())) };
+      const trace = new ExecutionTrace(`test-${process.pid}-${running.size}`);
+      const workers = await createAdosWorkers({ connection, workflowBundle: bundle, clientAddress: server.address, trace });
+      const entry = { workers, done: runAdosWorkers(workers, trace) };
       running.add(entry);
       return async () => {
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { EXPORTED_MARKER } from '../../activities/export/exporter';
+import { ensureExportSchedule } from '../../api/schedules';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
@@ -130,6 +131,42 @@ describe('the exporter', () => {
     // Again: nothing to do, nothing changes.
     const again = await ados(['export', '--tenant', 'crashy', '--json'], { ADOS_ARTIFACTS_DIR: fresh });
     assert.equal(JSON.parse(again.stdout).runs.length, 0);
+  });
+
+  test('the export Schedule sweeps a finished run whose export was lost, and refreshes the queue state', async () => {
+    await configureTenant(env.client, 'swept', { budgetUsd: 5 });
+    await runOutcome(await startRun(env.client, { tenantId: 'swept', runId: 'lost', dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 10, costUsd: 0.1 } }] } }));
+    const dir = join(root, 'runs', 'swept', 'lost');
+    await eventually(async () => (existsSync(join(dir, EXPORTED_MARKER)) ? true : undefined), { what: 'the run export' });
+    rmSync(dir, { recursive: true });
+    const schedule = await ensureExportSchedule(env.client, { everySeconds: 3600 });
+    assert.equal((await ensureExportSchedule(env.client)).scheduleId, schedule.scheduleId, 'created once');
+    await schedule.trigger();
+    await eventually(async () => (existsSync(join(dir, EXPORTED_MARKER)) ? true : undefined), { what: 'the sweep to export the run again' });
+    const state = JSON.parse(readFileSync(join(root, 'execution', 'queue_state.json'), 'utf8'));
+    const control = state.queues.find((q: { name: string; type: string }) => q.name === 'ados-control' && q.type === 'workflow');
+    assert.ok(control.pollers.length >= 1, 'the control worker polls');
+    assert.deepEqual(state.queues.filter((q: { name: string }) => q.name.startsWith('ados-nodes-')).map((q: { name: string }) => q.name), ['ados-nodes-0', 'ados-nodes-1', 'ados-nodes-2', 'ados-nodes-3']);
+    assert.ok(state.queues.every((q: { backlog: number }) => Number.isInteger(q.backlog)));
+  });
+
+  test("every activity is in the worker's distributed trace, and its summary has per-kind percentiles", async () => {
+    // Stopping the workers writes their final summary.
+    await stopWorkers();
+    stopWorkers = await env.startWorkers();
+    const files = readdirSync(join(root, 'execution'));
+    const traceFile = files.find((f) => f.startsWith('distributed_trace_'))!;
+    const lines = readFileSync(join(root, 'execution', traceFile), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const generate = lines.filter((l) => l.runId === 'rag' && l.nodeId === 'generate');
+    assert.deepEqual(generate.map((l) => l.event), ['start', 'end']);
+    assert.equal(generate[1].tenantId, 'audited');
+    assert.equal(generate[1].kind, 'llm.generate');
+    assert.equal(generate[1].attempt, 1);
+    assert.match(generate[1].queue, /^ados-nodes-\d$/);
+    assert.ok(generate[1].durationMs >= 0 && generate[1].outcome === 'completed');
+    const summary = JSON.parse(readFileSync(join(root, 'execution', files.find((f) => f === traceFile.replace('distributed_trace_', 'worker_summary_').replace('.jsonl', '.json'))!), 'utf8'));
+    assert.ok(summary.tasks >= lines.filter((l) => l.event === 'end').length - 1);
+    assert.ok(summary.kinds['util.sleep'].p95Ms >= summary.kinds['util.sleep'].p50Ms);
   });
 
   test('ids that could escape the artifacts folder are refused', async () => {

@@ -29,6 +29,8 @@ describe('replay of recorded histories', () => {
     }
     assert.ok(names.includes('tenantBudget-continued-as-new.json'));
     assert.ok(names.includes('exportDeliveryRun-completed.json'));
+    assert.ok(names.includes('tenantBudget-period-rollover.json'));
+    assert.ok(names.includes('sweepExports-completed.json'));
     assert.ok(names.includes('tenantBudget-after-continue-as-new.json'));
   });
 
