@@ -10,6 +10,7 @@ import type { TenantConfigPatch } from '../workflows/policy/tenant';
 import { configureTenant, connectClient, runOutcome, startRun, temporalNamespace, tenantStatus } from './client';
 import { createBars, poll } from './progress';
 import { ensureExportSchedule } from './schedules';
+import { artifactsRoot } from '../activities/export/atomic';
 import { ExecutionTrace } from '../workers/execution-trace';
 
 interface DemoTenant {
@@ -196,6 +197,14 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
     process.stdout.write('\nWeb UI, filtered by tenant:\n');
     for (const s of summary.tenants) process.stdout.write(`  ${s.tenantId.padEnd(9)} ${s.webUi}\n`);
   }
+
+  // Each run exports its own artifacts as it closes; give those a moment before the workers go.
+  await Promise.all(
+    results.map(({ tenantId, result }) =>
+      Promise.race([client.workflow.getHandle(`delivery-export:${tenantId}:${result.runId}`).result().catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]),
+    ),
+  );
+  if (!json) process.stdout.write(`\nArtifacts (history, summaries, decisions, traces): ${artifactsRoot()}\n`);
 
   if (!once) {
     say(`\nserver${server ? ', Web UI' : ''} and workers stay up; Ctrl-C to stop`);
