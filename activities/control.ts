@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_NODE_PARTITIONS } from '../workflows/policy/routing';
+import { isValidId } from '../workflows/policy/ids';
 import type { ControlActivities, DeploymentSettings, ExportActivities } from '../workflows/node-task';
 import { exportFinished, exportRun, exportTenant } from './export/exporter';
 import { writeQueueState } from './export/queue-state';
@@ -32,7 +33,12 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
     },
     async exportPendingArtifacts() {
       const c = await getClient();
-      const { runs } = await exportFinished(c, {});
+      const { runs, tenants } = await exportFinished(c, {});
+      // Every tenant's files are refreshed periodically, not only those with newly finished runs.
+      for await (const entity of c.workflow.list({ query: `WorkflowType = 'tenantBudget' AND ExecutionStatus = 'Running'` })) {
+        const tenantId = entity.workflowId.replace(/^tenant-budget:/, '');
+        if (!(tenantId in tenants) && isValidId(tenantId)) await exportTenant(c, tenantId).catch(() => undefined);
+      }
       const queues = await writeQueueState(c, nodePartitionsFromEnv());
       return { exported: runs.filter((r) => r.exported).length, queues };
     },

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { EXPORTED_MARKER } from '../../activities/export/exporter';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { ensureExportSchedule } from '../../api/schedules';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 
@@ -143,6 +144,11 @@ describe('the exporter', () => {
     assert.equal((await ensureExportSchedule(env.client)).scheduleId, schedule.scheduleId, 'created once');
     await schedule.trigger();
     await eventually(async () => (existsSync(join(dir, EXPORTED_MARKER)) ? true : undefined), { what: 'the sweep to export the run again' });
+    await eventually(async () => (existsSync(join(root, 'execution', 'queue_state.json')) ? true : undefined), { what: 'the queue state' });
+    // Tenants without newly finished runs are refreshed too.
+    await configureTenant(env.client, 'idle', { budgetUsd: 3 });
+    await schedule.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+    await eventually(async () => (existsSync(join(root, 'tenants', 'idle', 'budget_usage.json')) ? true : undefined), { what: 'the idle tenant refreshed' });
     const state = JSON.parse(readFileSync(join(root, 'execution', 'queue_state.json'), 'utf8'));
     const control = state.queues.find((q: { name: string; type: string }) => q.name === 'ados-control' && q.type === 'workflow');
     assert.ok(control.pollers.length >= 1, 'the control worker polls');
