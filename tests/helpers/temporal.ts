@@ -1,5 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
@@ -102,4 +103,27 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, { timeo
 /** Sum of node costs in micro-dollars: integer arithmetic, so "exactly" means exactly. */
 export function micros(usd: number): number {
   return Math.round(usd * 1_000_000);
+}
+
+/**
+ * A test file's server and in-process workers, started before its tests and stopped after them.
+ * The returned env stands for the one started; using it before `before` ran is an error.
+ */
+export function useTestEnvWithWorkers(): TestEnv {
+  let current: TestEnv | undefined;
+  let stopWorkers: (() => Promise<void>) | undefined;
+  before(async () => {
+    current = await startTestEnv();
+    stopWorkers = await current.startWorkers();
+  });
+  after(async () => {
+    await stopWorkers?.();
+    await current?.teardown();
+  });
+  return new Proxy({} as TestEnv, {
+    get: (_target, key) => {
+      if (!current) throw new Error('the test env is used before it started');
+      return Reflect.get(current, key);
+    },
+  });
 }

@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { configureTenant, runHandle, runOutcome, startRun, tenantStatus } from '../../api/client';
 import type { DeliveryRunResult } from '../../workflows/policy/run-state';
 import { progressQuery } from '../../workflows/delivery-run';
-import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 
-let env: TestEnv;
-let stopWorkers: () => Promise<void>;
-
-before(async () => {
-  env = await startTestEnv();
-  stopWorkers = await env.startWorkers();
-});
-
-after(async () => {
-  await stopWorkers?.();
-  await env?.teardown();
-});
+const env = useTestEnvWithWorkers();
 
 const exact = (id: string, costUsd: number, ms = 200) => ({ id, kind: 'util.sleep', params: { ms, costUsd }, estimatedCostUsd: costUsd });
 

@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus, UserError } from '../../api/client';
 import { configureTenantUpdate } from '../../workflows/tenant-budget';
 import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
-import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 
-let env: TestEnv;
-let stopWorkers: () => Promise<void>;
-
-before(async () => {
-  env = await startTestEnv();
-  stopWorkers = await env.startWorkers();
-});
-
-after(async () => {
-  await stopWorkers?.();
-  await env?.teardown();
-});
+const env = useTestEnvWithWorkers();
 
 describe('tenantBudget', () => {
   test('tenant set creates a tenant with defaults and later changes only the given fields', async () => {
