@@ -1,11 +1,32 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { releaseRunSignal, tenantStatusQuery } from '../workflows/tenant-budget';
 import { DEFAULT_NODE_PARTITIONS } from '../workflows/policy/routing';
-import { isValidId } from '../workflows/policy/ids';
+import { isValidId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import type { ControlActivities, DeploymentSettings, ExportActivities } from '../workflows/node-task';
 import { exportFinished, exportRun, exportTenant } from './export/exporter';
 import { writeQueueState } from './export/queue-state';
 import { nodeKinds } from './nodes/registry';
+
+/**
+ * A run terminated from outside never releases its slot. The sweep finds runs the entity still
+ * counts as in flight whose workflows have closed, and releases them for it.
+ */
+export async function releaseClosedRuns(client: Client, tenantId: string): Promise<string[]> {
+  const entity = client.workflow.getHandle(tenantBudgetWorkflowId(tenantId));
+  const status = await entity.query(tenantStatusQuery);
+  const released: string[] = [];
+  for (const run of [...status.runsInFlight, ...status.runsWaiting]) {
+    const closed = await client.workflow
+      .getHandle(run.workflowId)
+      .describe()
+      .then((d) => d.status.name !== 'RUNNING', (err: unknown) => err instanceof WorkflowNotFoundError);
+    if (!closed) continue;
+    await entity.signal(releaseRunSignal, { runId: run.runId });
+    released.push(run.runId);
+  }
+  return released;
+}
 
 export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.ADOS_NODE_PARTITIONS;
@@ -37,7 +58,9 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
       // Every tenant's files are refreshed periodically, not only those with newly finished runs.
       for await (const entity of c.workflow.list({ query: `WorkflowType = 'tenantBudget' AND ExecutionStatus = 'Running'` })) {
         const tenantId = entity.workflowId.replace(/^tenant-budget:/, '');
-        if (!(tenantId in tenants) && isValidId(tenantId)) await exportTenant(c, tenantId).catch(() => undefined);
+        if (!isValidId(tenantId)) continue;
+        await releaseClosedRuns(c, tenantId);
+        if (!(tenantId in tenants)) await exportTenant(c, tenantId).catch(() => undefined);
       }
       const queues = await writeQueueState(c, nodePartitionsFromEnv());
       return { exported: runs.filter((r) => r.exported).length, queues };

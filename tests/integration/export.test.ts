@@ -156,6 +156,16 @@ describe('the exporter', () => {
     assert.ok(state.queues.every((q: { backlog: number }) => Number.isInteger(q.backlog)));
   });
 
+  test('the sweep releases the slot of a run terminated from outside', async () => {
+    await configureTenant(env.client, 'stuck', { budgetUsd: 5, maxConcurrentRuns: 1, backpressureThreshold: 1 });
+    const handle = await startRun(env.client, { tenantId: 'stuck', runId: 'killed', dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 60_000, costUsd: 0.1 } }] } });
+    await eventually(async () => ((await tenantStatus(env.client, 'stuck')).runsInFlight.length === 1 ? true : undefined), { what: 'the run to be admitted' });
+    await handle.terminate('operator pulled the plug');
+    assert.equal((await tenantStatus(env.client, 'stuck')).runsInFlight.length, 1, 'a terminated run cannot release its own slot');
+    await (await ensureExportSchedule(env.client)).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+    await eventually(async () => ((await tenantStatus(env.client, 'stuck')).runsInFlight.length === 0 ? true : undefined), { what: 'the sweep to release the slot' });
+  });
+
   test("every activity is in the worker's distributed trace, and its summary has per-kind percentiles", async () => {
     // Stopping the workers writes their final summary.
     await stopWorkers();
