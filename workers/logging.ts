@@ -1,14 +1,15 @@
 import { Runtime, type Logger, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import type { Logger as Pino } from 'pino';
 import { logger as root } from '../activities/logger';
-
-const WORKFLOW_ID = /^delivery-run:([a-z0-9][a-z0-9_-]{0,62}):([a-z0-9][a-z0-9_-]{0,62})$|^tenant-budget:([a-z0-9][a-z0-9_-]{0,62})$/;
+import { isValidId, parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
 
 /** Adds tenantId and runId from a workflow id, so SDK and workflow logs carry them as fields. */
 function withIds(meta: LogMetadata = {}): LogMetadata {
-  const match = typeof meta.workflowId === 'string' ? WORKFLOW_ID.exec(meta.workflowId) : null;
-  if (!match) return meta;
-  return { ...meta, tenantId: match[1] ?? match[3], ...(match[2] ? { runId: match[2] } : {}) };
+  if (typeof meta.workflowId !== 'string') return meta;
+  const run = parseDeliveryRunWorkflowId(meta.workflowId);
+  if (run) return { ...meta, ...run };
+  const tenantId = meta.workflowId.startsWith('tenant-budget:') ? meta.workflowId.slice('tenant-budget:'.length) : undefined;
+  return tenantId && isValidId(tenantId) ? { ...meta, tenantId } : meta;
 }
 
 /** Temporal's runtime logger, writing pino JSON lines. */

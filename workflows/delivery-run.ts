@@ -22,7 +22,7 @@ import {
 import { exportDeliveryRun } from './export-delivery-run';
 import { decideCost } from './policy/cost-agent';
 import { validateDeliveryRunInput, type DagNode, type DeliveryRunInput } from './policy/dag';
-import { tenantBudgetWorkflowId } from './policy/ids';
+import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from './policy/ids';
 import { nodeTaskQueue } from './policy/routing';
 import { RunPlan } from './policy/run-plan';
 import { RunState, type CostDecision, type DeliveryRunResult, type RunStatus } from './policy/run-state';
@@ -71,13 +71,13 @@ export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunR
  * `delivery-run:{tenantId}:{runId}` are left to `ados export`.
  */
 async function startExport(): Promise<void> {
-  const match = /^delivery-run:([a-z0-9][a-z0-9_-]{0,62}):([a-z0-9][a-z0-9_-]{0,62})$/.exec(workflowInfo().workflowId);
-  if (!match) return;
-  const [, tenantId, runId] = match;
+  const ids = parseDeliveryRunWorkflowId(workflowInfo().workflowId);
+  if (!ids) return;
+  const { tenantId, runId } = ids;
   await CancellationScope.nonCancellable(() =>
     startChild(exportDeliveryRun, {
       workflowId: `delivery-export:${tenantId}:${runId}`,
-      args: [{ tenantId: tenantId!, runId: runId! }],
+      args: [{ tenantId, runId }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       staticSummary: `export artifacts of run ${runId} (${tenantId})`,
     }),
@@ -97,7 +97,9 @@ async function deliver(input: DeliveryRunInput): Promise<DeliveryRunResult> {
     });
   }
   const spec = validation.spec;
-  const runId = spec.runId ?? runIdFromWorkflowId(info.workflowId, spec.tenantId) ?? uuid4();
+  // Runs started by id alone (e.g. from the Temporal CLI) take their runId from `delivery-run:{tenant}:{run}`.
+  const fromId = parseDeliveryRunWorkflowId(info.workflowId);
+  const runId = spec.runId ?? (fromId?.tenantId === spec.tenantId ? fromId.runId : undefined) ?? uuid4();
   const run = new RunState(spec);
   const plan = new RunPlan(run);
   const tenant = getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId));
@@ -386,12 +388,4 @@ function failedAttempts(err: unknown): number {
     if (typeof details?.attempt === 'number') return details.attempt;
   }
   return 1;
-}
-
-/** Runs started by id alone (e.g. from the Temporal CLI) take their runId from `delivery-run:{tenant}:{run}`. */
-function runIdFromWorkflowId(workflowId: string, tenantId: string): string | undefined {
-  const prefix = `delivery-run:${tenantId}:`;
-  if (!workflowId.startsWith(prefix)) return undefined;
-  const candidate = workflowId.slice(prefix.length);
-  return /^[a-z0-9][a-z0-9_-]{0,62}$/.test(candidate) ? candidate : undefined;
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { assertId, isValidId } from '../../workflows/policy/ids';
+import { assertId, isValidId, parseDeliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { tenantStatusQuery } from '../../workflows/tenant-budget';
 import { tenantBudgetWorkflowId, deliveryRunWorkflowId } from '../../workflows/policy/ids';
 import type { DeliveryRunResult } from '../../workflows/policy/run-state';
@@ -130,11 +130,10 @@ export async function exportFinished(client: Client, { tenantId, runId, root = a
   } else {
     const query = [`WorkflowType = 'deliveryRun'`, `ExecutionStatus != 'Running'`, ...(tenantId ? [`TenantId = '${tenantId}'`] : [])].join(' AND ');
     for await (const wf of client.workflow.list({ query })) {
-      const match = /^delivery-run:([a-z0-9][a-z0-9_-]{0,62}):([a-z0-9][a-z0-9_-]{0,62})$/.exec(wf.workflowId);
-      if (!match) continue;
-      const [, t, r] = match;
-      if (!force && isExported(t!, r!, root)) continue;
-      runs.push(await exportRun(client, t!, r!, { force, root }));
+      const ids = parseDeliveryRunWorkflowId(wf.workflowId);
+      if (!ids) continue;
+      if (!force && isExported(ids.tenantId, ids.runId, root)) continue;
+      runs.push(await exportRun(client, ids.tenantId, ids.runId, { force, root }));
     }
   }
   const tenants: Record<string, string[]> = {};

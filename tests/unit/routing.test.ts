@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { nodePartition, nodeTaskQueue, stableHash } from '../../workflows/policy/routing';
-import { ID_PATTERN, isValidId } from '../../workflows/policy/ids';
+import { ID_PATTERN, isValidId, parseDeliveryRunWorkflowId } from '../../workflows/policy/ids';
 
 describe('routing', () => {
   test('the hash is stable across processes and versions (fixed vectors)', () => {
@@ -22,6 +22,13 @@ describe('routing', () => {
         assert.ok(Number.isInteger(k) && k >= 0 && k < partitions);
       }),
     );
+  });
+
+  test('a delivery run workflow id gives back its tenant and run, and nothing else parses', () => {
+    assert.deepEqual(parseDeliveryRunWorkflowId('delivery-run:acme:r-001'), { tenantId: 'acme', runId: 'r-001' });
+    for (const bad of ['delivery-run:acme', 'delivery-run:acme:r:1', 'delivery-run:Acme:r1', 'tenant-budget:acme', 'delivery-run:acme:../x']) {
+      assert.equal(parseDeliveryRunWorkflowId(bad), undefined, bad);
+    }
   });
 
   test('ids that could escape a path or a workflow id are refused', () => {

@@ -25,6 +25,13 @@ export function deliveryRunWorkflowId(tenantId: string, runId: string): string {
   return `delivery-run:${tenantId}:${runId}`;
 }
 
+/** The tenant and run of a workflow id of the form `delivery-run:{tenantId}:{runId}`, or undefined. */
+export function parseDeliveryRunWorkflowId(workflowId: string): { tenantId: string; runId: string } | undefined {
+  const parts = workflowId.split(':');
+  if (parts.length !== 3 || parts[0] !== 'delivery-run' || !isValidId(parts[1]) || !isValidId(parts[2])) return undefined;
+  return { tenantId: parts[1], runId: parts[2] };
+}
+
 export function tenantBudgetWorkflowId(tenantId: string): string {
   return `tenant-budget:${tenantId}`;
 }
