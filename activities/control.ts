@@ -2,7 +2,10 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { releaseRunSignal, tenantStatusQuery } from '../workflows/tenant-budget';
 import { DEFAULT_NODE_PARTITIONS } from '../workflows/policy/routing';
-import { isValidId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import { randomBytes } from 'node:crypto';
+import { CONTROL_TASK_QUEUE, META_LEARNING_WORKFLOW_ID, assertId, isValidId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import { contributeStatsSignal, metaLearning, priorsQuery, withdrawStatsSignal } from '../workflows/meta-learning';
+import type { PriorsConfig } from '../workflows/policy/priors';
 import type { ControlActivities, DeploymentSettings, ExportActivities } from '../workflows/node-task';
 import { exportFinished, exportRun, exportTenant } from './export/exporter';
 import { writeQueueState } from './export/queue-state';
@@ -68,5 +71,64 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
     async deploymentSettings(): Promise<DeploymentSettings> {
       return { nodePartitions: nodePartitionsFromEnv(), nodeKinds: nodeKinds().map((k) => k.kind).sort() };
     },
+    async laplaceUniforms({ count }) {
+      return secureUniforms(count);
+    },
+    async contributeCostStats({ tenantId, stats }) {
+      const c = await getClient();
+      const handle = await c.workflow.signalWithStart(metaLearning, {
+        workflowId: META_LEARNING_WORKFLOW_ID,
+        taskQueue: CONTROL_TASK_QUEUE,
+        args: [{ config: priorsConfigFromEnv() }],
+        signal: contributeStatsSignal,
+        signalArgs: [{ tenantId: assertId('tenant id', tenantId), stats }],
+        staticSummary: 'cross-tenant cost priors (Laplace-noised)',
+      });
+      return handle.query(priorsQuery);
+    },
+    async withdrawCostStats({ tenantId }) {
+      const c = await getClient();
+      await c.workflow
+        .getHandle(META_LEARNING_WORKFLOW_ID)
+        .signal(withdrawStatsSignal, { tenantId })
+        // Nothing to withdraw from if meta-learning never started.
+        .catch((err: unknown) => {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        });
+    },
+    async publishedPriors() {
+      const c = await getClient();
+      return c.workflow
+        .getHandle(META_LEARNING_WORKFLOW_ID)
+        .query(priorsQuery)
+        .catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          throw err;
+        });
+    },
   };
+}
+
+/** Uniform draws in (-0.5, 0.5) from 48 random bits each, never exactly ±0.5. */
+export function secureUniforms(count: number): number[] {
+  if (!Number.isInteger(count) || count < 0 || count > 100_000) throw ApplicationFailure.nonRetryable(`count must be an integer from 0 to 100000, got ${count}`, 'InvalidInput');
+  const bytes = randomBytes(6 * count);
+  return Array.from({ length: count }, (_, i) => (bytes.readUIntBE(6 * i, 6) + 0.5) / 2 ** 48 - 0.5);
+}
+
+/** The priors' privacy settings: ADOS_META_EPSILON (default 1) and ADOS_META_PUBLISH_SECONDS (default 3600). */
+export function priorsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<PriorsConfig> {
+  const config: Partial<PriorsConfig> = {};
+  const number = (name: string, min: number, max: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const epsilon = number('ADOS_META_EPSILON', 0.001, 100);
+  const publish = number('ADOS_META_PUBLISH_SECONDS', 0, 31_536_000);
+  if (epsilon !== undefined) config.epsilon = epsilon;
+  if (publish !== undefined) config.publishIntervalSeconds = publish;
+  return config;
 }

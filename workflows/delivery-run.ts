@@ -20,12 +20,15 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { exportDeliveryRun } from './export-delivery-run';
+import { shadowExploration } from './shadow-exploration';
+import { cheaperModel } from './policy/catalog';
+import { catalogEstimateMicros } from './policy/estimates';
 import { decideCost } from './policy/cost-agent';
 import { validateDeliveryRunInput, type DagNode, type DeliveryRunInput } from './policy/dag';
 import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from './policy/ids';
 import { nodeTaskQueue } from './policy/routing';
 import { RunPlan } from './policy/run-plan';
-import { RunState, type CostDecision, type DeliveryRunResult, type RunStatus } from './policy/run-state';
+import { RunState, type CostDecision, type DeliveryRunResult, type NodeOutcome, type RunLearningReport, type RunStatus } from './policy/run-state';
 import type { AdmissionDecision, CostEvent, LeaseGrant } from './policy/tenant';
 import type { ControlActivities, NodeActivity, NodeTask } from './node-task';
 import { BudgetStatusKey, DeliveryCostUsdKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from './search-attributes';
@@ -58,9 +61,12 @@ type Stop = { status: 'FAILED' | 'TERMINATED'; reason: string };
 
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
 export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunResult> {
+  const shadows: Promise<unknown>[] = [];
   try {
-    return await deliver(input);
+    return await deliver(input, shadows);
   } finally {
+    // Shadows run on their own; the run only waits until their start is recorded.
+    await CancellationScope.nonCancellable(() => Promise.all(shadows));
     await startExport();
   }
 }
@@ -84,7 +90,7 @@ async function startExport(): Promise<void> {
   ).catch((err) => log.warn('run export not started; ados export will pick the run up', { error: String(err) }));
 }
 
-async function deliver(input: DeliveryRunInput): Promise<DeliveryRunResult> {
+async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[]): Promise<DeliveryRunResult> {
   const info = workflowInfo();
   const settings = await deploymentSettings();
   const validation = validateDeliveryRunInput(input, new Set(settings.nodeKinds));
@@ -108,6 +114,7 @@ async function deliver(input: DeliveryRunInput): Promise<DeliveryRunResult> {
   let reason: string | undefined;
   let admission: AdmissionDecision | undefined;
   let lease: LeaseGrant | undefined;
+  let learning: RunLearningReport | undefined;
   let published: { status?: RunStatus; budget?: string } = {};
 
   // Costs of finished nodes not yet sent to the entity; sent in batches, each idempotent on its key.
@@ -128,6 +135,7 @@ async function deliver(input: DeliveryRunInput): Promise<DeliveryRunResult> {
     ...(reason ? { reason } : {}),
     ...(admission?.kind === 'WAITING' && status === 'WAITING' ? { queuePosition: admission.position } : {}),
     ...(lease ? { budgetStatus: lease.pressure.budgetStatus } : {}),
+    ...(learning ? { learning } : {}),
   });
   const publish = (next: RunStatus = status) => {
     status = next;
@@ -185,6 +193,10 @@ async function deliver(input: DeliveryRunInput): Promise<DeliveryRunResult> {
     }
     const dedicatedQueue = admission?.kind === 'ADMITTED' && admission.dedicatedQueue;
     const taskQueue = nodeTaskQueue({ tenantId: spec.tenantId, partitions: settings.nodePartitions, dedicatedQueue });
+    if (admission?.kind === 'ADMITTED' && admission.learning) {
+      // What the tenant has learned: its cost model for the estimates, proven cheaper models for the plan.
+      learning = { explore: admission.learning.explore, choices: plan.learn(admission.learning) };
+    }
     publish('RUNNING');
 
     // ── The budget: a lease from the entity, spent locally, topped up when it runs short ──
@@ -203,17 +215,29 @@ async function deliver(input: DeliveryRunInput): Promise<DeliveryRunResult> {
     const authorize = async (node: DagNode): Promise<boolean | Stop> => {
       // A DEGRADE plan made earlier in this pass may have skipped it.
       if (run.nodes[node.id]!.status !== 'PENDING') return false;
+      const nodesDone = Object.values(run.nodes).filter((n) => n.status !== 'PENDING' && n.status !== 'RUNNING').length;
       const verdict = decideCost({
         pressure: lease!.pressure,
         unreportedMicros: unreported.reduce((sum, e) => sum + e.costMicros, 0),
         remainingFullMicros: plan.remainingMicros(),
         remainingDegradedMicros: plan.remainingDegradedMicros(),
-        nodesDone: Object.values(run.nodes).filter((n) => n.status !== 'PENDING' && n.status !== 'RUNNING').length,
+        nodesDone,
         nodesTotal: spec.dag.nodes.length,
         alreadyDegraded: plan.degraded,
+        estimateConfidence: plan.remainingConfidence(),
       });
+      const inFlightMicros = () => [...inFlightEstimates.values()].reduce((a, b) => a + b, 0);
       const record = (v: typeof verdict, extra: Partial<CostDecision> = {}) =>
-        decisions.push({ ...v, nodeId: node.id, at: new Date().toISOString(), nodeEstimateUsd: plan.estimate(node) / 1e6, leaseAvailableUsd: leaseAvailable() / 1e6, ...extra });
+        decisions.push({
+          ...v,
+          nodeId: node.id,
+          at: new Date().toISOString(),
+          nodeEstimateUsd: plan.estimate(node) / 1e6,
+          leaseAvailableUsd: leaseAvailable() / 1e6,
+          runProjectedUsd: (run.totalCostMicros() + inFlightMicros() + plan.remainingMicros()) / 1e6,
+          nodesDone,
+          ...extra,
+        });
       if (verdict.action === 'TERMINATE') {
         record(verdict);
         return { status: 'TERMINATED', reason: verdict.reason };
@@ -250,7 +274,28 @@ async function deliver(input: DeliveryRunInput): Promise<DeliveryRunResult> {
       }
     };
 
-    const stop = await runNodes(run, plan, { taskQueue, runId, tenantId: spec.tenantId, authorize, charge, onChange: () => publish() });
+    /** On an exploring run, the first LLM node with a cheaper model is run again in shadow. */
+    const explore = (node: DagNode, task: NodeTask, outcome: NodeOutcome) => {
+      const fromModel = task.model;
+      const toModel = fromModel ? cheaperModel(fromModel) : undefined;
+      if (!learning?.explore || learning.shadow || node.kind !== 'llm.generate' || !fromModel || !toModel) return;
+      const workflowId = `shadow-exploration:${spec.tenantId}:${runId}:${node.id}`;
+      learning.shadow = { nodeId: node.id, workflowId, fromModel, toModel };
+      const catalogFull = catalogEstimateMicros(node.kind, { params: task.params, model: fromModel });
+      const catalogShadow = catalogEstimateMicros(node.kind, { params: task.params, model: toModel });
+      const reference = spec.dag.nodes.find((n) => n.kind === 'eval.score' && typeof n.params.reference === 'string')?.params.reference as string | undefined;
+      shadows.push(
+        // Not cancellable: once asked for, the shadow belongs to the tenant's learning, not to this run.
+        CancellationScope.nonCancellable(() => startChild(shadowExploration, {
+          workflowId,
+          args: [{ tenantId: spec.tenantId, runId, nodeId: node.id, taskQueue, task, realOutput: outcome.output, realCostMicros: outcome.costMicros, fromModel, toModel, estimateMicros: catalogFull > 0 ? Math.round((outcome.costMicros * catalogShadow) / catalogFull) : catalogShadow, ...(reference ? { reference } : {}) }],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          staticSummary: `shadow of ${node.id} in run ${runId} (${spec.tenantId}): ${fromModel} → ${toModel}`,
+        })).catch((err) => log.warn('shadow exploration not started', { nodeId: node.id, error: String(err) })),
+      );
+    };
+
+    const stop = await runNodes(run, plan, { taskQueue, runId, tenantId: spec.tenantId, authorize, charge, explore, onChange: () => publish() });
     if (stop?.status === 'FAILED') {
       reason = stop.reason;
       publish('FAILED');
@@ -287,6 +332,8 @@ interface RunNodesOptions {
   authorize(node: DagNode): Promise<boolean | Stop>;
   /** A node ended: its estimate leaves the lease, and its actual cost (if it completed) is charged. */
   charge(node: DagNode, event?: CostEvent): Promise<void>;
+  /** A node completed: the run may explore a cheaper variant of it in shadow. */
+  explore(node: DagNode, task: NodeTask, outcome: NodeOutcome): void;
   onChange(): void;
 }
 
@@ -295,7 +342,7 @@ interface RunNodesOptions {
  * authorised it. Returns why the run stopped early (in-flight nodes are then cancelled), or
  * undefined when the DAG is done.
  */
-async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenantId, authorize, charge, onChange }: RunNodesOptions): Promise<Stop | undefined> {
+async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenantId, authorize, charge, explore, onChange }: RunNodesOptions): Promise<Stop | undefined> {
   const nodesScope = new CancellationScope();
   const inFlight = new Map<string, Promise<void>>();
   let stop: Stop | undefined;
@@ -315,7 +362,18 @@ async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenant
       .then(
         async (outcome) => {
           run.markCompleted(node.id, outcome, new Date().toISOString());
-          await charge(node, { key: `${runId}/${node.id}`, runId, nodeId: node.id, category: outcome.category, costMicros: outcome.costMicros });
+          explore(node, task, outcome);
+          await charge(node, {
+            key: `${runId}/${node.id}`,
+            runId,
+            nodeId: node.id,
+            category: outcome.category,
+            costMicros: outcome.costMicros,
+            // What the tenant's cost model learns from: the kind, the model, and the catalog's price of the variant that ran.
+            kind: node.kind,
+            ...(outcome.model ?? variant.model ? { model: outcome.model ?? variant.model } : {}),
+            estimateMicros: catalogEstimateMicros(node.kind, variant),
+          });
         },
         async (err: unknown) => {
           await charge(node);

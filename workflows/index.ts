@@ -2,3 +2,5 @@ export { deliveryRun } from './delivery-run';
 export { tenantBudget } from './tenant-budget';
 export { exportDeliveryRun } from './export-delivery-run';
 export { sweepExports } from './sweep-exports';
+export { metaLearning } from './meta-learning';
+export { shadowExploration } from './shadow-exploration';

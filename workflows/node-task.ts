@@ -1,4 +1,5 @@
 import type { NodeOutcome } from './policy/run-state';
+import type { CostStats, PublishedPriors } from './policy/priors';
 
 /** What a node activity receives: the node, its resolved model, and its dependencies' outputs. */
 export interface NodeTask {
@@ -22,6 +23,14 @@ export interface DeploymentSettings {
 
 export interface ControlActivities {
   deploymentSettings(): Promise<DeploymentSettings>;
+  /** Uniform draws in (-0.5, 0.5) from the OS's CSPRNG, for the Laplace noise of the priors. */
+  laplaceUniforms(input: { count: number }): Promise<number[]>;
+  /** Sends an opted-in tenant's statistics to `meta-learning` (starting it if needed); returns the latest priors. */
+  contributeCostStats(input: { tenantId: string; stats: CostStats }): Promise<PublishedPriors | undefined>;
+  /** Takes an opted-out tenant's statistics out of future releases. */
+  withdrawCostStats(input: { tenantId: string }): Promise<void>;
+  /** The latest published priors, or undefined while there are none. */
+  publishedPriors(): Promise<PublishedPriors | undefined>;
 }
 
 /** Activities of the control worker that write artifacts. */

@@ -8,6 +8,7 @@ import {
   defineUpdate,
   getExternalWorkflowHandle,
   log,
+  proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -23,6 +24,8 @@ import {
   type AdmissionReply,
   type AdmissionRequest,
   type CostEvent,
+  type ExplorationReport,
+  type ExplorationRequest,
   type LeaseGrant,
   type LeaseRequest,
   type TenantConfigInput,
@@ -32,6 +35,9 @@ import {
   type TenantStatus,
 } from './policy/tenant';
 import { BudgetStatusKey, TenantIdKey } from './search-attributes';
+import { PRIOR_WEIGHT } from './policy/cost-model';
+import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
+import type { ControlActivities } from './node-task';
 
 // ── Message API ────────────────────────────────────────────────────────────────────────────────
 /** Creates or changes the tenant's configuration. An update, so the caller learns at once whether it was accepted. */
@@ -60,8 +66,28 @@ export const leaseGrantedSignal = defineSignal<[LeaseGrant]>('leaseGranted');
  */
 export const pressureChangedSignal = defineSignal<[{ runId: string; pressure: TenantPressure }]>('pressureChanged');
 
-/** Answers to runs, queued until the entity sends them (or carries them over a continue-as-new). */
-export type Reply = AdmissionReply | { workflowId: string; lease: LeaseGrant } | { workflowId: string; pressure: { runId: string; pressure: TenantPressure } };
+/**
+ * A shadow exploration asks for learning money before it spends any; answered by
+ * `explorationGranted`. A signal for the same reason as admission: the entity never holds an
+ * update open for another workflow.
+ */
+export const requestExplorationSignal = defineSignal<[ExplorationRequest]>('requestExploration');
+/** The entity's answer to `requestExploration`: the money granted (0 = no exploration now). */
+export const explorationGrantedSignal = defineSignal<[{ explorationId: string; grantedMicros: number }]>('explorationGranted');
+/** A shadow ended: its costs (charged to `learning`), its unspent grant back, and what it observed. */
+export const settleExplorationSignal = defineSignal<[ExplorationReport]>('settleExploration');
+
+/** Answers to runs and shadows, queued until the entity sends them (or carries them over a continue-as-new). */
+export type Reply =
+  | AdmissionReply
+  | { workflowId: string; lease: LeaseGrant }
+  | { workflowId: string; pressure: { runId: string; pressure: TenantPressure } }
+  | { workflowId: string; exploration: { explorationId: string; grantedMicros: number } };
+
+/** An opted-in tenant sends its statistics to meta-learning again after this many new cost samples. */
+const CONTRIBUTE_EVERY_SAMPLES = 50;
+
+const meta = proxyActivities<ControlActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
 
 export type TenantBudgetInput =
   | { config: TenantConfigInput; state?: undefined; outbox?: undefined }
@@ -83,7 +109,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   setHandler(
     configureTenantUpdate,
     (patch) => {
-      ledger.configure(patch);
+      ledger.configure(patch, now());
       changed = true;
       configChanged = true;
       // A larger limit or budget may make room for waiting runs.
@@ -109,19 +135,61 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
     requestLeaseSignal,
     touched((request) => {
       const workflowId = ledger.state.inFlight.find((r) => r.runId === request.runId)?.workflowId;
-      const lease = ledger.topUpLease(request);
+      const lease = ledger.topUpLease(request, now());
       if (workflowId) outbox.push({ workflowId, lease });
       outbox.push(...ledger.admitWaiting(now()));
     }),
   );
   setHandler(recordCostsSignal, touched(({ events }) => {
-    ledger.recordCosts(events);
+    ledger.recordCosts(events, now());
     outbox.push(...ledger.admitWaiting(now()));
   }));
   setHandler(releaseRunSignal, touched(({ runId, costs }) => {
-    ledger.releaseRun(runId, costs);
+    ledger.releaseRun(runId, costs, now());
     outbox.push(...ledger.admitWaiting(now()));
   }));
+  setHandler(
+    requestExplorationSignal,
+    touched((request) => outbox.push({ workflowId: request.workflowId, exploration: { explorationId: request.explorationId, grantedMicros: ledger.requestExploration(request, now()) } })),
+  );
+  setHandler(settleExplorationSignal, touched((report) => {
+    ledger.settleExploration(report, now());
+    outbox.push(...ledger.admitWaiting(now()));
+  }));
+
+  // Meta-learning runs beside the entity's message handling, one exchange at a time; an exchange
+  // cut short by a continue-as-new is simply made again by the next run.
+  let metaBusy = false;
+  const exchangeWithMetaLearning = () => {
+    const learning = ledger.learning.state;
+    const optIn = ledger.config.learning.metaLearningOptIn;
+    const tenantId = ledger.config.tenantId;
+    let exchange: (() => Promise<void>) | undefined;
+    if (optIn && (!learning.metaOptIn || ledger.learning.samples() - learning.contributedSamples >= CONTRIBUTE_EVERY_SAMPLES)) {
+      exchange = async () => {
+        const samples = ledger.learning.samples();
+        const priors = samples > 0 ? await meta.contributeCostStats({ tenantId, stats: contributionFrom(learning.costModel) }) : await meta.publishedPriors();
+        learning.metaOptIn = true;
+        learning.contributedSamples = samples;
+        if (samples > 0) ledger.learning.noteMetaLearning(true, now(), samples);
+        if (priors) applyPriors(priors);
+      };
+    } else if (!optIn && learning.metaOptIn) {
+      exchange = async () => {
+        await meta.withdrawCostStats({ tenantId });
+        learning.metaOptIn = false;
+      };
+    }
+    if (!exchange || metaBusy) return;
+    metaBusy = true;
+    exchange()
+      .catch((err: unknown) => log.warn('meta-learning exchange failed; retried on a later change', { tenantId, error: String(err) }))
+      .finally(() => {
+        metaBusy = false;
+        changed = true;
+      });
+  };
+  const applyPriors = (priors: PublishedPriors) => ledger.learning.applyPriors(priors.version, priorValues(priors), PRIOR_WEIGHT, now());
 
   // Answers being sent: not awaited by the main loop, so a slow round trip never holds back the
   // entity's other work or its continue-as-new. Runs treat a repeated answer as a no-op.
@@ -135,8 +203,9 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
       (err: unknown) => {
         sending.delete(id);
         // A run that no longer exists gives its slot back.
-        log.warn('run did not take its answer; releasing its slot', { workflowId: reply.workflowId, error: String(err) });
-        ledger.releaseRun(runIdOf(reply));
+        log.warn('run did not take its answer; releasing what it held', { workflowId: reply.workflowId, error: String(err) });
+        if ('exploration' in reply) ledger.learning.settleExploration(reply.exploration.explorationId, undefined, now(), { runId: '', nodeId: '' });
+        else ledger.releaseRun(runIdOf(reply));
         outbox.push(...ledger.admitWaiting(now()));
         changed = true;
       },
@@ -166,11 +235,12 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
       await continueAsNew<typeof tenantBudget>({ state: ledger.state, outbox: [...sending.values(), ...outbox] });
     }
     for (const reply of outbox.splice(0)) send(reply);
+    exchangeWithMetaLearning();
     published = publish(ledger, published);
   }
 }
 
-function runIdOf(reply: Reply): string {
+function runIdOf(reply: Exclude<Reply, { exploration: unknown }>): string {
   return 'decision' in reply ? reply.decision.runId : 'lease' in reply ? reply.lease.runId : reply.pressure.runId;
 }
 
@@ -178,6 +248,7 @@ function signalRun(reply: Reply): Promise<void> {
   const run = getExternalWorkflowHandle(reply.workflowId);
   if ('decision' in reply) return run.signal(admissionDecisionSignal, reply.decision);
   if ('lease' in reply) return run.signal(leaseGrantedSignal, reply.lease);
+  if ('exploration' in reply) return run.signal(explorationGrantedSignal, reply.exploration);
   return run.signal(pressureChangedSignal, reply.pressure);
 }
 

@@ -78,7 +78,15 @@ export async function exportTenant(client: Client, tenantId: string, { root = ar
     }),
   );
   written.set('tenant_state.json', json(status));
-  written.set('learning_profile.json', json({ tenantId, ...status.config.learning }));
+  const { history, ...profile } = status.learning;
+  written.set('learning_profile.json', json({ tenantId, config: status.config.learning, ...profile }));
+  const historyFile = join(dir, 'learning_history.jsonl');
+  const newEvents = history.filter((e) => e.seq > lastLearningSeq(historyFile));
+  if (newEvents.length > 0 || !existsSync(historyFile)) {
+    // Appended by sequence number: the entity keeps only its newest events, the file keeps them all.
+    const before = existsSync(historyFile) ? readFileSync(historyFile, 'utf8') : '';
+    written.set('learning_history.jsonl', before + newEvents.map((e) => `${JSON.stringify({ tenantId, ...e })}\n`).join(''));
+  }
   for (const period of status.archivedPeriods) written.set(`budget_archive_${period.end.replace(/:/g, '-')}.json`, json({ tenantId, ...period }));
 
   const byDay = new Map<string, { totalMicros: number; byCategory: Record<string, number>; byRun: Record<string, number> }>();
@@ -111,6 +119,21 @@ export async function exportTenant(client: Client, tenantId: string, { root = ar
   }
   for (const [name, content] of written) writeFileAtomic(join(dir, name), content);
   return [...written.keys()].sort();
+}
+
+/** The sequence number of the last event in a learning history file; 0 for none. */
+function lastLearningSeq(path: string): number {
+  if (!existsSync(path)) return 0;
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const seq = (JSON.parse(lines[i]!) as { seq?: unknown }).seq;
+      if (typeof seq === 'number') return seq;
+    } catch {
+      // A line that does not parse is skipped; the events after the last good one are written again.
+    }
+  }
+  return 0;
 }
 
 export interface ExportOptions {

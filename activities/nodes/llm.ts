@@ -1,6 +1,6 @@
-import { DEFAULT_MODEL, MODEL_CATALOG, priceLlmTokens } from '../../workflows/policy/catalog';
+import { DEFAULT_MODEL, MODEL_CATALOG, priceLlmTokens, toMicros } from '../../workflows/policy/catalog';
 import type { NodeTask } from '../../workflows/node-task';
-import { countTokens } from '../tokenizer';
+import { countTokens, truncateToTokens } from '../tokenizer';
 import { NodeInputError, numberParam, stringParam, upstreamPassages, type NodeContext, type NodeKind } from './kind';
 
 export interface CompletionRequest {
@@ -41,12 +41,16 @@ export const offlineProvider: LlmProvider = {
     for (let i = 0; i < candidates; i++) {
       const picked: string[] = [];
       let tokens = 0;
-      for (let j = 0; j < sentences.length && tokens < maxTokens; j++) {
+      // Whole sentences while they fit in maxTokens, like a model that stops at its token limit.
+      for (let j = 0; j < sentences.length; j++) {
         const sentence = sentences[(i + j) % sentences.length]!;
-        tokens += countTokens(sentence);
+        const t = countTokens(sentence) + (picked.length > 0 ? 1 : 0);
+        if (tokens + t > maxTokens) break;
+        tokens += t;
         picked.push(sentence);
       }
-      answers.push(picked.length > 0 ? picked.join(' ') : `No passages were retrieved for: ${question}`);
+      const answer = picked.length > 0 ? picked.join(' ') : sentences.length > 0 ? sentences[i % sentences.length]! : `No passages were retrieved for: ${question}`;
+      answers.push(truncateToTokens(answer, maxTokens));
     }
     return {
       candidates: answers,
@@ -111,6 +115,23 @@ function upstreamQuery(task: NodeTask): string | undefined {
   return undefined;
 }
 
+/**
+ * With `max_cost_usd`, the call can never cost more: the prompt is priced first, and the output
+ * tokens per candidate are capped to what the rest of the money buys (the way shadow exploration
+ * keeps within its learning grant). A prompt that alone costs too much is refused before the call.
+ */
+function capTokensToCost(task: NodeTask, model: string, inputTokens: number, candidates: number, maxTokens: number): number {
+  if (task.params.max_cost_usd === undefined) return maxTokens;
+  const capMicros = toMicros(numberParam(task, 'max_cost_usd', 0, { min: 0, max: 1e6 }));
+  const price = MODEL_CATALOG[model]!;
+  // One micro-dollar of slack for rounding in priceLlmTokens.
+  const leftMicros = capMicros - priceLlmTokens(model, inputTokens, 0) - 1;
+  const perTokenMicros = (price.outputPer1k / 1000) * 1e6;
+  const affordable = Math.floor(leftMicros / perTokenMicros / candidates);
+  if (affordable < 1) throw new NodeInputError(`node ${task.nodeId} (llm.generate): max_cost_usd ${capMicros / 1e6} does not cover the prompt (${inputTokens} tokens on ${model})`);
+  return Math.min(maxTokens, affordable);
+}
+
 export const llmGenerate: NodeKind = {
   kind: 'llm.generate',
   category: 'llm',
@@ -120,13 +141,10 @@ export const llmGenerate: NodeKind = {
     const providerName = stringParam(task, 'provider', process.env.ADOS_LLM_PROVIDER ?? 'offline');
     const provider = providers.get(providerName);
     if (!provider) throw new NodeInputError(`unknown llm provider ${providerName} (known: ${[...providers.keys()].join(', ')})`);
-    const completion = await provider.complete({
-      model,
-      prompt: buildPrompt(task),
-      candidates: numberParam(task, 'num_candidates', 1, { min: 1, max: 8 }),
-      maxTokens: numberParam(task, 'max_tokens', 256, { min: 1, max: 8192 }),
-      signal: ctx.signal,
-    });
+    const prompt = buildPrompt(task);
+    const candidates = numberParam(task, 'num_candidates', 1, { min: 1, max: 8 });
+    const maxTokens = capTokensToCost(task, model, countTokens(prompt), candidates, numberParam(task, 'max_tokens', 256, { min: 1, max: 8192 }));
+    const completion = await provider.complete({ model, prompt, candidates, maxTokens, signal: ctx.signal });
     return {
       // Passages travel on so that rerank and eval downstream can judge against the evidence.
       output: { model, provider: provider.name, candidates: completion.candidates, inputTokens: completion.inputTokens, outputTokens: completion.outputTokens, passages: upstreamPassages(task) },

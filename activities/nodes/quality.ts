@@ -74,13 +74,18 @@ export const evalScore: NodeKind = {
     if (!answer) throw new NodeInputError(`node ${task.nodeId} (eval.score) needs params.answer or a dependency that produced candidates`);
     const reference = stringParam(task, 'reference', upstreamPassages(task).map((p) => p.text).join(' '));
     if (!reference) throw new NodeInputError(`node ${task.nodeId} (eval.score) needs params.reference`);
+    const tokens = countTokens(answer) + countTokens(reference);
+    const costMicros = toMicros((tokens / 1000) * UNIT_PRICES.evaluationPer1kTokens);
+    // With max_cost_usd the evaluation is priced before it runs, and refused if it would cost more.
+    if (task.params.max_cost_usd !== undefined && costMicros > toMicros(numberParam(task, 'max_cost_usd', 0, { min: 0, max: 1e6 }))) {
+      throw new NodeInputError(`node ${task.nodeId} (eval.score) would cost $${(costMicros / 1e6).toFixed(6)}, above its max_cost_usd`);
+    }
     const f1 = round4(tokenF1(answer, reference));
     const rouge = round4(rougeL(answer, reference));
     const threshold = numberParam(task, 'threshold', 0, { min: 0, max: 1 });
-    const tokens = countTokens(answer) + countTokens(reference);
     return {
       output: { f1, rougeL: rouge, passed: f1 >= threshold, threshold },
-      costMicros: toMicros((tokens / 1000) * UNIT_PRICES.evaluationPer1kTokens),
+      costMicros,
     };
   },
 };

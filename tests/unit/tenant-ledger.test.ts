@@ -93,11 +93,11 @@ describe('TenantLedger', () => {
 
   test('a configuration change keeps the fields it does not name', () => {
     const l = ledger({ budgetUsd: 12, learning: { intensity: 'AGGRESSIVE', metaLearningOptIn: true } });
-    l.configure({ maxConcurrentRuns: 3, learning: { intensity: 'CONSERVATIVE' } });
+    l.configure({ maxConcurrentRuns: 3, learning: { intensity: 'CONSERVATIVE' } }, now);
     assert.equal(l.config.budgetUsd, 12);
     assert.equal(l.config.maxConcurrentRuns, 3);
-    assert.deepEqual(l.config.learning, { intensity: 'CONSERVATIVE', metaLearningOptIn: true });
-    assert.throws(() => l.configure({ thresholds: { warning: 0.95 } }), /warning must be below critical/);
+    assert.deepEqual({ intensity: l.config.learning.intensity, metaLearningOptIn: l.config.learning.metaLearningOptIn }, { intensity: 'CONSERVATIVE', metaLearningOptIn: true });
+    assert.throws(() => l.configure({ thresholds: { warning: 0.95 } }, now), /warning must be below critical/);
     assert.equal(l.config.thresholds.warning, 0.7, 'a refused change leaves the config as it was');
   });
 });
@@ -121,7 +121,7 @@ describe('budget leases', () => {
   test('spending consumes the reservation; a release returns what was not spent', () => {
     const l = ledger({ budgetUsd: 1 });
     admit(l, 'a', 600_000);
-    l.recordCosts([cost('a/x', 200_000)]);
+    l.recordCosts([cost('a/x', 200_000)], now);
     assert.equal(l.reservedMicros(), 400_000);
     assert.equal(l.availableMicros(), 400_000);
     l.releaseRun('a', [cost('a/y', 100_000)]);
@@ -144,7 +144,7 @@ describe('budget leases', () => {
   test('a top-up charges the costs it brings, then grants what is available', () => {
     const l = ledger({ budgetUsd: 1 });
     admit(l, 'a', 100_000);
-    const grant = l.topUpLease({ runId: 'a', seq: 1, requestMicros: 2_000_000, estRemainingMicros: 2_000_000, costs: [cost('a/x', 100_000)] });
+    const grant = l.topUpLease({ runId: 'a', seq: 1, requestMicros: 2_000_000, estRemainingMicros: 2_000_000, costs: [cost('a/x', 100_000)] }, now);
     assert.equal(grant.seq, 1);
     assert.equal(grant.grantedMicros, 1_000_000, 'all that is left: the budget less what was spent outside this lease');
     assert.equal(grant.pressure.spentMicros, 100_000);
@@ -164,7 +164,7 @@ describe('budget periods', () => {
     const l = TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', budgetUsd: 1, period: 'daily' }), '2026-11-27T10:00:00.000Z');
     assert.equal(l.state.periodStart, '2026-11-27T00:00:00.000Z');
     l.requestAdmission({ ...request('a'), estimatedMicros: 500_000 }, now);
-    l.recordCosts([cost('a/x', 200_000), cost('b/y', 100_000, 'compute')]);
+    l.recordCosts([cost('a/x', 200_000), cost('b/y', 100_000, 'compute')], now);
     assert.deepEqual(l.rolloverIfDue('2026-11-27T23:59:59.000Z'), []);
     const archived = l.rolloverIfDue('2026-11-29T00:00:01.000Z');
     assert.equal(archived.length, 2, 'two days passed');

@@ -11,6 +11,8 @@ export interface CostAgentInput {
   nodesDone: number;
   nodesTotal: number;
   alreadyDegraded: boolean;
+  /** How much the remaining estimate can be trusted (0..1), from the learned cost model. @default 1 */
+  estimateConfidence?: number;
 }
 
 export type CostAction = 'CONTINUE' | 'DEGRADE' | 'TERMINATE';
@@ -42,7 +44,9 @@ export function decideCost(input: CostAgentInput): CostVerdict {
   const projectedDegraded = committed + input.remainingDegradedMicros;
   const progress = input.nodesTotal > 0 ? input.nodesDone / input.nodesTotal : 1;
   // More runs in flight means more estimates that may be wrong at once; progress means fewer unknowns left.
-  const confidence = round(Math.max(0.05, Math.min(1, (0.5 + 0.5 * progress) * (1 - 0.5 * Math.min(1, concurrencyFactor)))));
+  // Estimates with few samples or a wide spread count for less, too.
+  const estimates = 0.5 + 0.5 * (input.estimateConfidence ?? 1);
+  const confidence = round(Math.max(0.05, Math.min(1, (0.5 + 0.5 * progress) * (1 - 0.5 * Math.min(1, concurrencyFactor)) * estimates)));
   const verdict = (action: CostAction, reason: string, projected: number): CostVerdict => ({
     action,
     reason,

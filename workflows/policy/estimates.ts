@@ -23,19 +23,23 @@ export function nodeModel(node: Pick<DagNode, 'kind' | 'params'>): string | unde
   return node.kind === 'llm.generate' ? DEFAULT_MODEL : undefined;
 }
 
-export function fullVariant(node: DagNode): NodeVariant {
-  const model = nodeModel(node);
-  return { params: node.params, ...(model ? { model } : {}) };
+/**
+ * The node as planned at full quality; `preferredModel` is a cheaper model the tenant's learning
+ * proved good enough for this node's kind and model.
+ */
+export function fullVariant(node: DagNode, preferredModel?: string): NodeVariant {
+  const model = preferredModel ?? nodeModel(node);
+  return { params: preferredModel ? { ...node.params, model: preferredModel } : node.params, ...(model ? { model } : {}) };
 }
 
 /**
  * The node as a DEGRADE plan runs it: its own `degrade.params` (or the built-in defaults for its
  * kind), reranking off, and its `degrade.model` or the catalog's cheaper alternative.
  */
-export function degradedVariant(node: DagNode): NodeVariant {
+export function degradedVariant(node: DagNode, preferredModel?: string): NodeVariant {
   const params: Record<string, unknown> = { ...node.params, ...(node.degrade?.params ?? DEGRADE_DEFAULTS[node.kind] ?? {}) };
   if ('rerank' in params || node.kind === 'rerank') params.rerank = false;
-  const current = nodeModel(node);
+  const current = preferredModel ?? nodeModel(node);
   const model = node.degrade?.model ?? (current ? (cheaperModel(current) ?? current) : undefined);
   if (model) params.model = model;
   return { params, ...(model ? { model } : {}) };
@@ -74,11 +78,17 @@ export function catalogEstimateMicros(kind: string, variant: NodeVariant): numbe
  * full form; its degraded form scales that by how much cheaper the catalog says the degraded form is.
  */
 export function estimateNodeMicros(node: DagNode, degraded: boolean): number {
-  const full = fullVariant(node);
-  const given = node.estimatedCostUsd === undefined ? undefined : toMicros(node.estimatedCostUsd);
-  if (!degraded) return given ?? catalogEstimateMicros(node.kind, full);
-  const variantMicros = catalogEstimateMicros(node.kind, degradedVariant(node));
-  if (given === undefined) return variantMicros;
-  const fullMicros = catalogEstimateMicros(node.kind, full);
-  return fullMicros > 0 ? Math.round((given * variantMicros) / fullMicros) : given;
+  const variant = degraded ? degradedVariant(node) : fullVariant(node);
+  return hintedEstimateMicros(node, variant) ?? catalogEstimateMicros(node.kind, variant);
+}
+
+/**
+ * The node's own `estimatedCostUsd`, scaled to the variant that will run by how much cheaper the
+ * catalog says that variant is; undefined when the node gives no hint.
+ */
+export function hintedEstimateMicros(node: DagNode, variant: NodeVariant): number | undefined {
+  if (node.estimatedCostUsd === undefined) return undefined;
+  const given = toMicros(node.estimatedCostUsd);
+  const fullMicros = catalogEstimateMicros(node.kind, fullVariant(node));
+  return fullMicros > 0 ? Math.round((given * catalogEstimateMicros(node.kind, variant)) / fullMicros) : given;
 }

@@ -1,6 +1,17 @@
 import type { DagNode } from './dag';
-import { degradedVariant, estimateNodeMicros, fullVariant, type NodeVariant } from './estimates';
+import { learnedEstimate, type LearnedEstimate } from './cost-model';
+import { catalogEstimateMicros, degradedVariant, fullVariant, hintedEstimateMicros, nodeModel, type NodeVariant } from './estimates';
+import { preferenceKey, type RunLearning, type VariantEvidenceSummary } from './learning';
 import type { RunState } from './run-state';
+
+/** A node whose model the tenant's learning switched to a cheaper one that proved itself. */
+export interface LearnedChoice {
+  nodeId: string;
+  kind: string;
+  fromModel: string;
+  toModel: string;
+  evidence: VariantEvidenceSummary;
+}
 
 /** What a DEGRADE decision did to the nodes not yet started, recorded with the decision. */
 export interface DegradePlan {
@@ -16,12 +27,38 @@ export interface DegradePlan {
  */
 export class RunPlan {
   private degradedNodes = new Set<string>();
+  private learned: RunLearning | undefined;
+  private preferred = new Map<string, string>();
   degraded = false;
 
   constructor(private readonly run: RunState) {}
 
-  variant(node: DagNode): NodeVariant {
-    return this.degradedNodes.has(node.id) ? degradedVariant(node) : fullVariant(node);
+  /**
+   * Takes in what the tenant has learned: its cost model for estimates, and the cheaper models
+   * that proved themselves, which replace a node's model. Returns the switches it made.
+   */
+  learn(learned: RunLearning): LearnedChoice[] {
+    this.learned = learned;
+    const choices: LearnedChoice[] = [];
+    for (const node of this.notStarted()) {
+      const from = nodeModel(node);
+      if (!from) continue;
+      let model = from;
+      let preference = learned.preferences[preferenceKey(node.kind, model)];
+      // Follow a chain (gpt-4.1 → mini → nano) as far as each step has proven itself, never in a loop.
+      for (let steps = 0; preference && steps < 4 && preference.toModel !== from; steps++) {
+        choices.push({ nodeId: node.id, kind: node.kind, fromModel: model, toModel: preference.toModel, evidence: preference.evidence });
+        model = preference.toModel;
+        preference = learned.preferences[preferenceKey(node.kind, model)];
+      }
+      if (model !== from) this.preferred.set(node.id, model);
+    }
+    return choices;
+  }
+
+  variant(node: DagNode, degraded = this.degradedNodes.has(node.id)): NodeVariant {
+    const preferred = this.preferred.get(node.id);
+    return degraded ? degradedVariant(node, preferred) : fullVariant(node, preferred);
   }
 
   isDegraded(nodeId: string): boolean {
@@ -29,7 +66,26 @@ export class RunPlan {
   }
 
   estimate(node: DagNode): number {
-    return estimateNodeMicros(node, this.degradedNodes.has(node.id));
+    return this.estimateOf(node).micros;
+  }
+
+  /**
+   * A node's expected cost: its own hint if it gives one, else the catalog's price corrected by
+   * the tenant's learned cost model.
+   */
+  estimateOf(node: DagNode, degraded = this.degradedNodes.has(node.id)): LearnedEstimate {
+    const variant = this.variant(node, degraded);
+    const hinted = hintedEstimateMicros(node, variant);
+    if (hinted !== undefined) return { micros: hinted, confidence: 0.8, samples: 0, source: 'catalog' };
+    return learnedEstimate(this.learned?.costModel, node.kind, variant.model, catalogEstimateMicros(node.kind, variant));
+  }
+
+  /** How much to trust the remaining estimate: the nodes' confidences weighted by their cost. */
+  remainingConfidence(): number {
+    const parts = this.notStarted().map((n) => this.estimateOf(n));
+    const total = parts.reduce((sum, p) => sum + p.micros, 0);
+    if (total === 0) return parts.length === 0 ? 1 : 0.5;
+    return Math.round((parts.reduce((sum, p) => sum + p.micros * p.confidence, 0) / total) * 1e4) / 1e4;
   }
 
   /** Nodes that have not started: the ones a decision can still change. */
@@ -44,7 +100,7 @@ export class RunPlan {
 
   /** Expected cost of the same nodes under a DEGRADE plan: non-critical ones skipped, the rest degraded. */
   remainingDegradedMicros(): number {
-    return this.notStarted().reduce((sum, n) => sum + (n.critical ? estimateNodeMicros(n, true) : 0), 0);
+    return this.notStarted().reduce((sum, n) => sum + (n.critical ? this.estimateOf(n, true).micros : 0), 0);
   }
 
   /** Applies a DEGRADE plan to every node not yet started and says what it changed. */
@@ -57,8 +113,8 @@ export class RunPlan {
         plan.skipped.push(node.id);
         continue;
       }
-      const before = fullVariant(node);
-      const after = degradedVariant(node);
+      const before = this.variant(node, false);
+      const after = this.variant(node, true);
       this.degradedNodes.add(node.id);
       const changed = Object.fromEntries(Object.entries(after.params).filter(([k, v]) => k !== 'model' && before.params[k] !== v));
       if (Object.keys(changed).length > 0) plan.params[node.id] = changed;

@@ -1,7 +1,7 @@
 import type { DagNode, DeliveryRunSpec } from './dag';
 import type { CostCategory } from './catalog';
 import type { CostVerdict } from './cost-agent';
-import type { DegradePlan } from './run-plan';
+import type { DegradePlan, LearnedChoice } from './run-plan';
 
 export type RunStatus = 'ADMITTING' | 'WAITING' | 'RUNNING' | 'COMPLETED' | 'DEGRADED' | 'TERMINATED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
 export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['COMPLETED', 'DEGRADED', 'TERMINATED', 'FAILED', 'CANCELLED', 'REJECTED'];
@@ -29,6 +29,20 @@ export interface CostDecision extends CostVerdict {
   leaseAvailableUsd: number;
   /** What a DEGRADE decision changed. */
   plan?: DegradePlan;
+  /** This run's projected total when the decision was made: spent + in flight + remaining estimates. */
+  runProjectedUsd?: number;
+  /** Nodes of the run that had ended when the decision was made. */
+  nodesDone?: number;
+}
+
+/** What the tenant's learning did to this run. */
+export interface RunLearningReport {
+  /** Whether this run was picked to explore a cheaper variant in shadow. */
+  explore: boolean;
+  /** Nodes switched to a cheaper model that proved itself for the tenant, with the evidence. */
+  choices: LearnedChoice[];
+  /** The shadow exploration started for this run, if any. */
+  shadow?: { nodeId: string; workflowId: string; fromModel: string; toModel: string };
 }
 
 export interface DeliveryRunResult {
@@ -44,6 +58,7 @@ export interface DeliveryRunResult {
   queuePosition?: number;
   /** The tenant's budget status as this run last heard it. */
   budgetStatus?: string;
+  learning?: RunLearningReport;
 }
 
 /** What a finished node activity reports back. */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { idSchema } from './ids';
 import { COST_CATEGORIES, type CostCategory, toMicros, usd } from './catalog';
-
-export const learningIntensitySchema = z.enum(['CONSERVATIVE', 'BALANCED', 'AGGRESSIVE']);
+import { stdDev } from './cost-model';
+import { LearningProfile, createLearningState, learningConfigSchema, type LearningEvent, type LearningState, type ModelPreference, type RunLearning, type ShadowObservation, type VariantEvidenceSummary, type Intensity, summarizeEvidence } from './learning';
 
 export const tenantConfigSchema = z
   .object({
@@ -24,10 +24,8 @@ export const tenantConfigSchema = z
       .default({ warning: 0.7, critical: 0.9 }),
     /** Run this tenant's nodes on `ados-tenant-{id}` instead of a shared partition. @default false */
     dedicatedQueue: z.boolean().default(false),
-    learning: z
-      .object({ intensity: learningIntensitySchema.default('BALANCED'), metaLearningOptIn: z.boolean().default(false) })
-      .strict()
-      .default({ intensity: 'BALANCED', metaLearningOptIn: false }),
+    /** Learning intensity, its budget shares and exploration rates, meta-learning opt-in (docs/LEARNING.md). */
+    learning: learningConfigSchema.default(learningConfigSchema.parse({})),
   })
   .strict();
 
@@ -54,6 +52,10 @@ export interface CostEvent {
   nodeId: string;
   category: CostCategory;
   costMicros: number;
+  /** The node's kind and model, and the catalog's estimate of the variant that ran: what the cost model learns from. */
+  kind?: string;
+  model?: string;
+  estimateMicros?: number;
 }
 
 export interface AdmissionRequest {
@@ -112,7 +114,7 @@ export interface LeaseRequest {
 }
 
 export type AdmissionDecision =
-  | { kind: 'ADMITTED'; runId: string; dedicatedQueue: boolean; budgetStatus: BudgetStatus; lease: LeaseGrant }
+  | { kind: 'ADMITTED'; runId: string; dedicatedQueue: boolean; budgetStatus: BudgetStatus; lease: LeaseGrant; learning?: RunLearning }
   | { kind: 'WAITING'; runId: string; position: number }
   | { kind: 'REJECTED'; runId: string; reason: string };
 
@@ -146,6 +148,25 @@ export interface TenantStatus {
   /** When the current period ends; absent for period `none`. */
   periodEnd?: string;
   archivedPeriods: ArchivedPeriod[];
+  learning: LearningStatus;
+}
+
+/** The learning profile as the status query, the CLI and learning_profile.json show it. */
+export interface LearningStatus {
+  configuredIntensity: Intensity;
+  /** The level in force now: stepped down at WARNING and CRITICAL, restored by a new period. */
+  intensity: Intensity;
+  metaLearningOptIn: boolean;
+  budgetShare: number;
+  learningBudgetUsd: number;
+  learningSpentUsd: number;
+  learningReservedUsd: number;
+  explorationRate: number;
+  costModel: Array<{ key: string; basis: 'ratio' | 'absolute'; mean: number; stdDev: number; samples: number; prior?: number }>;
+  evidence: Array<{ kind: string; fromModel: string; toModel: string } & VariantEvidenceSummary>;
+  preferences: ModelPreference[];
+  priorsVersion: number;
+  history: LearningEvent[];
 }
 
 /** Everything the entity carries across continue-as-new. */
@@ -160,6 +181,8 @@ export interface TenantLedgerState {
   periodStart: string;
   /** The most recent archived periods, newest last. */
   archive: ArchivedPeriod[];
+  /** Absent in states written before learning existed; created on load. */
+  learning?: LearningState;
 }
 
 /** Archived periods kept in the entity's state; the exporter writes every one to a file. */
@@ -195,22 +218,39 @@ export const CHARGED_KEYS_KEPT = 20_000;
  */
 export class TenantLedger {
   private readonly charged: Set<string>;
+  readonly learning: LearningProfile;
 
   constructor(readonly state: TenantLedgerState) {
     this.charged = new Set(state.chargedKeys);
+    state.learning ??= createLearningState(state.config.learning);
+    this.learning = new LearningProfile(state.learning, () => this.config.learning);
   }
 
   static create(config: TenantConfig, now: string): TenantLedger {
-    return new TenantLedger({ config, spentMicros: {}, chargedKeys: [], chargedEvents: 0, inFlight: [], waiting: [], periodStart: periodStartFor(now, config), archive: [] });
+    return new TenantLedger({
+      config,
+      spentMicros: {},
+      chargedKeys: [],
+      chargedEvents: 0,
+      inFlight: [],
+      waiting: [],
+      periodStart: periodStartFor(now, config),
+      archive: [],
+      learning: createLearningState(config.learning),
+    });
   }
 
   get config(): TenantConfig {
     return this.state.config;
   }
 
-  configure(patch: TenantConfigPatch): TenantConfig {
+  configure(patch: TenantConfigPatch, now: string): TenantConfig {
+    const before = this.state.config.learning;
     const merged = tenantConfigSchema.parse(mergeTenantConfig(this.state.config, patch));
     this.state.config = merged;
+    if (merged.learning.intensity !== before.intensity) this.learning.restoreIntensity(this.budgetStatus(), now, `configured intensity ${merged.learning.intensity}`);
+    else this.learning.adjustIntensity(this.budgetStatus(), now);
+    if (merged.learning.metaLearningOptIn !== before.metaLearningOptIn) this.learning.noteMetaLearning(merged.learning.metaLearningOptIn, now);
     return merged;
   }
 
@@ -222,8 +262,29 @@ export class TenantLedger {
     return Math.max(0, run.grantedMicros - run.reportedMicros);
   }
 
+  /** Money authorised and not yet spent: runs' lease remainders and shadows' learning grants. */
   reservedMicros(): number {
-    return this.state.inFlight.reduce((sum, run) => sum + this.reservation(run), 0);
+    return this.state.inFlight.reduce((sum, run) => sum + this.reservation(run), 0) + this.learning.reservedMicros();
+  }
+
+  learningSpentMicros(): number {
+    return this.state.spentMicros.learning ?? 0;
+  }
+
+  /** Learning money a shadow may still be granted: within the learning share and within the budget. */
+  learningAvailableMicros(): number {
+    return Math.min(this.learning.availableMicros(this.budgetMicros(), this.learningSpentMicros()), this.availableMicros());
+  }
+
+  /** A shadow of one of this tenant's runs asks for learning money; returns what was granted (0 = denied). */
+  requestExploration(request: ExplorationRequest, now: string): number {
+    return this.learning.grantExploration(request.explorationId, request.requestMicros, this.learningAvailableMicros(), now, request);
+  }
+
+  /** A shadow ended: charge its costs to the learning category, free what it did not spend, learn from it. */
+  settleExploration(report: ExplorationReport, now: string): void {
+    this.recordCosts(report.costs.map((c) => ({ ...c, category: 'learning' as const })), now);
+    this.learning.settleExploration(report.explorationId, report.observation, now, report);
   }
 
   /** Money neither spent nor authorised to a run. */
@@ -232,9 +293,9 @@ export class TenantLedger {
   }
 
   pressureFor(runId: string): TenantPressure {
-    const othersCommittedMicros = this.state.inFlight
-      .filter((r) => r.runId !== runId)
-      .reduce((sum, r) => sum + Math.max(this.reservation(r), r.estRemainingMicros), 0);
+    const othersCommittedMicros =
+      this.state.inFlight.filter((r) => r.runId !== runId).reduce((sum, r) => sum + Math.max(this.reservation(r), r.estRemainingMicros), 0) +
+      this.learning.reservedMicros();
     return {
       budgetMicros: this.budgetMicros(),
       spentMicros: this.spentMicros(),
@@ -257,18 +318,19 @@ export class TenantLedger {
    * A run's lease ran short: charge the costs it brings, then authorise what is available of what
    * it asks. Unknown runs (already released) get an empty grant rather than money.
    */
-  topUpLease(request: LeaseRequest): LeaseGrant {
-    this.recordCosts(request.costs);
+  topUpLease(request: LeaseRequest, now: string): LeaseGrant {
+    this.recordCosts(request.costs, now);
     const run = this.state.inFlight.find((r) => r.runId === request.runId);
     if (!run) return { runId: request.runId, grantedMicros: 0, pressure: this.pressureFor(request.runId), seq: request.seq };
     run.estRemainingMicros = Math.max(0, request.estRemainingMicros);
     return this.grant(run, request.requestMicros, request.seq);
   }
 
-  /** Charges a batch of cost events; each key once. */
-  recordCosts(events: CostEvent[]): number {
+  /** Charges a batch of cost events, each key once, and learns from them; the learning intensity follows the budget status. */
+  recordCosts(events: CostEvent[], now: string): number {
     let charged = 0;
     for (const event of events) if (this.recordCost(event)) charged++;
+    if (charged > 0) this.learning.adjustIntensity(this.budgetStatus(), now);
     return charged;
   }
 
@@ -296,6 +358,7 @@ export class TenantLedger {
     this.state.chargedEvents++;
     const run = this.state.inFlight.find((r) => r.runId === event.runId);
     if (run) run.reportedMicros += event.costMicros;
+    if (event.kind !== undefined) this.learning.learnCost({ kind: event.kind, ...(event.model ? { model: event.model } : {}), estimateMicros: event.estimateMicros ?? 0, costMicros: event.costMicros });
     return true;
   }
 
@@ -339,11 +402,21 @@ export class TenantLedger {
       estRemainingMicros: request.estimatedMicros ?? 0,
     };
     this.state.inFlight.push(run);
-    return this.admitted(run, request.estimatedMicros ?? 0);
+    const admitted = this.admitted(run, request.estimatedMicros ?? 0);
+    // Decided after the run's own lease, so the shadow's money never competes with the real run.
+    if (admitted.kind === 'ADMITTED') admitted.learning = this.learning.runLearning(this.learning.nextRunExplores(this.learningAvailableMicros() > 0));
+    return admitted;
   }
 
   private admitted(run: InFlightRun, requestMicros: number): AdmissionDecision {
-    return { kind: 'ADMITTED', runId: run.runId, dedicatedQueue: this.config.dedicatedQueue, budgetStatus: this.budgetStatus(), lease: this.grant(run, requestMicros, 0) };
+    return {
+      kind: 'ADMITTED',
+      runId: run.runId,
+      dedicatedQueue: this.config.dedicatedQueue,
+      budgetStatus: this.budgetStatus(),
+      lease: this.grant(run, requestMicros, 0),
+      learning: this.learning.runLearning(false),
+    };
   }
 
   private sortWaiting(): void {
@@ -352,8 +425,9 @@ export class TenantLedger {
   }
 
   /** Charges a run's last costs, then frees its slot and its unspent reservation (or its place in the queue). Idempotent. */
-  releaseRun(runId: string, costs: CostEvent[] = []): boolean {
-    this.recordCosts(costs);
+  releaseRun(runId: string, costs: CostEvent[] = [], now?: string): boolean {
+    if (now !== undefined) this.recordCosts(costs, now);
+    else for (const event of costs) this.recordCost(event);
     const before = this.state.inFlight.length + this.state.waiting.length;
     this.state.inFlight = this.state.inFlight.filter((r) => r.runId !== runId);
     this.state.waiting = this.state.waiting.filter((r) => r.runId !== runId);
@@ -401,6 +475,7 @@ export class TenantLedger {
         run.reportedMicros = 0;
       }
       this.state.periodStart = end;
+      this.learning.restoreIntensity(this.budgetStatus(), end, 'new budget period');
     }
     return archived;
   }
@@ -431,8 +506,53 @@ export class TenantLedger {
       periodStart: this.state.periodStart,
       ...(end ? { periodEnd: end } : {}),
       archivedPeriods: [...this.state.archive],
+      learning: this.learningStatus(),
     };
   }
+
+  learningStatus(): LearningStatus {
+    const l = this.learning.state;
+    const config = this.config.learning;
+    return {
+      configuredIntensity: config.intensity,
+      intensity: l.effectiveIntensity,
+      metaLearningOptIn: config.metaLearningOptIn,
+      budgetShare: this.learning.share(),
+      learningBudgetUsd: usd(this.learning.learningBudgetMicros(this.budgetMicros())),
+      learningSpentUsd: usd(this.learningSpentMicros()),
+      learningReservedUsd: usd(this.learning.reservedMicros()),
+      explorationRate: config.explorationRates[l.effectiveIntensity],
+      costModel: Object.entries(l.costModel).flatMap(([key, entry]) =>
+        (['ratio', 'absolute'] as const).flatMap((basis) => {
+          const stat = entry[basis];
+          const prior = entry.prior?.[basis];
+          if (!stat && !prior) return [];
+          return [{ key, basis, mean: stat?.mean ?? 0, stdDev: stat ? stdDev(stat) : 0, samples: stat?.n ?? 0, ...(prior ? { prior: prior.value } : {}) }];
+        }),
+      ),
+      evidence: Object.values(l.evidence).map((e) => ({ kind: e.kind, fromModel: e.fromModel, toModel: e.toModel, ...summarizeEvidence(e) })),
+      preferences: Object.values(l.preferences),
+      priorsVersion: l.priorsVersion,
+      history: [...l.history],
+    };
+  }
+}
+
+export interface ExplorationRequest {
+  explorationId: string;
+  workflowId: string;
+  runId: string;
+  nodeId: string;
+  requestMicros: number;
+}
+
+export interface ExplorationReport {
+  explorationId: string;
+  runId: string;
+  nodeId: string;
+  /** The shadow's costs; charged to the `learning` category whatever the node's own category. */
+  costs: CostEvent[];
+  observation?: ShadowObservation;
 }
 
 /** The fields a patch gives, over the current config; nested thresholds and learning merge field by field. */

@@ -1,0 +1,371 @@
+import { z } from 'zod';
+import { learnCost, learnedEstimate, observe, emptyStat, type CostModel, type CostSample, type RunningStat } from './cost-model';
+import type { BudgetStatus } from './tenant';
+
+/**
+ * A tenant's learning profile: how much of its budget may go to learning, how often runs explore a
+ * cheaper variant in shadow, what the shadows proved, and the learned cost model. Pure rules; the
+ * tenantBudget entity keeps the state and maps messages onto them.
+ */
+
+export const INTENSITIES = ['CONSERVATIVE', 'BALANCED', 'AGGRESSIVE'] as const;
+export type Intensity = (typeof INTENSITIES)[number];
+export const learningIntensitySchema = z.enum(INTENSITIES);
+
+const perIntensity = (defaults: Record<Intensity, number>, max: number) =>
+  z
+    .object({
+      CONSERVATIVE: z.number().min(0).max(max).default(defaults.CONSERVATIVE),
+      BALANCED: z.number().min(0).max(max).default(defaults.BALANCED),
+      AGGRESSIVE: z.number().min(0).max(max).default(defaults.AGGRESSIVE),
+    })
+    .strict()
+    .default(defaults);
+
+export const DEFAULT_BUDGET_SHARES: Record<Intensity, number> = { CONSERVATIVE: 0.05, BALANCED: 0.1, AGGRESSIVE: 0.2 };
+/** Share of admitted runs that explore a cheaper variant in shadow. CONSERVATIVE never explores. */
+export const DEFAULT_EXPLORATION_RATES: Record<Intensity, number> = { CONSERVATIVE: 0, BALANCED: 0.2, AGGRESSIVE: 0.5 };
+
+export const learningConfigSchema = z
+  .object({
+    /** @default 'BALANCED' */
+    intensity: learningIntensitySchema.default('BALANCED'),
+    /** Contribute noised cost statistics to the cross-tenant priors, and start from them. @default false */
+    metaLearningOptIn: z.boolean().default(false),
+    /** Share of the budget that learning may spend, per intensity. @default 5% / 10% / 20% */
+    budgetShares: perIntensity(DEFAULT_BUDGET_SHARES, 1),
+    /** Share of runs that explore in shadow, per intensity. @default 0 / 0.2 / 0.5 */
+    explorationRates: perIntensity(DEFAULT_EXPLORATION_RATES, 1),
+    /** A cheaper variant is good enough when its mean quality is at most this much below the full one's. @default 0.05 */
+    qualityTolerance: z.number().min(0).max(1).default(0.05),
+    /** Shadow comparisons needed before a cheaper variant is preferred. @default 5 */
+    minSamples: z.number().int().min(1).max(10_000).default(5),
+  })
+  .strict();
+
+export type LearningConfig = z.output<typeof learningConfigSchema>;
+export type LearningConfigInput = z.input<typeof learningConfigSchema>;
+
+/** One entry of `learning_history.jsonl`: every change of the profile, with its reason. */
+export type LearningEvent = { seq: number; at: string; reason: string } & (
+  | { type: 'intensity'; from: Intensity; to: Intensity }
+  | { type: 'exploration'; runId: string; nodeId: string; fromModel: string; toModel: string; qualityFull?: number; qualityShadow?: number; costFullUsd: number; costShadowUsd: number }
+  | { type: 'exploration-denied'; runId: string; nodeId: string }
+  | { type: 'preference'; kind: string; fromModel: string; toModel: string; adopted: boolean; evidence: VariantEvidenceSummary }
+  | { type: 'priors'; version: number; keys: number }
+  | { type: 'meta-learning'; optIn: boolean; samples?: number }
+);
+
+/** What shadow comparisons of one (kind, full model → cheaper model) pair have shown. */
+export interface VariantEvidence {
+  kind: string;
+  fromModel: string;
+  toModel: string;
+  qualityFull: RunningStat;
+  qualityShadow: RunningStat;
+  costFull: RunningStat;
+  costShadow: RunningStat;
+}
+
+export interface VariantEvidenceSummary {
+  samples: number;
+  qualityFull: number;
+  qualityShadow: number;
+  costFullUsd: number;
+  costShadowUsd: number;
+}
+
+/** A cheaper model that proved itself for this tenant; runs use it as the node's full model. */
+export interface ModelPreference {
+  kind: string;
+  fromModel: string;
+  toModel: string;
+  since: string;
+  evidence: VariantEvidenceSummary;
+}
+
+/** What an admitted run learns from its tenant: whether to explore, the cost model, the preferences. */
+export interface RunLearning {
+  explore: boolean;
+  costModel: CostModel;
+  preferences: Record<string, ModelPreference>;
+}
+
+/** A shadow comparison, as the shadowExploration workflow reports it. */
+export interface ShadowObservation {
+  kind: string;
+  fromModel: string;
+  toModel: string;
+  /** Mean of token F1 and ROUGE-L against the same reference; absent if the shadow was cut short. */
+  qualityFull?: number;
+  qualityShadow?: number;
+  costFullMicros: number;
+  costShadowMicros: number;
+}
+
+export interface LearningState {
+  effectiveIntensity: Intensity;
+  /** Learning money granted to shadows not yet settled, by exploration id. */
+  reservations: Record<string, number>;
+  /** Grows by the exploration rate with each admission; a run explores each time it passes 1. */
+  explorationCredit: number;
+  evidence: Record<string, VariantEvidence>;
+  preferences: Record<string, ModelPreference>;
+  costModel: CostModel;
+  /** The newest events, oldest first; the exporter appends them to learning_history.jsonl by seq. */
+  history: LearningEvent[];
+  historySeq: number;
+  /** Cost samples recorded when this tenant last contributed to the priors. */
+  contributedSamples: number;
+  /** Whether meta-learning last heard this tenant opt in (false until the first exchange). */
+  metaOptIn: boolean;
+  priorsVersion: number;
+}
+
+/** Events kept in the entity's state; the exporter has every one of them on disk long before. */
+export const LEARNING_EVENTS_KEPT = 200;
+
+export function createLearningState(config: LearningConfig): LearningState {
+  return {
+    effectiveIntensity: config.intensity,
+    reservations: {},
+    explorationCredit: 0,
+    evidence: {},
+    preferences: {},
+    costModel: {},
+    history: [],
+    historySeq: 0,
+    contributedSamples: 0,
+    metaOptIn: false,
+    priorsVersion: 0,
+  };
+}
+
+const LEVEL: Record<Intensity, number> = { CONSERVATIVE: 0, BALANCED: 1, AGGRESSIVE: 2 };
+
+/** The intensity the budget status allows: one level down at WARNING, CONSERVATIVE from CRITICAL on. */
+export function allowedIntensity(configured: Intensity, status: BudgetStatus): Intensity {
+  if (status === 'CRITICAL' || status === 'EXCEEDED') return 'CONSERVATIVE';
+  if (status === 'WARNING') return INTENSITIES[Math.max(0, LEVEL[configured] - 1)]!;
+  return configured;
+}
+
+export function evidenceKey(kind: string, fromModel: string, toModel: string): string {
+  return `${kind}|${fromModel}>${toModel}`;
+}
+
+export function preferenceKey(kind: string, fromModel: string): string {
+  return `${kind}|${fromModel}`;
+}
+
+export function summarizeEvidence(e: VariantEvidence): VariantEvidenceSummary {
+  const r = (x: number) => Math.round(x * 1e4) / 1e4;
+  return {
+    samples: e.qualityShadow.n,
+    qualityFull: r(e.qualityFull.mean),
+    qualityShadow: r(e.qualityShadow.mean),
+    costFullUsd: e.costFull.mean / 1e6,
+    costShadowUsd: e.costShadow.mean / 1e6,
+  };
+}
+
+/** Has the cheaper model shown, over enough samples, quality within tolerance at a lower cost? */
+export function hasProvenItself(e: VariantEvidence, config: Pick<LearningConfig, 'minSamples' | 'qualityTolerance'>): boolean {
+  return e.qualityShadow.n >= config.minSamples && e.qualityShadow.mean >= e.qualityFull.mean - config.qualityTolerance && e.costShadow.mean < e.costFull.mean;
+}
+
+/**
+ * The learning half of a tenant's ledger. `spentMicros` and `budgetMicros` come from the ledger,
+ * whose `learning` spend category is the learning spend.
+ */
+export class LearningProfile {
+  constructor(
+    readonly state: LearningState,
+    private config: () => LearningConfig,
+  ) {}
+
+  private log(at: string, event: DistributiveOmit<LearningEvent, 'seq' | 'at'>): void {
+    this.state.history.push({ ...event, seq: ++this.state.historySeq, at } as LearningEvent);
+    this.state.history.splice(0, Math.max(0, this.state.history.length - LEARNING_EVENTS_KEPT));
+  }
+
+  share(): number {
+    return this.config().budgetShares[this.state.effectiveIntensity];
+  }
+
+  learningBudgetMicros(budgetMicros: number): number {
+    return Math.floor(budgetMicros * this.share());
+  }
+
+  reservedMicros(): number {
+    return Object.values(this.state.reservations).reduce((a, b) => a + b, 0);
+  }
+
+  /** Learning money neither spent nor granted to a shadow. */
+  availableMicros(budgetMicros: number, learningSpentMicros: number): number {
+    return Math.max(0, this.learningBudgetMicros(budgetMicros) - learningSpentMicros - this.reservedMicros());
+  }
+
+  /**
+   * Follows the budget status within a period: the intensity only ever steps down (WARNING one
+   * level, CRITICAL to CONSERVATIVE) until a new period or a config change restores it.
+   */
+  adjustIntensity(status: BudgetStatus, at: string): void {
+    const allowed = allowedIntensity(this.config().intensity, status);
+    if (LEVEL[allowed] < LEVEL[this.state.effectiveIntensity]) this.setIntensity(allowed, at, `budget status ${status}`);
+  }
+
+  /** A new period or a new configured level: back to what the config and the status allow. */
+  restoreIntensity(status: BudgetStatus, at: string, reason: string): void {
+    const allowed = allowedIntensity(this.config().intensity, status);
+    if (allowed !== this.state.effectiveIntensity) this.setIntensity(allowed, at, status === 'HEALTHY' ? reason : `${reason}; budget status ${status}`);
+  }
+
+  private setIntensity(to: Intensity, at: string, reason: string): void {
+    this.log(at, { type: 'intensity', from: this.state.effectiveIntensity, to, reason });
+    this.state.effectiveIntensity = to;
+  }
+
+  /** Whether the run being admitted explores: a deterministic share of runs, at the current rate. */
+  nextRunExplores(canAfford: boolean): boolean {
+    const rate = this.config().explorationRates[this.state.effectiveIntensity];
+    if (rate <= 0 || !canAfford) return false;
+    this.state.explorationCredit += rate;
+    if (this.state.explorationCredit < 1) return false;
+    this.state.explorationCredit -= 1;
+    return true;
+  }
+
+  /**
+   * A shadow asks for learning money: granted only if its whole estimate fits what is left of the
+   * learning share, and never while the intensity is CONSERVATIVE.
+   */
+  grantExploration(explorationId: string, requestMicros: number, available: number, at: string, who: { runId: string; nodeId: string }): number {
+    if (explorationId in this.state.reservations) return this.state.reservations[explorationId]!;
+    const rate = this.config().explorationRates[this.state.effectiveIntensity];
+    if (rate <= 0 || requestMicros <= 0 || requestMicros > available) {
+      this.log(at, {
+        type: 'exploration-denied',
+        ...who,
+        reason: rate <= 0 ? `intensity ${this.state.effectiveIntensity} does not explore` : `the learning budget has $${(available / 1e6).toFixed(6)} left, the shadow needs $${(requestMicros / 1e6).toFixed(6)}`,
+      });
+      return 0;
+    }
+    this.state.reservations[explorationId] = requestMicros;
+    return requestMicros;
+  }
+
+  /** A shadow finished (or gave up): its reservation goes, and what it showed becomes evidence. */
+  settleExploration(explorationId: string, observation: ShadowObservation | undefined, at: string, who: { runId: string; nodeId: string }): void {
+    if (!(explorationId in this.state.reservations)) return;
+    delete this.state.reservations[explorationId];
+    if (!observation) return;
+    const complete = observation.qualityFull !== undefined && observation.qualityShadow !== undefined;
+    this.log(at, {
+      type: 'exploration',
+      ...who,
+      fromModel: observation.fromModel,
+      toModel: observation.toModel,
+      ...(complete ? { qualityFull: observation.qualityFull, qualityShadow: observation.qualityShadow } : {}),
+      costFullUsd: observation.costFullMicros / 1e6,
+      costShadowUsd: observation.costShadowMicros / 1e6,
+      reason: complete ? 'shadow scored against the same reference' : 'shadow cut short by its learning budget',
+    });
+    if (!complete) return;
+    const key = evidenceKey(observation.kind, observation.fromModel, observation.toModel);
+    const e = (this.state.evidence[key] ??= {
+      kind: observation.kind,
+      fromModel: observation.fromModel,
+      toModel: observation.toModel,
+      qualityFull: emptyStat(),
+      qualityShadow: emptyStat(),
+      costFull: emptyStat(),
+      costShadow: emptyStat(),
+    });
+    e.qualityFull = observe(e.qualityFull, observation.qualityFull!);
+    e.qualityShadow = observe(e.qualityShadow, observation.qualityShadow!);
+    e.costFull = observe(e.costFull, observation.costFullMicros);
+    e.costShadow = observe(e.costShadow, observation.costShadowMicros);
+    this.reviewPreference(e, at);
+  }
+
+  /** Adopts a cheaper model once it has proven itself, and withdraws it if later evidence disagrees. */
+  private reviewPreference(e: VariantEvidence, at: string): void {
+    const key = preferenceKey(e.kind, e.fromModel);
+    const current = this.state.preferences[key];
+    const proven = hasProvenItself(e, this.config());
+    const evidence = summarizeEvidence(e);
+    const { qualityTolerance, minSamples } = this.config();
+    if (proven && current?.toModel !== e.toModel) {
+      this.state.preferences[key] = { kind: e.kind, fromModel: e.fromModel, toModel: e.toModel, since: at, evidence };
+      this.log(at, {
+        type: 'preference',
+        kind: e.kind,
+        fromModel: e.fromModel,
+        toModel: e.toModel,
+        adopted: true,
+        evidence,
+        reason: `${e.toModel} scored ${evidence.qualityShadow} vs ${evidence.qualityFull} (tolerance ${qualityTolerance}) over ${evidence.samples} samples (≥ ${minSamples}) at ${pct(evidence.costShadowUsd, evidence.costFullUsd)} of the cost`,
+      });
+    } else if (proven && current) {
+      current.evidence = evidence;
+    } else if (!proven && current?.toModel === e.toModel) {
+      delete this.state.preferences[key];
+      this.log(at, {
+        type: 'preference',
+        kind: e.kind,
+        fromModel: e.fromModel,
+        toModel: e.toModel,
+        adopted: false,
+        evidence,
+        reason: `${e.toModel} no longer within tolerance: ${evidence.qualityShadow} vs ${evidence.qualityFull}`,
+      });
+    }
+  }
+
+  learnCost(sample: CostSample): void {
+    learnCost(this.state.costModel, sample);
+  }
+
+  samples(): number {
+    return Object.values(this.state.costModel).reduce((sum, e) => sum + (e.ratio?.n ?? 0) + (e.absolute?.n ?? 0), 0);
+  }
+
+  /** Published priors, per key and basis; a newer version replaces the older one. */
+  applyPriors(version: number, priors: Record<string, { ratio?: number; absolute?: number }>, weight: number, at: string): void {
+    if (version <= this.state.priorsVersion) return;
+    this.state.priorsVersion = version;
+    for (const [key, prior] of Object.entries(priors)) {
+      const entry = (this.state.costModel[key] ??= {});
+      entry.prior = {
+        ...(prior.ratio !== undefined ? { ratio: { value: prior.ratio, weight } } : {}),
+        ...(prior.absolute !== undefined ? { absolute: { value: prior.absolute, weight } } : {}),
+      };
+    }
+    this.log(at, { type: 'priors', version, keys: Object.keys(priors).length, reason: 'cross-tenant priors published by meta-learning' });
+  }
+
+  noteMetaLearning(optIn: boolean, at: string, samples?: number): void {
+    this.log(at, {
+      type: 'meta-learning',
+      optIn,
+      ...(samples !== undefined ? { samples } : {}),
+      reason: optIn ? (samples !== undefined ? 'contributed cost statistics to the priors' : 'opted in to cross-tenant priors') : 'opted out: no further contributions; past releases keep what they had',
+    });
+  }
+
+  runLearning(explore: boolean): RunLearning {
+    return { explore, costModel: this.state.costModel, preferences: this.state.preferences };
+  }
+
+  /** The learned estimate for a (kind, model), for status and artifacts. */
+  estimateFor(kind: string, model: string | undefined, catalogMicros: number) {
+    return learnedEstimate(this.state.costModel, kind, model, catalogMicros);
+  }
+}
+
+function pct(part: number, whole: number): string {
+  return whole > 0 ? `${((part / whole) * 100).toFixed(0)}%` : 'n/a';
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

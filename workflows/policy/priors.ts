@@ -1,0 +1,117 @@
+import type { CostBasis, CostModel } from './cost-model';
+
+/**
+ * Cross-tenant cost priors with differential privacy (the Laplace mechanism).
+ *
+ * What is protected: each contributing tenant's cost statistics. Each tenant gives one value per
+ * (kind, model) and basis — its own mean, clipped to [0, clip] — so replacing one tenant's data
+ * moves the mean over m contributors by at most clip / m. A release of d coordinates splits ε
+ * evenly, so each coordinate gets Laplace noise of scale b = clip · d / (m · ε), and the whole
+ * release is ε-differentially private for each tenant. Which tenants opted in is not hidden.
+ * Every release spends ε again (basic composition), which is why releases are rate-limited.
+ */
+
+export interface PriorsConfig {
+  /** Privacy loss per release, for the whole release. @default 1 */
+  epsilon: number;
+  /** Contributions are clipped to [0, clip] before averaging. @default { ratio: 4, absolute: 100000 } (absolute in micro-dollars) */
+  clip: Record<CostBasis, number>;
+  /** A coordinate is published only with at least this many contributors. @default 1 */
+  minContributors: number;
+  /** Releases are at least this far apart. @default 3600 */
+  publishIntervalSeconds: number;
+}
+
+export const DEFAULT_PRIORS_CONFIG: PriorsConfig = { epsilon: 1, clip: { ratio: 4, absolute: 100_000 }, minContributors: 1, publishIntervalSeconds: 3600 };
+
+/** One tenant's statistics: per key and basis, its sample count and mean. */
+export type CostStats = Record<string, Partial<Record<CostBasis, { n: number; mean: number }>>>;
+
+export interface PriorCoordinate {
+  key: string;
+  basis: CostBasis;
+  /** Mean of the contributors' clipped means: never published, only noised. */
+  rawMean: number;
+  contributors: number;
+  /** Laplace scale b = clip · d / (m · ε). */
+  noiseScale: number;
+}
+
+export interface PublishedPrior {
+  value: number;
+  contributors: number;
+  noiseScale: number;
+}
+
+export interface PublishedPriors {
+  version: number;
+  publishedAt: string;
+  epsilon: number;
+  clip: Record<CostBasis, number>;
+  entries: Record<string, Partial<Record<CostBasis, PublishedPrior>>>;
+}
+
+/** A tenant's own statistics (priors excluded): what it contributes. */
+export function contributionFrom(model: CostModel): CostStats {
+  const stats: CostStats = {};
+  for (const [key, entry] of Object.entries(model)) {
+    for (const basis of ['ratio', 'absolute'] as const) {
+      const stat = entry[basis];
+      if (stat && stat.n > 0) (stats[key] ??= {})[basis] = { n: stat.n, mean: stat.mean };
+    }
+  }
+  return stats;
+}
+
+/** The coordinates a release would publish, with their raw means and noise scales. */
+export function priorCoordinates(contributions: Record<string, CostStats>, config: PriorsConfig): PriorCoordinate[] {
+  const values = new Map<string, { key: string; basis: CostBasis; values: number[] }>();
+  for (const tenantId of Object.keys(contributions).sort()) {
+    for (const [key, bases] of Object.entries(contributions[tenantId]!)) {
+      for (const basis of ['ratio', 'absolute'] as const) {
+        const stat = bases[basis];
+        if (!stat || stat.n <= 0 || !Number.isFinite(stat.mean)) continue;
+        const id = `${key}#${basis}`;
+        const entry = values.get(id) ?? { key, basis, values: [] };
+        entry.values.push(Math.min(config.clip[basis], Math.max(0, stat.mean)));
+        values.set(id, entry);
+      }
+    }
+  }
+  const kept = [...values.values()].filter((v) => v.values.length >= config.minContributors).sort((a, b) => (a.key + a.basis < b.key + b.basis ? -1 : 1));
+  const d = kept.length;
+  return kept.map((v) => ({
+    key: v.key,
+    basis: v.basis,
+    rawMean: v.values.reduce((a, b) => a + b, 0) / v.values.length,
+    contributors: v.values.length,
+    noiseScale: (config.clip[v.basis] * d) / (v.values.length * config.epsilon),
+  }));
+}
+
+/** Laplace(0, b) from a uniform draw u in (-0.5, 0.5), by the inverse CDF. */
+export function laplaceFromUniform(u: number, scale: number): number {
+  const clamped = Math.max(-0.5 + 1e-12, Math.min(0.5 - 1e-12, u));
+  return -scale * Math.sign(clamped) * Math.log(1 - 2 * Math.abs(clamped));
+}
+
+/** Noised, clipped values for the coordinates; `uniforms` holds one draw in (-0.5, 0.5) per coordinate. */
+export function noisedPriors(coordinates: PriorCoordinate[], uniforms: number[], config: PriorsConfig, version: number, publishedAt: string): PublishedPriors {
+  const entries: PublishedPriors['entries'] = {};
+  coordinates.forEach((c, i) => {
+    const noised = c.rawMean + laplaceFromUniform(uniforms[i] ?? 0, c.noiseScale);
+    // Clipping after the noise is post-processing: it costs no privacy.
+    (entries[c.key] ??= {})[c.basis] = { value: Math.min(config.clip[c.basis], Math.max(0, noised)), contributors: c.contributors, noiseScale: c.noiseScale };
+  });
+  return { version, publishedAt, epsilon: config.epsilon, clip: config.clip, entries };
+}
+
+/** The priors as a tenant's cost model takes them: one value per key and basis. */
+export function priorValues(priors: PublishedPriors): Record<string, { ratio?: number; absolute?: number }> {
+  return Object.fromEntries(
+    Object.entries(priors.entries).map(([key, bases]) => [
+      key,
+      { ...(bases.ratio ? { ratio: bases.ratio.value } : {}), ...(bases.absolute ? { absolute: bases.absolute.value } : {}) },
+    ]),
+  );
+}
