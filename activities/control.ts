@@ -126,7 +126,7 @@ export function priorsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Parti
     if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
     return n;
   };
-  const epsilon = number('ADOS_META_EPSILON', 0.001, 100);
+  const epsilon = number('ADOS_META_EPSILON', 0.001, 10_000);
   const publish = number('ADOS_META_PUBLISH_SECONDS', 0, 31_536_000);
   if (epsilon !== undefined) config.epsilon = epsilon;
   if (publish !== undefined) config.publishIntervalSeconds = publish;

@@ -248,7 +248,14 @@ async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[]): Pr
 
       let needed = plan.estimate(node);
       if (needed > leaseAvailable()) {
-        await topUp(plan.remainingMicros() - leaseAvailable());
+        // Nodes still in flight may finish during the round trip and overdraw the new lease again
+        // (a cost above its estimate); ask again while the entity keeps granting what is asked.
+        for (let asks = 0; asks < 3 && needed > leaseAvailable(); asks++) {
+          const before = lease?.grantedMicros ?? 0;
+          const asked = plan.remainingMicros() - leaseAvailable();
+          await topUp(asked);
+          if ((lease?.grantedMicros ?? 0) - before < asked) break;
+        }
         if (needed > leaseAvailable() && !plan.degraded) {
           const degradePlan = plan.degrade();
           record({ ...verdict, action: 'DEGRADE', reason: `the lease could not cover ${node.id}; degrading the rest of the run` }, { plan: degradePlan });
