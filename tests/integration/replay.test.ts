@@ -24,7 +24,7 @@ quietRuntime();
 describe('replay of recorded histories', () => {
   test('every workflow type and variant has a fixture', () => {
     const names = fixtures().map((f) => f.name);
-    for (const variant of ['completed', 'degraded', 'terminated', 'failed', 'cancelled', 'rejected-unknown-tenant', 'invalid-cycle', 'waited-for-admission', 'retried-and-noncritical-failure']) {
+    for (const variant of ['completed', 'degraded', 'terminated', 'failed', 'cancelled', 'rejected-unknown-tenant', 'invalid-cycle', 'waited-for-admission', 'retried-and-noncritical-failure', 'explored', 'learned-model']) {
       assert.ok(names.includes(`deliveryRun-${variant}.json`), `deliveryRun-${variant}`);
     }
     assert.ok(names.includes('tenantBudget-continued-as-new.json'));
@@ -32,6 +32,9 @@ describe('replay of recorded histories', () => {
     assert.ok(names.includes('tenantBudget-period-rollover.json'));
     assert.ok(names.includes('sweepExports-completed.json'));
     assert.ok(names.includes('tenantBudget-after-continue-as-new.json'));
+    assert.ok(names.includes('tenantBudget-learning.json'));
+    assert.ok(names.includes('shadowExploration-compared.json'));
+    assert.ok(names.includes('metaLearning-published.json'));
   });
 
   test('each deliveryRun fixture ends the way its name says', () => {
@@ -45,6 +48,8 @@ describe('replay of recorded histories', () => {
       failed: 'workflow failed',
       'invalid-cycle': 'workflow failed',
       cancelled: 'workflow cancelled',
+      explored: 'COMPLETED',
+      'learned-model': 'COMPLETED',
     };
     for (const [variant, outcome] of Object.entries(expected)) {
       const { events } = JSON.parse(readFileSync(join(FIXTURES, `deliveryRun-${variant}.json`), 'utf8')) as { events: Array<Record<string, { result?: { payloads: Array<{ data: string }> } }>> };
