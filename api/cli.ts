@@ -119,8 +119,18 @@ function renderTenant(s: TenantStatus): string {
     `  runs in flight: ${s.runsInFlight.length}/${s.config.maxConcurrentRuns}${s.runsInFlight.length ? ` (${s.runsInFlight.map((r) => r.runId).join(', ')})` : ''} · waiting: ${s.runsWaiting.length}${s.runsWaiting.length ? ` (${s.runsWaiting.map((r) => `${r.runId}@p${r.priority}`).join(', ')})` : ''}`,
     `  reserved for runs in flight: $${s.reservedUsd.toFixed(6)} · period ${s.periodStart}${s.periodEnd ? ` → ${s.periodEnd}` : ' (no end)'} · archived periods: ${s.archivedPeriods.length}`,
     ...s.archivedPeriods.slice(-3).map((p) => `    ${p.start} → ${p.end}: $${p.spentUsd.toFixed(6)}`),
-    `  learning: ${s.config.learning.intensity}, meta-learning ${s.config.learning.metaLearningOptIn ? 'opted in' : 'opted out'} · dedicated queue: ${s.config.dedicatedQueue ? 'yes' : 'no'}`,
+    `  dedicated queue: ${s.config.dedicatedQueue ? 'yes' : 'no'}`,
+    ...renderLearning(s.learning),
   ].join('\n');
+}
+
+function renderLearning(l: TenantStatus['learning']): string[] {
+  const intensity = l.intensity === l.configuredIntensity ? l.intensity : `${l.intensity} (configured ${l.configuredIntensity}, stepped down)`;
+  return [
+    `  learning: ${intensity} · spent $${l.learningSpentUsd.toFixed(6)} of its $${l.learningBudgetUsd.toFixed(6)} (${(l.budgetShare * 100).toFixed(0)}% share) · explores ${(l.explorationRate * 100).toFixed(0)}% of runs · meta-learning ${l.metaLearningOptIn ? `opted in (priors v${l.priorsVersion})` : 'opted out'}`,
+    ...l.preferences.map((p) => `    prefers ${p.toModel} over ${p.fromModel} for ${p.kind}: quality ${p.evidence.qualityShadow} vs ${p.evidence.qualityFull} over ${p.evidence.samples} shadows`),
+    ...l.costModel.slice(0, 8).map((e) => `    cost model ${e.key}: ${e.basis === 'ratio' ? `×${e.mean.toFixed(3)} of catalog` : `$${(e.mean / 1e6).toFixed(6)}`} ± ${e.basis === 'ratio' ? e.stdDev.toFixed(3) : `$${(e.stdDev / 1e6).toFixed(6)}`} over ${e.samples} samples${e.prior !== undefined ? ` (prior ${e.prior.toFixed(3)})` : ''}`),
+  ];
 }
 
 tenant
@@ -146,10 +156,10 @@ tenant
     if (opts.dedicatedQueue) patch.dedicatedQueue = true;
     const client = await connectClient();
     if (opts.intensity !== undefined || opts.metaOptIn || opts.metaOptOut) {
-      const current = await tenantStatus(client, tenantId).catch(() => undefined);
+      // Learning settings merge field by field, so only what was given changes.
       patch.learning = {
-        intensity: (opts.intensity as 'BALANCED') ?? current?.config.learning.intensity ?? 'BALANCED',
-        metaLearningOptIn: opts.metaOptIn ? true : opts.metaOptOut ? false : (current?.config.learning.metaLearningOptIn ?? false),
+        ...(opts.intensity !== undefined ? { intensity: opts.intensity as 'BALANCED' } : {}),
+        ...(opts.metaOptIn || opts.metaOptOut ? { metaLearningOptIn: Boolean(opts.metaOptIn) } : {}),
       };
     }
     const status = await configureTenant(client, tenantId, patch);
@@ -172,6 +182,8 @@ function renderRun(r: DeliveryRunResult): string {
   for (const [id, n] of Object.entries(r.nodes)) {
     lines.push(`  ${id.padEnd(24)} ${n.status.padEnd(10)} attempts ${n.attempts} · $${n.costUsd.toFixed(6)}${n.model ? ` · ${n.model}` : ''}${n.error ? ` · ${n.error}` : ''}`);
   }
+  for (const c of r.learning?.choices ?? []) lines.push(`  learned: ${c.nodeId} runs ${c.toModel} instead of ${c.fromModel} (quality ${c.evidence.qualityShadow} vs ${c.evidence.qualityFull} over ${c.evidence.samples} shadows)`);
+  if (r.learning?.shadow) lines.push(`  explored: ${r.learning.shadow.nodeId} in shadow with ${r.learning.shadow.toModel} (${r.learning.shadow.workflowId})`);
   return lines.join('\n');
 }
 

@@ -26,9 +26,9 @@ interface DemoTenant {
 const TENANTS: DemoTenant[] = [
   {
     tenantId: 'acme',
-    config: { budgetUsd: 25, maxConcurrentRuns: 10, period: 'monthly' },
+    config: { budgetUsd: 25, maxConcurrentRuns: 10, period: 'monthly', learning: { intensity: 'AGGRESSIVE', minSamples: 2 } },
     model: 'gpt-4o',
-    story: 'a healthy tenant: plenty of budget and room, every run at full quality',
+    story: 'a healthy tenant: plenty of budget and room, every run at full quality; it learns AGGRESSIVELY, so half its runs also try gpt-4o-mini in shadow, paid from its learning share',
   },
   {
     tenantId: 'globex',
@@ -91,6 +91,7 @@ export interface DemoSummary {
     spentUsd: number;
     budgetUsd: number;
     budgetStatus: string;
+    learning: { intensity: string; shadows: number; spentUsd: number; budgetUsd: number; preferences: string[] };
     webUi: string;
   }>;
 }
@@ -165,7 +166,12 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   const summary: DemoSummary = { address, uiUrl, elapsedMs: Date.now() - started, tenants: [] };
   for (const t of TENANTS) {
     const mine = results.filter((r) => r.tenantId === t.tenantId).map((r) => r.result);
-    const status = await tenantStatus(client, t.tenantId);
+    // Shadows run after their runs; give them a moment to settle so the learning figures are whole.
+    let status = await tenantStatus(client, t.tenantId);
+    for (let i = 0; i < 50 && status.learning.learningReservedUsd > 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = await tenantStatus(client, t.tenantId);
+    }
     const byStatus: Record<string, number> = {};
     for (const r of mine) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
     summary.tenants.push({
@@ -178,6 +184,13 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
       spentUsd: status.spentUsd,
       budgetUsd: status.budgetUsd,
       budgetStatus: status.budgetStatus,
+      learning: {
+        intensity: status.learning.intensity,
+        shadows: status.learning.history.filter((e) => e.type === 'exploration').length,
+        spentUsd: status.learning.learningSpentUsd,
+        budgetUsd: status.learning.learningBudgetUsd,
+        preferences: status.learning.preferences.map((p) => `${p.toModel} instead of ${p.fromModel} (quality ${p.evidence.qualityShadow} vs ${p.evidence.qualityFull})`),
+      },
       webUi: webUiLink(uiUrl, t.tenantId),
     });
   }
@@ -193,6 +206,8 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
     for (const s of summary.tenants) {
       process.stdout.write(`  ${s.tenantId}: ${s.story}\n`);
       for (const [status, why] of Object.entries(s.why)) process.stdout.write(`    ${status}: ${why}\n`);
+      const l = s.learning;
+      process.stdout.write(`    learning ${l.intensity}: ${l.shadows} shadow comparisons, $${l.spentUsd.toFixed(6)} of its $${l.budgetUsd.toFixed(4)} learning share${l.preferences.length ? `; now prefers ${l.preferences.join(', ')}` : ''}\n`);
     }
     process.stdout.write('\nWeb UI, filtered by tenant:\n');
     for (const s of summary.tenants) process.stdout.write(`  ${s.tenantId.padEnd(9)} ${s.webUi}\n`);

@@ -1,0 +1,190 @@
+/**
+ * Learning, measured: projection accuracy cold and warm, and what learning costs and saves.
+ *
+ * Projection accuracy is |projected − actual| / actual for a run's total, read from the run's own
+ * CostAgent decisions: the first decision (start) and the first one made with at least half the
+ * nodes done (half-way). Cold = the first run of fresh tenants (catalog prices only); warm = runs
+ * after a tenant has completed 50 runs of the same DAG shapes.
+ *
+ * Usage: node --import tsx bench/learning.ts [--quick]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { configureTenant, connectClient, runOutcome, startRun, tenantStatus } from '../api/client';
+import { startDevServer } from '../infra/dev-server';
+import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
+import type { DeliveryRunInput } from '../workflows/policy/dag';
+import type { DeliveryRunResult } from '../workflows/policy/run-state';
+import type { Client } from '@temporalio/client';
+import { freePort } from '../tests/helpers/temporal';
+
+const QUICK = process.argv.includes('--quick');
+const WARMUP_RUNS = 50;
+const MEASURED_RUNS = QUICK ? 10 : 30;
+const COLD_TENANTS = QUICK ? 5 : 10;
+const LEARNER_RUNS = QUICK ? 30 : 60;
+const CONCURRENCY = 5;
+
+const QUERIES = [
+  'How is cost counted exactly once?',
+  'What happens when a tenant exceeds its budget?',
+  'How does admission decide which run starts next?',
+  'What does a DEGRADE plan change?',
+  'Where are run artifacts written?',
+  'How does the export sweep release slots?',
+  'What is a budget lease?',
+  'How are node kinds registered?',
+];
+
+/** Two repeated DAG shapes: a RAG pipeline with reranking, and a short answer-and-check one. */
+function dag(i: number): DeliveryRunInput['dag'] {
+  const query = QUERIES[i % QUERIES.length]!;
+  if (i % 2 === 0) {
+    return {
+      name: 'rag-rerank',
+      nodes: [
+        { id: 'retrieve', kind: 'retrieval.search', params: { query, top_k: 6 } },
+        { id: 'generate', kind: 'llm.generate', deps: ['retrieve'], params: { model: 'gpt-4o', num_candidates: 2, max_tokens: 200 } },
+        { id: 'rerank', kind: 'rerank', deps: ['generate'] },
+        { id: 'evaluate', kind: 'eval.score', deps: ['rerank'] },
+      ],
+    } as DeliveryRunInput['dag'];
+  }
+  return {
+    name: 'answer-check',
+    nodes: [
+      { id: 'retrieve', kind: 'retrieval.search', params: { query, top_k: 3 } },
+      { id: 'draft', kind: 'llm.generate', deps: ['retrieve'], params: { model: 'gpt-4.1-mini', max_tokens: 120 } },
+      { id: 'evaluate', kind: 'eval.score', deps: ['draft'] },
+    ],
+  } as DeliveryRunInput['dag'];
+}
+
+interface Accuracy {
+  runs: number;
+  startMeanPct: number;
+  startP90Pct: number;
+  halfMeanPct: number;
+  halfP90Pct: number;
+}
+
+function accuracy(results: DeliveryRunResult[]): Accuracy {
+  const start: number[] = [];
+  const half: number[] = [];
+  for (const r of results) {
+    if (r.status !== 'COMPLETED' || r.costUsd === 0) continue;
+    const total = Object.keys(r.nodes).length;
+    const first = r.decisions[0];
+    const mid = r.decisions.find((d) => (d.nodesDone ?? 0) >= total / 2);
+    if (first?.runProjectedUsd !== undefined) start.push(Math.abs(first.runProjectedUsd - r.costUsd) / r.costUsd);
+    if (mid?.runProjectedUsd !== undefined) half.push(Math.abs(mid.runProjectedUsd - r.costUsd) / r.costUsd);
+  }
+  const mean = (xs: number[]) => round((xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)) * 100);
+  const p90 = (xs: number[]) => round(([...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(xs.length * 0.9) - 1)] ?? 0) * 100);
+  return { runs: start.length, startMeanPct: mean(start), startP90Pct: p90(start), halfMeanPct: mean(half), halfP90Pct: p90(half) };
+}
+
+function round(x: number, digits = 2): number {
+  return Math.round(x * 10 ** digits) / 10 ** digits;
+}
+
+async function runBatch(client: Client, tenantId: string, from: number, count: number): Promise<DeliveryRunResult[]> {
+  const results: DeliveryRunResult[] = [];
+  for (let i = from; i < from + count; i += CONCURRENCY) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(CONCURRENCY, from + count - i) }, (_, j) => startRun(client, { tenantId, runId: `r-${i + j}`, dag: dag(i + j) })),
+    );
+    results.push(...(await Promise.all(batch.map(runOutcome))));
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const noop = () => undefined;
+  Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop } });
+  const server = await startDevServer({ port: await freePort(), headless: true, dbFile: null });
+  const connection = await NativeConnection.connect({ address: server.address });
+  const workers = await createAdosWorkers({ connection, clientAddress: server.address });
+  const running = runAdosWorkers(workers);
+  const client = await connectClient(server.address);
+  const started = Date.now();
+  try {
+    // Cold: each tenant's very first run, priced by the catalog alone.
+    const cold: DeliveryRunResult[] = [];
+    for (let t = 0; t < COLD_TENANTS; t++) {
+      await configureTenant(client, `cold-${t}`, { budgetUsd: 100, learning: { intensity: 'CONSERVATIVE' } });
+      cold.push(...(await runBatch(client, `cold-${t}`, t, 1)));
+    }
+
+    // Warm: one tenant, 50 runs of the same shapes, then the measured runs.
+    await configureTenant(client, 'warm', { budgetUsd: 100, maxConcurrentRuns: 20, learning: { intensity: 'CONSERVATIVE' } });
+    const warmup = await runBatch(client, 'warm', 0, WARMUP_RUNS);
+    const warm = await runBatch(client, 'warm', WARMUP_RUNS, MEASURED_RUNS);
+
+    // An AGGRESSIVE learner on the same workload: what its learning costs, and what it saves.
+    await configureTenant(client, 'learner', { budgetUsd: 2, maxConcurrentRuns: 20, learning: { intensity: 'AGGRESSIVE' } });
+    const learner = await runBatch(client, 'learner', 0, LEARNER_RUNS);
+    let status = await tenantStatus(client, 'learner');
+    for (let i = 0; i < 100 && status.learning.learningReservedUsd > 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = await tenantStatus(client, 'learner');
+    }
+    const adoptedAt = status.learning.history.find((e) => e.type === 'preference' && e.adopted);
+    const firstSwitched = learner.findIndex((r) => (r.learning?.choices.length ?? 0) > 0);
+    const meanCost = (rs: DeliveryRunResult[]) => (rs.length ? round(rs.reduce((s, r) => s + r.costUsd, 0) / rs.length, 6) : 0);
+    const rag = (rs: DeliveryRunResult[]) => rs.filter((r) => 'generate' in r.nodes);
+
+    const report = {
+      quick: QUICK,
+      projection: {
+        cold: accuracy(cold),
+        warmupRuns: WARMUP_RUNS,
+        warm: accuracy(warm),
+        warmupItself: accuracy(warmup),
+      },
+      learner: {
+        intensity: 'AGGRESSIVE',
+        runs: LEARNER_RUNS,
+        budgetUsd: status.budgetUsd,
+        learningBudgetUsd: status.learning.learningBudgetUsd,
+        learningSpentUsd: status.learning.learningSpentUsd,
+        learningSharePct: round((status.learning.learningSpentUsd / status.budgetUsd) * 100, 3),
+        shadows: status.learning.history.filter((e) => e.type === 'exploration').length,
+        preferences: status.learning.preferences.map((p) => ({ kind: p.kind, from: p.fromModel, to: p.toModel, evidence: p.evidence })),
+        preferenceAdoptedAtSeq: adoptedAt?.seq,
+        firstRunOnLearnedModel: firstSwitched >= 0 ? firstSwitched : undefined,
+        meanRagRunCostBeforeUsd: meanCost(rag(firstSwitched >= 0 ? learner.slice(0, firstSwitched) : learner)),
+        meanRagRunCostAfterUsd: firstSwitched >= 0 ? meanCost(rag(learner.slice(firstSwitched).filter((r) => r.learning?.choices.length))) : undefined,
+      },
+      elapsedMs: Date.now() - started,
+      machine: `${process.platform} ${process.arch}, node ${process.version}`,
+      at: new Date().toISOString(),
+    };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    const p = report.projection;
+    process.stdout.write(
+      [
+        '',
+        '| projection error, |projected − actual| / actual | at start (mean / p90) | at half-way (mean / p90) |',
+        '|---|---|---|',
+        `| cold (catalog only, ${p.cold.runs} runs) | ${p.cold.startMeanPct}% / ${p.cold.startP90Pct}% | ${p.cold.halfMeanPct}% / ${p.cold.halfP90Pct}% |`,
+        `| warm (after ${WARMUP_RUNS} runs, ${p.warm.runs} runs) | ${p.warm.startMeanPct}% / ${p.warm.startP90Pct}% | ${p.warm.halfMeanPct}% / ${p.warm.halfP90Pct}% |`,
+        '',
+      ].join('\n'),
+    );
+    mkdirSync(join(__dirname, 'results'), { recursive: true });
+    writeFileSync(join(__dirname, 'results', `learning${QUICK ? '-quick' : ''}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  } finally {
+    for (const w of workers) w.shutdown();
+    await running;
+    await client.connection.close();
+    await connection.close();
+    await server.stop();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
