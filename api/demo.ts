@@ -207,7 +207,7 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
       process.stdout.write(`  ${s.tenantId}: ${s.story}\n`);
       for (const [status, why] of Object.entries(s.why)) process.stdout.write(`    ${status}: ${why}\n`);
       const l = s.learning;
-      process.stdout.write(`    learning ${l.intensity}: ${l.shadows} shadow comparisons, $${l.spentUsd.toFixed(6)} of its $${l.budgetUsd.toFixed(4)} learning share${l.preferences.length ? `; now prefers ${l.preferences.join(', ')}` : ''}\n`);
+      process.stdout.write(`    learning ${l.intensity}: shadow comparisons ${l.shadows}, spent $${l.spentUsd.toFixed(6)} of its $${l.budgetUsd.toFixed(4)} learning share${l.preferences.length ? `; now prefers ${l.preferences.join(', ')}` : ''}\n`);
     }
     process.stdout.write('\nWeb UI, filtered by tenant:\n');
     for (const s of summary.tenants) process.stdout.write(`  ${s.tenantId.padEnd(9)} ${s.webUi}\n`);
