@@ -177,6 +177,21 @@ describe('learning profile', () => {
     assert.equal(l.learningStatus().history.filter((e) => e.type === 'preference').length, 2);
   });
 
+  test('the learning state survives continue-as-new: a ledger rebuilt from its serialised state learns and decides the same', () => {
+    const l = ledger({ budgetUsd: 10, learning: { intensity: 'AGGRESSIVE', minSamples: 1 } });
+    for (let i = 0; i < 7; i++) {
+      l.recordCosts([{ key: `r${i}/g`, runId: `r${i}`, nodeId: 'g', category: 'llm', costMicros: 1200 + i, kind: 'llm.generate', model: 'gpt-4o', estimateMicros: 1000 }], T0);
+      l.requestAdmission({ runId: `r${i}`, workflowId: `w${i}`, priority: 3 }, T0);
+    }
+    l.requestExploration({ explorationId: 'open', workflowId: 'w', runId: 'r0', nodeId: 'g', requestMicros: 500 }, T0);
+    // What continueAsNew does with the state: a JSON round trip into the next run's input.
+    const next = new TenantLedger(JSON.parse(JSON.stringify(l.state)));
+    assert.deepEqual(next.learningStatus(), l.learningStatus());
+    const admit = (x: TenantLedger) => x.requestAdmission({ runId: 'new', workflowId: 'wn', priority: 3 }, T0);
+    assert.deepEqual(admit(next), admit(l), 'same exploration turn, same cost model sent to the run');
+    assert.equal(next.learningStatus().learningReservedUsd, 0.0005, 'an open shadow grant stays reserved');
+  });
+
   test('a run of the tenant takes the proven model as its full model, and records the switch with its evidence', () => {
     const spec = dagSpecFor([{ id: 'gen', kind: 'llm.generate', params: { model: 'gpt-4.1', prompt: 'x' } }]);
     const plan = new RunPlan(new RunState(spec));
