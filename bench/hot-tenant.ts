@@ -4,14 +4,10 @@
  * messages per run, and any Temporal limit warning.
  * Usage: node --import tsx bench/hot-tenant.ts [runs] [suggest-continue-as-new-at-events]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { NativeConnection, Runtime } from '@temporalio/worker';
-import { configureTenant, connectClient, runOutcome, startRun, tenantStatus } from '../api/client';
-import { startDevServer } from '../infra/dev-server';
-import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
+import { Runtime } from '@temporalio/worker';
+import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import { freePort } from '../tests/helpers/temporal';
+import { runBench, withBenchEnv, writeReport } from './harness';
 
 const RUNS = Number(process.argv[2] ?? 500);
 /** Optional: make the server suggest continue-as-new sooner, to exercise it under this load. */
@@ -26,17 +22,11 @@ async function main(): Promise<void> {
   };
   const noop = () => undefined;
   Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: capture, error: capture } });
-  const server = await startDevServer({
-    port: await freePort(),
-    headless: true,
-    dbFile: null,
+  const options = {
+    workers: { nodeConcurrency: 50, workflowConcurrency: 100 },
     ...(SUGGEST_CAN_AT ? { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_CAN_AT } } : {}),
-  });
-  const connection = await NativeConnection.connect({ address: server.address });
-  const workers = await createAdosWorkers({ connection, nodeConcurrency: 50, workflowConcurrency: 100, clientAddress: server.address });
-  const running = runAdosWorkers(workers);
-  const client = await connectClient(server.address);
-  try {
+  };
+  await withBenchEnv(options, async (client) => {
     await configureTenant(client, 'hot', { budgetUsd: 1000, maxConcurrentRuns: RUNS, backpressureThreshold: 1 });
     const started = Date.now();
     const handles = [];
@@ -98,19 +88,8 @@ async function main(): Promise<void> {
       machine: `${process.platform} ${process.arch}, node ${process.version}`,
       at: new Date().toISOString(),
     };
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    mkdirSync(join(__dirname, 'results'), { recursive: true });
-    writeFileSync(join(__dirname, 'results', `hot-tenant-${RUNS}${SUGGEST_CAN_AT ? `-can${SUGGEST_CAN_AT}` : ''}.json`), `${JSON.stringify(report, null, 2)}\n`);
-  } finally {
-    for (const w of workers) w.shutdown();
-    await running;
-    await client.connection.close();
-    await connection.close();
-    await server.stop();
-  }
+    writeReport(`hot-tenant-${RUNS}${SUGGEST_CAN_AT ? `-can${SUGGEST_CAN_AT}` : ''}`, report);
+  });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -8,16 +8,12 @@
  *
  * Usage: node --import tsx bench/learning.ts [--quick]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { NativeConnection, Runtime } from '@temporalio/worker';
-import { configureTenant, connectClient, runOutcome, startRun, tenantStatus } from '../api/client';
-import { startDevServer } from '../infra/dev-server';
-import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
+import { Runtime } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
 import type { DeliveryRunInput } from '../workflows/policy/dag';
 import type { DeliveryRunResult } from '../workflows/policy/run-state';
-import type { Client } from '@temporalio/client';
-import { freePort } from '../tests/helpers/temporal';
+import { runBench, withBenchEnv, writeReport } from './harness';
 
 const QUICK = process.argv.includes('--quick');
 const WARMUP_RUNS = 50;
@@ -103,13 +99,8 @@ async function runBatch(client: Client, tenantId: string, from: number, count: n
 async function main(): Promise<void> {
   const noop = () => undefined;
   Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop } });
-  const server = await startDevServer({ port: await freePort(), headless: true, dbFile: null });
-  const connection = await NativeConnection.connect({ address: server.address });
-  const workers = await createAdosWorkers({ connection, clientAddress: server.address });
-  const running = runAdosWorkers(workers);
-  const client = await connectClient(server.address);
   const started = Date.now();
-  try {
+  await withBenchEnv({}, async (client) => {
     // Cold: each tenant's very first run, priced by the catalog alone.
     const cold: DeliveryRunResult[] = [];
     for (let t = 0; t < COLD_TENANTS; t++) {
@@ -161,7 +152,7 @@ async function main(): Promise<void> {
       machine: `${process.platform} ${process.arch}, node ${process.version}`,
       at: new Date().toISOString(),
     };
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    writeReport(`learning${QUICK ? '-quick' : ''}`, report);
     const p = report.projection;
     process.stdout.write(
       [
@@ -173,18 +164,7 @@ async function main(): Promise<void> {
         '',
       ].join('\n'),
     );
-    mkdirSync(join(__dirname, 'results'), { recursive: true });
-    writeFileSync(join(__dirname, 'results', `learning${QUICK ? '-quick' : ''}.json`), `${JSON.stringify(report, null, 2)}\n`);
-  } finally {
-    for (const w of workers) w.shutdown();
-    await running;
-    await client.connection.close();
-    await connection.close();
-    await server.stop();
-  }
+  });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -1,0 +1,50 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { connectClient } from '../api/client';
+import { startDevServer, type DevServer } from '../infra/dev-server';
+import { createAdosWorkers, runAdosWorkers, type AdosWorkerOptions } from '../workers/ados-worker';
+import { freePort } from '../tests/helpers/temporal';
+
+export interface BenchEnvOptions {
+  /** Dev-server dynamic config, e.g. a lower continue-as-new suggestion. */
+  dynamicConfig?: Record<string, string | number | boolean>;
+  workers?: Omit<AdosWorkerOptions, 'connection' | 'clientAddress'>;
+}
+
+/**
+ * A fresh in-memory dev server with in-process ADOS workers for one benchmark; everything is
+ * stopped when `body` ends, however it ends.
+ */
+export async function withBenchEnv<T>(options: BenchEnvOptions, body: (client: Client, server: DevServer) => Promise<T>): Promise<T> {
+  const server = await startDevServer({ port: await freePort(), headless: true, dbFile: null, ...(options.dynamicConfig ? { dynamicConfig: options.dynamicConfig } : {}) });
+  const connection = await NativeConnection.connect({ address: server.address });
+  const workers = await createAdosWorkers({ ...options.workers, connection, clientAddress: server.address });
+  const running = runAdosWorkers(workers);
+  const client = await connectClient(server.address);
+  try {
+    return await body(client, server);
+  } finally {
+    for (const w of workers) w.shutdown();
+    await running;
+    await client.connection.close();
+    await connection.close();
+    await server.stop();
+  }
+}
+
+/** Prints a report and keeps it under bench/results/{name}.json. */
+export function writeReport(name: string, report: unknown): void {
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  mkdirSync(join(__dirname, 'results'), { recursive: true });
+  writeFileSync(join(__dirname, 'results', `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** Runs a benchmark's main, turning a failure into one message and exit code 1. */
+export function runBench(main: () => Promise<void>): void {
+  main().catch((err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}
