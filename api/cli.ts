@@ -17,6 +17,10 @@ import { ExecutionTrace } from '../workers/execution-trace';
 import { exportFinished } from '../activities/export/exporter';
 import { artifactsRoot } from '../activities/export/atomic';
 import { ID_PATTERN, isValidId } from '../workflows/policy/ids';
+import { loadConfig, ConfigError } from './config';
+import { buildApi } from './http/app';
+import { issueTenantToken, revokeTenantToken } from './http/tokens';
+import { createMetrics } from '../infra/metrics';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { OK: 0, ERROR: 1, INVALID: 2, NOT_FOUND: 3, CONFLICT: 4, UNAVAILABLE: 5, RUN_NOT_SUCCESSFUL: 6 } as const;
@@ -51,6 +55,12 @@ function positiveNumber(name: string) {
     if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
     return n;
   };
+}
+
+/** An id from the command line, checked before it reaches Temporal or a path. */
+function assertCliId(what: string, value: string): string {
+  if (!isValidId(value)) throw new UserError(`invalid ${what} ${JSON.stringify(value)}: ids must match ${ID_PATTERN.source}`);
+  return value;
 }
 
 function list(raw: string): string[] {
@@ -167,6 +177,22 @@ tenant
   });
 
 tenant
+  .command('token <tenantId>')
+  .description('issue an API token for the tenant (shown once, stored only as its hash), or revoke one')
+  .option('--revoke <tokenId>', 'revoke this token instead')
+  .action(async (tenantId: string, opts: { revoke?: string }) => {
+    const client = await connectClient();
+    if (opts.revoke) {
+      const revoked = await revokeTenantToken(client, assertCliId('tenant id', tenantId), opts.revoke);
+      if (!revoked) throw new UserError(`tenant ${tenantId} has no active token ${opts.revoke}`, 'NOT_FOUND');
+      print({ tenantId, tokenId: opts.revoke, revoked }, () => `token ${opts.revoke} of ${tenantId} revoked`);
+      return;
+    }
+    const issued = await issueTenantToken(client, assertCliId('tenant id', tenantId));
+    print({ tenantId, ...issued }, () => `token ${issued.tokenId} for ${tenantId} (shown once; keep it secret):\n${issued.token}`);
+  });
+
+tenant
   .command('show <tenantId>')
   .description("a tenant's budget status, spend by category and runs")
   .action(async (tenantId: string) => {
@@ -263,8 +289,8 @@ program
   .option('--force', 'export again runs already exported')
   .action(async (opts: { tenant?: string; run?: string; force?: boolean }) => {
     if (opts.run && !opts.tenant) throw new UserError('--run needs --tenant');
-    if (opts.tenant && !isValidId(opts.tenant)) throw new UserError(`invalid tenant id ${JSON.stringify(opts.tenant)}: ids must match ${ID_PATTERN.source}`);
-    if (opts.run && !isValidId(opts.run)) throw new UserError(`invalid run id ${JSON.stringify(opts.run)}: ids must match ${ID_PATTERN.source}`);
+    if (opts.tenant) assertCliId('tenant id', opts.tenant);
+    if (opts.run) assertCliId('run id', opts.run);
     const client = await connectClient();
     const outcome = await exportFinished(client, { tenantId: opts.tenant, runId: opts.run, force: Boolean(opts.force) });
     const exported = outcome.runs.filter((r) => r.exported);
@@ -287,6 +313,27 @@ program
     if (outcomes.some((o) => !o.ok)) process.exitCode = EXIT.ERROR;
   });
 
+// ── api ──
+program
+  .command('api')
+  .description('serve the HTTP API (OpenAPI at /docs, Prometheus at /metrics, liveness at /healthz)')
+  .option('--port <port>', 'port (default ADOS_API_PORT or 8080)', int('port', 0, 65535))
+  .option('--host <host>', 'interface to listen on (default ADOS_API_HOST or 127.0.0.1)')
+  .action(async (opts: { port?: number; host?: string }) => {
+    const config = loadConfig(process.env, { ADOS_API_PORT: opts.port, ADOS_API_HOST: opts.host });
+    if (!config.ADOS_ADMIN_TOKEN) logger.warn('ADOS_ADMIN_TOKEN is not set: tenants cannot be created or given tokens through the API');
+    const client = await connectClient(config.TEMPORAL_ADDRESS);
+    const app = await buildApi({ client, config, logger, metrics: createMetrics() });
+    const url = await app.listen({ port: config.ADOS_API_PORT, host: config.ADOS_API_HOST });
+    print({ url, docs: `${url}/docs` }, () => `ADOS API at ${url} · OpenAPI ${url}/docs · Ctrl-C to stop`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await app.close();
+    await client.connection.close();
+  });
+
 // ── demo ──
 program
   .command('demo')
@@ -299,6 +346,7 @@ program
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof UserError) return { INVALID_INPUT: EXIT.INVALID, NOT_FOUND: EXIT.NOT_FOUND, CONFLICT: EXIT.CONFLICT, UNAVAILABLE: EXIT.UNAVAILABLE }[err.code];
+  if (err instanceof ConfigError) return EXIT.INVALID;
   return EXIT.ERROR;
 }
 

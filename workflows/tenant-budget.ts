@@ -23,6 +23,7 @@ import {
   type AdmissionDecision,
   type AdmissionReply,
   type AdmissionRequest,
+  type ApiToken,
   type CostEvent,
   type ExplorationReport,
   type ExplorationRequest,
@@ -44,6 +45,12 @@ import type { ControlActivities } from './node-task';
 export const configureTenantUpdate = defineUpdate<TenantStatus, [TenantConfigPatch]>('configure');
 /** Current budget, spend, reservations, runs and archived periods. */
 export const tenantStatusQuery = defineQuery<TenantStatus>('status');
+/** Adds an API token by its hash (the API generates the token and shows it once). An update: the issuer must know it took. */
+export const issueTokenUpdate = defineUpdate<Omit<ApiToken, 'hash'>, [{ id: string; hash: string }]>('issueToken');
+/** Revokes an API token; its requests fail from the API's next check on. */
+export const revokeTokenUpdate = defineUpdate<{ revoked: boolean }, [{ id: string }]>('revokeToken');
+/** The active tokens' ids and hashes, for the API to check a bearer token against. */
+export const authTokensQuery = defineQuery<Array<{ id: string; hash: string }>>('authTokens');
 /**
  * A run asks for a slot and a first budget lease. A signal, not an update: a run may wait a long
  * time for room, and a long-pending update would hold one of the entity's ten in-flight update
@@ -106,6 +113,24 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   };
 
   setHandler(tenantStatusQuery, () => ledger.status());
+  setHandler(authTokensQuery, () => ledger.activeTokens().map(({ id, hash }) => ({ id, hash })));
+  setHandler(
+    issueTokenUpdate,
+    (token) => {
+      changed = true;
+      return ledger.addToken(token, now());
+    },
+    {
+      validator: (token) => {
+        const problem = ledger.tokenProblem(token);
+        if (problem) throw new Error(problem);
+      },
+    },
+  );
+  setHandler(revokeTokenUpdate, ({ id }) => {
+    changed = true;
+    return { revoked: ledger.revokeToken(id, now()) };
+  });
   setHandler(
     configureTenantUpdate,
     (patch) => {

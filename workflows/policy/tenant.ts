@@ -149,6 +149,8 @@ export interface TenantStatus {
   periodEnd?: string;
   archivedPeriods: ArchivedPeriod[];
   learning: LearningStatus;
+  /** The tenant's API tokens, without their hashes. */
+  tokens: Array<Omit<ApiToken, 'hash'>>;
 }
 
 /** The learning profile as the status query, the CLI and learning_profile.json show it. */
@@ -183,7 +185,20 @@ export interface TenantLedgerState {
   archive: ArchivedPeriod[];
   /** Absent in states written before learning existed; created on load. */
   learning?: LearningState;
+  /** API tokens of this tenant: only their SHA-256 hashes are ever stored. */
+  tokens?: ApiToken[];
 }
+
+export interface ApiToken {
+  id: string;
+  /** Hex SHA-256 of the token; the token itself is shown once, to whoever issued it, and never stored. */
+  hash: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+
+/** Active tokens a tenant may hold at once; revoke one to issue another. */
+export const MAX_ACTIVE_TOKENS = 20;
 
 /** Archived periods kept in the entity's state; the exporter writes every one to a file. */
 export const ARCHIVED_PERIODS_KEPT = 24;
@@ -507,7 +522,34 @@ export class TenantLedger {
       ...(end ? { periodEnd: end } : {}),
       archivedPeriods: [...this.state.archive],
       learning: this.learningStatus(),
+      tokens: (this.state.tokens ?? []).map(({ hash: _hash, ...token }) => token),
     };
+  }
+
+  activeTokens(): ApiToken[] {
+    return (this.state.tokens ?? []).filter((t) => !t.revokedAt);
+  }
+
+  /** Why a token cannot be added, or undefined if it can. */
+  tokenProblem(token: { id: string; hash: string }): string | undefined {
+    if (!/^[a-f0-9]{64}$/.test(token.hash)) return 'hash must be 64 lowercase hex characters (SHA-256)';
+    if (!/^[a-z0-9]{1,32}$/.test(token.id)) return 'token id must be 1-32 lowercase letters or digits';
+    if ((this.state.tokens ?? []).some((t) => t.id === token.id)) return `token id ${token.id} is already used`;
+    if (this.activeTokens().length >= MAX_ACTIVE_TOKENS) return `tenant already has ${MAX_ACTIVE_TOKENS} active tokens; revoke one first`;
+    return undefined;
+  }
+
+  addToken(token: { id: string; hash: string }, now: string): Omit<ApiToken, 'hash'> {
+    (this.state.tokens ??= []).push({ id: token.id, hash: token.hash, createdAt: now });
+    return { id: token.id, createdAt: now };
+  }
+
+  /** Revokes a token; false if there is no such active token. Revoked tokens stay listed, with when. */
+  revokeToken(id: string, now: string): boolean {
+    const token = this.activeTokens().find((t) => t.id === id);
+    if (!token) return false;
+    token.revokedAt = now;
+    return true;
   }
 
   learningStatus(): LearningStatus {

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/**
+ * Every setting ADOS reads from the environment, in one zod schema. Processes load it once at
+ * start-up, so a bad value stops them with a message naming the variable instead of failing later.
+ */
+const port = z.coerce.number().int().min(0).max(65_535);
+
+export const configSchema = z.object({
+  /** @default 'localhost:7233' */
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s/]+:\d{1,5}$/, 'must be host:port').default('localhost:7233'),
+  /** @default 'default' */
+  TEMPORAL_NAMESPACE: z.string().min(1).max(255).default('default'),
+  /** @default './artifacts' */
+  ADOS_ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
+  /** @default 4 */
+  ADOS_NODE_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(4),
+  /** @default 'info' */
+  ADOS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The API's admin token; without it only tenant tokens work (and none can be issued). */
+  ADOS_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** @default 8080 */
+  ADOS_API_PORT: port.default(8080),
+  /** @default '127.0.0.1' */
+  ADOS_API_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Requests per minute per token (or per address without one). @default 600 */
+  ADOS_API_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  /** Largest request body in bytes. @default 1048576 */
+  ADOS_API_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  /** How long the API trusts a checked tenant token before asking its entity again. @default 10 */
+  ADOS_API_TOKEN_CACHE_SECONDS: z.coerce.number().min(0).max(3600).default(10),
+  /** A worker's Prometheus port (0 = off). @default 0 */
+  ADOS_METRICS_PORT: port.default(0),
+  /** Privacy loss per release of the cross-tenant priors. @default 1 */
+  ADOS_META_EPSILON: z.coerce.number().min(0.001).max(10_000).default(1),
+  /** Least time between two releases of the priors. @default 3600 */
+  ADOS_META_PUBLISH_SECONDS: z.coerce.number().min(0).max(31_536_000).default(3600),
+});
+
+export type AdosConfig = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Reads the settings from `env`, with `overrides` (from command-line flags) taking precedence.
+ * Empty variables count as unset. Throws a ConfigError naming every bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof AdosConfig, unknown>> = {}): AdosConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) raw[key] = value;
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(raw[String(i.path[0])])}: ${i.message}`);
+    throw new ConfigError(`bad configuration: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
