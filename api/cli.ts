@@ -7,7 +7,7 @@ import { installTemporalLogging } from '../workers/logging';
 import { logger } from '../activities/logger';
 import type { DeliveryRunResult } from '../workflows/policy/run-state';
 import type { TenantConfigPatch, TenantStatus } from '../workflows/policy/tenant';
-import { UserError, configureTenant, connectClient, runHandle, runOutcome, runProgress, startRun, temporalAddress, tenantStatus } from './client';
+import { UserError, configureTenant, connectClient, runHandle, runOutcome, runProgress, startRun, tenantStatus } from './client';
 import { createBars, nodesDone, poll } from './progress';
 import { readRunFile } from './run-file';
 import { historyFiles, replayHistories } from './replay';
@@ -21,6 +21,8 @@ import { loadConfig, ConfigError } from './config';
 import { buildApi } from './http/app';
 import { issueTenantToken, revokeTenantToken } from './http/tokens';
 import { createMetrics } from '../infra/metrics';
+import { freePort } from '../infra/ports';
+import { serveWorkerMetrics } from '../workers/metrics';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { OK: 0, ERROR: 1, INVALID: 2, NOT_FOUND: 3, CONFLICT: 4, UNAVAILABLE: 5, RUN_NOT_SUCCESSFUL: 6 } as const;
@@ -98,15 +100,20 @@ program
   .option('--tenants <list>', "tenants whose dedicated queues (ados-tenant-{id}) to serve", list)
   .option('--no-control', 'do not host the workflows (ados-control)')
   .option('--concurrency <n>', 'node activities at once per queue', int('concurrency', 1, 10_000), 20)
-  .action(async (opts: { partitions?: number[]; tenants?: string[]; control: boolean; concurrency: number }) => {
-    installTemporalLogging((process.env.ADOS_LOG_LEVEL as 'info') ?? 'info');
-    const address = temporalAddress();
+  .option('--metrics-port <port>', 'serve Prometheus metrics (ADOS and Temporal runtime) on this port (default ADOS_METRICS_PORT, 0 = off)', int('metrics port', 0, 65535))
+  .action(async (opts: { partitions?: number[]; tenants?: string[]; control: boolean; concurrency: number; metricsPort?: number }) => {
+    const config = loadConfig(process.env, { ADOS_METRICS_PORT: opts.metricsPort });
+    const temporalMetrics = config.ADOS_METRICS_PORT ? `127.0.0.1:${await freePort()}` : undefined;
+    installTemporalLogging(config.ADOS_LOG_LEVEL === 'debug' || config.ADOS_LOG_LEVEL === 'warn' || config.ADOS_LOG_LEVEL === 'error' ? config.ADOS_LOG_LEVEL : 'info', temporalMetrics);
+    const metrics = config.ADOS_METRICS_PORT ? createMetrics() : undefined;
+    const metricsServer = metrics ? await serveWorkerMetrics(metrics, config.ADOS_METRICS_PORT, `http://${temporalMetrics}/metrics`) : undefined;
+    const address = config.TEMPORAL_ADDRESS;
     const connection = await NativeConnection.connect({ address }).catch((err: Error) => {
       throw new UserError(`cannot reach Temporal at ${address} (${err.message}); start one with: ados dev`, 'UNAVAILABLE');
     });
     const queues = nodeQueuesFor(opts);
     const trace = new ExecutionTrace();
-    const workers = await createAdosWorkers({ connection, control: opts.control, partitions: opts.partitions, tenants: opts.tenants, nodeConcurrency: opts.concurrency, trace });
+    const workers = await createAdosWorkers({ connection, control: opts.control, partitions: opts.partitions, tenants: opts.tenants, nodeConcurrency: opts.concurrency, trace, ...(metrics ? { metrics } : {}) });
     if (opts.control) {
       const client = await connectClient(address);
       await ensureExportSchedule(client);
@@ -114,6 +121,7 @@ program
     }
     logger.info({ address, control: opts.control, queues, concurrency: opts.concurrency, workerId: trace.workerId }, 'workers running; SIGINT or SIGTERM shuts them down gracefully');
     await runAdosWorkers(workers, trace);
+    metricsServer?.close();
     await connection.close();
     logger.info('workers stopped');
   });

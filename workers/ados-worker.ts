@@ -4,6 +4,8 @@ import { createNodeActivities } from '../activities/node-activities';
 import { CONTROL_TASK_QUEUE, assertId } from '../workflows/policy/ids';
 import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/policy/routing';
 import type { ExecutionTrace } from './execution-trace';
+import type { AdosMetrics } from '../infra/metrics';
+import { metricsSinks, nodeDurationInterceptor } from './metrics';
 
 export interface AdosWorkerOptions {
   connection: NativeConnection;
@@ -26,6 +28,8 @@ export interface AdosWorkerOptions {
   clientAddress?: string;
   /** Records every activity into execution/ artifacts. @default none */
   trace?: ExecutionTrace;
+  /** Prometheus metrics to count into (runs, decisions, admission waits, spend, node durations). @default none */
+  metrics?: AdosMetrics;
 }
 
 export function bundleWorkflows(): Promise<WorkflowBundle> {
@@ -55,6 +59,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
   const { connection, control = true, nodeConcurrency = 20, workflowConcurrency = 40 } = options;
   const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
   const workers: Worker[] = [];
+  const activityInterceptors = [...(options.trace ? [options.trace.interceptor()] : []), ...(options.metrics ? [nodeDurationInterceptor(options.metrics)] : [])];
   if (control) {
     workers.push(
       await Worker.create({
@@ -63,7 +68,8 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         taskQueue: CONTROL_TASK_QUEUE,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowBundle: await bundleWorkflows() }),
         activities: createControlActivities({ ...(options.clientAddress ? { address: options.clientAddress } : {}), namespace }),
-        ...(options.trace ? { interceptors: { activity: [options.trace.interceptor()] } } : {}),
+        interceptors: { activity: activityInterceptors },
+        ...(options.metrics ? { sinks: metricsSinks(options.metrics) } : {}),
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
         ...(options.identity ? { identity: `${options.identity}/control` } : {}),
       }),
@@ -78,7 +84,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         taskQueue,
         activities,
         maxConcurrentActivityTaskExecutions: nodeConcurrency,
-        ...(options.trace ? { interceptors: { activity: [options.trace.interceptor()] } } : {}),
+        interceptors: { activity: activityInterceptors },
         ...(options.identity ? { identity: `${options.identity}/${taskQueue}` } : {}),
       }),
     );

@@ -30,9 +30,15 @@ class PinoTemporalLogger implements Logger {
 
 let installed = false;
 
-/** Routes the SDK's and workflows' logs through pino; call once, before the first worker is created. */
-export function installTemporalLogging(level: 'debug' | 'info' | 'warn' | 'error' = 'info'): void {
+/**
+ * Routes the SDK's and workflows' logs through pino, and with `prometheusBindAddress` has the SDK
+ * export its runtime metrics there; call once, before the first worker is created.
+ */
+export function installTemporalLogging(level: 'debug' | 'info' | 'warn' | 'error' = 'info', prometheusBindAddress?: string): void {
   if (installed) return;
   installed = true;
-  Runtime.install({ logger: new PinoTemporalLogger(root.child({ component: 'temporal' }, { level })) });
+  Runtime.install({
+    logger: new PinoTemporalLogger(root.child({ component: 'temporal' }, { level })),
+    ...(prometheusBindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: prometheusBindAddress } } } } : {}),
+  });
 }

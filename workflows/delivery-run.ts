@@ -20,6 +20,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { exportDeliveryRun } from './export-delivery-run';
+import { metrics } from './metrics-sink';
 import { shadowExploration } from './shadow-exploration';
 import { cheaperModel } from './policy/catalog';
 import { catalogEstimateMicros } from './policy/estimates';
@@ -28,7 +29,7 @@ import { validateDeliveryRunInput, type DagNode, type DeliveryRunInput } from '.
 import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from './policy/ids';
 import { nodeTaskQueue } from './policy/routing';
 import { RunPlan } from './policy/run-plan';
-import { RunState, type CostDecision, type DeliveryRunResult, type NodeOutcome, type RunLearningReport, type RunStatus } from './policy/run-state';
+import { FINAL_RUN_STATUSES, RunState, type CostDecision, type DeliveryRunResult, type NodeOutcome, type RunLearningReport, type RunStatus } from './policy/run-state';
 import type { AdmissionDecision, CostEvent, LeaseGrant } from './policy/tenant';
 import type { ControlActivities, NodeActivity, NodeTask } from './node-task';
 import { BudgetStatusKey, DeliveryCostUsdKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from './search-attributes';
@@ -138,6 +139,7 @@ async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[]): Pr
     ...(learning ? { learning } : {}),
   });
   const publish = (next: RunStatus = status) => {
+    if (next !== status && FINAL_RUN_STATUSES.includes(next)) metrics.runEnded(spec.tenantId, next);
     status = next;
     const budget = lease?.pressure.budgetStatus;
     if (published.status !== status || published.budget !== budget) {
@@ -179,12 +181,14 @@ async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[]): Pr
     publish('REJECTED');
     return result();
   }
+  const askedAt = new Date().getTime();
   try {
     await condition(() => admission !== undefined);
     if (admission?.kind === 'WAITING') {
       publish('WAITING');
       await condition(() => admission?.kind !== 'WAITING');
     }
+    metrics.admission(admission!.kind, new Date().getTime() - askedAt);
     if (admission?.kind === 'REJECTED') {
       reason = admission.reason;
       run.closeUnfinished(reason, new Date().toISOString());
@@ -227,7 +231,8 @@ async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[]): Pr
         estimateConfidence: plan.remainingConfidence(),
       });
       const inFlightMicros = () => [...inFlightEstimates.values()].reduce((a, b) => a + b, 0);
-      const record = (v: typeof verdict, extra: Partial<CostDecision> = {}) =>
+      const record = (v: typeof verdict, extra: Partial<CostDecision> = {}) => {
+        metrics.decision(v.action);
         decisions.push({
           ...v,
           nodeId: node.id,
@@ -238,6 +243,7 @@ async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[]): Pr
           nodesDone,
           ...extra,
         });
+      };
       if (verdict.action === 'TERMINATE') {
         record(verdict);
         return { status: 'TERMINATED', reason: verdict.reason };
@@ -274,7 +280,10 @@ async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[]): Pr
 
     const charge = async (node: DagNode, event?: CostEvent) => {
       inFlightEstimates.delete(node.id);
-      if (event && event.costMicros > 0) unreported.push(event);
+      if (event && event.costMicros > 0) {
+        unreported.push(event);
+        metrics.spent(spec.tenantId, event.category, event.costMicros / 1e6);
+      }
       if (unreported.length >= COST_BATCH) {
         // Sent even while the run is being cancelled: the money was spent.
         await CancellationScope.nonCancellable(() => tenant.signal(recordCostsSignal, { events: takeUnreported() }));

@@ -1,5 +1,4 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,18 +9,8 @@ import { bundleWorkflows, createAdosWorkers, runAdosWorkers } from '../../worker
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { connectClient } from '../../api/client';
 
-/** A port the OS says is free right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../infra/ports';
+import { freePort } from '../../infra/ports';
 
 let runtimeInstalled = false;
 export function quietRuntime(): void {

@@ -1,0 +1,16 @@
+import { proxySinks, type Sinks } from '@temporalio/workflow';
+
+/**
+ * What workflows report to their worker's Prometheus metrics. A sink, because workflow code may
+ * not do I/O: the worker receives these calls outside the sandbox, and not again on replay.
+ */
+export interface MetricsSinks extends Sinks {
+  metrics: {
+    runEnded(tenantId: string, status: string): void;
+    decision(action: string): void;
+    admission(outcome: string, waitMs: number): void;
+    spent(tenantId: string, category: string, usd: number): void;
+  };
+}
+
+export const { metrics } = proxySinks<MetricsSinks>();
