@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,7 +33,68 @@ after(async () => {
   await env?.teardown();
 });
 
+/** The `temporal …` commands of a markdown file's sh blocks, in order, as argument lists. */
+function docCommands(markdown: string): string[][] {
+  const commands: string[][] = [];
+  for (const block of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    for (const line of block[1]!.replace(/\\\n\s*/g, ' ').split('\n')) {
+      if (line.trim().startsWith('temporal ')) commands.push(shellWords(line.trim()).slice(1));
+    }
+  }
+  return commands;
+}
+
+/** Splits a command line as sh would for the quoting the docs use: '…', "…" and bare words. */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  for (const m of line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)) words.push(m[1] ?? m[2] ?? m[3]!);
+  return words;
+}
+
 describe('the Temporal CLI as a client', () => {
+  test('every command in docs/TEMPORAL_CLI.md runs, in order, and does what the page says', async () => {
+    const repo = join(__dirname, '..', '..');
+    const commands = docCommands(readFileSync(join(repo, 'docs', 'TEMPORAL_CLI.md'), 'utf8'));
+    assert.ok(commands.length >= 14, `${commands.length} commands found`);
+    // Some commands (cancel) print nothing on success.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON output, checked field by field below
+    const exec = async (args: string[]) => JSON.parse((await run(cli, [...args, '--address', env.address, '--output', 'json'], { timeout: 120_000, cwd: repo })).stdout || '{}') as any;
+    const seen = new Set<string>();
+    for (const args of commands) {
+      const line = args.join(' ');
+      const out = await exec(args);
+      seen.add(args.slice(0, 2).join(' '));
+      if (args[1] === 'execute-update-with-start') assert.equal(out.updateResult?.budgetUsd ?? out.result?.budgetUsd ?? out.updateResult?.result?.budgetUsd, 100, line);
+      if (args[1] === 'update' && line.includes('maxConcurrentRuns')) {
+        assert.equal(out.result.config.maxConcurrentRuns, 4, line);
+        assert.equal(out.result.budgetUsd, 100, 'fields not given are kept');
+      }
+      if (args[1] === 'query' && line.includes('--name status')) assert.equal(out.queryResult[0].tenantId, 'acme');
+      if (args[1] === 'result') assert.equal(out.result.status, 'COMPLETED', line);
+      if (args[1] === 'execute') assert.equal(out.result.status, 'DEGRADED', line);
+      if (args[1] === 'list' && line.includes('DEGRADED')) {
+        // Visibility is eventually consistent: ask again until the run shows.
+        const rows = await eventually(async () => {
+          const r = (await exec(args)) as Array<{ execution: { workflowId: string } }>;
+          return r.length > 0 ? r : undefined;
+        }, { what: line });
+        assert.deepEqual(rows.map((w) => w.execution.workflowId), ['delivery-run:acme:r-002']);
+      }
+      if (args[1] === 'query' && line.includes('r-003')) {
+        const progress = await eventually(async () => {
+          const r = await exec(args);
+          return r.queryResult[0].status === 'CANCELLED' ? r.queryResult[0] : undefined;
+        }, { what: 'the cancelled run' });
+        // Cancelled while it ran, or skipped if the cancel came before it started.
+        assert.ok(['CANCELLED', 'SKIPPED'].includes(progress.nodes.slow.status), progress.nodes.slow.status);
+      }
+    }
+    for (const op of ['workflow execute-update-with-start', 'workflow update', 'workflow query', 'workflow start', 'workflow result', 'workflow execute', 'workflow list', 'workflow cancel']) {
+      assert.ok(seen.has(op), `${op} is on the page and was run`);
+    }
+    await eventually(async () => ((await tenantStatus(env.client, 'acme')).runsInFlight.length === 0 ? true : undefined), { what: 'the cancelled run to give its slot back' });
+  });
+
   test('a tenant created and a run started from a JSON file with `temporal` alone completes, costing exactly the sum of its nodes', async () => {
     await temporal('workflow', 'start', '--type', 'tenantBudget', '--task-queue', 'ados-control', '--workflow-id', 'tenant-budget:clitenant', '--input', JSON.stringify({ config: { tenantId: 'clitenant', budgetUsd: 5 } }));
     const configured = (await temporal('workflow', 'update', 'execute', '--workflow-id', 'tenant-budget:clitenant', '--name', 'configure', '--input', JSON.stringify({ maxConcurrentRuns: 4 }))) as { result: { budgetUsd: number; config: { maxConcurrentRuns: number } } };
