@@ -51,24 +51,49 @@ function zodProblems(issues: ReadonlyArray<{ path: PropertyKey[]; message: strin
   return issues.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`);
 }
 
+/**
+ * How long a caller waits for a tenant change. The entity answers within milliseconds when a worker
+ * serves ados-control; without one, the change waits in Temporal and the caller hears why.
+ */
+export const CONFIGURE_TIMEOUT_MS = 20_000;
+
 /** Creates the tenant, or changes the fields given, in one round trip (update-with-start). */
-export async function configureTenant(client: Client, tenantId: string, patch: TenantConfigPatch): Promise<TenantStatus> {
+export async function configureTenant(client: Client, tenantId: string, patch: TenantConfigPatch, { timeoutMs = CONFIGURE_TIMEOUT_MS } = {}): Promise<TenantStatus> {
   assertId('tenant id', tenantId);
   const parsedPatch = tenantConfigPatchSchema.safeParse({ ...patch, tenantId });
   if (!parsedPatch.success) throw new UserError(`invalid tenant config: ${zodProblems(parsedPatch.error.issues).join('; ')}`, 'INVALID_INPUT', zodProblems(parsedPatch.error.issues));
   const initial = tenantConfigSchema.safeParse({ ...patch, tenantId });
   if (!initial.success) throw new UserError(`invalid tenant config: ${zodProblems(initial.error.issues).join('; ')}`, 'INVALID_INPUT', zodProblems(initial.error.issues));
-  return client.workflow.executeUpdateWithStart(configureTenantUpdate, {
-    // The patch as given: parsing would fill in defaults and overwrite settings the caller kept.
-    args: [{ ...patch, tenantId }],
-    startWorkflowOperation: new WithStartWorkflowOperation(tenantBudget, {
-      workflowId: tenantBudgetWorkflowId(tenantId),
-      taskQueue: CONTROL_TASK_QUEUE,
-      args: [{ config: initial.data }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      staticSummary: `tenant ${tenantId}: budget and admission`,
-    }),
-  });
+  const configure = () =>
+    client.workflow.executeUpdateWithStart(configureTenantUpdate, {
+      // The patch as given: parsing would fill in defaults and overwrite settings the caller kept.
+      args: [{ ...patch, tenantId }],
+      startWorkflowOperation: new WithStartWorkflowOperation(tenantBudget, {
+        workflowId: tenantBudgetWorkflowId(tenantId),
+        taskQueue: CONTROL_TASK_QUEUE,
+        args: [{ config: initial.data }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        staticSummary: `tenant ${tenantId}: budget and admission`,
+      }),
+    });
+  try {
+    return await client.withDeadline(Date.now() + timeoutMs, configure);
+  } catch (err) {
+    if (isDeadlineExceeded(err)) {
+      throw new UserError(
+        `tenant ${tenantId} did not answer within ${timeoutMs / 1000} s: is a worker serving ${CONTROL_TASK_QUEUE}? (start one with: ados worker). The change is not lost if Temporal accepted it; check with: ados tenant show ${tenantId}`,
+        'UNAVAILABLE',
+      );
+    }
+    throw err;
+  }
+}
+
+function isDeadlineExceeded(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: number }).code === 4 || /deadline/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 export async function tenantStatus(client: Client, tenantId: string): Promise<TenantStatus> {

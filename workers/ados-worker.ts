@@ -69,7 +69,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowBundle: await bundleWorkflows() }),
         activities: createControlActivities({ ...(options.clientAddress ? { address: options.clientAddress } : {}), namespace }),
         interceptors: { activity: activityInterceptors },
-        ...(options.metrics ? { sinks: metricsSinks(options.metrics) } : {}),
+        sinks: metricsSinks(options.metrics),
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
         ...(options.identity ? { identity: `${options.identity}/control` } : {}),
       }),

@@ -5,14 +5,17 @@ import type { Context as ActivityContext } from '@temporalio/activity';
 import { metricsText, type AdosMetrics } from '../infra/metrics';
 import type { MetricsSinks } from '../workflows/metrics-sink';
 
-/** The worker side of the workflows' `metrics` sink: each call becomes a Prometheus sample. */
-export function metricsSinks(m: AdosMetrics): InjectedSinks<MetricsSinks> {
+/**
+ * The worker side of the workflows' `metrics` sink: each call becomes a Prometheus sample. Without
+ * metrics the calls are dropped (the sink is registered anyway, so workflows can always call it).
+ */
+export function metricsSinks(m: AdosMetrics | undefined): InjectedSinks<MetricsSinks> {
   return {
     metrics: {
-      runEnded: { fn: (_info, tenantId, status) => m.runsEnded.inc({ tenant: tenantId, status }) },
-      decision: { fn: (_info, action) => m.decisions.inc({ action }) },
-      admission: { fn: (_info, outcome, waitMs) => m.admissionWait.observe({ outcome }, waitMs / 1000) },
-      spent: { fn: (_info, tenantId, category, usd) => m.spend.inc({ tenant: tenantId, category }, usd) },
+      runEnded: { fn: (_info, tenantId, status) => m?.runsEnded.inc({ tenant: tenantId, status }) },
+      decision: { fn: (_info, action) => m?.decisions.inc({ action }) },
+      admission: { fn: (_info, outcome, waitMs) => m?.admissionWait.observe({ outcome }, waitMs / 1000) },
+      spent: { fn: (_info, tenantId, category, usd) => m?.spend.inc({ tenant: tenantId, category }, usd) },
     },
   };
 }

@@ -372,7 +372,8 @@ async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenant
     run.markRunning(node.id, new Date().toISOString(), variant.model);
     if (plan.isDegraded(node.id)) run.nodes[node.id]!.degraded = true;
     const task: NodeTask = { runId, tenantId, nodeId: node.id, kind: node.kind, params: variant.params, upstream: run.upstreamOutputs(node), ...(variant.model ? { model: variant.model } : {}) };
-    const activity = proxyActivities<Record<string, NodeActivity>>(nodeActivityOptions(run, node, taskQueue, tenantId))[node.kind]!;
+    const degradedHow = plan.isDegraded(node.id) ? describeDegradation(plan.variant(node, false), variant) : undefined;
+    const activity = proxyActivities<Record<string, NodeActivity>>(nodeActivityOptions(run, node, taskQueue, tenantId, degradedHow))[node.kind]!;
     const done = nodesScope
       .run(() => activity(task))
       .then(
@@ -432,7 +433,17 @@ async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenant
   return stop;
 }
 
-function nodeActivityOptions(run: RunState, node: DagNode, taskQueue: string, tenantId: string): ActivityOptions {
+/** How a degraded node differs from its full form, for its activity's summary in the Web UI. */
+function describeDegradation(full: { params: Record<string, unknown>; model?: string }, degraded: { params: Record<string, unknown>; model?: string }): string {
+  const changes: string[] = [];
+  if (full.model !== degraded.model && degraded.model) changes.push(`model ${full.model ?? 'default'} → ${degraded.model}`);
+  for (const [key, value] of Object.entries(degraded.params)) {
+    if (key !== 'model' && JSON.stringify(full.params[key]) !== JSON.stringify(value)) changes.push(`${key} ${JSON.stringify(full.params[key] ?? null)} → ${JSON.stringify(value)}`);
+  }
+  return changes.length > 0 ? changes.join(', ') : 'degraded plan';
+}
+
+function nodeActivityOptions(run: RunState, node: DagNode, taskQueue: string, tenantId: string, degradedHow?: string): ActivityOptions {
   const retry = node.retry ?? {};
   return {
     taskQueue,
@@ -445,7 +456,7 @@ function nodeActivityOptions(run: RunState, node: DagNode, taskQueue: string, te
       maximumInterval: retry.maximumIntervalMs ?? 30_000,
     },
     priority: { priorityKey: run.effectivePriority(node), fairnessKey: tenantId },
-    summary: `${node.id} (${node.kind})`,
+    summary: degradedHow ? `${node.id} (${node.kind}) · degraded: ${degradedHow}` : `${node.id} (${node.kind})`,
   };
 }
 

@@ -35,6 +35,16 @@ after(async () => {
 });
 
 describe('worker crashes', () => {
+  test('with no worker serving ados-control, a tenant change answers within its timeout with a reason that names `ados worker`', async () => {
+    const started = Date.now();
+    await assert.rejects(configureTenant(env.client, 'orphan', { budgetUsd: 5 }, { timeoutMs: 1500 }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'UNAVAILABLE');
+      assert.match(err.message, /is a worker serving ados-control\? \(start one with: ados worker\)/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 10_000, 'it did not hang');
+  });
+
   test('a worker killed with SIGKILL mid-run and restarted: the run completes and the tenant is charged exactly once per node', async () => {
     const first = startWorkerProcess();
     await configureTenant(env.client, 'crashy', { budgetUsd: 50 });

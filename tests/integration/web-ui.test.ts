@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { NativeConnection } from '@temporalio/worker';
+import { chromium, type Browser } from 'playwright-core';
+import type { Client } from '@temporalio/client';
+import { configureTenant, connectClient, runOutcome, startRun } from '../../api/client';
+import { startDevServer, type DevServer } from '../../infra/dev-server';
+import { freePort } from '../../infra/ports';
+import { CHROMIUM_FLAGS, ensureChromium } from '../../infra/chromium';
+import { createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
+import { quietRuntime } from '../helpers/temporal';
+
+/** Where the screenshot is left for whoever looks at the test run. */
+export const SCREENSHOT = join(__dirname, '..', 'output', 'web-ui-run.png');
+
+let server: DevServer;
+let client: Client;
+let connection: NativeConnection;
+let stopWorkers: () => Promise<void>;
+let browser: Browser;
+
+before(async () => {
+  quietRuntime();
+  server = await startDevServer({ port: await freePort(), uiPort: await freePort(), dbFile: null });
+  connection = await NativeConnection.connect({ address: server.address });
+  const workers = await createAdosWorkers({ connection, clientAddress: server.address });
+  const running = runAdosWorkers(workers);
+  stopWorkers = async () => {
+    for (const w of workers) w.shutdown();
+    await running;
+  };
+  client = await connectClient(server.address);
+  browser = await chromium.launch({ executablePath: ensureChromium(), args: CHROMIUM_FLAGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await stopWorkers?.();
+  await client?.connection.close();
+  await connection?.close();
+  await server?.stop();
+});
+
+describe('the Temporal Web UI', () => {
+  test("filtering by TenantId shows the tenant's runs only, and a run shows its summary and node table", async () => {
+    await configureTenant(client, 'webui', { budgetUsd: 10 });
+    await configureTenant(client, 'webui-other', { budgetUsd: 10 });
+    const dag = (name: string) => ({
+      name,
+      nodes: [
+        { id: 'retrieve', kind: 'retrieval.search', params: { query: 'How is cost counted exactly once?', top_k: 3 } },
+        { id: 'generate', kind: 'llm.generate', deps: ['retrieve'], params: { model: 'gpt-4o-mini', max_tokens: 80 } },
+        { id: 'evaluate', kind: 'eval.score', deps: ['generate'] },
+      ],
+    });
+    await runOutcome(await startRun(client, { tenantId: 'webui', runId: 'ui-run', priority: 2, dag: dag('rag-ui') }));
+    await runOutcome(await startRun(client, { tenantId: 'webui-other', runId: 'not-mine', dag: dag('rag-other') }));
+
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent('TenantId="webui"')}`);
+    const link = page.locator('a', { hasText: 'delivery-run:webui:ui-run' }).first();
+    // Visibility is eventually consistent; the list refreshes on reload.
+    for (let i = 0; i < 20 && !(await link.isVisible()); i++) {
+      await page.waitForTimeout(500);
+      if (i % 4 === 3) await page.reload();
+    }
+    assert.ok(await link.isVisible(), "the tenant's run is listed");
+    assert.equal(await page.locator('a', { hasText: 'delivery-run:webui-other:not-mine' }).count(), 0, "another tenant's run is not");
+
+    await link.click();
+    await page.getByText('deliveryRun', { exact: true }).first().waitFor();
+    await page.getByRole('link', { name: 'User Metadata' }).or(page.getByRole('tab', { name: 'User Metadata' })).first().click();
+    // The UI renders summaries and details as markdown inside sandboxed frames: look in every frame.
+    const inAnyFrame = async (text: string) => {
+      for (let i = 0; i < 30; i++) {
+        for (const frame of page.frames()) if ((await frame.getByText(text).count()) > 0) return true;
+        await page.waitForTimeout(500);
+      }
+      return false;
+    };
+    assert.ok(await inAnyFrame('webui · rag-ui · 3 nodes · priority 2'), 'the static summary names tenant, DAG and priority');
+    assert.ok(await inAnyFrame('rag-ui · COMPLETED'), 'the current details head the node table');
+    assert.ok(await inAnyFrame('llm.generate'), 'the node table lists the nodes');
+    mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    assert.ok(statSync(SCREENSHOT).size > 10_000, 'a screenshot was saved');
+  });
+});
