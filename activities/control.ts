@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { releaseRunSignal, tenantStatusQuery } from '../workflows/tenant-budget';
-import { DEFAULT_NODE_PARTITIONS } from '../workflows/policy/routing';
+import { loadConfig } from '../infra/config';
 import { randomBytes } from 'node:crypto';
 import { CONTROL_TASK_QUEUE, META_LEARNING_WORKFLOW_ID, assertId, isValidId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import { contributeStatsSignal, metaLearning, priorsQuery, withdrawStatsSignal } from '../workflows/meta-learning';
@@ -31,12 +31,9 @@ export async function releaseClosedRuns(client: Client, tenantId: string): Promi
   return released;
 }
 
+/** ADOS_NODE_PARTITIONS, validated by the config module. */
 export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.ADOS_NODE_PARTITIONS;
-  if (raw === undefined || raw === '') return DEFAULT_NODE_PARTITIONS;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`ADOS_NODE_PARTITIONS must be an integer from 1 to 1024, got ${JSON.stringify(raw)}`);
-  return n;
+  return loadConfig(env).ADOS_NODE_PARTITIONS;
 }
 
 /**
@@ -118,17 +115,6 @@ export function secureUniforms(count: number): number[] {
 
 /** The priors' privacy settings: ADOS_META_EPSILON (default 1) and ADOS_META_PUBLISH_SECONDS (default 3600). */
 export function priorsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<PriorsConfig> {
-  const config: Partial<PriorsConfig> = {};
-  const number = (name: string, min: number, max: number): number | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return undefined;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-    return n;
-  };
-  const epsilon = number('ADOS_META_EPSILON', 0.001, 10_000);
-  const publish = number('ADOS_META_PUBLISH_SECONDS', 0, 31_536_000);
-  if (epsilon !== undefined) config.epsilon = epsilon;
-  if (publish !== undefined) config.publishIntervalSeconds = publish;
-  return config;
+  const config = loadConfig(env);
+  return { epsilon: config.ADOS_META_EPSILON, publishIntervalSeconds: config.ADOS_META_PUBLISH_SECONDS };
 }

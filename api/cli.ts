@@ -17,7 +17,7 @@ import { ExecutionTrace } from '../workers/execution-trace';
 import { exportFinished } from '../activities/export/exporter';
 import { artifactsRoot } from '../activities/export/atomic';
 import { ID_PATTERN, isValidId } from '../workflows/policy/ids';
-import { loadConfig, ConfigError } from './config';
+import { loadConfig, ConfigError } from '../infra/config';
 import { buildApi } from './http/app';
 import { issueTenantToken, revokeTenantToken } from './http/tokens';
 import { createMetrics } from '../infra/metrics';
@@ -251,12 +251,12 @@ run
     const poller = bar
       ? poll(async () => {
           const p = await runProgress(client, opts.tenant, runId);
-          bar.update(nodesDone(p), { cost: p.costUsd.toFixed(6), status: p.status });
+          bar.update(nodesDone(p), { cost: p.costUsd.toFixed(6), status: `${p.status}${p.budgetStatus ? ` · budget ${p.budgetStatus}` : ''}` });
         })
       : undefined;
     try {
       const result = await runOutcome(handle);
-      bar?.update(nodesDone(result), { cost: result.costUsd.toFixed(6), status: result.status });
+      bar?.update(nodesDone(result), { cost: result.costUsd.toFixed(6), status: `${result.status}${result.budgetStatus ? ` · budget ${result.budgetStatus}` : ''}` });
       bars?.stop();
       print(result, () => renderRun(result));
       if (!['COMPLETED', 'DEGRADED'].includes(result.status)) process.exitCode = EXIT.RUN_NOT_SUCCESSFUL;

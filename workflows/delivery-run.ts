@@ -152,7 +152,7 @@ async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[]): Pr
       ]);
       published = { status, budget };
     }
-    setCurrentDetails(run.detailsMarkdown(status));
+    setCurrentDetails(run.detailsMarkdown(status, decisions));
   };
 
   setHandler(progressQuery, result);

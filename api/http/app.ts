@@ -17,7 +17,7 @@ import { FINAL_RUN_STATUSES, type RunStatus } from '../../workflows/policy/run-s
 import { tenantConfigPatchSchema } from '../../workflows/policy/tenant';
 import { DeliveryCostUsdKey, DeliveryPriorityKey, DeliveryStatusKey } from '../../workflows/search-attributes';
 import { UserError, configureTenant, runHandle, runProgress, startRun, tenantStatus } from '../client';
-import type { AdosConfig } from '../config';
+import type { AdosConfig } from '../../infra/config';
 import { metricsText, type AdosMetrics } from '../../infra/metrics';
 import { TokenVerifier, hashToken, issueTenantToken, revokeTenantToken } from './tokens';
 

@@ -58,7 +58,7 @@ describe('the Temporal Web UI', () => {
     await runOutcome(await startRun(client, { tenantId: 'webui', runId: 'ui-run', priority: 2, dag: dag('rag-ui') }));
     await runOutcome(await startRun(client, { tenantId: 'webui-other', runId: 'not-mine', dag: dag('rag-other') }));
 
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent('TenantId="webui"')}`);
     const link = page.locator('a', { hasText: 'delivery-run:webui:ui-run' }).first();
     // Visibility is eventually consistent; the list refreshes on reload.
@@ -83,6 +83,7 @@ describe('the Temporal Web UI', () => {
     assert.ok(await inAnyFrame('webui · rag-ui · 3 nodes · priority 2'), 'the static summary names tenant, DAG and priority');
     assert.ok(await inAnyFrame('rag-ui · COMPLETED'), 'the current details head the node table');
     assert.ok(await inAnyFrame('llm.generate'), 'the node table lists the nodes');
+    assert.ok(await inAnyFrame('CONTINUE'), "and the CostAgent's decision before each");
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.ok(statSync(SCREENSHOT).size > 10_000, 'a screenshot was saved');

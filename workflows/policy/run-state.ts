@@ -187,18 +187,23 @@ export class RunState {
     return counts;
   }
 
-  /** Markdown table for the Web UI's current details. */
-  detailsMarkdown(status: RunStatus): string {
+  /** Markdown for the Web UI's current details: the node table with the CostAgent's decision before each node. */
+  detailsMarkdown(status: RunStatus, decisions: readonly CostDecision[] = []): string {
+    const decided = new Map<string, CostDecision>();
+    for (const d of decisions) decided.set(d.nodeId, d);
     const lines = [
       `**${this.spec.dag.name}** · ${status} · $${(this.totalCostMicros() / 1_000_000).toFixed(6)}`,
       '',
-      '| node | kind | status | attempts | cost (USD) | model |',
-      '|---|---|---|---|---|---|',
+      '| node | kind | status | attempts | cost (USD) | model | decision |',
+      '|---|---|---|---|---|---|---|',
     ];
     for (const node of this.spec.dag.nodes) {
       const r = this.nodes[node.id]!;
-      lines.push(`| ${node.id} | ${node.kind} | ${r.status} | ${r.attempts} | ${r.costUsd.toFixed(6)} | ${r.model ?? ''} |`);
+      const d = decided.get(node.id);
+      lines.push(`| ${node.id} | ${node.kind} | ${r.status} | ${r.attempts} | ${r.costUsd.toFixed(6)} | ${r.model ?? ''} | ${d?.action ?? ''} |`);
     }
+    const notable = decisions.filter((d) => d.action !== 'CONTINUE');
+    if (notable.length > 0) lines.push('', ...notable.map((d) => `- **${d.action}** before ${d.nodeId}: ${d.reason}`));
     return lines.join('\n');
   }
 }

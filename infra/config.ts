@@ -56,7 +56,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   for (const [key, value] of Object.entries(overrides)) if (value !== undefined) raw[key] = value;
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(raw[String(i.path[0])])}: ${i.message}`);
+    // Secrets are named, never echoed.
+    const shown = (key: string) => (/TOKEN|SECRET|KEY/.test(key) ? '(hidden)' : JSON.stringify(raw[key]));
+    const problems = parsed.error.issues.map((i) => `${String(i.path[0])}=${shown(String(i.path[0]))}: ${i.message}`);
     throw new ConfigError(`bad configuration: ${problems.join('; ')}`);
   }
   return parsed.data;
