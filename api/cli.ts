@@ -120,6 +120,8 @@ program
       await client.connection.close();
     }
     logger.info({ address, control: opts.control, queues, concurrency: opts.concurrency, workerId: trace.workerId }, 'workers running; SIGINT or SIGTERM shuts them down gracefully');
+    print({ address, control: opts.control, queues, workerId: trace.workerId, ...(metricsServer ? { metricsUrl: `http://localhost:${config.ADOS_METRICS_PORT}/metrics` } : {}) }, () =>
+      `workers for ${opts.control ? 'ados-control and ' : ''}${queues.join(', ')} at ${address}${metricsServer ? ` · metrics on :${config.ADOS_METRICS_PORT}/metrics` : ''} · Ctrl-C to stop`);
     await runAdosWorkers(workers, trace);
     metricsServer?.close();
     await connection.close();
