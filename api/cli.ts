@@ -344,6 +344,17 @@ program
     await client.connection.close();
   });
 
+// ── bench ──
+program
+  .command('bench')
+  .description('measure ADOS against bare Temporal on a fresh dev server; writes bench/results/latest.{json,md} and chart.svg')
+  .option('--quick', 'small scenarios, under 3 minutes')
+  .action(async (opts: { quick?: boolean }) => {
+    // Loaded on demand: the suite pulls in every scenario.
+    const { runBenchSuite } = await import('../bench/suite');
+    await runBenchSuite({ quick: Boolean(opts.quick) });
+  });
+
 // ── demo ──
 program
   .command('demo')

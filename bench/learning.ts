@@ -15,11 +15,7 @@ import type { DeliveryRunInput } from '../workflows/policy/dag';
 import type { DeliveryRunResult } from '../workflows/policy/run-state';
 import { runBench, withBenchEnv, writeReport } from './harness';
 
-const QUICK = process.argv.includes('--quick');
 const WARMUP_RUNS = 50;
-const MEASURED_RUNS = QUICK ? 10 : 30;
-const COLD_TENANTS = QUICK ? 5 : 10;
-const LEARNER_RUNS = QUICK ? 30 : 60;
 const CONCURRENCY = 5;
 
 const QUERIES = [
@@ -85,7 +81,7 @@ function round(x: number, digits = 2): number {
   return Math.round(x * 10 ** digits) / 10 ** digits;
 }
 
-async function runBatch(client: Client, tenantId: string, from: number, count: number): Promise<DeliveryRunResult[]> {
+export async function runBatch(client: Client, tenantId: string, from: number, count: number): Promise<DeliveryRunResult[]> {
   const results: DeliveryRunResult[] = [];
   for (let i = from; i < from + count; i += CONCURRENCY) {
     const batch = await Promise.all(
@@ -96,63 +92,74 @@ async function runBatch(client: Client, tenantId: string, from: number, count: n
   return results;
 }
 
+/**
+ * Projection accuracy (cold, warm) and an AGGRESSIVE learner, on a server the caller provides.
+ * Tenant ids are prefixed so that the suite can run it beside other scenarios.
+ */
+export async function measureLearning(client: Client, { quick, prefix = '' }: { quick: boolean; prefix?: string }) {
+  const MEASURED_RUNS = quick ? 10 : 30;
+  const COLD_TENANTS = quick ? 5 : 10;
+  const LEARNER_RUNS = quick ? 30 : 60;
+  const t = (id: string) => `${prefix}${id}`;
+  // Cold: each tenant's very first run, priced by the catalog alone.
+  const cold: DeliveryRunResult[] = [];
+  for (let i = 0; i < COLD_TENANTS; i++) {
+    await configureTenant(client, t(`cold-${i}`), { budgetUsd: 100, learning: { intensity: 'CONSERVATIVE' } });
+    cold.push(...(await runBatch(client, t(`cold-${i}`), i, 1)));
+  }
+
+  // Warm: one tenant, 50 runs of the same shapes, then the measured runs.
+  await configureTenant(client, t('warm'), { budgetUsd: 100, maxConcurrentRuns: 20, learning: { intensity: 'CONSERVATIVE' } });
+  const warmup = await runBatch(client, t('warm'), 0, WARMUP_RUNS);
+  const warm = await runBatch(client, t('warm'), WARMUP_RUNS, MEASURED_RUNS);
+
+  // An AGGRESSIVE learner on the same workload: what its learning costs, and what it saves.
+  await configureTenant(client, t('learner'), { budgetUsd: 2, maxConcurrentRuns: 20, learning: { intensity: 'AGGRESSIVE' } });
+  const learner = await runBatch(client, t('learner'), 0, LEARNER_RUNS);
+  let status = await tenantStatus(client, t('learner'));
+  for (let i = 0; i < 100 && status.learning.learningReservedUsd > 0; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    status = await tenantStatus(client, t('learner'));
+  }
+  const adoptedAt = status.learning.history.find((e) => e.type === 'preference' && e.adopted);
+  const firstSwitched = learner.findIndex((r) => (r.learning?.choices.length ?? 0) > 0);
+  const meanCost = (rs: DeliveryRunResult[]) => (rs.length ? round(rs.reduce((s, r) => s + r.costUsd, 0) / rs.length, 6) : 0);
+  const rag = (rs: DeliveryRunResult[]) => rs.filter((r) => 'generate' in r.nodes);
+
+  const report = {
+    quick,
+    projection: {
+      cold: accuracy(cold),
+      warmupRuns: WARMUP_RUNS,
+      warm: accuracy(warm),
+      warmupItself: accuracy(warmup),
+    },
+    learner: {
+      intensity: 'AGGRESSIVE',
+      runs: LEARNER_RUNS,
+      budgetUsd: status.budgetUsd,
+      learningBudgetUsd: status.learning.learningBudgetUsd,
+      learningSpentUsd: status.learning.learningSpentUsd,
+      learningSharePct: round((status.learning.learningSpentUsd / status.budgetUsd) * 100, 3),
+      shadows: status.learning.history.filter((e) => e.type === 'exploration').length,
+      preferences: status.learning.preferences.map((p) => ({ kind: p.kind, from: p.fromModel, to: p.toModel, evidence: p.evidence })),
+      preferenceAdoptedAtSeq: adoptedAt?.seq,
+      firstRunOnLearnedModel: firstSwitched >= 0 ? firstSwitched : undefined,
+      meanRagRunCostBeforeUsd: meanCost(rag(firstSwitched >= 0 ? learner.slice(0, firstSwitched) : learner)),
+      meanRagRunCostAfterUsd: firstSwitched >= 0 ? meanCost(rag(learner.slice(firstSwitched).filter((r) => r.learning?.choices.length))) : undefined,
+    },
+  };
+  return report;
+}
+
 async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
   const noop = () => undefined;
   Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop } });
   const started = Date.now();
   await withBenchEnv({}, async (client) => {
-    // Cold: each tenant's very first run, priced by the catalog alone.
-    const cold: DeliveryRunResult[] = [];
-    for (let t = 0; t < COLD_TENANTS; t++) {
-      await configureTenant(client, `cold-${t}`, { budgetUsd: 100, learning: { intensity: 'CONSERVATIVE' } });
-      cold.push(...(await runBatch(client, `cold-${t}`, t, 1)));
-    }
-
-    // Warm: one tenant, 50 runs of the same shapes, then the measured runs.
-    await configureTenant(client, 'warm', { budgetUsd: 100, maxConcurrentRuns: 20, learning: { intensity: 'CONSERVATIVE' } });
-    const warmup = await runBatch(client, 'warm', 0, WARMUP_RUNS);
-    const warm = await runBatch(client, 'warm', WARMUP_RUNS, MEASURED_RUNS);
-
-    // An AGGRESSIVE learner on the same workload: what its learning costs, and what it saves.
-    await configureTenant(client, 'learner', { budgetUsd: 2, maxConcurrentRuns: 20, learning: { intensity: 'AGGRESSIVE' } });
-    const learner = await runBatch(client, 'learner', 0, LEARNER_RUNS);
-    let status = await tenantStatus(client, 'learner');
-    for (let i = 0; i < 100 && status.learning.learningReservedUsd > 0; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      status = await tenantStatus(client, 'learner');
-    }
-    const adoptedAt = status.learning.history.find((e) => e.type === 'preference' && e.adopted);
-    const firstSwitched = learner.findIndex((r) => (r.learning?.choices.length ?? 0) > 0);
-    const meanCost = (rs: DeliveryRunResult[]) => (rs.length ? round(rs.reduce((s, r) => s + r.costUsd, 0) / rs.length, 6) : 0);
-    const rag = (rs: DeliveryRunResult[]) => rs.filter((r) => 'generate' in r.nodes);
-
-    const report = {
-      quick: QUICK,
-      projection: {
-        cold: accuracy(cold),
-        warmupRuns: WARMUP_RUNS,
-        warm: accuracy(warm),
-        warmupItself: accuracy(warmup),
-      },
-      learner: {
-        intensity: 'AGGRESSIVE',
-        runs: LEARNER_RUNS,
-        budgetUsd: status.budgetUsd,
-        learningBudgetUsd: status.learning.learningBudgetUsd,
-        learningSpentUsd: status.learning.learningSpentUsd,
-        learningSharePct: round((status.learning.learningSpentUsd / status.budgetUsd) * 100, 3),
-        shadows: status.learning.history.filter((e) => e.type === 'exploration').length,
-        preferences: status.learning.preferences.map((p) => ({ kind: p.kind, from: p.fromModel, to: p.toModel, evidence: p.evidence })),
-        preferenceAdoptedAtSeq: adoptedAt?.seq,
-        firstRunOnLearnedModel: firstSwitched >= 0 ? firstSwitched : undefined,
-        meanRagRunCostBeforeUsd: meanCost(rag(firstSwitched >= 0 ? learner.slice(0, firstSwitched) : learner)),
-        meanRagRunCostAfterUsd: firstSwitched >= 0 ? meanCost(rag(learner.slice(firstSwitched).filter((r) => r.learning?.choices.length))) : undefined,
-      },
-      elapsedMs: Date.now() - started,
-      machine: `${process.platform} ${process.arch}, node ${process.version}`,
-      at: new Date().toISOString(),
-    };
-    writeReport(`learning${QUICK ? '-quick' : ''}`, report);
+    const report = { ...(await measureLearning(client, { quick })), elapsedMs: Date.now() - started, machine: `${process.platform} ${process.arch}, node ${process.version}`, at: new Date().toISOString() };
+    writeReport(`learning${quick ? '-quick' : ''}`, report);
     const p = report.projection;
     process.stdout.write(
       [
@@ -167,4 +174,4 @@ async function main(): Promise<void> {
   });
 }
 
-runBench(main);
+if (require.main === module) runBench(main);

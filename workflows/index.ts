@@ -4,3 +4,4 @@ export { exportDeliveryRun } from './export-delivery-run';
 export { sweepExports } from './sweep-exports';
 export { metaLearning } from './meta-learning';
 export { shadowExploration } from './shadow-exploration';
+export { bareDag } from './bare-dag';
