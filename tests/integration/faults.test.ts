@@ -53,12 +53,21 @@ describe('faults', () => {
     const handles = await Promise.all(
       tenants.flatMap((tenantId) =>
         Array.from({ length: 10 }, (_, i) =>
-          startRun(client, { tenantId, runId: `load-${i}`, dag: { nodes: [0, 1, 2].map((j) => ({ id: `n${j}`, kind: 'util.sleep', ...(j ? { deps: [`n${j - 1}`] } : {}), params: { ms: 700, costUsd: 0.001 * (j + 1) } })) } }),
+          startRun(client, { tenantId, runId: `load-${i}`, dag: { nodes: [0, 1, 2].map((j) => ({ id: `n${j}`, kind: 'util.sleep', ...(j ? { deps: [`n${j - 1}`] } : {}), params: { ms: 1500, costUsd: 0.001 * (j + 1) } })) } }),
         ),
       ),
     );
+    // Each kill lands while nodes are in flight on the worker being killed.
+    const nodesRunning = async () => {
+      for (const h of handles) {
+        const p = await h.query(progressQuery).catch(() => undefined);
+        if (p && Object.values(p.nodes).some((n) => n.status === 'RUNNING')) return true;
+      }
+      return undefined;
+    };
     for (let k = 0; k < 3; k++) {
-      await new Promise((r) => setTimeout(r, 1500));
+      await eventually(nodesRunning, { timeoutMs: 60_000, intervalMs: 100, what: 'nodes in flight' });
+      await new Promise((r) => setTimeout(r, 300));
       await kill(worker);
       worker = startWorker(s.address);
     }
