@@ -49,7 +49,7 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
       const outcome = await exportRun(c, tenantId, runId);
       // The run starts its exporter just before it closes; a retry finds it closed.
       if (!outcome.exported && outcome.reason === 'still running') throw ApplicationFailure.retryable(`run ${runId} has not closed yet`, 'RunStillOpen');
-      const tenantFiles = await exportTenant(c, tenantId).catch(() => []);
+      const tenantFiles = await refreshTenant(tenantId, () => exportTenant(c, tenantId)).catch(() => []);
       return { files: [...(outcome.files ?? []), ...tenantFiles] };
     },
     async exportPendingArtifacts() {
@@ -104,6 +104,35 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
         });
     },
   };
+}
+
+/**
+ * Coalesces tenant-file refreshes: each run's export wants its tenant's files current, but a
+ * refresh reads every exported summary of the tenant, so one per run would cost O(runs²) under
+ * load. Callers arriving while a refresh runs share the next one, which starts after it; so
+ * every caller still returns with files at least as new as its own run.
+ */
+const tenantRefreshes = new Map<string, { running: Promise<string[]>; next?: Promise<string[]> }>();
+export function refreshTenant(tenantId: string, refresh: () => Promise<string[]>): Promise<string[]> {
+  const current = tenantRefreshes.get(tenantId);
+  if (!current) {
+    const running = refresh().finally(() => {
+      const entry = tenantRefreshes.get(tenantId);
+      if (entry?.running === running && !entry.next) tenantRefreshes.delete(tenantId);
+    });
+    tenantRefreshes.set(tenantId, { running });
+    return running;
+  }
+  current.next ??= current.running
+    .catch(() => [])
+    .then(() => {
+      const next = current.next!;
+      tenantRefreshes.set(tenantId, { running: next });
+      return refresh().finally(() => {
+        if (tenantRefreshes.get(tenantId)?.running === next) tenantRefreshes.delete(tenantId);
+      });
+    });
+  return current.next;
 }
 
 /** Uniform draws in (-0.5, 0.5) from 48 random bits each, never exactly ±0.5. */

@@ -98,8 +98,8 @@ export async function runBatch(client: Client, tenantId: string, from: number, c
  */
 export async function measureLearning(client: Client, { quick, prefix = '' }: { quick: boolean; prefix?: string }) {
   const MEASURED_RUNS = quick ? 10 : 30;
-  const COLD_TENANTS = quick ? 5 : 10;
-  const LEARNER_RUNS = quick ? 30 : 60;
+  const COLD_TENANTS = quick ? 3 : 10;
+  const LEARNER_RUNS = quick ? 20 : 60;
   const t = (id: string) => `${prefix}${id}`;
   // Cold: each tenant's very first run, priced by the catalog alone.
   const cold: DeliveryRunResult[] = [];

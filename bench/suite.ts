@@ -207,11 +207,11 @@ export async function runBenchSuite({ quick }: { quick: boolean }): Promise<void
   const began = Date.now();
   const report = await withBenchEnv({ workers: { nodeConcurrency: 100, workflowConcurrency: 100 } }, async (client) => {
     process.stderr.write('governed vs bare …\n');
-    const comparison = await governedVsBare(client, quick ? [25, 50, 100] : [50, 100, 200], quick ? 1 : 2);
+    const comparison = await governedVsBare(client, quick ? [20, 50] : [25, 50, 100, 200], quick ? 1 : 2);
     process.stderr.write('scale …\n');
-    const scaled = await scale(client, 'scale', quick ? 4 : 10, quick ? 50 : 100);
+    const scaled = await scale(client, 'scale', quick ? 4 : 10, quick ? 25 : 100);
     process.stderr.write('hot tenant …\n');
-    const hot = { ...(await scale(client, 'hot', 1, quick ? 200 : 500)), limitWarnings: [...limitWarnings] };
+    const hot = { ...(await scale(client, 'hot', 1, quick ? 100 : 500)), limitWarnings: [...limitWarnings] };
     process.stderr.write('projection accuracy …\n');
     const learning = await measureLearning(client, { quick, prefix: 'learn-' });
     return { comparison, scale: scaled, hotTenant: hot, projection: learning.projection, learner: learning.learner };
