@@ -66,7 +66,8 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
       return { exported: runs.filter((r) => r.exported).length, queues };
     },
     async deploymentSettings(): Promise<DeploymentSettings> {
-      return { nodePartitions: nodePartitionsFromEnv(), nodeKinds: nodeKinds().map((k) => k.kind).sort() };
+      const config = loadConfig();
+      return { nodePartitions: config.ADOS_NODE_PARTITIONS, nodeKinds: nodeKinds().map((k) => k.kind).sort(), exportOnClose: config.ADOS_EXPORT_ON_CLOSE };
     },
     async laplaceUniforms({ count }) {
       return secureUniforms(count);

@@ -63,12 +63,13 @@ type Stop = { status: 'FAILED' | 'TERMINATED'; reason: string };
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
 export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunResult> {
   const shadows: Promise<unknown>[] = [];
+  const deployment: { exportOnClose?: boolean } = {};
   try {
-    return await deliver(input, shadows);
+    return await deliver(input, shadows, deployment);
   } finally {
     // Shadows run on their own; the run only waits until their start is recorded.
     await CancellationScope.nonCancellable(() => Promise.all(shadows));
-    await startExport();
+    if (deployment.exportOnClose !== false) await startExport();
   }
 }
 
@@ -91,9 +92,10 @@ async function startExport(): Promise<void> {
   ).catch((err) => log.warn('run export not started; ados export will pick the run up', { error: String(err) }));
 }
 
-async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[]): Promise<DeliveryRunResult> {
+async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[], deployment: { exportOnClose?: boolean }): Promise<DeliveryRunResult> {
   const info = workflowInfo();
   const settings = await deploymentSettings();
+  deployment.exportOnClose = settings.exportOnClose;
   const validation = validateDeliveryRunInput(input, new Set(settings.nodeKinds));
   if (!validation.ok) {
     throw ApplicationFailure.create({

@@ -19,6 +19,8 @@ export type NodeActivity = (task: NodeTask) => Promise<NodeOutcome>;
 export interface DeploymentSettings {
   nodePartitions: number;
   nodeKinds: string[];
+  /** Whether runs start their exporter as they close (ADOS_EXPORT_ON_CLOSE). Absent in older histories: true. */
+  exportOnClose?: boolean;
 }
 
 export interface ControlActivities {
