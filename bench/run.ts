@@ -1,4 +1,5 @@
 import { runBench } from './harness';
-import { runBenchSuite } from './suite';
+import { renderResults, runBenchSuite } from './suite';
 
-runBench(() => runBenchSuite({ quick: process.argv.includes('--quick') }));
+// `--render` only redraws the table and chart from the last results (e.g. after bench/budget-races.ts ran alone).
+runBench(async () => (process.argv.includes('--render') ? renderResults() : runBenchSuite({ quick: process.argv.includes('--quick') })));

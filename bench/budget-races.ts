@@ -1,0 +1,55 @@
+/**
+ * Budget races: many concurrent runs against a small budget, with exact and with 50%-low
+ * estimates. Overspend must be 0 with exact estimates; with inexact ones it is bounded by the
+ * estimation error of the nodes that ran. Usage: node --import tsx bench/budget-races.ts
+ */
+import { Runtime } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
+import { runBench, withBenchEnv, writeReport } from './harness';
+
+const micros = (usd: number) => Math.round(usd * 1e6);
+
+async function race(client: Client, tenantId: string, runs: number, budgetUsd: number, costUsd: number, estimateUsd: number) {
+  await configureTenant(client, tenantId, { budgetUsd, maxConcurrentRuns: runs, backpressureThreshold: 1, learning: { intensity: 'CONSERVATIVE' } });
+  const handles = await Promise.all(
+    Array.from({ length: runs }, (_, i) => startRun(client, { tenantId, runId: `race-${i}`, dag: { nodes: [{ id: 'work', kind: 'util.sleep', params: { ms: 200, costUsd }, estimatedCostUsd: estimateUsd }] } })),
+  );
+  const results = await Promise.all(handles.map(runOutcome));
+  let status = await tenantStatus(client, tenantId);
+  for (let i = 0; i < 100 && status.runsInFlight.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = await tenantStatus(client, tenantId);
+  }
+  const ran = results.filter((r) => r.nodes.work?.status === 'COMPLETED').length;
+  const overspend = Math.max(0, micros(status.spentUsd) - micros(budgetUsd));
+  return {
+    runs,
+    budgetUsd,
+    nodeCostUsd: costUsd,
+    estimateUsd,
+    completed: ran,
+    spentUsd: status.spentUsd,
+    overspendUsd: overspend / 1e6,
+    /** What the lease design promises: no more than the estimation error of the nodes that ran. */
+    boundUsd: (ran * Math.max(0, micros(costUsd) - micros(estimateUsd))) / 1e6,
+    spendEqualsRunCosts: micros(status.spentUsd) === results.reduce((s, r) => s + micros(r.costUsd), 0),
+  };
+}
+
+export async function measureBudgetRaces(client: Client, { quick }: { quick: boolean }) {
+  const runs = quick ? 40 : 100;
+  return {
+    exact: await race(client, 'race-exact', runs, 1, 0.1, 0.1),
+    inexact: await race(client, 'race-inexact', runs, 1, 0.15, 0.1),
+  };
+}
+
+async function main(): Promise<void> {
+  const noop = () => undefined;
+  Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop } });
+  const quick = process.argv.includes('--quick');
+  await withBenchEnv({}, async (client) => writeReport('budget-races', { ...(await measureBudgetRaces(client, { quick })), at: new Date().toISOString() }));
+}
+
+if (require.main === module) runBench(main);
