@@ -38,7 +38,7 @@ async function race(client: Client, tenantId: string, runs: number, budgetUsd: n
 }
 
 export async function measureBudgetRaces(client: Client, { quick }: { quick: boolean }) {
-  const runs = quick ? 40 : 100;
+  const runs = quick ? 30 : 100;
   return {
     exact: await race(client, 'race-exact', runs, 1, 0.1, 0.1),
     inexact: await race(client, 'race-inexact', runs, 1, 0.15, 0.1),

@@ -41,10 +41,13 @@ export function writeReport(name: string, report: unknown): void {
   writeFileSync(join(__dirname, 'results', `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
 }
 
-/** Runs a benchmark's main, turning a failure into one message and exit code 1. */
+/** Runs a benchmark's main and exits when it is done (0), or with its failure in one message (1). */
 export function runBench(main: () => Promise<void>): void {
-  main().catch((err) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }
