@@ -222,7 +222,7 @@ export async function runBenchSuite({ quick }: { quick: boolean }): Promise<void
   const began = Date.now();
   const report = await withBenchEnv({ workers: { nodeConcurrency: 100, workflowConcurrency: 100 } }, async (client) => {
     process.stderr.write('governed vs bare …\n');
-    const levels = quick ? [20, 50] : [25, 50, 100, 200];
+    const levels = quick ? [20, 40] : [25, 50, 100, 200];
     // The same chain with 250-ms nodes, at the largest level: the fixed cost of governance against nodes that take time.
     const comparison = [...(await governedVsBare(client, levels, 1)), ...(await governedVsBare(client, quick ? [20] : levels.slice(-1), 1, [['chain5-250ms', chain5(250)]]))];
     process.stderr.write('scale …\n');
