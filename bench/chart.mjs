@@ -23,8 +23,8 @@ const panel = (field, title) => ({
   encoding: {
     x: { field: 'inFlight', type: 'quantitative', title: 'runs in flight' },
     y: { field, type: 'quantitative', title },
-    color: { field: 'series', type: 'nominal', title: null },
-    strokeDash: { field: 'series', type: 'nominal', legend: null },
+    color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 320 } },
+    strokeDash: { field: 'series', type: 'nominal', title: null },
   },
 });
 const spec = compile({
