@@ -207,7 +207,8 @@ async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[], dep
 
     // ── The budget: a lease from the entity, spent locally, topped up when it runs short ──
     const inFlightEstimates = new Map<string, number>();
-    const leaseAvailable = () => (lease?.grantedMicros ?? 0) - run.totalCostMicros() - [...inFlightEstimates.values()].reduce((a, b) => a + b, 0);
+    const inFlightMicros = () => [...inFlightEstimates.values()].reduce((a, b) => a + b, 0);
+    const leaseAvailable = () => (lease?.grantedMicros ?? 0) - run.totalCostMicros() - inFlightMicros();
     let leaseSeq = 0;
     const topUp = async (neededMicros: number) => {
       const seq = ++leaseSeq;
@@ -232,7 +233,6 @@ async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[], dep
         alreadyDegraded: plan.degraded,
         estimateConfidence: plan.remainingConfidence(),
       });
-      const inFlightMicros = () => [...inFlightEstimates.values()].reduce((a, b) => a + b, 0);
       const record = (v: typeof verdict, extra: Partial<CostDecision> = {}) => {
         metrics.decision(v.action);
         decisions.push({

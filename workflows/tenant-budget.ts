@@ -230,7 +230,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
         // A run that no longer exists gives its slot back.
         log.warn('run did not take its answer; releasing what it held', { workflowId: reply.workflowId, error: String(err) });
         if ('exploration' in reply) ledger.learning.settleExploration(reply.exploration.explorationId, undefined, now(), { runId: '', nodeId: '' });
-        else ledger.releaseRun(runIdOf(reply));
+        else ledger.releaseRun(runIdOf(reply), [], now());
         outbox.push(...ledger.admitWaiting(now()));
         changed = true;
       },

@@ -58,10 +58,10 @@ describe('TenantLedger', () => {
     assert.deepEqual(l.requestAdmission(request('d', 2), now), { kind: 'WAITING', runId: 'd', position: 1 });
     assert.deepEqual(l.requestAdmission(request('e', 2), now), { kind: 'WAITING', runId: 'e', position: 2 });
     assert.deepEqual(l.status().runsWaiting.map((w) => w.runId), ['d', 'e', 'c']);
-    l.releaseRun('a');
+    l.releaseRun('a', [], now);
     assert.deepEqual(l.admitWaiting(now).map((r) => r.decision.runId), ['d']);
-    l.releaseRun('b');
-    l.releaseRun('d');
+    l.releaseRun('b', [], now);
+    l.releaseRun('d', [], now);
     assert.deepEqual(l.admitWaiting(now).map((r) => [r.workflowId, r.decision.kind]), [['delivery-run:acme:e', 'ADMITTED'], ['delivery-run:acme:c', 'ADMITTED']]);
   });
 
@@ -124,7 +124,7 @@ describe('budget leases', () => {
     l.recordCosts([cost('a/x', 200_000)], now);
     assert.equal(l.reservedMicros(), 400_000);
     assert.equal(l.availableMicros(), 400_000);
-    l.releaseRun('a', [cost('a/y', 100_000)]);
+    l.releaseRun('a', [cost('a/y', 100_000)], now);
     assert.equal(l.reservedMicros(), 0);
     assert.equal(l.availableMicros(), 700_000);
   });
@@ -134,7 +134,7 @@ describe('budget leases', () => {
       fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 400_000 }), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: 1, maxLength: 40 }), (runs) => {
         const l = ledger({ budgetUsd: 1, maxConcurrentRuns: 100 });
         const grants = runs.map(([estimate], i) => admit(l, `r${i}`, estimate).grantedMicros);
-        runs.forEach(([, share], i) => l.releaseRun(`r${i}`, [cost(`r${i}/n`, Math.floor(grants[i]! * share))]));
+        runs.forEach(([, share], i) => l.releaseRun(`r${i}`, [cost(`r${i}/n`, Math.floor(grants[i]! * share))], now));
         assert.ok(l.spentMicros() <= 1_000_000);
         assert.equal(l.reservedMicros(), 0);
       }),

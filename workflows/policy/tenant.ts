@@ -417,21 +417,15 @@ export class TenantLedger {
       estRemainingMicros: request.estimatedMicros ?? 0,
     };
     this.state.inFlight.push(run);
-    const admitted = this.admitted(run, request.estimatedMicros ?? 0);
-    // Decided after the run's own lease, so the shadow's money never competes with the real run.
-    if (admitted.kind === 'ADMITTED') admitted.learning = this.learning.runLearning(this.learning.nextRunExplores(this.learningAvailableMicros() > 0));
-    return admitted;
+    return this.admitted(run, request.estimatedMicros ?? 0, true);
   }
 
-  private admitted(run: InFlightRun, requestMicros: number): AdmissionDecision {
-    return {
-      kind: 'ADMITTED',
-      runId: run.runId,
-      dedicatedQueue: this.config.dedicatedQueue,
-      budgetStatus: this.budgetStatus(),
-      lease: this.grant(run, requestMicros, 0),
-      learning: this.learning.runLearning(false),
-    };
+  /** The admission answer; a new admission (not a repeat) also takes its turn at exploring. */
+  private admitted(run: InFlightRun, requestMicros: number, newAdmission = false): AdmissionDecision {
+    // The lease is granted first, so a shadow's money never competes with the real run's.
+    const lease = this.grant(run, requestMicros, 0);
+    const explore = newAdmission && this.learning.nextRunExplores(this.learningAvailableMicros() > 0);
+    return { kind: 'ADMITTED', runId: run.runId, dedicatedQueue: this.config.dedicatedQueue, budgetStatus: this.budgetStatus(), lease, learning: this.learning.runLearning(explore) };
   }
 
   private sortWaiting(): void {
@@ -440,9 +434,8 @@ export class TenantLedger {
   }
 
   /** Charges a run's last costs, then frees its slot and its unspent reservation (or its place in the queue). Idempotent. */
-  releaseRun(runId: string, costs: CostEvent[] = [], now?: string): boolean {
-    if (now !== undefined) this.recordCosts(costs, now);
-    else for (const event of costs) this.recordCost(event);
+  releaseRun(runId: string, costs: CostEvent[], now: string): boolean {
+    this.recordCosts(costs, now);
     const before = this.state.inFlight.length + this.state.waiting.length;
     this.state.inFlight = this.state.inFlight.filter((r) => r.runId !== runId);
     this.state.waiting = this.state.waiting.filter((r) => r.runId !== runId);
