@@ -170,7 +170,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
     outbox.push(...ledger.admitWaiting(now()));
   }));
   setHandler(releaseRunSignal, touched(({ runId, costs }) => {
-    ledger.releaseRun(runId, costs, now());
+    ledger.releaseRun(runId, costs ?? [], now());
     outbox.push(...ledger.admitWaiting(now()));
   }));
   setHandler(
