@@ -1,0 +1,384 @@
+/**
+ * What governance costs the engine, counted exactly: history events, workflow tasks and activity
+ * tasks per run (the run itself, every workflow it starts, and its share of the tenant entity's
+ * events across continue-as-new), and the worker process's CPU milliseconds per run, for a governed
+ * `deliveryRun` beside a bare Temporal workflow (`bareDag`) running the same DAG on the same server.
+ * The workers run in a process of their own (bench/worker-process.ts) so their CPU is theirs alone.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { configureTenant, connectClient, runOutcome, startRun } from '../api/client';
+import { startDevServer } from '../infra/dev-server';
+import { freePort } from '../infra/ports';
+import { bareDag } from '../workflows/bare-dag';
+import { CONTROL_TASK_QUEUE, tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import { nodeTaskQueue } from '../workflows/policy/routing';
+import type { DeliveryRunResult } from '../workflows/policy/run-state';
+
+export type BenchNode = { id: string; kind: string; deps?: string[]; params: Record<string, unknown> };
+
+/** Five sleeps in a chain: a pipeline whose cost is all orchestration when `ms` is 0. */
+export const chain5 = (ms = 0): BenchNode[] =>
+  Array.from({ length: 5 }, (_, i) => ({ id: `n${i}`, kind: 'util.sleep', ...(i > 0 ? { deps: [`n${i - 1}`] } : {}), params: { ms, costUsd: 0.0001 } }));
+
+/** A 10-node diamond: one fan-out to eight, one fan-in. */
+export const diamond10 = (): BenchNode[] => [
+  { id: 'top', kind: 'util.sleep', params: { ms: 0, costUsd: 0.0001 } },
+  ...Array.from({ length: 8 }, (_, i) => ({ id: `mid${i}`, kind: 'util.sleep', deps: ['top'], params: { ms: 0, costUsd: 0.0001 } })),
+  { id: 'bottom', kind: 'util.sleep', deps: Array.from({ length: 8 }, (_, i) => `mid${i}`), params: { ms: 0, costUsd: 0.0001 } },
+];
+
+const EventType = temporal.api.enums.v1.EventType;
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0);
+const r1 = (x: number) => Math.round(x * 10) / 10;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The bench's workers, in a child process that reports its own CPU time. */
+export interface WorkerProcess {
+  cpuMs(): Promise<number>;
+  /** Waits until the workers have been idle for a moment (trailing exports, releases, timers), then returns their CPU time. */
+  cpuMsWhenIdle(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startWorkerProcess(address: string, { cpuProfileDir, workers = {} }: { cpuProfileDir?: string; workers?: { nodeConcurrency?: number; workflowConcurrency?: number } } = {}): Promise<WorkerProcess> {
+  const execArgv = ['--import', 'tsx', ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [])];
+  const child: ChildProcess = fork(join(__dirname, 'worker-process.ts'), [], {
+    execArgv,
+    env: { ...process.env, TEMPORAL_ADDRESS: address, ADOS_BENCH_WORKER_OPTIONS: JSON.stringify(workers) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', (m: { type: string }) => (m.type === 'ready' ? resolve() : reject(new Error(`unexpected ${m.type}`))));
+    child.once('exit', (code) => reject(new Error(`bench worker process exited with ${code} before it was ready`)));
+  });
+  const cpuMs = () =>
+    new Promise<number>((resolve) => {
+      const onMessage = (m: { type: string; cpuMs: number }) => {
+        if (m.type !== 'cpu') return;
+        child.off('message', onMessage);
+        resolve(m.cpuMs);
+      };
+      child.on('message', onMessage);
+      child.send({ type: 'cpu' });
+    });
+  return {
+    cpuMs,
+    async cpuMsWhenIdle() {
+      let last = await cpuMs();
+      for (let i = 0; i < 120; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        const now = await cpuMs();
+        // Idle: under 2% of a core over the last half second.
+        if (now - last < 10) return now;
+        last = now;
+      }
+      return last;
+    },
+    async stop() {
+      child.send({ type: 'stop' });
+      await exited;
+    },
+  };
+}
+
+/** Event counts of one workflow execution chain, by type. */
+type Counts = Record<string, number>;
+const add = (into: Counts, from: Counts, times = 1) => {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v * times;
+};
+const countEvents = (events: HistoryEvent[]): Counts => {
+  const counts: Counts = {};
+  for (const e of events) {
+    const name = EventType[e.eventType ?? 0]?.replace(/^EVENT_TYPE_/, '') ?? String(e.eventType);
+    counts[name] = (counts[name] ?? 0) + 1;
+  }
+  return counts;
+};
+const total = (c: Counts) => Object.values(c).reduce((a, b) => a + b, 0);
+
+/** A run's own events and those of every workflow it started (children: export, shadows). */
+async function runEvents(client: Client, workflowId: string): Promise<{ own: Counts; children: Counts }> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const children: Counts = {};
+  for (const e of events) {
+    const started = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+    if (started?.workflowId) add(children, countEvents((await client.workflow.getHandle(started.workflowId, started.runId ?? undefined).fetchHistory()).events ?? []));
+  }
+  return { own: countEvents(events), children };
+}
+
+/** Where an entity's chain of executions stands: its current execution and how many events that has. */
+async function entityMark(client: Client, tenantId: string): Promise<{ runId: string; events: number }> {
+  const handle = client.workflow.getHandle(tenantBudgetWorkflowId(tenantId));
+  const { runId } = await handle.describe();
+  return { runId, events: ((await client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events ?? []).length };
+}
+
+/** The entity's events since `mark`, following continue-as-new from the marked execution on. */
+async function entityEventsSince(client: Client, tenantId: string, mark: { runId: string; events: number }): Promise<{ counts: Counts; executions: number }> {
+  const counts: Counts = {};
+  let runId: string | undefined = mark.runId;
+  let skip = mark.events;
+  let executions = 0;
+  while (runId) {
+    const events: HistoryEvent[] = (await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId), runId).fetchHistory()).events ?? [];
+    add(counts, countEvents(events.slice(skip)));
+    executions++;
+    skip = 0;
+    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return { counts, executions };
+}
+
+export interface EngineBatch {
+  runs: number;
+  completed: number;
+  wallMs: number;
+  nodesPerSec: number;
+  latencyMs: { p50: number; p99: number };
+  startCallMs: { p50: number; p99: number };
+  /** History events per run: its own, the workflows it started, its share of the entity's. */
+  eventsPerRun: { run: number; children: number; entity: number; total: number };
+  workflowTasksPerRun: number;
+  activityTasksPerRun: number;
+  /** Every event type, per run, the three parts together. */
+  eventsByType: Counts;
+  workerCpuMsPerRun: number;
+  /** Entity executions the batch touched (more than one: it continued-as-new during the batch). */
+  entityExecutions?: number;
+}
+
+type Starter = (i: number) => Promise<{ result: () => Promise<boolean> }>;
+
+/** Runs `count` runs at once (or `concurrency` at a time, back to back) and measures them. */
+async function batch(workers: WorkerProcess, count: number, nodes: number, start: Starter, concurrency = count): Promise<Omit<EngineBatch, 'eventsPerRun' | 'workflowTasksPerRun' | 'activityTasksPerRun' | 'eventsByType' | 'workerCpuMsPerRun'> & { cpuMs: number }> {
+  const cpuBefore = await workers.cpuMs();
+  const began = Date.now();
+  const latencies: number[] = [];
+  const startCalls: number[] = [];
+  let completed = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const t0 = Date.now();
+        try {
+          const handle = await start(i);
+          startCalls.push(Date.now() - t0);
+          if (await handle.result()) completed++;
+        } catch (err) {
+          process.stderr.write(`  run ${i} failed: ${String(err)}\n`);
+        }
+        latencies.push(Date.now() - t0);
+      }
+    }),
+  );
+  const wallMs = Date.now() - began;
+  const cpuMs = (await workers.cpuMsWhenIdle()) - cpuBefore;
+  return { runs: count, completed, wallMs, nodesPerSec: r1((count * nodes * 1000) / wallMs), latencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) }, startCallMs: { p50: pct(startCalls, 50), p99: pct(startCalls, 99) }, cpuMs };
+}
+
+async function describeBatch(client: Client, workflowIds: string[], entity: { counts: Counts; executions: number } | undefined, measured: Awaited<ReturnType<typeof batch>>): Promise<EngineBatch> {
+  const own: Counts = {};
+  const children: Counts = {};
+  for (const id of workflowIds) {
+    const e = await runEvents(client, id);
+    add(own, e.own);
+    add(children, e.children);
+  }
+  const n = workflowIds.length;
+  const byType: Counts = {};
+  add(byType, own, 1 / n);
+  add(byType, children, 1 / n);
+  if (entity) add(byType, entity.counts, 1 / n);
+  for (const k of Object.keys(byType)) byType[k] = r3(byType[k]!);
+  const { cpuMs, ...rest } = measured;
+  const perRun = (c: Counts) => r3(total(c) / n);
+  return {
+    ...rest,
+    eventsPerRun: { run: perRun(own), children: perRun(children), entity: entity ? perRun(entity.counts) : 0, total: r3(total(own) / n + total(children) / n + (entity ? total(entity.counts) / n : 0)) },
+    workflowTasksPerRun: r3(byType.WORKFLOW_TASK_COMPLETED ?? 0),
+    activityTasksPerRun: r3(byType.ACTIVITY_TASK_STARTED ?? 0),
+    eventsByType: byType,
+    workerCpuMsPerRun: r1(cpuMs / n),
+    ...(entity ? { entityExecutions: entity.executions } : {}),
+  };
+}
+
+let batchSeq = 0;
+
+/** One governed batch on a tenant of its own, so that every entity event in the window is the batch's. */
+export async function governedBatch(client: Client, workers: WorkerProcess, nodes: BenchNode[], count: number, { concurrency = count, name = 'dag' } = {}): Promise<EngineBatch> {
+  const id = batchSeq++;
+  const tenantId = `engine-${id}`;
+  await configureTenant(client, tenantId, { budgetUsd: 1e6, maxConcurrentRuns: Math.max(count, concurrency), backpressureThreshold: 1, learning: { intensity: 'CONSERVATIVE' } });
+  const mark = await entityMark(client, tenantId);
+  const workflowIds: string[] = [];
+  const measured = await batch(
+    workers,
+    count,
+    nodes.length,
+    async (i) => {
+      const handle = await startRun(client, { tenantId, runId: `g${i}`, maxParallelism: 8, dag: { name, nodes } });
+      workflowIds.push(handle.workflowId);
+      return { result: async () => (await runOutcome(handle)).status === 'COMPLETED' };
+    },
+    concurrency,
+  );
+  return describeBatch(client, workflowIds, await entityEventsSince(client, tenantId, mark), measured);
+}
+
+/** The same DAG as a bare Temporal workflow: same activities, queue, timeouts, retries and parallelism. */
+export async function bareBatch(client: Client, workers: WorkerProcess, nodes: BenchNode[], count: number, { concurrency = count } = {}): Promise<EngineBatch> {
+  const id = batchSeq++;
+  const tenantId = `engine-${id}`;
+  const workflowIds: string[] = [];
+  const measured = await batch(
+    workers,
+    count,
+    nodes.length,
+    async (i) => {
+      const h: WorkflowHandle<typeof bareDag> = await client.workflow.start(bareDag, {
+        workflowId: `bare:${tenantId}:b${i}`,
+        taskQueue: CONTROL_TASK_QUEUE,
+        args: [{ runId: `b${i}`, tenantId, taskQueue: nodeTaskQueue({ tenantId }), maxParallelism: 8, nodes }],
+      });
+      workflowIds.push(h.workflowId);
+      return { result: async () => (await h.result()).nodes === nodes.length };
+    },
+    concurrency,
+  );
+  return describeBatch(client, workflowIds, undefined, measured);
+}
+
+export interface EngineRow {
+  dag: string;
+  inFlight: number;
+  governed: EngineBatch;
+  bare: EngineBatch;
+  wallRatio: number;
+  eventsRatio: number;
+  cpuRatio: number;
+}
+
+export interface EngineReport {
+  rows: EngineRow[];
+  /** Below saturation: `concurrency` runs in flight at a time, of 250-ms nodes, back to back. */
+  light: { concurrency: number; runs: number; governed: EngineBatch; bare: EngineBatch; p50LatencyDeltaMs: number };
+  /** Where the worker's time goes under the governed load (node --cpu-prof), when profiled. */
+  profile?: ProfileSummary;
+}
+
+/** Governed and bare, one after the other on the same server and workers, per shape and level. */
+export async function measureEngine(client: Client, workers: WorkerProcess, { levels, shapes, lightRuns }: { levels: number[]; shapes: Array<readonly [string, BenchNode[]]>; lightRuns: number }): Promise<EngineReport> {
+  const rows: EngineRow[] = [];
+  // A short warm-up, so the first measured batch does not pay for caches and JIT.
+  await governedBatch(client, workers, chain5(), 10);
+  await bareBatch(client, workers, chain5(), 10);
+  for (const [name, nodes] of shapes) {
+    for (const inFlight of levels) {
+      const governed = await governedBatch(client, workers, nodes, inFlight, { name });
+      const bare = await bareBatch(client, workers, nodes, inFlight);
+      const row = { dag: name, inFlight, governed, bare, wallRatio: r3(governed.wallMs / bare.wallMs), eventsRatio: r3(governed.eventsPerRun.total / bare.eventsPerRun.total), cpuRatio: r3(governed.workerCpuMsPerRun / bare.workerCpuMsPerRun) };
+      rows.push(row);
+      process.stderr.write(
+        `  ${name} × ${inFlight}: wall ${governed.wallMs} / ${bare.wallMs} ms (${row.wallRatio}), events ${governed.eventsPerRun.total} / ${bare.eventsPerRun.total} (${row.eventsRatio}), CPU ${governed.workerCpuMsPerRun} / ${bare.workerCpuMsPerRun} ms (${row.cpuRatio})\n`,
+      );
+    }
+  }
+  const concurrency = 10;
+  const governed = await governedBatch(client, workers, chain5(250), lightRuns, { concurrency, name: 'chain5-250ms' });
+  const bare = await bareBatch(client, workers, chain5(250), lightRuns, { concurrency });
+  process.stderr.write(`  light load (${concurrency} in flight, 250-ms nodes): p50 ${governed.latencyMs.p50} / ${bare.latencyMs.p50} ms, start call p99 ${governed.startCallMs.p99} / ${bare.startCallMs.p99} ms\n`);
+  return { rows, light: { concurrency, runs: lightRuns, governed, bare, p50LatencyDeltaMs: governed.latencyMs.p50 - bare.latencyMs.p50 } };
+}
+
+export interface ProfileSummary {
+  totalMs: number;
+  /** Self time by function (top entries), with where it lives. */
+  functions: Array<{ name: string; where: string; ms: number; pct: number }>;
+  /** Self time by area: workflow code in the sandbox, the SDK, protobuf, GC, idle, … */
+  areas: Array<{ area: string; ms: number; pct: number }>;
+}
+
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function areaOf(url: string, name: string): string {
+  if (name === '(idle)') return 'idle';
+  if (name === '(garbage collector)') return 'garbage collection';
+  if (name === '(program)') return 'native (V8, Temporal core)';
+  if (/workflow-bundle|\/workflows\//.test(url) || url.startsWith('evalmachine')) return 'workflow code and SDK inside the sandbox';
+  if (/@temporalio\/worker/.test(url)) return 'SDK worker (activations, sandbox glue)';
+  if (/@temporalio\/(common|proto)|protobufjs/.test(url)) return 'payloads and protobuf';
+  if (/\/activities\//.test(url)) return 'ADOS activities';
+  if (/node_modules/.test(url)) return `library: ${url.split('node_modules/').at(-1)?.split('/').slice(0, url.includes('/@') ? 2 : 1).join('/')}`;
+  if (url.startsWith('node:') || url === '') return 'Node.js internals';
+  return 'other';
+}
+
+/** Sums self time by function and by area from the newest .cpuprofile in `dir`. */
+export function summarizeProfile(dir: string, top = 20): ProfileSummary {
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort()
+    .at(-1);
+  if (!file) throw new Error(`no .cpuprofile in ${dir}`);
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const fn = new Map<string, { name: string; where: string; us: number }>();
+  const areas = new Map<string, number>();
+  let totalUs = 0;
+  for (const [id, us] of selfUs) {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    const name = functionName || '(anonymous)';
+    if (name === '(idle)') continue;
+    totalUs += us;
+    const where = `${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(bench|workflows|activities|workers|infra|api)\//, '$1/')}:${lineNumber + 1}`;
+    const key = `${name}@${where}`;
+    const entry = fn.get(key) ?? { name, where, us: 0 };
+    entry.us += us;
+    fn.set(key, entry);
+    const area = areaOf(url, name);
+    areas.set(area, (areas.get(area) ?? 0) + us);
+  }
+  const pctOf = (us: number) => r1((100 * us) / totalUs);
+  return {
+    totalMs: Math.round(totalUs / 1000),
+    functions: [...fn.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map((f) => ({ name: f.name, where: f.where, ms: Math.round(f.us / 1000), pct: pctOf(f.us) })),
+    areas: [...areas.entries()].sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, ms: Math.round(us / 1000), pct: pctOf(us) })),
+  };
+}
+
+/** A fresh in-memory dev server and a worker process for `body`; both stopped however it ends. */
+export async function withEngineEnv<T>(body: (client: Client, workers: WorkerProcess) => Promise<T>, { cpuProfileDir }: { cpuProfileDir?: string } = {}): Promise<T> {
+  const server = await startDevServer({ port: await freePort(), headless: true, dbFile: null });
+  if (cpuProfileDir) mkdirSync(cpuProfileDir, { recursive: true });
+  const workers = await startWorkerProcess(server.address, { workers: { nodeConcurrency: 100, workflowConcurrency: 100 }, ...(cpuProfileDir ? { cpuProfileDir } : {}) });
+  const client = await connectClient(server.address);
+  try {
+    return await body(client, workers);
+  } finally {
+    await workers.stop();
+    await client.connection.close();
+    await server.stop();
+  }
+}
+
+/** A governed run's result, for callers that only need to know it completed. */
+export type { DeliveryRunResult };

@@ -1,0 +1,38 @@
+/**
+ * The benchmark's ADOS workers in a process of their own, so that their CPU time is measured apart
+ * from the client's. Started by bench/engine.ts with IPC; answers `cpu` with process.cpuUsage()
+ * and stops on `stop` (writing its CPU profile when started with --cpu-prof).
+ */
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
+
+type Request = { type: 'cpu' } | { type: 'stop' };
+
+async function main(): Promise<void> {
+  const address = process.env.TEMPORAL_ADDRESS;
+  if (!address || !process.send) throw new Error('bench/worker-process.ts is started by the bench, with TEMPORAL_ADDRESS and an IPC channel');
+  const noop = () => undefined;
+  Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => process.stderr.write(`${m}\n`) } });
+  const options = JSON.parse(process.env.ADOS_BENCH_WORKER_OPTIONS ?? '{}') as { nodeConcurrency?: number; workflowConcurrency?: number };
+  const connection = await NativeConnection.connect({ address });
+  const workers = await createAdosWorkers({ ...options, connection, clientAddress: address });
+  const running = runAdosWorkers(workers);
+  process.on('message', (message: Request) => {
+    if (message.type === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send!({ type: 'cpu', cpuMs: (user + system) / 1000 });
+    } else if (message.type === 'stop') {
+      for (const w of workers) w.shutdown();
+    }
+  });
+  process.send({ type: 'ready' });
+  await running;
+  await connection.close();
+  // With --cpu-prof the profile is written as the process exits.
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
