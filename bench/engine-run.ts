@@ -18,7 +18,7 @@ runBench(async () => {
   if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   const levels = (arg('--levels') ?? (quick ? '50' : '50,200')).split(',').map(Number);
   const report = await withEngineEnv(
-    (client, workers) => measureEngine(client, workers, { levels, shapes: [['chain5', chain5()], ['diamond10', diamond10()]], lightRuns: quick ? 30 : 60 }),
+    (client, workers) => measureEngine(client, workers, { levels, shapes: ([['chain5', chain5()], ['diamond10', diamond10()]] as const).filter(([name]) => (arg('--shapes') ?? 'chain5,diamond10').split(',').includes(name)), lightRuns: quick ? 30 : 60 }),
     profileDir ? { cpuProfileDir: profileDir } : {},
   );
   writeReport(arg('--out') ?? 'engine', { ...report, ...(profileDir ? { profile: summarizeProfile(profileDir) } : {}), at: new Date().toISOString() });

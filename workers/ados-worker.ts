@@ -32,8 +32,16 @@ export interface AdosWorkerOptions {
   metrics?: AdosMetrics;
 }
 
+/**
+ * Modules every workflow shares instead of initialising its own copy. zod's module set-up (its
+ * hundred-odd schema classes) cost more CPU than a whole short run when each workflow execution
+ * repeated it. The SDK deep-freezes shared modules: fine for zod's classes and functions, not for
+ * schema objects (they define their methods lazily), so modules that build schemas stay per workflow.
+ */
+export const SHARED_WORKFLOW_MODULES = ['zod'];
+
 export function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger, preloadModules: SHARED_WORKFLOW_MODULES });
 }
 
 const quietBundlerLogger = {
