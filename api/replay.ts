@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { bundleWorkflows } from '../workers/ados-worker';
+import { metricsSinks } from '../workers/metrics';
 import { UserError } from './client';
 
 export interface ReplayOutcome {
@@ -37,7 +38,7 @@ export async function replayHistories(files: string[], workflowBundle?: Workflow
   const loaded = files.map((file) => ({ file, ...loadHistory(file) }));
   const outcomes: ReplayOutcome[] = [];
   const results = Worker.runReplayHistories(
-    { workflowBundle: workflowBundle ?? (await bundleWorkflows()), replayName: 'ados-replay' },
+    { workflowBundle: workflowBundle ?? (await bundleWorkflows()), replayName: 'ados-replay', sinks: metricsSinks(undefined) },
     loaded.map(({ workflowId, history }) => ({ workflowId, history })),
   );
   let i = 0;

@@ -118,6 +118,9 @@ export type AdmissionDecision =
   | { kind: 'WAITING'; runId: string; position: number }
   | { kind: 'REJECTED'; runId: string; reason: string };
 
+/** An answer given before the run starts, which the run carries in its launch: it needs no admission message. */
+export type AdmissionTicket = Extract<AdmissionDecision, { kind: 'ADMITTED' | 'REJECTED' }>;
+
 export interface ArchivedPeriod {
   start: string;
   end: string;
@@ -406,6 +409,19 @@ export class TenantLedger {
     return { kind: 'WAITING', runId: request.runId, position: this.state.waiting.findIndex((w) => w.runId === request.runId) + 1 };
   }
 
+  /**
+   * Admission asked before the run starts: ADMITTED (with its first lease) or REJECTED at once, or
+   * QUEUE when the run would have to wait, without queueing it: the run queues itself when it
+   * starts, so the entity never answers a run that does not exist yet. A repeat gets the same answer.
+   */
+  admitNow(request: AdmissionRequest, now: string): AdmissionTicket | { kind: 'QUEUE'; runId: string } {
+    const existing = this.state.inFlight.find((r) => r.runId === request.runId);
+    if (existing) return this.admitted(existing, 0) as AdmissionTicket;
+    const queuedAhead = this.state.waiting.some((w) => w.runId === request.runId || w.priority <= request.priority);
+    if (this.budgetStatus() !== 'EXCEEDED' && (queuedAhead || !this.hasRoomFor(request.priority))) return { kind: 'QUEUE', runId: request.runId };
+    return this.requestAdmission(request, now) as AdmissionTicket;
+  }
+
   private admit(request: AdmissionRequest, now: string): AdmissionDecision {
     const run: InFlightRun = {
       runId: request.runId,
@@ -516,6 +532,24 @@ export class TenantLedger {
       archivedPeriods: [...this.state.archive],
       learning: this.learningStatus(),
       tokens: (this.state.tokens ?? []).map(({ hash: _hash, ...token }) => token),
+    };
+  }
+
+  /** The few numbers the Web UI's budget gauge shows, without building the whole status. */
+  gauge() {
+    return {
+      tenantId: this.config.tenantId,
+      budgetStatus: this.budgetStatus(),
+      budgetUsd: this.config.budgetUsd,
+      spentUsd: usd(this.spentMicros()),
+      utilization: this.utilization(),
+      reservedUsd: usd(this.reservedMicros()),
+      runsInFlight: this.state.inFlight.length,
+      runsWaiting: this.state.waiting.length,
+      maxConcurrentRuns: this.config.maxConcurrentRuns,
+      periodStart: this.state.periodStart,
+      periodEnd: this.currentPeriodEnd(),
+      archivedPeriods: this.state.archive.length,
     };
   }
 

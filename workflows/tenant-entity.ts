@@ -1,0 +1,265 @@
+import { CancellationScope, getExternalWorkflowHandle, isCancellation, log, proxyActivities, setCurrentDetails, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { PRIOR_WEIGHT } from './policy/cost-model';
+import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
+import {
+  TenantLedger,
+  type AdmissionReply,
+  type AdmissionRequest,
+  type CostEvent,
+  type ExplorationReport,
+  type ExplorationRequest,
+  type LeaseGrant,
+  type LeaseRequest,
+  type TenantConfig,
+  type TenantConfigPatch,
+  type TenantLedgerState,
+  type TenantPressure,
+} from './policy/tenant';
+import { BudgetStatusKey, TenantIdKey } from './search-attributes';
+import type { ControlActivities } from './node-task';
+import { admissionDecisionSignal, explorationGrantedSignal, leaseGrantedSignal, pressureChangedSignal } from './messages/tenant-budget';
+
+/** Answers to runs and shadows, queued until the entity sends them (or carries them over a continue-as-new). */
+export type Reply =
+  | AdmissionReply
+  | { workflowId: string; lease: LeaseGrant }
+  | { workflowId: string; pressure: { runId: string; pressure: TenantPressure } }
+  | { workflowId: string; exploration: { explorationId: string; grantedMicros: number } };
+
+/** An opted-in tenant sends its statistics to meta-learning again after this many new cost samples. */
+const CONTRIBUTE_EVERY_SAMPLES = 50;
+
+const meta = proxyActivities<ControlActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
+
+/**
+ * One tenant's entity: the ledger (budget, admission, learning), the answers it owes runs, and its
+ * exchange with meta-learning. The tenantBudget workflow maps each message to one method here and
+ * waits on `hasWork()`; everything that needs Temporal beyond the ledger's pure rules lives here.
+ */
+export class TenantEntity {
+  readonly ledger: TenantLedger;
+  private readonly outbox: Reply[];
+  /** Answers being sent: not awaited by the main loop, so a slow round trip never holds back the entity. */
+  private readonly sending = new Map<number, Reply>();
+  private sent = 0;
+  private changed = true;
+  private configChanged = false;
+  private pushedStatus: string;
+  private published: { budgetStatus?: string; details?: string } = {};
+  private metaBusy = false;
+
+  constructor(state: TenantLedgerState | { config: TenantConfig; now: string }, outbox: Reply[] = []) {
+    this.ledger = 'now' in state ? TenantLedger.create(state.config, state.now) : new TenantLedger(state);
+    this.outbox = [...outbox];
+    this.pushedStatus = this.ledger.budgetStatus();
+  }
+
+  private now(): string {
+    return new Date().toISOString();
+  }
+
+  /** Something to do: a message changed the state, or answers wait to be sent. */
+  hasWork(): boolean {
+    return this.changed || this.outbox.length > 0;
+  }
+
+  // ── Messages ──
+  configure(patch: TenantConfigPatch): void {
+    this.ledger.configure(patch, this.now());
+    this.configChanged = true;
+    // A larger limit or budget may make room for waiting runs.
+    this.touch(this.ledger.admitWaiting(this.now()));
+  }
+
+  admitRuns(requests: AdmissionRequest[]): ReturnType<TenantLedger['admitNow']>[] {
+    const now = this.now();
+    this.changed = true;
+    return requests.map((request) => this.ledger.admitNow(request, now));
+  }
+
+  requestAdmission(request: AdmissionRequest): void {
+    this.touch([{ workflowId: request.workflowId, decision: this.ledger.requestAdmission(request, this.now()) }]);
+  }
+
+  requestLease(request: LeaseRequest): void {
+    const workflowId = this.ledger.state.inFlight.find((r) => r.runId === request.runId)?.workflowId;
+    const lease = this.ledger.topUpLease(request, this.now());
+    this.touch([...(workflowId ? [{ workflowId, lease }] : []), ...this.ledger.admitWaiting(this.now())]);
+  }
+
+  recordCosts(events: CostEvent[]): void {
+    this.ledger.recordCosts(events, this.now());
+    this.touch(this.ledger.admitWaiting(this.now()));
+  }
+
+  releaseRun(runId: string, costs: CostEvent[] = []): void {
+    this.ledger.releaseRun(runId, costs, this.now());
+    this.touch(this.ledger.admitWaiting(this.now()));
+  }
+
+  requestExploration(request: ExplorationRequest): void {
+    const grantedMicros = this.ledger.requestExploration(request, this.now());
+    this.touch([{ workflowId: request.workflowId, exploration: { explorationId: request.explorationId, grantedMicros } }]);
+  }
+
+  settleExploration(report: ExplorationReport): void {
+    this.ledger.settleExploration(report, this.now());
+    this.touch(this.ledger.admitWaiting(this.now()));
+  }
+
+  /** A message changed the state; its answers join the outbox. */
+  touch(replies: Reply[] = []): void {
+    this.outbox.push(...replies);
+    this.changed = true;
+  }
+
+  // ── The main loop's steps ──
+  /** Archives ended periods, and tells runs in flight about a new config or budget status. */
+  settle(): void {
+    this.changed = false;
+    const now = this.now();
+    for (const period of this.ledger.rolloverIfDue(now)) {
+      log.info('budget period archived', { tenantId: this.ledger.config.tenantId, start: period.start, end: period.end, spentUsd: period.spentUsd });
+      this.outbox.push(...this.ledger.admitWaiting(now));
+    }
+    if (this.configChanged || this.ledger.budgetStatus() !== this.pushedStatus) {
+      this.configChanged = false;
+      this.pushedStatus = this.ledger.budgetStatus();
+      for (const run of this.ledger.state.inFlight) this.outbox.push({ workflowId: run.workflowId, pressure: { runId: run.runId, pressure: this.ledger.pressureFor(run.runId) } });
+    }
+  }
+
+  /** What the next execution needs after a continue-as-new: the state and every answer not yet acknowledged. */
+  carryOver(): { state: TenantLedgerState; outbox: Reply[] } {
+    return { state: this.ledger.state, outbox: [...this.sending.values(), ...this.outbox] };
+  }
+
+  /** Sends queued answers, exchanges with meta-learning if due, and refreshes the Web UI's gauge. */
+  flush(): void {
+    for (const reply of this.outbox.splice(0)) this.send(reply);
+    this.exchangeWithMetaLearning();
+    this.publish();
+  }
+
+  private send(reply: Reply): void {
+    const id = this.sent++;
+    this.sending.set(id, reply);
+    signalRun(reply).then(
+      () => this.sending.delete(id),
+      (err: unknown) => {
+        this.sending.delete(id);
+        // A run that no longer exists gives back what it held; runs treat a repeated answer as a no-op.
+        log.warn('run did not take its answer; releasing what it held', { workflowId: reply.workflowId, error: String(err) });
+        const now = this.now();
+        if ('exploration' in reply) this.ledger.learning.settleExploration(reply.exploration.explorationId, undefined, now, { runId: '', nodeId: '' });
+        else this.ledger.releaseRun(runIdOf(reply), [], now);
+        this.touch(this.ledger.admitWaiting(now));
+      },
+    );
+  }
+
+  /** Meta-learning runs beside message handling, one exchange at a time; one cut short by a continue-as-new is made again later. */
+  private exchangeWithMetaLearning(): void {
+    const { ledger } = this;
+    const learning = ledger.learning.state;
+    const optIn = ledger.config.learning.metaLearningOptIn;
+    const tenantId = ledger.config.tenantId;
+    let exchange: (() => Promise<void>) | undefined;
+    if (optIn && (!learning.metaOptIn || ledger.learning.samples() - learning.contributedSamples >= CONTRIBUTE_EVERY_SAMPLES)) {
+      exchange = async () => {
+        const samples = ledger.learning.samples();
+        const priors = samples > 0 ? await meta.contributeCostStats({ tenantId, stats: contributionFrom(learning.costModel) }) : await meta.publishedPriors();
+        learning.metaOptIn = true;
+        learning.contributedSamples = samples;
+        if (samples > 0) ledger.learning.noteMetaLearning(true, this.now(), samples);
+        if (priors) this.applyPriors(priors);
+      };
+    } else if (!optIn && learning.metaOptIn) {
+      exchange = async () => {
+        await meta.withdrawCostStats({ tenantId });
+        learning.metaOptIn = false;
+      };
+    }
+    if (!exchange || this.metaBusy) return;
+    this.metaBusy = true;
+    exchange()
+      .catch((err: unknown) => log.warn('meta-learning exchange failed; retried on a later change', { tenantId, error: String(err) }))
+      .finally(() => {
+        this.metaBusy = false;
+        this.changed = true;
+      });
+  }
+
+  private applyPriors(priors: PublishedPriors): void {
+    this.ledger.learning.applyPriors(priors.version, priorValues(priors), PRIOR_WEIGHT, this.now());
+  }
+
+  /** The budget gauge in the Web UI; search attributes only when the budget status changes. */
+  private publish(): void {
+    const gauge = this.ledger.gauge();
+    if (gauge.budgetStatus !== this.published.budgetStatus) {
+      upsertSearchAttributes([
+        { key: TenantIdKey, value: gauge.tenantId },
+        { key: BudgetStatusKey, value: gauge.budgetStatus },
+      ]);
+    }
+    const filled = Math.min(20, Math.round(gauge.utilization * 20));
+    const details = [
+      `**${gauge.tenantId}** · ${gauge.budgetStatus}`,
+      '',
+      `\`${'█'.repeat(filled)}${'░'.repeat(20 - filled)}\` $${gauge.spentUsd.toFixed(4)} of $${gauge.budgetUsd} (${(gauge.utilization * 100).toFixed(1)}%) · reserved $${gauge.reservedUsd.toFixed(4)}`,
+      '',
+      `runs in flight: ${gauge.runsInFlight} / ${gauge.maxConcurrentRuns} · waiting: ${gauge.runsWaiting}`,
+      '',
+      `period: ${gauge.periodStart}${gauge.periodEnd ? ` → ${gauge.periodEnd}` : ' (no end)'} · archived periods: ${gauge.archivedPeriods}`,
+    ].join('\n');
+    if (details !== this.published.details) setCurrentDetails(details);
+    this.published = { budgetStatus: gauge.budgetStatus, details };
+  }
+}
+
+/**
+ * Wakes the entity when its budget period ends: one timer per period, restarted only when the
+ * period's end moves (a new period, or a config change). Executions recorded before it existed
+ * started a timer on every wait instead (two history events per message batch).
+ */
+export class PeriodTimer {
+  private end: string | undefined;
+  private scope: CancellationScope | undefined;
+  due = false;
+
+  /** Makes sure a timer runs until `end` (none for a tenant without periods). */
+  watch(end: string | undefined, now: string): void {
+    // A timer that fired before the period could roll over (its end not yet reached by workflow time) is set again.
+    if (end === this.end && !this.due) return;
+    this.scope?.cancel();
+    this.end = end;
+    this.due = false;
+    this.scope = undefined;
+    if (end === undefined) return;
+    const scope = new CancellationScope();
+    this.scope = scope;
+    scope
+      .run(() => sleep(Math.max(1, Date.parse(end) - Date.parse(now))))
+      .then(
+        () => {
+          if (this.scope === scope) this.due = true;
+        },
+        (err: unknown) => {
+          if (!isCancellation(err)) throw err;
+        },
+      );
+  }
+}
+
+function runIdOf(reply: Exclude<Reply, { exploration: unknown }>): string {
+  return 'decision' in reply ? reply.decision.runId : 'lease' in reply ? reply.lease.runId : reply.pressure.runId;
+}
+
+function signalRun(reply: Reply): Promise<void> {
+  const run = getExternalWorkflowHandle(reply.workflowId);
+  if ('decision' in reply) return run.signal(admissionDecisionSignal, reply.decision);
+  if ('lease' in reply) return run.signal(leaseGrantedSignal, reply.lease);
+  if ('exploration' in reply) return run.signal(explorationGrantedSignal, reply.exploration);
+  return run.signal(pressureChangedSignal, reply.pressure);
+}
