@@ -3,6 +3,9 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { releaseRunSignal, tenantStatusQuery } from '../workflows/tenant-budget';
 import { loadConfig } from '../infra/config';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { artifactsRoot, json, writeFileAtomic } from './export/atomic';
 import { CONTROL_TASK_QUEUE, META_LEARNING_WORKFLOW_ID, assertId, isValidId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import { contributeStatsSignal, metaLearning, priorsQuery, withdrawStatsSignal } from '../workflows/meta-learning';
 import type { PriorsConfig } from '../workflows/policy/priors';
@@ -12,24 +15,30 @@ import { writeQueueState } from './export/queue-state';
 import { nodeKinds } from './nodes/registry';
 
 /**
- * A run terminated from outside never releases its slot. The sweep finds runs the entity still
- * counts as in flight whose workflows have closed, and releases them for it.
+ * A run terminated from outside never releases its slot, nor does one admitted by a starter that
+ * died before starting it. The sweep finds runs the entity still counts as in flight whose
+ * workflows have closed (or, a minute after admission, never started), and releases them.
  */
-export async function releaseClosedRuns(client: Client, tenantId: string): Promise<string[]> {
+export async function releaseClosedRuns(client: Client, tenantId: string, now = Date.now()): Promise<string[]> {
   const entity = client.workflow.getHandle(tenantBudgetWorkflowId(tenantId));
   const status = await entity.query(tenantStatusQuery);
   const released: string[] = [];
   for (const run of [...status.runsInFlight, ...status.runsWaiting]) {
+    // A run is admitted just before it starts: give its starter time to start it.
+    const admittedAt = Date.parse('admittedAt' in run ? run.admittedAt : run.requestedAt);
     const closed = await client.workflow
       .getHandle(run.workflowId)
       .describe()
-      .then((d) => d.status.name !== 'RUNNING', (err: unknown) => err instanceof WorkflowNotFoundError);
+      .then((d) => d.status.name !== 'RUNNING', (err: unknown) => err instanceof WorkflowNotFoundError && now - admittedAt > NEVER_STARTED_AFTER_MS);
     if (!closed) continue;
     await entity.signal(releaseRunSignal, { runId: run.runId });
     released.push(run.runId);
   }
   return released;
 }
+
+/** An admitted run whose workflow does not exist this long after admission was never started. */
+const NEVER_STARTED_AFTER_MS = 60_000;
 
 /** ADOS_NODE_PARTITIONS, validated by the config module. */
 export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
@@ -54,7 +63,10 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
     },
     async exportPendingArtifacts() {
       const c = await getClient();
-      const { runs, tenants } = await exportFinished(c, {});
+      // Runs closed since the last sweep (with a margin for visibility to catch up); the first sweep takes every run.
+      const began = new Date();
+      const since = readSweepWatermark();
+      const { runs, tenants } = await exportFinished(c, since ? { closedSince: new Date(Date.parse(since) - SWEEP_OVERLAP_MS).toISOString() } : {});
       // Every tenant's files are refreshed periodically, not only those with newly finished runs.
       for await (const entity of c.workflow.list({ query: `WorkflowType = 'tenantBudget' AND ExecutionStatus = 'Running'` })) {
         const tenantId = entity.workflowId.replace(/^tenant-budget:/, '');
@@ -63,11 +75,12 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
         if (!(tenantId in tenants)) await exportTenant(c, tenantId).catch(() => undefined);
       }
       const queues = await writeQueueState(c, nodePartitionsFromEnv());
+      writeFileAtomic(sweepWatermarkFile(), json({ since: began.toISOString() }));
       return { exported: runs.filter((r) => r.exported).length, queues };
     },
     async deploymentSettings(): Promise<DeploymentSettings> {
       const config = loadConfig();
-      return { nodePartitions: config.ADOS_NODE_PARTITIONS, nodeKinds: nodeKinds().map((k) => k.kind).sort(), exportOnClose: config.ADOS_EXPORT_ON_CLOSE };
+      return { nodePartitions: config.ADOS_NODE_PARTITIONS, nodeKinds: nodeKinds().map((k) => k.kind).sort() };
     },
     async laplaceUniforms({ count }) {
       return secureUniforms(count);
@@ -147,4 +160,21 @@ export function secureUniforms(count: number): number[] {
 export function priorsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<PriorsConfig> {
   const config = loadConfig(env);
   return { epsilon: config.ADOS_META_EPSILON, publishIntervalSeconds: config.ADOS_META_PUBLISH_SECONDS };
+}
+
+/** A sweep looks this far behind its watermark, for runs visibility listed late. */
+const SWEEP_OVERLAP_MS = 60_000;
+
+function sweepWatermarkFile(): string {
+  return join(artifactsRoot(), 'execution', 'export_sweep.json');
+}
+
+/** When the last complete sweep began, or undefined before the first. */
+function readSweepWatermark(): string | undefined {
+  try {
+    const since = (JSON.parse(readFileSync(sweepWatermarkFile(), 'utf8')) as { since?: unknown }).since;
+    return typeof since === 'string' && !Number.isNaN(Date.parse(since)) ? since : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -9,13 +9,17 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { deliveryRun, progressQuery } from '../workflows/delivery-run';
-import { configureTenantUpdate, tenantBudget, tenantStatusQuery } from '../workflows/tenant-budget';
+import { deliveryRun, progressQuery, type RunLaunch } from '../workflows/delivery-run';
+import { configureTenantUpdate, releaseRunSignal, tenantBudget, tenantStatusQuery } from '../workflows/tenant-budget';
 import { deliveryRunInputSchema, graphProblems, type DeliveryRunInput } from '../workflows/policy/dag';
 import { CONTROL_TASK_QUEUE, assertId, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import type { DeliveryRunResult } from '../workflows/policy/run-state';
+import { RunState, type DeliveryRunResult } from '../workflows/policy/run-state';
+import { RunPlan } from '../workflows/policy/run-plan';
+import { BUILTIN_NODE_KINDS } from '../workflows/policy/routing';
+import { loadConfig } from '../infra/config';
+import { admitBeforeStart } from './admission';
 import { tenantConfigPatchSchema, tenantConfigSchema, type TenantConfigPatch, type TenantStatus } from '../workflows/policy/tenant';
-import { DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
+import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
 
 export function temporalAddress(): string {
   return process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
@@ -115,28 +119,58 @@ export function checkRunInput(input: unknown): DeliveryRunInput & { runId: strin
   return { ...(input as DeliveryRunInput), runId: parsed.data.runId ?? `run-${randomUUID().slice(0, 8)}` };
 }
 
+/**
+ * Starts a run. Its tenant is asked first (one batched `admitRuns` update), and the run carries the
+ * answer and the deployment's settings in its launch, so an admitted run begins at once and a
+ * rejected one ends at once; a run that must wait queues itself when it starts.
+ */
 export async function startRun(client: Client, input: unknown): Promise<WorkflowHandle<typeof deliveryRun>> {
   const run = checkRunInput(input);
-  const priority = run.priority ?? 3;
+  const spec = deliveryRunInputSchema.parse(run);
+  const workflowId = deliveryRunWorkflowId(run.tenantId, run.runId);
+  const askedAt = Date.now();
+  const ticket = await admitBeforeStart(client, run.tenantId, { runId: run.runId, workflowId, priority: spec.priority, estimatedMicros: new RunPlan(new RunState(spec)).remainingMicros() });
+  const launch: RunLaunch = {
+    ...(ticket ? { ticket } : {}),
+    nodePartitions: loadConfig().ADOS_NODE_PARTITIONS,
+    kindsChecked: spec.dag.nodes.every((n) => BUILTIN_NODE_KINDS.includes(n.kind)),
+    admissionWaitMs: Date.now() - askedAt,
+  };
+  const status = !ticket ? 'ADMITTING' : ticket.kind === 'ADMITTED' ? 'RUNNING' : 'REJECTED';
   try {
     return await client.workflow.start(deliveryRun, {
-      workflowId: deliveryRunWorkflowId(run.tenantId, run.runId),
+      workflowId,
       taskQueue: CONTROL_TASK_QUEUE,
-      args: [run],
-      priority: { priorityKey: priority, fairnessKey: run.tenantId },
-      staticSummary: `${run.tenantId} · ${run.dag.name ?? 'dag'} · ${run.dag.nodes.length} nodes · priority ${priority}`,
-      staticDetails: `DAG: ${run.dag.nodes.map((n) => `${n.id} (${n.kind})`).join(', ')}`,
+      args: [run, launch],
+      priority: { priorityKey: spec.priority, fairnessKey: run.tenantId },
+      staticSummary: `${run.tenantId} · ${spec.dag.name} · ${spec.dag.nodes.length} nodes · priority ${spec.priority}`,
+      staticDetails: `DAG: ${spec.dag.nodes.map((n) => `${n.id} (${n.kind})`).join(', ')}`,
       typedSearchAttributes: [
         { key: TenantIdKey, value: run.tenantId },
-        { key: DeliveryStatusKey, value: 'ADMITTING' },
-        { key: DeliveryPriorityKey, value: priority },
+        { key: DeliveryStatusKey, value: status },
+        { key: DeliveryPriorityKey, value: spec.priority },
+        ...(ticket?.kind === 'ADMITTED' ? [{ key: BudgetStatusKey, value: ticket.lease.pressure.budgetStatus }] : []),
       ],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
     });
   } catch (err) {
+    // The slot taken for a run that did not start goes back, unless the run of that id holds it.
+    if (ticket?.kind === 'ADMITTED' && !(await isRunning(client, workflowId))) {
+      await client.workflow.getHandle(tenantBudgetWorkflowId(run.tenantId)).signal(releaseRunSignal, { runId: run.runId }).catch(() => undefined);
+    }
     if (err instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`run ${run.runId} of tenant ${run.tenantId} already exists`, 'CONFLICT');
     throw err;
   }
+}
+
+function isRunning(client: Client, workflowId: string): Promise<boolean> {
+  return client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then(
+      (d) => d.status.name === 'RUNNING',
+      () => false,
+    );
 }
 
 export function runHandle(client: Client, tenantId: string, runId: string): WorkflowHandle<typeof deliveryRun> {

@@ -11,6 +11,7 @@ import { configureTenant, connectClient, runOutcome, startRun, temporalNamespace
 import { createBars, poll } from './progress';
 import { ensureExportSchedule } from './schedules';
 import { artifactsRoot } from '../activities/export/atomic';
+import { exportFinished } from '../activities/export/exporter';
 import { ExecutionTrace } from '../workers/execution-trace';
 
 interface DemoTenant {
@@ -213,12 +214,8 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
     for (const s of summary.tenants) process.stdout.write(`  ${s.tenantId.padEnd(9)} ${s.webUi}\n`);
   }
 
-  // Each run exports its own artifacts as it closes; give those a moment before the workers go.
-  await Promise.all(
-    results.map(({ tenantId, result }) =>
-      Promise.race([client.workflow.getHandle(`delivery-export:${tenantId}:${result.runId}`).result().catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]),
-    ),
-  );
+  // The export sweep writes finished runs' artifacts every few seconds; the demo does not wait for its next turn.
+  for (const tenantId of new Set(results.map((r) => r.tenantId))) await exportFinished(client, { tenantId });
   if (!json) process.stdout.write(`\nArtifacts (history, summaries, decisions, traces): ${artifactsRoot()}\n`);
 
   if (!once) {

@@ -29,12 +29,6 @@ export const configSchema = z.object({
   ADOS_API_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   /** How long the API trusts a checked tenant token before asking its entity again. @default 10 */
   ADOS_API_TOKEN_CACHE_SECONDS: z.coerce.number().min(0).max(3600).default(10),
-  /**
-   * Each run starts its exporter as it closes; with `false` only the export sweep (every few
-   * minutes) and `ados export` write run artifacts, which takes a child workflow off every run.
-   * @default true
-   */
-  ADOS_EXPORT_ON_CLOSE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** A worker's Prometheus port (0 = off). @default 0 */
   ADOS_METRICS_PORT: port.default(0),
   /** Privacy loss per release of the cross-tenant priors. @default 1 */

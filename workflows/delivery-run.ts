@@ -5,10 +5,10 @@ import {
   ParentClosePolicy,
   startChild,
   condition,
-  defineQuery,
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -24,36 +24,25 @@ import { metrics } from './metrics-sink';
 import { shadowExploration } from './shadow-exploration';
 import { cheaperModel } from './policy/catalog';
 import { catalogEstimateMicros } from './policy/estimates';
-import { decideCost } from './policy/cost-agent';
-import { validateDeliveryRunInput, type DagNode, type DeliveryRunInput } from './policy/dag';
+import { validateDeliveryRunInput, type DagNode, type DeliveryRunInput, type DeliveryRunSpec } from './policy/dag';
 import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from './policy/ids';
 import { nodeTaskQueue } from './policy/routing';
+import { RunGovernor, type Gate } from './policy/run-governor';
 import { RunPlan } from './policy/run-plan';
-import { FINAL_RUN_STATUSES, RunState, type CostDecision, type DeliveryRunResult, type NodeOutcome, type RunLearningReport, type RunStatus } from './policy/run-state';
-import type { AdmissionDecision, CostEvent, LeaseGrant } from './policy/tenant';
-import type { ControlActivities, NodeActivity, NodeTask } from './node-task';
+import { FINAL_RUN_STATUSES, RunState, type DeliveryRunResult, type NodeOutcome, type RunLearningReport, type RunStatus } from './policy/run-state';
+import type { AdmissionDecision, CostEvent, LeaseGrant, TenantPressure } from './policy/tenant';
+import type { ControlActivities, DeploymentSettings, NodeActivity, NodeTask } from './node-task';
 import { BudgetStatusKey, DeliveryCostUsdKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from './search-attributes';
-import {
-  admissionDecisionSignal,
-  leaseGrantedSignal,
-  pressureChangedSignal,
-  recordCostsSignal,
-  releaseRunSignal,
-  requestAdmissionSignal,
-  requestLeaseSignal,
-} from './tenant-budget';
+import { admissionDecisionSignal, leaseGrantedSignal, pressureChangedSignal, progressQuery, type RunLaunch } from './messages/delivery-run';
+import { recordCostsSignal, releaseRunSignal, requestAdmissionSignal, requestLeaseSignal } from './messages/tenant-budget';
 
-// ── Message API ────────────────────────────────────────────────────────────────────────────────
-/** The run's result so far: the same shape as its final result. */
-export const progressQuery = defineQuery<DeliveryRunResult>('progress');
-export { admissionDecisionSignal, leaseGrantedSignal, pressureChangedSignal };
+// ── Message API (declared in ./messages/delivery-run) ──────────────────────────────────────────
+export { admissionDecisionSignal, leaseGrantedSignal, pressureChangedSignal, progressQuery, type RunLaunch };
 
 /** Node activities not given a timeout may run this long per attempt. */
 const DEFAULT_NODE_TIMEOUT_SEC = 300;
 /** Node activities heartbeat every few seconds, so a dead worker is noticed after this long. */
 const NODE_HEARTBEAT_TIMEOUT = '10s';
-/** Costs go to the entity in batches this large (and with every lease request and the release). */
-const COST_BATCH = 16;
 
 const { deploymentSettings } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s' });
 
@@ -61,22 +50,32 @@ const { deploymentSettings } = proxyLocalActivities<ControlActivities>({ startTo
 type Stop = { status: 'FAILED' | 'TERMINATED'; reason: string };
 
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
-export async function deliveryRun(input: DeliveryRunInput): Promise<DeliveryRunResult> {
-  const shadows: Promise<unknown>[] = [];
-  const deployment: { exportOnClose?: boolean } = {};
+/**
+ * One delivery run: its DAG's nodes as activities on its tenant's queue, each after the CostAgent's
+ * say, within the budget lease its tenant granted. Started by an ADOS client with a `launch`, an
+ * admitted run begins at once and talks to its entity only to top up its lease and, at the end, to
+ * give back its slot with its last costs; started bare (Temporal CLI), it first reads its worker's
+ * settings and asks its tenant for admission by signal.
+ */
+export async function deliveryRun(input: DeliveryRunInput, launch?: RunLaunch): Promise<DeliveryRunResult> {
+  const run = new DeliveryRun(input, launch);
+  setHandler(progressQuery, () => run.result());
+  setHandler(admissionDecisionSignal, (decision) => run.admissionDecided(decision));
+  setHandler(leaseGrantedSignal, (grant) => run.leaseGranted(grant));
+  setHandler(pressureChangedSignal, (update) => run.pressureChanged(update));
   try {
-    return await deliver(input, shadows, deployment);
+    return await run.deliver();
   } finally {
     // Shadows run on their own; the run only waits until their start is recorded.
-    await CancellationScope.nonCancellable(() => Promise.all(shadows));
-    if (deployment.exportOnClose !== false) await startExport();
+    await CancellationScope.nonCancellable(() => Promise.all(run.shadows));
+    // Runs recorded before export moved to the sweep started their exporter here.
+    if (!launch && run.settings?.exportOnClose !== false && !patched('ados-export-by-sweep')) await startExport();
   }
 }
 
 /**
- * Starts this run's exporter as the run's last act, whichever way it ends. The child outlives the
- * run (ABANDON) and waits for it to close; runs whose workflow id is not
- * `delivery-run:{tenantId}:{runId}` are left to `ados export`.
+ * Starts this run's exporter as the run's last act (runs of earlier versions only). The child
+ * outlives the run (ABANDON) and waits for it to close.
  */
 async function startExport(): Promise<void> {
   const ids = parseDeliveryRunWorkflowId(workflowInfo().workflowId);
@@ -92,254 +91,242 @@ async function startExport(): Promise<void> {
   ).catch((err) => log.warn('run export not started; ados export will pick the run up', { error: String(err) }));
 }
 
-async function deliver(input: DeliveryRunInput, shadows: Promise<unknown>[], deployment: { exportOnClose?: boolean }): Promise<DeliveryRunResult> {
-  const info = workflowInfo();
-  const settings = await deploymentSettings();
-  deployment.exportOnClose = settings.exportOnClose;
-  const validation = validateDeliveryRunInput(input, new Set(settings.nodeKinds));
-  if (!validation.ok) {
-    throw ApplicationFailure.create({
-      type: 'InvalidDeliveryInput',
-      message: `invalid deliveryRun input: ${validation.problems.join('; ')}`,
-      nonRetryable: true,
-      details: [{ problems: validation.problems }],
-    });
+/** One run's state and steps; the workflow function above maps messages onto it. */
+class DeliveryRun {
+  readonly shadows: Promise<unknown>[] = [];
+  settings: DeploymentSettings | undefined;
+  runId: string;
+  governor: RunGovernor | undefined;
+  private spec: DeliveryRunSpec | undefined;
+  private state: RunState | undefined;
+  private plan: RunPlan | undefined;
+  private status: RunStatus;
+  private reason: string | undefined;
+  private admission: AdmissionDecision | undefined;
+  private learning: RunLearningReport | undefined;
+  /** What the search attributes say now (an ADOS client sets them at start). */
+  private published: { status?: RunStatus; budget?: string } = {};
+
+  constructor(
+    private readonly input: DeliveryRunInput,
+    private readonly launch: RunLaunch | undefined,
+  ) {
+    const fromId = parseDeliveryRunWorkflowId(workflowInfo().workflowId);
+    // Runs started by id alone (e.g. from the Temporal CLI) take their runId from `delivery-run:{tenant}:{run}`.
+    this.runId = input.runId ?? (fromId?.tenantId === input.tenantId ? fromId.runId : undefined) ?? uuid4();
+    const ticket = launch?.ticket;
+    this.status = ticket ? (ticket.kind === 'ADMITTED' ? 'RUNNING' : 'REJECTED') : 'ADMITTING';
+    if (launch) this.published = { status: this.status, ...(ticket?.kind === 'ADMITTED' ? { budget: ticket.lease.pressure.budgetStatus } : {}) };
   }
-  const spec = validation.spec;
-  // Runs started by id alone (e.g. from the Temporal CLI) take their runId from `delivery-run:{tenant}:{run}`.
-  const fromId = parseDeliveryRunWorkflowId(info.workflowId);
-  const runId = spec.runId ?? (fromId?.tenantId === spec.tenantId ? fromId.runId : undefined) ?? uuid4();
-  const run = new RunState(spec);
-  const plan = new RunPlan(run);
-  const tenant = getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId));
-  const decisions: CostDecision[] = [];
-  let status: RunStatus = 'ADMITTING';
-  let reason: string | undefined;
-  let admission: AdmissionDecision | undefined;
-  let lease: LeaseGrant | undefined;
-  let learning: RunLearningReport | undefined;
-  let published: { status?: RunStatus; budget?: string } = {};
 
-  // Costs of finished nodes not yet sent to the entity; sent in batches, each idempotent on its key.
-  let unreported: CostEvent[] = [];
-  const takeUnreported = () => {
-    const batch = unreported;
-    unreported = [];
-    return batch;
-  };
-
-  const result = (): DeliveryRunResult => ({
-    runId,
-    tenantId: spec.tenantId,
-    status,
-    costUsd: run.totalCostMicros() / 1_000_000,
-    nodes: run.nodes,
-    decisions,
-    ...(reason ? { reason } : {}),
-    ...(admission?.kind === 'WAITING' && status === 'WAITING' ? { queuePosition: admission.position } : {}),
-    ...(lease ? { budgetStatus: lease.pressure.budgetStatus } : {}),
-    ...(learning ? { learning } : {}),
-  });
-  const publish = (next: RunStatus = status) => {
-    if (next !== status && FINAL_RUN_STATUSES.includes(next)) metrics.runEnded(spec.tenantId, next);
-    status = next;
-    const budget = lease?.pressure.budgetStatus;
-    if (published.status !== status || published.budget !== budget) {
-      upsertSearchAttributes([
-        { key: TenantIdKey, value: spec.tenantId },
-        { key: DeliveryPriorityKey, value: spec.priority },
-        { key: DeliveryStatusKey, value: status },
-        { key: DeliveryCostUsdKey, value: run.totalCostMicros() / 1_000_000 },
-        ...(budget ? [{ key: BudgetStatusKey, value: budget }] : []),
-      ]);
-      published = { status, budget };
-    }
-    setCurrentDetails(run.detailsMarkdown(status, decisions));
-  };
-
-  setHandler(progressQuery, result);
-  setHandler(admissionDecisionSignal, (decision) => {
+  admissionDecided(decision: AdmissionDecision): void {
     // The entity may send an answer twice (across its continue-as-new); only the first final one counts.
-    if (decision.runId !== runId || (admission && admission.kind !== 'WAITING')) return;
-    admission = decision;
-    if (decision.kind === 'ADMITTED') lease = decision.lease;
-  });
-  setHandler(leaseGrantedSignal, (grant) => {
-    if (grant.runId === runId && (!lease || grant.seq >= lease.seq)) lease = grant;
-  });
-  setHandler(pressureChangedSignal, (update) => {
-    // Newer pressure for the next decision; the money granted so far stays authorised.
-    if (update.runId === runId && lease) lease = { ...lease, pressure: update.pressure };
-  });
-  publish('ADMITTING');
-
-  // ── Admission, with a first lease covering the run's estimated cost ──
-  try {
-    await tenant.signal(requestAdmissionSignal, { runId, workflowId: info.workflowId, priority: spec.priority, estimatedMicros: plan.remainingMicros() });
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    reason = `unknown tenant ${spec.tenantId}: create it first (ados tenant set ${spec.tenantId})`;
-    run.closeUnfinished(reason, new Date().toISOString());
-    publish('REJECTED');
-    return result();
+    if (decision.runId !== this.runId || (this.admission && this.admission.kind !== 'WAITING')) return;
+    this.admission = decision;
+    if (decision.kind === 'ADMITTED') this.governor?.granted(decision.lease);
   }
-  const askedAt = new Date().getTime();
-  try {
-    await condition(() => admission !== undefined);
-    if (admission?.kind === 'WAITING') {
-      publish('WAITING');
-      await condition(() => admission?.kind !== 'WAITING');
-    }
-    metrics.admission(admission!.kind, new Date().getTime() - askedAt);
-    if (admission?.kind === 'REJECTED') {
-      reason = admission.reason;
-      run.closeUnfinished(reason, new Date().toISOString());
-      publish('REJECTED');
-      return result();
-    }
-    const dedicatedQueue = admission?.kind === 'ADMITTED' && admission.dedicatedQueue;
-    const taskQueue = nodeTaskQueue({ tenantId: spec.tenantId, partitions: settings.nodePartitions, dedicatedQueue });
-    if (admission?.kind === 'ADMITTED' && admission.learning) {
-      // What the tenant has learned: its cost model for the estimates, proven cheaper models for the plan.
-      learning = { explore: admission.learning.explore, choices: plan.learn(admission.learning) };
-    }
-    publish('RUNNING');
 
-    // ── The budget: a lease from the entity, spent locally, topped up when it runs short ──
-    const inFlightEstimates = new Map<string, number>();
-    const inFlightMicros = () => [...inFlightEstimates.values()].reduce((a, b) => a + b, 0);
-    const leaseAvailable = () => (lease?.grantedMicros ?? 0) - run.totalCostMicros() - inFlightMicros();
-    let leaseSeq = 0;
-    const topUp = async (neededMicros: number) => {
-      const seq = ++leaseSeq;
-      await CancellationScope.nonCancellable(() =>
-        tenant.signal(requestLeaseSignal, { runId, seq, requestMicros: neededMicros, estRemainingMicros: plan.remainingMicros(), costs: takeUnreported() }),
-      );
-      await condition(() => (lease?.seq ?? 0) >= seq);
+  leaseGranted(grant: LeaseGrant): void {
+    if (grant.runId === this.runId) this.governor?.granted(grant);
+  }
+
+  pressureChanged(update: { runId: string; pressure: TenantPressure }): void {
+    if (update.runId === this.runId) this.governor?.pressureChanged(update.pressure);
+  }
+
+  result(): DeliveryRunResult {
+    const { status, reason, admission, learning } = this;
+    const lease = this.governor?.lease;
+    return {
+      runId: this.runId,
+      tenantId: this.input.tenantId,
+      status,
+      costUsd: (this.state?.totalCostMicros() ?? 0) / 1_000_000,
+      nodes: this.state?.nodes ?? {},
+      decisions: this.governor?.decisions ?? [],
+      ...(reason ? { reason } : {}),
+      ...(admission?.kind === 'WAITING' && status === 'WAITING' ? { queuePosition: admission.position } : {}),
+      ...(lease ? { budgetStatus: lease.pressure.budgetStatus } : {}),
+      ...(learning ? { learning } : {}),
     };
+  }
 
-    /** The CostAgent's say before a node starts; resolves to whether the node may start. */
-    const authorize = async (node: DagNode): Promise<boolean | Stop> => {
-      // A DEGRADE plan made earlier in this pass may have skipped it.
-      if (run.nodes[node.id]!.status !== 'PENDING') return false;
-      const nodesDone = Object.values(run.nodes).filter((n) => n.status !== 'PENDING' && n.status !== 'RUNNING').length;
-      const verdict = decideCost({
-        pressure: lease!.pressure,
-        unreportedMicros: unreported.reduce((sum, e) => sum + e.costMicros, 0),
-        remainingFullMicros: plan.remainingMicros(),
-        remainingDegradedMicros: plan.remainingDegradedMicros(),
-        nodesDone,
-        nodesTotal: spec.dag.nodes.length,
-        alreadyDegraded: plan.degraded,
-        estimateConfidence: plan.remainingConfidence(),
+  async deliver(): Promise<DeliveryRunResult> {
+    const { launch } = this;
+    const settings = launch?.kindsChecked ? undefined : await deploymentSettings();
+    this.settings = settings;
+    const validation = validateDeliveryRunInput(this.input, settings ? new Set(settings.nodeKinds) : undefined);
+    if (!validation.ok) {
+      throw ApplicationFailure.create({
+        type: 'InvalidDeliveryInput',
+        message: `invalid deliveryRun input: ${validation.problems.join('; ')}`,
+        nonRetryable: true,
+        details: [{ problems: validation.problems }],
       });
-      const record = (v: typeof verdict, extra: Partial<CostDecision> = {}) => {
-        metrics.decision(v.action);
-        decisions.push({
-          ...v,
-          nodeId: node.id,
-          at: new Date().toISOString(),
-          nodeEstimateUsd: plan.estimate(node) / 1e6,
-          leaseAvailableUsd: leaseAvailable() / 1e6,
-          runProjectedUsd: (run.totalCostMicros() + inFlightMicros() + plan.remainingMicros()) / 1e6,
-          nodesDone,
-          ...extra,
-        });
-      };
-      if (verdict.action === 'TERMINATE') {
-        record(verdict);
-        return { status: 'TERMINATED', reason: verdict.reason };
-      }
-      if (verdict.action === 'DEGRADE') record(verdict, { plan: plan.degrade() });
-      else record(verdict);
-      if (run.nodes[node.id]!.status === 'SKIPPED') return false;
+    }
+    const spec = (this.spec = validation.spec);
+    const state = (this.state = new RunState(spec));
+    const plan = (this.plan = new RunPlan(state));
+    const governor = (this.governor = new RunGovernor(state, plan, (action) => metrics.decision(action)));
+    const tenant = getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId));
+    const ticket = launch?.ticket;
+    if (ticket?.kind === 'REJECTED') return this.reject(ticket.reason, launch?.admissionWaitMs ?? 0);
+    if (ticket) this.admissionDecided(ticket);
+    else if (this.admission?.kind === 'ADMITTED') governor.granted(this.admission.lease);
+    this.publish();
 
-      let needed = plan.estimate(node);
-      if (needed > leaseAvailable()) {
-        // Nodes still in flight may finish during the round trip and overdraw the new lease again
-        // (a cost above its estimate); ask again while the entity keeps granting what is asked.
-        for (let asks = 0; asks < 3 && needed > leaseAvailable(); asks++) {
-          const before = lease?.grantedMicros ?? 0;
-          const asked = plan.remainingMicros() - leaseAvailable();
-          await topUp(asked);
-          if ((lease?.grantedMicros ?? 0) - before < asked) break;
-        }
-        if (needed > leaseAvailable() && !plan.degraded) {
-          const degradePlan = plan.degrade();
-          record({ ...verdict, action: 'DEGRADE', reason: `the lease could not cover ${node.id}; degrading the rest of the run` }, { plan: degradePlan });
-          if (run.nodes[node.id]!.status === 'SKIPPED') return false;
-          needed = plan.estimate(node);
-        }
-        if (needed > leaseAvailable()) {
-          const stop = `no budget left to authorise node ${node.id}: it needs $${(needed / 1e6).toFixed(6)}, $${(Math.max(0, leaseAvailable()) / 1e6).toFixed(6)} is available`;
-          record({ ...verdict, action: 'TERMINATE', reason: stop });
-          return { status: 'TERMINATED', reason: stop };
-        }
+    if (!ticket) {
+      // ── Admission by signal, with a first lease covering the run's estimated cost ──
+      try {
+        await tenant.signal(requestAdmissionSignal, { runId: this.runId, workflowId: workflowInfo().workflowId, priority: spec.priority, estimatedMicros: plan.remainingMicros() });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        this.reason = `unknown tenant ${spec.tenantId}: create it first (ados tenant set ${spec.tenantId})`;
+        state.closeUnfinished(this.reason, new Date().toISOString());
+        this.publish('REJECTED');
+        return this.result();
       }
-      inFlightEstimates.set(node.id, needed);
-      return true;
-    };
+    }
+    const askedAt = new Date().getTime();
+    try {
+      if (!ticket) {
+        await condition(() => this.admission !== undefined);
+        if (this.admission?.kind === 'WAITING') {
+          this.publish('WAITING');
+          await condition(() => this.admission?.kind !== 'WAITING');
+        }
+        metrics.admission(this.admission!.kind, new Date().getTime() - askedAt);
+        if (this.admission?.kind === 'REJECTED') {
+          this.reason = this.admission.reason;
+          state.closeUnfinished(this.reason, new Date().toISOString());
+          this.publish('REJECTED');
+          return this.result();
+        }
+      } else {
+        metrics.admission('ADMITTED', launch?.admissionWaitMs ?? 0);
+      }
+      const admitted = this.admission as Extract<AdmissionDecision, { kind: 'ADMITTED' }>;
+      const taskQueue = nodeTaskQueue({ tenantId: spec.tenantId, partitions: settings?.nodePartitions ?? launch!.nodePartitions, dedicatedQueue: admitted.dedicatedQueue });
+      // What the tenant has learned: its cost model for the estimates, proven cheaper models for the plan.
+      if (admitted.learning) this.learning = { explore: admitted.learning.explore, choices: plan.learn(admitted.learning) };
+      this.publish('RUNNING');
 
-    const charge = async (node: DagNode, event?: CostEvent) => {
-      inFlightEstimates.delete(node.id);
-      if (event && event.costMicros > 0) {
-        unreported.push(event);
-        metrics.spent(spec.tenantId, event.category, event.costMicros / 1e6);
+      const stop = await runNodes(state, plan, {
+        taskQueue,
+        runId: this.runId,
+        tenantId: spec.tenantId,
+        authorize: (node) => this.authorize(node),
+        charge: (node, event) => this.charge(node, event),
+        explore: (node, task, outcome) => this.explore(node, task, outcome, taskQueue),
+        onChange: () => this.publish(),
+      });
+      if (stop?.status === 'FAILED') {
+        this.reason = stop.reason;
+        this.publish('FAILED');
+        throw ApplicationFailure.create({ type: 'CriticalNodeFailed', message: stop.reason, nonRetryable: true, details: [this.result()] });
       }
-      if (unreported.length >= COST_BATCH) {
-        // Sent even while the run is being cancelled: the money was spent.
-        await CancellationScope.nonCancellable(() => tenant.signal(recordCostsSignal, { events: takeUnreported() }));
+      if (stop?.status === 'TERMINATED') {
+        this.reason = stop.reason;
+        this.publish('TERMINATED');
+        return this.result();
       }
-    };
+      this.publish(Object.values(state.nodes).some((n) => n.degraded) ? 'DEGRADED' : 'COMPLETED');
+      return this.result();
+    } catch (err) {
+      if (isCancellation(err)) {
+        this.reason = 'run cancelled';
+        state.closeUnfinished(this.reason, new Date().toISOString());
+        this.publish('CANCELLED');
+        // A cancelled workflow returns nothing; its memo keeps the result for the history and the exporter.
+        upsertMemo({ result: this.result() });
+      }
+      throw err;
+    } finally {
+      // Whatever happened after the request, the slot (or the place in the queue) goes back, with the last costs.
+      await CancellationScope.nonCancellable(() => tenant.signal(releaseRunSignal, { runId: this.runId, costs: governor.takeUnreported() })).catch((err) =>
+        log.error('slot release not delivered', { error: String(err) }),
+      );
+    }
+  }
 
-    /** On an exploring run, the first LLM node with a cheaper model is run again in shadow. */
-    const explore = (node: DagNode, task: NodeTask, outcome: NodeOutcome) => {
-      const fromModel = task.model;
-      const toModel = fromModel ? cheaperModel(fromModel) : undefined;
-      if (!learning?.explore || learning.shadow || node.kind !== 'llm.generate' || !fromModel || !toModel) return;
-      const workflowId = `shadow-exploration:${spec.tenantId}:${runId}:${node.id}`;
-      learning.shadow = { nodeId: node.id, workflowId, fromModel, toModel };
-      const catalogFull = catalogEstimateMicros(node.kind, { params: task.params, model: fromModel });
-      const catalogShadow = catalogEstimateMicros(node.kind, { params: task.params, model: toModel });
-      const reference = spec.dag.nodes.find((n) => n.kind === 'eval.score' && typeof n.params.reference === 'string')?.params.reference as string | undefined;
-      shadows.push(
-        // Not cancellable: once asked for, the shadow belongs to the tenant's learning, not to this run.
-        CancellationScope.nonCancellable(() => startChild(shadowExploration, {
+  /** A ticket said REJECTED before the run started: nothing was admitted, so nothing is released. */
+  private reject(reason: string, waitMs: number): DeliveryRunResult {
+    metrics.admission('REJECTED', waitMs);
+    this.reason = reason;
+    this.state!.closeUnfinished(reason, new Date().toISOString());
+    this.publish('REJECTED');
+    return this.result();
+  }
+
+  /** The CostAgent's say before a node starts; resolves to whether the node may start, or why the run stops. */
+  private async authorize(node: DagNode): Promise<boolean | Stop> {
+    const governor = this.governor!;
+    let gate: Gate = governor.gate(node, new Date().toISOString());
+    if (gate.kind === 'short') {
+      // Nodes still in flight may finish during the round trip and overdraw the new lease again
+      // (a cost above its estimate); ask again while the entity keeps granting what is asked.
+      for (let asks = 0; asks < 3 && gate.neededMicros > governor.available(); asks++) {
+        const before = governor.grantedMicros();
+        const request = governor.leaseRequest(this.runId);
+        await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(requestLeaseSignal, request));
+        await condition(() => governor.hasAnswer(request.seq));
+        if (governor.grantedMicros() - before < request.requestMicros) break;
+      }
+      gate = governor.afterTopUp(node, gate, new Date().toISOString());
+    }
+    if (gate.kind === 'stop') return { status: 'TERMINATED', reason: gate.reason };
+    return gate.kind === 'start';
+  }
+
+  private async charge(node: DagNode, event?: CostEvent): Promise<void> {
+    if (event && event.costMicros > 0) metrics.spent(this.input.tenantId, event.category, event.costMicros / 1e6);
+    const batch = this.governor!.nodeEnded(node.id, event);
+    // Sent even while the run is being cancelled: the money was spent.
+    if (batch) await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(recordCostsSignal, { events: batch }));
+  }
+
+  /** On an exploring run, the first LLM node with a cheaper model is run again in shadow. */
+  private explore(node: DagNode, task: NodeTask, outcome: NodeOutcome, taskQueue: string): void {
+    const { learning, spec, runId } = this;
+    const fromModel = task.model;
+    const toModel = fromModel ? cheaperModel(fromModel) : undefined;
+    if (!learning?.explore || learning.shadow || node.kind !== 'llm.generate' || !fromModel || !toModel || !spec) return;
+    const workflowId = `shadow-exploration:${spec.tenantId}:${runId}:${node.id}`;
+    learning.shadow = { nodeId: node.id, workflowId, fromModel, toModel };
+    const catalogFull = catalogEstimateMicros(node.kind, { params: task.params, model: fromModel });
+    const catalogShadow = catalogEstimateMicros(node.kind, { params: task.params, model: toModel });
+    const reference = spec.dag.nodes.find((n) => n.kind === 'eval.score' && typeof n.params.reference === 'string')?.params.reference as string | undefined;
+    const estimateMicros = catalogFull > 0 ? Math.round((outcome.costMicros * catalogShadow) / catalogFull) : catalogShadow;
+    this.shadows.push(
+      // Not cancellable: once asked for, the shadow belongs to the tenant's learning, not to this run.
+      CancellationScope.nonCancellable(() =>
+        startChild(shadowExploration, {
           workflowId,
-          args: [{ tenantId: spec.tenantId, runId, nodeId: node.id, taskQueue, task, realOutput: outcome.output, realCostMicros: outcome.costMicros, fromModel, toModel, estimateMicros: catalogFull > 0 ? Math.round((outcome.costMicros * catalogShadow) / catalogFull) : catalogShadow, ...(reference ? { reference } : {}) }],
+          args: [{ tenantId: spec.tenantId, runId, nodeId: node.id, taskQueue, task, realOutput: outcome.output, realCostMicros: outcome.costMicros, fromModel, toModel, estimateMicros, ...(reference ? { reference } : {}) }],
           parentClosePolicy: ParentClosePolicy.ABANDON,
           staticSummary: `shadow of ${node.id} in run ${runId} (${spec.tenantId}): ${fromModel} → ${toModel}`,
-        })).catch((err) => log.warn('shadow exploration not started', { nodeId: node.id, error: String(err) })),
-      );
-    };
-
-    const stop = await runNodes(run, plan, { taskQueue, runId, tenantId: spec.tenantId, authorize, charge, explore, onChange: () => publish() });
-    if (stop?.status === 'FAILED') {
-      reason = stop.reason;
-      publish('FAILED');
-      throw ApplicationFailure.create({ type: 'CriticalNodeFailed', message: stop.reason, nonRetryable: true, details: [result()] });
-    }
-    if (stop?.status === 'TERMINATED') {
-      reason = stop.reason;
-      publish('TERMINATED');
-      return result();
-    }
-    publish(Object.values(run.nodes).some((n) => n.degraded) ? 'DEGRADED' : 'COMPLETED');
-    return result();
-  } catch (err) {
-    if (isCancellation(err)) {
-      reason = 'run cancelled';
-      run.closeUnfinished(reason, new Date().toISOString());
-      publish('CANCELLED');
-      // A cancelled workflow returns nothing; its memo keeps the result for the history and the exporter.
-      upsertMemo({ result: result() });
-    }
-    throw err;
-  } finally {
-    // Whatever happened after the request, the slot (or the place in the queue) goes back, with the last costs.
-    await CancellationScope.nonCancellable(() => tenant.signal(releaseRunSignal, { runId, costs: takeUnreported() })).catch((err) =>
-      log.error('slot release not delivered', { error: String(err) }),
+        }),
+      ).catch((err) => log.warn('shadow exploration not started', { nodeId: node.id, error: String(err) })),
     );
+  }
+
+  /** Search attributes when the status or budget status changed; the node table in the Web UI's current details. */
+  private publish(next: RunStatus = this.status): void {
+    const state = this.state!;
+    if (next !== this.status && FINAL_RUN_STATUSES.includes(next)) metrics.runEnded(this.input.tenantId, next);
+    this.status = next;
+    const budget = this.governor?.lease?.pressure.budgetStatus;
+    if (this.published.status !== next || this.published.budget !== budget) {
+      upsertSearchAttributes([
+        { key: TenantIdKey, value: this.input.tenantId },
+        { key: DeliveryPriorityKey, value: this.spec!.priority },
+        { key: DeliveryStatusKey, value: next },
+        { key: DeliveryCostUsdKey, value: state.totalCostMicros() / 1_000_000 },
+        ...(budget ? [{ key: BudgetStatusKey, value: budget }] : []),
+      ]);
+      this.published = { status: next, ...(budget ? { budget } : {}) };
+    }
+    setCurrentDetails(state.detailsMarkdown(next, this.governor?.decisions));
   }
 }
 
@@ -390,7 +377,7 @@ async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenant
             costMicros: outcome.costMicros,
             // What the tenant's cost model learns from: the kind, the model, and the catalog's price of the variant that ran.
             kind: node.kind,
-            ...(outcome.model ?? variant.model ? { model: outcome.model ?? variant.model } : {}),
+            ...((outcome.model ?? variant.model) ? { model: outcome.model ?? variant.model } : {}),
             estimateMicros: catalogEstimateMicros(node.kind, variant),
           });
         },

@@ -19,7 +19,7 @@ export type NodeActivity = (task: NodeTask) => Promise<NodeOutcome>;
 export interface DeploymentSettings {
   nodePartitions: number;
   nodeKinds: string[];
-  /** Whether runs start their exporter as they close (ADOS_EXPORT_ON_CLOSE). Absent in older histories: true. */
+  /** Recorded by earlier versions, whose runs started an exporter as they closed unless this was false. */
   exportOnClose?: boolean;
 }
 

@@ -141,17 +141,19 @@ export interface ExportOptions {
   runId?: string;
   root?: string;
   force?: boolean;
+  /** Only runs that closed at or after this time (ISO): the sweep's watermark. @default every closed run */
+  closedSince?: string;
 }
 
 /** `ados export`: one run, one tenant's finished runs, or every finished run not yet exported. */
-export async function exportFinished(client: Client, { tenantId, runId, root = artifactsRoot(), force = false }: ExportOptions): Promise<{ runs: RunExport[]; tenants: Record<string, string[]> }> {
+export async function exportFinished(client: Client, { tenantId, runId, root = artifactsRoot(), force = false, closedSince }: ExportOptions): Promise<{ runs: RunExport[]; tenants: Record<string, string[]> }> {
   if (tenantId) assertId('tenant id', tenantId);
   const runs: RunExport[] = [];
   if (runId) {
     if (!tenantId) throw new Error('--run needs --tenant');
     runs.push(await exportRun(client, tenantId, runId, { force, root }));
   } else {
-    const query = [`WorkflowType = 'deliveryRun'`, `ExecutionStatus != 'Running'`, ...(tenantId ? [`TenantId = '${tenantId}'`] : [])].join(' AND ');
+    const query = [`WorkflowType = 'deliveryRun'`, `ExecutionStatus != 'Running'`, ...(tenantId ? [`TenantId = '${tenantId}'`] : []), ...(closedSince ? [`CloseTime >= '${closedSince}'`] : [])].join(' AND ');
     for await (const wf of client.workflow.list({ query })) {
       const ids = parseDeliveryRunWorkflowId(wf.workflowId);
       if (!ids) continue;

@@ -3,6 +3,7 @@ import { evalScore, rerank } from './quality';
 import { retrievalSearch } from './retrieval';
 import { utilFail, utilSleep } from './util';
 import type { NodeKind } from './kind';
+import { BUILTIN_NODE_KINDS } from '../../workflows/policy/routing';
 
 const kinds = new Map<string, NodeKind>();
 
@@ -19,4 +20,7 @@ export function nodeKinds(): NodeKind[] {
   return [...kinds.values()];
 }
 
-for (const builtin of [retrievalSearch, llmGenerate, rerank, evalScore, utilSleep, utilFail]) registerNodeKind(builtin);
+const builtins = [retrievalSearch, llmGenerate, rerank, evalScore, utilSleep, utilFail];
+for (const builtin of builtins) registerNodeKind(builtin);
+// Starters trust this list without loading the kinds (workflows/policy/routing.ts): it must name exactly these.
+if (builtins.map((k) => k.kind).join() !== BUILTIN_NODE_KINDS.join()) throw new Error('BUILTIN_NODE_KINDS does not match the built-in node kinds');

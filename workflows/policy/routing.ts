@@ -40,3 +40,10 @@ export interface NodeRouting {
 export function nodeTaskQueue({ tenantId, partitions = DEFAULT_NODE_PARTITIONS, dedicatedQueue = false }: NodeRouting): string {
   return dedicatedQueue ? dedicatedTaskQueue(tenantId) : partitionTaskQueue(nodePartition(tenantId, partitions));
 }
+
+/**
+ * The node kinds every ADOS worker registers. A starter whose DAG uses only these can tell the run
+ * its kinds are known without asking a worker; other kinds are checked by the run against its
+ * worker's registry.
+ */
+export const BUILTIN_NODE_KINDS: readonly string[] = ['retrieval.search', 'llm.generate', 'rerank', 'eval.score', 'util.sleep', 'util.fail'];

@@ -1,0 +1,76 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { admitRunsUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/tenant-budget';
+import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import type { AdmissionRequest, AdmissionTicket } from '../workflows/policy/tenant';
+
+/**
+ * How long a starter waits for its tenant's admission answer before starting the run without a
+ * ticket (the run then asks by signal). The entity answers within milliseconds while a worker
+ * serves ados-control.
+ */
+export const ADMISSION_TIMEOUT_MS = 5_000;
+
+interface Pending {
+  request: AdmissionRequest;
+  resolve(ticket: AdmissionTicket | undefined): void;
+}
+
+/**
+ * Admission before start, batched: every run a process starts for a tenant while an `admitRuns`
+ * update is on its way joins the next one. A burst of a thousand starts is then a handful of
+ * updates (a few history events and one in-flight update at a time on the entity, which Temporal
+ * limits per workflow) instead of one each.
+ */
+class TenantAdmissions {
+  private queue: Pending[] = [];
+  private sending = false;
+
+  constructor(
+    private readonly client: Client,
+    private readonly tenantId: string,
+  ) {}
+
+  admit(request: AdmissionRequest): Promise<AdmissionTicket | undefined> {
+    return new Promise((resolve) => {
+      this.queue.push({ request, resolve });
+      if (!this.sending) void this.send();
+    });
+  }
+
+  private async send(): Promise<void> {
+    this.sending = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_ADMISSIONS_PER_UPDATE);
+      const answers = await this.ask(batch.map((p) => p.request));
+      batch.forEach((p, i) => p.resolve(answers?.[i]));
+    }
+    this.sending = false;
+  }
+
+  /** The entity's tickets in request order; QUEUE answers, timeouts and errors become `undefined` (ask by signal). */
+  private async ask(requests: AdmissionRequest[]): Promise<Array<AdmissionTicket | undefined> | undefined> {
+    const entity = this.client.workflow.getHandle(tenantBudgetWorkflowId(this.tenantId));
+    try {
+      const answers = await this.client.withDeadline(Date.now() + ADMISSION_TIMEOUT_MS, () => entity.executeUpdate(admitRunsUpdate, { args: [{ requests }] }));
+      return answers.map((a) => (a.kind === 'QUEUE' ? undefined : a));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        const reason = `unknown tenant ${this.tenantId}: create it first (ados tenant set ${this.tenantId})`;
+        return requests.map((r) => ({ kind: 'REJECTED' as const, runId: r.runId, reason }));
+      }
+      return undefined;
+    }
+  }
+}
+
+const byClient = new WeakMap<Client, Map<string, TenantAdmissions>>();
+
+/** Asks the tenant to admit a run before it starts; undefined when the run must ask itself (it would wait, or no answer came). */
+export function admitBeforeStart(client: Client, tenantId: string, request: AdmissionRequest): Promise<AdmissionTicket | undefined> {
+  let tenants = byClient.get(client);
+  if (!tenants) byClient.set(client, (tenants = new Map()));
+  let admissions = tenants.get(tenantId);
+  if (!admissions) tenants.set(tenantId, (admissions = new TenantAdmissions(client, tenantId)));
+  return admissions.admit(request);
+}
