@@ -158,6 +158,8 @@ export function runArtifacts(history: JsonHistory): Map<string, string> {
     const signal = attrs(e, 'workflowExecutionSignaledEventAttributes');
     return signal?.signalName === 'admissionDecision' && (firstPayload(signal.input) as { kind?: string } | undefined)?.kind === 'ADMITTED';
   });
+  // A run started by an ADOS client was admitted before it started; its launch says how long that took.
+  const launch = decodePayload(attrs(start, 'workflowExecutionStartedEventAttributes')?.input?.payloads?.[1]) as { ticket?: { kind?: string }; admissionWaitMs?: number } | undefined;
   const end = history.events.at(-1)!;
 
   files.set('summary.json', json({ ...(result ?? { status: 'UNKNOWN' }), workflowStatus: shortType(end.eventType).replace(/^WORKFLOW_EXECUTION_/, ''), startedAt: start.eventTime, closedAt: end.eventTime }));
@@ -197,7 +199,7 @@ export function runArtifacts(history: JsonHistory): Map<string, string> {
     'concurrency_report.json',
     json({
       peakParallelism: peakParallelism(nodes),
-      admissionWaitMs: admitted ? ms(admitted)! - ms(start)! : undefined,
+      admissionWaitMs: admitted ? ms(admitted)! - ms(start)! : launch?.ticket?.kind === 'ADMITTED' ? (launch.admissionWaitMs ?? 0) : undefined,
       runMs: ms(end)! - ms(start)!,
       nodes: nodes.map((n) => ({
         nodeId: n.nodeId,

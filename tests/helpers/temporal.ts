@@ -8,6 +8,7 @@ import { startDevServer, type DevServer } from '../../infra/dev-server';
 import { bundleWorkflows, createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { connectClient } from '../../api/client';
+import { ensureExportSchedule } from '../../api/schedules';
 
 export { freePort } from '../../infra/ports';
 import { freePort } from '../../infra/ports';
@@ -61,6 +62,8 @@ export async function startTestEnv(): Promise<TestEnv> {
       const workers = await createAdosWorkers({ connection, workflowBundle: bundle, clientAddress: server.address, trace });
       const entry = { workers, done: runAdosWorkers(workers, trace) };
       running.add(entry);
+      // As `ados worker` does: finished runs' artifacts are written by the export sweep.
+      await ensureExportSchedule(client);
       return async () => {
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
         await entry.done;

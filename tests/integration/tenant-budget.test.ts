@@ -34,9 +34,10 @@ describe('tenantBudget', () => {
   });
 
   test('the entity continues-as-new under load and loses no message doing so', async () => {
-    await configureTenant(env.client, 'rollover', { budgetUsd: 100, maxConcurrentRuns: 100 });
+    // Room for a quarter of the runs: the rest queue by signal, so admissions, answers, costs and releases all cross the rollover.
+    await configureTenant(env.client, 'rollover', { budgetUsd: 100, maxConcurrentRuns: 15, backpressureThreshold: 1 });
     const firstRunId = (await env.client.workflow.getHandle(tenantBudgetWorkflowId('rollover')).describe()).runId;
-    const runs = 40;
+    const runs = 60;
     const nodesPerRun = 5;
     const handles = await Promise.all(
       Array.from({ length: runs }, (_, r) =>

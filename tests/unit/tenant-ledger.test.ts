@@ -65,6 +65,20 @@ describe('TenantLedger', () => {
     assert.deepEqual(l.admitWaiting(now).map((r) => [r.workflowId, r.decision.kind]), [['delivery-run:acme:e', 'ADMITTED'], ['delivery-run:acme:c', 'ADMITTED']]);
   });
 
+  test('admission before start answers ADMITTED or REJECTED at once, and QUEUE (not queued) when the run would wait', () => {
+    const l = ledger({ maxConcurrentRuns: 1, backpressureThreshold: 1 });
+    const first = l.admitNow({ ...request('a'), estimatedMicros: 1000 }, now);
+    assert.equal(first.kind, 'ADMITTED');
+    assert.deepEqual(l.admitNow(request('a'), now), first, 'a repeat gets the same ticket and takes no second slot');
+    assert.deepEqual(l.admitNow(request('b'), now), { kind: 'QUEUE', runId: 'b' });
+    assert.deepEqual(l.status().runsWaiting, [], 'a QUEUE answer leaves nothing queued: the run queues itself when it starts');
+    assert.equal(l.requestAdmission(request('b'), now).kind, 'WAITING');
+    l.releaseRun('a', [], now);
+    assert.deepEqual(l.admitNow(request('c', 3), now), { kind: 'QUEUE', runId: 'c' }, 'a run of the same priority already waiting goes first');
+    l.recordCosts([cost('x/1', 100_000_000_000)], now);
+    assert.equal(l.admitNow(request('d'), now).kind, 'REJECTED', 'an EXCEEDED tenant rejects at once');
+  });
+
   test('at the backpressure threshold only priority 1-2 runs start at once', () => {
     const l = ledger({ maxConcurrentRuns: 5, backpressureThreshold: 0.4 });
     assert.equal(l.requestAdmission(request('a'), now).kind, 'ADMITTED');
