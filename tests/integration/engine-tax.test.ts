@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { configureTenant, runOutcome, startRun } from '../../api/client';
+import { GOVERNED_CHAIN5, chain5 } from '../../bench/engine';
+import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
+import { useTestEnvWithWorkers } from '../helpers/temporal';
+
+const env = useTestEnvWithWorkers();
+
+async function history(workflowId: string, runId?: string) {
+  return (await env.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+}
+
+describe('the engine tax', () => {
+  test(`a governed chain5 run's own history is ${GOVERNED_CHAIN5.runEvents} events (bare Temporal: ${GOVERNED_CHAIN5.bareEvents}), starts no workflow, and costs its entity at most three messages`, async () => {
+    await configureTenant(env.client, 'taxed', { budgetUsd: 10, learning: { intensity: 'CONSERVATIVE' } });
+    const entity = env.client.workflow.getHandle(tenantBudgetWorkflowId('taxed'));
+    const { runId: entityRunId } = await entity.describe();
+    const before = (await history(entity.workflowId, entityRunId)).length;
+
+    const handle = await startRun(env.client, { tenantId: 'taxed', runId: 'chain5', maxParallelism: 8, dag: { name: 'chain5', nodes: chain5() } });
+    assert.equal((await runOutcome(handle)).status, 'COMPLETED');
+    const events = await history(handle.workflowId);
+    const count = (attr: string) => events.filter((e) => (e as Record<string, unknown>)[attr]).length;
+    assert.ok(events.length <= GOVERNED_CHAIN5.runEvents, `the run's history grew to ${events.length} events (pinned: ${GOVERNED_CHAIN5.runEvents})`);
+    assert.ok(count('workflowTaskCompletedEventAttributes') <= GOVERNED_CHAIN5.workflowTasks, `${count('workflowTaskCompletedEventAttributes')} workflow tasks`);
+    assert.equal(count('markerRecordedEventAttributes'), 0, 'no local activity or patch marker');
+    assert.equal(count('startChildWorkflowExecutionInitiatedEventAttributes'), 0, 'no child workflow');
+    assert.equal(count('signalExternalWorkflowExecutionInitiatedEventAttributes'), 1, 'one message to the entity: the release');
+
+    // On the entity: the admission update (accepted, completed) and the release signal, each with its workflow task at most.
+    const entityEvents = (await history(entity.workflowId, entityRunId)).slice(before);
+    const messages = entityEvents.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionSignaledEventAttributes).length;
+    assert.equal(messages, 2, 'one admission update and one release signal');
+    assert.ok(entityEvents.length <= 9, `the entity recorded ${entityEvents.length} events for the run`);
+  });
+});
