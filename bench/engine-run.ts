@@ -3,8 +3,7 @@
  * bench/engine.ts), written to bench/results/{NAME}.json (default engine.json).
  */
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
-import { chain5, diamond10, measureEngine, summarizeProfile, withEngineEnv } from './engine';
+import { chain5, diamond10, measureEngine, profileBatch, withEngineEnv, type EngineReport } from './engine';
 import { runBench, writeReport } from './harness';
 
 const arg = (name: string) => {
@@ -15,11 +14,12 @@ const arg = (name: string) => {
 runBench(async () => {
   const quick = process.argv.includes('--quick');
   const profileDir = process.argv.includes('--profile') ? join(__dirname, 'results', 'profile') : undefined;
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-  const levels = (arg('--levels') ?? (quick ? '50' : '50,200')).split(',').map(Number);
-  const report = await withEngineEnv(
-    (client, workers) => measureEngine(client, workers, { levels, shapes: ([['chain5', chain5()], ['diamond10', diamond10()]] as const).filter(([name]) => (arg('--shapes') ?? 'chain5,diamond10').split(',').includes(name)), lightRuns: quick ? 30 : 60 }),
-    profileDir ? { cpuProfileDir: profileDir } : {},
-  );
-  writeReport(arg('--out') ?? 'engine', { ...report, ...(profileDir ? { profile: summarizeProfile(profileDir) } : {}), at: new Date().toISOString() });
+  const levels = (arg('--levels') ?? (quick ? '50' : '50,200')).split(',').filter(Boolean).map(Number);
+  const shapes = ([['chain5', chain5()], ['diamond10', diamond10()]] as const).filter(([name]) => (arg('--shapes') ?? 'chain5,diamond10').split(',').includes(name));
+  const report: EngineReport = await withEngineEnv((client, workers) => measureEngine(client, workers, { levels, shapes, lightRuns: quick ? 30 : 60 }));
+  if (profileDir) {
+    const runs = Math.max(...levels);
+    report.profile = { runs, governed: await profileBatch('governed', chain5(), runs, join(profileDir, 'governed')), bare: await profileBatch('bare', chain5(), runs, join(profileDir, 'bare')) };
+  }
+  writeReport(arg('--out') ?? 'engine', { ...report, at: new Date().toISOString() });
 });

@@ -6,7 +6,7 @@
  * The workers run in a process of their own (bench/worker-process.ts) so their CPU is theirs alone.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -49,12 +49,14 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 /** The bench's workers, in a child process that reports its own CPU time. */
 export interface WorkerProcess {
   cpuMs(): Promise<number>;
+
   /** Waits until the workers have been idle for a moment (trailing exports, releases, timers), then returns their CPU time. */
   cpuMsWhenIdle(): Promise<number>;
   stop(): Promise<void>;
 }
 
 export async function startWorkerProcess(address: string, { cpuProfileDir, workers = {} }: { cpuProfileDir?: string; workers?: { nodeConcurrency?: number; workflowConcurrency?: number } } = {}): Promise<WorkerProcess> {
+  // --cpu-prof profiles every thread: the main one (activities, Temporal's core bridge) and the workflow threads.
   const execArgv = ['--import', 'tsx', ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [])];
   const child: ChildProcess = fork(join(__dirname, 'worker-process.ts'), [], {
     execArgv,
@@ -66,18 +68,20 @@ export async function startWorkerProcess(address: string, { cpuProfileDir, worke
     child.once('message', (m: { type: string }) => (m.type === 'ready' ? resolve() : reject(new Error(`unexpected ${m.type}`))));
     child.once('exit', (code) => reject(new Error(`bench worker process exited with ${code} before it was ready`)));
   });
-  const cpuMs = () =>
-    new Promise<number>((resolve) => {
-      const onMessage = (m: { type: string; cpuMs: number }) => {
-        if (m.type !== 'cpu') return;
+  const ask = <T>(request: object, answer: string) =>
+    new Promise<T>((resolve) => {
+      const onMessage = (m: { type: string } & T) => {
+        if (m.type !== answer) return;
         child.off('message', onMessage);
-        resolve(m.cpuMs);
+        resolve(m);
       };
       child.on('message', onMessage);
-      child.send({ type: 'cpu' });
+      child.send(request);
     });
+  const cpuMs = async () => (await ask<{ cpuMs: number }>({ type: 'cpu' }, 'cpu')).cpuMs;
   return {
     cpuMs,
+
     async cpuMsWhenIdle() {
       let last = await cpuMs();
       for (let i = 0; i < 120; i++) {
@@ -280,16 +284,22 @@ export interface EngineReport {
   rows: EngineRow[];
   /** Below saturation: `concurrency` runs in flight at a time, of 250-ms nodes, back to back. */
   light: { concurrency: number; runs: number; governed: EngineBatch; bare: EngineBatch; p50LatencyDeltaMs: number };
-  /** Where the worker's time goes under the governed load (node --cpu-prof), when profiled. */
-  profile?: ProfileSummary;
+  /** Where the worker's time goes under the governed and the bare load (bench:engine --profile). */
+  profile?: { runs: number; governed: ProfileSummary; bare: ProfileSummary };
 }
 
 /** Governed and bare, one after the other on the same server and workers, per shape and level. */
-export async function measureEngine(client: Client, workers: WorkerProcess, { levels, shapes, lightRuns }: { levels: number[]; shapes: Array<readonly [string, BenchNode[]]>; lightRuns: number }): Promise<EngineReport> {
+export async function measureEngine(
+  client: Client,
+  workers: WorkerProcess,
+  { levels, shapes, lightRuns }: { levels: number[]; shapes: Array<readonly [string, BenchNode[]]>; lightRuns: number },
+): Promise<EngineReport> {
   const rows: EngineRow[] = [];
-  // A short warm-up, so the first measured batch does not pay for caches and JIT.
-  await governedBatch(client, workers, chain5(), 10);
-  await bareBatch(client, workers, chain5(), 10);
+  // A warm-up, so the first measured batch does not pay for caches and JIT.
+  for (let i = 0; i < 2; i++) {
+    await governedBatch(client, workers, chain5(), 50);
+    await bareBatch(client, workers, chain5(), 50);
+  }
   for (const [name, nodes] of shapes) {
     for (const inFlight of levels) {
       const governed = await governedBatch(client, workers, nodes, inFlight, { name });
@@ -306,6 +316,23 @@ export async function measureEngine(client: Client, workers: WorkerProcess, { le
   const bare = await bareBatch(client, workers, chain5(250), lightRuns, { concurrency });
   process.stderr.write(`  light load (${concurrency} in flight, 250-ms nodes): p50 ${governed.latencyMs.p50} / ${bare.latencyMs.p50} ms, start call p99 ${governed.startCallMs.p99} / ${bare.startCallMs.p99} ms\n`);
   return { rows, light: { concurrency, runs: lightRuns, governed, bare, p50LatencyDeltaMs: governed.latencyMs.p50 - bare.latencyMs.p50 } };
+}
+
+/**
+ * Where the worker's time goes: one batch of `kind` runs on a fresh server and a worker process
+ * profiled with --cpu-prof (every thread), summed by function and by area.
+ */
+export async function profileBatch(kind: 'governed' | 'bare', nodes: BenchNode[], count: number, dir: string): Promise<ProfileSummary> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  await withEngineEnv(
+    async (client, workers) => {
+      // The profile covers the whole process; start-up is small beside a batch of this size.
+      await (kind === 'governed' ? governedBatch(client, workers, nodes, count, { name: 'profiled' }) : bareBatch(client, workers, nodes, count));
+    },
+    { cpuProfileDir: dir },
+  );
+  return summarizeProfile(readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f)));
 }
 
 export interface ProfileSummary {
@@ -335,20 +362,16 @@ function areaOf(url: string, name: string): string {
   return 'other';
 }
 
-/** Sums self time by function and by area from the newest .cpuprofile in `dir`. */
-export function summarizeProfile(dir: string, top = 20): ProfileSummary {
-  const file = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .sort()
-    .at(-1);
-  if (!file) throw new Error(`no .cpuprofile in ${dir}`);
-  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+/** Sums self time by function and by area over .cpuprofile files (one per thread). */
+export function summarizeProfile(files: string[], top = 25): ProfileSummary {
   const fn = new Map<string, { name: string; where: string; us: number }>();
   const areas = new Map<string, number>();
   let totalUs = 0;
+  for (const file of files) {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
   for (const [id, us] of selfUs) {
     const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
     const name = functionName || '(anonymous)';
@@ -361,6 +384,7 @@ export function summarizeProfile(dir: string, top = 20): ProfileSummary {
     fn.set(key, entry);
     const area = areaOf(url, name);
     areas.set(area, (areas.get(area) ?? 0) + us);
+  }
   }
   const pctOf = (us: number) => r1((100 * us) / totalUs);
   return {
@@ -376,7 +400,6 @@ export function summarizeProfile(dir: string, top = 20): ProfileSummary {
 /** A fresh in-memory dev server and a worker process for `body`; both stopped however it ends. */
 export async function withEngineEnv<T>(body: (client: Client, workers: WorkerProcess) => Promise<T>, { cpuProfileDir }: { cpuProfileDir?: string } = {}): Promise<T> {
   const server = await startDevServer({ port: await freePort(), headless: true, dbFile: null });
-  if (cpuProfileDir) mkdirSync(cpuProfileDir, { recursive: true });
   const workers = await startWorkerProcess(server.address, { workers: { nodeConcurrency: 100, workflowConcurrency: 100 }, ...(cpuProfileDir ? { cpuProfileDir } : {}) });
   const client = await connectClient(server.address);
   try {

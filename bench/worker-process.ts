@@ -1,7 +1,7 @@
 /**
  * The benchmark's ADOS workers in a process of their own, so that their CPU time is measured apart
  * from the client's. Started by bench/engine.ts with IPC; answers `cpu` with process.cpuUsage()
- * and stops on `stop` (writing its CPU profile when started with --cpu-prof).
+ * and stops on `stop` (writing its CPU profiles when started with --cpu-prof).
  */
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';

@@ -218,7 +218,8 @@ class DeliveryRun {
         authorize: (node) => this.authorize(node),
         charge: (node, event) => this.charge(node, event),
         explore: (node, task, outcome) => this.explore(node, task, outcome, taskQueue),
-        onChange: () => this.publish(),
+        onChange: () => this.publish(this.status, { details: false }),
+        renderDetails: () => this.renderDetails(),
       });
       if (stop?.status === 'FAILED') {
         this.reason = stop.reason;
@@ -258,31 +259,36 @@ class DeliveryRun {
     return this.result();
   }
 
-  /** The CostAgent's say before a node starts; resolves to whether the node may start, or why the run stops. */
-  private async authorize(node: DagNode): Promise<boolean | Stop> {
-    const governor = this.governor!;
-    let gate: Gate = governor.gate(node, new Date().toISOString());
-    if (gate.kind === 'short') {
-      // Nodes still in flight may finish during the round trip and overdraw the new lease again
-      // (a cost above its estimate); ask again while the entity keeps granting what is asked.
-      for (let asks = 0; asks < 3 && gate.neededMicros > governor.available(); asks++) {
-        const before = governor.grantedMicros();
-        const request = governor.leaseRequest(this.runId);
-        await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(requestLeaseSignal, request));
-        await condition(() => governor.hasAnswer(request.seq));
-        if (governor.grantedMicros() - before < request.requestMicros) break;
-      }
-      gate = governor.afterTopUp(node, gate, new Date().toISOString());
-    }
-    if (gate.kind === 'stop') return { status: 'TERMINATED', reason: gate.reason };
-    return gate.kind === 'start';
+  /**
+   * The CostAgent's say before a node starts: whether the node may start, or why the run stops.
+   * Decided at once while the lease covers the node (no promise, no await: the common case costs
+   * the workflow nothing but the decision); a short lease is topped up first.
+   */
+  private authorize(node: DagNode): Verdict | Promise<Verdict> {
+    const gate = this.governor!.gate(node, new Date().toISOString());
+    return gate.kind === 'short' ? this.topUpThenDecide(node, gate) : verdictOf(gate);
   }
 
-  private async charge(node: DagNode, event?: CostEvent): Promise<void> {
+  private async topUpThenDecide(node: DagNode, short: Extract<Gate, { kind: 'short' }>): Promise<Verdict> {
+    const governor = this.governor!;
+    // Nodes still in flight may finish during the round trip and overdraw the new lease again
+    // (a cost above its estimate); ask again while the entity keeps granting what is asked.
+    for (let asks = 0; asks < 3 && short.neededMicros > governor.available(); asks++) {
+      const before = governor.grantedMicros();
+      const request = governor.leaseRequest(this.runId);
+      await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(requestLeaseSignal, request));
+      await condition(() => governor.hasAnswer(request.seq));
+      if (governor.grantedMicros() - before < request.requestMicros) break;
+    }
+    return verdictOf(governor.afterTopUp(node, short, new Date().toISOString()));
+  }
+
+  /** A node ended: its cost waits to be reported; a full batch is sent now, and the node is done once it is delivered. */
+  private charge(node: DagNode, event?: CostEvent): Promise<void> | undefined {
     if (event && event.costMicros > 0) metrics.spent(this.input.tenantId, event.category, event.costMicros / 1e6);
     const batch = this.governor!.nodeEnded(node.id, event);
     // Sent even while the run is being cancelled: the money was spent.
-    if (batch) await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(recordCostsSignal, { events: batch }));
+    return batch ? CancellationScope.nonCancellable(() => getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(recordCostsSignal, { events: batch })) : undefined;
   }
 
   /** On an exploring run, the first LLM node with a cheaper model is run again in shadow. */
@@ -311,7 +317,7 @@ class DeliveryRun {
   }
 
   /** Search attributes when the status or budget status changed; the node table in the Web UI's current details. */
-  private publish(next: RunStatus = this.status): void {
+  private publish(next: RunStatus = this.status, { details = true } = {}): void {
     const state = this.state!;
     if (next !== this.status && FINAL_RUN_STATUSES.includes(next)) metrics.runEnded(this.input.tenantId, next);
     this.status = next;
@@ -326,35 +332,63 @@ class DeliveryRun {
       ]);
       this.published = { status: next, ...(budget ? { budget } : {}) };
     }
-    setCurrentDetails(state.detailsMarkdown(next, this.governor?.decisions));
+    if (details) this.renderDetails();
   }
+
+  private renderDetails(): void {
+    setCurrentDetails(this.state!.detailsMarkdown(this.status, this.governor?.decisions));
+  }
+}
+
+/** The gate's word on a node: start it, skip it (a DEGRADE plan did), or stop the run. */
+type Verdict = boolean | Stop;
+
+function verdictOf(gate: Gate): Verdict {
+  if (gate.kind === 'stop') return { status: 'TERMINATED', reason: gate.reason };
+  return gate.kind === 'start';
 }
 
 interface RunNodesOptions {
   taskQueue: string;
   runId: string;
   tenantId: string;
-  authorize(node: DagNode): Promise<boolean | Stop>;
-  /** A node ended: its estimate leaves the lease, and its actual cost (if it completed) is charged. */
-  charge(node: DagNode, event?: CostEvent): Promise<void>;
+  authorize(node: DagNode): Verdict | Promise<Verdict>;
+  /** A node ended: its estimate leaves the lease, and its actual cost (if it completed) is charged; a promise while a cost batch is on its way. */
+  charge(node: DagNode, event?: CostEvent): Promise<void> | undefined;
   /** A node completed: the run may explore a cheaper variant of it in shadow. */
   explore(node: DagNode, task: NodeTask, outcome: NodeOutcome): void;
+  /** A node started or ended: search attributes follow the status at once. */
   onChange(): void;
+  /** The node table in the Web UI's current details. */
+  renderDetails(): void;
 }
 
 /**
  * Runs ready nodes, most urgent first, at most maxParallelism at once, each after the CostAgent
  * authorised it. Returns why the run stopped early (in-flight nodes are then cancelled), or
- * undefined when the DAG is done.
+ * undefined when the DAG is done. Written to create few promises: the SDK records a stack trace
+ * for every promise a workflow creates, which made promises most of a short run's workflow CPU.
  */
-async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenantId, authorize, charge, explore, onChange }: RunNodesOptions): Promise<Stop | undefined> {
+async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenantId, authorize, charge, explore, onChange, renderDetails }: RunNodesOptions): Promise<Stop | undefined> {
   const nodesScope = new CancellationScope();
-  const inFlight = new Map<string, Promise<void>>();
+  const inFlight = new Set<string>();
   let stop: Stop | undefined;
   const halt = (why: Stop) => {
     stop ??= why;
     nodesScope.cancel();
   };
+  // The loop sleeps on one promise at a time; a node that ends, or the run's cancellation, wakes it.
+  let wake: (() => void) | undefined;
+  let cancelled: unknown;
+  const nudge = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  CancellationScope.current().cancelRequested.catch((err: unknown) => {
+    cancelled = err;
+    nudge();
+  });
 
   const start = (node: DagNode) => {
     const variant = plan.variant(node);
@@ -363,47 +397,54 @@ async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenant
     const task: NodeTask = { runId, tenantId, nodeId: node.id, kind: node.kind, params: variant.params, upstream: run.upstreamOutputs(node), ...(variant.model ? { model: variant.model } : {}) };
     const degradedHow = plan.isDegraded(node.id) ? describeDegradation(plan.variant(node, false), variant) : undefined;
     const activity = proxyActivities<Record<string, NodeActivity>>(nodeActivityOptions(run, node, taskQueue, tenantId, degradedHow))[node.kind]!;
-    const done = nodesScope
+    const ended = () => {
+      inFlight.delete(node.id);
+      onChange();
+      nudge();
+    };
+    const whenCharged = (sending: Promise<void> | undefined) => (sending ? void sending.then(ended) : ended());
+    inFlight.add(node.id);
+    onChange();
+    void nodesScope
       .run(() => activity(task))
       .then(
-        async (outcome) => {
+        (outcome) => {
           run.markCompleted(node.id, outcome, new Date().toISOString());
           explore(node, task, outcome);
-          await charge(node, {
-            key: `${runId}/${node.id}`,
-            runId,
-            nodeId: node.id,
-            category: outcome.category,
-            costMicros: outcome.costMicros,
-            // What the tenant's cost model learns from: the kind, the model, and the catalog's price of the variant that ran.
-            kind: node.kind,
-            ...((outcome.model ?? variant.model) ? { model: outcome.model ?? variant.model } : {}),
-            estimateMicros: catalogEstimateMicros(node.kind, variant),
-          });
+          whenCharged(
+            charge(node, {
+              key: `${runId}/${node.id}`,
+              runId,
+              nodeId: node.id,
+              category: outcome.category,
+              costMicros: outcome.costMicros,
+              // What the tenant's cost model learns from: the kind, the model, and the catalog's price of the variant that ran.
+              kind: node.kind,
+              ...((outcome.model ?? variant.model) ? { model: outcome.model ?? variant.model } : {}),
+              estimateMicros: catalogEstimateMicros(node.kind, variant),
+            }),
+          );
         },
-        async (err: unknown) => {
-          await charge(node);
+        (err: unknown) => {
+          const sending = charge(node);
           // A cancelled node is closed with the run: by the stop that cancelled it, or by the
           // run's own cancellation, which the main loop sees through cancelRequested.
-          if (isCancellation(err)) return;
-          const message = failureMessage(err);
-          run.markFailed(node.id, message, failedAttempts(err), new Date().toISOString());
-          if (node.critical) halt({ status: 'FAILED', reason: `critical node ${node.id} failed: ${message}` });
+          if (!isCancellation(err)) {
+            const message = failureMessage(err);
+            run.markFailed(node.id, message, failedAttempts(err), new Date().toISOString());
+            if (node.critical) halt({ status: 'FAILED', reason: `critical node ${node.id} failed: ${message}` });
+          }
+          whenCharged(sending);
         },
-      )
-      .finally(() => {
-        inFlight.delete(node.id);
-        onChange();
-      });
-    inFlight.set(node.id, done);
-    onChange();
+      );
   };
 
   for (;;) {
     let progressed = false;
     for (const node of stop ? [] : run.readyNodes()) {
       if (inFlight.size >= run.spec.maxParallelism) break;
-      const verdict = await authorize(node);
+      const pending = authorize(node);
+      const verdict = typeof pending === 'object' && 'then' in pending ? await pending : pending;
       if (typeof verdict === 'object') {
         halt(verdict);
         break;
@@ -416,7 +457,10 @@ async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenant
       if (!stop && progressed && run.readyNodes().length > 0) continue;
       break;
     }
-    await Promise.race([...inFlight.values(), CancellationScope.current().cancelRequested]);
+    // The Web UI's node table, once per pass rather than once per node.
+    renderDetails();
+    if (cancelled === undefined) await new Promise<void>((resolve) => (wake = resolve));
+    if (cancelled !== undefined) throw cancelled;
   }
   if (stop) run.closeUnfinished(stop.status === 'FAILED' ? `cancelled: ${stop.reason}` : `terminated: ${stop.reason}`, new Date().toISOString());
   return stop;
