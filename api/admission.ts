@@ -17,14 +17,20 @@ interface Pending {
 }
 
 /**
- * Admission before start, batched: every run a process starts for a tenant while an `admitRuns`
- * update is on its way joins the next one. A burst of a thousand starts is then a handful of
- * updates (a few history events and one in-flight update at a time on the entity, which Temporal
- * limits per workflow) instead of one each.
+ * Updates one process keeps on its way to one tenant at once. Temporal limits the updates in flight
+ * per workflow (10 by default); a few at once keep a burst's first starts from queueing behind one
+ * round trip, while the rest still batch.
+ */
+const UPDATES_IN_FLIGHT = 3;
+
+/**
+ * Admission before start, batched: every run a process starts for a tenant while its updates are on
+ * their way joins the next one. A burst of a thousand starts is then a handful of `admitRuns`
+ * updates (a few history events on the entity) instead of one each.
  */
 class TenantAdmissions {
   private queue: Pending[] = [];
-  private sending = false;
+  private sending = 0;
 
   constructor(
     private readonly client: Client,
@@ -34,18 +40,18 @@ class TenantAdmissions {
   admit(request: AdmissionRequest): Promise<AdmissionTicket | undefined> {
     return new Promise((resolve) => {
       this.queue.push({ request, resolve });
-      if (!this.sending) void this.send();
+      if (this.sending < UPDATES_IN_FLIGHT) void this.send();
     });
   }
 
   private async send(): Promise<void> {
-    this.sending = true;
+    this.sending++;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_ADMISSIONS_PER_UPDATE);
       const answers = await this.ask(batch.map((p) => p.request));
       batch.forEach((p, i) => p.resolve(answers?.[i]));
     }
-    this.sending = false;
+    this.sending--;
   }
 
   /** The entity's tickets in request order; QUEUE answers, timeouts and errors become `undefined` (ask by signal). */

@@ -11,7 +11,7 @@ import {
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { deliveryRun, progressQuery, type RunLaunch } from '../workflows/delivery-run';
 import { configureTenantUpdate, releaseRunSignal, tenantBudget, tenantStatusQuery } from '../workflows/tenant-budget';
-import { deliveryRunInputSchema, graphProblems, type DeliveryRunInput } from '../workflows/policy/dag';
+import { deliveryRunInputSchema, graphProblems, type DeliveryRunInput, type DeliveryRunSpec } from '../workflows/policy/dag';
 import { CONTROL_TASK_QUEUE, assertId, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import { RunState, type DeliveryRunResult } from '../workflows/policy/run-state';
 import { RunPlan } from '../workflows/policy/run-plan';
@@ -112,11 +112,23 @@ export async function tenantStatus(client: Client, tenantId: string): Promise<Te
 
 /** Schema and graph problems found before the run is started, so the caller hears them at once. */
 export function checkRunInput(input: unknown): DeliveryRunInput & { runId: string } {
+  return checkRun(input).run;
+}
+
+/** The run as given (with its runId) and as parsed (defaults filled in). */
+function checkRun(input: unknown): { run: DeliveryRunInput & { runId: string }; spec: DeliveryRunSpec } {
   const parsed = deliveryRunInputSchema.safeParse(input);
   if (!parsed.success) throw new UserError(`invalid run: ${zodProblems(parsed.error.issues).join('; ')}`, 'INVALID_INPUT', zodProblems(parsed.error.issues));
   const problems = graphProblems(parsed.data.dag.nodes);
   if (problems.length > 0) throw new UserError(`invalid run: ${problems.join('; ')}`, 'INVALID_INPUT', problems);
-  return { ...(input as DeliveryRunInput), runId: parsed.data.runId ?? `run-${randomUUID().slice(0, 8)}` };
+  const runId = parsed.data.runId ?? `run-${randomUUID().slice(0, 8)}`;
+  return { run: { ...(input as DeliveryRunInput), runId }, spec: { ...parsed.data, runId } };
+}
+
+/** ADOS_NODE_PARTITIONS of this deployment, read once per process. */
+let partitions: number | undefined;
+function nodePartitions(): number {
+  return (partitions ??= loadConfig().ADOS_NODE_PARTITIONS);
 }
 
 /**
@@ -125,14 +137,13 @@ export function checkRunInput(input: unknown): DeliveryRunInput & { runId: strin
  * rejected one ends at once; a run that must wait queues itself when it starts.
  */
 export async function startRun(client: Client, input: unknown): Promise<WorkflowHandle<typeof deliveryRun>> {
-  const run = checkRunInput(input);
-  const spec = deliveryRunInputSchema.parse(run);
+  const { run, spec } = checkRun(input);
   const workflowId = deliveryRunWorkflowId(run.tenantId, run.runId);
   const askedAt = Date.now();
   const ticket = await admitBeforeStart(client, run.tenantId, { runId: run.runId, workflowId, priority: spec.priority, estimatedMicros: new RunPlan(new RunState(spec)).remainingMicros() });
   const launch: RunLaunch = {
     ...(ticket ? { ticket } : {}),
-    nodePartitions: loadConfig().ADOS_NODE_PARTITIONS,
+    nodePartitions: nodePartitions(),
     kindsChecked: spec.dag.nodes.every((n) => BUILTIN_NODE_KINDS.includes(n.kind)),
     admissionWaitMs: Date.now() - askedAt,
   };

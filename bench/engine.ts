@@ -169,8 +169,12 @@ export interface EngineBatch {
 
 type Starter = (i: number) => Promise<{ result: () => Promise<boolean> }>;
 
-/** Runs `count` runs at once (or `concurrency` at a time, back to back) and measures them. */
-async function batch(workers: WorkerProcess, count: number, nodes: number, start: Starter, concurrency = count): Promise<Omit<EngineBatch, 'eventsPerRun' | 'workflowTasksPerRun' | 'activityTasksPerRun' | 'eventsByType' | 'workerCpuMsPerRun'> & { cpuMs: number }> {
+/**
+ * Runs `count` runs at once, or `concurrency` at a time back to back, the k-th of those lanes
+ * starting k × `staggerMs` late (steady traffic rather than waves that arrive together), and
+ * measures them.
+ */
+async function batch(workers: WorkerProcess, count: number, nodes: number, start: Starter, concurrency = count, staggerMs = 0): Promise<Omit<EngineBatch, 'eventsPerRun' | 'workflowTasksPerRun' | 'activityTasksPerRun' | 'eventsByType' | 'workerCpuMsPerRun'> & { cpuMs: number }> {
   const cpuBefore = await workers.cpuMs();
   const began = Date.now();
   const latencies: number[] = [];
@@ -178,7 +182,8 @@ async function batch(workers: WorkerProcess, count: number, nodes: number, start
   let completed = 0;
   let next = 0;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, lane) => {
+      if (staggerMs > 0) await new Promise((r) => setTimeout(r, lane * staggerMs));
       for (let i = next++; i < count; i = next++) {
         const t0 = Date.now();
         try {
@@ -227,7 +232,7 @@ async function describeBatch(client: Client, workflowIds: string[], entity: { co
 let batchSeq = 0;
 
 /** One governed batch on a tenant of its own, so that every entity event in the window is the batch's. */
-export async function governedBatch(client: Client, workers: WorkerProcess, nodes: BenchNode[], count: number, { concurrency = count, name = 'dag' } = {}): Promise<EngineBatch> {
+export async function governedBatch(client: Client, workers: WorkerProcess, nodes: BenchNode[], count: number, { concurrency = count, name = 'dag', staggerMs = 0 } = {}): Promise<EngineBatch> {
   const id = batchSeq++;
   const tenantId = `engine-${id}`;
   await configureTenant(client, tenantId, { budgetUsd: 1e6, maxConcurrentRuns: Math.max(count, concurrency), backpressureThreshold: 1, learning: { intensity: 'CONSERVATIVE' } });
@@ -243,12 +248,13 @@ export async function governedBatch(client: Client, workers: WorkerProcess, node
       return { result: async () => (await runOutcome(handle)).status === 'COMPLETED' };
     },
     concurrency,
+    staggerMs,
   );
   return describeBatch(client, workflowIds, await entityEventsSince(client, tenantId, mark), measured);
 }
 
 /** The same DAG as a bare Temporal workflow: same activities, queue, timeouts, retries and parallelism. */
-export async function bareBatch(client: Client, workers: WorkerProcess, nodes: BenchNode[], count: number, { concurrency = count } = {}): Promise<EngineBatch> {
+export async function bareBatch(client: Client, workers: WorkerProcess, nodes: BenchNode[], count: number, { concurrency = count, staggerMs = 0 } = {}): Promise<EngineBatch> {
   const id = batchSeq++;
   const tenantId = `engine-${id}`;
   const workflowIds: string[] = [];
@@ -266,6 +272,7 @@ export async function bareBatch(client: Client, workers: WorkerProcess, nodes: B
       return { result: async () => (await h.result()).nodes === nodes.length };
     },
     concurrency,
+    staggerMs,
   );
   return describeBatch(client, workflowIds, undefined, measured);
 }
@@ -282,7 +289,7 @@ export interface EngineRow {
 
 export interface EngineReport {
   rows: EngineRow[];
-  /** Below saturation: `concurrency` runs in flight at a time, of 250-ms nodes, back to back. */
+  /** Below saturation: `concurrency` runs in flight at a time, of 250-ms nodes, back to back in staggered lanes. */
   light: { concurrency: number; runs: number; governed: EngineBatch; bare: EngineBatch; p50LatencyDeltaMs: number };
   /** Where the worker's time goes under the governed and the bare load (bench:engine --profile). */
   profile?: { runs: number; governed: ProfileSummary; bare: ProfileSummary };
@@ -311,9 +318,11 @@ export async function measureEngine(
       );
     }
   }
+  // Ten lanes, staggered across one run's length so that the runs in flight are spread out.
   const concurrency = 10;
-  const governed = await governedBatch(client, workers, chain5(250), lightRuns, { concurrency, name: 'chain5-250ms' });
-  const bare = await bareBatch(client, workers, chain5(250), lightRuns, { concurrency });
+  const staggerMs = 130;
+  const governed = await governedBatch(client, workers, chain5(250), lightRuns, { concurrency, name: 'chain5-250ms', staggerMs });
+  const bare = await bareBatch(client, workers, chain5(250), lightRuns, { concurrency, staggerMs });
   process.stderr.write(`  light load (${concurrency} in flight, 250-ms nodes): p50 ${governed.latencyMs.p50} / ${bare.latencyMs.p50} ms, start call p99 ${governed.startCallMs.p99} / ${bare.startCallMs.p99} ms\n`);
   return { rows, light: { concurrency, runs: lightRuns, governed, bare, p50LatencyDeltaMs: governed.latencyMs.p50 - bare.latencyMs.p50 } };
 }
