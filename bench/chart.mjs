@@ -7,12 +7,12 @@ import { compile } from 'vega-lite';
 
 const [input, output] = process.argv.slice(2);
 const report = JSON.parse(readFileSync(input, 'utf8'));
-const values = report.comparison.filter((row) => !row.dag.includes('ms')).flatMap((row) =>
-  [['governed', 'governed'], ['governedSweepExport', 'governed, sweep export'], ['bare', 'bare']].map(([kind, label]) => ({
+const values = report.engine.rows.flatMap((row) =>
+  [['governed', 'governed'], ['bare', 'bare']].map(([kind, label]) => ({
     series: `${label} · ${row.dag}`,
     inFlight: row.inFlight,
     nodesPerSec: row[kind].nodesPerSec,
-    p99: row[kind].latencyP99Ms,
+    p99: row[kind].latencyMs.p99,
   })),
 );
 const panel = (field, title) => ({
