@@ -3,18 +3,9 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { decideCost, type CostAgentInput } from '../../workflows/policy/cost-agent';
 import type { TenantPressure } from '../../workflows/policy/tenant';
+import { tenantPressure } from '../helpers/pressure';
 
-const pressure = (p: Partial<TenantPressure> = {}): TenantPressure => ({
-  budgetMicros: 1_000_000,
-  spentMicros: 0,
-  othersCommittedMicros: 0,
-  activeRuns: 1,
-  maxConcurrentRuns: 10,
-  backpressureThreshold: 0.8,
-  thresholds: { warning: 0.7, critical: 0.9 },
-  budgetStatus: 'HEALTHY',
-  ...p,
-});
+const pressure = (p: Partial<TenantPressure> = {}): TenantPressure => tenantPressure(p);
 const input = (i: Partial<CostAgentInput> = {}, p: Partial<TenantPressure> = {}): CostAgentInput => ({
   pressure: pressure(p),
   unreportedMicros: 0,

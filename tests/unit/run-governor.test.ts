@@ -6,19 +6,10 @@ import { COST_BATCH, RunGovernor } from '../../workflows/policy/run-governor';
 import { RunPlan } from '../../workflows/policy/run-plan';
 import { RunState } from '../../workflows/policy/run-state';
 import type { LeaseGrant, TenantPressure } from '../../workflows/policy/tenant';
+import { tenantPressure } from '../helpers/pressure';
 
 const now = '2026-01-01T00:00:00.000Z';
-const pressure = (over: Partial<TenantPressure> = {}): TenantPressure => ({
-  budgetMicros: 100_000_000,
-  spentMicros: 0,
-  othersCommittedMicros: 0,
-  activeRuns: 1,
-  maxConcurrentRuns: 10,
-  backpressureThreshold: 0.8,
-  thresholds: { warning: 0.7, critical: 0.9 },
-  budgetStatus: 'HEALTHY',
-  ...over,
-});
+const pressure = (over: Partial<TenantPressure> = {}): TenantPressure => tenantPressure(over, 100_000_000);
 const lease = (grantedMicros: number, seq = 0, p = pressure()): LeaseGrant => ({ runId: 'r', grantedMicros, pressure: p, seq });
 
 /** A chain of util.sleep nodes, each costing `costUsd` (its exact estimate). */
