@@ -151,9 +151,41 @@ class DeliveryRun {
     };
   }
 
+  /**
+   * The run from start to end: its input checked, admission (by ticket, or asked by signal), the
+   * DAG within its lease, and, whatever happened once it asked for admission, its slot given back.
+   */
   async deliver(): Promise<DeliveryRunResult> {
-    const { launch } = this;
-    const settings = launch?.kindsChecked ? undefined : await deploymentSettings();
+    const spec = await this.prepare();
+    const ticket = this.launch?.ticket;
+    if (ticket?.kind === 'REJECTED') return this.reject(ticket.reason, this.launch?.admissionWaitMs ?? 0);
+    if (ticket) this.admissionDecided(ticket);
+    else if (this.admission?.kind === 'ADMITTED') this.governor!.granted(this.admission.lease);
+    this.publish();
+    // A run of an unknown tenant cannot even ask: it ends REJECTED with nothing to give back.
+    if (!ticket && !(await this.askForAdmission(spec))) return this.result();
+    const askedAt = new Date().getTime();
+    try {
+      if (!(await this.admitted(askedAt))) return this.result();
+      return await this.runDag(spec);
+    } catch (err) {
+      if (isCancellation(err)) {
+        this.end('CANCELLED', 'run cancelled');
+        // A cancelled workflow returns nothing; its memo keeps the result for the history and the exporter.
+        upsertMemo({ result: this.result() });
+      }
+      throw err;
+    } finally {
+      // Whatever happened after the request, the slot (or the place in the queue) goes back, with the last costs.
+      await CancellationScope.nonCancellable(() =>
+        getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId)).signal(releaseRunSignal, { runId: this.runId, costs: this.governor!.takeUnreported() }),
+      ).catch((err) => log.error('slot release not delivered', { error: String(err) }));
+    }
+  }
+
+  /** Settings (from the launch, or the worker), the input checked completely, and the run's bookkeeping. */
+  private async prepare(): Promise<DeliveryRunSpec> {
+    const settings = this.launch?.kindsChecked ? undefined : await deploymentSettings();
     this.settings = settings;
     const validation = validateDeliveryRunInput(this.input, settings ? new Set(settings.nodeKinds) : undefined);
     if (!validation.ok) {
@@ -165,97 +197,83 @@ class DeliveryRun {
       });
     }
     const spec = (this.spec = validation.spec);
-    const state = (this.state = new RunState(spec));
-    const plan = (this.plan = new RunPlan(state));
-    const governor = (this.governor = new RunGovernor(state, plan, (action) => metrics.decision(action)));
-    const tenant = getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId));
-    const ticket = launch?.ticket;
-    if (ticket?.kind === 'REJECTED') return this.reject(ticket.reason, launch?.admissionWaitMs ?? 0);
-    if (ticket) this.admissionDecided(ticket);
-    else if (this.admission?.kind === 'ADMITTED') governor.granted(this.admission.lease);
-    this.publish();
+    this.state = new RunState(spec);
+    this.plan = new RunPlan(this.state);
+    this.governor = new RunGovernor(this.state, this.plan, (action) => metrics.decision(action));
+    return spec;
+  }
 
-    if (!ticket) {
-      // ── Admission by signal, with a first lease covering the run's estimated cost ──
-      try {
-        await tenant.signal(requestAdmissionSignal, { runId: this.runId, workflowId: workflowInfo().workflowId, priority: spec.priority, estimatedMicros: plan.remainingMicros() });
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        this.reason = `unknown tenant ${spec.tenantId}: create it first (ados tenant set ${spec.tenantId})`;
-        state.closeUnfinished(this.reason, new Date().toISOString());
-        this.publish('REJECTED');
-        return this.result();
-      }
-    }
-    const askedAt = new Date().getTime();
+  /** Asks the tenant for a slot and a first lease covering the run's estimated cost; false if the tenant does not exist. */
+  private async askForAdmission(spec: DeliveryRunSpec): Promise<boolean> {
     try {
-      if (!ticket) {
-        await condition(() => this.admission !== undefined);
-        if (this.admission?.kind === 'WAITING') {
-          this.publish('WAITING');
-          await condition(() => this.admission?.kind !== 'WAITING');
-        }
-        metrics.admission(this.admission!.kind, new Date().getTime() - askedAt);
-        if (this.admission?.kind === 'REJECTED') {
-          this.reason = this.admission.reason;
-          state.closeUnfinished(this.reason, new Date().toISOString());
-          this.publish('REJECTED');
-          return this.result();
-        }
-      } else {
-        metrics.admission('ADMITTED', launch?.admissionWaitMs ?? 0);
-      }
-      const admitted = this.admission as Extract<AdmissionDecision, { kind: 'ADMITTED' }>;
-      const taskQueue = nodeTaskQueue({ tenantId: spec.tenantId, partitions: settings?.nodePartitions ?? launch!.nodePartitions, dedicatedQueue: admitted.dedicatedQueue });
-      // What the tenant has learned: its cost model for the estimates, proven cheaper models for the plan.
-      if (admitted.learning) this.learning = { explore: admitted.learning.explore, choices: plan.learn(admitted.learning) };
-      this.publish('RUNNING');
-
-      const stop = await runNodes(state, plan, {
-        taskQueue,
-        runId: this.runId,
-        tenantId: spec.tenantId,
-        authorize: (node) => this.authorize(node),
-        charge: (node, event) => this.charge(node, event),
-        explore: (node, task, outcome) => this.explore(node, task, outcome, taskQueue),
-        onChange: () => this.publish(this.status, { details: false }),
-        renderDetails: () => this.renderDetails(),
-      });
-      if (stop?.status === 'FAILED') {
-        this.reason = stop.reason;
-        this.publish('FAILED');
-        throw ApplicationFailure.create({ type: 'CriticalNodeFailed', message: stop.reason, nonRetryable: true, details: [this.result()] });
-      }
-      if (stop?.status === 'TERMINATED') {
-        this.reason = stop.reason;
-        this.publish('TERMINATED');
-        return this.result();
-      }
-      this.publish(Object.values(state.nodes).some((n) => n.degraded) ? 'DEGRADED' : 'COMPLETED');
-      return this.result();
+      await getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId)).signal(requestAdmissionSignal, { runId: this.runId, workflowId: workflowInfo().workflowId, priority: spec.priority, estimatedMicros: this.plan!.remainingMicros() });
+      return true;
     } catch (err) {
-      if (isCancellation(err)) {
-        this.reason = 'run cancelled';
-        state.closeUnfinished(this.reason, new Date().toISOString());
-        this.publish('CANCELLED');
-        // A cancelled workflow returns nothing; its memo keeps the result for the history and the exporter.
-        upsertMemo({ result: this.result() });
-      }
-      throw err;
-    } finally {
-      // Whatever happened after the request, the slot (or the place in the queue) goes back, with the last costs.
-      await CancellationScope.nonCancellable(() => tenant.signal(releaseRunSignal, { runId: this.runId, costs: governor.takeUnreported() })).catch((err) =>
-        log.error('slot release not delivered', { error: String(err) }),
-      );
+      if (isCancellation(err)) throw err;
+      this.end('REJECTED', `unknown tenant ${spec.tenantId}: create it first (ados tenant set ${spec.tenantId})`);
+      return false;
     }
+  }
+
+  /** Waits for the answer to the admission asked by signal (a ticket is the answer already); false when REJECTED. */
+  private async admitted(askedAt: number): Promise<boolean> {
+    if (this.launch?.ticket) {
+      metrics.admission('ADMITTED', this.launch.admissionWaitMs ?? 0);
+      return true;
+    }
+    await condition(() => this.admission !== undefined);
+    if (this.admission?.kind === 'WAITING') {
+      this.publish('WAITING');
+      await condition(() => this.admission?.kind !== 'WAITING');
+    }
+    metrics.admission(this.admission!.kind, new Date().getTime() - askedAt);
+    if (this.admission?.kind !== 'REJECTED') return true;
+    this.end('REJECTED', this.admission.reason);
+    return false;
+  }
+
+  /** The admitted run: its nodes on the tenant's queue, then its final status. */
+  private async runDag(spec: DeliveryRunSpec): Promise<DeliveryRunResult> {
+    const admitted = this.admission as Extract<AdmissionDecision, { kind: 'ADMITTED' }>;
+    const taskQueue = nodeTaskQueue({ tenantId: spec.tenantId, partitions: this.settings?.nodePartitions ?? this.launch!.nodePartitions, dedicatedQueue: admitted.dedicatedQueue });
+    // What the tenant has learned: its cost model for the estimates, proven cheaper models for the plan.
+    if (admitted.learning) this.learning = { explore: admitted.learning.explore, choices: this.plan!.learn(admitted.learning) };
+    this.publish('RUNNING');
+    const stop = await runNodes(this.state!, this.plan!, {
+      taskQueue,
+      runId: this.runId,
+      tenantId: spec.tenantId,
+      authorize: (node) => this.authorize(node),
+      charge: (node, event) => this.charge(node, event),
+      explore: (node, task, outcome) => this.explore(node, task, outcome, taskQueue),
+      onChange: () => this.publish(this.status, { details: false }),
+      renderDetails: () => this.renderDetails(),
+    });
+    if (stop?.status === 'FAILED') {
+      this.reason = stop.reason;
+      this.publish('FAILED');
+      throw ApplicationFailure.create({ type: 'CriticalNodeFailed', message: stop.reason, nonRetryable: true, details: [this.result()] });
+    }
+    if (stop?.status === 'TERMINATED') {
+      this.reason = stop.reason;
+      this.publish('TERMINATED');
+      return this.result();
+    }
+    this.publish(Object.values(this.state!.nodes).some((n) => n.degraded) ? 'DEGRADED' : 'COMPLETED');
+    return this.result();
+  }
+
+  /** The run ends before or instead of its nodes: every node not finished is closed with the reason. */
+  private end(status: 'REJECTED' | 'CANCELLED', reason: string): void {
+    this.reason = reason;
+    this.state!.closeUnfinished(reason, new Date().toISOString());
+    this.publish(status);
   }
 
   /** A ticket said REJECTED before the run started: nothing was admitted, so nothing is released. */
   private reject(reason: string, waitMs: number): DeliveryRunResult {
     metrics.admission('REJECTED', waitMs);
-    this.reason = reason;
-    this.state!.closeUnfinished(reason, new Date().toISOString());
-    this.publish('REJECTED');
+    this.end('REJECTED', reason);
     return this.result();
   }
 
