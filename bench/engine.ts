@@ -291,8 +291,12 @@ export interface EngineRow {
   cpuRatio: number;
 }
 
+/** The bench's worker process: everything else is the SDK's default (sticky cache sized from the heap, pollers, one workflow thread). */
+export const BENCH_WORKER_OPTIONS = { nodeConcurrency: 100, workflowConcurrency: 100 } as const;
+
 export interface EngineReport {
   rows: EngineRow[];
+  workerOptions?: typeof BENCH_WORKER_OPTIONS;
   /** Below saturation: `concurrency` runs in flight at a time, of 250-ms nodes, back to back in staggered lanes. */
   light: { concurrency: number; runs: number; governed: EngineBatch; bare: EngineBatch; p50LatencyDeltaMs: number };
   /** Where the worker's time goes under the governed and the bare load (bench:engine --profile). */
@@ -342,7 +346,7 @@ export async function measureEngine(
   const governed = await governedBatch(client, workers, chain5(250), lightRuns, { concurrency, name: 'chain5-250ms', staggerMs });
   const bare = await bareBatch(client, workers, chain5(250), lightRuns, { concurrency, staggerMs });
   process.stderr.write(`  light load (${concurrency} in flight, 250-ms nodes): p50 ${governed.latencyMs.p50} / ${bare.latencyMs.p50} ms, start call p99 ${governed.startCallMs.p99} / ${bare.startCallMs.p99} ms\n`);
-  return { rows, light: { concurrency, runs: lightRuns, governed, bare, p50LatencyDeltaMs: governed.latencyMs.p50 - bare.latencyMs.p50 } };
+  return { rows, workerOptions: BENCH_WORKER_OPTIONS, light: { concurrency, runs: lightRuns, governed, bare, p50LatencyDeltaMs: governed.latencyMs.p50 - bare.latencyMs.p50 } };
 }
 
 /**
@@ -427,7 +431,7 @@ export function summarizeProfile(files: string[], top = 25): ProfileSummary {
 /** A fresh in-memory dev server and a worker process for `body`; both stopped however it ends. */
 export async function withEngineEnv<T>(body: (client: Client, workers: WorkerProcess) => Promise<T>, { cpuProfileDir }: { cpuProfileDir?: string } = {}): Promise<T> {
   const server = await startDevServer({ port: await freePort(), headless: true, dbFile: null });
-  const workers = await startWorkerProcess(server.address, { workers: { nodeConcurrency: 100, workflowConcurrency: 100 }, ...(cpuProfileDir ? { cpuProfileDir } : {}) });
+  const workers = await startWorkerProcess(server.address, { workers: BENCH_WORKER_OPTIONS, ...(cpuProfileDir ? { cpuProfileDir } : {}) });
   const client = await connectClient(server.address);
   try {
     return await body(client, workers);
