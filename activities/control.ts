@@ -1,6 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { releaseRunSignal, tenantStatusQuery } from '../workflows/tenant-budget';
+import { progressQuery } from '../workflows/messages/delivery-run';
+import { costEventsOf } from '../workflows/policy/run-state';
 import { loadConfig } from '../infra/config';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,8 +18,10 @@ import { nodeKinds } from './nodes/registry';
 
 /**
  * A run terminated from outside never releases its slot, nor does one admitted by a starter that
- * died before starting it. The sweep finds runs the entity still counts as in flight whose
- * workflows have closed (or, a minute after admission, never started), and releases them.
+ * died before starting it, and an admitted run's release (sent by its worker) can be lost with the
+ * worker. The sweep finds runs the entity still counts as in flight whose workflows have closed (or,
+ * a minute after admission, never started), and releases them with the costs their results record
+ * (each idempotent on its key, so costs the entity already has are not charged again).
  */
 export async function releaseClosedRuns(client: Client, tenantId: string, now = Date.now()): Promise<string[]> {
   const entity = client.workflow.getHandle(tenantBudgetWorkflowId(tenantId));
@@ -31,7 +35,11 @@ export async function releaseClosedRuns(client: Client, tenantId: string, now = 
       .describe()
       .then((d) => d.status.name !== 'RUNNING', (err: unknown) => err instanceof WorkflowNotFoundError && now - admittedAt > NEVER_STARTED_AFTER_MS);
     if (!closed) continue;
-    await entity.signal(releaseRunSignal, { runId: run.runId });
+    const result = await client.workflow
+      .getHandle(run.workflowId)
+      .query(progressQuery)
+      .catch(() => undefined);
+    await entity.signal(releaseRunSignal, { runId: run.runId, costs: result ? costEventsOf(result) : [] });
     released.push(run.runId);
   }
   return released;

@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { bundleWorkflows } from '../workers/ados-worker';
 import { metricsSinks } from '../workers/metrics';
+import { releaseSinks } from '../workers/release-sink';
 import { UserError } from './client';
 
 export interface ReplayOutcome {
@@ -38,7 +39,7 @@ export async function replayHistories(files: string[], workflowBundle?: Workflow
   const loaded = files.map((file) => ({ file, ...loadHistory(file) }));
   const outcomes: ReplayOutcome[] = [];
   const results = Worker.runReplayHistories(
-    { workflowBundle: workflowBundle ?? (await bundleWorkflows()), replayName: 'ados-replay', sinks: metricsSinks(undefined) },
+    { workflowBundle: workflowBundle ?? (await bundleWorkflows()), replayName: 'ados-replay', sinks: { ...metricsSinks(undefined), ...releaseSinks(() => Promise.reject(new Error('replay sends nothing'))) } },
     loaded.map(({ workflowId, history }) => ({ workflowId, history })),
   );
   let i = 0;

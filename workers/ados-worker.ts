@@ -6,6 +6,8 @@ import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/policy/rout
 import type { ExecutionTrace } from './execution-trace';
 import type { AdosMetrics } from '../infra/metrics';
 import { metricsSinks, nodeDurationInterceptor } from './metrics';
+import { releaseSinks } from './release-sink';
+import { Client, Connection } from '@temporalio/client';
 
 export interface AdosWorkerOptions {
   connection: NativeConnection;
@@ -68,6 +70,9 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
   const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
   const workers: Worker[] = [];
   const activityInterceptors = [...(options.trace ? [options.trace.interceptor()] : []), ...(options.metrics ? [nodeDurationInterceptor(options.metrics)] : [])];
+  // The runs' releases go out through the worker's own client (connected on first use).
+  let client: Promise<Client> | undefined;
+  const releaseClient = () => (client ??= Connection.connect({ address: options.clientAddress ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233' }).then((connection) => new Client({ connection, namespace })));
   if (control) {
     workers.push(
       await Worker.create({
@@ -77,7 +82,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowBundle: await bundleWorkflows() }),
         activities: createControlActivities({ ...(options.clientAddress ? { address: options.clientAddress } : {}), namespace }),
         interceptors: { activity: activityInterceptors },
-        sinks: metricsSinks(options.metrics),
+        sinks: { ...metricsSinks(options.metrics), ...releaseSinks(releaseClient) },
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
         ...(options.identity ? { identity: `${options.identity}/control` } : {}),
       }),

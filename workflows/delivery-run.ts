@@ -21,6 +21,7 @@ import {
 } from '@temporalio/workflow';
 import { exportDeliveryRun } from './export-delivery-run';
 import { metrics } from './metrics-sink';
+import { releases } from './release-sink';
 import { shadowExploration } from './shadow-exploration';
 import { cheaperModel } from './policy/catalog';
 import { catalogEstimateMicros } from './policy/estimates';
@@ -176,10 +177,11 @@ class DeliveryRun {
       }
       throw err;
     } finally {
-      // Whatever happened after the request, the slot (or the place in the queue) goes back, with the last costs.
-      await CancellationScope.nonCancellable(() =>
-        getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId)).signal(releaseRunSignal, { runId: this.runId, costs: this.governor!.takeUnreported() }),
-      ).catch((err) => log.error('slot release not delivered', { error: String(err) }));
+      // Whatever happened after the request, the slot (or the place in the queue) goes back, with the last costs:
+      // a run admitted by ticket through its worker (no workflow task waits for it), a run that asked by signal by signal.
+      const release = { runId: this.runId, costs: this.governor!.takeUnreported() };
+      if (this.launch?.ticket) releases.release({ tenantId: spec.tenantId, ...release });
+      else await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId)).signal(releaseRunSignal, release)).catch((err) => log.error('slot release not delivered', { error: String(err) }));
     }
   }
 

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { GOVERNED_CHAIN5, chain5 } from '../../bench/engine';
 import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
-import { useTestEnvWithWorkers } from '../helpers/temporal';
+import { tenantStatusQuery } from '../../workflows/tenant-budget';
+import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
 
 const env = useTestEnvWithWorkers();
 
@@ -12,7 +13,7 @@ async function history(workflowId: string, runId?: string) {
 }
 
 describe('the engine tax', () => {
-  test(`a governed chain5 run's own history is ${GOVERNED_CHAIN5.runEvents} events (bare Temporal: ${GOVERNED_CHAIN5.bareEvents}), starts no workflow, and costs its entity at most three messages`, async () => {
+  test(`a governed chain5 run's own history is ${GOVERNED_CHAIN5.runEvents} events (bare Temporal: ${GOVERNED_CHAIN5.bareEvents}), starts no workflow, sends no message, and costs its entity two (its admission and its release)`, async () => {
     await configureTenant(env.client, 'taxed', { budgetUsd: 10, learning: { intensity: 'CONSERVATIVE' } });
     const entity = env.client.workflow.getHandle(tenantBudgetWorkflowId('taxed'));
     const { runId: entityRunId } = await entity.describe();
@@ -26,10 +27,16 @@ describe('the engine tax', () => {
     assert.ok(count('workflowTaskCompletedEventAttributes') <= GOVERNED_CHAIN5.workflowTasks, `${count('workflowTaskCompletedEventAttributes')} workflow tasks`);
     assert.equal(count('markerRecordedEventAttributes'), 0, 'no local activity or patch marker');
     assert.equal(count('startChildWorkflowExecutionInitiatedEventAttributes'), 0, 'no child workflow');
-    assert.equal(count('signalExternalWorkflowExecutionInitiatedEventAttributes'), 1, 'one message to the entity: the release');
+    assert.equal(count('signalExternalWorkflowExecutionInitiatedEventAttributes'), 0, 'the release goes out through the worker, not from the run');
+    assert.equal(count('upsertWorkflowSearchAttributesEventAttributes'), 1, 'one upsert: the final status');
 
-    // On the entity: the admission update (accepted, completed) and the release signal, each with its workflow task at most.
+    // On the entity: the admission update (accepted, completed) and the release signal (sent before the run closed), each with its workflow task at most.
     const entityEvents = (await history(entity.workflowId, entityRunId)).slice(before);
+    const released = await eventually(async () => {
+      const status = await env.client.workflow.getHandle(entity.workflowId).query(tenantStatusQuery);
+      return status.runsInFlight.length === 0 ? status : undefined;
+    }, { what: 'the run to give its slot back' });
+    assert.equal(released.chargedEvents, 5, 'with its five costs');
     const messages = entityEvents.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionSignaledEventAttributes).length;
     assert.equal(messages, 2, 'one admission update and one release signal');
     assert.ok(entityEvents.length <= 9, `the entity recorded ${entityEvents.length} events for the run`);

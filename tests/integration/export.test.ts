@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
+import { progressQuery } from '../../workflows/delivery-run';
 import { EXPORTED_MARKER } from '../../activities/export/exporter';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { EXPORT_SWEEP_SECONDS, ensureExportSchedule } from '../../api/schedules';
@@ -143,8 +144,19 @@ describe('the exporter', () => {
     // Slowed down, so that only the trigger below exports the run again.
     const schedule = await ensureExportSchedule(env.client, { everySeconds: 3600 });
     assert.equal((await schedule.describe()).spec.intervals?.length, 1);
-    await schedule.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-    await eventually(async () => (existsSync(join(dir, EXPORTED_MARKER)) ? true : undefined), { what: 'the sweep to export the run again' });
+    // Triggered again every few seconds until the run is back: a trigger sent while the schedule takes its update can be dropped.
+    let triggered = 0;
+    await eventually(
+      async () => {
+        if (existsSync(join(dir, EXPORTED_MARKER))) return true;
+        if (Date.now() - triggered > 5000) {
+          triggered = Date.now();
+          await schedule.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+        }
+        return undefined;
+      },
+      { what: 'the sweep to export the run again', timeoutMs: 40_000 },
+    );
     await eventually(async () => (existsSync(join(root, 'execution', 'queue_state.json')) ? true : undefined), { what: 'the queue state' });
     // Tenants without newly finished runs are refreshed too.
     await configureTenant(env.client, 'idle', { budgetUsd: 3 });
@@ -157,14 +169,25 @@ describe('the exporter', () => {
     assert.ok(state.queues.every((q: { backlog: number }) => Number.isInteger(q.backlog)));
   });
 
-  test('the sweep releases the slot of a run terminated from outside', async () => {
+  test('the sweep releases a run terminated from outside, charging the costs its result records and it never reported', async () => {
     await configureTenant(env.client, 'stuck', { budgetUsd: 5, maxConcurrentRuns: 1, backpressureThreshold: 1 });
-    const handle = await startRun(env.client, { tenantId: 'stuck', runId: 'killed', dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 60_000, costUsd: 0.1 } }] } });
-    await eventually(async () => ((await tenantStatus(env.client, 'stuck')).runsInFlight.length === 1 ? true : undefined), { what: 'the run to be admitted' });
+    const handle = await startRun(env.client, {
+      tenantId: 'stuck',
+      runId: 'killed',
+      dag: { nodes: [{ id: 'quick', kind: 'util.sleep', params: { ms: 10, costUsd: 0.07 } }, { id: 'slow', kind: 'util.sleep', deps: ['quick'], params: { ms: 60_000, costUsd: 0.1 } }] },
+    });
+    await eventually(async () => ((await handle.query(progressQuery)).nodes.slow?.status === 'RUNNING' ? true : undefined), { what: 'the first node to finish' });
     await handle.terminate('operator pulled the plug');
-    assert.equal((await tenantStatus(env.client, 'stuck')).runsInFlight.length, 1, 'a terminated run cannot release its own slot');
+    const before = await tenantStatus(env.client, 'stuck');
+    assert.equal(before.runsInFlight.length, 1, 'a terminated run cannot release its own slot');
+    assert.equal(before.spentUsd, 0, 'nor report the cost of the node it finished');
     await (await ensureExportSchedule(env.client)).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-    await eventually(async () => ((await tenantStatus(env.client, 'stuck')).runsInFlight.length === 0 ? true : undefined), { what: 'the sweep to release the slot' });
+    const after = await eventually(async () => {
+      const s = await tenantStatus(env.client, 'stuck');
+      return s.runsInFlight.length === 0 ? s : undefined;
+    }, { what: 'the sweep to release the run' });
+    assert.equal(micros(after.spentUsd), micros(0.07), 'the finished node is charged, once');
+    assert.equal(after.reservedUsd, 0);
   });
 
   test("every activity is in the worker's distributed trace, and its summary has per-kind percentiles", async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { deliveryRunInputSchema } from '../../workflows/policy/dag';
-import { RunState } from '../../workflows/policy/run-state';
+import { RunState, costEventsOf } from '../../workflows/policy/run-state';
 
 const at = '2026-01-01T00:00:00.000Z';
 const outcome = (costMicros: number) => ({ output: null, costMicros, category: 'compute' as const, attempt: 1 });
@@ -97,5 +97,23 @@ describe('RunState', () => {
     assert.match(md, /\| node \| kind \| status \|/);
     assert.match(md, /\| a \| util\.sleep \| PENDING \|/);
     assert.equal(md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| node')).length, 2);
+  });
+});
+
+describe('cost events from a result', () => {
+  test('one per completed node with a cost, keyed as the run reports it, in exact micro-dollars', () => {
+    const events = costEventsOf({
+      runId: 'r1',
+      nodes: {
+        a: { status: 'COMPLETED', costUsd: 0.070001, attempts: 1, category: 'llm' },
+        b: { status: 'COMPLETED', costUsd: 0, attempts: 1 },
+        c: { status: 'FAILED', costUsd: 0, attempts: 3 },
+        d: { status: 'COMPLETED', costUsd: 1e-6, attempts: 1 },
+      },
+    });
+    assert.deepEqual(events, [
+      { key: 'r1/a', runId: 'r1', nodeId: 'a', category: 'llm', costMicros: 70_001 },
+      { key: 'r1/d', runId: 'r1', nodeId: 'd', category: 'compute', costMicros: 1 },
+    ]);
   });
 });

@@ -2,6 +2,7 @@ import type { DagNode, DeliveryRunSpec } from './dag';
 import type { CostCategory } from './catalog';
 import type { CostVerdict } from './cost-agent';
 import type { DegradePlan, LearnedChoice } from './run-plan';
+import type { CostEvent } from './tenant';
 
 export type RunStatus = 'ADMITTING' | 'WAITING' | 'RUNNING' | 'COMPLETED' | 'DEGRADED' | 'TERMINATED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
 export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['COMPLETED', 'DEGRADED', 'TERMINATED', 'FAILED', 'CANCELLED', 'REJECTED'];
@@ -206,4 +207,11 @@ export class RunState {
     if (notable.length > 0) lines.push('', ...notable.map((d) => `- **${d.action}** before ${d.nodeId}: ${d.reason}`));
     return lines.join('\n');
   }
+}
+
+/** The cost events a run's result records: one per completed node with a cost, keyed as the run reports them. */
+export function costEventsOf(result: Pick<DeliveryRunResult, 'runId' | 'nodes'>): CostEvent[] {
+  return Object.entries(result.nodes)
+    .filter(([, node]) => node.status === 'COMPLETED' && node.costUsd > 0)
+    .map(([nodeId, node]) => ({ key: `${result.runId}/${nodeId}`, runId: result.runId, nodeId, category: node.category ?? 'compute', costMicros: Math.round(node.costUsd * 1_000_000) }));
 }
