@@ -57,16 +57,19 @@ describe('faults', () => {
         ),
       ),
     );
-    // Each kill lands while nodes are in flight on the worker being killed.
+    // Each kill lands while nodes are in flight on the worker being killed (none is left once every run has finished).
     const nodesRunning = async () => {
+      let open = 0;
       for (const h of handles) {
+        if ((await h.describe()).status.name !== 'RUNNING') continue;
+        open++;
         const p = await h.query(progressQuery).catch(() => undefined);
-        if (p && Object.values(p.nodes).some((n) => n.status === 'RUNNING')) return true;
+        if (p && Object.values(p.nodes).some((n) => n.status === 'RUNNING')) return 'running';
       }
-      return undefined;
+      return open === 0 ? 'done' : undefined;
     };
     for (let k = 0; k < 3; k++) {
-      await eventually(nodesRunning, { timeoutMs: 60_000, intervalMs: 100, what: 'nodes in flight' });
+      if ((await eventually(nodesRunning, { timeoutMs: 60_000, intervalMs: 100, what: 'nodes in flight' })) === 'done') break;
       await new Promise((r) => setTimeout(r, 300));
       await kill(worker);
       worker = startWorker(s.address);
