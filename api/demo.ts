@@ -65,8 +65,9 @@ export function ragRun(tenant: DemoTenant, index: number, runId: string) {
     { id: 'evaluate', kind: 'eval.score', deps: ['advanced_reranking'] },
   ];
   if (tenant.surpriseCostUsd) {
-    // Estimated at a tenth of a cent; the real bill arrives with the result.
+    // Estimated at a tenth of a cent; the real bill arrives with the result, before the evaluation is authorised.
     nodes.push({ id: 'external_tool', kind: 'util.sleep', deps: ['generate'], params: { ms: 300, costUsd: tenant.surpriseCostUsd }, estimatedCostUsd: 0.001 });
+    nodes.find((n) => n.id === 'evaluate')!.deps = ['advanced_reranking', 'external_tool'];
   }
   return { tenantId: tenant.tenantId, runId, priority: (index % 5) + 1, maxParallelism: 4, dag: { name: 'rag-delivery', nodes } };
 }
