@@ -8,7 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactsRoot, json, writeFileAtomic } from './export/atomic';
-import { CONTROL_TASK_QUEUE, META_LEARNING_WORKFLOW_ID, assertId, isValidId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import {
+  CONTROL_TASK_QUEUE,
+  META_LEARNING_WORKFLOW_ID,
+  assertId,
+  isValidId,
+  tenantBudgetWorkflowId,
+} from '../workflows/policy/ids';
 import { contributeStatsSignal, metaLearning, priorsQuery, withdrawStatsSignal } from '../workflows/meta-learning';
 import type { PriorsConfig } from '../workflows/policy/priors';
 import type { ControlActivities, DeploymentSettings, ExportActivities } from '../workflows/node-task';
@@ -33,7 +39,10 @@ export async function releaseClosedRuns(client: Client, tenantId: string, now = 
     const closed = await client.workflow
       .getHandle(run.workflowId)
       .describe()
-      .then((d) => d.status.name !== 'RUNNING', (err: unknown) => err instanceof WorkflowNotFoundError && now - admittedAt > NEVER_STARTED_AFTER_MS);
+      .then(
+        (d) => d.status.name !== 'RUNNING',
+        (err: unknown) => err instanceof WorkflowNotFoundError && now - admittedAt > NEVER_STARTED_AFTER_MS,
+      );
     if (!closed) continue;
     const result = await client.workflow
       .getHandle(run.workflowId)
@@ -57,15 +66,20 @@ export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): num
  * Activities of the control worker: local ones the workflows call for facts only a process knows,
  * and the exporter, which reads histories through a client of its own.
  */
-export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233', namespace = process.env.TEMPORAL_NAMESPACE ?? 'default' } = {}): ControlActivities & ExportActivities {
+export function createControlActivities({
+  address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',
+  namespace = process.env.TEMPORAL_NAMESPACE ?? 'default',
+} = {}): ControlActivities & ExportActivities {
   let client: Promise<Client> | undefined;
-  const getClient = () => (client ??= Connection.connect({ address }).then((connection) => new Client({ connection, namespace })));
+  const getClient = () =>
+    (client ??= Connection.connect({ address }).then((connection) => new Client({ connection, namespace })));
   return {
     async exportRunArtifacts({ tenantId, runId }) {
       const c = await getClient();
       const outcome = await exportRun(c, tenantId, runId);
       // The run starts its exporter just before it closes; a retry finds it closed.
-      if (!outcome.exported && outcome.reason === 'still running') throw ApplicationFailure.retryable(`run ${runId} has not closed yet`, 'RunStillOpen');
+      if (!outcome.exported && outcome.reason === 'still running')
+        throw ApplicationFailure.retryable(`run ${runId} has not closed yet`, 'RunStillOpen');
       const tenantFiles = await refreshTenant(tenantId, () => exportTenant(c, tenantId)).catch(() => []);
       return { files: [...(outcome.files ?? []), ...tenantFiles] };
     },
@@ -74,9 +88,14 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
       // Runs closed since the last sweep (with a margin for visibility to catch up); the first sweep takes every run.
       const began = new Date();
       const since = readSweepWatermark();
-      const { runs, tenants } = await exportFinished(c, since ? { closedSince: new Date(Date.parse(since) - SWEEP_OVERLAP_MS).toISOString() } : {});
+      const { runs, tenants } = await exportFinished(
+        c,
+        since ? { closedSince: new Date(Date.parse(since) - SWEEP_OVERLAP_MS).toISOString() } : {},
+      );
       // Every tenant's files are refreshed periodically, not only those with newly finished runs.
-      for await (const entity of c.workflow.list({ query: `WorkflowType = 'tenantBudget' AND ExecutionStatus = 'Running'` })) {
+      for await (const entity of c.workflow.list({
+        query: `WorkflowType = 'tenantBudget' AND ExecutionStatus = 'Running'`,
+      })) {
         const tenantId = entity.workflowId.replace(/^tenant-budget:/, '');
         if (!isValidId(tenantId)) continue;
         await releaseClosedRuns(c, tenantId);
@@ -88,7 +107,12 @@ export function createControlActivities({ address = process.env.TEMPORAL_ADDRESS
     },
     async deploymentSettings(): Promise<DeploymentSettings> {
       const config = loadConfig();
-      return { nodePartitions: config.ADOS_NODE_PARTITIONS, nodeKinds: nodeKinds().map((k) => k.kind).sort() };
+      return {
+        nodePartitions: config.ADOS_NODE_PARTITIONS,
+        nodeKinds: nodeKinds()
+          .map((k) => k.kind)
+          .sort(),
+      };
     },
     async laplaceUniforms({ count }) {
       return secureUniforms(count);
@@ -159,7 +183,8 @@ export function refreshTenant(tenantId: string, refresh: () => Promise<string[]>
 
 /** Uniform draws in (-0.5, 0.5) from 48 random bits each, never exactly ±0.5. */
 export function secureUniforms(count: number): number[] {
-  if (!Number.isInteger(count) || count < 0 || count > 100_000) throw ApplicationFailure.nonRetryable(`count must be an integer from 0 to 100000, got ${count}`, 'InvalidInput');
+  if (!Number.isInteger(count) || count < 0 || count > 100_000)
+    throw ApplicationFailure.nonRetryable(`count must be an integer from 0 to 100000, got ${count}`, 'InvalidInput');
   const bytes = randomBytes(6 * count);
   return Array.from({ length: count }, (_, i) => (bytes.readUIntBE(6 * i, 6) + 0.5) / 2 ** 48 - 0.5);
 }

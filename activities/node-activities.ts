@@ -14,17 +14,33 @@ function asNodeActivity(kind: NodeKind): NodeActivity {
   return async (task: NodeTask): Promise<NodeOutcome> => {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
-    const log = logger.child({ tenantId: task.tenantId, runId: task.runId, nodeId: task.nodeId, kind: kind.kind, attempt });
+    const log = logger.child({
+      tenantId: task.tenantId,
+      runId: task.runId,
+      nodeId: task.nodeId,
+      kind: kind.kind,
+      attempt,
+    });
     const started = Date.now();
     const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
     log.info('node started');
     try {
-      const execution = await kind.execute(task, { signal: ctx.cancellationSignal, attempt, sleep: (ms) => ctx.sleep(ms) });
+      const execution = await kind.execute(task, {
+        signal: ctx.cancellationSignal,
+        attempt,
+        sleep: (ms) => ctx.sleep(ms),
+      });
       if (JSON.stringify(execution.output ?? null).length > MAX_OUTPUT_CHARS) {
         throw new NodeInputError(`node ${task.nodeId} output exceeds ${MAX_OUTPUT_CHARS} characters`);
       }
       log.info({ costMicros: execution.costMicros, durationMs: Date.now() - started }, 'node completed');
-      return { output: execution.output, costMicros: execution.costMicros, category: kind.category, attempt, ...(execution.model ? { model: execution.model } : {}) };
+      return {
+        output: execution.output,
+        costMicros: execution.costMicros,
+        category: kind.category,
+        attempt,
+        ...(execution.model ? { model: execution.model } : {}),
+      };
     } catch (err) {
       if (err instanceof CancelledFailure) {
         log.info('node cancelled');
@@ -41,11 +57,21 @@ function asNodeActivity(kind: NodeKind): NodeActivity {
 /** Every node failure is typed and carries the attempt that raised it, for the run's result. */
 function toNodeFailure(err: unknown, attempt: number): ApplicationFailure {
   if (err instanceof ApplicationFailure) {
-    return ApplicationFailure.create({ message: err.message, type: err.type ?? 'NodeFailed', nonRetryable: err.nonRetryable ?? false, details: [{ attempt }] });
+    return ApplicationFailure.create({
+      message: err.message,
+      type: err.type ?? 'NodeFailed',
+      nonRetryable: err.nonRetryable ?? false,
+      details: [{ attempt }],
+    });
   }
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof NodeInputError) return ApplicationFailure.create({ message, type: 'NodeInputError', nonRetryable: true, details: [{ attempt }] });
-  return ApplicationFailure.create({ message, type: err instanceof Error ? err.name : 'NodeFailed', details: [{ attempt }] });
+  if (err instanceof NodeInputError)
+    return ApplicationFailure.create({ message, type: 'NodeInputError', nonRetryable: true, details: [{ attempt }] });
+  return ApplicationFailure.create({
+    message,
+    type: err instanceof Error ? err.name : 'NodeFailed',
+    details: [{ attempt }],
+  });
 }
 
 /** One activity per registered node kind, named after the kind (it shows as the activity type in the Web UI). */

@@ -58,7 +58,9 @@ class TenantAdmissions {
   private async ask(requests: AdmissionRequest[]): Promise<Array<AdmissionTicket | undefined> | undefined> {
     const entity = this.client.workflow.getHandle(tenantBudgetWorkflowId(this.tenantId));
     try {
-      const answers = await this.client.withDeadline(Date.now() + ADMISSION_TIMEOUT_MS, () => entity.executeUpdate(admitRunsUpdate, { args: [{ requests }] }));
+      const answers = await this.client.withDeadline(Date.now() + ADMISSION_TIMEOUT_MS, () =>
+        entity.executeUpdate(admitRunsUpdate, { args: [{ requests }] }),
+      );
       return answers.map((a) => (a.kind === 'QUEUE' ? undefined : a));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
@@ -73,7 +75,11 @@ class TenantAdmissions {
 const byClient = new WeakMap<Client, Map<string, TenantAdmissions>>();
 
 /** Asks the tenant to admit a run before it starts; undefined when the run must ask itself (it would wait, or no answer came). */
-export function admitBeforeStart(client: Client, tenantId: string, request: AdmissionRequest): Promise<AdmissionTicket | undefined> {
+export function admitBeforeStart(
+  client: Client,
+  tenantId: string,
+  request: AdmissionRequest,
+): Promise<AdmissionTicket | undefined> {
   let tenants = byClient.get(client);
   if (!tenants) byClient.set(client, (tenants = new Map()));
   let admissions = tenants.get(tenantId);

@@ -7,7 +7,16 @@ import { installTemporalLogging } from '../workers/logging';
 import { logger } from '../activities/logger';
 import type { DeliveryRunResult } from '../workflows/policy/run-state';
 import type { TenantConfigPatch, TenantStatus } from '../workflows/policy/tenant';
-import { UserError, configureTenant, connectClient, runHandle, runOutcome, runProgress, startRun, tenantStatus } from './client';
+import {
+  UserError,
+  configureTenant,
+  connectClient,
+  runHandle,
+  runOutcome,
+  runProgress,
+  startRun,
+  tenantStatus,
+} from './client';
 import { createBars, nodesDone, poll } from './progress';
 import { readRunFile } from './run-file';
 import { historyFiles, replayHistories } from './replay';
@@ -25,17 +34,28 @@ import { freePort } from '../infra/ports';
 import { serveWorkerMetrics } from '../workers/metrics';
 
 /** Exit codes scripts can rely on. */
-export const EXIT = { OK: 0, ERROR: 1, INVALID: 2, NOT_FOUND: 3, CONFLICT: 4, UNAVAILABLE: 5, RUN_NOT_SUCCESSFUL: 6 } as const;
+export const EXIT = {
+  OK: 0,
+  ERROR: 1,
+  INVALID: 2,
+  NOT_FOUND: 3,
+  CONFLICT: 4,
+  UNAVAILABLE: 5,
+  RUN_NOT_SUCCESSFUL: 6,
+} as const;
 
 const program = new Command('ados')
   .description('ADOS — Agentic Delivery OS: multi-tenant AI delivery runs on Temporal')
   .option('--json', 'print machine-readable JSON')
   .option('--verbose', 'print stack traces on errors')
   .showHelpAfterError('(run with --help for usage)')
-  .addHelpText('after', `
+  .addHelpText(
+    'after',
+    `
 Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), ADOS_ARTIFACTS_DIR (./artifacts),
              ADOS_NODE_PARTITIONS (4), TEMPORAL_CLI_PATH
-Exit codes:  0 ok · 1 error · 2 invalid input · 3 not found · 4 conflict · 5 Temporal unavailable · 6 run did not succeed`);
+Exit codes:  0 ok · 1 error · 2 invalid input · 3 not found · 4 conflict · 5 Temporal unavailable · 6 run did not succeed`,
+  );
 
 const json = () => Boolean(program.opts().json);
 
@@ -46,7 +66,8 @@ function print(value: unknown, human: () => string): void {
 function int(name: string, min: number, max: number) {
   return (raw: string) => {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
     return n;
   };
 }
@@ -61,12 +82,16 @@ function positiveNumber(name: string) {
 
 /** An id from the command line, checked before it reaches Temporal or a path. */
 function assertCliId(what: string, value: string): string {
-  if (!isValidId(value)) throw new UserError(`invalid ${what} ${JSON.stringify(value)}: ids must match ${ID_PATTERN.source}`);
+  if (!isValidId(value))
+    throw new UserError(`invalid ${what} ${JSON.stringify(value)}: ids must match ${ID_PATTERN.source}`);
   return value;
 }
 
 function list(raw: string): string[] {
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 // ── dev ──
@@ -83,8 +108,10 @@ program
       return;
     }
     const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFile: opts.db });
-    print({ address: server.address, uiUrl: server.uiUrl, db: opts.db, started: true }, () =>
-      `Temporal dev server at ${server.address} · Web UI ${server.uiUrl} · state in ${opts.db}\nCtrl-C to stop`);
+    print(
+      { address: server.address, uiUrl: server.uiUrl, db: opts.db, started: true },
+      () => `Temporal dev server at ${server.address} · Web UI ${server.uiUrl} · state in ${opts.db}\nCtrl-C to stop`,
+    );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
@@ -96,43 +123,90 @@ program
 program
   .command('worker')
   .description('run the control worker (workflows) and node workers (activities) in one process')
-  .option('--partitions <list>', 'node partitions to serve, e.g. 0,1 (default: all)', (raw) => list(raw).map(int('partition', 0, 1023)))
-  .option('--tenants <list>', "tenants whose dedicated queues (ados-tenant-{id}) to serve", list)
+  .option('--partitions <list>', 'node partitions to serve, e.g. 0,1 (default: all)', (raw) =>
+    list(raw).map(int('partition', 0, 1023)),
+  )
+  .option('--tenants <list>', 'tenants whose dedicated queues (ados-tenant-{id}) to serve', list)
   .option('--no-control', 'do not host the workflows (ados-control)')
   .option('--concurrency <n>', 'node activities at once per queue', int('concurrency', 1, 10_000), 20)
-  .option('--metrics-port <port>', 'serve Prometheus metrics (ADOS and Temporal runtime) on this port (default ADOS_METRICS_PORT, 0 = off)', int('metrics port', 0, 65535))
-  .action(async (opts: { partitions?: number[]; tenants?: string[]; control: boolean; concurrency: number; metricsPort?: number }) => {
-    const config = loadConfig(process.env, { ADOS_METRICS_PORT: opts.metricsPort });
-    const temporalMetrics = config.ADOS_METRICS_PORT ? `127.0.0.1:${await freePort()}` : undefined;
-    installTemporalLogging(config.ADOS_LOG_LEVEL === 'debug' || config.ADOS_LOG_LEVEL === 'warn' || config.ADOS_LOG_LEVEL === 'error' ? config.ADOS_LOG_LEVEL : 'info', temporalMetrics);
-    const metrics = config.ADOS_METRICS_PORT ? createMetrics() : undefined;
-    const metricsServer = metrics ? await serveWorkerMetrics(metrics, config.ADOS_METRICS_PORT, `http://${temporalMetrics}/metrics`) : undefined;
-    const address = config.TEMPORAL_ADDRESS;
-    const connection = await NativeConnection.connect({ address }).catch((err: Error) => {
-      throw new UserError(`cannot reach Temporal at ${address} (${err.message}); start one with: ados dev`, 'UNAVAILABLE');
-    });
-    const queues = nodeQueuesFor(opts);
-    const trace = new ExecutionTrace();
-    const workers = await createAdosWorkers({ connection, control: opts.control, partitions: opts.partitions, tenants: opts.tenants, nodeConcurrency: opts.concurrency, trace, ...(metrics ? { metrics } : {}) });
-    if (opts.control) {
-      const client = await connectClient(address);
-      await ensureExportSchedule(client);
-      await client.connection.close();
-    }
-    logger.info({ address, control: opts.control, queues, concurrency: opts.concurrency, workerId: trace.workerId }, 'workers running; SIGINT or SIGTERM shuts them down gracefully');
-    print({ address, control: opts.control, queues, workerId: trace.workerId, ...(metricsServer ? { metricsUrl: `http://localhost:${config.ADOS_METRICS_PORT}/metrics` } : {}) }, () =>
-      `workers for ${opts.control ? 'ados-control and ' : ''}${queues.join(', ')} at ${address}${metricsServer ? ` · metrics on :${config.ADOS_METRICS_PORT}/metrics` : ''} · Ctrl-C to stop`);
-    await runAdosWorkers(workers, trace);
-    metricsServer?.close();
-    await connection.close();
-    logger.info('workers stopped');
-  });
+  .option(
+    '--metrics-port <port>',
+    'serve Prometheus metrics (ADOS and Temporal runtime) on this port (default ADOS_METRICS_PORT, 0 = off)',
+    int('metrics port', 0, 65535),
+  )
+  .action(
+    async (opts: {
+      partitions?: number[];
+      tenants?: string[];
+      control: boolean;
+      concurrency: number;
+      metricsPort?: number;
+    }) => {
+      const config = loadConfig(process.env, { ADOS_METRICS_PORT: opts.metricsPort });
+      const temporalMetrics = config.ADOS_METRICS_PORT ? `127.0.0.1:${await freePort()}` : undefined;
+      installTemporalLogging(
+        config.ADOS_LOG_LEVEL === 'debug' || config.ADOS_LOG_LEVEL === 'warn' || config.ADOS_LOG_LEVEL === 'error'
+          ? config.ADOS_LOG_LEVEL
+          : 'info',
+        temporalMetrics,
+      );
+      const metrics = config.ADOS_METRICS_PORT ? createMetrics() : undefined;
+      const metricsServer = metrics
+        ? await serveWorkerMetrics(metrics, config.ADOS_METRICS_PORT, `http://${temporalMetrics}/metrics`)
+        : undefined;
+      const address = config.TEMPORAL_ADDRESS;
+      const connection = await NativeConnection.connect({ address }).catch((err: Error) => {
+        throw new UserError(
+          `cannot reach Temporal at ${address} (${err.message}); start one with: ados dev`,
+          'UNAVAILABLE',
+        );
+      });
+      const queues = nodeQueuesFor(opts);
+      const trace = new ExecutionTrace();
+      const workers = await createAdosWorkers({
+        connection,
+        control: opts.control,
+        partitions: opts.partitions,
+        tenants: opts.tenants,
+        nodeConcurrency: opts.concurrency,
+        trace,
+        ...(metrics ? { metrics } : {}),
+      });
+      if (opts.control) {
+        const client = await connectClient(address);
+        await ensureExportSchedule(client);
+        await client.connection.close();
+      }
+      logger.info(
+        { address, control: opts.control, queues, concurrency: opts.concurrency, workerId: trace.workerId },
+        'workers running; SIGINT or SIGTERM shuts them down gracefully',
+      );
+      print(
+        {
+          address,
+          control: opts.control,
+          queues,
+          workerId: trace.workerId,
+          ...(metricsServer ? { metricsUrl: `http://localhost:${config.ADOS_METRICS_PORT}/metrics` } : {}),
+        },
+        () =>
+          `workers for ${opts.control ? 'ados-control and ' : ''}${queues.join(', ')} at ${address}${metricsServer ? ` · metrics on :${config.ADOS_METRICS_PORT}/metrics` : ''} · Ctrl-C to stop`,
+      );
+      await runAdosWorkers(workers, trace);
+      metricsServer?.close();
+      await connection.close();
+      logger.info('workers stopped');
+    },
+  );
 
 // ── tenant ──
 const tenant = program.command('tenant').description('create, configure and inspect tenants');
 
 function renderTenant(s: TenantStatus): string {
-  const spend = Object.entries(s.spendByCategory).map(([k, v]) => `${k} $${v!.toFixed(6)}`).join(', ') || 'none';
+  const spend =
+    Object.entries(s.spendByCategory)
+      .map(([k, v]) => `${k} $${v!.toFixed(6)}`)
+      .join(', ') || 'none';
   return [
     `tenant ${s.tenantId}: ${s.budgetStatus} · spent $${s.spentUsd.toFixed(6)} of $${s.budgetUsd} (${(s.utilization * 100).toFixed(2)}%) · period ${s.config.period}`,
     `  spend by category: ${spend}`,
@@ -145,11 +219,22 @@ function renderTenant(s: TenantStatus): string {
 }
 
 function renderLearning(l: TenantStatus['learning']): string[] {
-  const intensity = l.intensity === l.configuredIntensity ? l.intensity : `${l.intensity} (configured ${l.configuredIntensity}, stepped down)`;
+  const intensity =
+    l.intensity === l.configuredIntensity
+      ? l.intensity
+      : `${l.intensity} (configured ${l.configuredIntensity}, stepped down)`;
   return [
     `  learning: ${intensity} · spent $${l.learningSpentUsd.toFixed(6)} of its $${l.learningBudgetUsd.toFixed(6)} (${(l.budgetShare * 100).toFixed(0)}% share) · explores ${(l.explorationRate * 100).toFixed(0)}% of runs · meta-learning ${l.metaLearningOptIn ? `opted in (priors v${l.priorsVersion})` : 'opted out'}`,
-    ...l.preferences.map((p) => `    prefers ${p.toModel} over ${p.fromModel} for ${p.kind}: quality ${p.evidence.qualityShadow} vs ${p.evidence.qualityFull} over ${p.evidence.samples} shadows`),
-    ...l.costModel.slice(0, 8).map((e) => `    cost model ${e.key}: ${e.basis === 'ratio' ? `×${e.mean.toFixed(3)} of catalog` : `$${(e.mean / 1e6).toFixed(6)}`} ± ${e.basis === 'ratio' ? e.stdDev.toFixed(3) : `$${(e.stdDev / 1e6).toFixed(6)}`} over ${e.samples} samples${e.prior !== undefined ? ` (prior ${e.prior.toFixed(3)})` : ''}`),
+    ...l.preferences.map(
+      (p) =>
+        `    prefers ${p.toModel} over ${p.fromModel} for ${p.kind}: quality ${p.evidence.qualityShadow} vs ${p.evidence.qualityFull} over ${p.evidence.samples} shadows`,
+    ),
+    ...l.costModel
+      .slice(0, 8)
+      .map(
+        (e) =>
+          `    cost model ${e.key}: ${e.basis === 'ratio' ? `×${e.mean.toFixed(3)} of catalog` : `$${(e.mean / 1e6).toFixed(6)}`} ± ${e.basis === 'ratio' ? e.stdDev.toFixed(3) : `$${(e.stdDev / 1e6).toFixed(6)}`} over ${e.samples} samples${e.prior !== undefined ? ` (prior ${e.prior.toFixed(3)})` : ''}`,
+      ),
   ];
 }
 
@@ -158,10 +243,20 @@ tenant
   .description('create a tenant, or change the given settings of an existing one')
   .option('--budget-usd <n>', 'budget per period in USD', positiveNumber('budget'))
   .addOption(new Option('--period <period>', 'budget period').choices(['none', 'daily', 'monthly']))
-  .option('--period-seconds <n>', 'a period of this many seconds instead (tests, short demos)', int('period seconds', 1, 31_536_000))
+  .option(
+    '--period-seconds <n>',
+    'a period of this many seconds instead (tests, short demos)',
+    int('period seconds', 1, 31_536_000),
+  )
   .option('--max-concurrent-runs <n>', 'runs in flight at once', int('max concurrent runs', 1, 10_000))
-  .option('--backpressure <ratio>', 'share of max runs above which only priority 1-2 start at once', positiveNumber('backpressure'))
-  .addOption(new Option('--intensity <level>', 'learning intensity').choices(['CONSERVATIVE', 'BALANCED', 'AGGRESSIVE']))
+  .option(
+    '--backpressure <ratio>',
+    'share of max runs above which only priority 1-2 start at once',
+    positiveNumber('backpressure'),
+  )
+  .addOption(
+    new Option('--intensity <level>', 'learning intensity').choices(['CONSERVATIVE', 'BALANCED', 'AGGRESSIVE']),
+  )
   .option('--meta-opt-in', 'contribute noised cost statistics to cross-tenant priors')
   .option('--meta-opt-out', 'stop contributing to cross-tenant priors')
   .option('--dedicated-queue', "run this tenant's nodes on ados-tenant-{id}")
@@ -199,7 +294,10 @@ tenant
       return;
     }
     const issued = await issueTenantToken(client, assertCliId('tenant id', tenantId));
-    print({ tenantId, ...issued }, () => `token ${issued.tokenId} for ${tenantId} (shown once; keep it secret):\n${issued.token}`);
+    print(
+      { tenantId, ...issued },
+      () => `token ${issued.tokenId} for ${tenantId} (shown once; keep it secret):\n${issued.token}`,
+    );
   });
 
 tenant
@@ -214,12 +312,22 @@ tenant
 const run = program.command('run').description('start, inspect and cancel delivery runs');
 
 function renderRun(r: DeliveryRunResult): string {
-  const lines = [`run ${r.runId} of ${r.tenantId}: ${r.status} · $${r.costUsd.toFixed(6)}${r.reason ? ` · ${r.reason}` : ''}`];
+  const lines = [
+    `run ${r.runId} of ${r.tenantId}: ${r.status} · $${r.costUsd.toFixed(6)}${r.reason ? ` · ${r.reason}` : ''}`,
+  ];
   for (const [id, n] of Object.entries(r.nodes)) {
-    lines.push(`  ${id.padEnd(24)} ${n.status.padEnd(10)} attempts ${n.attempts} · $${n.costUsd.toFixed(6)}${n.model ? ` · ${n.model}` : ''}${n.error ? ` · ${n.error}` : ''}`);
+    lines.push(
+      `  ${id.padEnd(24)} ${n.status.padEnd(10)} attempts ${n.attempts} · $${n.costUsd.toFixed(6)}${n.model ? ` · ${n.model}` : ''}${n.error ? ` · ${n.error}` : ''}`,
+    );
   }
-  for (const c of r.learning?.choices ?? []) lines.push(`  learned: ${c.nodeId} runs ${c.toModel} instead of ${c.fromModel} (quality ${c.evidence.qualityShadow} vs ${c.evidence.qualityFull} over ${c.evidence.samples} shadows)`);
-  if (r.learning?.shadow) lines.push(`  explored: ${r.learning.shadow.nodeId} in shadow with ${r.learning.shadow.toModel} (${r.learning.shadow.workflowId})`);
+  for (const c of r.learning?.choices ?? [])
+    lines.push(
+      `  learned: ${c.nodeId} runs ${c.toModel} instead of ${c.fromModel} (quality ${c.evidence.qualityShadow} vs ${c.evidence.qualityFull} over ${c.evidence.samples} shadows)`,
+    );
+  if (r.learning?.shadow)
+    lines.push(
+      `  explored: ${r.learning.shadow.nodeId} in shadow with ${r.learning.shadow.toModel} (${r.learning.shadow.workflowId})`,
+    );
   return lines.join('\n');
 }
 
@@ -232,41 +340,59 @@ run
   .option('--priority <1-5>', '1 most urgent … 5', int('priority', 1, 5))
   .option('--max-parallelism <n>', 'nodes in flight at once', int('max parallelism', 1, 64))
   .option('--wait', 'wait for the result, showing progress')
-  .action(async (opts: { tenant: string; dag: string; runId?: string; priority?: number; maxParallelism?: number; wait?: boolean }) => {
-    const input = {
-      ...readRunFile(opts.dag),
-      tenantId: opts.tenant,
-      ...(opts.runId ? { runId: opts.runId } : {}),
-      ...(opts.priority ? { priority: opts.priority } : {}),
-      ...(opts.maxParallelism ? { maxParallelism: opts.maxParallelism } : {}),
-    };
-    const client = await connectClient();
-    const handle = await startRun(client, input);
-    const runId = handle.workflowId.split(':')[2]!;
-    if (!opts.wait) {
-      print({ tenantId: opts.tenant, runId, workflowId: handle.workflowId }, () => `started run ${runId} (workflow ${handle.workflowId})`);
-      return;
-    }
-    const bars = createBars(!json() && process.stderr.isTTY);
-    const nodeCount = (input as { dag?: { nodes?: unknown[] } }).dag?.nodes?.length ?? 0;
-    const bar = bars?.create(nodeCount, 0, { label: runId, unit: 'nodes', cost: '0.000000', status: 'ADMITTING' });
-    const poller = bar
-      ? poll(async () => {
-          const p = await runProgress(client, opts.tenant, runId);
-          bar.update(nodesDone(p), { cost: p.costUsd.toFixed(6), status: `${p.status}${p.budgetStatus ? ` · budget ${p.budgetStatus}` : ''}` });
-        })
-      : undefined;
-    try {
-      const result = await runOutcome(handle);
-      bar?.update(nodesDone(result), { cost: result.costUsd.toFixed(6), status: `${result.status}${result.budgetStatus ? ` · budget ${result.budgetStatus}` : ''}` });
-      bars?.stop();
-      print(result, () => renderRun(result));
-      if (!['COMPLETED', 'DEGRADED'].includes(result.status)) process.exitCode = EXIT.RUN_NOT_SUCCESSFUL;
-    } finally {
-      await poller?.stop();
-      bars?.stop();
-    }
-  });
+  .action(
+    async (opts: {
+      tenant: string;
+      dag: string;
+      runId?: string;
+      priority?: number;
+      maxParallelism?: number;
+      wait?: boolean;
+    }) => {
+      const input = {
+        ...readRunFile(opts.dag),
+        tenantId: opts.tenant,
+        ...(opts.runId ? { runId: opts.runId } : {}),
+        ...(opts.priority ? { priority: opts.priority } : {}),
+        ...(opts.maxParallelism ? { maxParallelism: opts.maxParallelism } : {}),
+      };
+      const client = await connectClient();
+      const handle = await startRun(client, input);
+      const runId = handle.workflowId.split(':')[2]!;
+      if (!opts.wait) {
+        print(
+          { tenantId: opts.tenant, runId, workflowId: handle.workflowId },
+          () => `started run ${runId} (workflow ${handle.workflowId})`,
+        );
+        return;
+      }
+      const bars = createBars(!json() && process.stderr.isTTY);
+      const nodeCount = (input as { dag?: { nodes?: unknown[] } }).dag?.nodes?.length ?? 0;
+      const bar = bars?.create(nodeCount, 0, { label: runId, unit: 'nodes', cost: '0.000000', status: 'ADMITTING' });
+      const poller = bar
+        ? poll(async () => {
+            const p = await runProgress(client, opts.tenant, runId);
+            bar.update(nodesDone(p), {
+              cost: p.costUsd.toFixed(6),
+              status: `${p.status}${p.budgetStatus ? ` · budget ${p.budgetStatus}` : ''}`,
+            });
+          })
+        : undefined;
+      try {
+        const result = await runOutcome(handle);
+        bar?.update(nodesDone(result), {
+          cost: result.costUsd.toFixed(6),
+          status: `${result.status}${result.budgetStatus ? ` · budget ${result.budgetStatus}` : ''}`,
+        });
+        bars?.stop();
+        print(result, () => renderRun(result));
+        if (!['COMPLETED', 'DEGRADED'].includes(result.status)) process.exitCode = EXIT.RUN_NOT_SUCCESSFUL;
+      } finally {
+        await poller?.stop();
+        bars?.stop();
+      }
+    },
+  );
 
 run
   .command('show <tenantId> <runId>')
@@ -284,7 +410,8 @@ run
     try {
       await handle.cancel();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown run ${runId} of tenant ${tenantId}`, 'NOT_FOUND');
+      if (err instanceof WorkflowNotFoundError)
+        throw new UserError(`unknown run ${runId} of tenant ${tenantId}`, 'NOT_FOUND');
       throw err;
     }
     print({ tenantId, runId, cancelRequested: true }, () => `cancellation requested for run ${runId}`);
@@ -302,7 +429,11 @@ program
     if (opts.tenant) assertCliId('tenant id', opts.tenant);
     if (opts.run) assertCliId('run id', opts.run);
     const client = await connectClient();
-    const outcome = await exportFinished(client, { tenantId: opts.tenant, runId: opts.run, force: Boolean(opts.force) });
+    const outcome = await exportFinished(client, {
+      tenantId: opts.tenant,
+      runId: opts.run,
+      force: Boolean(opts.force),
+    });
     const exported = outcome.runs.filter((r) => r.exported);
     print({ ...outcome, artifactsDir: artifactsRoot() }, () =>
       [
@@ -319,7 +450,11 @@ program
   .action(async (paths: string[]) => {
     installTemporalLogging('warn');
     const outcomes = await replayHistories(historyFiles(paths));
-    print(outcomes, () => outcomes.map((o) => (o.ok ? `ok    ${o.workflowId}  ${o.file}` : `FAIL  ${o.workflowId}  ${o.file}\n      ${o.error}`)).join('\n'));
+    print(outcomes, () =>
+      outcomes
+        .map((o) => (o.ok ? `ok    ${o.workflowId}  ${o.file}` : `FAIL  ${o.workflowId}  ${o.file}\n      ${o.error}`))
+        .join('\n'),
+    );
     if (outcomes.some((o) => !o.ok)) process.exitCode = EXIT.ERROR;
   });
 
@@ -331,7 +466,8 @@ program
   .option('--host <host>', 'interface to listen on (default ADOS_API_HOST or 127.0.0.1)')
   .action(async (opts: { port?: number; host?: string }) => {
     const config = loadConfig(process.env, { ADOS_API_PORT: opts.port, ADOS_API_HOST: opts.host });
-    if (!config.ADOS_ADMIN_TOKEN) logger.warn('ADOS_ADMIN_TOKEN is not set: tenants cannot be created or given tokens through the API');
+    if (!config.ADOS_ADMIN_TOKEN)
+      logger.warn('ADOS_ADMIN_TOKEN is not set: tenants cannot be created or given tokens through the API');
     const client = await connectClient(config.TEMPORAL_ADDRESS);
     const app = await buildApi({ client, config, logger, metrics: createMetrics() });
     const url = await app.listen({ port: config.ADOS_API_PORT, host: config.ADOS_API_HOST });
@@ -347,7 +483,9 @@ program
 // ── bench ──
 program
   .command('bench')
-  .description('measure ADOS against bare Temporal on a fresh dev server; writes bench/results/latest.{json,md} and chart.svg')
+  .description(
+    'measure ADOS against bare Temporal on a fresh dev server; writes bench/results/latest.{json,md} and chart.svg',
+  )
   .option('--quick', 'small scenarios, under 3 minutes')
   .action(async (opts: { quick?: boolean }) => {
     // Loaded on demand: the suite pulls in every scenario.
@@ -368,7 +506,13 @@ program
   });
 
 function exitCodeFor(err: unknown): number {
-  if (err instanceof UserError) return { INVALID_INPUT: EXIT.INVALID, NOT_FOUND: EXIT.NOT_FOUND, CONFLICT: EXIT.CONFLICT, UNAVAILABLE: EXIT.UNAVAILABLE }[err.code];
+  if (err instanceof UserError)
+    return {
+      INVALID_INPUT: EXIT.INVALID,
+      NOT_FOUND: EXIT.NOT_FOUND,
+      CONFLICT: EXIT.CONFLICT,
+      UNAVAILABLE: EXIT.UNAVAILABLE,
+    }[err.code];
   if (err instanceof ConfigError) return EXIT.INVALID;
   return EXIT.ERROR;
 }
@@ -378,7 +522,10 @@ export async function main(argv = process.argv): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    if (json()) process.stdout.write(`${JSON.stringify({ error: err instanceof UserError ? err.code : 'ERROR', message, ...(err instanceof UserError && err.issues.length ? { issues: err.issues } : {}) })}\n`);
+    if (json())
+      process.stdout.write(
+        `${JSON.stringify({ error: err instanceof UserError ? err.code : 'ERROR', message, ...(err instanceof UserError && err.issues.length ? { issues: err.issues } : {}) })}\n`,
+      );
     else process.stderr.write(`ados: ${message}\n`);
     if (program.opts().verbose && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     process.exitCode = exitCodeFor(err);

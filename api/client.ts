@@ -11,14 +11,24 @@ import {
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { deliveryRun, progressQuery, type RunLaunch } from '../workflows/delivery-run';
 import { configureTenantUpdate, releaseRunSignal, tenantBudget, tenantStatusQuery } from '../workflows/tenant-budget';
-import { deliveryRunInputSchema, graphProblems, type DeliveryRunInput, type DeliveryRunSpec } from '../workflows/policy/dag';
+import {
+  deliveryRunInputSchema,
+  graphProblems,
+  type DeliveryRunInput,
+  type DeliveryRunSpec,
+} from '../workflows/policy/dag';
 import { CONTROL_TASK_QUEUE, assertId, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import { RunState, type DeliveryRunResult } from '../workflows/policy/run-state';
 import { RunPlan } from '../workflows/policy/run-plan';
 import { BUILTIN_NODE_KINDS } from '../workflows/policy/routing';
 import { loadConfig } from '../infra/config';
 import { admitBeforeStart } from './admission';
-import { tenantConfigPatchSchema, tenantConfigSchema, type TenantConfigPatch, type TenantStatus } from '../workflows/policy/tenant';
+import {
+  tenantConfigPatchSchema,
+  tenantConfigSchema,
+  type TenantConfigPatch,
+  type TenantStatus,
+} from '../workflows/policy/tenant';
 import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
 
 export function temporalAddress(): string {
@@ -62,12 +72,27 @@ function zodProblems(issues: ReadonlyArray<{ path: PropertyKey[]; message: strin
 export const CONFIGURE_TIMEOUT_MS = 20_000;
 
 /** Creates the tenant, or changes the fields given, in one round trip (update-with-start). */
-export async function configureTenant(client: Client, tenantId: string, patch: TenantConfigPatch, { timeoutMs = CONFIGURE_TIMEOUT_MS } = {}): Promise<TenantStatus> {
+export async function configureTenant(
+  client: Client,
+  tenantId: string,
+  patch: TenantConfigPatch,
+  { timeoutMs = CONFIGURE_TIMEOUT_MS } = {},
+): Promise<TenantStatus> {
   assertId('tenant id', tenantId);
   const parsedPatch = tenantConfigPatchSchema.safeParse({ ...patch, tenantId });
-  if (!parsedPatch.success) throw new UserError(`invalid tenant config: ${zodProblems(parsedPatch.error.issues).join('; ')}`, 'INVALID_INPUT', zodProblems(parsedPatch.error.issues));
+  if (!parsedPatch.success)
+    throw new UserError(
+      `invalid tenant config: ${zodProblems(parsedPatch.error.issues).join('; ')}`,
+      'INVALID_INPUT',
+      zodProblems(parsedPatch.error.issues),
+    );
   const initial = tenantConfigSchema.safeParse({ ...patch, tenantId });
-  if (!initial.success) throw new UserError(`invalid tenant config: ${zodProblems(initial.error.issues).join('; ')}`, 'INVALID_INPUT', zodProblems(initial.error.issues));
+  if (!initial.success)
+    throw new UserError(
+      `invalid tenant config: ${zodProblems(initial.error.issues).join('; ')}`,
+      'INVALID_INPUT',
+      zodProblems(initial.error.issues),
+    );
   const configure = () =>
     client.workflow.executeUpdateWithStart(configureTenantUpdate, {
       // The patch as given: parsing would fill in defaults and overwrite settings the caller kept.
@@ -118,7 +143,12 @@ export function checkRunInput(input: unknown): DeliveryRunInput & { runId: strin
 /** The run as given (with its runId) and as parsed (defaults filled in). */
 function checkRun(input: unknown): { run: DeliveryRunInput & { runId: string }; spec: DeliveryRunSpec } {
   const parsed = deliveryRunInputSchema.safeParse(input);
-  if (!parsed.success) throw new UserError(`invalid run: ${zodProblems(parsed.error.issues).join('; ')}`, 'INVALID_INPUT', zodProblems(parsed.error.issues));
+  if (!parsed.success)
+    throw new UserError(
+      `invalid run: ${zodProblems(parsed.error.issues).join('; ')}`,
+      'INVALID_INPUT',
+      zodProblems(parsed.error.issues),
+    );
   const problems = graphProblems(parsed.data.dag.nodes);
   if (problems.length > 0) throw new UserError(`invalid run: ${problems.join('; ')}`, 'INVALID_INPUT', problems);
   const runId = parsed.data.runId ?? `run-${randomUUID().slice(0, 8)}`;
@@ -140,7 +170,12 @@ export async function startRun(client: Client, input: unknown): Promise<Workflow
   const { run, spec } = checkRun(input);
   const workflowId = deliveryRunWorkflowId(run.tenantId, run.runId);
   const askedAt = Date.now();
-  const ticket = await admitBeforeStart(client, run.tenantId, { runId: run.runId, workflowId, priority: spec.priority, estimatedMicros: new RunPlan(new RunState(spec)).remainingMicros() });
+  const ticket = await admitBeforeStart(client, run.tenantId, {
+    runId: run.runId,
+    workflowId,
+    priority: spec.priority,
+    estimatedMicros: new RunPlan(new RunState(spec)).remainingMicros(),
+  });
   const launch: RunLaunch = {
     ...(ticket ? { ticket } : {}),
     nodePartitions: nodePartitions(),
@@ -167,9 +202,13 @@ export async function startRun(client: Client, input: unknown): Promise<Workflow
   } catch (err) {
     // The slot taken for a run that did not start goes back, unless the run of that id holds it.
     if (ticket?.kind === 'ADMITTED' && !(await isRunning(client, workflowId))) {
-      await client.workflow.getHandle(tenantBudgetWorkflowId(run.tenantId)).signal(releaseRunSignal, { runId: run.runId }).catch(() => undefined);
+      await client.workflow
+        .getHandle(tenantBudgetWorkflowId(run.tenantId))
+        .signal(releaseRunSignal, { runId: run.runId })
+        .catch(() => undefined);
     }
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`run ${run.runId} of tenant ${run.tenantId} already exists`, 'CONFLICT');
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw new UserError(`run ${run.runId} of tenant ${run.tenantId} already exists`, 'CONFLICT');
     throw err;
   }
 }
@@ -185,7 +224,9 @@ function isRunning(client: Client, workflowId: string): Promise<boolean> {
 }
 
 export function runHandle(client: Client, tenantId: string, runId: string): WorkflowHandle<typeof deliveryRun> {
-  return client.workflow.getHandle<typeof deliveryRun>(deliveryRunWorkflowId(assertId('tenant id', tenantId), assertId('run id', runId)));
+  return client.workflow.getHandle<typeof deliveryRun>(
+    deliveryRunWorkflowId(assertId('tenant id', tenantId), assertId('run id', runId)),
+  );
 }
 
 /**
@@ -198,7 +239,8 @@ export async function runOutcome(handle: WorkflowHandle<typeof deliveryRun>): Pr
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause;
-      if (cause instanceof ApplicationFailure && cause.type === 'CriticalNodeFailed' && cause.details?.[0]) return cause.details[0] as DeliveryRunResult;
+      if (cause instanceof ApplicationFailure && cause.type === 'CriticalNodeFailed' && cause.details?.[0])
+        return cause.details[0] as DeliveryRunResult;
       if (cause instanceof CancelledFailure) return handle.query(progressQuery);
       if (cause instanceof ApplicationFailure && cause.type === 'InvalidDeliveryInput') {
         const problems = ((cause.details?.[0] as { problems?: string[] } | undefined)?.problems ?? []).slice();
@@ -217,7 +259,8 @@ export async function runProgress(client: Client, tenantId: string, runId: strin
     if (description.status.name === 'RUNNING') return await handle.query(progressQuery);
     return await runOutcome(handle);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown run ${runId} of tenant ${tenantId}`, 'NOT_FOUND');
+    if (err instanceof WorkflowNotFoundError)
+      throw new UserError(`unknown run ${runId} of tenant ${tenantId}`, 'NOT_FOUND');
     throw err;
   }
 }

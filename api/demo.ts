@@ -27,21 +27,29 @@ interface DemoTenant {
 const TENANTS: DemoTenant[] = [
   {
     tenantId: 'acme',
-    config: { budgetUsd: 25, maxConcurrentRuns: 10, period: 'monthly', learning: { intensity: 'AGGRESSIVE', minSamples: 2 } },
+    config: {
+      budgetUsd: 25,
+      maxConcurrentRuns: 10,
+      period: 'monthly',
+      learning: { intensity: 'AGGRESSIVE', minSamples: 2 },
+    },
     model: 'gpt-4o',
-    story: 'a healthy tenant: plenty of budget and room, every run at full quality; it learns AGGRESSIVELY, so half its runs also try gpt-4o-mini in shadow, paid from its learning share',
+    story:
+      'a healthy tenant: plenty of budget and room, every run at full quality; it learns AGGRESSIVELY, so half its runs also try gpt-4o-mini in shadow, paid from its learning share',
   },
   {
     tenantId: 'globex',
     config: { budgetUsd: 10, maxConcurrentRuns: 3, period: 'monthly' },
     model: 'gpt-4.1',
-    story: 'under concurrency pressure: with 3 of 3 runs in flight, runs degrade (fewer candidates, cheaper model, no reranking)',
+    story:
+      'under concurrency pressure: with 3 of 3 runs in flight, runs degrade (fewer candidates, cheaper model, no reranking)',
   },
   {
     tenantId: 'initech',
     config: { budgetUsd: 0.05, maxConcurrentRuns: 3, period: 'daily' },
     model: 'claude-haiku',
-    story: "a small budget and an external tool whose real bill is unknown in advance: it goes over, its runs in flight are terminated, and its next runs are rejected",
+    story:
+      'a small budget and an external tool whose real bill is unknown in advance: it goes over, its runs in flight are terminated, and its next runs are rejected',
     surpriseCostUsd: 0.03,
   },
 ];
@@ -60,16 +68,33 @@ const QUESTIONS = [
 export function ragRun(tenant: DemoTenant, index: number, runId: string) {
   const nodes: Array<Record<string, unknown>> = [
     { id: 'retrieve', kind: 'retrieval.search', params: { query: QUESTIONS[index % QUESTIONS.length], top_k: 5 } },
-    { id: 'generate', kind: 'llm.generate', deps: ['retrieve'], params: { model: tenant.model, num_candidates: 2 + (index % 2) } },
+    {
+      id: 'generate',
+      kind: 'llm.generate',
+      deps: ['retrieve'],
+      params: { model: tenant.model, num_candidates: 2 + (index % 2) },
+    },
     { id: 'advanced_reranking', kind: 'rerank', deps: ['generate'], critical: false },
     { id: 'evaluate', kind: 'eval.score', deps: ['advanced_reranking'] },
   ];
   if (tenant.surpriseCostUsd) {
     // Estimated at a tenth of a cent; the real bill arrives with the result, before the evaluation is authorised.
-    nodes.push({ id: 'external_tool', kind: 'util.sleep', deps: ['generate'], params: { ms: 300, costUsd: tenant.surpriseCostUsd }, estimatedCostUsd: 0.001 });
+    nodes.push({
+      id: 'external_tool',
+      kind: 'util.sleep',
+      deps: ['generate'],
+      params: { ms: 300, costUsd: tenant.surpriseCostUsd },
+      estimatedCostUsd: 0.001,
+    });
     nodes.find((n) => n.id === 'evaluate')!.deps = ['advanced_reranking', 'external_tool'];
   }
-  return { tenantId: tenant.tenantId, runId, priority: (index % 5) + 1, maxParallelism: 4, dag: { name: 'rag-delivery', nodes } };
+  return {
+    tenantId: tenant.tenantId,
+    runId,
+    priority: (index % 5) + 1,
+    maxParallelism: 4,
+    dag: { name: 'rag-delivery', nodes },
+  };
 }
 
 export interface DemoOptions {
@@ -125,13 +150,20 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
 
   const connection = await NativeConnection.connect({ address });
   const trace = new ExecutionTrace(`ados-demo-${process.pid}`);
-  const workers = await createAdosWorkers({ connection, identity: `ados-demo@${process.pid}`, clientAddress: address, trace });
+  const workers = await createAdosWorkers({
+    connection,
+    identity: `ados-demo@${process.pid}`,
+    clientAddress: address,
+    trace,
+  });
   const running = runAdosWorkers(workers, trace);
   const client = await connectClient(address);
   await ensureExportSchedule(client);
 
   for (const tenant of TENANTS) await configureTenant(client, tenant.tenantId, tenant.config);
-  say(`tenants: ${TENANTS.map((t) => `${t.tenantId} ($${t.config.budgetUsd}, ${t.config.maxConcurrentRuns} at once)`).join(', ')}`);
+  say(
+    `tenants: ${TENANTS.map((t) => `${t.tenantId} ($${t.config.budgetUsd}, ${t.config.maxConcurrentRuns} at once)`).join(', ')}`,
+  );
 
   const stamp = Date.now().toString(36);
   const handles: Array<{ tenant: DemoTenant; handle: WorkflowHandle<typeof deliveryRun> }> = [];
@@ -144,13 +176,25 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   const results: Array<{ tenantId: string; result: DeliveryRunResult }> = [];
   const bars = createBars(!json && process.stderr.isTTY);
   const barOf = new Map(
-    TENANTS.map((t) => [t.tenantId, bars?.create(handles.filter((h) => h.tenant === t).length, 0, { label: t.tenantId.padEnd(8), unit: 'runs', cost: '0.0000', status: 'HEALTHY' })]),
+    TENANTS.map((t) => [
+      t.tenantId,
+      bars?.create(handles.filter((h) => h.tenant === t).length, 0, {
+        label: t.tenantId.padEnd(8),
+        unit: 'runs',
+        cost: '0.0000',
+        status: 'HEALTHY',
+      }),
+    ]),
   );
   const refresh = async (c: Client) => {
     for (const t of TENANTS) {
       const status = await tenantStatus(c, t.tenantId).catch(() => undefined);
       const done = results.filter((r) => r.tenantId === t.tenantId).length;
-      if (status) barOf.get(t.tenantId)?.update(done, { cost: status.spentUsd.toFixed(4), status: `${status.budgetStatus} · ${status.runsInFlight.length} running, ${status.runsWaiting.length} waiting` });
+      if (status)
+        barOf.get(t.tenantId)?.update(done, {
+          cost: status.spentUsd.toFixed(4),
+          status: `${status.budgetStatus} · ${status.runsInFlight.length} running, ${status.runsWaiting.length} waiting`,
+        });
     }
   };
   const poller = poll(() => refresh(client));
@@ -191,7 +235,10 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
         shadows: status.learning.history.filter((e) => e.type === 'exploration').length,
         spentUsd: status.learning.learningSpentUsd,
         budgetUsd: status.learning.learningBudgetUsd,
-        preferences: status.learning.preferences.map((p) => `${p.toModel} instead of ${p.fromModel} (quality ${p.evidence.qualityShadow} vs ${p.evidence.qualityFull})`),
+        preferences: status.learning.preferences.map(
+          (p) =>
+            `${p.toModel} instead of ${p.fromModel} (quality ${p.evidence.qualityShadow} vs ${p.evidence.qualityFull})`,
+        ),
       },
       webUi: webUiLink(uiUrl, t.tenantId),
     });
@@ -199,17 +246,25 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   if (json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else {
     process.stdout.write(`\nADOS demo: ${runs} runs in ${(summary.elapsedMs / 1000).toFixed(1)} s\n\n`);
-    process.stdout.write(`${'tenant'.padEnd(9)} ${'runs'.padEnd(5)} ${'outcomes'.padEnd(50)} ${'this demo'.padEnd(11)} ${'period spend'.padEnd(20)} status\n`);
+    process.stdout.write(
+      `${'tenant'.padEnd(9)} ${'runs'.padEnd(5)} ${'outcomes'.padEnd(50)} ${'this demo'.padEnd(11)} ${'period spend'.padEnd(20)} status\n`,
+    );
     for (const s of summary.tenants) {
-      const outcomes = Object.entries(s.byStatus).map(([k, v]) => `${k} ${v}`).join(', ');
-      process.stdout.write(`${s.tenantId.padEnd(9)} ${String(s.runs).padEnd(5)} ${outcomes.padEnd(50)} $${s.costUsd.toFixed(4).padEnd(10)} $${s.spentUsd.toFixed(4)} of $${String(s.budgetUsd).padEnd(6)} ${s.budgetStatus}\n`);
+      const outcomes = Object.entries(s.byStatus)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      process.stdout.write(
+        `${s.tenantId.padEnd(9)} ${String(s.runs).padEnd(5)} ${outcomes.padEnd(50)} $${s.costUsd.toFixed(4).padEnd(10)} $${s.spentUsd.toFixed(4)} of $${String(s.budgetUsd).padEnd(6)} ${s.budgetStatus}\n`,
+      );
     }
     process.stdout.write('\nWhat happened, and why:\n');
     for (const s of summary.tenants) {
       process.stdout.write(`  ${s.tenantId}: ${s.story}\n`);
       for (const [status, why] of Object.entries(s.why)) process.stdout.write(`    ${status}: ${why}\n`);
       const l = s.learning;
-      process.stdout.write(`    learning ${l.intensity}: shadow comparisons ${l.shadows}, spent $${l.spentUsd.toFixed(6)} of its $${l.budgetUsd.toFixed(4)} learning share${l.preferences.length ? `; now prefers ${l.preferences.join(', ')}` : ''}\n`);
+      process.stdout.write(
+        `    learning ${l.intensity}: shadow comparisons ${l.shadows}, spent $${l.spentUsd.toFixed(6)} of its $${l.budgetUsd.toFixed(4)} learning share${l.preferences.length ? `; now prefers ${l.preferences.join(', ')}` : ''}\n`,
+      );
     }
     process.stdout.write('\nWeb UI, filtered by tenant:\n');
     for (const s of summary.tenants) process.stdout.write(`  ${s.tenantId.padEnd(9)} ${s.webUi}\n`);
@@ -246,5 +301,7 @@ function whyByStatus(results: DeliveryRunResult[]): Record<string, string> {
     counts.set(shape, (counts.get(shape) ?? 0) + 1);
     reasons.set(r.status, counts);
   }
-  return Object.fromEntries([...reasons].map(([status, counts]) => [status, [...counts].sort((a, b) => b[1] - a[1])[0]![0]]));
+  return Object.fromEntries(
+    [...reasons].map(([status, counts]) => [status, [...counts].sort((a, b) => b[1] - a[1])[0]![0]]),
+  );
 }

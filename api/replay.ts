@@ -21,13 +21,20 @@ export function historyFiles(paths: string[]): string[] {
     if (stat.isFile()) return [path];
     return readdirSync(path, { withFileTypes: true })
       .sort((a, b) => a.name.localeCompare(b.name))
-      .flatMap((entry) => (entry.isDirectory() ? historyFiles([join(path, entry.name)]) : entry.name.endsWith('.json') ? [join(path, entry.name)] : []));
+      .flatMap((entry) =>
+        entry.isDirectory()
+          ? historyFiles([join(path, entry.name)])
+          : entry.name.endsWith('.json')
+            ? [join(path, entry.name)]
+            : [],
+      );
   });
 }
 
 function loadHistory(file: string): { workflowId: string; history: unknown } {
   const history = JSON.parse(readFileSync(file, 'utf8')) as { events?: unknown[] };
-  if (!Array.isArray(history.events) || history.events.length === 0) throw new UserError(`${file} is not a Temporal JSON history (no events)`);
+  if (!Array.isArray(history.events) || history.events.length === 0)
+    throw new UserError(`${file} is not a Temporal JSON history (no events)`);
   const first = history.events[0] as { workflowExecutionStartedEventAttributes?: { workflowId?: string } };
   // Exported histories don't name their workflow; the file name or its folder does.
   const workflowId = first.workflowExecutionStartedEventAttributes?.workflowId ?? basename(file, '.json');
@@ -39,14 +46,23 @@ export async function replayHistories(files: string[], workflowBundle?: Workflow
   const loaded = files.map((file) => ({ file, ...loadHistory(file) }));
   const outcomes: ReplayOutcome[] = [];
   const results = Worker.runReplayHistories(
-    { workflowBundle: workflowBundle ?? (await bundleWorkflows()), replayName: 'ados-replay', sinks: { ...metricsSinks(undefined), ...releaseSinks(() => Promise.reject(new Error('replay sends nothing'))) } },
+    {
+      workflowBundle: workflowBundle ?? (await bundleWorkflows()),
+      replayName: 'ados-replay',
+      sinks: { ...metricsSinks(undefined), ...releaseSinks(() => Promise.reject(new Error('replay sends nothing'))) },
+    },
     loaded.map(({ workflowId, history }) => ({ workflowId, history })),
   );
   let i = 0;
   // Results come back in the order the histories were given.
   for await (const result of results) {
     const { file, workflowId } = loaded[i++]!;
-    outcomes.push({ file, workflowId: result.workflowId || workflowId, ok: !result.error, ...(result.error ? { error: `${result.error.name}: ${result.error.message}` } : {}) });
+    outcomes.push({
+      file,
+      workflowId: result.workflowId || workflowId,
+      ok: !result.error,
+      ...(result.error ? { error: `${result.error.name}: ${result.error.message}` } : {}),
+    });
   }
   return outcomes;
 }

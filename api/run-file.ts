@@ -18,9 +18,12 @@ export function readRunFile(path: string): Record<string, unknown> {
   try {
     parsed = ['.yaml', '.yml'].includes(extname(path).toLowerCase()) ? YAML.parse(text) : JSON.parse(text);
   } catch (err) {
-    throw new UserError(`${path} is not valid ${extname(path).slice(1) || 'JSON'}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UserError(
+      `${path} is not valid ${extname(path).slice(1) || 'JSON'}: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UserError(`${path} must hold an object: a run input or a dag`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UserError(`${path} must hold an object: a run input or a dag`);
   const object = parsed as Record<string, unknown>;
   return 'dag' in object ? object : { dag: object };
 }

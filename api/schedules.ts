@@ -11,12 +11,20 @@ export const EXPORT_SWEEP_SECONDS = 10;
  * since the last one from visibility and writes their artifacts. Created once; later calls find it
  * there. A sweep still running when the next is due is skipped, not stacked.
  */
-export async function ensureExportSchedule(client: Client, { everySeconds = EXPORT_SWEEP_SECONDS } = {}): Promise<ScheduleHandle> {
+export async function ensureExportSchedule(
+  client: Client,
+  { everySeconds = EXPORT_SWEEP_SECONDS } = {},
+): Promise<ScheduleHandle> {
   try {
     return await client.schedule.create({
       scheduleId: EXPORT_SCHEDULE_ID,
       spec: { intervals: [{ every: `${everySeconds}s` }] },
-      action: { type: 'startWorkflow', workflowType: sweepExports, taskQueue: CONTROL_TASK_QUEUE, workflowId: 'ados-export-sweep-run' },
+      action: {
+        type: 'startWorkflow',
+        workflowType: sweepExports,
+        taskQueue: CONTROL_TASK_QUEUE,
+        workflowId: 'ados-export-sweep-run',
+      },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
       state: { note: 'exports finished delivery runs not yet exported; refreshes execution/queue_state.json' },
     });
@@ -27,7 +35,8 @@ export async function ensureExportSchedule(client: Client, { everySeconds = EXPO
     const every = `${everySeconds}s`;
     const current = await handle.describe();
     const interval = current.spec.intervals?.[0]?.every;
-    if (current.spec.intervals?.length !== 1 || msOf(interval) !== everySeconds * 1000) await handle.update((prev) => ({ ...prev, spec: { intervals: [{ every }] } }));
+    if (current.spec.intervals?.length !== 1 || msOf(interval) !== everySeconds * 1000)
+      await handle.update((prev) => ({ ...prev, spec: { intervals: [{ every }] } }));
     return handle;
   }
 }

@@ -10,10 +10,30 @@ import { runBench, withBenchEnv, writeReport } from './harness';
 
 const micros = (usd: number) => Math.round(usd * 1e6);
 
-async function race(client: Client, tenantId: string, runs: number, budgetUsd: number, costUsd: number, estimateUsd: number) {
-  await configureTenant(client, tenantId, { budgetUsd, maxConcurrentRuns: runs, backpressureThreshold: 1, learning: { intensity: 'CONSERVATIVE' } });
+async function race(
+  client: Client,
+  tenantId: string,
+  runs: number,
+  budgetUsd: number,
+  costUsd: number,
+  estimateUsd: number,
+) {
+  await configureTenant(client, tenantId, {
+    budgetUsd,
+    maxConcurrentRuns: runs,
+    backpressureThreshold: 1,
+    learning: { intensity: 'CONSERVATIVE' },
+  });
   const handles = await Promise.all(
-    Array.from({ length: runs }, (_, i) => startRun(client, { tenantId, runId: `race-${i}`, dag: { nodes: [{ id: 'work', kind: 'util.sleep', params: { ms: 200, costUsd }, estimatedCostUsd: estimateUsd }] } })),
+    Array.from({ length: runs }, (_, i) =>
+      startRun(client, {
+        tenantId,
+        runId: `race-${i}`,
+        dag: {
+          nodes: [{ id: 'work', kind: 'util.sleep', params: { ms: 200, costUsd }, estimatedCostUsd: estimateUsd }],
+        },
+      }),
+    ),
   );
   const results = await Promise.all(handles.map(runOutcome));
   let status = await tenantStatus(client, tenantId);
@@ -49,7 +69,9 @@ async function main(): Promise<void> {
   const noop = () => undefined;
   Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop } });
   const quick = process.argv.includes('--quick');
-  await withBenchEnv({}, async (client) => writeReport('budget-races', { ...(await measureBudgetRaces(client, { quick })), at: new Date().toISOString() }));
+  await withBenchEnv({}, async (client) =>
+    writeReport('budget-races', { ...(await measureBudgetRaces(client, { quick })), at: new Date().toISOString() }),
+  );
 }
 
 if (require.main === module) runBench(main);

@@ -8,7 +8,10 @@ import { compile } from 'vega-lite';
 const [input, output] = process.argv.slice(2);
 const report = JSON.parse(readFileSync(input, 'utf8'));
 const values = report.engine.rows.flatMap((row) =>
-  [['governed', 'governed'], ['bare', 'bare']].map(([kind, label]) => ({
+  [
+    ['governed', 'governed'],
+    ['bare', 'bare'],
+  ].map(([kind, label]) => ({
     series: `${label} · ${row.dag}`,
     inFlight: row.inFlight,
     nodesPerSec: row[kind].nodesPerSec,

@@ -22,13 +22,28 @@ export type BenchNode = { id: string; kind: string; deps?: string[]; params: Rec
 
 /** Five sleeps in a chain: a pipeline whose cost is all orchestration when `ms` is 0. */
 export const chain5 = (ms = 0): BenchNode[] =>
-  Array.from({ length: 5 }, (_, i) => ({ id: `n${i}`, kind: 'util.sleep', ...(i > 0 ? { deps: [`n${i - 1}`] } : {}), params: { ms, costUsd: 0.0001 } }));
+  Array.from({ length: 5 }, (_, i) => ({
+    id: `n${i}`,
+    kind: 'util.sleep',
+    ...(i > 0 ? { deps: [`n${i - 1}`] } : {}),
+    params: { ms, costUsd: 0.0001 },
+  }));
 
 /** A 10-node diamond: one fan-out to eight, one fan-in. */
 export const diamond10 = (): BenchNode[] => [
   { id: 'top', kind: 'util.sleep', params: { ms: 0, costUsd: 0.0001 } },
-  ...Array.from({ length: 8 }, (_, i) => ({ id: `mid${i}`, kind: 'util.sleep', deps: ['top'], params: { ms: 0, costUsd: 0.0001 } })),
-  { id: 'bottom', kind: 'util.sleep', deps: Array.from({ length: 8 }, (_, i) => `mid${i}`), params: { ms: 0, costUsd: 0.0001 } },
+  ...Array.from({ length: 8 }, (_, i) => ({
+    id: `mid${i}`,
+    kind: 'util.sleep',
+    deps: ['top'],
+    params: { ms: 0, costUsd: 0.0001 },
+  })),
+  {
+    id: 'bottom',
+    kind: 'util.sleep',
+    deps: Array.from({ length: 8 }, (_, i) => `mid${i}`),
+    params: { ms: 0, costUsd: 0.0001 },
+  },
 ];
 
 /**
@@ -42,7 +57,8 @@ export const GOVERNED_CHAIN5 = { runEvents: 36, workflowTasks: 6, bareEvents: 35
 const EventType = temporal.api.enums.v1.EventType;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0);
+const pct = (xs: number[], p: number) =>
+  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0;
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -55,7 +71,13 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-export async function startWorkerProcess(address: string, { cpuProfileDir, workers = {} }: { cpuProfileDir?: string; workers?: { nodeConcurrency?: number; workflowConcurrency?: number } } = {}): Promise<WorkerProcess> {
+export async function startWorkerProcess(
+  address: string,
+  {
+    cpuProfileDir,
+    workers = {},
+  }: { cpuProfileDir?: string; workers?: { nodeConcurrency?: number; workflowConcurrency?: number } } = {},
+): Promise<WorkerProcess> {
   // --cpu-prof profiles every thread: the main one (activities, Temporal's core bridge) and the workflow threads.
   const execArgv = ['--import', 'tsx', ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [])];
   const child: ChildProcess = fork(join(__dirname, 'worker-process.ts'), [], {
@@ -65,7 +87,9 @@ export async function startWorkerProcess(address: string, { cpuProfileDir, worke
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    child.once('message', (m: { type: string }) => (m.type === 'ready' ? resolve() : reject(new Error(`unexpected ${m.type}`))));
+    child.once('message', (m: { type: string }) =>
+      m.type === 'ready' ? resolve() : reject(new Error(`unexpected ${m.type}`)),
+    );
     child.once('exit', (code) => reject(new Error(`bench worker process exited with ${code} before it was ready`)));
   });
   const ask = <T>(request: object, answer: string) =>
@@ -121,7 +145,13 @@ async function runEvents(client: Client, workflowId: string): Promise<{ own: Cou
   const children: Counts = {};
   for (const e of events) {
     const started = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
-    if (started?.workflowId) add(children, countEvents((await client.workflow.getHandle(started.workflowId, started.runId ?? undefined).fetchHistory()).events ?? []));
+    if (started?.workflowId)
+      add(
+        children,
+        countEvents(
+          (await client.workflow.getHandle(started.workflowId, started.runId ?? undefined).fetchHistory()).events ?? [],
+        ),
+      );
   }
   return { own: countEvents(events), children };
 }
@@ -130,17 +160,25 @@ async function runEvents(client: Client, workflowId: string): Promise<{ own: Cou
 async function entityMark(client: Client, tenantId: string): Promise<{ runId: string; events: number }> {
   const handle = client.workflow.getHandle(tenantBudgetWorkflowId(tenantId));
   const { runId } = await handle.describe();
-  return { runId, events: ((await client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events ?? []).length };
+  return {
+    runId,
+    events: ((await client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events ?? []).length,
+  };
 }
 
 /** The entity's events since `mark`, following continue-as-new from the marked execution on. */
-async function entityEventsSince(client: Client, tenantId: string, mark: { runId: string; events: number }): Promise<{ counts: Counts; executions: number }> {
+async function entityEventsSince(
+  client: Client,
+  tenantId: string,
+  mark: { runId: string; events: number },
+): Promise<{ counts: Counts; executions: number }> {
   const counts: Counts = {};
   let runId: string | undefined = mark.runId;
   let skip = mark.events;
   let executions = 0;
   while (runId) {
-    const events: HistoryEvent[] = (await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId), runId).fetchHistory()).events ?? [];
+    const events: HistoryEvent[] =
+      (await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId), runId).fetchHistory()).events ?? [];
     add(counts, countEvents(events.slice(skip)));
     executions++;
     skip = 0;
@@ -174,7 +212,19 @@ type Starter = (i: number) => Promise<{ result: () => Promise<boolean> }>;
  * starting k × `staggerMs` late (steady traffic rather than waves that arrive together), and
  * measures them.
  */
-async function batch(workers: WorkerProcess, count: number, nodes: number, start: Starter, concurrency = count, staggerMs = 0): Promise<Omit<EngineBatch, 'eventsPerRun' | 'workflowTasksPerRun' | 'activityTasksPerRun' | 'eventsByType' | 'workerCpuMsPerRun'> & { cpuMs: number }> {
+async function batch(
+  workers: WorkerProcess,
+  count: number,
+  nodes: number,
+  start: Starter,
+  concurrency = count,
+  staggerMs = 0,
+): Promise<
+  Omit<
+    EngineBatch,
+    'eventsPerRun' | 'workflowTasksPerRun' | 'activityTasksPerRun' | 'eventsByType' | 'workerCpuMsPerRun'
+  > & { cpuMs: number }
+> {
   const cpuBefore = await workers.cpuMs();
   const began = Date.now();
   const latencies: number[] = [];
@@ -199,10 +249,23 @@ async function batch(workers: WorkerProcess, count: number, nodes: number, start
   );
   const wallMs = Date.now() - began;
   const cpuMs = (await workers.cpuMsWhenIdle()) - cpuBefore;
-  return { runs: count, completed, wallMs, nodesPerSec: r1((count * nodes * 1000) / wallMs), latencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) }, startCallMs: { p50: pct(startCalls, 50), p99: pct(startCalls, 99) }, cpuMs };
+  return {
+    runs: count,
+    completed,
+    wallMs,
+    nodesPerSec: r1((count * nodes * 1000) / wallMs),
+    latencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
+    startCallMs: { p50: pct(startCalls, 50), p99: pct(startCalls, 99) },
+    cpuMs,
+  };
 }
 
-async function describeBatch(client: Client, workflowIds: string[], entity: { counts: Counts; executions: number } | undefined, measured: Awaited<ReturnType<typeof batch>>): Promise<EngineBatch> {
+async function describeBatch(
+  client: Client,
+  workflowIds: string[],
+  entity: { counts: Counts; executions: number } | undefined,
+  measured: Awaited<ReturnType<typeof batch>>,
+): Promise<EngineBatch> {
   const own: Counts = {};
   const children: Counts = {};
   for (const id of workflowIds) {
@@ -220,7 +283,12 @@ async function describeBatch(client: Client, workflowIds: string[], entity: { co
   const perRun = (c: Counts) => r3(total(c) / n);
   return {
     ...rest,
-    eventsPerRun: { run: perRun(own), children: perRun(children), entity: entity ? perRun(entity.counts) : 0, total: r3(total(own) / n + total(children) / n + (entity ? total(entity.counts) / n : 0)) },
+    eventsPerRun: {
+      run: perRun(own),
+      children: perRun(children),
+      entity: entity ? perRun(entity.counts) : 0,
+      total: r3(total(own) / n + total(children) / n + (entity ? total(entity.counts) / n : 0)),
+    },
     workflowTasksPerRun: r3(byType.WORKFLOW_TASK_COMPLETED ?? 0),
     activityTasksPerRun: r3(byType.ACTIVITY_TASK_STARTED ?? 0),
     eventsByType: byType,
@@ -232,10 +300,21 @@ async function describeBatch(client: Client, workflowIds: string[], entity: { co
 let batchSeq = 0;
 
 /** One governed batch on a tenant of its own, so that every entity event in the window is the batch's. */
-export async function governedBatch(client: Client, workers: WorkerProcess, nodes: BenchNode[], count: number, { concurrency = count, name = 'dag', staggerMs = 0 } = {}): Promise<EngineBatch> {
+export async function governedBatch(
+  client: Client,
+  workers: WorkerProcess,
+  nodes: BenchNode[],
+  count: number,
+  { concurrency = count, name = 'dag', staggerMs = 0 } = {},
+): Promise<EngineBatch> {
   const id = batchSeq++;
   const tenantId = `engine-${id}`;
-  await configureTenant(client, tenantId, { budgetUsd: 1e6, maxConcurrentRuns: Math.max(count, concurrency), backpressureThreshold: 1, learning: { intensity: 'CONSERVATIVE' } });
+  await configureTenant(client, tenantId, {
+    budgetUsd: 1e6,
+    maxConcurrentRuns: Math.max(count, concurrency),
+    backpressureThreshold: 1,
+    learning: { intensity: 'CONSERVATIVE' },
+  });
   const mark = await entityMark(client, tenantId);
   const workflowIds: string[] = [];
   const measured = await batch(
@@ -254,7 +333,13 @@ export async function governedBatch(client: Client, workers: WorkerProcess, node
 }
 
 /** The same DAG as a bare Temporal workflow: same activities, queue, timeouts, retries and parallelism. */
-export async function bareBatch(client: Client, workers: WorkerProcess, nodes: BenchNode[], count: number, { concurrency = count, staggerMs = 0 } = {}): Promise<EngineBatch> {
+export async function bareBatch(
+  client: Client,
+  workers: WorkerProcess,
+  nodes: BenchNode[],
+  count: number,
+  { concurrency = count, staggerMs = 0 } = {},
+): Promise<EngineBatch> {
   const id = batchSeq++;
   const tenantId = `engine-${id}`;
   const workflowIds: string[] = [];
@@ -307,7 +392,12 @@ export interface EngineReport {
 export async function measureEngine(
   client: Client,
   workers: WorkerProcess,
-  { levels, shapes, lightRuns, rounds = 1 }: { levels: number[]; shapes: Array<readonly [string, BenchNode[]]>; lightRuns: number; rounds?: number },
+  {
+    levels,
+    shapes,
+    lightRuns,
+    rounds = 1,
+  }: { levels: number[]; shapes: Array<readonly [string, BenchNode[]]>; lightRuns: number; rounds?: number },
 ): Promise<EngineReport> {
   const rows: EngineRow[] = [];
   // A warm-up, so the first measured batch does not pay for caches and JIT.
@@ -319,8 +409,13 @@ export async function measureEngine(
     for (const inFlight of levels) {
       // Governed and bare alternate; each ratio is the median of the rounds' ratios, and the batches shown are the median round's.
       const pairs: Array<{ governed: EngineBatch; bare: EngineBatch }> = [];
-      for (let round = 0; round < rounds; round++) pairs.push({ governed: await governedBatch(client, workers, nodes, inFlight, { name }), bare: await bareBatch(client, workers, nodes, inFlight) });
-      const median = (f: (p: (typeof pairs)[number]) => number) => [...pairs.map(f)].sort((a, b) => a - b)[Math.floor(pairs.length / 2)]!;
+      for (let round = 0; round < rounds; round++)
+        pairs.push({
+          governed: await governedBatch(client, workers, nodes, inFlight, { name }),
+          bare: await bareBatch(client, workers, nodes, inFlight),
+        });
+      const median = (f: (p: (typeof pairs)[number]) => number) =>
+        [...pairs.map(f)].sort((a, b) => a - b)[Math.floor(pairs.length / 2)]!;
       const wallRatio = median((p) => p.governed.wallMs / p.bare.wallMs);
       const { governed, bare } = pairs.find((p) => p.governed.wallMs / p.bare.wallMs === wallRatio)!;
       const row: EngineRow = {
@@ -332,7 +427,12 @@ export async function measureEngine(
         wallRatio: r3(wallRatio),
         eventsRatio: r3(median((p) => p.governed.eventsPerRun.total / p.bare.eventsPerRun.total)),
         cpuRatio: r3(median((p) => p.governed.workerCpuMsPerRun / p.bare.workerCpuMsPerRun)),
-        ...(rounds > 1 ? { wallRatios: pairs.map((p) => r3(p.governed.wallMs / p.bare.wallMs)), cpuRatios: pairs.map((p) => r3(p.governed.workerCpuMsPerRun / p.bare.workerCpuMsPerRun)) } : {}),
+        ...(rounds > 1
+          ? {
+              wallRatios: pairs.map((p) => r3(p.governed.wallMs / p.bare.wallMs)),
+              cpuRatios: pairs.map((p) => r3(p.governed.workerCpuMsPerRun / p.bare.workerCpuMsPerRun)),
+            }
+          : {}),
       };
       rows.push(row);
       process.stderr.write(
@@ -343,27 +443,54 @@ export async function measureEngine(
   // Ten lanes, staggered across one run's length so that the runs in flight are spread out.
   const concurrency = 10;
   const staggerMs = 130;
-  const governed = await governedBatch(client, workers, chain5(250), lightRuns, { concurrency, name: 'chain5-250ms', staggerMs });
+  const governed = await governedBatch(client, workers, chain5(250), lightRuns, {
+    concurrency,
+    name: 'chain5-250ms',
+    staggerMs,
+  });
   const bare = await bareBatch(client, workers, chain5(250), lightRuns, { concurrency, staggerMs });
-  process.stderr.write(`  light load (${concurrency} in flight, 250-ms nodes): p50 ${governed.latencyMs.p50} / ${bare.latencyMs.p50} ms, start call p99 ${governed.startCallMs.p99} / ${bare.startCallMs.p99} ms\n`);
-  return { rows, workerOptions: BENCH_WORKER_OPTIONS, light: { concurrency, runs: lightRuns, governed, bare, p50LatencyDeltaMs: governed.latencyMs.p50 - bare.latencyMs.p50 } };
+  process.stderr.write(
+    `  light load (${concurrency} in flight, 250-ms nodes): p50 ${governed.latencyMs.p50} / ${bare.latencyMs.p50} ms, start call p99 ${governed.startCallMs.p99} / ${bare.startCallMs.p99} ms\n`,
+  );
+  return {
+    rows,
+    workerOptions: BENCH_WORKER_OPTIONS,
+    light: {
+      concurrency,
+      runs: lightRuns,
+      governed,
+      bare,
+      p50LatencyDeltaMs: governed.latencyMs.p50 - bare.latencyMs.p50,
+    },
+  };
 }
 
 /**
  * Where the worker's time goes: one batch of `kind` runs on a fresh server and a worker process
  * profiled with --cpu-prof (every thread), summed by function and by area.
  */
-export async function profileBatch(kind: 'governed' | 'bare', nodes: BenchNode[], count: number, dir: string): Promise<ProfileSummary> {
+export async function profileBatch(
+  kind: 'governed' | 'bare',
+  nodes: BenchNode[],
+  count: number,
+  dir: string,
+): Promise<ProfileSummary> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   await withEngineEnv(
     async (client, workers) => {
       // The profile covers the whole process; start-up is small beside a batch of this size.
-      await (kind === 'governed' ? governedBatch(client, workers, nodes, count, { name: 'profiled' }) : bareBatch(client, workers, nodes, count));
+      await (kind === 'governed'
+        ? governedBatch(client, workers, nodes, count, { name: 'profiled' })
+        : bareBatch(client, workers, nodes, count));
     },
     { cpuProfileDir: dir },
   );
-  return summarizeProfile(readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f)));
+  return summarizeProfile(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => join(dir, f)),
+  );
 }
 
 export interface ProfileSummary {
@@ -375,7 +502,11 @@ export interface ProfileSummary {
 }
 
 interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
+  nodes: Array<{
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }>;
   samples: number[];
   timeDeltas: number[];
 }
@@ -384,11 +515,18 @@ function areaOf(url: string, name: string): string {
   if (name === '(idle)') return 'idle';
   if (name === '(garbage collector)') return 'garbage collection';
   if (name === '(program)') return 'native (V8, Temporal core)';
-  if (/workflow-bundle|\/workflows\//.test(url) || url.startsWith('evalmachine')) return 'workflow code and SDK inside the sandbox';
+  if (/workflow-bundle|\/workflows\//.test(url) || url.startsWith('evalmachine'))
+    return 'workflow code and SDK inside the sandbox';
   if (/@temporalio\/worker/.test(url)) return 'SDK worker (activations, sandbox glue)';
   if (/@temporalio\/(common|proto)|protobufjs/.test(url)) return 'payloads and protobuf';
   if (/\/activities\//.test(url)) return 'ADOS activities';
-  if (/node_modules/.test(url)) return `library: ${url.split('node_modules/').at(-1)?.split('/').slice(0, url.includes('/@') ? 2 : 1).join('/')}`;
+  if (/node_modules/.test(url))
+    return `library: ${url
+      .split('node_modules/')
+      .at(-1)
+      ?.split('/')
+      .slice(0, url.includes('/@') ? 2 : 1)
+      .join('/')}`;
   if (url.startsWith('node:') || url === '') return 'Node.js internals';
   return 'other';
 }
@@ -399,23 +537,23 @@ export function summarizeProfile(files: string[], top = 25): ProfileSummary {
   const areas = new Map<string, number>();
   let totalUs = 0;
   for (const file of files) {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-  for (const [id, us] of selfUs) {
-    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    const name = functionName || '(anonymous)';
-    if (name === '(idle)') continue;
-    totalUs += us;
-    const where = `${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(bench|workflows|activities|workers|infra|api)\//, '$1/')}:${lineNumber + 1}`;
-    const key = `${name}@${where}`;
-    const entry = fn.get(key) ?? { name, where, us: 0 };
-    entry.us += us;
-    fn.set(key, entry);
-    const area = areaOf(url, name);
-    areas.set(area, (areas.get(area) ?? 0) + us);
-  }
+    const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const selfUs = new Map<number, number>();
+    profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+    for (const [id, us] of selfUs) {
+      const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+      const name = functionName || '(anonymous)';
+      if (name === '(idle)') continue;
+      totalUs += us;
+      const where = `${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(bench|workflows|activities|workers|infra|api)\//, '$1/')}:${lineNumber + 1}`;
+      const key = `${name}@${where}`;
+      const entry = fn.get(key) ?? { name, where, us: 0 };
+      entry.us += us;
+      fn.set(key, entry);
+      const area = areaOf(url, name);
+      areas.set(area, (areas.get(area) ?? 0) + us);
+    }
   }
   const pctOf = (us: number) => r1((100 * us) / totalUs);
   return {
@@ -424,14 +562,22 @@ export function summarizeProfile(files: string[], top = 25): ProfileSummary {
       .sort((a, b) => b.us - a.us)
       .slice(0, top)
       .map((f) => ({ name: f.name, where: f.where, ms: Math.round(f.us / 1000), pct: pctOf(f.us) })),
-    areas: [...areas.entries()].sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, ms: Math.round(us / 1000), pct: pctOf(us) })),
+    areas: [...areas.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([area, us]) => ({ area, ms: Math.round(us / 1000), pct: pctOf(us) })),
   };
 }
 
 /** A fresh in-memory dev server and a worker process for `body`; both stopped however it ends. */
-export async function withEngineEnv<T>(body: (client: Client, workers: WorkerProcess) => Promise<T>, { cpuProfileDir }: { cpuProfileDir?: string } = {}): Promise<T> {
+export async function withEngineEnv<T>(
+  body: (client: Client, workers: WorkerProcess) => Promise<T>,
+  { cpuProfileDir }: { cpuProfileDir?: string } = {},
+): Promise<T> {
   const server = await startDevServer({ port: await freePort(), headless: true, dbFile: null });
-  const workers = await startWorkerProcess(server.address, { workers: BENCH_WORKER_OPTIONS, ...(cpuProfileDir ? { cpuProfileDir } : {}) });
+  const workers = await startWorkerProcess(server.address, {
+    workers: BENCH_WORKER_OPTIONS,
+    ...(cpuProfileDir ? { cpuProfileDir } : {}),
+  });
   const client = await connectClient(server.address);
   try {
     return await body(client, workers);

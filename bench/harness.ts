@@ -17,8 +17,16 @@ export interface BenchEnvOptions {
  * A fresh in-memory dev server with in-process ADOS workers for one benchmark; everything is
  * stopped when `body` ends, however it ends.
  */
-export async function withBenchEnv<T>(options: BenchEnvOptions, body: (client: Client, server: DevServer) => Promise<T>): Promise<T> {
-  const server = await startDevServer({ port: await freePort(), headless: true, dbFile: null, ...(options.dynamicConfig ? { dynamicConfig: options.dynamicConfig } : {}) });
+export async function withBenchEnv<T>(
+  options: BenchEnvOptions,
+  body: (client: Client, server: DevServer) => Promise<T>,
+): Promise<T> {
+  const server = await startDevServer({
+    port: await freePort(),
+    headless: true,
+    dbFile: null,
+    ...(options.dynamicConfig ? { dynamicConfig: options.dynamicConfig } : {}),
+  });
   const connection = await NativeConnection.connect({ address: server.address });
   const workers = await createAdosWorkers({ ...options.workers, connection, clientAddress: server.address });
   const running = runAdosWorkers(workers);

@@ -37,7 +37,18 @@ async function main(): Promise<void> {
             startRun(client, {
               tenantId: 'hot',
               runId: `hot-${i + j}`,
-              dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 20, costUsd: 0.001 }, estimatedCostUsd: 0.001 }, { id: 'b', kind: 'util.sleep', deps: ['a'], params: { ms: 20, costUsd: 0.002 }, estimatedCostUsd: 0.002 }] },
+              dag: {
+                nodes: [
+                  { id: 'a', kind: 'util.sleep', params: { ms: 20, costUsd: 0.001 }, estimatedCostUsd: 0.001 },
+                  {
+                    id: 'b',
+                    kind: 'util.sleep',
+                    deps: ['a'],
+                    params: { ms: 20, costUsd: 0.002 },
+                    estimatedCostUsd: 0.002,
+                  },
+                ],
+              },
             }),
           ),
         )),
@@ -52,7 +63,14 @@ async function main(): Promise<void> {
     }
 
     // Walk the entity's chain of runs: history sizes and the messages it handled.
-    const chain: Array<{ runId: string; events: number; signalsIn: number; signalsOut: number; workflowTasksFailed: number; firstSuggestedAtEvent?: number }> = [];
+    const chain: Array<{
+      runId: string;
+      events: number;
+      signalsIn: number;
+      signalsOut: number;
+      workflowTasksFailed: number;
+      firstSuggestedAtEvent?: number;
+    }> = [];
     for await (const wf of client.workflow.list({ query: `WorkflowId = '${tenantBudgetWorkflowId('hot')}'` })) {
       const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       const events = history.events ?? [];
@@ -63,7 +81,9 @@ async function main(): Promise<void> {
         signalsOut: events.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes).length,
         // A continue-as-new that races new signals fails its workflow task and is tried again.
         workflowTasksFailed: events.filter((e) => e.workflowTaskFailedEventAttributes).length,
-        firstSuggestedAtEvent: Number(events.find((e) => e.workflowTaskStartedEventAttributes?.suggestContinueAsNew)?.eventId ?? 0) || undefined,
+        firstSuggestedAtEvent:
+          Number(events.find((e) => e.workflowTaskStartedEventAttributes?.suggestContinueAsNew)?.eventId ?? 0) ||
+          undefined,
       });
     }
     const byStatus: Record<string, number> = {};
@@ -81,7 +101,11 @@ async function main(): Promise<void> {
       entityRuns: chain.length,
       continueAsNew: chain.length - 1,
       largestEntityHistory: Math.max(...chain.map((c) => c.events)),
-      entityChain: chain.map(({ events, workflowTasksFailed, firstSuggestedAtEvent }) => ({ events, workflowTasksFailed, firstSuggestedAtEvent })),
+      entityChain: chain.map(({ events, workflowTasksFailed, firstSuggestedAtEvent }) => ({
+        events,
+        workflowTasksFailed,
+        firstSuggestedAtEvent,
+      })),
       entityMessagesPerRun: Math.round(((signalsIn + signalsOut) / RUNS) * 100) / 100,
       entitySignalsInPerRun: Math.round((signalsIn / RUNS) * 100) / 100,
       limitWarnings: warnings,

@@ -37,7 +37,12 @@ function dag(i: number): DeliveryRunInput['dag'] {
       name: 'rag-rerank',
       nodes: [
         { id: 'retrieve', kind: 'retrieval.search', params: { query, top_k: 6 } },
-        { id: 'generate', kind: 'llm.generate', deps: ['retrieve'], params: { model: 'gpt-4o', num_candidates: 2, max_tokens: 200 } },
+        {
+          id: 'generate',
+          kind: 'llm.generate',
+          deps: ['retrieve'],
+          params: { model: 'gpt-4o', num_candidates: 2, max_tokens: 200 },
+        },
         { id: 'rerank', kind: 'rerank', deps: ['generate'] },
         { id: 'evaluate', kind: 'eval.score', deps: ['rerank'] },
       ],
@@ -73,19 +78,33 @@ function accuracy(results: DeliveryRunResult[]): Accuracy {
     if (mid?.runProjectedUsd !== undefined) half.push(Math.abs(mid.runProjectedUsd - r.costUsd) / r.costUsd);
   }
   const mean = (xs: number[]) => round((xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)) * 100);
-  const p90 = (xs: number[]) => round(([...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(xs.length * 0.9) - 1)] ?? 0) * 100);
-  return { runs: start.length, startMeanPct: mean(start), startP90Pct: p90(start), halfMeanPct: mean(half), halfP90Pct: p90(half) };
+  const p90 = (xs: number[]) =>
+    round(([...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(xs.length * 0.9) - 1)] ?? 0) * 100);
+  return {
+    runs: start.length,
+    startMeanPct: mean(start),
+    startP90Pct: p90(start),
+    halfMeanPct: mean(half),
+    halfP90Pct: p90(half),
+  };
 }
 
 function round(x: number, digits = 2): number {
   return Math.round(x * 10 ** digits) / 10 ** digits;
 }
 
-export async function runBatch(client: Client, tenantId: string, from: number, count: number): Promise<DeliveryRunResult[]> {
+export async function runBatch(
+  client: Client,
+  tenantId: string,
+  from: number,
+  count: number,
+): Promise<DeliveryRunResult[]> {
   const results: DeliveryRunResult[] = [];
   for (let i = from; i < from + count; i += CONCURRENCY) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(CONCURRENCY, from + count - i) }, (_, j) => startRun(client, { tenantId, runId: `r-${i + j}`, dag: dag(i + j) })),
+      Array.from({ length: Math.min(CONCURRENCY, from + count - i) }, (_, j) =>
+        startRun(client, { tenantId, runId: `r-${i + j}`, dag: dag(i + j) }),
+      ),
     );
     results.push(...(await Promise.all(batch.map(runOutcome))));
   }
@@ -109,12 +128,20 @@ export async function measureLearning(client: Client, { quick, prefix = '' }: { 
   }
 
   // Warm: one tenant, 50 runs of the same shapes, then the measured runs.
-  await configureTenant(client, t('warm'), { budgetUsd: 100, maxConcurrentRuns: 20, learning: { intensity: 'CONSERVATIVE' } });
+  await configureTenant(client, t('warm'), {
+    budgetUsd: 100,
+    maxConcurrentRuns: 20,
+    learning: { intensity: 'CONSERVATIVE' },
+  });
   const warmup = await runBatch(client, t('warm'), 0, WARMUP_RUNS);
   const warm = await runBatch(client, t('warm'), WARMUP_RUNS, MEASURED_RUNS);
 
   // An AGGRESSIVE learner on the same workload: what its learning costs, and what it saves.
-  await configureTenant(client, t('learner'), { budgetUsd: 2, maxConcurrentRuns: 20, learning: { intensity: 'AGGRESSIVE' } });
+  await configureTenant(client, t('learner'), {
+    budgetUsd: 2,
+    maxConcurrentRuns: 20,
+    learning: { intensity: 'AGGRESSIVE' },
+  });
   const learner = await runBatch(client, t('learner'), 0, LEARNER_RUNS);
   let status = await tenantStatus(client, t('learner'));
   for (let i = 0; i < 100 && status.learning.learningReservedUsd > 0; i++) {
@@ -123,7 +150,8 @@ export async function measureLearning(client: Client, { quick, prefix = '' }: { 
   }
   const adoptedAt = status.learning.history.find((e) => e.type === 'preference' && e.adopted);
   const firstSwitched = learner.findIndex((r) => (r.learning?.choices.length ?? 0) > 0);
-  const meanCost = (rs: DeliveryRunResult[]) => (rs.length ? round(rs.reduce((s, r) => s + r.costUsd, 0) / rs.length, 6) : 0);
+  const meanCost = (rs: DeliveryRunResult[]) =>
+    rs.length ? round(rs.reduce((s, r) => s + r.costUsd, 0) / rs.length, 6) : 0;
   const rag = (rs: DeliveryRunResult[]) => rs.filter((r) => 'generate' in r.nodes);
 
   const report = {
@@ -142,11 +170,19 @@ export async function measureLearning(client: Client, { quick, prefix = '' }: { 
       learningSpentUsd: status.learning.learningSpentUsd,
       learningSharePct: round((status.learning.learningSpentUsd / status.budgetUsd) * 100, 3),
       shadows: status.learning.history.filter((e) => e.type === 'exploration').length,
-      preferences: status.learning.preferences.map((p) => ({ kind: p.kind, from: p.fromModel, to: p.toModel, evidence: p.evidence })),
+      preferences: status.learning.preferences.map((p) => ({
+        kind: p.kind,
+        from: p.fromModel,
+        to: p.toModel,
+        evidence: p.evidence,
+      })),
       preferenceAdoptedAtSeq: adoptedAt?.seq,
       firstRunOnLearnedModel: firstSwitched >= 0 ? firstSwitched : undefined,
       meanRagRunCostBeforeUsd: meanCost(rag(firstSwitched >= 0 ? learner.slice(0, firstSwitched) : learner)),
-      meanRagRunCostAfterUsd: firstSwitched >= 0 ? meanCost(rag(learner.slice(firstSwitched).filter((r) => r.learning?.choices.length))) : undefined,
+      meanRagRunCostAfterUsd:
+        firstSwitched >= 0
+          ? meanCost(rag(learner.slice(firstSwitched).filter((r) => r.learning?.choices.length)))
+          : undefined,
     },
   };
   return report;
@@ -158,7 +194,12 @@ async function main(): Promise<void> {
   Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop } });
   const started = Date.now();
   await withBenchEnv({}, async (client) => {
-    const report = { ...(await measureLearning(client, { quick })), elapsedMs: Date.now() - started, machine: `${process.platform} ${process.arch}, node ${process.version}`, at: new Date().toISOString() };
+    const report = {
+      ...(await measureLearning(client, { quick })),
+      elapsedMs: Date.now() - started,
+      machine: `${process.platform} ${process.arch}, node ${process.version}`,
+      at: new Date().toISOString(),
+    };
     writeReport(`learning${quick ? '-quick' : ''}`, report);
     const p = report.projection;
     process.stdout.write(

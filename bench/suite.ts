@@ -13,12 +13,21 @@ import { configureTenant, runOutcome, startRun } from '../api/client';
 import { findTemporalCli } from '../infra/temporal-cli';
 import { decideCost } from '../workflows/policy/cost-agent';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import { GOVERNED_CHAIN5, chain5, diamond10, measureEngine, withEngineEnv, type EngineBatch, type EngineReport } from './engine';
+import {
+  GOVERNED_CHAIN5,
+  chain5,
+  diamond10,
+  measureEngine,
+  withEngineEnv,
+  type EngineBatch,
+  type EngineReport,
+} from './engine';
 import { measureLearning } from './learning';
 import { measureBudgetRaces } from './budget-races';
 import { withBenchEnv, writeReport } from './harness';
 
-const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0);
+const pct = (xs: number[], p: number) =>
+  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0;
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -39,7 +48,12 @@ async function entityFigures(client: Client, tenantId: string) {
     runs++;
     peak = Math.max(peak, events.length);
     // Messages: signals in and out, and updates (each admitRuns update admits a batch of runs).
-    signals += events.filter((e) => e.workflowExecutionSignaledEventAttributes || e.signalExternalWorkflowExecutionInitiatedEventAttributes || e.workflowExecutionUpdateAcceptedEventAttributes).length;
+    signals += events.filter(
+      (e) =>
+        e.workflowExecutionSignaledEventAttributes ||
+        e.signalExternalWorkflowExecutionInitiatedEventAttributes ||
+        e.workflowExecutionUpdateAcceptedEventAttributes,
+    ).length;
   }
   return { signals, peakHistory: peak, continueAsNew: Math.max(0, runs - 1) };
 }
@@ -48,7 +62,13 @@ async function entityFigures(client: Client, tenantId: string) {
 async function scale(client: Client, name: string, tenants: number, runsPerTenant: number) {
   const rss = rssSampler();
   const ids = Array.from({ length: tenants }, (_, t) => `${name}-${t}`);
-  for (const tenantId of ids) await configureTenant(client, tenantId, { budgetUsd: 1e6, maxConcurrentRuns: runsPerTenant, backpressureThreshold: 1, learning: { intensity: 'CONSERVATIVE' } });
+  for (const tenantId of ids)
+    await configureTenant(client, tenantId, {
+      budgetUsd: 1e6,
+      maxConcurrentRuns: runsPerTenant,
+      backpressureThreshold: 1,
+      learning: { intensity: 'CONSERVATIVE' },
+    });
   const began = Date.now();
   const latencies: number[] = [];
   const admissionWaits: number[] = [];
@@ -63,7 +83,10 @@ async function scale(client: Client, name: string, tenants: number, runsPerTenan
           const h = await startRun(client, { tenantId, runId: `s-${i}`, dag: { nodes: chain5(20) } });
           startCalls.push(Date.now() - t0);
           // unref: a pending loss timer must not keep the process alive once everything finished.
-          const result = await Promise.race([runOutcome(h), new Promise<undefined>((r) => setTimeout(() => r(undefined), 600_000).unref())]);
+          const result = await Promise.race([
+            runOutcome(h),
+            new Promise<undefined>((r) => setTimeout(() => r(undefined), 600_000).unref()),
+          ]);
           if (!result) {
             lost++;
             return;
@@ -102,10 +125,28 @@ async function scale(client: Client, name: string, tenants: number, runsPerTenan
 
 /** The CostAgent itself, in-process: the pure decision, timed over many calls. */
 function costAgentMicros(): number {
-  const pressure = { budgetMicros: 1e8, spentMicros: 5e7, othersCommittedMicros: 1e7, activeRuns: 8, maxConcurrentRuns: 10, backpressureThreshold: 0.8, thresholds: { warning: 0.7, critical: 0.9 }, budgetStatus: 'HEALTHY' as const };
+  const pressure = {
+    budgetMicros: 1e8,
+    spentMicros: 5e7,
+    othersCommittedMicros: 1e7,
+    activeRuns: 8,
+    maxConcurrentRuns: 10,
+    backpressureThreshold: 0.8,
+    thresholds: { warning: 0.7, critical: 0.9 },
+    budgetStatus: 'HEALTHY' as const,
+  };
   const n = 200_000;
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) decideCost({ pressure, unreportedMicros: i % 1000, remainingFullMicros: 2e6, remainingDegradedMicros: 1e6, nodesDone: i % 5, nodesTotal: 5, alreadyDegraded: false });
+  for (let i = 0; i < n; i++)
+    decideCost({
+      pressure,
+      unreportedMicros: i % 1000,
+      remainingFullMicros: 2e6,
+      remainingDegradedMicros: 1e6,
+      nodesDone: i % 5,
+      nodesTotal: 5,
+      alreadyDegraded: false,
+    });
   return r3(Number(process.hrtime.bigint() - t0) / 1000 / n);
 }
 
@@ -121,7 +162,15 @@ export async function runBenchSuite({ quick }: { quick: boolean }): Promise<void
   process.stderr.write('governed vs bare (the engine tax) …\n');
   // Workers in a process of their own, so that their CPU per run is theirs alone.
   const engine = await withEngineEnv((client, workers) =>
-    measureEngine(client, workers, { levels: quick ? [50] : [50, 200], shapes: [['chain5', chain5()], ['diamond10', diamond10()]], lightRuns: quick ? 30 : 60, rounds: quick ? 1 : 3 }),
+    measureEngine(client, workers, {
+      levels: quick ? [50] : [50, 200],
+      shapes: [
+        ['chain5', chain5()],
+        ['diamond10', diamond10()],
+      ],
+      lightRuns: quick ? 30 : 60,
+      rounds: quick ? 1 : 3,
+    }),
   );
   const report = await withBenchEnv({ workers: { nodeConcurrency: 100, workflowConcurrency: 100 } }, async (client) => {
     process.stderr.write('scale …\n');
@@ -137,7 +186,14 @@ export async function runBenchSuite({ quick }: { quick: boolean }): Promise<void
   const temporalVersion = execFileSync(findTemporalCli(), ['--version'], { encoding: 'utf8' }).trim();
   const full = {
     quick,
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, temporal: temporalVersion, platform: `${process.platform} ${process.arch}` },
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      temporal: temporalVersion,
+      platform: `${process.platform} ${process.arch}`,
+    },
     costAgentDecisionMicros: costAgentMicros(),
     engine,
     ...report,
@@ -155,7 +211,9 @@ export async function runBenchSuite({ quick }: { quick: boolean }): Promise<void
  */
 export function renderResults(): void {
   const results = join(__dirname, 'results');
-  const full = JSON.parse(readFileSync(join(results, 'latest.json'), 'utf8')) as Record<string, unknown> & { at: string };
+  const full = JSON.parse(readFileSync(join(results, 'latest.json'), 'utf8')) as Record<string, unknown> & {
+    at: string;
+  };
   const racesFile = join(results, 'budget-races.json');
   if (existsSync(racesFile)) {
     const races = JSON.parse(readFileSync(racesFile, 'utf8')) as { at: string };
@@ -164,8 +222,13 @@ export function renderResults(): void {
   const table = markdown(full);
   writeFileSync(join(results, 'latest.md'), table);
   // The README and docs/PERFORMANCE.md include the table between their bench markers.
-  for (const file of [join(__dirname, '..', 'README.md'), join(__dirname, '..', 'docs', 'PERFORMANCE.md')]) includeTable(file, table);
-  execFileSync(process.execPath, [join(__dirname, 'chart.mjs'), join(results, 'latest.json'), join(results, 'chart.svg')], { stdio: 'inherit' });
+  for (const file of [join(__dirname, '..', 'README.md'), join(__dirname, '..', 'docs', 'PERFORMANCE.md')])
+    includeTable(file, table);
+  execFileSync(
+    process.execPath,
+    [join(__dirname, 'chart.mjs'), join(results, 'latest.json'), join(results, 'chart.svg')],
+    { stdio: 'inherit' },
+  );
   process.stderr.write(`\n${table}\n`);
 }
 
@@ -185,16 +248,29 @@ function markdown(r: Record<string, unknown>): string {
     engine: EngineReport;
     scale: Omit<Awaited<ReturnType<typeof scale>>, 'startCallMs'> & { startCallMs?: { p50: number; p99: number } };
     hotTenant: Awaited<ReturnType<typeof scale>> & { limitWarnings: string[] };
-    projection: { cold: { startMeanPct: number; halfMeanPct: number }; warm: { startMeanPct: number; halfMeanPct: number } };
+    projection: {
+      cold: { startMeanPct: number; halfMeanPct: number };
+      warm: { startMeanPct: number; halfMeanPct: number };
+    };
     budgetRaces?: { exact: Race; inexact: Race };
     elapsedMs: number;
   };
-  type Race = { runs: number; budgetUsd: number; completed: number; spentUsd: number; overspendUsd: number; boundUsd: number; spendEqualsRunCosts: boolean };
-  const race = (label: string, r: Race) => `| ${label} | ${r.runs} | $${r.budgetUsd} | ${r.completed} | $${r.spentUsd} | **$${r.overspendUsd}** | $${r.boundUsd} | ${r.spendEqualsRunCosts ? 'yes' : 'NO'} |`;
+  type Race = {
+    runs: number;
+    budgetUsd: number;
+    completed: number;
+    spentUsd: number;
+    overspendUsd: number;
+    boundUsd: number;
+    spendEqualsRunCosts: boolean;
+  };
+  const race = (label: string, r: Race) =>
+    `| ${label} | ${r.runs} | $${r.budgetUsd} | ${r.completed} | $${r.spentUsd} | **$${r.overspendUsd}** | $${r.boundUsd} | ${r.spendEqualsRunCosts ? 'yes' : 'NO'} |`;
   const s = x.scale;
   const h = x.hotTenant;
   const e = x.engine;
-  const ev = (b: EngineBatch) => `${b.eventsPerRun.total} (${b.eventsPerRun.run} + ${b.eventsPerRun.children} + ${b.eventsPerRun.entity})`;
+  const ev = (b: EngineBatch) =>
+    `${b.eventsPerRun.total} (${b.eventsPerRun.run} + ${b.eventsPerRun.children} + ${b.eventsPerRun.entity})`;
   const l = e.light;
   return [
     `Measured ${x.quick ? 'with --quick ' : ''}on ${x.machine.cores} cores, ${x.machine.memoryGiB} GiB, Node ${x.machine.node}, ${x.machine.temporal} (embedded dev server, SQLite in memory); ${Math.round(x.elapsedMs / 1000)} s in all.`,

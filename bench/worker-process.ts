@@ -10,10 +10,23 @@ type Request = { type: 'cpu' } | { type: 'stop' };
 
 async function main(): Promise<void> {
   const address = process.env.TEMPORAL_ADDRESS;
-  if (!address || !process.send) throw new Error('bench/worker-process.ts is started by the bench, with TEMPORAL_ADDRESS and an IPC channel');
+  if (!address || !process.send)
+    throw new Error('bench/worker-process.ts is started by the bench, with TEMPORAL_ADDRESS and an IPC channel');
   const noop = () => undefined;
-  Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => process.stderr.write(`${m}\n`) } });
-  const options = JSON.parse(process.env.ADOS_BENCH_WORKER_OPTIONS ?? '{}') as { nodeConcurrency?: number; workflowConcurrency?: number };
+  Runtime.install({
+    logger: {
+      log: noop,
+      trace: noop,
+      debug: noop,
+      info: noop,
+      warn: noop,
+      error: (m: string) => process.stderr.write(`${m}\n`),
+    },
+  });
+  const options = JSON.parse(process.env.ADOS_BENCH_WORKER_OPTIONS ?? '{}') as {
+    nodeConcurrency?: number;
+    workflowConcurrency?: number;
+  };
   const connection = await NativeConnection.connect({ address });
   const workers = await createAdosWorkers({ ...options, connection, clientAddress: address });
   const running = runAdosWorkers(workers);

@@ -5,7 +5,14 @@ import { existsSync } from 'node:fs';
 export const DEBIAN_CHROMIUM = '/usr/bin/chromium';
 
 /** Flags for headless chromium on a CI machine: no sandbox, no GPU, nothing fetched in the background. */
-export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /**
  * The chromium to drive with playwright-core: ADOS_CHROMIUM_PATH, else Debian's, installed with
@@ -20,13 +27,20 @@ export function ensureChromium(): string {
   }
   if (existsSync(DEBIAN_CHROMIUM)) return DEBIAN_CHROMIUM;
   const root = process.getuid?.() === 0;
-  const run = (args: string[]) => execFileSync(root ? args[0]! : 'sudo', root ? args.slice(1) : args, { stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
+  const run = (args: string[]) =>
+    execFileSync(root ? args[0]! : 'sudo', root ? args.slice(1) : args, {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      timeout: 600_000,
+    });
   try {
     run(['apt-get', 'update', '-qq']);
     run(['apt-get', 'install', '-y', '-qq', 'chromium']);
   } catch (err) {
-    throw new Error(`chromium is not installed at ${DEBIAN_CHROMIUM} and apt-get install chromium failed (${(err as Error).message}); install it, or set ADOS_CHROMIUM_PATH`);
+    throw new Error(
+      `chromium is not installed at ${DEBIAN_CHROMIUM} and apt-get install chromium failed (${(err as Error).message}); install it, or set ADOS_CHROMIUM_PATH`,
+    );
   }
-  if (!existsSync(DEBIAN_CHROMIUM)) throw new Error(`apt-get install chromium did not provide ${DEBIAN_CHROMIUM}; set ADOS_CHROMIUM_PATH`);
+  if (!existsSync(DEBIAN_CHROMIUM))
+    throw new Error(`apt-get install chromium did not provide ${DEBIAN_CHROMIUM}; set ADOS_CHROMIUM_PATH`);
   return DEBIAN_CHROMIUM;
 }

@@ -8,7 +8,10 @@ const port = z.coerce.number().int().min(0).max(65_535);
 
 export const configSchema = z.object({
   /** @default 'localhost:7233' */
-  TEMPORAL_ADDRESS: z.string().regex(/^[^\s/]+:\d{1,5}$/, 'must be host:port').default('localhost:7233'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s/]+:\d{1,5}$/, 'must be host:port')
+    .default('localhost:7233'),
   /** @default 'default' */
   TEMPORAL_NAMESPACE: z.string().min(1).max(255).default('default'),
   /** @default './artifacts' */
@@ -26,7 +29,12 @@ export const configSchema = z.object({
   /** Requests per minute per token (or per address without one). @default 600 */
   ADOS_API_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
   /** Largest request body in bytes. @default 1048576 */
-  ADOS_API_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  ADOS_API_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   /** How long the API trusts a checked tenant token before asking its entity again. @default 10 */
   ADOS_API_TOKEN_CACHE_SECONDS: z.coerce.number().min(0).max(3600).default(10),
   /** A worker's Prometheus port (0 = off). @default 0 */
@@ -47,7 +55,10 @@ export class ConfigError extends Error {
  * Reads the settings from `env`, with `overrides` (from command-line flags) taking precedence.
  * Empty variables count as unset. Throws a ConfigError naming every bad variable.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof AdosConfig, unknown>> = {}): AdosConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<keyof AdosConfig, unknown>> = {},
+): AdosConfig {
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(configSchema.shape)) {
     const value = env[key];

@@ -7,7 +7,14 @@ import { TEMPORAL_HOME, findTemporalCli } from './temporal-cli';
 
 export const DEFAULT_DB_FILE = join(TEMPORAL_HOME, 'ados-dev.db');
 
-const SEARCH_ATTRIBUTE_TYPES: Record<string, string> = { KEYWORD: 'Keyword', DOUBLE: 'Double', INT: 'Int', TEXT: 'Text', BOOL: 'Bool', DATETIME: 'Datetime' };
+const SEARCH_ATTRIBUTE_TYPES: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  DOUBLE: 'Double',
+  INT: 'Int',
+  TEXT: 'Text',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+};
 
 export interface DevServerOptions {
   /** @default 7233 */
@@ -34,12 +41,21 @@ export interface DevServer {
 }
 
 /** The dev server's command line: persistent SQLite with WAL, the five search attributes, fairness on. */
-export function devServerArgs({ port = 7233, uiPort = 8233, dbFile = DEFAULT_DB_FILE, headless = false, logLevel = 'error', dynamicConfig = {} }: DevServerOptions): string[] {
+export function devServerArgs({
+  port = 7233,
+  uiPort = 8233,
+  dbFile = DEFAULT_DB_FILE,
+  headless = false,
+  logLevel = 'error',
+  dynamicConfig = {},
+}: DevServerOptions): string[] {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', logLevel];
-  if (dbFile) args.push('--db-filename', dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
+  if (dbFile)
+    args.push('--db-filename', dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
   if (headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
-  for (const key of ADOS_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${SEARCH_ATTRIBUTE_TYPES[key.type]}`);
+  for (const key of ADOS_SEARCH_ATTRIBUTES)
+    args.push('--search-attribute', `${key.name}=${SEARCH_ATTRIBUTE_TYPES[key.type]}`);
   for (const [key, value] of Object.entries({ 'matching.enableFairness': true, ...dynamicConfig })) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
@@ -63,10 +79,15 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 
   const deadline = Date.now() + startTimeoutMs;
   while (!(await temporalAnswers(address))) {
-    if (exited !== undefined) throw new Error(`temporal dev server exited with code ${exited}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`);
+    if (exited !== undefined)
+      throw new Error(
+        `temporal dev server exited with code ${exited}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`,
+      );
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`temporal dev server did not answer at ${address} within ${startTimeoutMs} ms: ${stderr.trim().slice(-500)}`);
+      throw new Error(
+        `temporal dev server did not answer at ${address} within ${startTimeoutMs} ms: ${stderr.trim().slice(-500)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -10,13 +10,51 @@ export function createMetrics() {
   const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
   return {
     registry,
-    runsEnded: new Counter({ name: 'ados_runs_total', help: 'Delivery runs ended, by tenant and final status', labelNames: ['tenant', 'status'], registers: [registry] }),
-    nodeDuration: new Histogram({ name: 'ados_node_duration_seconds', help: 'Node activity attempts, by kind and outcome', labelNames: ['kind', 'outcome'], buckets: seconds, registers: [registry] }),
-    decisions: new Counter({ name: 'ados_cost_decisions_total', help: 'CostAgent decisions, by action', labelNames: ['action'], registers: [registry] }),
-    admissionWait: new Histogram({ name: 'ados_admission_wait_seconds', help: 'Time from a run asking for admission to its answer, by outcome', labelNames: ['outcome'], buckets: seconds, registers: [registry] }),
-    spend: new Counter({ name: 'ados_spend_usd_total', help: 'Money spent by node activities, by tenant and category', labelNames: ['tenant', 'category'], registers: [registry] }),
-    httpRequests: new Counter({ name: 'ados_http_requests_total', help: 'API requests, by method, route and status code', labelNames: ['method', 'route', 'status'], registers: [registry] }),
-    httpDuration: new Histogram({ name: 'ados_http_request_duration_seconds', help: 'API request durations, by method and route', labelNames: ['method', 'route'], buckets: seconds, registers: [registry] }),
+    runsEnded: new Counter({
+      name: 'ados_runs_total',
+      help: 'Delivery runs ended, by tenant and final status',
+      labelNames: ['tenant', 'status'],
+      registers: [registry],
+    }),
+    nodeDuration: new Histogram({
+      name: 'ados_node_duration_seconds',
+      help: 'Node activity attempts, by kind and outcome',
+      labelNames: ['kind', 'outcome'],
+      buckets: seconds,
+      registers: [registry],
+    }),
+    decisions: new Counter({
+      name: 'ados_cost_decisions_total',
+      help: 'CostAgent decisions, by action',
+      labelNames: ['action'],
+      registers: [registry],
+    }),
+    admissionWait: new Histogram({
+      name: 'ados_admission_wait_seconds',
+      help: 'Time from a run asking for admission to its answer, by outcome',
+      labelNames: ['outcome'],
+      buckets: seconds,
+      registers: [registry],
+    }),
+    spend: new Counter({
+      name: 'ados_spend_usd_total',
+      help: 'Money spent by node activities, by tenant and category',
+      labelNames: ['tenant', 'category'],
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: 'ados_http_requests_total',
+      help: 'API requests, by method, route and status code',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'ados_http_request_duration_seconds',
+      help: 'API request durations, by method and route',
+      labelNames: ['method', 'route'],
+      buckets: seconds,
+      registers: [registry],
+    }),
   };
 }
 

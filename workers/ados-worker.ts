@@ -43,7 +43,11 @@ export interface AdosWorkerOptions {
 export const SHARED_WORKFLOW_MODULES = ['zod'];
 
 export function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger, preloadModules: SHARED_WORKFLOW_MODULES });
+  return bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: quietBundlerLogger,
+    preloadModules: SHARED_WORKFLOW_MODULES,
+  });
 }
 
 const quietBundlerLogger = {
@@ -51,12 +55,17 @@ const quietBundlerLogger = {
   trace: () => undefined,
   debug: () => undefined,
   info: () => undefined,
-  warn: (message: string, meta?: Record<string, unknown>) => process.stderr.write(`${message} ${meta ? JSON.stringify(meta) : ''}\n`),
-  error: (message: string, meta?: Record<string, unknown>) => process.stderr.write(`${message} ${meta ? JSON.stringify(meta) : ''}\n`),
+  warn: (message: string, meta?: Record<string, unknown>) =>
+    process.stderr.write(`${message} ${meta ? JSON.stringify(meta) : ''}\n`),
+  error: (message: string, meta?: Record<string, unknown>) =>
+    process.stderr.write(`${message} ${meta ? JSON.stringify(meta) : ''}\n`),
 };
 
 /** The task queues one process serves, in the order its workers are created. */
-export function nodeQueuesFor({ partitions, tenants = [] }: Pick<AdosWorkerOptions, 'partitions' | 'tenants'>): string[] {
+export function nodeQueuesFor({
+  partitions,
+  tenants = [],
+}: Pick<AdosWorkerOptions, 'partitions' | 'tenants'>): string[] {
   const all = partitions ?? [...Array(nodePartitionsFromEnv()).keys()];
   return [...all.map(partitionTaskQueue), ...tenants.map((t) => dedicatedTaskQueue(assertId('tenant id', t)))];
 }
@@ -69,18 +78,29 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
   const { connection, control = true, nodeConcurrency = 20, workflowConcurrency = 40 } = options;
   const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
   const workers: Worker[] = [];
-  const activityInterceptors = [...(options.trace ? [options.trace.interceptor()] : []), ...(options.metrics ? [nodeDurationInterceptor(options.metrics)] : [])];
+  const activityInterceptors = [
+    ...(options.trace ? [options.trace.interceptor()] : []),
+    ...(options.metrics ? [nodeDurationInterceptor(options.metrics)] : []),
+  ];
   // The runs' releases go out through the worker's own client (connected on first use).
   let client: Promise<Client> | undefined;
-  const releaseClient = () => (client ??= Connection.connect({ address: options.clientAddress ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233' }).then((connection) => new Client({ connection, namespace })));
+  const releaseClient = () =>
+    (client ??= Connection.connect({
+      address: options.clientAddress ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',
+    }).then((connection) => new Client({ connection, namespace })));
   if (control) {
     workers.push(
       await Worker.create({
         connection,
         namespace,
         taskQueue: CONTROL_TASK_QUEUE,
-        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowBundle: await bundleWorkflows() }),
-        activities: createControlActivities({ ...(options.clientAddress ? { address: options.clientAddress } : {}), namespace }),
+        ...(options.workflowBundle
+          ? { workflowBundle: options.workflowBundle }
+          : { workflowBundle: await bundleWorkflows() }),
+        activities: createControlActivities({
+          ...(options.clientAddress ? { address: options.clientAddress } : {}),
+          namespace,
+        }),
         interceptors: { activity: activityInterceptors },
         sinks: { ...metricsSinks(options.metrics), ...releaseSinks(releaseClient) },
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,

@@ -31,7 +31,10 @@ export class ExecutionTrace {
   private timer?: NodeJS.Timeout;
   private readonly started = new Date().toISOString();
 
-  constructor(identity = `${hostname()}-${process.pid}`, private readonly root = artifactsRoot()) {
+  constructor(
+    identity = `${hostname()}-${process.pid}`,
+    private readonly root = artifactsRoot(),
+  ) {
     this.workerId = identity.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 100);
   }
 
@@ -63,7 +66,9 @@ export class ExecutionTrace {
             workflowId: info.workflowExecution?.workflowId,
           };
           const startedAt = Date.now();
-          const queueMs = info.currentAttemptScheduledTimestampMs ? startedAt - info.currentAttemptScheduledTimestampMs : undefined;
+          const queueMs = info.currentAttemptScheduledTimestampMs
+            ? startedAt - info.currentAttemptScheduledTimestampMs
+            : undefined;
           this.line({ event: 'start', at: new Date(startedAt).toISOString(), ...base, queueMs });
           let outcome = 'completed';
           try {
@@ -95,7 +100,16 @@ export class ExecutionTrace {
     const kinds = Object.fromEntries(
       [...this.stats].map(([kind, s]) => {
         const sorted = [...s.durations].sort((a, b) => a - b);
-        return [kind, { tasks: s.tasks, failures: s.failures, busyMs: s.busyMs, p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95) }];
+        return [
+          kind,
+          {
+            tasks: s.tasks,
+            failures: s.failures,
+            busyMs: s.busyMs,
+            p50Ms: percentile(sorted, 50),
+            p95Ms: percentile(sorted, 95),
+          },
+        ];
       }),
     );
     const all = [...this.stats.values()];

@@ -8,7 +8,9 @@ function withIds(meta: LogMetadata = {}): LogMetadata {
   if (typeof meta.workflowId !== 'string') return meta;
   const run = parseDeliveryRunWorkflowId(meta.workflowId);
   if (run) return { ...meta, ...run };
-  const tenantId = meta.workflowId.startsWith('tenant-budget:') ? meta.workflowId.slice('tenant-budget:'.length) : undefined;
+  const tenantId = meta.workflowId.startsWith('tenant-budget:')
+    ? meta.workflowId.slice('tenant-budget:'.length)
+    : undefined;
   return tenantId && isValidId(tenantId) ? { ...meta, tenantId } : meta;
 }
 
@@ -21,11 +23,21 @@ class PinoTemporalLogger implements Logger {
     const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[level];
     this.pino[method](withIds(meta), message);
   }
-  trace(message: string, meta?: LogMetadata): void { this.log('TRACE', message, meta); }
-  debug(message: string, meta?: LogMetadata): void { this.log('DEBUG', message, meta); }
-  info(message: string, meta?: LogMetadata): void { this.log('INFO', message, meta); }
-  warn(message: string, meta?: LogMetadata): void { this.log('WARN', message, meta); }
-  error(message: string, meta?: LogMetadata): void { this.log('ERROR', message, meta); }
+  trace(message: string, meta?: LogMetadata): void {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata): void {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata): void {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata): void {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata): void {
+    this.log('ERROR', message, meta);
+  }
 }
 
 let installed = false;
@@ -34,11 +46,16 @@ let installed = false;
  * Routes the SDK's and workflows' logs through pino, and with `prometheusBindAddress` has the SDK
  * export its runtime metrics there; call once, before the first worker is created.
  */
-export function installTemporalLogging(level: 'debug' | 'info' | 'warn' | 'error' = 'info', prometheusBindAddress?: string): void {
+export function installTemporalLogging(
+  level: 'debug' | 'info' | 'warn' | 'error' = 'info',
+  prometheusBindAddress?: string,
+): void {
   if (installed) return;
   installed = true;
   Runtime.install({
     logger: new PinoTemporalLogger(root.child({ component: 'temporal' }, { level })),
-    ...(prometheusBindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: prometheusBindAddress } } } } : {}),
+    ...(prometheusBindAddress
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: prometheusBindAddress } } } }
+      : {}),
   });
 }

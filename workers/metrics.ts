@@ -46,7 +46,9 @@ export function nodeDurationInterceptor(m: AdosMetrics): ActivityInterceptorsFac
 export function serveWorkerMetrics(m: AdosMetrics, port: number, temporalMetricsUrl?: string): Promise<Server> {
   const server = createServer((request, response) => {
     if (request.url !== '/metrics') {
-      response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'NOT_FOUND', message: 'only /metrics is served here' }));
+      response
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'NOT_FOUND', message: 'only /metrics is served here' }));
       return;
     }
     metricsText(m, temporalMetricsUrl).then(

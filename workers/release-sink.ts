@@ -20,9 +20,14 @@ export function releaseSinks(client: () => Promise<Client>): InjectedSinks<Relea
         fn: async (_info, { tenantId, runId, costs }) => {
           try {
             const c = await client();
-            await c.withDeadline(Date.now() + RELEASE_TIMEOUT_MS, () => c.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).signal(releaseRunSignal, { runId, costs }));
+            await c.withDeadline(Date.now() + RELEASE_TIMEOUT_MS, () =>
+              c.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).signal(releaseRunSignal, { runId, costs }),
+            );
           } catch (err) {
-            logger.warn({ tenantId, runId, error: String(err) }, 'run release not sent; the export sweep will release the run');
+            logger.warn(
+              { tenantId, runId, error: String(err) },
+              'run release not sent; the export sweep will release the run',
+            );
           }
         },
       },

@@ -23,7 +23,12 @@ export async function bareDag(input: BareDagInput): Promise<{ nodes: number; cos
   let costMicros = 0;
   const inFlight = new Map<string, Promise<void>>();
   const activity = (kind: string) =>
-    proxyActivities<Record<string, NodeActivity>>({ taskQueue: input.taskQueue, startToCloseTimeout: '300s', heartbeatTimeout: '10s', retry: { maximumAttempts: 3 } })[kind]!;
+    proxyActivities<Record<string, NodeActivity>>({
+      taskQueue: input.taskQueue,
+      startToCloseTimeout: '300s',
+      heartbeatTimeout: '10s',
+      retry: { maximumAttempts: 3 },
+    })[kind]!;
   for (;;) {
     for (const node of input.nodes) {
       if (inFlight.size >= input.maxParallelism) break;
@@ -32,7 +37,14 @@ export async function bareDag(input: BareDagInput): Promise<{ nodes: number; cos
       const upstream = Object.fromEntries((node.deps ?? []).map((d) => [d, outputs[d]]));
       inFlight.set(
         node.id,
-        activity(node.kind)({ runId: input.runId, tenantId: input.tenantId, nodeId: node.id, kind: node.kind, params: node.params ?? {}, upstream }).then((outcome) => {
+        activity(node.kind)({
+          runId: input.runId,
+          tenantId: input.tenantId,
+          nodeId: node.id,
+          kind: node.kind,
+          params: node.params ?? {},
+          upstream,
+        }).then((outcome) => {
           outputs[node.id] = outcome.output;
           costMicros += outcome.costMicros;
           done.add(node.id);

@@ -30,12 +30,36 @@ import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from './policy/ids
 import { nodeTaskQueue } from './policy/routing';
 import { RunGovernor, type Gate } from './policy/run-governor';
 import { RunPlan } from './policy/run-plan';
-import { FINAL_RUN_STATUSES, RunState, type DeliveryRunResult, type NodeOutcome, type RunLearningReport, type RunStatus } from './policy/run-state';
+import {
+  FINAL_RUN_STATUSES,
+  RunState,
+  type DeliveryRunResult,
+  type NodeOutcome,
+  type RunLearningReport,
+  type RunStatus,
+} from './policy/run-state';
 import type { AdmissionDecision, CostEvent, LeaseGrant, TenantPressure } from './policy/tenant';
 import type { ControlActivities, DeploymentSettings, NodeActivity, NodeTask } from './node-task';
-import { BudgetStatusKey, DeliveryCostUsdKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from './search-attributes';
-import { admissionDecisionSignal, leaseGrantedSignal, pressureChangedSignal, progressQuery, type RunLaunch } from './messages/delivery-run';
-import { recordCostsSignal, releaseRunSignal, requestAdmissionSignal, requestLeaseSignal } from './messages/tenant-budget';
+import {
+  BudgetStatusKey,
+  DeliveryCostUsdKey,
+  DeliveryPriorityKey,
+  DeliveryStatusKey,
+  TenantIdKey,
+} from './search-attributes';
+import {
+  admissionDecisionSignal,
+  leaseGrantedSignal,
+  pressureChangedSignal,
+  progressQuery,
+  type RunLaunch,
+} from './messages/delivery-run';
+import {
+  recordCostsSignal,
+  releaseRunSignal,
+  requestAdmissionSignal,
+  requestLeaseSignal,
+} from './messages/tenant-budget';
 
 // ── Message API (declared in ./messages/delivery-run) ──────────────────────────────────────────
 export { admissionDecisionSignal, leaseGrantedSignal, pressureChangedSignal, progressQuery, type RunLaunch };
@@ -117,7 +141,11 @@ class DeliveryRun {
     this.runId = input.runId ?? (fromId?.tenantId === input.tenantId ? fromId.runId : undefined) ?? uuid4();
     const ticket = launch?.ticket;
     this.status = ticket ? (ticket.kind === 'ADMITTED' ? 'RUNNING' : 'REJECTED') : 'ADMITTING';
-    if (launch) this.published = { status: this.status, ...(ticket?.kind === 'ADMITTED' ? { budget: ticket.lease.pressure.budgetStatus } : {}) };
+    if (launch)
+      this.published = {
+        status: this.status,
+        ...(ticket?.kind === 'ADMITTED' ? { budget: ticket.lease.pressure.budgetStatus } : {}),
+      };
   }
 
   admissionDecided(decision: AdmissionDecision): void {
@@ -181,7 +209,10 @@ class DeliveryRun {
       // a run admitted by ticket through its worker (no workflow task waits for it), a run that asked by signal by signal.
       const release = { runId: this.runId, costs: this.governor!.takeUnreported() };
       if (this.launch?.ticket) releases.release({ tenantId: spec.tenantId, ...release });
-      else await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId)).signal(releaseRunSignal, release)).catch((err) => log.error('slot release not delivered', { error: String(err) }));
+      else
+        await CancellationScope.nonCancellable(() =>
+          getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId)).signal(releaseRunSignal, release),
+        ).catch((err) => log.error('slot release not delivered', { error: String(err) }));
     }
   }
 
@@ -208,7 +239,12 @@ class DeliveryRun {
   /** Asks the tenant for a slot and a first lease covering the run's estimated cost; false if the tenant does not exist. */
   private async askForAdmission(spec: DeliveryRunSpec): Promise<boolean> {
     try {
-      await getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId)).signal(requestAdmissionSignal, { runId: this.runId, workflowId: workflowInfo().workflowId, priority: spec.priority, estimatedMicros: this.plan!.remainingMicros() });
+      await getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId)).signal(requestAdmissionSignal, {
+        runId: this.runId,
+        workflowId: workflowInfo().workflowId,
+        priority: spec.priority,
+        estimatedMicros: this.plan!.remainingMicros(),
+      });
       return true;
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -237,9 +273,14 @@ class DeliveryRun {
   /** The admitted run: its nodes on the tenant's queue, then its final status. */
   private async runDag(spec: DeliveryRunSpec): Promise<DeliveryRunResult> {
     const admitted = this.admission as Extract<AdmissionDecision, { kind: 'ADMITTED' }>;
-    const taskQueue = nodeTaskQueue({ tenantId: spec.tenantId, partitions: this.settings?.nodePartitions ?? this.launch!.nodePartitions, dedicatedQueue: admitted.dedicatedQueue });
+    const taskQueue = nodeTaskQueue({
+      tenantId: spec.tenantId,
+      partitions: this.settings?.nodePartitions ?? this.launch!.nodePartitions,
+      dedicatedQueue: admitted.dedicatedQueue,
+    });
     // What the tenant has learned: its cost model for the estimates, proven cheaper models for the plan.
-    if (admitted.learning) this.learning = { explore: admitted.learning.explore, choices: this.plan!.learn(admitted.learning) };
+    if (admitted.learning)
+      this.learning = { explore: admitted.learning.explore, choices: this.plan!.learn(admitted.learning) };
     this.publish('RUNNING');
     const stop = await runNodes(this.state!, this.plan!, {
       taskQueue,
@@ -254,7 +295,12 @@ class DeliveryRun {
     if (stop?.status === 'FAILED') {
       this.reason = stop.reason;
       this.publish('FAILED');
-      throw ApplicationFailure.create({ type: 'CriticalNodeFailed', message: stop.reason, nonRetryable: true, details: [this.result()] });
+      throw ApplicationFailure.create({
+        type: 'CriticalNodeFailed',
+        message: stop.reason,
+        nonRetryable: true,
+        details: [this.result()],
+      });
     }
     if (stop?.status === 'TERMINATED') {
       this.reason = stop.reason;
@@ -296,7 +342,9 @@ class DeliveryRun {
     for (let asks = 0; asks < 3 && short.neededMicros > governor.available(); asks++) {
       const before = governor.grantedMicros();
       const request = governor.leaseRequest(this.runId);
-      await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(requestLeaseSignal, request));
+      await CancellationScope.nonCancellable(() =>
+        getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(requestLeaseSignal, request),
+      );
       await condition(() => governor.hasAnswer(request.seq));
       if (governor.grantedMicros() - before < request.requestMicros) break;
     }
@@ -308,7 +356,13 @@ class DeliveryRun {
     if (event && event.costMicros > 0) metrics.spent(this.input.tenantId, event.category, event.costMicros / 1e6);
     const batch = this.governor!.nodeEnded(node.id, event);
     // Sent even while the run is being cancelled: the money was spent.
-    return batch ? CancellationScope.nonCancellable(() => getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(recordCostsSignal, { events: batch })) : undefined;
+    return batch
+      ? CancellationScope.nonCancellable(() =>
+          getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(recordCostsSignal, {
+            events: batch,
+          }),
+        )
+      : undefined;
   }
 
   /** On an exploring run, the first LLM node with a cheaper model is run again in shadow. */
@@ -316,19 +370,36 @@ class DeliveryRun {
     const { learning, spec, runId } = this;
     const fromModel = task.model;
     const toModel = fromModel ? cheaperModel(fromModel) : undefined;
-    if (!learning?.explore || learning.shadow || node.kind !== 'llm.generate' || !fromModel || !toModel || !spec) return;
+    if (!learning?.explore || learning.shadow || node.kind !== 'llm.generate' || !fromModel || !toModel || !spec)
+      return;
     const workflowId = `shadow-exploration:${spec.tenantId}:${runId}:${node.id}`;
     learning.shadow = { nodeId: node.id, workflowId, fromModel, toModel };
     const catalogFull = catalogEstimateMicros(node.kind, { params: task.params, model: fromModel });
     const catalogShadow = catalogEstimateMicros(node.kind, { params: task.params, model: toModel });
-    const reference = spec.dag.nodes.find((n) => n.kind === 'eval.score' && typeof n.params.reference === 'string')?.params.reference as string | undefined;
-    const estimateMicros = catalogFull > 0 ? Math.round((outcome.costMicros * catalogShadow) / catalogFull) : catalogShadow;
+    const reference = spec.dag.nodes.find((n) => n.kind === 'eval.score' && typeof n.params.reference === 'string')
+      ?.params.reference as string | undefined;
+    const estimateMicros =
+      catalogFull > 0 ? Math.round((outcome.costMicros * catalogShadow) / catalogFull) : catalogShadow;
     this.shadows.push(
       // Not cancellable: once asked for, the shadow belongs to the tenant's learning, not to this run.
       CancellationScope.nonCancellable(() =>
         startChild(shadowExploration, {
           workflowId,
-          args: [{ tenantId: spec.tenantId, runId, nodeId: node.id, taskQueue, task, realOutput: outcome.output, realCostMicros: outcome.costMicros, fromModel, toModel, estimateMicros, ...(reference ? { reference } : {}) }],
+          args: [
+            {
+              tenantId: spec.tenantId,
+              runId,
+              nodeId: node.id,
+              taskQueue,
+              task,
+              realOutput: outcome.output,
+              realCostMicros: outcome.costMicros,
+              fromModel,
+              toModel,
+              estimateMicros,
+              ...(reference ? { reference } : {}),
+            },
+          ],
           parentClosePolicy: ParentClosePolicy.ABANDON,
           staticSummary: `shadow of ${node.id} in run ${runId} (${spec.tenantId}): ${fromModel} → ${toModel}`,
         }),
@@ -389,7 +460,11 @@ interface RunNodesOptions {
  * undefined when the DAG is done. Written to create few promises: the SDK records a stack trace
  * for every promise a workflow creates, which made promises most of a short run's workflow CPU.
  */
-async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenantId, authorize, charge, explore, onChange, renderDetails }: RunNodesOptions): Promise<Stop | undefined> {
+async function runNodes(
+  run: RunState,
+  plan: RunPlan,
+  { taskQueue, runId, tenantId, authorize, charge, explore, onChange, renderDetails }: RunNodesOptions,
+): Promise<Stop | undefined> {
   const nodesScope = new CancellationScope();
   const inFlight = new Set<string>();
   let stop: Stop | undefined;
@@ -414,9 +489,19 @@ async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenant
     const variant = plan.variant(node);
     run.markRunning(node.id, new Date().toISOString(), variant.model);
     if (plan.isDegraded(node.id)) run.nodes[node.id]!.degraded = true;
-    const task: NodeTask = { runId, tenantId, nodeId: node.id, kind: node.kind, params: variant.params, upstream: run.upstreamOutputs(node), ...(variant.model ? { model: variant.model } : {}) };
+    const task: NodeTask = {
+      runId,
+      tenantId,
+      nodeId: node.id,
+      kind: node.kind,
+      params: variant.params,
+      upstream: run.upstreamOutputs(node),
+      ...(variant.model ? { model: variant.model } : {}),
+    };
     const degradedHow = plan.isDegraded(node.id) ? describeDegradation(plan.variant(node, false), variant) : undefined;
-    const activity = proxyActivities<Record<string, NodeActivity>>(nodeActivityOptions(run, node, taskQueue, tenantId, degradedHow))[node.kind]!;
+    const activity = proxyActivities<Record<string, NodeActivity>>(
+      nodeActivityOptions(run, node, taskQueue, tenantId, degradedHow),
+    )[node.kind]!;
     const ended = () => {
       inFlight.delete(node.id);
       onChange();
@@ -482,21 +567,36 @@ async function runNodes(run: RunState, plan: RunPlan, { taskQueue, runId, tenant
     if (cancelled === undefined) await new Promise<void>((resolve) => (wake = resolve));
     if (cancelled !== undefined) throw cancelled;
   }
-  if (stop) run.closeUnfinished(stop.status === 'FAILED' ? `cancelled: ${stop.reason}` : `terminated: ${stop.reason}`, new Date().toISOString());
+  if (stop)
+    run.closeUnfinished(
+      stop.status === 'FAILED' ? `cancelled: ${stop.reason}` : `terminated: ${stop.reason}`,
+      new Date().toISOString(),
+    );
   return stop;
 }
 
 /** How a degraded node differs from its full form, for its activity's summary in the Web UI. */
-function describeDegradation(full: { params: Record<string, unknown>; model?: string }, degraded: { params: Record<string, unknown>; model?: string }): string {
+function describeDegradation(
+  full: { params: Record<string, unknown>; model?: string },
+  degraded: { params: Record<string, unknown>; model?: string },
+): string {
   const changes: string[] = [];
-  if (full.model !== degraded.model && degraded.model) changes.push(`model ${full.model ?? 'default'} → ${degraded.model}`);
+  if (full.model !== degraded.model && degraded.model)
+    changes.push(`model ${full.model ?? 'default'} → ${degraded.model}`);
   for (const [key, value] of Object.entries(degraded.params)) {
-    if (key !== 'model' && JSON.stringify(full.params[key]) !== JSON.stringify(value)) changes.push(`${key} ${JSON.stringify(full.params[key] ?? null)} → ${JSON.stringify(value)}`);
+    if (key !== 'model' && JSON.stringify(full.params[key]) !== JSON.stringify(value))
+      changes.push(`${key} ${JSON.stringify(full.params[key] ?? null)} → ${JSON.stringify(value)}`);
   }
   return changes.length > 0 ? changes.join(', ') : 'degraded plan';
 }
 
-function nodeActivityOptions(run: RunState, node: DagNode, taskQueue: string, tenantId: string, degradedHow?: string): ActivityOptions {
+function nodeActivityOptions(
+  run: RunState,
+  node: DagNode,
+  taskQueue: string,
+  tenantId: string,
+  degradedHow?: string,
+): ActivityOptions {
   const retry = node.retry ?? {};
   return {
     taskQueue,

@@ -11,7 +11,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { isValidId } from './policy/ids';
-import { DEFAULT_PRIORS_CONFIG, noisedPriors, priorCoordinates, type CostStats, type PriorsConfig, type PublishedPriors } from './policy/priors';
+import {
+  DEFAULT_PRIORS_CONFIG,
+  noisedPriors,
+  priorCoordinates,
+  type CostStats,
+  type PriorsConfig,
+  type PublishedPriors,
+} from './policy/priors';
 import type { ControlActivities } from './node-task';
 
 // ── Message API ────────────────────────────────────────────────────────────────────────────────
@@ -47,7 +54,11 @@ const { laplaceUniforms } = proxyLocalActivities<ControlActivities>({ startToClo
  * and only when contributions changed, because every release spends privacy budget.
  */
 export async function metaLearning(input: MetaLearningInput = {}): Promise<never> {
-  const config: PriorsConfig = { ...DEFAULT_PRIORS_CONFIG, ...input.config, clip: { ...DEFAULT_PRIORS_CONFIG.clip, ...input.config?.clip } };
+  const config: PriorsConfig = {
+    ...DEFAULT_PRIORS_CONFIG,
+    ...input.config,
+    clip: { ...DEFAULT_PRIORS_CONFIG.clip, ...input.config?.clip },
+  };
   const contributions: Record<string, CostStats> = { ...input.state?.contributions };
   let published = input.state?.published;
   let releases = input.state?.releases ?? 0;
@@ -68,7 +79,12 @@ export async function metaLearning(input: MetaLearningInput = {}): Promise<never
     releases,
     epsilonSpent: releases * config.epsilon,
     config,
-    coordinates: priorCoordinates(contributions, config).map(({ key, basis, contributors, noiseScale }) => ({ key, basis, contributors, noiseScale })),
+    coordinates: priorCoordinates(contributions, config).map(({ key, basis, contributors, noiseScale }) => ({
+      key,
+      basis,
+      contributors,
+      noiseScale,
+    })),
   }));
 
   for (;;) {
@@ -85,12 +101,21 @@ export async function metaLearning(input: MetaLearningInput = {}): Promise<never
       const uniforms = coordinates.length > 0 ? await laplaceUniforms({ count: coordinates.length }) : [];
       published = noisedPriors(coordinates, uniforms, config, releases + 1, new Date().toISOString());
       releases++;
-      log.info('priors published', { version: published.version, coordinates: coordinates.length, contributors: Object.keys(contributions).length });
-      setCurrentDetails(`**meta-learning** · release ${releases} · ${Object.keys(contributions).length} contributing tenants · ${coordinates.length} coordinates · ε ${config.epsilon} per release`);
+      log.info('priors published', {
+        version: published.version,
+        coordinates: coordinates.length,
+        contributors: Object.keys(contributions).length,
+      });
+      setCurrentDetails(
+        `**meta-learning** · release ${releases} · ${Object.keys(contributions).length} contributing tenants · ${coordinates.length} coordinates · ε ${config.epsilon} per release`,
+      );
     }
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof metaLearning>({ config, state: { contributions, ...(published ? { published } : {}), releases, dirty } });
+      await continueAsNew<typeof metaLearning>({
+        config,
+        state: { contributions, ...(published ? { published } : {}), releases, dirty },
+      });
     }
   }
 }

@@ -7,4 +7,10 @@ export const DeliveryCostUsdKey = defineSearchAttributeKey('DeliveryCostUsd', 'D
 export const BudgetStatusKey = defineSearchAttributeKey('BudgetStatus', 'KEYWORD');
 export const DeliveryPriorityKey = defineSearchAttributeKey('DeliveryPriority', 'INT');
 
-export const ADOS_SEARCH_ATTRIBUTES = [TenantIdKey, DeliveryStatusKey, DeliveryCostUsdKey, BudgetStatusKey, DeliveryPriorityKey];
+export const ADOS_SEARCH_ATTRIBUTES = [
+  TenantIdKey,
+  DeliveryStatusKey,
+  DeliveryCostUsdKey,
+  BudgetStatusKey,
+  DeliveryPriorityKey,
+];

@@ -1,4 +1,12 @@
-import { condition, getExternalWorkflowHandle, log, proxyActivities, setHandler, workflowInfo, CancellationScope } from '@temporalio/workflow';
+import {
+  condition,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+  CancellationScope,
+} from '@temporalio/workflow';
 import { catalogEstimateMicros } from './policy/estimates';
 import { tenantBudgetWorkflowId } from './policy/ids';
 import type { CostEvent } from './policy/tenant';
@@ -55,9 +63,19 @@ export async function shadowExploration(input: ShadowExplorationInput): Promise<
     if (grant.explorationId === explorationId) grantedMicros ??= grant.grantedMicros;
   });
 
-  const shadowTask: NodeTask = { ...input.task, model: input.toModel, params: { ...input.task.params, model: input.toModel } };
+  const shadowTask: NodeTask = {
+    ...input.task,
+    model: input.toModel,
+    params: { ...input.task.params, model: input.toModel },
+  };
   const requestMicros = Math.round(input.estimateMicros * SHADOW_HEADROOM) + EVAL_RESERVE_MICROS;
-  await tenant.signal(requestExplorationSignal, { explorationId, workflowId: workflowInfo().workflowId, runId, nodeId, requestMicros });
+  await tenant.signal(requestExplorationSignal, {
+    explorationId,
+    workflowId: workflowInfo().workflowId,
+    runId,
+    nodeId,
+    requestMicros,
+  });
   if (!(await condition(() => grantedMicros !== undefined, GRANT_TIMEOUT)) || !grantedMicros) {
     // A grant that arrives after the timeout must not stay reserved.
     await tenant.signal(settleExplorationSignal, { explorationId, runId, nodeId, costs: [] });
@@ -78,23 +96,52 @@ export async function shadowExploration(input: ShadowExplorationInput): Promise<
   const spent = () => costs.reduce((sum, c) => sum + c.costMicros, 0);
   let observation: ShadowObservation | undefined;
   try {
-    const shadow = await node(shadowTask.kind, `shadow of ${nodeId}: ${input.fromModel} → ${input.toModel}`)({
+    const shadow = await node(
+      shadowTask.kind,
+      `shadow of ${nodeId}: ${input.fromModel} → ${input.toModel}`,
+    )({
       ...shadowTask,
       params: { ...shadowTask.params, max_cost_usd: (grantedMicros - EVAL_RESERVE_MICROS) / 1e6 },
     });
-    costs.push({ key: `${explorationId}/shadow`, runId, nodeId, category: 'learning', costMicros: shadow.costMicros, kind: shadowTask.kind, model: input.toModel, estimateMicros: catalogEstimateMicros(shadowTask.kind, { params: shadowTask.params, model: input.toModel }) });
-    observation = { kind: shadowTask.kind, fromModel: input.fromModel, toModel: input.toModel, costFullMicros: input.realCostMicros, costShadowMicros: shadow.costMicros };
+    costs.push({
+      key: `${explorationId}/shadow`,
+      runId,
+      nodeId,
+      category: 'learning',
+      costMicros: shadow.costMicros,
+      kind: shadowTask.kind,
+      model: input.toModel,
+      estimateMicros: catalogEstimateMicros(shadowTask.kind, { params: shadowTask.params, model: input.toModel }),
+    });
+    observation = {
+      kind: shadowTask.kind,
+      fromModel: input.fromModel,
+      toModel: input.toModel,
+      costFullMicros: input.realCostMicros,
+      costShadowMicros: shadow.costMicros,
+    };
     const score = async (which: 'full' | 'shadow', output: unknown): Promise<number> => {
       const evalTask: NodeTask = {
         tenantId,
         runId,
         nodeId: `${nodeId}-eval-${which}`,
         kind: 'eval.score',
-        params: { ...(input.reference ? { reference: input.reference } : {}), max_cost_usd: Math.max(0, grantedMicros! - spent()) / 2e6 },
+        params: {
+          ...(input.reference ? { reference: input.reference } : {}),
+          max_cost_usd: Math.max(0, grantedMicros! - spent()) / 2e6,
+        },
         upstream: { [nodeId]: output },
       };
       const scored = await node('eval.score', `score the ${which} answer of ${nodeId}`)(evalTask);
-      costs.push({ key: `${explorationId}/eval-${which}`, runId, nodeId, category: 'learning', costMicros: scored.costMicros, kind: 'eval.score', estimateMicros: catalogEstimateMicros('eval.score', { params: {} }) });
+      costs.push({
+        key: `${explorationId}/eval-${which}`,
+        runId,
+        nodeId,
+        category: 'learning',
+        costMicros: scored.costMicros,
+        kind: 'eval.score',
+        estimateMicros: catalogEstimateMicros('eval.score', { params: {} }),
+      });
       const out = scored.output as { f1: number; rougeL: number };
       return (out.f1 + out.rougeL) / 2;
     };
@@ -103,8 +150,21 @@ export async function shadowExploration(input: ShadowExplorationInput): Promise<
   } catch (err) {
     log.warn('shadow cut short', { tenantId, runId, nodeId, error: String(err) });
   } finally {
-    await CancellationScope.nonCancellable(() => tenant.signal(settleExplorationSignal, { explorationId, runId, nodeId, costs, ...(observation ? { observation } : {}) }));
+    await CancellationScope.nonCancellable(() =>
+      tenant.signal(settleExplorationSignal, {
+        explorationId,
+        runId,
+        nodeId,
+        costs,
+        ...(observation ? { observation } : {}),
+      }),
+    );
   }
   const compared = observation?.qualityShadow !== undefined;
-  return { status: compared ? 'COMPARED' : 'CUT_SHORT', grantedUsd: grantedMicros / 1e6, spentUsd: spent() / 1e6, ...(observation ? { observation } : {}) };
+  return {
+    status: compared ? 'COMPARED' : 'CUT_SHORT',
+    grantedUsd: grantedMicros / 1e6,
+    spentUsd: spent() / 1e6,
+    ...(observation ? { observation } : {}),
+  };
 }

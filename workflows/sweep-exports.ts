@@ -1,7 +1,10 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ExportActivities } from './node-task';
 
-const { exportPendingArtifacts } = proxyActivities<ExportActivities>({ startToCloseTimeout: '10m', retry: { maximumAttempts: 3 } });
+const { exportPendingArtifacts } = proxyActivities<ExportActivities>({
+  startToCloseTimeout: '10m',
+  retry: { maximumAttempts: 3 },
+});
 
 /**
  * Run by the `ados-export-sweep` Schedule: exports every finished run not yet exported (a run

@@ -1,6 +1,20 @@
-import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { ZodError } from 'zod';
-import { mergeTenantConfig, tenantConfigPatchSchema, tenantConfigSchema, type TenantConfigInput, type TenantLedgerState } from './policy/tenant';
+import {
+  mergeTenantConfig,
+  tenantConfigPatchSchema,
+  tenantConfigSchema,
+  type TenantConfigInput,
+  type TenantLedgerState,
+} from './policy/tenant';
 import { PeriodTimer, TenantEntity, type Reply } from './tenant-entity';
 import {
   admitRunsUpdate,
@@ -35,14 +49,24 @@ export type TenantBudgetInput =
  * answers and continues-as-new when Temporal suggests it, carrying its state and unsent answers.
  */
 export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
-  const entity = new TenantEntity(input.state ?? { config: parseOrFail(() => tenantConfigSchema.parse(input.config)), now: new Date().toISOString() }, input.outbox);
+  const entity = new TenantEntity(
+    input.state ?? { config: parseOrFail(() => tenantConfigSchema.parse(input.config)), now: new Date().toISOString() },
+    input.outbox,
+  );
   const { ledger } = entity;
 
   setHandler(tenantStatusQuery, () => ledger.status());
   setHandler(authTokensQuery, () => ledger.activeTokens().map(({ id, hash }) => ({ id, hash })));
-  setHandler(issueTokenUpdate, (token) => (entity.touch(), ledger.addToken(token, new Date().toISOString())), { validator: (token) => throwIf(ledger.tokenProblem(token)) });
-  setHandler(revokeTokenUpdate, ({ id }) => (entity.touch(), { revoked: ledger.revokeToken(id, new Date().toISOString()) }));
-  setHandler(configureTenantUpdate, (patch) => (entity.configure(patch), ledger.status()), { validator: (patch) => validatePatch(ledger.config, patch) });
+  setHandler(issueTokenUpdate, (token) => (entity.touch(), ledger.addToken(token, new Date().toISOString())), {
+    validator: (token) => throwIf(ledger.tokenProblem(token)),
+  });
+  setHandler(
+    revokeTokenUpdate,
+    ({ id }) => (entity.touch(), { revoked: ledger.revokeToken(id, new Date().toISOString()) }),
+  );
+  setHandler(configureTenantUpdate, (patch) => (entity.configure(patch), ledger.status()), {
+    validator: (patch) => validatePatch(ledger.config, patch),
+  });
   setHandler(admitRunsUpdate, ({ requests }) => entity.admitRuns(requests), { validator: validateAdmissions });
   setHandler(requestAdmissionSignal, (request) => entity.requestAdmission(request));
   setHandler(requestLeaseSignal, (request) => entity.requestLease(request));
@@ -59,7 +83,10 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
       await condition(() => entity.hasWork() || periodTimer.due || workflowInfo().continueAsNewSuggested);
     } else {
       const periodEnd = ledger.currentPeriodEnd();
-      await condition(() => entity.hasWork() || workflowInfo().continueAsNewSuggested, periodEnd ? Math.max(1, Date.parse(periodEnd) - new Date().getTime()) : undefined);
+      await condition(
+        () => entity.hasWork() || workflowInfo().continueAsNewSuggested,
+        periodEnd ? Math.max(1, Date.parse(periodEnd) - new Date().getTime()) : undefined,
+      );
     }
     entity.settle();
     if (workflowInfo().continueAsNewSuggested) {
@@ -76,16 +103,27 @@ function throwIf(problem: string | undefined): void {
 }
 
 /** Bad config is rejected before it enters history. */
-function validatePatch(current: Parameters<typeof mergeTenantConfig>[0], patch: Parameters<typeof mergeTenantConfig>[1]): void {
+function validatePatch(
+  current: Parameters<typeof mergeTenantConfig>[0],
+  patch: Parameters<typeof mergeTenantConfig>[1],
+): void {
   const parsed = tenantConfigPatchSchema.parse(patch);
-  if (parsed.tenantId !== undefined && parsed.tenantId !== current.tenantId) throw new Error(`tenantId ${parsed.tenantId} does not match this entity's tenant ${current.tenantId}`);
+  if (parsed.tenantId !== undefined && parsed.tenantId !== current.tenantId)
+    throw new Error(`tenantId ${parsed.tenantId} does not match this entity's tenant ${current.tenantId}`);
   tenantConfigSchema.parse(mergeTenantConfig(current, patch));
 }
 
 function validateAdmissions({ requests }: { requests: unknown }): void {
-  if (!Array.isArray(requests) || requests.length === 0 || requests.length > MAX_ADMISSIONS_PER_UPDATE) throw new Error(`requests must be a list of 1 to ${MAX_ADMISSIONS_PER_UPDATE} admission requests`);
+  if (!Array.isArray(requests) || requests.length === 0 || requests.length > MAX_ADMISSIONS_PER_UPDATE)
+    throw new Error(`requests must be a list of 1 to ${MAX_ADMISSIONS_PER_UPDATE} admission requests`);
   for (const r of requests as Array<Record<string, unknown>>) {
-    if (typeof r?.runId !== 'string' || typeof r.workflowId !== 'string' || !Number.isInteger(r.priority) || (r.priority as number) < 1 || (r.priority as number) > 5) {
+    if (
+      typeof r?.runId !== 'string' ||
+      typeof r.workflowId !== 'string' ||
+      !Number.isInteger(r.priority) ||
+      (r.priority as number) < 1 ||
+      (r.priority as number) > 5
+    ) {
       throw new Error(`each request needs runId, workflowId and a priority from 1 to 5; got ${JSON.stringify(r)}`);
     }
   }
@@ -96,7 +134,10 @@ function parseOrFail<T>(parse: () => T): T {
     return parse();
   } catch (err) {
     if (err instanceof ZodError) {
-      throw ApplicationFailure.nonRetryable(`invalid tenant config: ${err.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ')}`, 'InvalidTenantConfig');
+      throw ApplicationFailure.nonRetryable(
+        `invalid tenant config: ${err.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ')}`,
+        'InvalidTenantConfig',
+      );
     }
     throw err;
   }

@@ -1,4 +1,13 @@
-import { CancellationScope, getExternalWorkflowHandle, isCancellation, log, proxyActivities, setCurrentDetails, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  sleep,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import { PRIOR_WEIGHT } from './policy/cost-model';
 import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
 import {
@@ -17,7 +26,12 @@ import {
 } from './policy/tenant';
 import { BudgetStatusKey, TenantIdKey } from './search-attributes';
 import type { ControlActivities } from './node-task';
-import { admissionDecisionSignal, explorationGrantedSignal, leaseGrantedSignal, pressureChangedSignal } from './messages/tenant-budget';
+import {
+  admissionDecisionSignal,
+  explorationGrantedSignal,
+  leaseGrantedSignal,
+  pressureChangedSignal,
+} from './messages/tenant-budget';
 
 /** Answers to runs and shadows, queued until the entity sends them (or carries them over a continue-as-new). */
 export type Reply =
@@ -99,7 +113,9 @@ export class TenantEntity {
 
   requestExploration(request: ExplorationRequest): void {
     const grantedMicros = this.ledger.requestExploration(request, this.now());
-    this.touch([{ workflowId: request.workflowId, exploration: { explorationId: request.explorationId, grantedMicros } }]);
+    this.touch([
+      { workflowId: request.workflowId, exploration: { explorationId: request.explorationId, grantedMicros } },
+    ]);
   }
 
   settleExploration(report: ExplorationReport): void {
@@ -119,13 +135,22 @@ export class TenantEntity {
     this.changed = false;
     const now = this.now();
     for (const period of this.ledger.rolloverIfDue(now)) {
-      log.info('budget period archived', { tenantId: this.ledger.config.tenantId, start: period.start, end: period.end, spentUsd: period.spentUsd });
+      log.info('budget period archived', {
+        tenantId: this.ledger.config.tenantId,
+        start: period.start,
+        end: period.end,
+        spentUsd: period.spentUsd,
+      });
       this.outbox.push(...this.ledger.admitWaiting(now));
     }
     if (this.configChanged || this.ledger.budgetStatus() !== this.pushedStatus) {
       this.configChanged = false;
       this.pushedStatus = this.ledger.budgetStatus();
-      for (const run of this.ledger.state.inFlight) this.outbox.push({ workflowId: run.workflowId, pressure: { runId: run.runId, pressure: this.ledger.pressureFor(run.runId) } });
+      for (const run of this.ledger.state.inFlight)
+        this.outbox.push({
+          workflowId: run.workflowId,
+          pressure: { runId: run.runId, pressure: this.ledger.pressureFor(run.runId) },
+        });
     }
   }
 
@@ -149,9 +174,16 @@ export class TenantEntity {
       (err: unknown) => {
         this.sending.delete(id);
         // A run that no longer exists gives back what it held; runs treat a repeated answer as a no-op.
-        log.warn('run did not take its answer; releasing what it held', { workflowId: reply.workflowId, error: String(err) });
+        log.warn('run did not take its answer; releasing what it held', {
+          workflowId: reply.workflowId,
+          error: String(err),
+        });
         const now = this.now();
-        if ('exploration' in reply) this.ledger.learning.settleExploration(reply.exploration.explorationId, undefined, now, { runId: '', nodeId: '' });
+        if ('exploration' in reply)
+          this.ledger.learning.settleExploration(reply.exploration.explorationId, undefined, now, {
+            runId: '',
+            nodeId: '',
+          });
         else this.ledger.releaseRun(runIdOf(reply), [], now);
         this.touch(this.ledger.admitWaiting(now));
       },
@@ -165,10 +197,16 @@ export class TenantEntity {
     const optIn = ledger.config.learning.metaLearningOptIn;
     const tenantId = ledger.config.tenantId;
     let exchange: (() => Promise<void>) | undefined;
-    if (optIn && (!learning.metaOptIn || ledger.learning.samples() - learning.contributedSamples >= CONTRIBUTE_EVERY_SAMPLES)) {
+    if (
+      optIn &&
+      (!learning.metaOptIn || ledger.learning.samples() - learning.contributedSamples >= CONTRIBUTE_EVERY_SAMPLES)
+    ) {
       exchange = async () => {
         const samples = ledger.learning.samples();
-        const priors = samples > 0 ? await meta.contributeCostStats({ tenantId, stats: contributionFrom(learning.costModel) }) : await meta.publishedPriors();
+        const priors =
+          samples > 0
+            ? await meta.contributeCostStats({ tenantId, stats: contributionFrom(learning.costModel) })
+            : await meta.publishedPriors();
         learning.metaOptIn = true;
         learning.contributedSamples = samples;
         if (samples > 0) ledger.learning.noteMetaLearning(true, this.now(), samples);
@@ -183,7 +221,9 @@ export class TenantEntity {
     if (!exchange || this.metaBusy) return;
     this.metaBusy = true;
     exchange()
-      .catch((err: unknown) => log.warn('meta-learning exchange failed; retried on a later change', { tenantId, error: String(err) }))
+      .catch((err: unknown) =>
+        log.warn('meta-learning exchange failed; retried on a later change', { tenantId, error: String(err) }),
+      )
       .finally(() => {
         this.metaBusy = false;
         this.changed = true;

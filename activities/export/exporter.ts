@@ -28,19 +28,29 @@ export function isExported(tenantId: string, runId: string, root = artifactsRoot
  * Mirrors one finished run's history into its artifact files. Every file is written atomically
  * and the marker last, so an export interrupted at any point is simply done again, whole.
  */
-export async function exportRun(client: Client, tenantId: string, runId: string, { force = false, root = artifactsRoot() } = {}): Promise<RunExport> {
+export async function exportRun(
+  client: Client,
+  tenantId: string,
+  runId: string,
+  { force = false, root = artifactsRoot() } = {},
+): Promise<RunExport> {
   const dir = runArtifactsDir(tenantId, runId, root);
-  if (!force && existsSync(join(dir, EXPORTED_MARKER))) return { tenantId, runId, exported: false, reason: 'already exported' };
+  if (!force && existsSync(join(dir, EXPORTED_MARKER)))
+    return { tenantId, runId, exported: false, reason: 'already exported' };
   const handle = client.workflow.getHandle(deliveryRunWorkflowId(tenantId, runId));
   const description = await handle.describe();
   if (description.status.name === 'RUNNING') return { tenantId, runId, exported: false, reason: 'still running' };
   // Temporary files of an export that died half-way are cleared before writing again.
-  if (existsSync(dir)) for (const name of readdirSync(dir)) if (name.includes('.tmp-')) rmSync(join(dir, name), { force: true });
+  if (existsSync(dir))
+    for (const name of readdirSync(dir)) if (name.includes('.tmp-')) rmSync(join(dir, name), { force: true });
   const historyText = historyToJSON(await handle.fetchHistory());
   const files = runArtifacts(JSON.parse(historyText) as JsonHistory);
   files.set('history.json', historyText.endsWith('\n') ? historyText : `${historyText}\n`);
   for (const [name, content] of files) writeFileAtomic(join(dir, name), content);
-  writeFileAtomic(join(dir, EXPORTED_MARKER), json({ workflowId: description.workflowId, runId: description.runId, files: [...files.keys()].sort() }));
+  writeFileAtomic(
+    join(dir, EXPORTED_MARKER),
+    json({ workflowId: description.workflowId, runId: description.runId, files: [...files.keys()].sort() }),
+  );
   return { tenantId, runId, exported: true, files: [...files.keys()].sort() };
 }
 
@@ -50,14 +60,23 @@ function readSummaries(tenantId: string, root: string): Array<DeliveryRunResult 
   return readdirSync(runsDir)
     .filter((runId) => isValidId(runId) && existsSync(join(runsDir, runId, EXPORTED_MARKER)))
     .sort()
-    .map((runId) => JSON.parse(readFileSync(join(runsDir, runId, 'summary.json'), 'utf8')) as DeliveryRunResult & { closedAt?: string });
+    .map(
+      (runId) =>
+        JSON.parse(readFileSync(join(runsDir, runId, 'summary.json'), 'utf8')) as DeliveryRunResult & {
+          closedAt?: string;
+        },
+    );
 }
 
 /**
  * The tenant's files: budget usage and state from the entity, one archive file per archived
  * period, and daily cost reports built from its exported runs.
  */
-export async function exportTenant(client: Client, tenantId: string, { root = artifactsRoot() } = {}): Promise<string[]> {
+export async function exportTenant(
+  client: Client,
+  tenantId: string,
+  { root = artifactsRoot() } = {},
+): Promise<string[]> {
   const status = await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).query(tenantStatusQuery);
   const dir = tenantArtifactsDir(tenantId, root);
   const written = new Map<string, string>();
@@ -85,11 +104,18 @@ export async function exportTenant(client: Client, tenantId: string, { root = ar
   if (newEvents.length > 0 || !existsSync(historyFile)) {
     // Appended by sequence number: the entity keeps only its newest events, the file keeps them all.
     const before = existsSync(historyFile) ? readFileSync(historyFile, 'utf8') : '';
-    written.set('learning_history.jsonl', before + newEvents.map((e) => `${JSON.stringify({ tenantId, ...e })}\n`).join(''));
+    written.set(
+      'learning_history.jsonl',
+      before + newEvents.map((e) => `${JSON.stringify({ tenantId, ...e })}\n`).join(''),
+    );
   }
-  for (const period of status.archivedPeriods) written.set(`budget_archive_${period.end.replace(/:/g, '-')}.json`, json({ tenantId, ...period }));
+  for (const period of status.archivedPeriods)
+    written.set(`budget_archive_${period.end.replace(/:/g, '-')}.json`, json({ tenantId, ...period }));
 
-  const byDay = new Map<string, { totalMicros: number; byCategory: Record<string, number>; byRun: Record<string, number> }>();
+  const byDay = new Map<
+    string,
+    { totalMicros: number; byCategory: Record<string, number>; byRun: Record<string, number> }
+  >();
   for (const summary of readSummaries(tenantId, root)) {
     if (!summary.closedAt || !summary.nodes) continue;
     const day = summary.closedAt.slice(0, 10);
@@ -146,14 +172,22 @@ export interface ExportOptions {
 }
 
 /** `ados export`: one run, one tenant's finished runs, or every finished run not yet exported. */
-export async function exportFinished(client: Client, { tenantId, runId, root = artifactsRoot(), force = false, closedSince }: ExportOptions): Promise<{ runs: RunExport[]; tenants: Record<string, string[]> }> {
+export async function exportFinished(
+  client: Client,
+  { tenantId, runId, root = artifactsRoot(), force = false, closedSince }: ExportOptions,
+): Promise<{ runs: RunExport[]; tenants: Record<string, string[]> }> {
   if (tenantId) assertId('tenant id', tenantId);
   const runs: RunExport[] = [];
   if (runId) {
     if (!tenantId) throw new Error('--run needs --tenant');
     runs.push(await exportRun(client, tenantId, runId, { force, root }));
   } else {
-    const query = [`WorkflowType = 'deliveryRun'`, `ExecutionStatus != 'Running'`, ...(tenantId ? [`TenantId = '${tenantId}'`] : []), ...(closedSince ? [`CloseTime >= '${closedSince}'`] : [])].join(' AND ');
+    const query = [
+      `WorkflowType = 'deliveryRun'`,
+      `ExecutionStatus != 'Running'`,
+      ...(tenantId ? [`TenantId = '${tenantId}'`] : []),
+      ...(closedSince ? [`CloseTime >= '${closedSince}'`] : []),
+    ].join(' AND ');
     for await (const wf of client.workflow.list({ query })) {
       const ids = parseDeliveryRunWorkflowId(wf.workflowId);
       if (!ids) continue;

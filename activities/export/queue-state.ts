@@ -12,22 +12,35 @@ export async function writeQueueState(client: Client, partitions: number, root =
   const queues = [
     { name: CONTROL_TASK_QUEUE, type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW },
     { name: CONTROL_TASK_QUEUE, type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY },
-    ...Array.from({ length: partitions }, (_, k) => ({ name: partitionTaskQueue(k), type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY })),
+    ...Array.from({ length: partitions }, (_, k) => ({
+      name: partitionTaskQueue(k),
+      type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    })),
   ];
   const described = await Promise.all(
     queues.map(async ({ name, type }) => {
-      const response = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name }, taskQueueType: type, includeTaskQueueStatus: true });
+      const response = await client.workflowService.describeTaskQueue({
+        namespace: client.options.namespace,
+        taskQueue: { name },
+        taskQueueType: type,
+        includeTaskQueueStatus: true,
+      });
       return {
         name,
         type: type === TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW ? 'workflow' : 'activity',
         backlog: Number(response.taskQueueStatus?.backlogCountHint ?? 0),
         pollers: (response.pollers ?? []).map((p) => ({
           identity: p.identity,
-          lastAccessTime: p.lastAccessTime?.seconds ? new Date(Number(p.lastAccessTime.seconds) * 1000).toISOString() : undefined,
+          lastAccessTime: p.lastAccessTime?.seconds
+            ? new Date(Number(p.lastAccessTime.seconds) * 1000).toISOString()
+            : undefined,
         })),
       };
     }),
   );
-  writeFileAtomic(join(root, 'execution', 'queue_state.json'), json({ at: new Date().toISOString(), queues: described }));
+  writeFileAtomic(
+    join(root, 'execution', 'queue_state.json'),
+    json({ at: new Date().toISOString(), queues: described }),
+  );
   return described.length;
 }

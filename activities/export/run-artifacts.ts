@@ -38,13 +38,16 @@ const shortType = (eventType: string) => eventType.replace(/^EVENT_TYPE_/, '');
  * The run's result as its history records it: the returned result, the result carried by a
  * CriticalNodeFailed failure, or the result a cancelled run saved in its memo.
  */
-export function resultFromHistory(history: JsonHistory): DeliveryRunResult | { status: 'INVALID'; reason: string } | undefined {
+export function resultFromHistory(
+  history: JsonHistory,
+): DeliveryRunResult | { status: 'INVALID'; reason: string } | undefined {
   const last = history.events.at(-1)!;
   const completed = attrs(last, 'workflowExecutionCompletedEventAttributes');
   if (completed) return firstPayload(completed.result) as DeliveryRunResult;
   const failed = attrs(last, 'workflowExecutionFailedEventAttributes');
   if (failed) {
-    const details = firstPayload(failed.failure?.applicationFailureInfo?.details) as DeliveryRunResult | { problems?: string[] } | undefined;
+    const details = firstPayload(failed.failure?.applicationFailureInfo?.details) as
+      DeliveryRunResult | { problems?: string[] } | undefined;
     if (details && 'status' in details) return details;
     return { status: 'INVALID', reason: String(failed.failure?.message ?? 'workflow failed') };
   }
@@ -74,7 +77,13 @@ export function nodeActivities(history: JsonHistory): NodeActivity[] {
     const scheduled = attrs(event, 'activityTaskScheduledEventAttributes');
     if (scheduled) {
       const task = firstPayload(scheduled.input) as NodeTask | undefined;
-      if (task?.nodeId) byScheduled.set(event.eventId, { nodeId: task.nodeId, kind: scheduled.activityType?.name, taskQueue: scheduled.taskQueue?.name, scheduled: event });
+      if (task?.nodeId)
+        byScheduled.set(event.eventId, {
+          nodeId: task.nodeId,
+          kind: scheduled.activityType?.name,
+          taskQueue: scheduled.taskQueue?.name,
+          scheduled: event,
+        });
       continue;
     }
     const started = attrs(event, 'activityTaskStartedEventAttributes');
@@ -105,7 +114,11 @@ export function nodeActivities(history: JsonHistory): NodeActivity[] {
 export function traceLines(history: JsonHistory): string {
   return history.events
     .map((event) => {
-      const line: Record<string, unknown> = { eventId: Number(event.eventId), eventTime: event.eventTime, eventType: shortType(event.eventType) };
+      const line: Record<string, unknown> = {
+        eventId: Number(event.eventId),
+        eventTime: event.eventTime,
+        eventType: shortType(event.eventType),
+      };
       const flatten = (value: unknown, prefix: string) => {
         if (value && typeof value === 'object' && !Array.isArray(value)) {
           const payload = value as JsonPayload;
@@ -153,18 +166,38 @@ export function runArtifacts(history: JsonHistory): Map<string, string> {
   const result = resultFromHistory(history);
   const nodes = nodeActivities(history);
   const start = history.events[0]!;
-  const started = firstPayload(attrs(start, 'workflowExecutionStartedEventAttributes')?.input) as { tenantId?: string; runId?: string } | undefined;
+  const started = firstPayload(attrs(start, 'workflowExecutionStartedEventAttributes')?.input) as
+    { tenantId?: string; runId?: string } | undefined;
   const admitted = history.events.find((e) => {
     const signal = attrs(e, 'workflowExecutionSignaledEventAttributes');
-    return signal?.signalName === 'admissionDecision' && (firstPayload(signal.input) as { kind?: string } | undefined)?.kind === 'ADMITTED';
+    return (
+      signal?.signalName === 'admissionDecision' &&
+      (firstPayload(signal.input) as { kind?: string } | undefined)?.kind === 'ADMITTED'
+    );
   });
   // A run started by an ADOS client was admitted before it started; its launch says how long that took.
-  const launch = decodePayload(attrs(start, 'workflowExecutionStartedEventAttributes')?.input?.payloads?.[1]) as { ticket?: { kind?: string }; admissionWaitMs?: number } | undefined;
+  const launch = decodePayload(attrs(start, 'workflowExecutionStartedEventAttributes')?.input?.payloads?.[1]) as
+    { ticket?: { kind?: string }; admissionWaitMs?: number } | undefined;
   const end = history.events.at(-1)!;
 
-  files.set('summary.json', json({ ...(result ?? { status: 'UNKNOWN' }), workflowStatus: shortType(end.eventType).replace(/^WORKFLOW_EXECUTION_/, ''), startedAt: start.eventTime, closedAt: end.eventTime }));
+  files.set(
+    'summary.json',
+    json({
+      ...(result ?? { status: 'UNKNOWN' }),
+      workflowStatus: shortType(end.eventType).replace(/^WORKFLOW_EXECUTION_/, ''),
+      startedAt: start.eventTime,
+      closedAt: end.eventTime,
+    }),
+  );
   const decisions = result && 'decisions' in result ? result.decisions : [];
-  files.set('cost_decision.json', json({ runId: started?.runId ?? (result && 'runId' in result ? result.runId : undefined), tenantId: started?.tenantId, decisions }));
+  files.set(
+    'cost_decision.json',
+    json({
+      runId: started?.runId ?? (result && 'runId' in result ? result.runId : undefined),
+      tenantId: started?.tenantId,
+      decisions,
+    }),
+  );
 
   const results = result && 'nodes' in result ? result.nodes : {};
   for (const [nodeId, nodeResult] of Object.entries(results)) {
@@ -199,7 +232,11 @@ export function runArtifacts(history: JsonHistory): Map<string, string> {
     'concurrency_report.json',
     json({
       peakParallelism: peakParallelism(nodes),
-      admissionWaitMs: admitted ? ms(admitted)! - ms(start)! : launch?.ticket?.kind === 'ADMITTED' ? (launch.admissionWaitMs ?? 0) : undefined,
+      admissionWaitMs: admitted
+        ? ms(admitted)! - ms(start)!
+        : launch?.ticket?.kind === 'ADMITTED'
+          ? (launch.admissionWaitMs ?? 0)
+          : undefined,
       runMs: ms(end)! - ms(start)!,
       nodes: nodes.map((n) => ({
         nodeId: n.nodeId,
@@ -219,5 +256,7 @@ export function runArtifacts(history: JsonHistory): Map<string, string> {
 /** Token counts where a node reports them (LLM calls). */
 function usageOf(output: unknown): Record<string, number> | undefined {
   const o = output as { inputTokens?: unknown; outputTokens?: unknown } | undefined;
-  return typeof o?.inputTokens === 'number' && typeof o.outputTokens === 'number' ? { inputTokens: o.inputTokens, outputTokens: o.outputTokens } : undefined;
+  return typeof o?.inputTokens === 'number' && typeof o.outputTokens === 'number'
+    ? { inputTokens: o.inputTokens, outputTokens: o.outputTokens }
+    : undefined;
 }

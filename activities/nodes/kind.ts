@@ -48,11 +48,18 @@ export function stringParam(task: NodeTask, name: string, fallback: string): str
   return typeof value === 'string' && value.length > 0 ? value : fallback;
 }
 
-export function numberParam(task: NodeTask, name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
+export function numberParam(
+  task: NodeTask,
+  name: string,
+  fallback: number,
+  { min = 0, max = Number.MAX_SAFE_INTEGER } = {},
+): number {
   const value = task.params[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new NodeInputError(`param ${name} of node ${task.nodeId} must be a number in [${min}, ${max}], got ${JSON.stringify(value)}`);
+    throw new NodeInputError(
+      `param ${name} of node ${task.nodeId} must be a number in [${min}, ${max}], got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }

@@ -36,7 +36,12 @@ export const offlineProvider: LlmProvider = {
       .flatMap((line) => line.slice('[passage]'.length).split(/(?<=[.!?])\s+/))
       .map((s) => s.trim())
       .filter((s) => s.length > 20);
-    const question = prompt.split('\n').find((line) => line.startsWith('Question:'))?.slice('Question:'.length).trim() ?? '';
+    const question =
+      prompt
+        .split('\n')
+        .find((line) => line.startsWith('Question:'))
+        ?.slice('Question:'.length)
+        .trim() ?? '';
     const answers: string[] = [];
     for (let i = 0; i < candidates; i++) {
       const picked: string[] = [];
@@ -49,7 +54,12 @@ export const offlineProvider: LlmProvider = {
         tokens += t;
         picked.push(sentence);
       }
-      const answer = picked.length > 0 ? picked.join(' ') : sentences.length > 0 ? sentences[i % sentences.length]! : `No passages were retrieved for: ${question}`;
+      const answer =
+        picked.length > 0
+          ? picked.join(' ')
+          : sentences.length > 0
+            ? sentences[i % sentences.length]!
+            : `No passages were retrieved for: ${question}`;
       answers.push(truncateToTokens(answer, maxTokens));
     }
     return {
@@ -70,14 +80,20 @@ export const openaiProvider: LlmProvider = {
     const response = await fetch(`${baseUrl}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-      body: JSON.stringify({ model, n: candidates, max_tokens: maxTokens, messages: [{ role: 'user', content: prompt }] }),
+      body: JSON.stringify({
+        model,
+        n: candidates,
+        max_tokens: maxTokens,
+        messages: [{ role: 'user', content: prompt }],
+      }),
       signal,
     });
     if (!response.ok) {
       const body = (await response.text()).slice(0, 500);
       const error = new Error(`openai endpoint answered ${response.status}: ${body}`);
       // Client errors other than rate limits will fail the same way on every retry.
-      if (response.status >= 400 && response.status < 500 && response.status !== 429) throw new NodeInputError(error.message);
+      if (response.status >= 400 && response.status < 500 && response.status !== 429)
+        throw new NodeInputError(error.message);
       throw error;
     }
     const body = (await response.json()) as {
@@ -102,7 +118,10 @@ export function registerLlmProvider(provider: LlmProvider): void {
 
 function buildPrompt(task: NodeTask): string {
   const question = stringParam(task, 'prompt', stringParam(task, 'query', upstreamQuery(task) ?? ''));
-  if (!question) throw new NodeInputError(`node ${task.nodeId} (llm.generate) needs params.prompt or a retrieval dependency with a query`);
+  if (!question)
+    throw new NodeInputError(
+      `node ${task.nodeId} (llm.generate) needs params.prompt or a retrieval dependency with a query`,
+    );
   const passages = upstreamPassages(task).map((p) => `[passage] ${p.text}`);
   return ['Answer the question using only the passages.', ...passages, `Question: ${question}`].join('\n');
 }
@@ -120,7 +139,13 @@ function upstreamQuery(task: NodeTask): string | undefined {
  * tokens per candidate are capped to what the rest of the money buys (the way shadow exploration
  * keeps within its learning grant). A prompt that alone costs too much is refused before the call.
  */
-function capTokensToCost(task: NodeTask, model: string, inputTokens: number, candidates: number, maxTokens: number): number {
+function capTokensToCost(
+  task: NodeTask,
+  model: string,
+  inputTokens: number,
+  candidates: number,
+  maxTokens: number,
+): number {
   if (task.params.max_cost_usd === undefined) return maxTokens;
   const capMicros = toMicros(numberParam(task, 'max_cost_usd', 0, { min: 0, max: 1e6 }));
   const price = MODEL_CATALOG[model]!;
@@ -128,7 +153,10 @@ function capTokensToCost(task: NodeTask, model: string, inputTokens: number, can
   const leftMicros = capMicros - priceLlmTokens(model, inputTokens, 0) - 1;
   const perTokenMicros = (price.outputPer1k / 1000) * 1e6;
   const affordable = Math.floor(leftMicros / perTokenMicros / candidates);
-  if (affordable < 1) throw new NodeInputError(`node ${task.nodeId} (llm.generate): max_cost_usd ${capMicros / 1e6} does not cover the prompt (${inputTokens} tokens on ${model})`);
+  if (affordable < 1)
+    throw new NodeInputError(
+      `node ${task.nodeId} (llm.generate): max_cost_usd ${capMicros / 1e6} does not cover the prompt (${inputTokens} tokens on ${model})`,
+    );
   return Math.min(maxTokens, affordable);
 }
 
@@ -137,17 +165,34 @@ export const llmGenerate: NodeKind = {
   category: 'llm',
   async execute(task, ctx: NodeContext) {
     const model = task.model ?? stringParam(task, 'model', DEFAULT_MODEL);
-    if (!MODEL_CATALOG[model]) throw new NodeInputError(`model ${model} is not in the price catalog (known: ${Object.keys(MODEL_CATALOG).join(', ')})`);
+    if (!MODEL_CATALOG[model])
+      throw new NodeInputError(
+        `model ${model} is not in the price catalog (known: ${Object.keys(MODEL_CATALOG).join(', ')})`,
+      );
     const providerName = stringParam(task, 'provider', process.env.ADOS_LLM_PROVIDER ?? 'offline');
     const provider = providers.get(providerName);
-    if (!provider) throw new NodeInputError(`unknown llm provider ${providerName} (known: ${[...providers.keys()].join(', ')})`);
+    if (!provider)
+      throw new NodeInputError(`unknown llm provider ${providerName} (known: ${[...providers.keys()].join(', ')})`);
     const prompt = buildPrompt(task);
     const candidates = numberParam(task, 'num_candidates', 1, { min: 1, max: 8 });
-    const maxTokens = capTokensToCost(task, model, countTokens(prompt), candidates, numberParam(task, 'max_tokens', 256, { min: 1, max: 8192 }));
+    const maxTokens = capTokensToCost(
+      task,
+      model,
+      countTokens(prompt),
+      candidates,
+      numberParam(task, 'max_tokens', 256, { min: 1, max: 8192 }),
+    );
     const completion = await provider.complete({ model, prompt, candidates, maxTokens, signal: ctx.signal });
     return {
       // Passages travel on so that rerank and eval downstream can judge against the evidence.
-      output: { model, provider: provider.name, candidates: completion.candidates, inputTokens: completion.inputTokens, outputTokens: completion.outputTokens, passages: upstreamPassages(task) },
+      output: {
+        model,
+        provider: provider.name,
+        candidates: completion.candidates,
+        inputTokens: completion.inputTokens,
+        outputTokens: completion.outputTokens,
+        passages: upstreamPassages(task),
+      },
       costMicros: priceLlmTokens(model, completion.inputTokens, completion.outputTokens),
       model,
     };

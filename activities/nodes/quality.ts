@@ -31,7 +31,8 @@ export function rougeL(candidate: string, reference: string): number {
   let prev = new Array<number>(r.length + 1).fill(0);
   for (let i = 1; i <= c.length; i++) {
     const row = new Array<number>(r.length + 1).fill(0);
-    for (let j = 1; j <= r.length; j++) row[j] = c[i - 1] === r[j - 1] ? prev[j - 1]! + 1 : Math.max(prev[j]!, row[j - 1]!);
+    for (let j = 1; j <= r.length; j++)
+      row[j] = c[i - 1] === r[j - 1] ? prev[j - 1]! + 1 : Math.max(prev[j]!, row[j - 1]!);
     prev = row;
   }
   const lcs = prev[r.length]!;
@@ -49,7 +50,8 @@ export const rerank: NodeKind = {
   category: 'rerank',
   async execute(task) {
     const candidates = upstreamCandidates(task);
-    if (candidates.length === 0) throw new NodeInputError(`node ${task.nodeId} (rerank) needs a dependency that produced candidates`);
+    if (candidates.length === 0)
+      throw new NodeInputError(`node ${task.nodeId} (rerank) needs a dependency that produced candidates`);
     const passages = upstreamPassages(task);
     const evidence = stringParam(task, 'reference', passages.map((p) => p.text).join(' ') || candidates.join(' '));
     const enabled = task.params.rerank !== false;
@@ -58,7 +60,12 @@ export const rerank: NodeKind = {
     const topN = numberParam(task, 'top_n', scored.length, { min: 1, max: 100 });
     const tokens = candidates.reduce((sum, c) => sum + countTokens(c), 0);
     return {
-      output: { ranked: scored.slice(0, topN).map((s) => s.text), scores: scored.slice(0, topN).map((s) => s.score), reranked: enabled, passages },
+      output: {
+        ranked: scored.slice(0, topN).map((s) => s.text),
+        scores: scored.slice(0, topN).map((s) => s.score),
+        reranked: enabled,
+        passages,
+      },
       costMicros: enabled ? toMicros((tokens / 1000) * UNIT_PRICES.rerankPer1kTokens) : 0,
     };
   },
@@ -71,14 +78,28 @@ export const evalScore: NodeKind = {
   async execute(task) {
     const candidates = upstreamCandidates(task);
     const answer = candidates[0] ?? stringParam(task, 'answer', '');
-    if (!answer) throw new NodeInputError(`node ${task.nodeId} (eval.score) needs params.answer or a dependency that produced candidates`);
-    const reference = stringParam(task, 'reference', upstreamPassages(task).map((p) => p.text).join(' '));
+    if (!answer)
+      throw new NodeInputError(
+        `node ${task.nodeId} (eval.score) needs params.answer or a dependency that produced candidates`,
+      );
+    const reference = stringParam(
+      task,
+      'reference',
+      upstreamPassages(task)
+        .map((p) => p.text)
+        .join(' '),
+    );
     if (!reference) throw new NodeInputError(`node ${task.nodeId} (eval.score) needs params.reference`);
     const tokens = countTokens(answer) + countTokens(reference);
     const costMicros = toMicros((tokens / 1000) * UNIT_PRICES.evaluationPer1kTokens);
     // With max_cost_usd the evaluation is priced before it runs, and refused if it would cost more.
-    if (task.params.max_cost_usd !== undefined && costMicros > toMicros(numberParam(task, 'max_cost_usd', 0, { min: 0, max: 1e6 }))) {
-      throw new NodeInputError(`node ${task.nodeId} (eval.score) would cost $${(costMicros / 1e6).toFixed(6)}, above its max_cost_usd`);
+    if (
+      task.params.max_cost_usd !== undefined &&
+      costMicros > toMicros(numberParam(task, 'max_cost_usd', 0, { min: 0, max: 1e6 }))
+    ) {
+      throw new NodeInputError(
+        `node ${task.nodeId} (eval.score) would cost $${(costMicros / 1e6).toFixed(6)}, above its max_cost_usd`,
+      );
     }
     const f1 = round4(tokenF1(answer, reference));
     const rouge = round4(rougeL(answer, reference));

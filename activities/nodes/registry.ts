@@ -12,7 +12,8 @@ const kinds = new Map<string, NodeKind>();
  * its DAG against the kinds its control worker knows, and each node worker serves the kinds it has.
  */
 export function registerNodeKind(kind: NodeKind): void {
-  if (!/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/.test(kind.kind)) throw new Error(`node kind name ${JSON.stringify(kind.kind)} must look like my_team.summarize`);
+  if (!/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/.test(kind.kind))
+    throw new Error(`node kind name ${JSON.stringify(kind.kind)} must look like my_team.summarize`);
   kinds.set(kind.kind, kind);
 }
 
@@ -23,4 +24,5 @@ export function nodeKinds(): NodeKind[] {
 const builtins = [retrievalSearch, llmGenerate, rerank, evalScore, utilSleep, utilFail];
 for (const builtin of builtins) registerNodeKind(builtin);
 // Starters trust this list without loading the kinds (workflows/policy/routing.ts): it must name exactly these.
-if (builtins.map((k) => k.kind).join() !== BUILTIN_NODE_KINDS.join()) throw new Error('BUILTIN_NODE_KINDS does not match the built-in node kinds');
+if (builtins.map((k) => k.kind).join() !== BUILTIN_NODE_KINDS.join())
+  throw new Error('BUILTIN_NODE_KINDS does not match the built-in node kinds');

@@ -21,7 +21,13 @@ export const DEFAULT_CORPUS_DIR = join(PROJECT_ROOT, 'docs');
 const CORPUS_EXTENSIONS = new Set(['.md', '.txt']);
 const indexes = new Map<string, CorpusIndex>();
 
-const prepare = [nlp.string.lowerCase, nlp.string.removeExtraSpaces, nlp.string.tokenize0, nlp.tokens.removeWords, nlp.tokens.stem];
+const prepare = [
+  nlp.string.lowerCase,
+  nlp.string.removeExtraSpaces,
+  nlp.string.tokenize0,
+  nlp.tokens.removeWords,
+  nlp.tokens.stem,
+];
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -47,16 +53,21 @@ export function loadPassages(dir: string): Passage[] {
 function corpusIndex(dir: string): CorpusIndex {
   const cached = indexes.get(dir);
   if (cached) return cached;
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new NodeInputError(`corpus folder ${dir} does not exist`);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new NodeInputError(`corpus folder ${dir} does not exist`);
   const passages = loadPassages(dir);
   // wink's BM25 needs a few documents before it can consolidate an index.
-  if (passages.length < 3) throw new NodeInputError(`corpus folder ${dir} has ${passages.length} passages; BM25 needs at least 3`);
+  if (passages.length < 3)
+    throw new NodeInputError(`corpus folder ${dir} has ${passages.length} passages; BM25 needs at least 3`);
   const engine = bm25();
   engine.defineConfig({ fldWeights: { text: 1 } });
   engine.definePrepTasks(prepare);
   for (const passage of passages) engine.addDoc({ text: passage.text }, passage.id);
   engine.consolidate();
-  const index: CorpusIndex = { search: (q, limit) => engine.search(q, limit), passages: new Map(passages.map((p) => [p.id, p])) };
+  const index: CorpusIndex = {
+    search: (q, limit) => engine.search(q, limit),
+    passages: new Map(passages.map((p) => [p.id, p])),
+  };
   indexes.set(dir, index);
   return index;
 }
@@ -70,7 +81,9 @@ export const retrievalSearch: NodeKind = {
     const topK = numberParam(task, 'top_k', 5, { min: 1, max: 50 });
     const dir = resolve(stringParam(task, 'corpus', process.env.ADOS_CORPUS_DIR ?? DEFAULT_CORPUS_DIR));
     const index = corpusIndex(dir);
-    const hits = index.search(query, topK).map(([id, score]) => ({ id, score: Math.round(score * 1e4) / 1e4, text: index.passages.get(id)!.text }));
+    const hits = index
+      .search(query, topK)
+      .map(([id, score]) => ({ id, score: Math.round(score * 1e4) / 1e4, text: index.passages.get(id)!.text }));
     return {
       output: { query, passages: hits },
       costMicros: toMicros((index.passages.size / 1000) * UNIT_PRICES.retrievalPer1kDocs),

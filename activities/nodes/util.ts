@@ -24,7 +24,10 @@ export const utilFail: NodeKind = {
     }
     const times = numberParam(task, 'times', 0, { min: 0, max: 1000 });
     if (ctx.attempt <= times) {
-      throw ApplicationFailure.retryable(`node ${task.nodeId} fails attempt ${ctx.attempt} of its first ${times}`, 'NodeFailedAttempt');
+      throw ApplicationFailure.retryable(
+        `node ${task.nodeId} fails attempt ${ctx.attempt} of its first ${times}`,
+        'NodeFailedAttempt',
+      );
     }
     const costUsd = numberParam(task, 'costUsd', 0, { min: 0, max: 1e6 });
     return { output: { succeededOnAttempt: ctx.attempt }, costMicros: toMicros(costUsd) };

@@ -16,15 +16,22 @@ export function hashToken(token: string): string {
 /** The tenant a token claims to belong to (not yet verified), or undefined if it is not a tenant token. */
 export function tokenTenant(token: string): string | undefined {
   const parts = token.split('.');
-  return parts.length === 3 && parts[0] === 'ados' && isValidId(parts[1]) && /^[A-Za-z0-9_-]{43}$/.test(parts[2]!) ? parts[1] : undefined;
+  return parts.length === 3 && parts[0] === 'ados' && isValidId(parts[1]) && /^[A-Za-z0-9_-]{43}$/.test(parts[2]!)
+    ? parts[1]
+    : undefined;
 }
 
 /** Issues a token for an existing tenant; the token is returned once and stored only as its hash. */
-export async function issueTenantToken(client: Client, tenantId: string): Promise<{ token: string; tokenId: string; createdAt: string }> {
+export async function issueTenantToken(
+  client: Client,
+  tenantId: string,
+): Promise<{ token: string; tokenId: string; createdAt: string }> {
   const token = `ados.${tenantId}.${randomBytes(32).toString('base64url')}`;
   const id = randomBytes(6).toString('hex');
   try {
-    const issued = await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).executeUpdate(issueTokenUpdate, { args: [{ id, hash: hashToken(token) }] });
+    const issued = await client.workflow
+      .getHandle(tenantBudgetWorkflowId(tenantId))
+      .executeUpdate(issueTokenUpdate, { args: [{ id, hash: hashToken(token) }] });
     return { token, tokenId: issued.id, createdAt: issued.createdAt };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown tenant ${tenantId}`, 'NOT_FOUND');
@@ -34,7 +41,11 @@ export async function issueTenantToken(client: Client, tenantId: string): Promis
 
 export async function revokeTenantToken(client: Client, tenantId: string, tokenId: string): Promise<boolean> {
   try {
-    return (await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).executeUpdate(revokeTokenUpdate, { args: [{ id: tokenId }] })).revoked;
+    return (
+      await client.workflow
+        .getHandle(tenantBudgetWorkflowId(tenantId))
+        .executeUpdate(revokeTokenUpdate, { args: [{ id: tokenId }] })
+    ).revoked;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown tenant ${tenantId}`, 'NOT_FOUND');
     throw err;

@@ -19,7 +19,8 @@ export function quietRuntime(): void {
   runtimeInstalled = true;
   const noop = () => undefined;
   // Tests fail nodes and workflows on purpose; the SDK's warnings about those would drown real output.
-  const error = (message: string, meta?: unknown) => process.stderr.write(`[temporal] ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
+  const error = (message: string, meta?: unknown) =>
+    process.stderr.write(`[temporal] ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
   Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error } });
 }
 
@@ -48,7 +49,11 @@ export async function startTestEnv(): Promise<TestEnv> {
     dbFile: null,
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 150 },
   });
-  const [connection, client, bundle] = await Promise.all([NativeConnection.connect({ address: server.address }), connectClient(server.address), bundleWorkflows()]);
+  const [connection, client, bundle] = await Promise.all([
+    NativeConnection.connect({ address: server.address }),
+    connectClient(server.address),
+    bundleWorkflows(),
+  ]);
   const running = new Set<{ workers: Worker[]; done: Promise<unknown> }>();
 
   return {
@@ -59,7 +64,12 @@ export async function startTestEnv(): Promise<TestEnv> {
     bundle,
     async startWorkers() {
       const trace = new ExecutionTrace(`test-${process.pid}-${running.size}`);
-      const workers = await createAdosWorkers({ connection, workflowBundle: bundle, clientAddress: server.address, trace });
+      const workers = await createAdosWorkers({
+        connection,
+        workflowBundle: bundle,
+        clientAddress: server.address,
+        trace,
+      });
       const entry = { workers, done: runAdosWorkers(workers, trace) };
       running.add(entry);
       // As `ados worker` does: finished runs' artifacts are written by the export sweep.
@@ -82,7 +92,10 @@ export async function startTestEnv(): Promise<TestEnv> {
   };
 }
 
-export async function eventually<T>(probe: () => Promise<T | undefined>, { timeoutMs = 30_000, intervalMs = 200, what = 'condition' } = {}): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  { timeoutMs = 30_000, intervalMs = 200, what = 'condition' } = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe().catch(() => undefined);

@@ -19,25 +19,45 @@ describe('the engine tax', () => {
     const { runId: entityRunId } = await entity.describe();
     const before = (await history(entity.workflowId, entityRunId)).length;
 
-    const handle = await startRun(env.client, { tenantId: 'taxed', runId: 'chain5', maxParallelism: 8, dag: { name: 'chain5', nodes: chain5() } });
+    const handle = await startRun(env.client, {
+      tenantId: 'taxed',
+      runId: 'chain5',
+      maxParallelism: 8,
+      dag: { name: 'chain5', nodes: chain5() },
+    });
     assert.equal((await runOutcome(handle)).status, 'COMPLETED');
     const events = await history(handle.workflowId);
     const count = (attr: string) => events.filter((e) => (e as Record<string, unknown>)[attr]).length;
-    assert.ok(events.length <= GOVERNED_CHAIN5.runEvents, `the run's history grew to ${events.length} events (pinned: ${GOVERNED_CHAIN5.runEvents})`);
-    assert.ok(count('workflowTaskCompletedEventAttributes') <= GOVERNED_CHAIN5.workflowTasks, `${count('workflowTaskCompletedEventAttributes')} workflow tasks`);
+    assert.ok(
+      events.length <= GOVERNED_CHAIN5.runEvents,
+      `the run's history grew to ${events.length} events (pinned: ${GOVERNED_CHAIN5.runEvents})`,
+    );
+    assert.ok(
+      count('workflowTaskCompletedEventAttributes') <= GOVERNED_CHAIN5.workflowTasks,
+      `${count('workflowTaskCompletedEventAttributes')} workflow tasks`,
+    );
     assert.equal(count('markerRecordedEventAttributes'), 0, 'no local activity or patch marker');
     assert.equal(count('startChildWorkflowExecutionInitiatedEventAttributes'), 0, 'no child workflow');
-    assert.equal(count('signalExternalWorkflowExecutionInitiatedEventAttributes'), 0, 'the release goes out through the worker, not from the run');
+    assert.equal(
+      count('signalExternalWorkflowExecutionInitiatedEventAttributes'),
+      0,
+      'the release goes out through the worker, not from the run',
+    );
     assert.equal(count('upsertWorkflowSearchAttributesEventAttributes'), 1, 'one upsert: the final status');
 
     // On the entity: the admission update (accepted, completed) and the release signal (sent before the run closed), each with its workflow task at most.
     const entityEvents = (await history(entity.workflowId, entityRunId)).slice(before);
-    const released = await eventually(async () => {
-      const status = await env.client.workflow.getHandle(entity.workflowId).query(tenantStatusQuery);
-      return status.runsInFlight.length === 0 ? status : undefined;
-    }, { what: 'the run to give its slot back' });
+    const released = await eventually(
+      async () => {
+        const status = await env.client.workflow.getHandle(entity.workflowId).query(tenantStatusQuery);
+        return status.runsInFlight.length === 0 ? status : undefined;
+      },
+      { what: 'the run to give its slot back' },
+    );
     assert.equal(released.chargedEvents, 5, 'with its five costs');
-    const messages = entityEvents.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionSignaledEventAttributes).length;
+    const messages = entityEvents.filter(
+      (e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionSignaledEventAttributes,
+    ).length;
     assert.equal(messages, 2, 'one admission update and one release signal');
     assert.ok(entityEvents.length <= 9, `the entity recorded ${entityEvents.length} events for the run`);
   });

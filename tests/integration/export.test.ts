@@ -32,7 +32,9 @@ after(async () => {
 });
 
 function ados(args: string[], extraEnv: Record<string, string> = {}) {
-  return run(process.execPath, [ADOS, ...args], { env: { ...process.env, TEMPORAL_ADDRESS: env.address, ADOS_ARTIFACTS_DIR: root, ...extraEnv } });
+  return run(process.execPath, [ADOS, ...args], {
+    env: { ...process.env, TEMPORAL_ADDRESS: env.address, ADOS_ARTIFACTS_DIR: root, ...extraEnv },
+  });
 }
 
 describe('the exporter', () => {
@@ -53,10 +55,19 @@ describe('the exporter', () => {
       }),
     );
     const dir = join(root, 'runs', 'audited', 'rag');
-    await eventually(async () => (existsSync(join(dir, EXPORTED_MARKER)) ? true : undefined), { timeoutMs: 40_000, what: 'the export' });
+    await eventually(async () => (existsSync(join(dir, EXPORTED_MARKER)) ? true : undefined), {
+      timeoutMs: 40_000,
+      what: 'the export',
+    });
     const seconds = (Date.now() - finished) / 1000;
     assert.ok(seconds < EXPORT_SWEEP_SECONDS + 10, `exported ${seconds.toFixed(1)} s after the run finished`);
-    for (const file of [...RUN_FILES, 'task_result_retrieve.json', 'task_result_generate.json', 'task_result_pause.json']) assert.ok(existsSync(join(dir, file)), file);
+    for (const file of [
+      ...RUN_FILES,
+      'task_result_retrieve.json',
+      'task_result_generate.json',
+      'task_result_pause.json',
+    ])
+      assert.ok(existsSync(join(dir, file)), file);
 
     const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
     assert.equal(summary.status, 'COMPLETED');
@@ -72,20 +83,28 @@ describe('the exporter', () => {
     assert.ok(report.admissionWaitMs >= 0);
     const decisions = JSON.parse(readFileSync(join(dir, 'cost_decision.json'), 'utf8'));
     assert.equal(decisions.decisions.length, 3);
-    const trace = readFileSync(join(dir, 'trace.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const trace = readFileSync(join(dir, 'trace.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const history = JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8'));
     assert.equal(trace.length, history.events.length, 'one trace line per history event');
     assert.equal(trace[0].eventType, 'WORKFLOW_EXECUTION_STARTED');
 
-    const usage = await eventually(async () => {
-      const file = join(root, 'tenants', 'audited', 'budget_usage.json');
-      if (!existsSync(file)) return undefined;
-      const u = JSON.parse(readFileSync(file, 'utf8'));
-      return micros(u.spentUsd) === micros(result.costUsd) ? u : undefined;
-    }, { what: 'budget_usage.json to reflect the run' });
+    const usage = await eventually(
+      async () => {
+        const file = join(root, 'tenants', 'audited', 'budget_usage.json');
+        if (!existsSync(file)) return undefined;
+        const u = JSON.parse(readFileSync(file, 'utf8'));
+        return micros(u.spentUsd) === micros(result.costUsd) ? u : undefined;
+      },
+      { what: 'budget_usage.json to reflect the run' },
+    );
     assert.equal(micros(usage.spentUsd), micros((await tenantStatus(env.client, 'audited')).spentUsd));
     assert.ok(existsSync(join(root, 'tenants', 'audited', 'tenant_state.json')));
-    const day = JSON.parse(readFileSync(join(root, 'tenants', 'audited', `cost_report_${summary.closedAt.slice(0, 10)}.json`), 'utf8'));
+    const day = JSON.parse(
+      readFileSync(join(root, 'tenants', 'audited', `cost_report_${summary.closedAt.slice(0, 10)}.json`), 'utf8'),
+    );
     assert.equal(micros(day.byRun.rag), micros(result.costUsd));
 
     // The exported history replays as is; with the DAG in its start input changed, it does not.
@@ -108,15 +127,39 @@ describe('the exporter', () => {
 
   test('an export killed half-way and run again leaves exactly one complete copy of every file', async () => {
     await configureTenant(env.client, 'crashy', { budgetUsd: 50, maxConcurrentRuns: 20 });
-    const handles = await Promise.all(Array.from({ length: 12 }, (_, i) => startRun(env.client, { tenantId: 'crashy', runId: `r${i}`, dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 10, costUsd: 0.01 } }, { id: 'b', kind: 'util.sleep', deps: ['a'], params: { ms: 10, costUsd: 0.02 } }] } })));
+    const handles = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        startRun(env.client, {
+          tenantId: 'crashy',
+          runId: `r${i}`,
+          dag: {
+            nodes: [
+              { id: 'a', kind: 'util.sleep', params: { ms: 10, costUsd: 0.01 } },
+              { id: 'b', kind: 'util.sleep', deps: ['a'], params: { ms: 10, costUsd: 0.02 } },
+            ],
+          },
+        }),
+      ),
+    );
     await Promise.all(handles.map(runOutcome));
     // A second exporter into a folder of its own, killed while it writes.
     const fresh = mkdtempSync(join(tmpdir(), 'ados-export-crash-'));
-    const child = spawn(process.execPath, [ADOS, 'export', '--tenant', 'crashy', '--force'], { env: { ...process.env, TEMPORAL_ADDRESS: env.address, ADOS_ARTIFACTS_DIR: fresh }, stdio: 'ignore' });
-    await eventually(async () => (existsSync(join(fresh, 'runs', 'crashy')) && readdirSync(join(fresh, 'runs', 'crashy')).length >= 2 ? true : undefined), { intervalMs: 10, what: 'the export to begin' });
+    const child = spawn(process.execPath, [ADOS, 'export', '--tenant', 'crashy', '--force'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: env.address, ADOS_ARTIFACTS_DIR: fresh },
+      stdio: 'ignore',
+    });
+    await eventually(
+      async () =>
+        existsSync(join(fresh, 'runs', 'crashy')) && readdirSync(join(fresh, 'runs', 'crashy')).length >= 2
+          ? true
+          : undefined,
+      { intervalMs: 10, what: 'the export to begin' },
+    );
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
-    const partial = readdirSync(join(fresh, 'runs', 'crashy')).filter((r) => existsSync(join(fresh, 'runs', 'crashy', r, EXPORTED_MARKER))).length;
+    const partial = readdirSync(join(fresh, 'runs', 'crashy')).filter((r) =>
+      existsSync(join(fresh, 'runs', 'crashy', r, EXPORTED_MARKER)),
+    ).length;
     assert.ok(partial < 12, `killed part-way (${partial} of 12 runs complete)`);
 
     await ados(['export', '--tenant', 'crashy'], { ADOS_ARTIFACTS_DIR: fresh });
@@ -124,9 +167,16 @@ describe('the exporter', () => {
     assert.equal(runs.length, 12);
     for (const r of runs) {
       const files = readdirSync(join(fresh, 'runs', 'crashy', r)).sort();
-      assert.deepEqual(files, [EXPORTED_MARKER, ...RUN_FILES, 'task_result_a.json', 'task_result_b.json'].sort(), `${r}: ${files.join(', ')}`);
-      for (const f of files.filter((name) => name.endsWith('.json'))) JSON.parse(readFileSync(join(fresh, 'runs', 'crashy', r, f), 'utf8'));
-      const trace = readFileSync(join(fresh, 'runs', 'crashy', r, 'trace.jsonl'), 'utf8').trim().split('\n');
+      assert.deepEqual(
+        files,
+        [EXPORTED_MARKER, ...RUN_FILES, 'task_result_a.json', 'task_result_b.json'].sort(),
+        `${r}: ${files.join(', ')}`,
+      );
+      for (const f of files.filter((name) => name.endsWith('.json')))
+        JSON.parse(readFileSync(join(fresh, 'runs', 'crashy', r, f), 'utf8'));
+      const trace = readFileSync(join(fresh, 'runs', 'crashy', r, 'trace.jsonl'), 'utf8')
+        .trim()
+        .split('\n');
       const history = JSON.parse(readFileSync(join(fresh, 'runs', 'crashy', r, 'history.json'), 'utf8'));
       assert.equal(trace.length, history.events.length, `${r}: no duplicate trace lines`);
     }
@@ -137,9 +187,18 @@ describe('the exporter', () => {
 
   test('the export Schedule sweeps a finished run whose export was lost, and refreshes the queue state', async () => {
     await configureTenant(env.client, 'swept', { budgetUsd: 5 });
-    await runOutcome(await startRun(env.client, { tenantId: 'swept', runId: 'lost', dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 10, costUsd: 0.1 } }] } }));
+    await runOutcome(
+      await startRun(env.client, {
+        tenantId: 'swept',
+        runId: 'lost',
+        dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 10, costUsd: 0.1 } }] },
+      }),
+    );
     const dir = join(root, 'runs', 'swept', 'lost');
-    await eventually(async () => (existsSync(join(dir, EXPORTED_MARKER)) ? true : undefined), { what: 'the run export', timeoutMs: 40_000 });
+    await eventually(async () => (existsSync(join(dir, EXPORTED_MARKER)) ? true : undefined), {
+      what: 'the run export',
+      timeoutMs: 40_000,
+    });
     rmSync(dir, { recursive: true });
     // Slowed down, so that only the trigger below exports the run again.
     const schedule = await ensureExportSchedule(env.client, { everySeconds: 3600 });
@@ -157,15 +216,26 @@ describe('the exporter', () => {
       },
       { what: 'the sweep to export the run again', timeoutMs: 40_000 },
     );
-    await eventually(async () => (existsSync(join(root, 'execution', 'queue_state.json')) ? true : undefined), { what: 'the queue state' });
+    await eventually(async () => (existsSync(join(root, 'execution', 'queue_state.json')) ? true : undefined), {
+      what: 'the queue state',
+    });
     // Tenants without newly finished runs are refreshed too.
     await configureTenant(env.client, 'idle', { budgetUsd: 3 });
     await schedule.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-    await eventually(async () => (existsSync(join(root, 'tenants', 'idle', 'budget_usage.json')) ? true : undefined), { what: 'the idle tenant refreshed' });
+    await eventually(async () => (existsSync(join(root, 'tenants', 'idle', 'budget_usage.json')) ? true : undefined), {
+      what: 'the idle tenant refreshed',
+    });
     const state = JSON.parse(readFileSync(join(root, 'execution', 'queue_state.json'), 'utf8'));
-    const control = state.queues.find((q: { name: string; type: string }) => q.name === 'ados-control' && q.type === 'workflow');
+    const control = state.queues.find(
+      (q: { name: string; type: string }) => q.name === 'ados-control' && q.type === 'workflow',
+    );
     assert.ok(control.pollers.length >= 1, 'the control worker polls');
-    assert.deepEqual(state.queues.filter((q: { name: string }) => q.name.startsWith('ados-nodes-')).map((q: { name: string }) => q.name), ['ados-nodes-0', 'ados-nodes-1', 'ados-nodes-2', 'ados-nodes-3']);
+    assert.deepEqual(
+      state.queues
+        .filter((q: { name: string }) => q.name.startsWith('ados-nodes-'))
+        .map((q: { name: string }) => q.name),
+      ['ados-nodes-0', 'ados-nodes-1', 'ados-nodes-2', 'ados-nodes-3'],
+    );
     assert.ok(state.queues.every((q: { backlog: number }) => Number.isInteger(q.backlog)));
   });
 
@@ -174,18 +244,29 @@ describe('the exporter', () => {
     const handle = await startRun(env.client, {
       tenantId: 'stuck',
       runId: 'killed',
-      dag: { nodes: [{ id: 'quick', kind: 'util.sleep', params: { ms: 10, costUsd: 0.07 } }, { id: 'slow', kind: 'util.sleep', deps: ['quick'], params: { ms: 60_000, costUsd: 0.1 } }] },
+      dag: {
+        nodes: [
+          { id: 'quick', kind: 'util.sleep', params: { ms: 10, costUsd: 0.07 } },
+          { id: 'slow', kind: 'util.sleep', deps: ['quick'], params: { ms: 60_000, costUsd: 0.1 } },
+        ],
+      },
     });
-    await eventually(async () => ((await handle.query(progressQuery)).nodes.slow?.status === 'RUNNING' ? true : undefined), { what: 'the first node to finish' });
+    await eventually(
+      async () => ((await handle.query(progressQuery)).nodes.slow?.status === 'RUNNING' ? true : undefined),
+      { what: 'the first node to finish' },
+    );
     await handle.terminate('operator pulled the plug');
     const before = await tenantStatus(env.client, 'stuck');
     assert.equal(before.runsInFlight.length, 1, 'a terminated run cannot release its own slot');
     assert.equal(before.spentUsd, 0, 'nor report the cost of the node it finished');
     await (await ensureExportSchedule(env.client)).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-    const after = await eventually(async () => {
-      const s = await tenantStatus(env.client, 'stuck');
-      return s.runsInFlight.length === 0 ? s : undefined;
-    }, { what: 'the sweep to release the run' });
+    const after = await eventually(
+      async () => {
+        const s = await tenantStatus(env.client, 'stuck');
+        return s.runsInFlight.length === 0 ? s : undefined;
+      },
+      { what: 'the sweep to release the run' },
+    );
     assert.equal(micros(after.spentUsd), micros(0.07), 'the finished node is charged, once');
     assert.equal(after.reservedUsd, 0);
   });
@@ -196,15 +277,32 @@ describe('the exporter', () => {
     stopWorkers = await env.startWorkers();
     const files = readdirSync(join(root, 'execution'));
     const traceFile = files.find((f) => f.startsWith('distributed_trace_'))!;
-    const lines = readFileSync(join(root, 'execution', traceFile), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(root, 'execution', traceFile), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const generate = lines.filter((l) => l.runId === 'rag' && l.nodeId === 'generate');
-    assert.deepEqual(generate.map((l) => l.event), ['start', 'end']);
+    assert.deepEqual(
+      generate.map((l) => l.event),
+      ['start', 'end'],
+    );
     assert.equal(generate[1].tenantId, 'audited');
     assert.equal(generate[1].kind, 'llm.generate');
     assert.equal(generate[1].attempt, 1);
     assert.match(generate[1].queue, /^ados-nodes-\d$/);
     assert.ok(generate[1].durationMs >= 0 && generate[1].outcome === 'completed');
-    const summary = JSON.parse(readFileSync(join(root, 'execution', files.find((f) => f === traceFile.replace('distributed_trace_', 'worker_summary_').replace('.jsonl', '.json'))!), 'utf8'));
+    const summary = JSON.parse(
+      readFileSync(
+        join(
+          root,
+          'execution',
+          files.find(
+            (f) => f === traceFile.replace('distributed_trace_', 'worker_summary_').replace('.jsonl', '.json'),
+          )!,
+        ),
+        'utf8',
+      ),
+    );
     assert.ok(summary.tasks >= lines.filter((l) => l.event === 'end').length - 1);
     assert.ok(summary.kinds['util.sleep'].p95Ms >= summary.kinds['util.sleep'].p50Ms);
   });

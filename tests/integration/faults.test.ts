@@ -18,7 +18,10 @@ const children = new Set<ChildProcess>();
 const servers = new Set<DevServer>();
 
 function startWorker(address: string): ChildProcess {
-  const child = spawn(process.execPath, [ADOS, 'worker', '--concurrency', '8'], { env: { ...process.env, TEMPORAL_ADDRESS: address, ADOS_LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [ADOS, 'worker', '--concurrency', '8'], {
+    env: { ...process.env, TEMPORAL_ADDRESS: address, ADOS_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -32,7 +35,11 @@ async function kill(child: ChildProcess): Promise<void> {
 }
 
 async function server(options: { port: number; dbFile: string | null }): Promise<DevServer> {
-  const s = await startDevServer({ ...options, headless: true, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 150 } });
+  const s = await startDevServer({
+    ...options,
+    headless: true,
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 150 },
+  });
   servers.add(s);
   return s;
 }
@@ -49,11 +56,23 @@ describe('faults', () => {
     const client = await connectClient(s.address);
     let worker = startWorker(s.address);
     const tenants = ['kill-a', 'kill-b'];
-    for (const t of tenants) await configureTenant(client, t, { budgetUsd: 100, maxConcurrentRuns: 20, backpressureThreshold: 1 });
+    for (const t of tenants)
+      await configureTenant(client, t, { budgetUsd: 100, maxConcurrentRuns: 20, backpressureThreshold: 1 });
     const handles = await Promise.all(
       tenants.flatMap((tenantId) =>
         Array.from({ length: 10 }, (_, i) =>
-          startRun(client, { tenantId, runId: `load-${i}`, dag: { nodes: [0, 1, 2].map((j) => ({ id: `n${j}`, kind: 'util.sleep', ...(j ? { deps: [`n${j - 1}`] } : {}), params: { ms: 1500, costUsd: 0.001 * (j + 1) } })) } }),
+          startRun(client, {
+            tenantId,
+            runId: `load-${i}`,
+            dag: {
+              nodes: [0, 1, 2].map((j) => ({
+                id: `n${j}`,
+                kind: 'util.sleep',
+                ...(j ? { deps: [`n${j - 1}`] } : {}),
+                params: { ms: 1500, costUsd: 0.001 * (j + 1) },
+              })),
+            },
+          }),
         ),
       ),
     );
@@ -69,14 +88,18 @@ describe('faults', () => {
       return open === 0 ? 'done' : undefined;
     };
     for (let k = 0; k < 3; k++) {
-      if ((await eventually(nodesRunning, { timeoutMs: 60_000, intervalMs: 100, what: 'nodes in flight' })) === 'done') break;
+      if ((await eventually(nodesRunning, { timeoutMs: 60_000, intervalMs: 100, what: 'nodes in flight' })) === 'done')
+        break;
       await new Promise((r) => setTimeout(r, 300));
       await kill(worker);
       worker = startWorker(s.address);
     }
     const results = await Promise.all(handles.map(runOutcome));
     assert.deepEqual(new Set(results.map((r) => r.status)), new Set(['COMPLETED']));
-    assert.ok(results.some((r) => Object.values(r.nodes).some((n) => n.attempts >= 2)), 'some nodes were in flight at a kill and retried');
+    assert.ok(
+      results.some((r) => Object.values(r.nodes).some((n) => n.attempts >= 2)),
+      'some nodes were in flight at a kill and retried',
+    );
     for (const tenantId of tenants) {
       const runs = results.filter((r) => r.tenantId === tenantId).reduce((sum, r) => sum + micros(r.costUsd), 0);
       assert.equal(runs, 10 * micros(0.006), `${tenantId}: each run's cost is its nodes' once`);
@@ -95,8 +118,15 @@ describe('faults', () => {
     const client = await connectClient(s.address);
     const worker = startWorker(s.address);
     await configureTenant(client, 'heartbeat', { budgetUsd: 10 });
-    const handle = await startRun(client, { tenantId: 'heartbeat', runId: 'long', dag: { nodes: [{ id: 'long', kind: 'util.sleep', timeoutSec: 600, params: { ms: 4000, costUsd: 0.01 } }] } });
-    await eventually(async () => ((await handle.query(progressQuery)).nodes.long?.status === 'RUNNING' ? true : undefined), { what: 'the long node to start' });
+    const handle = await startRun(client, {
+      tenantId: 'heartbeat',
+      runId: 'long',
+      dag: { nodes: [{ id: 'long', kind: 'util.sleep', timeoutSec: 600, params: { ms: 4000, costUsd: 0.01 } }] },
+    });
+    await eventually(
+      async () => ((await handle.query(progressQuery)).nodes.long?.status === 'RUNNING' ? true : undefined),
+      { what: 'the long node to start' },
+    );
     await new Promise((r) => setTimeout(r, 1000));
     const killedAt = Date.now();
     await kill(worker);
@@ -118,17 +148,43 @@ describe('faults', () => {
     const worker = startWorker(s.address);
     const app = await buildApi({
       client,
-      config: { ADOS_ADMIN_TOKEN: 'admin-token-for-the-restart-test', ADOS_API_RATE_LIMIT: 1000, ADOS_API_BODY_LIMIT: 65536, ADOS_API_TOKEN_CACHE_SECONDS: 0, ADOS_ARTIFACTS_DIR: process.env.ADOS_ARTIFACTS_DIR ?? 'artifacts', TEMPORAL_NAMESPACE: 'default' },
+      config: {
+        ADOS_ADMIN_TOKEN: 'admin-token-for-the-restart-test',
+        ADOS_API_RATE_LIMIT: 1000,
+        ADOS_API_BODY_LIMIT: 65536,
+        ADOS_API_TOKEN_CACHE_SECONDS: 0,
+        ADOS_ARTIFACTS_DIR: process.env.ADOS_ARTIFACTS_DIR ?? 'artifacts',
+        TEMPORAL_NAMESPACE: 'default',
+      },
       logger: pino({ level: 'silent' }),
       metrics: createMetrics(),
     });
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
-    const get = () => fetch(`${url}/v1/tenants/restart`, { headers: { authorization: 'Bearer admin-token-for-the-restart-test' } }).then((r) => r.status);
+    const get = () =>
+      fetch(`${url}/v1/tenants/restart`, {
+        headers: { authorization: 'Bearer admin-token-for-the-restart-test' },
+      }).then((r) => r.status);
     await configureTenant(client, 'restart', { budgetUsd: 10, maxConcurrentRuns: 10 });
     const handles = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => startRun(client, { tenantId: 'restart', runId: `r-${i}`, dag: { nodes: [0, 1, 2].map((j) => ({ id: `n${j}`, kind: 'util.sleep', ...(j ? { deps: [`n${j - 1}`] } : {}), params: { ms: 1000, costUsd: 0.01 } })) } })),
+      Array.from({ length: 5 }, (_, i) =>
+        startRun(client, {
+          tenantId: 'restart',
+          runId: `r-${i}`,
+          dag: {
+            nodes: [0, 1, 2].map((j) => ({
+              id: `n${j}`,
+              kind: 'util.sleep',
+              ...(j ? { deps: [`n${j - 1}`] } : {}),
+              params: { ms: 1000, costUsd: 0.01 },
+            })),
+          },
+        }),
+      ),
     );
-    await eventually(async () => ((await handles[0]!.query(progressQuery)).nodes.n0?.status === 'COMPLETED' ? true : undefined), { what: 'the first nodes to finish' });
+    await eventually(
+      async () => ((await handles[0]!.query(progressQuery)).nodes.n0?.status === 'COMPLETED' ? true : undefined),
+      { what: 'the first nodes to finish' },
+    );
     assert.equal(await get(), 200);
 
     await s.stop();
@@ -138,13 +194,22 @@ describe('faults', () => {
     s = await server({ port, dbFile });
 
     const results = await Promise.all(handles.map(runOutcome));
-    assert.deepEqual(results.map((r) => r.status), Array(5).fill('COMPLETED'));
-    assert.equal(await eventually(async () => ((await get()) === 200 ? 200 : undefined), { what: 'the API to answer again' }), 200);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(5).fill('COMPLETED'),
+    );
+    assert.equal(
+      await eventually(async () => ((await get()) === 200 ? 200 : undefined), { what: 'the API to answer again' }),
+      200,
+    );
     const status = await eventually(async () => {
       const st = await tenantStatus(client, 'restart');
       return st.runsInFlight.length === 0 ? st : undefined;
     });
-    assert.equal(micros(status.spentUsd), results.reduce((sum, r) => sum + micros(r.costUsd), 0));
+    assert.equal(
+      micros(status.spentUsd),
+      results.reduce((sum, r) => sum + micros(r.costUsd), 0),
+    );
     assert.ok(worker.exitCode === null, 'the worker process lived through the outage');
     await app.close();
     await kill(worker);

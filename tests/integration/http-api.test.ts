@@ -34,11 +34,19 @@ async function serveApi(overrides: { rateLimit?: number } = {}): Promise<Api> {
 
 let api: Api;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are arbitrary JSON, checked field by field below
-async function call(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function call(
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are arbitrary JSON, checked field by field below
+): Promise<{ status: number; body: any }> {
   const response = await fetch(`${api.url}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   });
   const text = await response.text();
@@ -72,13 +80,19 @@ describe('HTTP API', () => {
     acmeToken = issued.body.token;
     acmeTokenId = issued.body.tokenId;
     const status = await call('GET', '/v1/tenants/acme', ADMIN);
-    assert.deepEqual(status.body.tokens.map((t: { id: string }) => t.id), [acmeTokenId]);
+    assert.deepEqual(
+      status.body.tokens.map((t: { id: string }) => t.id),
+      [acmeTokenId],
+    );
     assert.ok(!JSON.stringify(status.body).includes(acmeToken.split('.')[2]!), 'the secret is nowhere in the status');
   });
 
   test('no token or a wrong token gets 401', async () => {
     assert.deepEqual((await call('GET', '/v1/tenants/acme')).status, 401);
-    assert.equal((await call('GET', '/v1/tenants/acme', 'ados.acme.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status, 401);
+    assert.equal(
+      (await call('GET', '/v1/tenants/acme', 'ados.acme.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status,
+      401,
+    );
     const garbage = await call('GET', '/v1/tenants/acme', 'not-a-token');
     assert.equal(garbage.status, 401);
     assert.deepEqual(Object.keys(garbage.body).sort(), ['error', 'message']);
@@ -89,33 +103,52 @@ describe('HTTP API', () => {
     const started = await call('POST', '/v1/tenants/acme/runs', acmeToken, { runId: 'api-1', dag: sleepDag });
     assert.equal(started.status, 202);
     assert.deepEqual(started.body, { runId: 'api-1', workflowId: 'delivery-run:acme:api-1', status: 'ADMITTING' });
-    const done = await eventually(async () => {
-      const r = await call('GET', '/v1/tenants/acme/runs/api-1', acmeToken);
-      return r.body.status === 'COMPLETED' ? r : undefined;
-    }, { what: 'the run to complete' });
+    const done = await eventually(
+      async () => {
+        const r = await call('GET', '/v1/tenants/acme/runs/api-1', acmeToken);
+        return r.body.status === 'COMPLETED' ? r : undefined;
+      },
+      { what: 'the run to complete' },
+    );
     assert.equal(done.body.costUsd, 0.01);
     assert.equal((await call('GET', '/v1/tenants/acme', acmeToken)).status, 200);
-    const listed = await eventually(async () => {
-      const r = await call('GET', '/v1/tenants/acme/runs?status=COMPLETED&pageSize=10', acmeToken);
-      return r.body.runs?.some((x: { runId: string }) => x.runId === 'api-1') ? r : undefined;
-    }, { what: 'the run in visibility' });
+    const listed = await eventually(
+      async () => {
+        const r = await call('GET', '/v1/tenants/acme/runs?status=COMPLETED&pageSize=10', acmeToken);
+        return r.body.runs?.some((x: { runId: string }) => x.runId === 'api-1') ? r : undefined;
+      },
+      { what: 'the run in visibility' },
+    );
     assert.equal(listed.body.runs[0].status, 'COMPLETED');
-    const summary = await eventually(async () => {
-      const r = await call('GET', '/v1/tenants/acme/runs/api-1/artifacts/summary.json', acmeToken);
-      return r.status === 200 ? r : undefined;
-    }, { what: 'the exported summary' });
+    const summary = await eventually(
+      async () => {
+        const r = await call('GET', '/v1/tenants/acme/runs/api-1/artifacts/summary.json', acmeToken);
+        return r.status === 200 ? r : undefined;
+      },
+      { what: 'the exported summary' },
+    );
     assert.equal(summary.body.runId, 'api-1');
 
     // Paging: two more runs, one per page.
-    for (const runId of ['api-2', 'api-3']) assert.equal((await call('POST', '/v1/tenants/acme/runs', acmeToken, { runId, dag: sleepDag })).status, 202);
+    for (const runId of ['api-2', 'api-3'])
+      assert.equal((await call('POST', '/v1/tenants/acme/runs', acmeToken, { runId, dag: sleepDag })).status, 202);
     // Visibility orders open runs first, so page through once all three have closed.
     await eventually(
-      async () => ((await call('GET', '/v1/tenants/acme/runs?pageSize=100', acmeToken)).body.runs.filter((r: { closedAt: string | null }) => r.closedAt).length === 3 ? true : undefined),
+      async () =>
+        (await call('GET', '/v1/tenants/acme/runs?pageSize=100', acmeToken)).body.runs.filter(
+          (r: { closedAt: string | null }) => r.closedAt,
+        ).length === 3
+          ? true
+          : undefined,
       { what: 'three closed runs listed' },
     );
     const first = await call('GET', '/v1/tenants/acme/runs?pageSize=2', acmeToken);
     assert.equal(first.body.runs.length, 2);
-    const second = await call('GET', `/v1/tenants/acme/runs?pageSize=2&pageToken=${first.body.nextPageToken}`, acmeToken);
+    const second = await call(
+      'GET',
+      `/v1/tenants/acme/runs?pageSize=2&pageToken=${first.body.nextPageToken}`,
+      acmeToken,
+    );
     assert.equal(second.body.runs.length, 1);
     assert.equal(new Set([...first.body.runs, ...second.body.runs].map((r: { runId: string }) => r.runId)).size, 3);
   });
@@ -141,12 +174,24 @@ describe('HTTP API', () => {
 
   test('a cyclic DAG gets 400 naming the cycle; a path-like id gets 400; a schema error names the field', async () => {
     const cyclic = await call('POST', '/v1/tenants/acme/runs', acmeToken, {
-      dag: { nodes: [{ id: 'a', kind: 'util.sleep', deps: ['b'] }, { id: 'b', kind: 'util.sleep', deps: ['a'] }] },
+      dag: {
+        nodes: [
+          { id: 'a', kind: 'util.sleep', deps: ['b'] },
+          { id: 'b', kind: 'util.sleep', deps: ['a'] },
+        ],
+      },
     });
     assert.equal(cyclic.status, 400);
     assert.equal(cyclic.body.error, 'INVALID_INPUT');
-    assert.ok(cyclic.body.issues.some((i: string) => /cycle: a -> b -> a|cycle: b -> a -> b/.test(i)), JSON.stringify(cyclic.body));
-    for (const path of ['/v1/tenants/..%2Fx', '/v1/tenants/acme/runs/..%2Fx', '/v1/tenants/acme/runs/api-1/artifacts/..%2F..%2Fsecret.json']) {
+    assert.ok(
+      cyclic.body.issues.some((i: string) => /cycle: a -> b -> a|cycle: b -> a -> b/.test(i)),
+      JSON.stringify(cyclic.body),
+    );
+    for (const path of [
+      '/v1/tenants/..%2Fx',
+      '/v1/tenants/acme/runs/..%2Fx',
+      '/v1/tenants/acme/runs/api-1/artifacts/..%2F..%2Fsecret.json',
+    ]) {
       const r = await call('GET', path, ADMIN);
       assert.equal(r.status, 400, path);
       assert.equal(r.body.error, 'INVALID_INPUT');
@@ -159,12 +204,22 @@ describe('HTTP API', () => {
   });
 
   test('a runId already used gets 409; a body over the limit gets 413; an EXCEEDED tenant gets 429', async () => {
-    assert.equal((await call('POST', '/v1/tenants/acme/runs', acmeToken, { runId: 'api-1', dag: sleepDag })).status, 409);
-    const huge = await call('POST', '/v1/tenants/acme/runs', acmeToken, { dag: { name: 'x'.repeat(70 * 1024), nodes: [] } });
+    assert.equal(
+      (await call('POST', '/v1/tenants/acme/runs', acmeToken, { runId: 'api-1', dag: sleepDag })).status,
+      409,
+    );
+    const huge = await call('POST', '/v1/tenants/acme/runs', acmeToken, {
+      dag: { name: 'x'.repeat(70 * 1024), nodes: [] },
+    });
     assert.equal(huge.status, 413);
     await call('PUT', '/v1/tenants/broke', ADMIN, { budgetUsd: 0.01 });
-    await eventually(async () => ((await call('POST', '/v1/tenants/broke/runs', ADMIN, { dag: sleepDag })).status === 202 ? true : undefined));
-    await eventually(async () => ((await call('GET', '/v1/tenants/broke', ADMIN)).body.budgetStatus === 'EXCEEDED' ? true : undefined), { what: 'broke to be EXCEEDED' });
+    await eventually(async () =>
+      (await call('POST', '/v1/tenants/broke/runs', ADMIN, { dag: sleepDag })).status === 202 ? true : undefined,
+    );
+    await eventually(
+      async () => ((await call('GET', '/v1/tenants/broke', ADMIN)).body.budgetStatus === 'EXCEEDED' ? true : undefined),
+      { what: 'broke to be EXCEEDED' },
+    );
     const refused = await call('POST', '/v1/tenants/broke/runs', ADMIN, { dag: sleepDag });
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error, 'BUDGET_EXCEEDED');
@@ -179,9 +234,14 @@ describe('HTTP API', () => {
     const limited = await serveApi({ rateLimit: 3 });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 5; i++) statuses.push((await fetch(`${limited.url}/v1/tenants/acme`, { headers: { authorization: `Bearer ${ADMIN}` } })).status);
+      for (let i = 0; i < 5; i++)
+        statuses.push(
+          (await fetch(`${limited.url}/v1/tenants/acme`, { headers: { authorization: `Bearer ${ADMIN}` } })).status,
+        );
       assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
-      const other = await fetch(`${limited.url}/v1/tenants/acme`, { headers: { authorization: 'Bearer someone-else' } });
+      const other = await fetch(`${limited.url}/v1/tenants/acme`, {
+        headers: { authorization: 'Bearer someone-else' },
+      });
       assert.equal(other.status, 401, 'another caller has its own allowance');
     } finally {
       await limited.close();
@@ -191,10 +251,16 @@ describe('HTTP API', () => {
   test('OpenAPI at /docs, Prometheus at /metrics, liveness at /healthz', async () => {
     const spec = await call('GET', '/docs/json');
     assert.equal(spec.status, 200);
-    assert.ok(spec.body.paths['/v1/tenants/{tenantId}/runs'].post.requestBody, 'the run body is documented from its zod schema');
+    assert.ok(
+      spec.body.paths['/v1/tenants/{tenantId}/runs'].post.requestBody,
+      'the run body is documented from its zod schema',
+    );
     assert.ok(spec.body.paths['/v1/tenants/{tenantId}'].put);
     assert.equal((await call('GET', '/healthz')).body.status, 'ok');
     const metrics = await call('GET', '/metrics');
-    assert.match(metrics.body, /ados_http_requests_total\{method="POST",route="\/v1\/tenants\/:tenantId\/runs",status="202"\} \d+/);
+    assert.match(
+      metrics.body,
+      /ados_http_requests_total\{method="POST",route="\/v1\/tenants\/:tenantId\/runs",status="202"\} \d+/,
+    );
   });
 });

@@ -32,12 +32,27 @@ const rag = (query: string) => ({
     { id: 'evaluate', kind: 'eval.score', deps: ['generate'] },
   ],
 });
-const queries = ['how does admission work', 'what is a budget lease', 'how are runs degraded', 'what does the exporter write', 'how is cost counted once'];
+const queries = [
+  'how does admission work',
+  'what is a budget lease',
+  'how are runs degraded',
+  'what does the exporter write',
+  'how is cost counted once',
+];
 
-async function runInTurn(tenantId: string, count: number, prefix: string, onEach?: (s: TenantStatus) => void): Promise<DeliveryRunResult[]> {
+async function runInTurn(
+  tenantId: string,
+  count: number,
+  prefix: string,
+  onEach?: (s: TenantStatus) => void,
+): Promise<DeliveryRunResult[]> {
   const results: DeliveryRunResult[] = [];
   for (let i = 0; i < count; i++) {
-    results.push(await runOutcome(await startRun(env.client, { tenantId, runId: `${prefix}-${i}`, dag: rag(queries[i % queries.length]!) })));
+    results.push(
+      await runOutcome(
+        await startRun(env.client, { tenantId, runId: `${prefix}-${i}`, dag: rag(queries[i % queries.length]!) }),
+      ),
+    );
     onEach?.(await tenantStatus(env.client, tenantId));
   }
   return results;
@@ -56,20 +71,36 @@ async function settled(tenantId: string): Promise<TenantStatus> {
 
 describe('learning', () => {
   test('an AGGRESSIVE tenant learns a cheaper model in shadow within its 20% learning share, and its runs then use it', async () => {
-    await configureTenant(env.client, 'learner', { budgetUsd: 1, maxConcurrentRuns: 10, learning: { intensity: 'AGGRESSIVE', minSamples: 3 } });
-    const share = (s: TenantStatus) => assert.ok(s.learning.learningSpentUsd <= 0.2 * s.budgetUsd, `learning ${s.learning.learningSpentUsd} ≤ 20% of ${s.budgetUsd}`);
+    await configureTenant(env.client, 'learner', {
+      budgetUsd: 1,
+      maxConcurrentRuns: 10,
+      learning: { intensity: 'AGGRESSIVE', minSamples: 3 },
+    });
+    const share = (s: TenantStatus) =>
+      assert.ok(
+        s.learning.learningSpentUsd <= 0.2 * s.budgetUsd,
+        `learning ${s.learning.learningSpentUsd} ≤ 20% of ${s.budgetUsd}`,
+      );
     const first = await runInTurn('learner', 8, 'learn', share);
     assert.equal(first.filter((r) => r.learning?.explore).length, 4, 'half the runs explore');
     assert.ok(first.every((r) => r.status === 'COMPLETED'));
     // Until gpt-4o-mini has proven itself, an exploring run shadows its gpt-4o call with it; after, there is nothing cheaper to try.
     for (const r of first.filter((x) => x.learning?.explore && x.nodes.generate?.model === 'gpt-4o')) {
-      assert.deepEqual(r.learning?.shadow, { nodeId: 'generate', workflowId: `shadow-exploration:learner:${r.runId}:generate`, fromModel: 'gpt-4o', toModel: 'gpt-4o-mini' });
+      assert.deepEqual(r.learning?.shadow, {
+        nodeId: 'generate',
+        workflowId: `shadow-exploration:learner:${r.runId}:generate`,
+        fromModel: 'gpt-4o',
+        toModel: 'gpt-4o-mini',
+      });
     }
     assert.ok(first.filter((r) => r.learning?.shadow).length >= 3);
-    const learned = await eventually(async () => {
-      const s = await tenantStatus(env.client, 'learner');
-      return s.learning.preferences.length > 0 ? s : undefined;
-    }, { what: 'a preference', timeoutMs: 60_000 });
+    const learned = await eventually(
+      async () => {
+        const s = await tenantStatus(env.client, 'learner');
+        return s.learning.preferences.length > 0 ? s : undefined;
+      },
+      { what: 'a preference', timeoutMs: 60_000 },
+    );
     const [preference] = learned.learning.preferences;
     assert.equal(preference?.toModel, 'gpt-4o-mini');
     assert.ok(preference!.evidence.samples >= 3);
@@ -84,7 +115,11 @@ describe('learning', () => {
     share(s);
     assert.ok(s.learning.learningSpentUsd > 0, 'the shadows were paid for');
     const runCosts = [...first, after!].reduce((sum, r) => sum + micros(r.costUsd), 0);
-    assert.equal(micros(s.spentUsd), runCosts + micros(s.learning.learningSpentUsd), 'spend = runs + learning, exactly');
+    assert.equal(
+      micros(s.spentUsd),
+      runCosts + micros(s.learning.learningSpentUsd),
+      'spend = runs + learning, exactly',
+    );
     assert.equal(micros(s.spendByCategory.learning ?? 0), micros(s.learning.learningSpentUsd));
 
     // The learned cost model has gpt-4o and gpt-4o-mini (from the shadows) with their samples.
@@ -93,21 +128,36 @@ describe('learning', () => {
 
     // Every change is in learning_history.jsonl, in order, with its reason.
     const file = join(process.env.ADOS_ARTIFACTS_DIR!, 'tenants', 'learner', 'learning_history.jsonl');
-    const history = await eventually(async () => {
-      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; type: string; reason: string });
-      return lines.some((l) => l.type === 'preference') ? lines : undefined;
-    }, { what: 'the preference in learning_history.jsonl' });
-    assert.deepEqual(history.map((l) => l.seq), history.map((_, i) => i + 1));
+    const history = await eventually(
+      async () => {
+        const lines = readFileSync(file, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { seq: number; type: string; reason: string });
+        return lines.some((l) => l.type === 'preference') ? lines : undefined;
+      },
+      { what: 'the preference in learning_history.jsonl' },
+    );
+    assert.deepEqual(
+      history.map((l) => l.seq),
+      history.map((_, i) => i + 1),
+    );
     assert.ok(history.filter((l) => l.type === 'exploration').length >= 3);
     assert.ok(history.every((l) => l.reason.length > 0));
-    const profile = JSON.parse(readFileSync(join(process.env.ADOS_ARTIFACTS_DIR!, 'tenants', 'learner', 'learning_profile.json'), 'utf8')) as { intensity: string; learningBudgetUsd: number };
+    const profile = JSON.parse(
+      readFileSync(join(process.env.ADOS_ARTIFACTS_DIR!, 'tenants', 'learner', 'learning_profile.json'), 'utf8'),
+    ) as { intensity: string; learningBudgetUsd: number };
     assert.equal(profile.intensity, 'AGGRESSIVE');
     assert.equal(profile.learningBudgetUsd, 0.2);
   });
 
   test('a CONSERVATIVE tenant never explores and spends nothing on learning; a tiny learning share stops exploration', async () => {
     await configureTenant(env.client, 'careful', { budgetUsd: 1, learning: { intensity: 'CONSERVATIVE' } });
-    await configureTenant(env.client, 'capped', { budgetUsd: 1, maxConcurrentRuns: 10, learning: { intensity: 'AGGRESSIVE', budgetShares: { AGGRESSIVE: 0.0008 } } });
+    await configureTenant(env.client, 'capped', {
+      budgetUsd: 1,
+      maxConcurrentRuns: 10,
+      learning: { intensity: 'AGGRESSIVE', budgetShares: { AGGRESSIVE: 0.0008 } },
+    });
     const careful = await runInTurn('careful', 5, 'c');
     assert.ok(careful.every((r) => r.learning?.explore === false && !r.learning.shadow));
     const c = await settled('careful');
@@ -117,24 +167,54 @@ describe('learning', () => {
     await runInTurn('capped', 10, 'cap');
     const s = await settled('capped');
     assert.ok(s.learning.learningSpentUsd <= 0.0008, `learning spent ${s.learning.learningSpentUsd} ≤ $0.0008`);
-    assert.ok(s.learning.history.some((e) => e.type === 'exploration'), 'some shadows ran');
+    assert.ok(
+      s.learning.history.some((e) => e.type === 'exploration'),
+      'some shadows ran',
+    );
     const denied = s.learning.history.filter((e) => e.type === 'exploration-denied');
     assert.ok(denied.length > 0, 'later shadows were denied');
     assert.match(denied[0]!.reason, /the learning budget has \$[\d.]+ left, the shadow needs \$[\d.]+/);
   });
 
   test('meta-learning: the prior comes from the opted-in tenant alone, with noise of the stated scale; a new tenant starts from it', async () => {
-    await configureTenant(env.client, 'meta-in', { budgetUsd: 10, maxConcurrentRuns: 10, learning: { intensity: 'CONSERVATIVE', metaLearningOptIn: true } });
-    await configureTenant(env.client, 'meta-out', { budgetUsd: 10, maxConcurrentRuns: 10, learning: { intensity: 'CONSERVATIVE', metaLearningOptIn: false } });
+    await configureTenant(env.client, 'meta-in', {
+      budgetUsd: 10,
+      maxConcurrentRuns: 10,
+      learning: { intensity: 'CONSERVATIVE', metaLearningOptIn: true },
+    });
+    await configureTenant(env.client, 'meta-out', {
+      budgetUsd: 10,
+      maxConcurrentRuns: 10,
+      learning: { intensity: 'CONSERVATIVE', metaLearningOptIn: false },
+    });
     const metered = (tenantId: string, micros: number, runId: string) =>
-      startRun(env.client, { tenantId, runId, dag: { nodes: Array.from({ length: 10 }, (_, i) => ({ id: `m${i}`, kind: 'test.metered', params: { micros } })) } });
+      startRun(env.client, {
+        tenantId,
+        runId,
+        dag: {
+          nodes: Array.from({ length: 10 }, (_, i) => ({ id: `m${i}`, kind: 'test.metered', params: { micros } })),
+        },
+      });
     // 50 samples each: the point at which an opted-in tenant contributes.
-    const handles = await Promise.all(Array.from({ length: 5 }, (_, i) => [metered('meta-in', 1000, `in-${i}`), metered('meta-out', 50_000, `out-${i}`)]).flat());
+    const handles = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => [
+        metered('meta-in', 1000, `in-${i}`),
+        metered('meta-out', 50_000, `out-${i}`),
+      ]).flat(),
+    );
     const results = await Promise.all(handles.map(runOutcome));
-    assert.deepEqual(new Set(results.map((r) => r.status)), new Set(['COMPLETED']), 'unpriced nodes run on leases topped up as they go');
+    assert.deepEqual(
+      new Set(results.map((r) => r.status)),
+      new Set(['COMPLETED']),
+      'unpriced nodes run on leases topped up as they go',
+    );
 
     const meta = env.client.workflow.getHandle(META_LEARNING_WORKFLOW_ID);
-    const priors = await eventually(async () => (await meta.query(priorsQuery))?.entries['test.metered']?.absolute ? meta.query(priorsQuery) : undefined, { what: 'published priors', timeoutMs: 60_000 });
+    const priors = await eventually(
+      async () =>
+        (await meta.query(priorsQuery))?.entries['test.metered']?.absolute ? meta.query(priorsQuery) : undefined,
+      { what: 'published priors', timeoutMs: 60_000 },
+    );
     const status = await meta.query(metaLearningStatusQuery);
     assert.deepEqual(status.contributors, ['meta-in'], 'the opted-out tenant never contributed');
     const prior = priors!.entries['test.metered']!.absolute!;
@@ -143,22 +223,42 @@ describe('learning', () => {
     assert.equal(prior.noiseScale, 100);
     assert.notEqual(prior.value, 1000, 'noised, not the raw mean');
     // P(|Laplace(100)| > 1,500) = e^-15: a failure here means the prior is not what it claims.
-    assert.ok(Math.abs(prior.value - 1000) < 1500, `prior ${prior.value} is 1000 µ$ plus noise of scale 100, not near the opted-out 50,000`);
+    assert.ok(
+      Math.abs(prior.value - 1000) < 1500,
+      `prior ${prior.value} is 1000 µ$ plus noise of scale 100, not near the opted-out 50,000`,
+    );
 
-    await configureTenant(env.client, 'meta-new', { budgetUsd: 10, learning: { intensity: 'CONSERVATIVE', metaLearningOptIn: true } });
-    const fresh = await eventually(async () => {
-      const s = await tenantStatus(env.client, 'meta-new');
-      return s.learning.costModel.find((e) => e.key === 'test.metered' && e.prior !== undefined);
-    }, { what: 'the new tenant to take the prior' });
+    await configureTenant(env.client, 'meta-new', {
+      budgetUsd: 10,
+      learning: { intensity: 'CONSERVATIVE', metaLearningOptIn: true },
+    });
+    const fresh = await eventually(
+      async () => {
+        const s = await tenantStatus(env.client, 'meta-new');
+        return s.learning.costModel.find((e) => e.key === 'test.metered' && e.prior !== undefined);
+      },
+      { what: 'the new tenant to take the prior' },
+    );
     assert.equal(fresh.prior, prior.value);
     assert.equal(fresh.samples, 0);
-    const run = await runOutcome(await startRun(env.client, { tenantId: 'meta-new', runId: 'first', dag: { nodes: [{ id: 'm', kind: 'test.metered', params: { micros: 1000 } }] } }));
+    const run = await runOutcome(
+      await startRun(env.client, {
+        tenantId: 'meta-new',
+        runId: 'first',
+        dag: { nodes: [{ id: 'm', kind: 'test.metered', params: { micros: 1000 } }] },
+      }),
+    );
     assert.equal(run.decisions[0]?.nodeEstimateUsd, Math.round(prior.value) / 1e6, 'its first estimate is the prior');
 
     // Opting out takes the tenant's statistics out of every future release.
     await configureTenant(env.client, 'meta-in', { learning: { metaLearningOptIn: false } });
-    await eventually(async () => ((await meta.query(metaLearningStatusQuery)).contributors.includes('meta-in') ? undefined : true), { what: 'the withdrawal' });
+    await eventually(
+      async () => ((await meta.query(metaLearningStatusQuery)).contributors.includes('meta-in') ? undefined : true),
+      { what: 'the withdrawal' },
+    );
     const out = await tenantStatus(env.client, 'meta-in');
-    assert.ok(out.learning.history.some((e) => e.type === 'meta-learning' && !e.optIn && /past releases keep/.test(e.reason)));
+    assert.ok(
+      out.learning.history.some((e) => e.type === 'meta-learning' && !e.optIn && /past releases keep/.test(e.reason)),
+    );
   });
 });

@@ -31,12 +31,28 @@ after(async () => {
 describe('worker metrics', () => {
   test('`ados worker --metrics-port` serves runs by status, node durations, decisions, admission waits and spend beside Temporal runtime metrics', async () => {
     await configureTenant(env.client, 'metered', { budgetUsd: 10 });
-    const handles = await Promise.all([1, 2, 3].map((i) => startRun(env.client, { tenantId: 'metered', runId: `m-${i}`, dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 20, costUsd: 0.25 } }, { id: 'b', kind: 'util.sleep', deps: ['a'], params: { ms: 20, costUsd: 0.5 } }] } })));
+    const handles = await Promise.all(
+      [1, 2, 3].map((i) =>
+        startRun(env.client, {
+          tenantId: 'metered',
+          runId: `m-${i}`,
+          dag: {
+            nodes: [
+              { id: 'a', kind: 'util.sleep', params: { ms: 20, costUsd: 0.25 } },
+              { id: 'b', kind: 'util.sleep', deps: ['a'], params: { ms: 20, costUsd: 0.5 } },
+            ],
+          },
+        }),
+      ),
+    );
     for (const h of handles) assert.equal((await runOutcome(h)).status, 'COMPLETED');
-    const text = await eventually(async () => {
-      const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
-      return /ados_runs_total\{tenant="metered",status="COMPLETED"\} 3/.test(body) ? body : undefined;
-    }, { what: 'three completed runs in the metrics' });
+    const text = await eventually(
+      async () => {
+        const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+        return /ados_runs_total\{tenant="metered",status="COMPLETED"\} 3/.test(body) ? body : undefined;
+      },
+      { what: 'three completed runs in the metrics' },
+    );
     assert.match(text, /ados_node_duration_seconds_count\{kind="util.sleep",outcome="completed"\} 6/);
     assert.match(text, /ados_cost_decisions_total\{action="CONTINUE"\} 6/);
     assert.match(text, /ados_admission_wait_seconds_count\{outcome="ADMITTED"\} 3/);

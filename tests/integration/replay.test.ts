@@ -30,7 +30,20 @@ quietRuntime();
 describe('replay of recorded histories', () => {
   test('every workflow type and variant has a fixture', () => {
     const names = fixtures().map((f) => f.name);
-    for (const variant of ['completed', 'degraded', 'terminated', 'failed', 'cancelled', 'rejected-unknown-tenant', 'invalid-cycle', 'waited-for-admission', 'retried-and-noncritical-failure', 'explored', 'learned-model', 'started-bare']) {
+    for (const variant of [
+      'completed',
+      'degraded',
+      'terminated',
+      'failed',
+      'cancelled',
+      'rejected-unknown-tenant',
+      'invalid-cycle',
+      'waited-for-admission',
+      'retried-and-noncritical-failure',
+      'explored',
+      'learned-model',
+      'started-bare',
+    ]) {
       assert.ok(names.includes(`deliveryRun-${variant}.json`), `deliveryRun-${variant}`);
     }
     assert.ok(names.includes('tenantBudget-continued-as-new.json'));
@@ -60,10 +73,19 @@ describe('replay of recorded histories', () => {
       'started-bare': 'COMPLETED',
     };
     for (const [variant, outcome] of Object.entries(expected)) {
-      const { events } = JSON.parse(readFileSync(join(FIXTURES, `deliveryRun-${variant}.json`), 'utf8')) as { events: Array<Record<string, { result?: { payloads: Array<{ data: string }> } }>> };
+      const { events } = JSON.parse(readFileSync(join(FIXTURES, `deliveryRun-${variant}.json`), 'utf8')) as {
+        events: Array<Record<string, { result?: { payloads: Array<{ data: string }> } }>>;
+      };
       const last = events.at(-1)!;
       const actual = last.workflowExecutionCompletedEventAttributes
-        ? (JSON.parse(Buffer.from(last.workflowExecutionCompletedEventAttributes.result!.payloads[0]!.data, 'base64').toString()) as { status: string }).status
+        ? (
+            JSON.parse(
+              Buffer.from(
+                last.workflowExecutionCompletedEventAttributes.result!.payloads[0]!.data,
+                'base64',
+              ).toString(),
+            ) as { status: string }
+          ).status
         : last.workflowExecutionFailedEventAttributes
           ? 'workflow failed'
           : last.workflowExecutionCanceledEventAttributes
@@ -76,8 +98,13 @@ describe('replay of recorded histories', () => {
   test("every recorded history, today's and earlier releases', replays against the current workflow code without nondeterminism", async () => {
     const all = fixtures({ releases: true });
     // The real workflow id matters: a run derives its export's id from it.
-    const workflowIdOf = (history: unknown) => (history as { events: Array<{ workflowExecutionStartedEventAttributes?: { workflowId?: string } }> }).events[0]!.workflowExecutionStartedEventAttributes!.workflowId!;
-    const results = Worker.runReplayHistories({ workflowBundle: await bundleWorkflows() }, all.map((f) => ({ workflowId: workflowIdOf(f.history), history: f.history })));
+    const workflowIdOf = (history: unknown) =>
+      (history as { events: Array<{ workflowExecutionStartedEventAttributes?: { workflowId?: string } }> }).events[0]!
+        .workflowExecutionStartedEventAttributes!.workflowId!;
+    const results = Worker.runReplayHistories(
+      { workflowBundle: await bundleWorkflows() },
+      all.map((f) => ({ workflowId: workflowIdOf(f.history), history: f.history })),
+    );
     let count = 0;
     for await (const result of results) {
       assert.equal(result.error, undefined, `${result.workflowId}: ${result.error?.message}`);
@@ -87,9 +114,13 @@ describe('replay of recorded histories', () => {
   });
 
   test('`ados replay` reports a history that no longer matches the code, with its workflow id, and exits non-zero', async () => {
-    const history = JSON.parse(readFileSync(join(FIXTURES, 'deliveryRun-completed.json'), 'utf8')) as { events: Array<Record<string, { activityType?: { name: string } }>> };
+    const history = JSON.parse(readFileSync(join(FIXTURES, 'deliveryRun-completed.json'), 'utf8')) as {
+      events: Array<Record<string, { activityType?: { name: string } }>>;
+    };
     // The recorded run scheduled retrieval.search first; pretend the code once scheduled something else.
-    const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'retrieval.search');
+    const scheduled = history.events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'retrieval.search',
+    );
     assert.ok(scheduled);
     scheduled.activityTaskScheduledEventAttributes!.activityType!.name = 'llm.generate';
     const dir = mkdtempSync(join(tmpdir(), 'ados-replay-'));
@@ -105,6 +136,10 @@ describe('replay of recorded histories', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /^FAIL\s+delivery-run:fixture:completed\s+.*tampered\.json/m);
     assert.match(bad.stdout, /[Nn]ondetermin/);
-    assert.equal((bad.stdout.match(/^ok /gm) ?? []).length, fixtures({ releases: true }).length, 'the good fixtures still pass');
+    assert.equal(
+      (bad.stdout.match(/^ok /gm) ?? []).length,
+      fixtures({ releases: true }).length,
+      'the good fixtures still pass',
+    );
   });
 });

@@ -57,14 +57,23 @@ describe('the Temporal CLI as a client', () => {
     const commands = docCommands(readFileSync(join(repo, 'docs', 'TEMPORAL_CLI.md'), 'utf8'));
     assert.ok(commands.length >= 14, `${commands.length} commands found`);
     // Some commands (cancel) print nothing on success.
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON output, checked field by field below
-    const exec = async (args: string[]) => JSON.parse((await run(cli, [...args, '--address', env.address, '--output', 'json'], { timeout: 120_000, cwd: repo })).stdout || '{}') as any;
+    const exec = async (args: string[]) =>
+      JSON.parse(
+        (await run(cli, [...args, '--address', env.address, '--output', 'json'], { timeout: 120_000, cwd: repo }))
+          .stdout || '{}',
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON output, checked field by field below
+      ) as any;
     const seen = new Set<string>();
     for (const args of commands) {
       const line = args.join(' ');
       const out = await exec(args);
       seen.add(args.slice(0, 2).join(' '));
-      if (args[1] === 'execute-update-with-start') assert.equal(out.updateResult?.budgetUsd ?? out.result?.budgetUsd ?? out.updateResult?.result?.budgetUsd, 100, line);
+      if (args[1] === 'execute-update-with-start')
+        assert.equal(
+          out.updateResult?.budgetUsd ?? out.result?.budgetUsd ?? out.updateResult?.result?.budgetUsd,
+          100,
+          line,
+        );
       if (args[1] === 'update' && line.includes('maxConcurrentRuns')) {
         assert.equal(out.result.config.maxConcurrentRuns, 4, line);
         assert.equal(out.result.budgetUsd, 100, 'fields not given are kept');
@@ -74,30 +83,72 @@ describe('the Temporal CLI as a client', () => {
       if (args[1] === 'execute') assert.equal(out.result.status, 'DEGRADED', line);
       if (args[1] === 'list' && line.includes('DEGRADED')) {
         // Visibility is eventually consistent: ask again until the run shows.
-        const rows = await eventually(async () => {
-          const r = (await exec(args)) as Array<{ execution: { workflowId: string } }>;
-          return r.length > 0 ? r : undefined;
-        }, { what: line });
-        assert.deepEqual(rows.map((w) => w.execution.workflowId), ['delivery-run:acme:r-002']);
+        const rows = await eventually(
+          async () => {
+            const r = (await exec(args)) as Array<{ execution: { workflowId: string } }>;
+            return r.length > 0 ? r : undefined;
+          },
+          { what: line },
+        );
+        assert.deepEqual(
+          rows.map((w) => w.execution.workflowId),
+          ['delivery-run:acme:r-002'],
+        );
       }
       if (args[1] === 'query' && line.includes('r-003')) {
-        const progress = await eventually(async () => {
-          const r = await exec(args);
-          return r.queryResult[0].status === 'CANCELLED' ? r.queryResult[0] : undefined;
-        }, { what: 'the cancelled run' });
+        const progress = await eventually(
+          async () => {
+            const r = await exec(args);
+            return r.queryResult[0].status === 'CANCELLED' ? r.queryResult[0] : undefined;
+          },
+          { what: 'the cancelled run' },
+        );
         // Cancelled while it ran, or skipped if the cancel came before it started.
         assert.ok(['CANCELLED', 'SKIPPED'].includes(progress.nodes.slow.status), progress.nodes.slow.status);
       }
     }
-    for (const op of ['workflow execute-update-with-start', 'workflow update', 'workflow query', 'workflow start', 'workflow result', 'workflow execute', 'workflow list', 'workflow cancel']) {
+    for (const op of [
+      'workflow execute-update-with-start',
+      'workflow update',
+      'workflow query',
+      'workflow start',
+      'workflow result',
+      'workflow execute',
+      'workflow list',
+      'workflow cancel',
+    ]) {
       assert.ok(seen.has(op), `${op} is on the page and was run`);
     }
-    await eventually(async () => ((await tenantStatus(env.client, 'acme')).runsInFlight.length === 0 ? true : undefined), { what: 'the cancelled run to give its slot back' });
+    await eventually(
+      async () => ((await tenantStatus(env.client, 'acme')).runsInFlight.length === 0 ? true : undefined),
+      { what: 'the cancelled run to give its slot back' },
+    );
   });
 
   test('a tenant created and a run started from a JSON file with `temporal` alone completes, costing exactly the sum of its nodes', async () => {
-    await temporal('workflow', 'start', '--type', 'tenantBudget', '--task-queue', 'ados-control', '--workflow-id', 'tenant-budget:clitenant', '--input', JSON.stringify({ config: { tenantId: 'clitenant', budgetUsd: 5 } }));
-    const configured = (await temporal('workflow', 'update', 'execute', '--workflow-id', 'tenant-budget:clitenant', '--name', 'configure', '--input', JSON.stringify({ maxConcurrentRuns: 4 }))) as { result: { budgetUsd: number; config: { maxConcurrentRuns: number } } };
+    await temporal(
+      'workflow',
+      'start',
+      '--type',
+      'tenantBudget',
+      '--task-queue',
+      'ados-control',
+      '--workflow-id',
+      'tenant-budget:clitenant',
+      '--input',
+      JSON.stringify({ config: { tenantId: 'clitenant', budgetUsd: 5 } }),
+    );
+    const configured = (await temporal(
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      'tenant-budget:clitenant',
+      '--name',
+      'configure',
+      '--input',
+      JSON.stringify({ maxConcurrentRuns: 4 }),
+    )) as { result: { budgetUsd: number; config: { maxConcurrentRuns: number } } };
     assert.equal(configured.result.config.maxConcurrentRuns, 4);
     assert.equal(configured.result.budgetUsd, 5, 'fields not given are kept');
     const runFile = join(dir, 'run.json');
@@ -109,8 +160,17 @@ describe('the Temporal CLI as a client', () => {
         dag: {
           name: 'rag-delivery',
           nodes: [
-            { id: 'retrieve', kind: 'retrieval.search', params: { query: 'How does ADOS decide whether a run may start?', top_k: 4 } },
-            { id: 'generate', kind: 'llm.generate', deps: ['retrieve'], params: { model: 'gpt-4o', num_candidates: 3 } },
+            {
+              id: 'retrieve',
+              kind: 'retrieval.search',
+              params: { query: 'How does ADOS decide whether a run may start?', top_k: 4 },
+            },
+            {
+              id: 'generate',
+              kind: 'llm.generate',
+              deps: ['retrieve'],
+              params: { model: 'gpt-4o', num_candidates: 3 },
+            },
             { id: 'advanced_reranking', kind: 'rerank', deps: ['generate'], critical: false },
             { id: 'evaluate', kind: 'eval.score', deps: ['advanced_reranking'] },
             { id: 'extra', kind: 'util.sleep', params: { ms: 5, costUsd: 0.1 } },
@@ -119,11 +179,27 @@ describe('the Temporal CLI as a client', () => {
       }),
     );
     await temporal(
-      'workflow', 'start', '--type', 'deliveryRun', '--task-queue', 'ados-control',
-      '--workflow-id', 'delivery-run:clitenant:from-cli', '--input-file', runFile,
-      '--priority-key', '2', '--fairness-key', 'clitenant', '--static-summary', 'started with the temporal CLI',
+      'workflow',
+      'start',
+      '--type',
+      'deliveryRun',
+      '--task-queue',
+      'ados-control',
+      '--workflow-id',
+      'delivery-run:clitenant:from-cli',
+      '--input-file',
+      runFile,
+      '--priority-key',
+      '2',
+      '--fairness-key',
+      'clitenant',
+      '--static-summary',
+      'started with the temporal CLI',
     );
-    const outcome = (await temporal('workflow', 'result', '--workflow-id', 'delivery-run:clitenant:from-cli')) as { status: string; result: DeliveryRunResult };
+    const outcome = (await temporal('workflow', 'result', '--workflow-id', 'delivery-run:clitenant:from-cli')) as {
+      status: string;
+      result: DeliveryRunResult;
+    };
     assert.equal(outcome.status, 'COMPLETED');
     const result = outcome.result;
     assert.equal(result.status, 'COMPLETED');
@@ -138,14 +214,29 @@ describe('the Temporal CLI as a client', () => {
     });
     assert.equal(micros(tenant.spentUsd), sum);
 
-    const progress = (await temporal('workflow', 'query', '--workflow-id', 'delivery-run:clitenant:from-cli', '--name', 'progress')) as { queryResult: DeliveryRunResult[] };
+    const progress = (await temporal(
+      'workflow',
+      'query',
+      '--workflow-id',
+      'delivery-run:clitenant:from-cli',
+      '--name',
+      'progress',
+    )) as { queryResult: DeliveryRunResult[] };
     assert.equal(progress.queryResult[0]!.status, 'COMPLETED');
 
     // Visibility is eventually consistent.
     const listed = await eventually(async () => {
-      const rows = (await temporal('workflow', 'list', '--query', `TenantId="clitenant" AND DeliveryStatus="COMPLETED"`)) as Array<{ execution: { workflowId: string } }>;
+      const rows = (await temporal(
+        'workflow',
+        'list',
+        '--query',
+        `TenantId="clitenant" AND DeliveryStatus="COMPLETED"`,
+      )) as Array<{ execution: { workflowId: string } }>;
       return rows.length > 0 ? rows : undefined;
     });
-    assert.deepEqual(listed.map((w) => w.execution.workflowId), ['delivery-run:clitenant:from-cli']);
+    assert.deepEqual(
+      listed.map((w) => w.execution.workflowId),
+      ['delivery-run:clitenant:from-cli'],
+    );
   });
 });

@@ -22,12 +22,23 @@ describe('tenantBudget', () => {
 
   test('bad config is refused with the field named, and nothing already accepted is lost', async () => {
     await configureTenant(env.client, 'strict', { budgetUsd: 7 });
-    await assert.rejects(configureTenant(env.client, 'strict', { budgetUsd: -1 }), (err: unknown) => err instanceof UserError && /budgetUsd/.test(err.message));
+    await assert.rejects(
+      configureTenant(env.client, 'strict', { budgetUsd: -1 }),
+      (err: unknown) => err instanceof UserError && /budgetUsd/.test(err.message),
+    );
     // Past the client's own check, the entity's update validator refuses it before it enters history.
     const handle = env.client.workflow.getHandle(tenantBudgetWorkflowId('strict'));
-    await assert.rejects(handle.executeUpdate(configureTenantUpdate, { args: [{ maxConcurrentRuns: 0 }] }), (err: unknown) => err instanceof WorkflowUpdateFailedError && /maxConcurrentRuns/.test(String(err.cause?.message)));
+    await assert.rejects(
+      handle.executeUpdate(configureTenantUpdate, { args: [{ maxConcurrentRuns: 0 }] }),
+      (err: unknown) =>
+        err instanceof WorkflowUpdateFailedError && /maxConcurrentRuns/.test(String(err.cause?.message)),
+    );
     const history = await handle.fetchHistory();
-    assert.equal(history.events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length, 1, 'only the valid update was accepted');
+    assert.equal(
+      history.events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length,
+      1,
+      'only the valid update was accepted',
+    );
     const status = await tenantStatus(env.client, 'strict');
     assert.equal(status.budgetUsd, 7);
     assert.equal(status.config.maxConcurrentRuns, 10);
@@ -45,23 +56,38 @@ describe('tenantBudget', () => {
           tenantId: 'rollover',
           runId: `load-${r}`,
           maxParallelism: 5,
-          dag: { nodes: Array.from({ length: nodesPerRun }, (_, i) => ({ id: `n${i}`, kind: 'util.sleep', params: { ms: 0, costUsd: 0.001 + r * 0.0001 } })) },
+          dag: {
+            nodes: Array.from({ length: nodesPerRun }, (_, i) => ({
+              id: `n${i}`,
+              kind: 'util.sleep',
+              params: { ms: 0, costUsd: 0.001 + r * 0.0001 },
+            })),
+          },
         }),
       ),
     );
     const results = await Promise.all(handles.map(runOutcome));
     assert.deepEqual([...new Set(results.map((r) => r.status))], ['COMPLETED']);
     const expected = results.reduce((s, r) => s + micros(r.costUsd), 0);
-    const status = await eventually(async () => {
-      const s = await tenantStatus(env.client, 'rollover');
-      return s.chargedEvents === runs * nodesPerRun && s.runsInFlight.length === 0 ? s : undefined;
-    }, { what: 'every cost event and release' });
+    const status = await eventually(
+      async () => {
+        const s = await tenantStatus(env.client, 'rollover');
+        return s.chargedEvents === runs * nodesPerRun && s.runsInFlight.length === 0 ? s : undefined;
+      },
+      { what: 'every cost event and release' },
+    );
     assert.equal(micros(status.spentUsd), expected);
     assert.equal(status.reservedUsd, 0, 'every reservation returned');
     const first = env.client.workflow.getHandle(tenantBudgetWorkflowId('rollover'), firstRunId);
     const firstHistory = await first.fetchHistory();
-    assert.ok(firstHistory.events!.at(-1)!.workflowExecutionContinuedAsNewEventAttributes, 'the first run of the entity continued as new');
-    assert.notEqual((await env.client.workflow.getHandle(tenantBudgetWorkflowId('rollover')).describe()).runId, firstRunId);
+    assert.ok(
+      firstHistory.events!.at(-1)!.workflowExecutionContinuedAsNewEventAttributes,
+      'the first run of the entity continued as new',
+    );
+    assert.notEqual(
+      (await env.client.workflow.getHandle(tenantBudgetWorkflowId('rollover')).describe()).runId,
+      firstRunId,
+    );
   });
 
   test('a repeated cost event is charged once', async () => {

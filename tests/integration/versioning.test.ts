@@ -15,7 +15,11 @@ import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/tempo
  * The workflow code of ADOS 0.1.0 (the last release before admission tickets), bundled once and
  * kept as a fixture: runs and a tenant entity started on it must finish on today's code.
  */
-const V0_1_BUNDLE = { code: gunzipSync(readFileSync(join(__dirname, '..', 'fixtures', 'bundles', 'workflows-0.1.0.js.gz'))).toString('utf8') };
+const V0_1_BUNDLE = {
+  code: gunzipSync(readFileSync(join(__dirname, '..', 'fixtures', 'bundles', 'workflows-0.1.0.js.gz'))).toString(
+    'utf8',
+  ),
+};
 
 let env: TestEnv;
 before(async () => {
@@ -27,7 +31,12 @@ after(async () => {
 
 /** Workers of one version: the control worker on the given workflow code, node workers as usual. */
 async function workersOn(workflowBundle: { code: string }) {
-  const workers = await createAdosWorkers({ connection: env.connection, workflowBundle, clientAddress: env.address, identity: 'versioning' });
+  const workers = await createAdosWorkers({
+    connection: env.connection,
+    workflowBundle,
+    clientAddress: env.address,
+    identity: 'versioning',
+  });
   const done = runAdosWorkers(workers);
   return async () => {
     for (const w of workers) w.shutdown();
@@ -43,7 +52,18 @@ describe('upgrading workers with runs in flight', () => {
     const handles: WorkflowHandle<typeof deliveryRun>[] = [];
     // Four runs for three slots, started the way 0.1.0's client started them: one input, no launch.
     for (let i = 0; i < 4; i++) {
-      const input = { tenantId: 'upgrade', runId: `old-${i}`, dag: { nodes: costs.map((costUsd, n) => ({ id: `s${n}`, kind: 'util.sleep', params: { ms: 1200, costUsd }, ...(n > 0 ? { deps: [`s${n - 1}`] } : {}) })) } };
+      const input = {
+        tenantId: 'upgrade',
+        runId: `old-${i}`,
+        dag: {
+          nodes: costs.map((costUsd, n) => ({
+            id: `s${n}`,
+            kind: 'util.sleep',
+            params: { ms: 1200, costUsd },
+            ...(n > 0 ? { deps: [`s${n - 1}`] } : {}),
+          })),
+        },
+      };
       handles.push(
         await env.client.workflow.start(deliveryRun, {
           workflowId: deliveryRunWorkflowId('upgrade', input.runId),
@@ -78,7 +98,13 @@ describe('upgrading workers with runs in flight', () => {
       for (const r of results) assert.equal(micros(r.costUsd), micros(0.066), `${r.runId} cost the sum of its nodes`);
 
       // The entity started on 0.1.0 takes a run admitted before start (a ticket) on today's code.
-      const fresh = await runOutcome(await startRun(env.client, { tenantId: 'upgrade', runId: 'new-0', dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 10, costUsd: 0.005 } }] } }));
+      const fresh = await runOutcome(
+        await startRun(env.client, {
+          tenantId: 'upgrade',
+          runId: 'new-0',
+          dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 10, costUsd: 0.005 } }] },
+        }),
+      );
       assert.equal(fresh.status, 'COMPLETED');
       const status = await eventually(async () => {
         const s = await tenantStatus(env.client, 'upgrade');

@@ -67,11 +67,19 @@ describe('the Temporal Web UI', () => {
       if (i % 4 === 3) await page.reload();
     }
     assert.ok(await link.isVisible(), "the tenant's run is listed");
-    assert.equal(await page.locator('a', { hasText: 'delivery-run:webui-other:not-mine' }).count(), 0, "another tenant's run is not");
+    assert.equal(
+      await page.locator('a', { hasText: 'delivery-run:webui-other:not-mine' }).count(),
+      0,
+      "another tenant's run is not",
+    );
 
     await link.click();
     await page.getByText('deliveryRun', { exact: true }).first().waitFor();
-    await page.getByRole('link', { name: 'User Metadata' }).or(page.getByRole('tab', { name: 'User Metadata' })).first().click();
+    await page
+      .getByRole('link', { name: 'User Metadata' })
+      .or(page.getByRole('tab', { name: 'User Metadata' }))
+      .first()
+      .click();
     // The UI renders summaries and details as markdown inside sandboxed frames: look in every frame.
     const inAnyFrame = async (text: string) => {
       for (let i = 0; i < 30; i++) {
@@ -80,7 +88,10 @@ describe('the Temporal Web UI', () => {
       }
       return false;
     };
-    assert.ok(await inAnyFrame('webui · rag-ui · 3 nodes · priority 2'), 'the static summary names tenant, DAG and priority');
+    assert.ok(
+      await inAnyFrame('webui · rag-ui · 3 nodes · priority 2'),
+      'the static summary names tenant, DAG and priority',
+    );
     assert.ok(await inAnyFrame('rag-ui · COMPLETED'), 'the current details head the node table');
     assert.ok(await inAnyFrame('llm.generate'), 'the node table lists the nodes');
     assert.ok(await inAnyFrame('CONTINUE'), "and the CostAgent's decision before each");

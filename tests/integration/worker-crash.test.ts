@@ -22,7 +22,9 @@ function startWorkerProcess(): ChildProcess {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 before(async () => {
@@ -37,11 +39,14 @@ after(async () => {
 describe('worker crashes', () => {
   test('with no worker serving ados-control, a tenant change answers within its timeout with a reason that names `ados worker`', async () => {
     const started = Date.now();
-    await assert.rejects(configureTenant(env.client, 'orphan', { budgetUsd: 5 }, { timeoutMs: 1500 }), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'UNAVAILABLE');
-      assert.match(err.message, /is a worker serving ados-control\? \(start one with: ados worker\)/);
-      return true;
-    });
+    await assert.rejects(
+      configureTenant(env.client, 'orphan', { budgetUsd: 5 }, { timeoutMs: 1500 }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'UNAVAILABLE');
+        assert.match(err.message, /is a worker serving ados-control\? \(start one with: ados worker\)/);
+        return true;
+      },
+    );
     assert.ok(Date.now() - started < 10_000, 'it did not hang');
   });
 
@@ -53,7 +58,14 @@ describe('worker crashes', () => {
       tenantId: 'crashy',
       runId: 'survives',
       maxParallelism: 2,
-      dag: { nodes: costs.map((costUsd, i) => ({ id: `step-${i}`, kind: 'util.sleep', params: { ms: 1500, costUsd }, deps: i >= 2 ? [`step-${i - 2}`] : [] })) },
+      dag: {
+        nodes: costs.map((costUsd, i) => ({
+          id: `step-${i}`,
+          kind: 'util.sleep',
+          params: { ms: 1500, costUsd },
+          deps: i >= 2 ? [`step-${i - 2}`] : [],
+        })),
+      },
     });
 
     await eventually(
@@ -72,9 +84,15 @@ describe('worker crashes', () => {
     const result = await runOutcome(handle);
     assert.equal(result.status, 'COMPLETED');
     const nodeMicros = Object.values(result.nodes).reduce((s, n) => s + micros(n.costUsd), 0);
-    assert.equal(nodeMicros, costs.reduce((s, c) => s + micros(c), 0));
+    assert.equal(
+      nodeMicros,
+      costs.reduce((s, c) => s + micros(c), 0),
+    );
     assert.equal(micros(result.costUsd), nodeMicros);
-    assert.ok(Object.values(result.nodes).some((n) => n.attempts >= 2), 'a node in flight at the kill was retried');
+    assert.ok(
+      Object.values(result.nodes).some((n) => n.attempts >= 2),
+      'a node in flight at the kill was retried',
+    );
 
     const tenant = await eventually(async () => {
       const s = await tenantStatus(env.client, 'crashy');

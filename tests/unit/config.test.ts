@@ -13,10 +13,21 @@ describe('configuration', () => {
 
   test('every bad value stops start-up with a message naming its variable and value', () => {
     assert.throws(
-      () => loadConfig({ ADOS_API_PORT: '99999', TEMPORAL_ADDRESS: 'http://x', ADOS_ADMIN_TOKEN: 'short', ADOS_LOG_LEVEL: 'loud' }),
+      () =>
+        loadConfig({
+          ADOS_API_PORT: '99999',
+          TEMPORAL_ADDRESS: 'http://x',
+          ADOS_ADMIN_TOKEN: 'short',
+          ADOS_LOG_LEVEL: 'loud',
+        }),
       (err: Error) => {
         assert.ok(err instanceof ConfigError);
-        for (const part of ['ADOS_API_PORT="99999"', 'TEMPORAL_ADDRESS="http://x"', 'ADOS_ADMIN_TOKEN=(hidden): must be at least 16 characters', 'ADOS_LOG_LEVEL="loud"']) {
+        for (const part of [
+          'ADOS_API_PORT="99999"',
+          'TEMPORAL_ADDRESS="http://x"',
+          'ADOS_ADMIN_TOKEN=(hidden): must be at least 16 characters',
+          'ADOS_LOG_LEVEL="loud"',
+        ]) {
           assert.ok(err.message.includes(part), `${part} in: ${err.message}`);
         }
         assert.ok(!err.message.includes('short'), 'a secret is never echoed');

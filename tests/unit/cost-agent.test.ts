@@ -34,7 +34,9 @@ describe('CostAgent', () => {
   });
 
   test('TERMINATE when even the degraded remainder is projected past the budget, counting other runs', () => {
-    const v = decideCost(input({ remainingDegradedMicros: 300_000 }, { spentMicros: 500_000, othersCommittedMicros: 300_000 }));
+    const v = decideCost(
+      input({ remainingDegradedMicros: 300_000 }, { spentMicros: 500_000, othersCommittedMicros: 300_000 }),
+    );
     assert.equal(v.action, 'TERMINATE');
     assert.match(v.reason, /even the degraded remainder/);
     assert.equal(v.projectedTotalUsd, 1.1);
@@ -53,14 +55,19 @@ describe('CostAgent', () => {
   });
 
   test('DEGRADE when the full remainder is projected past the budget but the degraded one fits', () => {
-    const v = decideCost(input({ remainingFullMicros: 600_000, remainingDegradedMicros: 100_000 }, { othersCommittedMicros: 500_000 }));
+    const v = decideCost(
+      input({ remainingFullMicros: 600_000, remainingDegradedMicros: 100_000 }, { othersCommittedMicros: 500_000 }),
+    );
     assert.equal(v.action, 'DEGRADE');
     assert.match(v.reason, /full remainder/);
   });
 
   test('a run already degraded continues on its plan unless it must stop', () => {
     assert.equal(decideCost(input({ alreadyDegraded: true }, { spentMicros: 950_000 })).action, 'CONTINUE');
-    assert.equal(decideCost(input({ alreadyDegraded: true, remainingDegradedMicros: 60_000 }, { spentMicros: 950_000 })).action, 'TERMINATE');
+    assert.equal(
+      decideCost(input({ alreadyDegraded: true, remainingDegradedMicros: 60_000 }, { spentMicros: 950_000 })).action,
+      'TERMINATE',
+    );
   });
 
   test('property: confidence falls with concurrency and rises with progress', () => {
@@ -88,7 +95,12 @@ describe('CostAgent', () => {
         }),
         ({ spent, others, full, ratio, active }) => {
           const degraded = Math.floor(full * ratio);
-          const v = decideCost(input({ remainingFullMicros: full, remainingDegradedMicros: degraded }, { spentMicros: spent, othersCommittedMicros: others, activeRuns: active }));
+          const v = decideCost(
+            input(
+              { remainingFullMicros: full, remainingDegradedMicros: degraded },
+              { spentMicros: spent, othersCommittedMicros: others, activeRuns: active },
+            ),
+          );
           const mustStop = spent >= 1_000_000 || spent + others + degraded > 1_000_000;
           assert.equal(v.action === 'TERMINATE', mustStop);
           if (spent + others + full > 1_000_000) assert.notEqual(v.action, 'CONTINUE');

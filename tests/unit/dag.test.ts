@@ -28,7 +28,10 @@ describe('DAG validation', () => {
 
   test('every problem is listed at once: duplicates, unknown deps, self-deps, unknown kinds', () => {
     const result = validateDeliveryRunInput(
-      { tenantId: 'acme', dag: { nodes: [node('a'), node('a'), node('b', ['ghost']), node('c', ['c']), node('d', [], 'no.such')] } },
+      {
+        tenantId: 'acme',
+        dag: { nodes: [node('a'), node('a'), node('b', ['ghost']), node('c', ['c']), node('d', [], 'no.such')] },
+      },
       kinds,
     );
     assert.ok(!result.ok);
@@ -41,7 +44,11 @@ describe('DAG validation', () => {
   });
 
   test('schema problems name the field', () => {
-    const result = validateDeliveryRunInput({ tenantId: 'Bad Tenant', priority: 9, dag: { nodes: [{ id: 'a', kind: 'util.sleep', timeoutSec: -1 }] } });
+    const result = validateDeliveryRunInput({
+      tenantId: 'Bad Tenant',
+      priority: 9,
+      dag: { nodes: [{ id: 'a', kind: 'util.sleep', timeoutSec: -1 }] },
+    });
     assert.ok(!result.ok);
     assert.ok(result.problems.some((p) => p.startsWith('tenantId:')));
     assert.ok(result.problems.some((p) => p.startsWith('priority:')));
@@ -49,7 +56,10 @@ describe('DAG validation', () => {
   });
 
   test('unknown fields are refused rather than silently ignored', () => {
-    const result = validateDeliveryRunInput({ tenantId: 'acme', dag: { nodes: [{ id: 'a', kind: 'util.sleep', dependencies: ['b'] }] } });
+    const result = validateDeliveryRunInput({
+      tenantId: 'acme',
+      dag: { nodes: [{ id: 'a', kind: 'util.sleep', dependencies: ['b'] }] },
+    });
     assert.ok(!result.ok);
     assert.match(result.problems.join(';'), /dependencies/);
   });
@@ -68,20 +78,24 @@ describe('DAG validation', () => {
 
   test('property: a graph whose deps point only backwards has no cycle; one edge forward from the last back to the first makes one', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 40 }), fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 120 }), (n, edges) => {
-        const deps = Array.from({ length: n }, () => new Set<string>());
-        for (const [x, y] of edges) {
-          const [from, to] = [x % n, y % n];
-          if (from > to) deps[from]!.add(`n${to}`);
-        }
-        const nodes = deps.map((d, i) => node(`n${i}`, [...d]));
-        assert.deepEqual(findCycles(nodes), []);
-        // Chain every node to its predecessor, then close the loop.
-        const chained = nodes.map((x, i) => ({ ...x, deps: i > 0 ? [...x.deps, `n${i - 1}`] : [`n${n - 1}`] }));
-        const cycles = findCycles(chained);
-        assert.ok(cycles.length >= 1);
-        for (const cycle of cycles) assert.equal(cycle[0], cycle.at(-1));
-      }),
+      fc.property(
+        fc.integer({ min: 2, max: 40 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 120 }),
+        (n, edges) => {
+          const deps = Array.from({ length: n }, () => new Set<string>());
+          for (const [x, y] of edges) {
+            const [from, to] = [x % n, y % n];
+            if (from > to) deps[from]!.add(`n${to}`);
+          }
+          const nodes = deps.map((d, i) => node(`n${i}`, [...d]));
+          assert.deepEqual(findCycles(nodes), []);
+          // Chain every node to its predecessor, then close the loop.
+          const chained = nodes.map((x, i) => ({ ...x, deps: i > 0 ? [...x.deps, `n${i - 1}`] : [`n${n - 1}`] }));
+          const cycles = findCycles(chained);
+          assert.ok(cycles.length >= 1);
+          for (const cycle of cycles) assert.equal(cycle[0], cycle.at(-1));
+        },
+      ),
     );
   });
 });

@@ -9,15 +9,17 @@ import { RunState } from '../../workflows/policy/run-state';
 import { deliveryRunInputSchema } from '../../workflows/policy/dag';
 
 const T0 = '2026-01-01T00:00:00.000Z';
-const ledger = (config: Record<string, unknown> = {}) => TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', ...config }), T0);
-const spend = (l: TenantLedger, key: string, usd: number) => l.recordCosts([{ key, runId: key, nodeId: 'n', category: 'compute', costMicros: Math.round(usd * 1e6) }], T0);
+const ledger = (config: Record<string, unknown> = {}) =>
+  TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', ...config }), T0);
+const spend = (l: TenantLedger, key: string, usd: number) =>
+  l.recordCosts([{ key, runId: key, nodeId: 'n', category: 'compute', costMicros: Math.round(usd * 1e6) }], T0);
 
 const dagSpecFor = (nodes: unknown[]) => deliveryRunInputSchema.parse({ tenantId: 'acme', dag: { nodes } });
 
 /** A deterministic pseudo-random sequence, so the workloads below are the same on every run. */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('learned cost model', () => {
@@ -30,7 +32,12 @@ describe('learned cost model', () => {
     assert.equal(cold.micros, 1000);
     const confidences: number[] = [];
     for (let i = 0; i < 50; i++) {
-      learnCost(model, { kind: 'llm.generate', model: 'gpt-4o', estimateMicros: 1000, costMicros: Math.round(1300 * (0.9 + 0.2 * random())) });
+      learnCost(model, {
+        kind: 'llm.generate',
+        model: 'gpt-4o',
+        estimateMicros: 1000,
+        costMicros: Math.round(1300 * (0.9 + 0.2 * random())),
+      });
       confidences.push(learnedEstimate(model, 'llm.generate', 'gpt-4o', 1000).confidence);
     }
     const warm = learnedEstimate(model, 'llm.generate', 'gpt-4o', 1000);
@@ -50,20 +57,28 @@ describe('learned cost model', () => {
       learnCost(narrow, { kind: 'k', estimateMicros: 100, costMicros: 100 + (i % 2) });
       learnCost(wide, { kind: 'k', estimateMicros: 100, costMicros: i % 2 === 0 ? 50 : 150 });
     }
-    assert.ok(learnedEstimate(narrow, 'k', undefined, 100).confidence > learnedEstimate(wide, 'k', undefined, 100).confidence);
+    assert.ok(
+      learnedEstimate(narrow, 'k', undefined, 100).confidence > learnedEstimate(wide, 'k', undefined, 100).confidence,
+    );
   });
 
   test('kinds the catalog cannot price are learned in absolute micro-dollars', () => {
     const model: CostModel = {};
     for (let i = 0; i < 10; i++) learnCost(model, { kind: 'custom.scrape', estimateMicros: 0, costMicros: 4200 });
-    assert.deepEqual(learnedEstimate(model, 'custom.scrape', undefined, 0), { micros: 4200, confidence: 0.7692, samples: 10, source: 'learned' });
+    assert.deepEqual(learnedEstimate(model, 'custom.scrape', undefined, 0), {
+      micros: 4200,
+      confidence: 0.7692,
+      samples: 10,
+      source: 'learned',
+    });
   });
 
   test('a prior stands in until the tenant has samples of its own, then gives way', () => {
     const model: CostModel = { 'llm.generate|gpt-4o': { prior: { ratio: { value: 2, weight: 3 } } } };
     assert.equal(learnedEstimate(model, 'llm.generate', 'gpt-4o', 1000).micros, 2000);
     assert.equal(learnedEstimate(model, 'llm.generate', 'gpt-4o', 1000).source, 'prior');
-    for (let i = 0; i < 30; i++) learnCost(model, { kind: 'llm.generate', model: 'gpt-4o', estimateMicros: 1000, costMicros: 1000 });
+    for (let i = 0; i < 30; i++)
+      learnCost(model, { kind: 'llm.generate', model: 'gpt-4o', estimateMicros: 1000, costMicros: 1000 });
     const after = learnedEstimate(model, 'llm.generate', 'gpt-4o', 1000).micros;
     assert.ok(after < 1100, `own samples dominate: ${after}`);
   });
@@ -105,7 +120,10 @@ describe('learning profile', () => {
         ['CONSERVATIVE', 'AGGRESSIVE', 'new budget period'],
       ],
     );
-    assert.deepEqual(changes.map((e) => e.seq), [1, 2, 3]);
+    assert.deepEqual(
+      changes.map((e) => e.seq),
+      [1, 2, 3],
+    );
   });
 
   test('the WARNING step is one level below the configured intensity', () => {
@@ -117,7 +135,11 @@ describe('learning profile', () => {
   });
 
   test('runs explore at the intensity rate: half the AGGRESSIVE runs, a fifth of the BALANCED ones, no CONSERVATIVE one', () => {
-    for (const [intensity, expected] of [['AGGRESSIVE', 10], ['BALANCED', 4], ['CONSERVATIVE', 0]] as const) {
+    for (const [intensity, expected] of [
+      ['AGGRESSIVE', 10],
+      ['BALANCED', 4],
+      ['CONSERVATIVE', 0],
+    ] as const) {
       const l = ledger({ budgetUsd: 100, maxConcurrentRuns: 100, learning: { intensity } });
       let explored = 0;
       for (let i = 0; i < 20; i++) {
@@ -132,15 +154,36 @@ describe('learning profile', () => {
     fc.assert(
       fc.property(
         fc.constantFrom('CONSERVATIVE', 'BALANCED', 'AGGRESSIVE'),
-        fc.array(fc.record({ ask: fc.integer({ min: 1, max: 50_000 }), spendShare: fc.double({ min: 0, max: 1, noNaN: true }), other: fc.integer({ min: 0, max: 40_000 }) }), { maxLength: 60 }),
+        fc.array(
+          fc.record({
+            ask: fc.integer({ min: 1, max: 50_000 }),
+            spendShare: fc.double({ min: 0, max: 1, noNaN: true }),
+            other: fc.integer({ min: 0, max: 40_000 }),
+          }),
+          { maxLength: 60 },
+        ),
         (intensity, shadows) => {
           const l = ledger({ budgetUsd: 1, learning: { intensity } });
           const share = { CONSERVATIVE: 0.05, BALANCED: 0.1, AGGRESSIVE: 0.2 }[intensity];
           shadows.forEach((s, i) => {
-            const granted = l.requestExploration({ explorationId: `x${i}`, workflowId: 'w', runId: `r${i}`, nodeId: 'g', requestMicros: s.ask }, T0);
+            const granted = l.requestExploration(
+              { explorationId: `x${i}`, workflowId: 'w', runId: `r${i}`, nodeId: 'g', requestMicros: s.ask },
+              T0,
+            );
             if (intensity === 'CONSERVATIVE') assert.equal(granted, 0, 'CONSERVATIVE never explores');
             // A shadow spends at most its grant: its LLM call and evaluations are capped by max_cost_usd.
-            const costs: CostEvent[] = granted > 0 ? [{ key: `r${i}/g/shadow`, runId: `r${i}`, nodeId: 'g', category: 'learning', costMicros: Math.floor(granted * s.spendShare) }] : [];
+            const costs: CostEvent[] =
+              granted > 0
+                ? [
+                    {
+                      key: `r${i}/g/shadow`,
+                      runId: `r${i}`,
+                      nodeId: 'g',
+                      category: 'learning',
+                      costMicros: Math.floor(granted * s.spendShare),
+                    },
+                  ]
+                : [];
             l.settleExploration({ explorationId: `x${i}`, runId: `r${i}`, nodeId: 'g', costs }, T0);
             spend(l, `real-${i}`, s.other / 1e6);
             const status = l.learningStatus();
@@ -157,9 +200,31 @@ describe('learning profile', () => {
     const l = ledger({ budgetUsd: 10, learning: { intensity: 'AGGRESSIVE', minSamples: 3, qualityTolerance: 0.05 } });
     const shadow = (i: number, qualityShadow: number) => {
       const id = `x${i}`;
-      assert.ok(l.requestExploration({ explorationId: id, workflowId: 'w', runId: `r${i}`, nodeId: 'g', requestMicros: 1000 }, T0) > 0);
-      const observation: ShadowObservation = { kind: 'llm.generate', fromModel: 'gpt-4o', toModel: 'gpt-4o-mini', qualityFull: 0.8, qualityShadow, costFullMicros: 10_000, costShadowMicros: 600 };
-      l.settleExploration({ explorationId: id, runId: `r${i}`, nodeId: 'g', costs: [{ key: `r${i}/g/shadow`, runId: `r${i}`, nodeId: 'g', category: 'llm', costMicros: 600 }], observation }, T0);
+      assert.ok(
+        l.requestExploration(
+          { explorationId: id, workflowId: 'w', runId: `r${i}`, nodeId: 'g', requestMicros: 1000 },
+          T0,
+        ) > 0,
+      );
+      const observation: ShadowObservation = {
+        kind: 'llm.generate',
+        fromModel: 'gpt-4o',
+        toModel: 'gpt-4o-mini',
+        qualityFull: 0.8,
+        qualityShadow,
+        costFullMicros: 10_000,
+        costShadowMicros: 600,
+      };
+      l.settleExploration(
+        {
+          explorationId: id,
+          runId: `r${i}`,
+          nodeId: 'g',
+          costs: [{ key: `r${i}/g/shadow`, runId: `r${i}`, nodeId: 'g', category: 'llm', costMicros: 600 }],
+          observation,
+        },
+        T0,
+      );
     };
     shadow(1, 0.79);
     shadow(2, 0.78);
@@ -168,7 +233,11 @@ describe('learning profile', () => {
     const [preference] = l.learningStatus().preferences;
     assert.equal(preference?.toModel, 'gpt-4o-mini');
     assert.equal(preference?.evidence.samples, 3);
-    assert.equal(l.learningStatus().learningSpentUsd, 0.0018, 'shadow costs are charged to learning whatever their category');
+    assert.equal(
+      l.learningStatus().learningSpentUsd,
+      0.0018,
+      'shadow costs are charged to learning whatever their category',
+    );
     const adopted = l.learningStatus().history.find((e) => e.type === 'preference');
     assert.match(adopted!.reason, /gpt-4o-mini scored 0\.79 vs 0\.8 .* over 3 samples .* at 6% of the cost/);
     shadow(4, 0.3);
@@ -180,7 +249,21 @@ describe('learning profile', () => {
   test('the learning state survives continue-as-new: a ledger rebuilt from its serialised state learns and decides the same', () => {
     const l = ledger({ budgetUsd: 10, learning: { intensity: 'AGGRESSIVE', minSamples: 1 } });
     for (let i = 0; i < 7; i++) {
-      l.recordCosts([{ key: `r${i}/g`, runId: `r${i}`, nodeId: 'g', category: 'llm', costMicros: 1200 + i, kind: 'llm.generate', model: 'gpt-4o', estimateMicros: 1000 }], T0);
+      l.recordCosts(
+        [
+          {
+            key: `r${i}/g`,
+            runId: `r${i}`,
+            nodeId: 'g',
+            category: 'llm',
+            costMicros: 1200 + i,
+            kind: 'llm.generate',
+            model: 'gpt-4o',
+            estimateMicros: 1000,
+          },
+        ],
+        T0,
+      );
       l.requestAdmission({ runId: `r${i}`, workflowId: `w${i}`, priority: 3 }, T0);
     }
     l.requestExploration({ explorationId: 'open', workflowId: 'w', runId: 'r0', nodeId: 'g', requestMicros: 500 }, T0);
@@ -200,11 +283,26 @@ describe('learning profile', () => {
       explore: false,
       costModel: {},
       preferences: {
-        'llm.generate|gpt-4.1': { kind: 'llm.generate', fromModel: 'gpt-4.1', toModel: 'gpt-4.1-mini', since: T0, evidence },
-        'llm.generate|gpt-4.1-mini': { kind: 'llm.generate', fromModel: 'gpt-4.1-mini', toModel: 'gpt-4.1-nano', since: T0, evidence },
+        'llm.generate|gpt-4.1': {
+          kind: 'llm.generate',
+          fromModel: 'gpt-4.1',
+          toModel: 'gpt-4.1-mini',
+          since: T0,
+          evidence,
+        },
+        'llm.generate|gpt-4.1-mini': {
+          kind: 'llm.generate',
+          fromModel: 'gpt-4.1-mini',
+          toModel: 'gpt-4.1-nano',
+          since: T0,
+          evidence,
+        },
       },
     });
-    assert.deepEqual(choices.map((c) => `${c.fromModel}>${c.toModel}`), ['gpt-4.1>gpt-4.1-mini', 'gpt-4.1-mini>gpt-4.1-nano']);
+    assert.deepEqual(
+      choices.map((c) => `${c.fromModel}>${c.toModel}`),
+      ['gpt-4.1>gpt-4.1-mini', 'gpt-4.1-mini>gpt-4.1-nano'],
+    );
     assert.equal(plan.variant(spec.dag.nodes[0]!).model, 'gpt-4.1-nano');
     assert.equal(plan.variant(spec.dag.nodes[0]!).params.model, 'gpt-4.1-nano');
   });

@@ -12,11 +12,23 @@ import { priceLlmTokens } from '../../workflows/policy/catalog';
 import type { NodeTask } from '../../workflows/node-task';
 
 const ctx = { signal: new AbortController().signal, attempt: 1, sleep: async () => undefined };
-const task = (kind: string, params: Record<string, unknown>, upstream: Record<string, unknown> = {}): NodeTask => ({ tenantId: 't', runId: 'r', nodeId: 'n', kind, params, upstream });
+const task = (kind: string, params: Record<string, unknown>, upstream: Record<string, unknown> = {}): NodeTask => ({
+  tenantId: 't',
+  runId: 'r',
+  nodeId: 'n',
+  kind,
+  params,
+  upstream,
+});
 
 describe('node kinds', () => {
   test('the built-in kinds are registered', () => {
-    assert.deepEqual(nodeKinds().map((k) => k.kind).sort(), ['eval.score', 'llm.generate', 'rerank', 'retrieval.search', 'util.fail', 'util.sleep']);
+    assert.deepEqual(
+      nodeKinds()
+        .map((k) => k.kind)
+        .sort(),
+      ['eval.score', 'llm.generate', 'rerank', 'retrieval.search', 'util.fail', 'util.sleep'],
+    );
   });
 
   test('retrieval.search ranks the passage that answers the query first (BM25)', async () => {
@@ -30,7 +42,10 @@ describe('node kinds', () => {
         'Workers poll partitioned task queues; a stable hash of the tenant picks the partition.',
       ].join('\n\n'),
     );
-    const result = await retrievalSearch.execute(task('retrieval.search', { query: 'charged exactly once idempotency', top_k: 2, corpus }), ctx);
+    const result = await retrievalSearch.execute(
+      task('retrieval.search', { query: 'charged exactly once idempotency', top_k: 2, corpus }),
+      ctx,
+    );
     const { passages } = result.output as { passages: Array<{ id: string; text: string }> };
     assert.ok(passages.length >= 1 && passages.length <= 2, 'at most top_k, only passages that match');
     assert.match(passages[0]!.text, /idempotency key/);
@@ -39,14 +54,23 @@ describe('node kinds', () => {
   });
 
   test('retrieval.search searches the project docs by default', async () => {
-    const result = await retrievalSearch.execute(task('retrieval.search', { query: 'continue-as-new entity history', top_k: 5 }), ctx);
+    const result = await retrievalSearch.execute(
+      task('retrieval.search', { query: 'continue-as-new entity history', top_k: 5 }),
+      ctx,
+    );
     const { passages } = result.output as { passages: Array<{ id: string }> };
     assert.equal(passages.length, 5);
-    assert.ok(passages.every((p) => !p.id.startsWith('/')), `ids are relative to ${DEFAULT_CORPUS_DIR}`);
+    assert.ok(
+      passages.every((p) => !p.id.startsWith('/')),
+      `ids are relative to ${DEFAULT_CORPUS_DIR}`,
+    );
   });
 
   test('retrieval.search without a query is a clear input error', async () => {
-    await assert.rejects(retrievalSearch.execute(task('retrieval.search', {}), ctx), { name: 'NodeInputError', message: /needs params\.query/ });
+    await assert.rejects(retrievalSearch.execute(task('retrieval.search', {}), ctx), {
+      name: 'NodeInputError',
+      message: /needs params\.query/,
+    });
   });
 
   test('token counts come from a real BPE tokenizer', () => {
@@ -55,7 +79,12 @@ describe('node kinds', () => {
   });
 
   test('the offline provider is deterministic and priced from the catalog', async () => {
-    const upstream = { retrieve: { query: 'what is the log?', passages: [{ id: 'p', score: 1, text: 'Temporal history is the log. The exporter mirrors it into files.' }] } };
+    const upstream = {
+      retrieve: {
+        query: 'what is the log?',
+        passages: [{ id: 'p', score: 1, text: 'Temporal history is the log. The exporter mirrors it into files.' }],
+      },
+    };
     const a = await llmGenerate.execute(task('llm.generate', { model: 'gpt-4o', num_candidates: 2 }, upstream), ctx);
     const b = await llmGenerate.execute(task('llm.generate', { model: 'gpt-4o', num_candidates: 2 }, upstream), ctx);
     assert.deepEqual(a, b);
@@ -66,11 +95,20 @@ describe('node kinds', () => {
   });
 
   test('a model missing from the catalog is a clear, non-retryable input error', async () => {
-    await assert.rejects(llmGenerate.execute(task('llm.generate', { model: 'gpt-99', prompt: 'x' }), ctx), { name: 'NodeInputError', message: /gpt-99 is not in the price catalog/ });
+    await assert.rejects(llmGenerate.execute(task('llm.generate', { model: 'gpt-99', prompt: 'x' }), ctx), {
+      name: 'NodeInputError',
+      message: /gpt-99 is not in the price catalog/,
+    });
   });
 
   test('offline answers quote the passages', async () => {
-    const completion = await offlineProvider.complete({ model: 'gpt-4o', prompt: '[passage] Budgets live in an entity workflow per tenant.\nQuestion: where do budgets live?', candidates: 1, maxTokens: 50, signal: ctx.signal });
+    const completion = await offlineProvider.complete({
+      model: 'gpt-4o',
+      prompt: '[passage] Budgets live in an entity workflow per tenant.\nQuestion: where do budgets live?',
+      candidates: 1,
+      maxTokens: 50,
+      signal: ctx.signal,
+    });
     assert.match(completion.candidates[0]!, /entity workflow/);
   });
 
@@ -82,7 +120,14 @@ describe('node kinds', () => {
   });
 
   test('eval.score compares the best upstream answer with the reference', async () => {
-    const result = await evalScore.execute(task('eval.score', { reference: 'budgets live in the tenant entity' }, { rerank: { ranked: ['budgets live in the tenant entity'] } }), ctx);
+    const result = await evalScore.execute(
+      task(
+        'eval.score',
+        { reference: 'budgets live in the tenant entity' },
+        { rerank: { ranked: ['budgets live in the tenant entity'] } },
+      ),
+      ctx,
+    );
     assert.deepEqual(result.output, { f1: 1, rougeL: 1, passed: true, threshold: 0 });
   });
 });

@@ -25,11 +25,23 @@ before(async () => {
       return;
     }
     if (nextStatus !== 200) {
-      res.writeHead(nextStatus, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `status ${nextStatus}` } }));
+      res
+        .writeHead(nextStatus, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: `status ${nextStatus}` } }));
       return;
     }
-    const choices = Array.from({ length: parsed.n }, (_, i) => ({ index: i, message: { role: 'assistant', content: `answer ${i} from ${parsed.model}` } }));
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'x', object: 'chat.completion', choices, usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 } }));
+    const choices = Array.from({ length: parsed.n }, (_, i) => ({
+      index: i,
+      message: { role: 'assistant', content: `answer ${i} from ${parsed.model}` },
+    }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        id: 'x',
+        object: 'chat.completion',
+        choices,
+        usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 },
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
@@ -40,7 +52,14 @@ before(async () => {
 after(() => server.close());
 
 const ctx = { signal: new AbortController().signal, attempt: 1, sleep: async () => undefined };
-const task = (params: Record<string, unknown>) => ({ tenantId: 't', runId: 'r', nodeId: 'gen', kind: 'llm.generate', params: { provider: 'openai', prompt: 'What is ADOS?', ...params }, upstream: {} });
+const task = (params: Record<string, unknown>) => ({
+  tenantId: 't',
+  runId: 'r',
+  nodeId: 'gen',
+  kind: 'llm.generate',
+  params: { provider: 'openai', prompt: 'What is ADOS?', ...params },
+  upstream: {},
+});
 
 describe('the openai provider', () => {
   test('sends the model, candidates and key, and takes cost from the response usage', async () => {
@@ -51,7 +70,10 @@ describe('the openai provider', () => {
     assert.equal(request.body.model, 'gpt-4o');
     assert.equal(request.body.n, 2);
     assert.match(request.body.messages[0]!.content, /Question: What is ADOS\?/);
-    assert.deepEqual((result.output as { candidates: string[] }).candidates, ['answer 0 from gpt-4o', 'answer 1 from gpt-4o']);
+    assert.deepEqual((result.output as { candidates: string[] }).candidates, [
+      'answer 0 from gpt-4o',
+      'answer 1 from gpt-4o',
+    ]);
     assert.equal(result.costMicros, priceLlmTokens('gpt-4o', 1000, 500));
     assert.equal(result.costMicros, 7500);
   });
@@ -60,7 +82,10 @@ describe('the openai provider', () => {
     nextStatus = 400;
     await assert.rejects(llmGenerate.execute(task({}), ctx), { name: 'NodeInputError', message: /answered 400/ });
     nextStatus = 503;
-    await assert.rejects(llmGenerate.execute(task({}), ctx), (err: Error) => err.name === 'Error' && /answered 503/.test(err.message));
+    await assert.rejects(
+      llmGenerate.execute(task({}), ctx),
+      (err: Error) => err.name === 'Error' && /answered 503/.test(err.message),
+    );
     nextStatus = 200;
   });
 });

@@ -2,12 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { secureUniforms } from '../../activities/control';
 import { learnCost, type CostModel } from '../../workflows/policy/cost-model';
-import { DEFAULT_PRIORS_CONFIG, contributionFrom, laplaceFromUniform, noisedPriors, priorCoordinates, type CostStats } from '../../workflows/policy/priors';
+import {
+  DEFAULT_PRIORS_CONFIG,
+  contributionFrom,
+  laplaceFromUniform,
+  noisedPriors,
+  priorCoordinates,
+  type CostStats,
+} from '../../workflows/policy/priors';
 
 const config = { ...DEFAULT_PRIORS_CONFIG, epsilon: 0.5 };
 
 describe('cross-tenant priors', () => {
-  test('a contribution holds the tenant\'s own statistics, never the prior it was given', () => {
+  test("a contribution holds the tenant's own statistics, never the prior it was given", () => {
     const model: CostModel = { 'llm.generate|gpt-4o': { prior: { ratio: { value: 9, weight: 3 } } } };
     assert.deepEqual(contributionFrom(model), {});
     learnCost(model, { kind: 'llm.generate', model: 'gpt-4o', estimateMicros: 1000, costMicros: 1200 });
@@ -53,6 +60,9 @@ describe('cross-tenant priors', () => {
   });
 
   test('below minContributors a coordinate is not published at all', () => {
-    assert.deepEqual(priorCoordinates({ a: { k: { ratio: { n: 5, mean: 1 } } } }, { ...config, minContributors: 2 }), []);
+    assert.deepEqual(
+      priorCoordinates({ a: { k: { ratio: { n: 5, mean: 1 } } } }, { ...config, minContributors: 2 }),
+      [],
+    );
   });
 });

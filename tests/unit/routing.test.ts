@@ -26,13 +26,20 @@ describe('routing', () => {
 
   test('a delivery run workflow id gives back its tenant and run, and nothing else parses', () => {
     assert.deepEqual(parseDeliveryRunWorkflowId('delivery-run:acme:r-001'), { tenantId: 'acme', runId: 'r-001' });
-    for (const bad of ['delivery-run:acme', 'delivery-run:acme:r:1', 'delivery-run:Acme:r1', 'tenant-budget:acme', 'delivery-run:acme:../x']) {
+    for (const bad of [
+      'delivery-run:acme',
+      'delivery-run:acme:r:1',
+      'delivery-run:Acme:r1',
+      'tenant-budget:acme',
+      'delivery-run:acme:../x',
+    ]) {
       assert.equal(parseDeliveryRunWorkflowId(bad), undefined, bad);
     }
   });
 
   test('ids that could escape a path or a workflow id are refused', () => {
-    for (const bad of ['', 'A', '../etc', 'a/b', 'a:b', '-a', 'a'.repeat(64), 'a b']) assert.equal(isValidId(bad), false, bad);
+    for (const bad of ['', 'A', '../etc', 'a/b', 'a:b', '-a', 'a'.repeat(64), 'a b'])
+      assert.equal(isValidId(bad), false, bad);
     for (const good of ['a', 'acme', 'r-001', 'a_b', 'a'.repeat(63)]) assert.equal(isValidId(good), true, good);
   });
 });

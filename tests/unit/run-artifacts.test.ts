@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runArtifacts, type JsonHistory } from '../../activities/export/run-artifacts';
 
-const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'histories', `${name}.json`), 'utf8')) as JsonHistory;
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'histories', `${name}.json`), 'utf8')) as JsonHistory;
 const parse = (files: Map<string, string>, name: string) => JSON.parse(files.get(name)!);
 
 describe('run artifacts from a recorded history', () => {
@@ -31,11 +32,19 @@ describe('run artifacts from a recorded history', () => {
     assert.equal(generate.kind, 'llm.generate');
     assert.ok(generate.usage.inputTokens > 0);
     assert.ok(generate.timings.runMs >= 0 && generate.timings.queueMs >= 0);
-    assert.deepEqual([...files.keys()].filter((f) => f.startsWith('task_result_')).sort(), ['task_result_advanced_reranking.json', 'task_result_evaluate.json', 'task_result_generate.json', 'task_result_retrieve.json']);
+    assert.deepEqual([...files.keys()].filter((f) => f.startsWith('task_result_')).sort(), [
+      'task_result_advanced_reranking.json',
+      'task_result_evaluate.json',
+      'task_result_generate.json',
+      'task_result_retrieve.json',
+    ]);
   });
 
   test('a retried node shows its attempts; a degraded run its plan', () => {
-    assert.equal(parse(runArtifacts(fixture('deliveryRun-retried-and-noncritical-failure')), 'task_result_flaky.json').attempts, 2);
+    assert.equal(
+      parse(runArtifacts(fixture('deliveryRun-retried-and-noncritical-failure')), 'task_result_flaky.json').attempts,
+      2,
+    );
     const decisions = parse(runArtifacts(fixture('deliveryRun-degraded')), 'cost_decision.json').decisions;
     assert.deepEqual(decisions[0].plan.skipped, ['optional']);
   });

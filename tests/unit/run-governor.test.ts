@@ -10,11 +10,22 @@ import { tenantPressure } from '../helpers/pressure';
 
 const now = '2026-01-01T00:00:00.000Z';
 const pressure = (over: Partial<TenantPressure> = {}): TenantPressure => tenantPressure(over, 100_000_000);
-const lease = (grantedMicros: number, seq = 0, p = pressure()): LeaseGrant => ({ runId: 'r', grantedMicros, pressure: p, seq });
+const lease = (grantedMicros: number, seq = 0, p = pressure()): LeaseGrant => ({
+  runId: 'r',
+  grantedMicros,
+  pressure: p,
+  seq,
+});
 
 /** A chain of util.sleep nodes, each costing `costUsd` (its exact estimate). */
 function governed(costs: number[], extra: Record<string, unknown>[] = []) {
-  const nodes = costs.map((costUsd, i) => ({ id: `n${i}`, kind: 'util.sleep', params: { costUsd }, ...(i > 0 ? { deps: [`n${i - 1}`] } : {}), ...(extra[i] ?? {}) }));
+  const nodes = costs.map((costUsd, i) => ({
+    id: `n${i}`,
+    kind: 'util.sleep',
+    params: { costUsd },
+    ...(i > 0 ? { deps: [`n${i - 1}`] } : {}),
+    ...(extra[i] ?? {}),
+  }));
   const run = new RunState(deliveryRunInputSchema.parse({ tenantId: 'acme', runId: 'r', dag: { nodes } }));
   const plan = new RunPlan(run);
   const actions: string[] = [];
@@ -30,7 +41,11 @@ describe('RunGovernor', () => {
     assert.equal(governor.available(), 200_000);
     assert.deepEqual(actions, ['CONTINUE']);
     assert.equal(governor.decisions[0]!.nodeId, 'n0');
-    assert.equal(governor.decisions[0]!.leaseAvailableUsd, 0.3, 'the decision records the lease before the node holds its estimate');
+    assert.equal(
+      governor.decisions[0]!.leaseAvailableUsd,
+      0.3,
+      'the decision records the lease before the node holds its estimate',
+    );
     run.markCompleted('n0', { output: null, costMicros: 100_000, category: 'compute', attempt: 1 }, now);
     governor.nodeEnded('n0', { key: 'r/n0', runId: 'r', nodeId: 'n0', category: 'compute', costMicros: 100_000 });
     assert.equal(governor.inFlightMicros(), 0);
@@ -45,11 +60,16 @@ describe('RunGovernor', () => {
     const gate = governor.gate(run.node('n1'), now);
     assert.equal(gate.kind, 'short');
     const request = governor.leaseRequest('r');
-    assert.deepEqual({ seq: request.seq, requestMicros: request.requestMicros, costs: request.costs.map((c) => c.key) }, { seq: 1, requestMicros: 200_000 - 40_000, costs: ['r/n0'] });
+    assert.deepEqual(
+      { seq: request.seq, requestMicros: request.requestMicros, costs: request.costs.map((c) => c.key) },
+      { seq: 1, requestMicros: 200_000 - 40_000, costs: ['r/n0'] },
+    );
     assert.equal(governor.hasAnswer(1), false);
     governor.granted(lease(50_000 + 160_000, 1));
     assert.equal(governor.hasAnswer(1), true);
-    assert.deepEqual(governor.afterTopUp(run.node('n1'), gate as Extract<typeof gate, { kind: 'short' }>, now), { kind: 'start' });
+    assert.deepEqual(governor.afterTopUp(run.node('n1'), gate as Extract<typeof gate, { kind: 'short' }>, now), {
+      kind: 'start',
+    });
   });
 
   test('a lease still short after asking degrades the run first, then terminates it with the reason', () => {
@@ -59,8 +79,14 @@ describe('RunGovernor', () => {
     assert.equal(gate.kind, 'short');
     const after = governor.afterTopUp(run.node('n0'), gate as Extract<typeof gate, { kind: 'short' }>, now);
     assert.equal(after.kind, 'stop');
-    assert.match((after as { reason: string }).reason, /no budget left to authorise node n0: it needs \$0\.500000, \$0\.100000 is available/);
-    assert.deepEqual(governor.decisions.map((d) => d.action), ['CONTINUE', 'DEGRADE', 'TERMINATE']);
+    assert.match(
+      (after as { reason: string }).reason,
+      /no budget left to authorise node n0: it needs \$0\.500000, \$0\.100000 is available/,
+    );
+    assert.deepEqual(
+      governor.decisions.map((d) => d.action),
+      ['CONTINUE', 'DEGRADE', 'TERMINATE'],
+    );
     assert.equal(run.nodes.n1!.status, 'SKIPPED', 'the DEGRADE plan skipped the optional node');
   });
 
@@ -80,14 +106,23 @@ describe('RunGovernor', () => {
         const { governor } = governed(costs.map(() => 0));
         const sent: number[] = [];
         costs.forEach((micros, i) => {
-          const batch = governor.nodeEnded(`n${i}`, { key: `r/n${i}`, runId: 'r', nodeId: `n${i}`, category: 'compute', costMicros: micros });
+          const batch = governor.nodeEnded(`n${i}`, {
+            key: `r/n${i}`,
+            runId: 'r',
+            nodeId: `n${i}`,
+            category: 'compute',
+            costMicros: micros,
+          });
           if (batch) {
             assert.equal(batch.length, COST_BATCH);
             sent.push(...batch.map((e) => e.costMicros));
           }
         });
         sent.push(...governor.takeUnreported().map((e) => e.costMicros));
-        assert.deepEqual(sent, costs.filter((c) => c > 0));
+        assert.deepEqual(
+          sent,
+          costs.filter((c) => c > 0),
+        );
         assert.deepEqual(governor.takeUnreported(), []);
       }),
     );

@@ -29,12 +29,20 @@ describe('DEGRADE plans', () => {
       rerankDisabled: false,
     });
     assert.equal(run.nodes.advanced_reranking!.status, 'SKIPPED');
-    assert.deepEqual(p.variant(run.node('generate')), { params: { model: 'gpt-4o-mini', num_candidates: 1 }, model: 'gpt-4o-mini' });
+    assert.deepEqual(p.variant(run.node('generate')), {
+      params: { model: 'gpt-4o-mini', num_candidates: 1 },
+      model: 'gpt-4o-mini',
+    });
   });
 
   test("a node's own degrade params and model win over the defaults, and reranking is disabled", () => {
     const { run, plan: p } = plan([
-      { id: 'generate', kind: 'llm.generate', params: { model: 'gpt-4.1', num_candidates: 4, rerank: true }, degrade: { params: { num_candidates: 2 }, model: 'gpt-4.1-nano' } },
+      {
+        id: 'generate',
+        kind: 'llm.generate',
+        params: { model: 'gpt-4.1', num_candidates: 4, rerank: true },
+        degrade: { params: { num_candidates: 2 }, model: 'gpt-4.1-nano' },
+      },
       { id: 'rerank', kind: 'rerank', deps: ['generate'] },
     ]);
     const degradePlan = p.degrade();

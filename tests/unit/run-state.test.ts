@@ -21,16 +21,28 @@ describe('RunState', () => {
       ],
       { priority: 3 },
     );
-    assert.deepEqual(run.readyNodes().map((n) => n.id), ['urgent', 'plain', 'plain2', 'late']);
+    assert.deepEqual(
+      run.readyNodes().map((n) => n.id),
+      ['urgent', 'plain', 'plain2', 'late'],
+    );
   });
 
   test('a node is ready only when its dependencies completed', () => {
-    const run = runState([{ id: 'a', kind: 'k' }, { id: 'b', kind: 'k', deps: ['a'] }]);
-    assert.deepEqual(run.readyNodes().map((n) => n.id), ['a']);
+    const run = runState([
+      { id: 'a', kind: 'k' },
+      { id: 'b', kind: 'k', deps: ['a'] },
+    ]);
+    assert.deepEqual(
+      run.readyNodes().map((n) => n.id),
+      ['a'],
+    );
     run.markRunning('a', at);
     assert.deepEqual(run.readyNodes(), []);
     run.markCompleted('a', outcome(5), at);
-    assert.deepEqual(run.readyNodes().map((n) => n.id), ['b']);
+    assert.deepEqual(
+      run.readyNodes().map((n) => n.id),
+      ['b'],
+    );
   });
 
   test("a non-critical node's failure lets its dependents run; a critical one's does not", () => {
@@ -42,7 +54,10 @@ describe('RunState', () => {
     ]);
     run.markFailed('opt', 'boom', 1, at);
     run.markFailed('crit', 'boom', 3, at);
-    assert.deepEqual(run.readyNodes().map((n) => n.id), ['after-opt']);
+    assert.deepEqual(
+      run.readyNodes().map((n) => n.id),
+      ['after-opt'],
+    );
   });
 
   test('a node skipped early still holds its dependents back until its own dependencies are done', () => {
@@ -52,11 +67,17 @@ describe('RunState', () => {
       { id: 'eval', kind: 'k', deps: ['rerank'] },
     ]);
     run.markSkipped('rerank', 'skipped by a DEGRADE plan');
-    assert.deepEqual(run.readyNodes().map((n) => n.id), ['gen']);
+    assert.deepEqual(
+      run.readyNodes().map((n) => n.id),
+      ['gen'],
+    );
     run.markRunning('gen', at);
     assert.deepEqual(run.readyNodes(), []);
     run.markCompleted('gen', outcome(1), at);
-    assert.deepEqual(run.readyNodes().map((n) => n.id), ['eval']);
+    assert.deepEqual(
+      run.readyNodes().map((n) => n.id),
+      ['eval'],
+    );
   });
 
   test('a skipped or failed non-critical node passes its own inputs on to its dependents', () => {
@@ -71,7 +92,11 @@ describe('RunState', () => {
   });
 
   test('the run total is exactly the sum of node costs in micro-dollars', () => {
-    const run = runState([{ id: 'a', kind: 'k' }, { id: 'b', kind: 'k' }, { id: 'c', kind: 'k' }]);
+    const run = runState([
+      { id: 'a', kind: 'k' },
+      { id: 'b', kind: 'k' },
+      { id: 'c', kind: 'k' },
+    ]);
     run.markCompleted('a', outcome(100_000), at);
     run.markCompleted('b', outcome(200_000), at);
     run.markCompleted('c', outcome(1), at);
@@ -81,18 +106,26 @@ describe('RunState', () => {
   });
 
   test('closing a run cancels in-flight nodes and skips the ones never started', () => {
-    const run = runState([{ id: 'a', kind: 'k' }, { id: 'b', kind: 'k' }, { id: 'c', kind: 'k', deps: ['a'] }]);
+    const run = runState([
+      { id: 'a', kind: 'k' },
+      { id: 'b', kind: 'k' },
+      { id: 'c', kind: 'k', deps: ['a'] },
+    ]);
     run.markRunning('a', at);
     run.markCompleted('b', outcome(1), at);
     run.closeUnfinished('run cancelled', at);
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(run.nodes).map(([id, r]) => [id, r.status])),
-      { a: 'CANCELLED', b: 'COMPLETED', c: 'SKIPPED' },
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(run.nodes).map(([id, r]) => [id, r.status])), {
+      a: 'CANCELLED',
+      b: 'COMPLETED',
+      c: 'SKIPPED',
+    });
   });
 
   test('the Web UI details are a markdown table with one row per node', () => {
-    const run = runState([{ id: 'a', kind: 'util.sleep' }, { id: 'b', kind: 'llm.generate' }]);
+    const run = runState([
+      { id: 'a', kind: 'util.sleep' },
+      { id: 'b', kind: 'llm.generate' },
+    ]);
     const md = run.detailsMarkdown('RUNNING');
     assert.match(md, /\| node \| kind \| status \|/);
     assert.match(md, /\| a \| util\.sleep \| PENDING \|/);

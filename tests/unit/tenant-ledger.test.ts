@@ -1,12 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { TenantLedger, budgetStatus, periodEnd, periodStartFor, tenantConfigSchema } from '../../workflows/policy/tenant';
+import {
+  TenantLedger,
+  budgetStatus,
+  periodEnd,
+  periodStartFor,
+  tenantConfigSchema,
+} from '../../workflows/policy/tenant';
 
 const now = '2026-01-01T00:00:00.000Z';
-const ledger = (config: Record<string, unknown> = {}) => TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', ...config }), now);
+const ledger = (config: Record<string, unknown> = {}) =>
+  TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', ...config }), now);
 const request = (runId: string, priority = 3) => ({ runId, workflowId: `delivery-run:acme:${runId}`, priority });
-const cost = (key: string, costMicros: number, category: 'llm' | 'compute' = 'llm') => ({ key, runId: key.split('/')[0]!, nodeId: key.split('/')[1]!, category, costMicros });
+const cost = (key: string, costMicros: number, category: 'llm' | 'compute' = 'llm') => ({
+  key,
+  runId: key.split('/')[0]!,
+  nodeId: key.split('/')[1]!,
+  category,
+  costMicros,
+});
 
 describe('budget status', () => {
   test('thresholds split HEALTHY, WARNING, CRITICAL and EXCEEDED', () => {
@@ -33,20 +46,23 @@ describe('TenantLedger', () => {
 
   test('property: replaying any sequence of cost events with repeats charges each key exactly once', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 5_000_000 })), { maxLength: 200 }), (events) => {
-        const l = ledger({ budgetUsd: 1000 });
-        const firstCost = new Map<number, number>();
-        for (const [k, micros] of events) {
-          if (!firstCost.has(k)) firstCost.set(k, micros);
-          l.recordCost(cost(`r/n${k}`, firstCost.get(k)!));
-        }
-        const expected = [...firstCost.values()].reduce((a, b) => a + b, 0);
-        assert.equal(l.spentMicros(), expected);
-        assert.equal(l.status().chargedEvents, firstCost.size);
-        // The state survives continue-as-new: a new ledger from the same state still refuses repeats.
-        const carried = new TenantLedger(JSON.parse(JSON.stringify(l.state)));
-        for (const k of firstCost.keys()) assert.equal(carried.recordCost(cost(`r/n${k}`, 1)), false);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 5_000_000 })), { maxLength: 200 }),
+        (events) => {
+          const l = ledger({ budgetUsd: 1000 });
+          const firstCost = new Map<number, number>();
+          for (const [k, micros] of events) {
+            if (!firstCost.has(k)) firstCost.set(k, micros);
+            l.recordCost(cost(`r/n${k}`, firstCost.get(k)!));
+          }
+          const expected = [...firstCost.values()].reduce((a, b) => a + b, 0);
+          assert.equal(l.spentMicros(), expected);
+          assert.equal(l.status().chargedEvents, firstCost.size);
+          // The state survives continue-as-new: a new ledger from the same state still refuses repeats.
+          const carried = new TenantLedger(JSON.parse(JSON.stringify(l.state)));
+          for (const k of firstCost.keys()) assert.equal(carried.recordCost(cost(`r/n${k}`, 1)), false);
+        },
+      ),
     );
   });
 
@@ -57,12 +73,24 @@ describe('TenantLedger', () => {
     assert.deepEqual(l.requestAdmission(request('c', 4), now), { kind: 'WAITING', runId: 'c', position: 1 });
     assert.deepEqual(l.requestAdmission(request('d', 2), now), { kind: 'WAITING', runId: 'd', position: 1 });
     assert.deepEqual(l.requestAdmission(request('e', 2), now), { kind: 'WAITING', runId: 'e', position: 2 });
-    assert.deepEqual(l.status().runsWaiting.map((w) => w.runId), ['d', 'e', 'c']);
+    assert.deepEqual(
+      l.status().runsWaiting.map((w) => w.runId),
+      ['d', 'e', 'c'],
+    );
     l.releaseRun('a', [], now);
-    assert.deepEqual(l.admitWaiting(now).map((r) => r.decision.runId), ['d']);
+    assert.deepEqual(
+      l.admitWaiting(now).map((r) => r.decision.runId),
+      ['d'],
+    );
     l.releaseRun('b', [], now);
     l.releaseRun('d', [], now);
-    assert.deepEqual(l.admitWaiting(now).map((r) => [r.workflowId, r.decision.kind]), [['delivery-run:acme:e', 'ADMITTED'], ['delivery-run:acme:c', 'ADMITTED']]);
+    assert.deepEqual(
+      l.admitWaiting(now).map((r) => [r.workflowId, r.decision.kind]),
+      [
+        ['delivery-run:acme:e', 'ADMITTED'],
+        ['delivery-run:acme:c', 'ADMITTED'],
+      ],
+    );
   });
 
   test('admission before start answers ADMITTED or REJECTED at once, and QUEUE (not queued) when the run would wait', () => {
@@ -71,10 +99,18 @@ describe('TenantLedger', () => {
     assert.equal(first.kind, 'ADMITTED');
     assert.deepEqual(l.admitNow(request('a'), now), first, 'a repeat gets the same ticket and takes no second slot');
     assert.deepEqual(l.admitNow(request('b'), now), { kind: 'QUEUE', runId: 'b' });
-    assert.deepEqual(l.status().runsWaiting, [], 'a QUEUE answer leaves nothing queued: the run queues itself when it starts');
+    assert.deepEqual(
+      l.status().runsWaiting,
+      [],
+      'a QUEUE answer leaves nothing queued: the run queues itself when it starts',
+    );
     assert.equal(l.requestAdmission(request('b'), now).kind, 'WAITING');
     l.releaseRun('a', [], now);
-    assert.deepEqual(l.admitNow(request('c', 3), now), { kind: 'QUEUE', runId: 'c' }, 'a run of the same priority already waiting goes first');
+    assert.deepEqual(
+      l.admitNow(request('c', 3), now),
+      { kind: 'QUEUE', runId: 'c' },
+      'a run of the same priority already waiting goes first',
+    );
     l.recordCosts([cost('x/1', 100_000_000_000)], now);
     assert.equal(l.admitNow(request('d'), now).kind, 'REJECTED', 'an EXCEEDED tenant rejects at once');
   });
@@ -102,7 +138,10 @@ describe('TenantLedger', () => {
     const rejected = l.requestAdmission(request('b'), now);
     assert.equal(rejected.kind, 'REJECTED');
     assert.match(rejected.kind === 'REJECTED' ? rejected.reason : '', /budget exceeded: spent \$1\.000000 of \$1/);
-    assert.deepEqual(l.admitWaiting(now).map((r) => [r.decision.runId, r.decision.kind]), [['waiting', 'REJECTED']]);
+    assert.deepEqual(
+      l.admitWaiting(now).map((r) => [r.decision.runId, r.decision.kind]),
+      [['waiting', 'REJECTED']],
+    );
   });
 
   test('a configuration change keeps the fields it does not name', () => {
@@ -110,7 +149,10 @@ describe('TenantLedger', () => {
     l.configure({ maxConcurrentRuns: 3, learning: { intensity: 'CONSERVATIVE' } }, now);
     assert.equal(l.config.budgetUsd, 12);
     assert.equal(l.config.maxConcurrentRuns, 3);
-    assert.deepEqual({ intensity: l.config.learning.intensity, metaLearningOptIn: l.config.learning.metaLearningOptIn }, { intensity: 'CONSERVATIVE', metaLearningOptIn: true });
+    assert.deepEqual(
+      { intensity: l.config.learning.intensity, metaLearningOptIn: l.config.learning.metaLearningOptIn },
+      { intensity: 'CONSERVATIVE', metaLearningOptIn: true },
+    );
     assert.throws(() => l.configure({ thresholds: { warning: 0.95 } }, now), /warning must be below critical/);
     assert.equal(l.config.thresholds.warning, 0.7, 'a refused change leaves the config as it was');
   });
@@ -129,7 +171,11 @@ describe('budget leases', () => {
     assert.equal(admit(l, 'b', 600_000).grantedMicros, 400_000);
     assert.equal(admit(l, 'c', 600_000).grantedMicros, 0);
     assert.equal(l.status().reservedUsd, 1);
-    assert.equal(l.pressureFor('c').othersCommittedMicros, 1_200_000, 'other runs commit the larger of reservation and estimate');
+    assert.equal(
+      l.pressureFor('c').othersCommittedMicros,
+      1_200_000,
+      'other runs commit the larger of reservation and estimate',
+    );
   });
 
   test('spending consumes the reservation; a release returns what was not spent', () => {
@@ -145,20 +191,29 @@ describe('budget leases', () => {
 
   test('property: with runs spending no more than they were granted, spend never passes the budget', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 400_000 }), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: 1, maxLength: 40 }), (runs) => {
-        const l = ledger({ budgetUsd: 1, maxConcurrentRuns: 100 });
-        const grants = runs.map(([estimate], i) => admit(l, `r${i}`, estimate).grantedMicros);
-        runs.forEach(([, share], i) => l.releaseRun(`r${i}`, [cost(`r${i}/n`, Math.floor(grants[i]! * share))], now));
-        assert.ok(l.spentMicros() <= 1_000_000);
-        assert.equal(l.reservedMicros(), 0);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 400_000 }), fc.double({ min: 0, max: 1, noNaN: true })), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        (runs) => {
+          const l = ledger({ budgetUsd: 1, maxConcurrentRuns: 100 });
+          const grants = runs.map(([estimate], i) => admit(l, `r${i}`, estimate).grantedMicros);
+          runs.forEach(([, share], i) => l.releaseRun(`r${i}`, [cost(`r${i}/n`, Math.floor(grants[i]! * share))], now));
+          assert.ok(l.spentMicros() <= 1_000_000);
+          assert.equal(l.reservedMicros(), 0);
+        },
+      ),
     );
   });
 
   test('a top-up charges the costs it brings, then grants what is available', () => {
     const l = ledger({ budgetUsd: 1 });
     admit(l, 'a', 100_000);
-    const grant = l.topUpLease({ runId: 'a', seq: 1, requestMicros: 2_000_000, estRemainingMicros: 2_000_000, costs: [cost('a/x', 100_000)] }, now);
+    const grant = l.topUpLease(
+      { runId: 'a', seq: 1, requestMicros: 2_000_000, estRemainingMicros: 2_000_000, costs: [cost('a/x', 100_000)] },
+      now,
+    );
     assert.equal(grant.seq, 1);
     assert.equal(grant.grantedMicros, 1_000_000, 'all that is left: the budget less what was spent outside this lease');
     assert.equal(grant.pressure.spentMicros, 100_000);
@@ -175,14 +230,22 @@ describe('budget periods', () => {
   });
 
   test('rollover archives the period with its totals, restarts spend, and keeps in-flight reservations', () => {
-    const l = TenantLedger.create(tenantConfigSchema.parse({ tenantId: 'acme', budgetUsd: 1, period: 'daily' }), '2026-11-27T10:00:00.000Z');
+    const l = TenantLedger.create(
+      tenantConfigSchema.parse({ tenantId: 'acme', budgetUsd: 1, period: 'daily' }),
+      '2026-11-27T10:00:00.000Z',
+    );
     assert.equal(l.state.periodStart, '2026-11-27T00:00:00.000Z');
     l.requestAdmission({ ...request('a'), estimatedMicros: 500_000 }, now);
     l.recordCosts([cost('a/x', 200_000), cost('b/y', 100_000, 'compute')], now);
     assert.deepEqual(l.rolloverIfDue('2026-11-27T23:59:59.000Z'), []);
     const archived = l.rolloverIfDue('2026-11-29T00:00:01.000Z');
     assert.equal(archived.length, 2, 'two days passed');
-    assert.deepEqual(archived[0], { start: '2026-11-27T00:00:00.000Z', end: '2026-11-28T00:00:00.000Z', spentUsd: 0.3, spendByCategory: { llm: 0.2, compute: 0.1 } });
+    assert.deepEqual(archived[0], {
+      start: '2026-11-27T00:00:00.000Z',
+      end: '2026-11-28T00:00:00.000Z',
+      spentUsd: 0.3,
+      spendByCategory: { llm: 0.2, compute: 0.1 },
+    });
     assert.equal(archived[1]!.spentUsd, 0);
     assert.equal(l.spentMicros(), 0);
     assert.equal(l.reservedMicros(), 300_000, 'the unspent reservation carries over');

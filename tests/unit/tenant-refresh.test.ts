@@ -19,7 +19,8 @@ describe('tenant file refreshes', () => {
     const results = await Promise.all(calls);
     assert.equal(started, 2);
     assert.deepEqual(results[0]!.files, ['refresh-1']);
-    for (const r of results.slice(1)) assert.deepEqual(r.files, ['refresh-2'], 'later callers get a refresh that started after them');
+    for (const r of results.slice(1))
+      assert.deepEqual(r.files, ['refresh-2'], 'later callers get a refresh that started after them');
     assert.ok(startedAt[1]! >= results[9]!.calledAt);
     // Once idle, the next caller starts a fresh one at once.
     assert.deepEqual(await refreshTenant('acme', refresh), ['refresh-3']);

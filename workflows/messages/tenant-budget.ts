@@ -37,7 +37,10 @@ export const authTokensQuery = defineQuery<Array<{ id: string; hash: string }>>(
  * with `requestAdmission` when it starts (a long-pending update would hold one of the entity's few
  * in-flight update slots).
  */
-export const admitRunsUpdate = defineUpdate<Array<AdmissionTicket | { kind: 'QUEUE'; runId: string }>, [{ requests: AdmissionRequest[] }]>('admitRuns');
+export const admitRunsUpdate = defineUpdate<
+  Array<AdmissionTicket | { kind: 'QUEUE'; runId: string }>,
+  [{ requests: AdmissionRequest[] }]
+>('admitRuns');
 /**
  * A run started without a ticket (from the Temporal CLI, or one that must wait) asks for a slot and
  * a first budget lease; the entity answers with `admissionDecision` on the run. A signal, not an
@@ -67,6 +70,7 @@ export const pressureChangedSignal = defineSignal<[{ runId: string; pressure: Te
  */
 export const requestExplorationSignal = defineSignal<[ExplorationRequest]>('requestExploration');
 /** The entity's answer to `requestExploration`: the money granted (0 = no exploration now). */
-export const explorationGrantedSignal = defineSignal<[{ explorationId: string; grantedMicros: number }]>('explorationGranted');
+export const explorationGrantedSignal =
+  defineSignal<[{ explorationId: string; grantedMicros: number }]>('explorationGranted');
 /** A shadow ended: its costs (charged to `learning`), its unspent grant back, and what it observed. */
 export const settleExplorationSignal = defineSignal<[ExplorationReport]>('settleExploration');

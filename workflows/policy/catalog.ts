@@ -5,7 +5,15 @@
 
 export type CostCategory = 'llm' | 'retrieval' | 'rerank' | 'evaluation' | 'storage' | 'compute' | 'learning';
 
-export const COST_CATEGORIES: readonly CostCategory[] = ['llm', 'retrieval', 'rerank', 'evaluation', 'storage', 'compute', 'learning'];
+export const COST_CATEGORIES: readonly CostCategory[] = [
+  'llm',
+  'retrieval',
+  'rerank',
+  'evaluation',
+  'storage',
+  'compute',
+  'learning',
+];
 
 export interface ModelPrice {
   /** USD per 1,000 input tokens. */
@@ -55,6 +63,9 @@ export function usd(micros: number): number {
 
 export function priceLlmTokens(model: string, inputTokens: number, outputTokens: number): number {
   const price = MODEL_CATALOG[model];
-  if (!price) throw new Error(`model ${JSON.stringify(model)} is not in the price catalog (known: ${Object.keys(MODEL_CATALOG).join(', ')})`);
+  if (!price)
+    throw new Error(
+      `model ${JSON.stringify(model)} is not in the price catalog (known: ${Object.keys(MODEL_CATALOG).join(', ')})`,
+    );
   return toMicros((inputTokens / 1000) * price.inputPer1k + (outputTokens / 1000) * price.outputPer1k);
 }

@@ -46,7 +46,9 @@ export function decideCost(input: CostAgentInput): CostVerdict {
   // More runs in flight means more estimates that may be wrong at once; progress means fewer unknowns left.
   // Estimates with few samples or a wide spread count for less, too.
   const estimates = 0.5 + 0.5 * (input.estimateConfidence ?? 1);
-  const confidence = round(Math.max(0.05, Math.min(1, (0.5 + 0.5 * progress) * (1 - 0.5 * Math.min(1, concurrencyFactor)) * estimates)));
+  const confidence = round(
+    Math.max(0.05, Math.min(1, (0.5 + 0.5 * progress) * (1 - 0.5 * Math.min(1, concurrencyFactor)) * estimates)),
+  );
   const verdict = (action: CostAction, reason: string, projected: number): CostVerdict => ({
     action,
     reason,
@@ -56,7 +58,8 @@ export function decideCost(input: CostAgentInput): CostVerdict {
     confidence,
   });
 
-  if (utilization >= 1) return verdict('TERMINATE', `budget exceeded: spent ${usd(spent)} of ${usd(p.budgetMicros)}`, projectedFull);
+  if (utilization >= 1)
+    return verdict('TERMINATE', `budget exceeded: spent ${usd(spent)} of ${usd(p.budgetMicros)}`, projectedFull);
   if (projectedDegraded > p.budgetMicros) {
     return verdict(
       'TERMINATE',
@@ -66,13 +69,25 @@ export function decideCost(input: CostAgentInput): CostVerdict {
   }
   if (input.alreadyDegraded) return verdict('CONTINUE', 'continuing on the degraded plan', projectedDegraded);
   if (utilization > p.thresholds.critical) {
-    return verdict('DEGRADE', `utilization ${(utilization * 100).toFixed(1)}% is above the critical threshold ${(p.thresholds.critical * 100).toFixed(0)}%`, projectedDegraded);
+    return verdict(
+      'DEGRADE',
+      `utilization ${(utilization * 100).toFixed(1)}% is above the critical threshold ${(p.thresholds.critical * 100).toFixed(0)}%`,
+      projectedDegraded,
+    );
   }
   if (concurrencyFactor > p.backpressureThreshold) {
-    return verdict('DEGRADE', `${p.activeRuns} of ${p.maxConcurrentRuns} runs in flight is above the backpressure threshold ${p.backpressureThreshold}`, projectedDegraded);
+    return verdict(
+      'DEGRADE',
+      `${p.activeRuns} of ${p.maxConcurrentRuns} runs in flight is above the backpressure threshold ${p.backpressureThreshold}`,
+      projectedDegraded,
+    );
   }
   if (projectedFull > p.budgetMicros) {
-    return verdict('DEGRADE', `the full remainder (${usd(input.remainingFullMicros)}) would take the tenant to ${usd(projectedFull)} of ${usd(p.budgetMicros)}`, projectedDegraded);
+    return verdict(
+      'DEGRADE',
+      `the full remainder (${usd(input.remainingFullMicros)}) would take the tenant to ${usd(projectedFull)} of ${usd(p.budgetMicros)}`,
+      projectedDegraded,
+    );
   }
   return verdict('CONTINUE', 'within budget and below every threshold', projectedFull);
 }

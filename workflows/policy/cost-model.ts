@@ -70,7 +70,8 @@ export function observe(stat: RunningStat, x: number): RunningStat {
   const n = Math.min(stat.n + 1, MAX_EFFECTIVE_SAMPLES);
   const delta = x - stat.mean;
   const mean = stat.mean + delta / n;
-  const m2 = stat.n + 1 > MAX_EFFECTIVE_SAMPLES ? stat.m2 * (1 - 1 / n) + delta * (x - mean) : stat.m2 + delta * (x - mean);
+  const m2 =
+    stat.n + 1 > MAX_EFFECTIVE_SAMPLES ? stat.m2 * (1 - 1 / n) + delta * (x - mean) : stat.m2 + delta * (x - mean);
   return { n, mean, m2 };
 }
 
@@ -94,14 +95,20 @@ export function learnCost(model: CostModel, sample: CostSample): void {
  * variant: the catalog's figure corrected by what this tenant's nodes really cost (blended with
  * the published prior while the tenant has few samples of its own).
  */
-export function learnedEstimate(model: CostModel | undefined, kind: string, modelName: string | undefined, catalogMicros: number): LearnedEstimate {
+export function learnedEstimate(
+  model: CostModel | undefined,
+  kind: string,
+  modelName: string | undefined,
+  catalogMicros: number,
+): LearnedEstimate {
   const basis: CostBasis = catalogMicros > 0 ? 'ratio' : 'absolute';
   const entry = model?.[costModelKey(kind, modelName)];
   const stat = entry?.[basis];
   const prior = entry?.prior?.[basis];
   const n = stat?.n ?? 0;
   const w = prior ? prior.weight : 0;
-  if (n + w === 0) return { micros: catalogMicros, confidence: catalogMicros > 0 ? 0.5 : 0, samples: 0, source: 'catalog' };
+  if (n + w === 0)
+    return { micros: catalogMicros, confidence: catalogMicros > 0 ? 0.5 : 0, samples: 0, source: 'catalog' };
   const mean = (n * (stat?.mean ?? 0) + w * (prior?.value ?? 0)) / (n + w);
   const micros = Math.max(0, Math.round(basis === 'ratio' ? catalogMicros * mean : mean));
   // Spread relative to the mean; a lone sample (or a prior alone) is assumed to be ±50%.

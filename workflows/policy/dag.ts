@@ -70,7 +70,12 @@ export type DagNode = z.output<typeof dagNodeSchema>;
 export type Dag = z.output<typeof dagSchema>;
 
 function formatIssuePath(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? 'input' : path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+  return path.length === 0
+    ? 'input'
+    : path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+        .join('.')
+        .replace(/\.\[/g, '[');
 }
 
 /** Graph problems a schema cannot see: duplicate ids, unknown deps, self-deps and cycles. */
@@ -97,7 +102,12 @@ export function graphProblems(nodes: readonly Pick<DagNode, 'id' | 'deps'>[]): s
  */
 export function findCycles(nodes: readonly Pick<DagNode, 'id' | 'deps'>[]): string[][] {
   const depsOf = new Map<string, string[]>();
-  for (const node of nodes) if (!depsOf.has(node.id)) depsOf.set(node.id, node.deps.filter((d) => d !== node.id));
+  for (const node of nodes)
+    if (!depsOf.has(node.id))
+      depsOf.set(
+        node.id,
+        node.deps.filter((d) => d !== node.id),
+      );
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
   const cycles: string[][] = [];
@@ -143,13 +153,17 @@ export type ValidationResult = { ok: true; spec: DeliveryRunSpec } | { ok: false
 export function validateDeliveryRunInput(input: unknown, knownKinds?: ReadonlySet<string>): ValidationResult {
   const parsed = deliveryRunInputSchema.safeParse(input);
   if (!parsed.success) {
-    return { ok: false, problems: parsed.error.issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`) };
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`),
+    };
   }
   const spec = parsed.data;
   const problems = graphProblems(spec.dag.nodes);
   if (knownKinds) {
     for (const node of spec.dag.nodes) {
-      if (!knownKinds.has(node.kind)) problems.push(`node ${node.id} has unknown kind ${node.kind} (known: ${[...knownKinds].sort().join(', ')})`);
+      if (!knownKinds.has(node.kind))
+        problems.push(`node ${node.id} has unknown kind ${node.kind} (known: ${[...knownKinds].sort().join(', ')})`);
     }
   }
   for (const node of spec.dag.nodes) {

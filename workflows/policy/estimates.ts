@@ -29,7 +29,10 @@ export function nodeModel(node: Pick<DagNode, 'kind' | 'params'>): string | unde
  */
 export function fullVariant(node: DagNode, preferredModel?: string): NodeVariant {
   const model = preferredModel ?? nodeModel(node);
-  return { params: preferredModel ? { ...node.params, model: preferredModel } : node.params, ...(model ? { model } : {}) };
+  return {
+    params: preferredModel ? { ...node.params, model: preferredModel } : node.params,
+    ...(model ? { model } : {}),
+  };
 }
 
 /**
@@ -37,7 +40,10 @@ export function fullVariant(node: DagNode, preferredModel?: string): NodeVariant
  * kind), reranking off, and its `degrade.model` or the catalog's cheaper alternative.
  */
 export function degradedVariant(node: DagNode, preferredModel?: string): NodeVariant {
-  const params: Record<string, unknown> = { ...node.params, ...(node.degrade?.params ?? DEGRADE_DEFAULTS[node.kind] ?? {}) };
+  const params: Record<string, unknown> = {
+    ...node.params,
+    ...(node.degrade?.params ?? DEGRADE_DEFAULTS[node.kind] ?? {}),
+  };
   if ('rerank' in params || node.kind === 'rerank') params.rerank = false;
   const current = preferredModel ?? nodeModel(node);
   const model = node.degrade?.model ?? (current ? (cheaperModel(current) ?? current) : undefined);
@@ -55,7 +61,9 @@ export function catalogEstimateMicros(kind: string, variant: NodeVariant): numbe
   switch (kind) {
     case 'llm.generate': {
       const model = variant.model && MODEL_CATALOG[variant.model] ? variant.model : DEFAULT_MODEL;
-      const outputTokens = numberParam(variant.params, 'max_tokens', DEFAULT_MAX_TOKENS) * numberParam(variant.params, 'num_candidates', 1);
+      const outputTokens =
+        numberParam(variant.params, 'max_tokens', DEFAULT_MAX_TOKENS) *
+        numberParam(variant.params, 'num_candidates', 1);
       return priceLlmTokens(model, ASSUMED_PROMPT_TOKENS, outputTokens);
     }
     case 'retrieval.search':

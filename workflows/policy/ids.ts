@@ -28,7 +28,8 @@ export function deliveryRunWorkflowId(tenantId: string, runId: string): string {
 /** The tenant and run of a workflow id of the form `delivery-run:{tenantId}:{runId}`, or undefined. */
 export function parseDeliveryRunWorkflowId(workflowId: string): { tenantId: string; runId: string } | undefined {
   const parts = workflowId.split(':');
-  if (parts.length !== 3 || parts[0] !== 'delivery-run' || !isValidId(parts[1]) || !isValidId(parts[2])) return undefined;
+  if (parts.length !== 3 || parts[0] !== 'delivery-run' || !isValidId(parts[1]) || !isValidId(parts[2]))
+    return undefined;
   return { tenantId: parts[1], runId: parts[2] };
 }
 

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { learnCost, learnedEstimate, observe, emptyStat, type CostModel, type CostSample, type RunningStat } from './cost-model';
+import {
+  learnCost,
+  learnedEstimate,
+  observe,
+  emptyStat,
+  type CostModel,
+  type CostSample,
+  type RunningStat,
+} from './cost-model';
 import type { BudgetStatus } from './tenant';
 
 /**
@@ -49,9 +57,26 @@ export type LearningConfigInput = z.input<typeof learningConfigSchema>;
 /** One entry of `learning_history.jsonl`: every change of the profile, with its reason. */
 export type LearningEvent = { seq: number; at: string; reason: string } & (
   | { type: 'intensity'; from: Intensity; to: Intensity }
-  | { type: 'exploration'; runId: string; nodeId: string; fromModel: string; toModel: string; qualityFull?: number; qualityShadow?: number; costFullUsd: number; costShadowUsd: number }
+  | {
+      type: 'exploration';
+      runId: string;
+      nodeId: string;
+      fromModel: string;
+      toModel: string;
+      qualityFull?: number;
+      qualityShadow?: number;
+      costFullUsd: number;
+      costShadowUsd: number;
+    }
   | { type: 'exploration-denied'; runId: string; nodeId: string }
-  | { type: 'preference'; kind: string; fromModel: string; toModel: string; adopted: boolean; evidence: VariantEvidenceSummary }
+  | {
+      type: 'preference';
+      kind: string;
+      fromModel: string;
+      toModel: string;
+      adopted: boolean;
+      evidence: VariantEvidenceSummary;
+    }
   | { type: 'priors'; version: number; keys: number }
   | { type: 'meta-learning'; optIn: boolean; samples?: number }
 );
@@ -170,8 +195,15 @@ export function summarizeEvidence(e: VariantEvidence): VariantEvidenceSummary {
 }
 
 /** Has the cheaper model shown, over enough samples, quality within tolerance at a lower cost? */
-export function hasProvenItself(e: VariantEvidence, config: Pick<LearningConfig, 'minSamples' | 'qualityTolerance'>): boolean {
-  return e.qualityShadow.n >= config.minSamples && e.qualityShadow.mean >= e.qualityFull.mean - config.qualityTolerance && e.costShadow.mean < e.costFull.mean;
+export function hasProvenItself(
+  e: VariantEvidence,
+  config: Pick<LearningConfig, 'minSamples' | 'qualityTolerance'>,
+): boolean {
+  return (
+    e.qualityShadow.n >= config.minSamples &&
+    e.qualityShadow.mean >= e.qualityFull.mean - config.qualityTolerance &&
+    e.costShadow.mean < e.costFull.mean
+  );
 }
 
 /**
@@ -212,13 +244,15 @@ export class LearningProfile {
    */
   adjustIntensity(status: BudgetStatus, at: string): void {
     const allowed = allowedIntensity(this.config().intensity, status);
-    if (LEVEL[allowed] < LEVEL[this.state.effectiveIntensity]) this.setIntensity(allowed, at, `budget status ${status}`);
+    if (LEVEL[allowed] < LEVEL[this.state.effectiveIntensity])
+      this.setIntensity(allowed, at, `budget status ${status}`);
   }
 
   /** A new period or a new configured level: back to what the config and the status allow. */
   restoreIntensity(status: BudgetStatus, at: string, reason: string): void {
     const allowed = allowedIntensity(this.config().intensity, status);
-    if (allowed !== this.state.effectiveIntensity) this.setIntensity(allowed, at, status === 'HEALTHY' ? reason : `${reason}; budget status ${status}`);
+    if (allowed !== this.state.effectiveIntensity)
+      this.setIntensity(allowed, at, status === 'HEALTHY' ? reason : `${reason}; budget status ${status}`);
   }
 
   private setIntensity(to: Intensity, at: string, reason: string): void {
@@ -240,14 +274,23 @@ export class LearningProfile {
    * A shadow asks for learning money: granted only if its whole estimate fits what is left of the
    * learning share, and never while the intensity is CONSERVATIVE.
    */
-  grantExploration(explorationId: string, requestMicros: number, available: number, at: string, who: { runId: string; nodeId: string }): number {
+  grantExploration(
+    explorationId: string,
+    requestMicros: number,
+    available: number,
+    at: string,
+    who: { runId: string; nodeId: string },
+  ): number {
     if (explorationId in this.state.reservations) return this.state.reservations[explorationId]!;
     const rate = this.config().explorationRates[this.state.effectiveIntensity];
     if (rate <= 0 || requestMicros <= 0 || requestMicros > available) {
       this.log(at, {
         type: 'exploration-denied',
         ...who,
-        reason: rate <= 0 ? `intensity ${this.state.effectiveIntensity} does not explore` : `the learning budget has $${(available / 1e6).toFixed(6)} left, the shadow needs $${(requestMicros / 1e6).toFixed(6)}`,
+        reason:
+          rate <= 0
+            ? `intensity ${this.state.effectiveIntensity} does not explore`
+            : `the learning budget has $${(available / 1e6).toFixed(6)} left, the shadow needs $${(requestMicros / 1e6).toFixed(6)}`,
       });
       return 0;
     }
@@ -256,7 +299,12 @@ export class LearningProfile {
   }
 
   /** A shadow finished (or gave up): its reservation goes, and what it showed becomes evidence. */
-  settleExploration(explorationId: string, observation: ShadowObservation | undefined, at: string, who: { runId: string; nodeId: string }): void {
+  settleExploration(
+    explorationId: string,
+    observation: ShadowObservation | undefined,
+    at: string,
+    who: { runId: string; nodeId: string },
+  ): void {
     if (!(explorationId in this.state.reservations)) return;
     delete this.state.reservations[explorationId];
     if (!observation) return;
@@ -332,7 +380,12 @@ export class LearningProfile {
   }
 
   /** Published priors, per key and basis; a newer version replaces the older one. */
-  applyPriors(version: number, priors: Record<string, { ratio?: number; absolute?: number }>, weight: number, at: string): void {
+  applyPriors(
+    version: number,
+    priors: Record<string, { ratio?: number; absolute?: number }>,
+    weight: number,
+    at: string,
+  ): void {
     if (version <= this.state.priorsVersion) return;
     this.state.priorsVersion = version;
     for (const [key, prior] of Object.entries(priors)) {
@@ -342,7 +395,12 @@ export class LearningProfile {
         ...(prior.absolute !== undefined ? { absolute: { value: prior.absolute, weight } } : {}),
       };
     }
-    this.log(at, { type: 'priors', version, keys: Object.keys(priors).length, reason: 'cross-tenant priors published by meta-learning' });
+    this.log(at, {
+      type: 'priors',
+      version,
+      keys: Object.keys(priors).length,
+      reason: 'cross-tenant priors published by meta-learning',
+    });
   }
 
   noteMetaLearning(optIn: boolean, at: string, samples?: number): void {
@@ -350,7 +408,11 @@ export class LearningProfile {
       type: 'meta-learning',
       optIn,
       ...(samples !== undefined ? { samples } : {}),
-      reason: optIn ? (samples !== undefined ? 'contributed cost statistics to the priors' : 'opted in to cross-tenant priors') : 'opted out: no further contributions; past releases keep what they had',
+      reason: optIn
+        ? samples !== undefined
+          ? 'contributed cost statistics to the priors'
+          : 'opted in to cross-tenant priors'
+        : 'opted out: no further contributions; past releases keep what they had',
     });
   }
 

@@ -22,7 +22,12 @@ export interface PriorsConfig {
   publishIntervalSeconds: number;
 }
 
-export const DEFAULT_PRIORS_CONFIG: PriorsConfig = { epsilon: 1, clip: { ratio: 4, absolute: 100_000 }, minContributors: 1, publishIntervalSeconds: 3600 };
+export const DEFAULT_PRIORS_CONFIG: PriorsConfig = {
+  epsilon: 1,
+  clip: { ratio: 4, absolute: 100_000 },
+  minContributors: 1,
+  publishIntervalSeconds: 3600,
+};
 
 /** One tenant's statistics: per key and basis, its sample count and mean. */
 export type CostStats = Record<string, Partial<Record<CostBasis, { n: number; mean: number }>>>;
@@ -78,7 +83,9 @@ export function priorCoordinates(contributions: Record<string, CostStats>, confi
       }
     }
   }
-  const kept = [...values.values()].filter((v) => v.values.length >= config.minContributors).sort((a, b) => (a.key + a.basis < b.key + b.basis ? -1 : 1));
+  const kept = [...values.values()]
+    .filter((v) => v.values.length >= config.minContributors)
+    .sort((a, b) => (a.key + a.basis < b.key + b.basis ? -1 : 1));
   const d = kept.length;
   return kept.map((v) => ({
     key: v.key,
@@ -96,12 +103,22 @@ export function laplaceFromUniform(u: number, scale: number): number {
 }
 
 /** Noised, clipped values for the coordinates; `uniforms` holds one draw in (-0.5, 0.5) per coordinate. */
-export function noisedPriors(coordinates: PriorCoordinate[], uniforms: number[], config: PriorsConfig, version: number, publishedAt: string): PublishedPriors {
+export function noisedPriors(
+  coordinates: PriorCoordinate[],
+  uniforms: number[],
+  config: PriorsConfig,
+  version: number,
+  publishedAt: string,
+): PublishedPriors {
   const entries: PublishedPriors['entries'] = {};
   coordinates.forEach((c, i) => {
     const noised = c.rawMean + laplaceFromUniform(uniforms[i] ?? 0, c.noiseScale);
     // Clipping after the noise is post-processing: it costs no privacy.
-    (entries[c.key] ??= {})[c.basis] = { value: Math.min(config.clip[c.basis], Math.max(0, noised)), contributors: c.contributors, noiseScale: c.noiseScale };
+    (entries[c.key] ??= {})[c.basis] = {
+      value: Math.min(config.clip[c.basis], Math.max(0, noised)),
+      contributors: c.contributors,
+      noiseScale: c.noiseScale,
+    };
   });
   return { version, publishedAt, epsilon: config.epsilon, clip: config.clip, entries };
 }
@@ -111,7 +128,10 @@ export function priorValues(priors: PublishedPriors): Record<string, { ratio?: n
   return Object.fromEntries(
     Object.entries(priors.entries).map(([key, bases]) => [
       key,
-      { ...(bases.ratio ? { ratio: bases.ratio.value } : {}), ...(bases.absolute ? { absolute: bases.absolute.value } : {}) },
+      {
+        ...(bases.ratio ? { ratio: bases.ratio.value } : {}),
+        ...(bases.absolute ? { absolute: bases.absolute.value } : {}),
+      },
     ]),
   );
 }

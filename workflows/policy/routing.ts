@@ -37,7 +37,11 @@ export interface NodeRouting {
   dedicatedQueue?: boolean;
 }
 
-export function nodeTaskQueue({ tenantId, partitions = DEFAULT_NODE_PARTITIONS, dedicatedQueue = false }: NodeRouting): string {
+export function nodeTaskQueue({
+  tenantId,
+  partitions = DEFAULT_NODE_PARTITIONS,
+  dedicatedQueue = false,
+}: NodeRouting): string {
   return dedicatedQueue ? dedicatedTaskQueue(tenantId) : partitionTaskQueue(nodePartition(tenantId, partitions));
 }
 
@@ -46,4 +50,11 @@ export function nodeTaskQueue({ tenantId, partitions = DEFAULT_NODE_PARTITIONS, 
  * its kinds are known without asking a worker; other kinds are checked by the run against its
  * worker's registry.
  */
-export const BUILTIN_NODE_KINDS: readonly string[] = ['retrieval.search', 'llm.generate', 'rerank', 'eval.score', 'util.sleep', 'util.fail'];
+export const BUILTIN_NODE_KINDS: readonly string[] = [
+  'retrieval.search',
+  'llm.generate',
+  'rerank',
+  'eval.score',
+  'util.sleep',
+  'util.fail',
+];

@@ -65,7 +65,13 @@ export class RunGovernor {
 
   /** The next top-up: what the rest of the run needs beyond what is available, with the costs to report. */
   leaseRequest(runId: string): LeaseRequest {
-    return { runId, seq: ++this.leaseSeq, requestMicros: this.plan.remainingMicros() - this.available(), estRemainingMicros: this.plan.remainingMicros(), costs: this.takeUnreported() };
+    return {
+      runId,
+      seq: ++this.leaseSeq,
+      requestMicros: this.plan.remainingMicros() - this.available(),
+      estRemainingMicros: this.plan.remainingMicros(),
+      costs: this.takeUnreported(),
+    };
   }
 
   /** Whether the answer to top-up `seq` (or a later one) has arrived. */
@@ -108,7 +114,17 @@ export class RunGovernor {
     const { nodesDone } = short;
     if (needed > this.available() && !this.plan.degraded) {
       const plan = this.plan.degrade();
-      this.record(node, { ...short.verdict, action: 'DEGRADE', reason: `the lease could not cover ${node.id}; degrading the rest of the run` }, now, nodesDone, { plan });
+      this.record(
+        node,
+        {
+          ...short.verdict,
+          action: 'DEGRADE',
+          reason: `the lease could not cover ${node.id}; degrading the rest of the run`,
+        },
+        now,
+        nodesDone,
+        { plan },
+      );
       if (this.run.nodes[node.id]!.status === 'SKIPPED') return { kind: 'skip' };
       needed = this.plan.estimate(node);
     }
@@ -145,7 +161,13 @@ export class RunGovernor {
     return done;
   }
 
-  private record(node: DagNode, verdict: CostVerdict, now: string, nodesDone: number, extra: Partial<CostDecision> = {}): void {
+  private record(
+    node: DagNode,
+    verdict: CostVerdict,
+    now: string,
+    nodesDone: number,
+    extra: Partial<CostDecision> = {},
+  ): void {
     this.onDecision(verdict.action);
     this.decisions.push({
       ...verdict,

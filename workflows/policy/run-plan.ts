@@ -1,6 +1,13 @@
 import type { DagNode } from './dag';
 import { learnedEstimate, type LearnedEstimate } from './cost-model';
-import { catalogEstimateMicros, degradedVariant, fullVariant, hintedEstimateMicros, nodeModel, type NodeVariant } from './estimates';
+import {
+  catalogEstimateMicros,
+  degradedVariant,
+  fullVariant,
+  hintedEstimateMicros,
+  nodeModel,
+  type NodeVariant,
+} from './estimates';
 import { preferenceKey, type RunLearning, type VariantEvidenceSummary } from './learning';
 import type { RunState } from './run-state';
 
@@ -47,7 +54,13 @@ export class RunPlan {
       let preference = learned.preferences[preferenceKey(node.kind, model)];
       // Follow a chain (gpt-4.1 → mini → nano) as far as each step has proven itself, never in a loop.
       for (let steps = 0; preference && steps < 4 && preference.toModel !== from; steps++) {
-        choices.push({ nodeId: node.id, kind: node.kind, fromModel: model, toModel: preference.toModel, evidence: preference.evidence });
+        choices.push({
+          nodeId: node.id,
+          kind: node.kind,
+          fromModel: model,
+          toModel: preference.toModel,
+          evidence: preference.evidence,
+        });
         model = preference.toModel;
         preference = learned.preferences[preferenceKey(node.kind, model)];
       }
@@ -77,7 +90,12 @@ export class RunPlan {
     const variant = this.variant(node, degraded);
     const hinted = hintedEstimateMicros(node, variant);
     if (hinted !== undefined) return { micros: hinted, confidence: 0.8, samples: 0, source: 'catalog' };
-    return learnedEstimate(this.learned?.costModel, node.kind, variant.model, catalogEstimateMicros(node.kind, variant));
+    return learnedEstimate(
+      this.learned?.costModel,
+      node.kind,
+      variant.model,
+      catalogEstimateMicros(node.kind, variant),
+    );
   }
 
   /** How much to trust the remaining estimate: the nodes' confidences weighted by their cost. */
@@ -116,9 +134,12 @@ export class RunPlan {
       const before = this.variant(node, false);
       const after = this.variant(node, true);
       this.degradedNodes.add(node.id);
-      const changed = Object.fromEntries(Object.entries(after.params).filter(([k, v]) => k !== 'model' && before.params[k] !== v));
+      const changed = Object.fromEntries(
+        Object.entries(after.params).filter(([k, v]) => k !== 'model' && before.params[k] !== v),
+      );
       if (Object.keys(changed).length > 0) plan.params[node.id] = changed;
-      if (after.model && after.model !== before.model) plan.models[node.id] = { ...(before.model ? { from: before.model } : {}), to: after.model };
+      if (after.model && after.model !== before.model)
+        plan.models[node.id] = { ...(before.model ? { from: before.model } : {}), to: after.model };
       if (after.params.rerank === false && before.params.rerank !== false) plan.rerankDisabled = true;
     }
     this.degraded = true;

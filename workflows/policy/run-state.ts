@@ -4,8 +4,16 @@ import type { CostVerdict } from './cost-agent';
 import type { DegradePlan, LearnedChoice } from './run-plan';
 import type { CostEvent } from './tenant';
 
-export type RunStatus = 'ADMITTING' | 'WAITING' | 'RUNNING' | 'COMPLETED' | 'DEGRADED' | 'TERMINATED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
-export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['COMPLETED', 'DEGRADED', 'TERMINATED', 'FAILED', 'CANCELLED', 'REJECTED'];
+export type RunStatus =
+  'ADMITTING' | 'WAITING' | 'RUNNING' | 'COMPLETED' | 'DEGRADED' | 'TERMINATED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
+  'COMPLETED',
+  'DEGRADED',
+  'TERMINATED',
+  'FAILED',
+  'CANCELLED',
+  'REJECTED',
+];
 
 export type NodeStatus = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'SKIPPED' | 'CANCELLED';
 
@@ -106,14 +114,21 @@ export class RunState {
     if (!dep) return false;
     if (dep.status === 'COMPLETED') return true;
     const node = this.node(depId);
-    return (dep.status === 'FAILED' || dep.status === 'SKIPPED') && !node.critical && node.deps.every((d) => this.depSatisfied(d));
+    return (
+      (dep.status === 'FAILED' || dep.status === 'SKIPPED') &&
+      !node.critical &&
+      node.deps.every((d) => this.depSatisfied(d))
+    );
   }
 
   /** Pending nodes whose dependencies are satisfied: node priority first, then declaration order. */
   readyNodes(): DagNode[] {
     return this.spec.dag.nodes
       .filter((node) => this.nodes[node.id]!.status === 'PENDING' && node.deps.every((d) => this.depSatisfied(d)))
-      .sort((a, b) => this.effectivePriority(a) - this.effectivePriority(b) || this.order.get(a.id)! - this.order.get(b.id)!);
+      .sort(
+        (a, b) =>
+          this.effectivePriority(a) - this.effectivePriority(b) || this.order.get(a.id)! - this.order.get(b.id)!,
+      );
   }
 
   running(): string[] {
@@ -177,13 +192,21 @@ export class RunState {
       if (seen.has(dep)) continue;
       seen.add(dep);
       if (dep in this.outputs) upstream[dep] = this.outputs[dep];
-      else if (this.nodes[dep]?.status === 'SKIPPED' || this.nodes[dep]?.status === 'FAILED') Object.assign(upstream, this.upstreamOutputs(this.node(dep), seen));
+      else if (this.nodes[dep]?.status === 'SKIPPED' || this.nodes[dep]?.status === 'FAILED')
+        Object.assign(upstream, this.upstreamOutputs(this.node(dep), seen));
     }
     return upstream;
   }
 
   counts(): Record<NodeStatus, number> {
-    const counts: Record<NodeStatus, number> = { PENDING: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, SKIPPED: 0, CANCELLED: 0 };
+    const counts: Record<NodeStatus, number> = {
+      PENDING: 0,
+      RUNNING: 0,
+      COMPLETED: 0,
+      FAILED: 0,
+      SKIPPED: 0,
+      CANCELLED: 0,
+    };
     for (const result of Object.values(this.nodes)) counts[result.status]++;
     return counts;
   }
@@ -201,7 +224,9 @@ export class RunState {
     for (const node of this.spec.dag.nodes) {
       const r = this.nodes[node.id]!;
       const d = decided.get(node.id);
-      lines.push(`| ${node.id} | ${node.kind} | ${r.status} | ${r.attempts} | ${r.costUsd.toFixed(6)} | ${r.model ?? ''} | ${d?.action ?? ''} |`);
+      lines.push(
+        `| ${node.id} | ${node.kind} | ${r.status} | ${r.attempts} | ${r.costUsd.toFixed(6)} | ${r.model ?? ''} | ${d?.action ?? ''} |`,
+      );
     }
     const notable = decisions.filter((d) => d.action !== 'CONTINUE');
     if (notable.length > 0) lines.push('', ...notable.map((d) => `- **${d.action}** before ${d.nodeId}: ${d.reason}`));
@@ -213,5 +238,11 @@ export class RunState {
 export function costEventsOf(result: Pick<DeliveryRunResult, 'runId' | 'nodes'>): CostEvent[] {
   return Object.entries(result.nodes)
     .filter(([, node]) => node.status === 'COMPLETED' && node.costUsd > 0)
-    .map(([nodeId, node]) => ({ key: `${result.runId}/${nodeId}`, runId: result.runId, nodeId, category: node.category ?? 'compute', costMicros: Math.round(node.costUsd * 1_000_000) }));
+    .map(([nodeId, node]) => ({
+      key: `${result.runId}/${nodeId}`,
+      runId: result.runId,
+      nodeId,
+      category: node.category ?? 'compute',
+      costMicros: Math.round(node.costUsd * 1_000_000),
+    }));
 }

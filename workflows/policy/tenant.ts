@@ -2,7 +2,19 @@ import { z } from 'zod';
 import { idSchema } from './ids';
 import { COST_CATEGORIES, type CostCategory, toMicros, usd } from './catalog';
 import { stdDev } from './cost-model';
-import { LearningProfile, createLearningState, learningConfigSchema, type LearningEvent, type LearningState, type ModelPreference, type RunLearning, type ShadowObservation, type VariantEvidenceSummary, type Intensity, summarizeEvidence } from './learning';
+import {
+  LearningProfile,
+  createLearningState,
+  learningConfigSchema,
+  type LearningEvent,
+  type LearningState,
+  type ModelPreference,
+  type RunLearning,
+  type ShadowObservation,
+  type VariantEvidenceSummary,
+  type Intensity,
+  summarizeEvidence,
+} from './learning';
 
 export const tenantConfigSchema = z
   .object({
@@ -114,7 +126,14 @@ export interface LeaseRequest {
 }
 
 export type AdmissionDecision =
-  | { kind: 'ADMITTED'; runId: string; dedicatedQueue: boolean; budgetStatus: BudgetStatus; lease: LeaseGrant; learning?: RunLearning }
+  | {
+      kind: 'ADMITTED';
+      runId: string;
+      dedicatedQueue: boolean;
+      budgetStatus: BudgetStatus;
+      lease: LeaseGrant;
+      learning?: RunLearning;
+    }
   | { kind: 'WAITING'; runId: string; position: number }
   | { kind: 'REJECTED'; runId: string; reason: string };
 
@@ -167,7 +186,14 @@ export interface LearningStatus {
   learningSpentUsd: number;
   learningReservedUsd: number;
   explorationRate: number;
-  costModel: Array<{ key: string; basis: 'ratio' | 'absolute'; mean: number; stdDev: number; samples: number; prior?: number }>;
+  costModel: Array<{
+    key: string;
+    basis: 'ratio' | 'absolute';
+    mean: number;
+    stdDev: number;
+    samples: number;
+    prior?: number;
+  }>;
   evidence: Array<{ kind: string; fromModel: string; toModel: string } & VariantEvidenceSummary>;
   preferences: ModelPreference[];
   priorsVersion: number;
@@ -210,7 +236,8 @@ export const ARCHIVED_PERIODS_KEPT = 24;
 export function periodEnd(start: string, config: Pick<TenantConfig, 'period' | 'periodSeconds'>): string | undefined {
   const t = new Date(start);
   if (config.periodSeconds !== undefined) return new Date(t.getTime() + config.periodSeconds * 1000).toISOString();
-  if (config.period === 'daily') return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() + 1)).toISOString();
+  if (config.period === 'daily')
+    return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() + 1)).toISOString();
   if (config.period === 'monthly') return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + 1, 1)).toISOString();
   return undefined;
 }
@@ -219,7 +246,8 @@ export function periodEnd(start: string, config: Pick<TenantConfig, 'period' | '
 export function periodStartFor(now: string, config: Pick<TenantConfig, 'period' | 'periodSeconds'>): string {
   const t = new Date(now);
   if (config.periodSeconds !== undefined || config.period === 'none') return now;
-  if (config.period === 'daily') return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate())).toISOString();
+  if (config.period === 'daily')
+    return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate())).toISOString();
   return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1)).toISOString();
 }
 
@@ -266,9 +294,11 @@ export class TenantLedger {
     const before = this.state.config.learning;
     const merged = tenantConfigSchema.parse(mergeTenantConfig(this.state.config, patch));
     this.state.config = merged;
-    if (merged.learning.intensity !== before.intensity) this.learning.restoreIntensity(this.budgetStatus(), now, `configured intensity ${merged.learning.intensity}`);
+    if (merged.learning.intensity !== before.intensity)
+      this.learning.restoreIntensity(this.budgetStatus(), now, `configured intensity ${merged.learning.intensity}`);
     else this.learning.adjustIntensity(this.budgetStatus(), now);
-    if (merged.learning.metaLearningOptIn !== before.metaLearningOptIn) this.learning.noteMetaLearning(merged.learning.metaLearningOptIn, now);
+    if (merged.learning.metaLearningOptIn !== before.metaLearningOptIn)
+      this.learning.noteMetaLearning(merged.learning.metaLearningOptIn, now);
     return merged;
   }
 
@@ -291,17 +321,29 @@ export class TenantLedger {
 
   /** Learning money a shadow may still be granted: within the learning share and within the budget. */
   learningAvailableMicros(): number {
-    return Math.min(this.learning.availableMicros(this.budgetMicros(), this.learningSpentMicros()), this.availableMicros());
+    return Math.min(
+      this.learning.availableMicros(this.budgetMicros(), this.learningSpentMicros()),
+      this.availableMicros(),
+    );
   }
 
   /** A shadow of one of this tenant's runs asks for learning money; returns what was granted (0 = denied). */
   requestExploration(request: ExplorationRequest, now: string): number {
-    return this.learning.grantExploration(request.explorationId, request.requestMicros, this.learningAvailableMicros(), now, request);
+    return this.learning.grantExploration(
+      request.explorationId,
+      request.requestMicros,
+      this.learningAvailableMicros(),
+      now,
+      request,
+    );
   }
 
   /** A shadow ended: charge its costs to the learning category, free what it did not spend, learn from it. */
   settleExploration(report: ExplorationReport, now: string): void {
-    this.recordCosts(report.costs.map((c) => ({ ...c, category: 'learning' as const })), now);
+    this.recordCosts(
+      report.costs.map((c) => ({ ...c, category: 'learning' as const })),
+      now,
+    );
     this.learning.settleExploration(report.explorationId, report.observation, now, report);
   }
 
@@ -312,7 +354,9 @@ export class TenantLedger {
 
   pressureFor(runId: string): TenantPressure {
     const othersCommittedMicros =
-      this.state.inFlight.filter((r) => r.runId !== runId).reduce((sum, r) => sum + Math.max(this.reservation(r), r.estRemainingMicros), 0) +
+      this.state.inFlight
+        .filter((r) => r.runId !== runId)
+        .reduce((sum, r) => sum + Math.max(this.reservation(r), r.estRemainingMicros), 0) +
       this.learning.reservedMicros();
     return {
       budgetMicros: this.budgetMicros(),
@@ -339,7 +383,8 @@ export class TenantLedger {
   topUpLease(request: LeaseRequest, now: string): LeaseGrant {
     this.recordCosts(request.costs, now);
     const run = this.state.inFlight.find((r) => r.runId === request.runId);
-    if (!run) return { runId: request.runId, grantedMicros: 0, pressure: this.pressureFor(request.runId), seq: request.seq };
+    if (!run)
+      return { runId: request.runId, grantedMicros: 0, pressure: this.pressureFor(request.runId), seq: request.seq };
     run.estRemainingMicros = Math.max(0, request.estRemainingMicros);
     return this.grant(run, request.requestMicros, request.seq);
   }
@@ -370,13 +415,20 @@ export class TenantLedger {
     this.charged.add(event.key);
     this.state.chargedKeys.push(event.key);
     if (this.state.chargedKeys.length > CHARGED_KEYS_KEPT) {
-      for (const old of this.state.chargedKeys.splice(0, this.state.chargedKeys.length - CHARGED_KEYS_KEPT)) this.charged.delete(old);
+      for (const old of this.state.chargedKeys.splice(0, this.state.chargedKeys.length - CHARGED_KEYS_KEPT))
+        this.charged.delete(old);
     }
     this.state.spentMicros[event.category] = (this.state.spentMicros[event.category] ?? 0) + event.costMicros;
     this.state.chargedEvents++;
     const run = this.state.inFlight.find((r) => r.runId === event.runId);
     if (run) run.reportedMicros += event.costMicros;
-    if (event.kind !== undefined) this.learning.learnCost({ kind: event.kind, ...(event.model ? { model: event.model } : {}), estimateMicros: event.estimateMicros ?? 0, costMicros: event.costMicros });
+    if (event.kind !== undefined)
+      this.learning.learnCost({
+        kind: event.kind,
+        ...(event.model ? { model: event.model } : {}),
+        estimateMicros: event.estimateMicros ?? 0,
+        costMicros: event.costMicros,
+      });
     return true;
   }
 
@@ -406,7 +458,11 @@ export class TenantLedger {
     if (!queuedAhead && this.hasRoomFor(request.priority)) return this.admit(request, now);
     this.state.waiting.push({ ...request, requestedAt: now });
     this.sortWaiting();
-    return { kind: 'WAITING', runId: request.runId, position: this.state.waiting.findIndex((w) => w.runId === request.runId) + 1 };
+    return {
+      kind: 'WAITING',
+      runId: request.runId,
+      position: this.state.waiting.findIndex((w) => w.runId === request.runId) + 1,
+    };
   }
 
   /**
@@ -418,7 +474,8 @@ export class TenantLedger {
     const existing = this.state.inFlight.find((r) => r.runId === request.runId);
     if (existing) return this.admitted(existing, 0) as AdmissionTicket;
     const queuedAhead = this.state.waiting.some((w) => w.runId === request.runId || w.priority <= request.priority);
-    if (this.budgetStatus() !== 'EXCEEDED' && (queuedAhead || !this.hasRoomFor(request.priority))) return { kind: 'QUEUE', runId: request.runId };
+    if (this.budgetStatus() !== 'EXCEEDED' && (queuedAhead || !this.hasRoomFor(request.priority)))
+      return { kind: 'QUEUE', runId: request.runId };
     return this.requestAdmission(request, now) as AdmissionTicket;
   }
 
@@ -441,7 +498,14 @@ export class TenantLedger {
     // The lease is granted first, so a shadow's money never competes with the real run's.
     const lease = this.grant(run, requestMicros, 0);
     const explore = newAdmission && this.learning.nextRunExplores(this.learningAvailableMicros() > 0);
-    return { kind: 'ADMITTED', runId: run.runId, dedicatedQueue: this.config.dedicatedQueue, budgetStatus: this.budgetStatus(), lease, learning: this.learning.runLearning(explore) };
+    return {
+      kind: 'ADMITTED',
+      runId: run.runId,
+      dedicatedQueue: this.config.dedicatedQueue,
+      budgetStatus: this.budgetStatus(),
+      lease,
+      learning: this.learning.runLearning(explore),
+    };
   }
 
   private sortWaiting(): void {
@@ -466,7 +530,10 @@ export class TenantLedger {
     const replies: AdmissionReply[] = [];
     if (this.budgetStatus() === 'EXCEEDED') {
       for (const w of this.state.waiting.splice(0)) {
-        replies.push({ workflowId: w.workflowId, decision: { kind: 'REJECTED', runId: w.runId, reason: 'budget exceeded while waiting for admission' } });
+        replies.push({
+          workflowId: w.workflowId,
+          decision: { kind: 'REJECTED', runId: w.runId, reason: 'budget exceeded while waiting for admission' },
+        });
       }
       return replies;
     }
@@ -488,7 +555,12 @@ export class TenantLedger {
   rolloverIfDue(now: string): ArchivedPeriod[] {
     const archived: ArchivedPeriod[] = [];
     for (let end = this.currentPeriodEnd(); end !== undefined && end <= now; end = this.currentPeriodEnd()) {
-      const period: ArchivedPeriod = { start: this.state.periodStart, end, spentUsd: usd(this.spentMicros()), spendByCategory: this.spendByCategory() };
+      const period: ArchivedPeriod = {
+        start: this.state.periodStart,
+        end,
+        spentUsd: usd(this.spentMicros()),
+        spendByCategory: this.spendByCategory(),
+      };
       archived.push(period);
       this.state.archive.push(period);
       this.state.archive.splice(0, Math.max(0, this.state.archive.length - ARCHIVED_PERIODS_KEPT));
@@ -562,7 +634,8 @@ export class TenantLedger {
     if (!/^[a-f0-9]{64}$/.test(token.hash)) return 'hash must be 64 lowercase hex characters (SHA-256)';
     if (!/^[a-z0-9]{1,32}$/.test(token.id)) return 'token id must be 1-32 lowercase letters or digits';
     if ((this.state.tokens ?? []).some((t) => t.id === token.id)) return `token id ${token.id} is already used`;
-    if (this.activeTokens().length >= MAX_ACTIVE_TOKENS) return `tenant already has ${MAX_ACTIVE_TOKENS} active tokens; revoke one first`;
+    if (this.activeTokens().length >= MAX_ACTIVE_TOKENS)
+      return `tenant already has ${MAX_ACTIVE_TOKENS} active tokens; revoke one first`;
     return undefined;
   }
 
@@ -596,10 +669,24 @@ export class TenantLedger {
           const stat = entry[basis];
           const prior = entry.prior?.[basis];
           if (!stat && !prior) return [];
-          return [{ key, basis, mean: stat?.mean ?? 0, stdDev: stat ? stdDev(stat) : 0, samples: stat?.n ?? 0, ...(prior ? { prior: prior.value } : {}) }];
+          return [
+            {
+              key,
+              basis,
+              mean: stat?.mean ?? 0,
+              stdDev: stat ? stdDev(stat) : 0,
+              samples: stat?.n ?? 0,
+              ...(prior ? { prior: prior.value } : {}),
+            },
+          ];
         }),
       ),
-      evidence: Object.values(l.evidence).map((e) => ({ kind: e.kind, fromModel: e.fromModel, toModel: e.toModel, ...summarizeEvidence(e) })),
+      evidence: Object.values(l.evidence).map((e) => ({
+        kind: e.kind,
+        fromModel: e.fromModel,
+        toModel: e.toModel,
+        ...summarizeEvidence(e),
+      })),
       preferences: Object.values(l.preferences),
       priorsVersion: l.priorsVersion,
       history: [...l.history],
