@@ -62,8 +62,24 @@ export function devServerArgs({
   return args;
 }
 
-/** Starts `temporal server start-dev` and waits until it serves the default namespace. */
+/**
+ * Starts `temporal server start-dev` and waits until it serves the default namespace. A server that
+ * exits while starting (it binds several ports, some picked at random, and one may be taken in the
+ * meantime) is started once more before the error is reported.
+ */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  try {
+    return await startDevServerOnce(options);
+  } catch (err) {
+    if (!(err instanceof DevServerExited)) throw err;
+    await new Promise((r) => setTimeout(r, 1000));
+    return startDevServerOnce(options);
+  }
+}
+
+class DevServerExited extends Error {}
+
+async function startDevServerOnce(options: DevServerOptions): Promise<DevServer> {
   const { port = 7233, uiPort = 8233, headless = false, startTimeoutMs = 60_000 } = options;
   const cli = findTemporalCli();
   const dbFile = options.dbFile === undefined ? DEFAULT_DB_FILE : options.dbFile;
@@ -72,17 +88,21 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const child = spawn(cli, devServerArgs({ ...options, dbFile }), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
+    stderr = (stderr + chunk.toString()).slice(-20_000);
   });
   let exited: number | null | undefined;
   child.on('exit', (code) => (exited = code));
 
   const deadline = Date.now() + startTimeoutMs;
   while (!(await temporalAnswers(address))) {
-    if (exited !== undefined)
-      throw new Error(
-        `temporal dev server exited with code ${exited}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`,
+    if (exited !== undefined) {
+      // The cause is near the top of a Go panic, the stack after it.
+      const lines = stderr.trim().split('\n');
+      const cause = lines.filter((l) => /panic|error|bind|address|fatal/i.test(l)).slice(0, 3);
+      throw new DevServerExited(
+        `temporal dev server exited with code ${exited}: ${[...cause, ...lines.slice(-2)].join(' | ')}`,
       );
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(
