@@ -62,17 +62,22 @@ export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): num
   return loadConfig(env).ADOS_NODE_PARTITIONS;
 }
 
-/**
- * Activities of the control worker: local ones the workflows call for facts only a process knows,
- * and the exporter, which reads histories through a client of its own.
- */
-export function createControlActivities({
+/** A Temporal client connected on first use and shared by every caller of the returned function. */
+export function lazyClient({
   address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',
   namespace = process.env.TEMPORAL_NAMESPACE ?? 'default',
-} = {}): ControlActivities & ExportActivities {
+} = {}): () => Promise<Client> {
   let client: Promise<Client> | undefined;
-  const getClient = () =>
-    (client ??= Connection.connect({ address }).then((connection) => new Client({ connection, namespace })));
+  return () => (client ??= Connection.connect({ address }).then((connection) => new Client({ connection, namespace })));
+}
+
+/**
+ * Activities of the control worker: local ones the workflows call for facts only a process knows,
+ * and the exporter, which reads histories through the worker's client.
+ */
+export function createControlActivities(
+  getClient: () => Promise<Client> = lazyClient(),
+): ControlActivities & ExportActivities {
   return {
     async exportRunArtifacts({ tenantId, runId }) {
       const c = await getClient();

@@ -205,7 +205,8 @@ export interface EngineBatch {
   entityExecutions?: number;
 }
 
-type Starter = (i: number) => Promise<{ result: () => Promise<boolean> }>;
+/** Starts run `i`; its result says whether the run ended as it should. */
+type Starter = (i: number) => Promise<{ workflowId: string; result: () => Promise<boolean> }>;
 
 /**
  * Runs `count` runs at once, or `concurrency` at a time back to back, the k-th of those lanes
@@ -214,21 +215,24 @@ type Starter = (i: number) => Promise<{ result: () => Promise<boolean> }>;
  */
 async function batch(
   workers: WorkerProcess,
-  count: number,
-  nodes: number,
-  start: Starter,
-  concurrency = count,
-  staggerMs = 0,
+  {
+    count,
+    nodes,
+    start,
+    concurrency = count,
+    staggerMs = 0,
+  }: { count: number; nodes: number; start: Starter; concurrency?: number; staggerMs?: number },
 ): Promise<
   Omit<
     EngineBatch,
     'eventsPerRun' | 'workflowTasksPerRun' | 'activityTasksPerRun' | 'eventsByType' | 'workerCpuMsPerRun'
-  > & { cpuMs: number }
+  > & { cpuMs: number; workflowIds: string[] }
 > {
   const cpuBefore = await workers.cpuMs();
   const began = Date.now();
   const latencies: number[] = [];
   const startCalls: number[] = [];
+  const workflowIds: string[] = [];
   let completed = 0;
   let next = 0;
   await Promise.all(
@@ -239,6 +243,7 @@ async function batch(
         try {
           const handle = await start(i);
           startCalls.push(Date.now() - t0);
+          workflowIds.push(handle.workflowId);
           if (await handle.result()) completed++;
         } catch (err) {
           process.stderr.write(`  run ${i} failed: ${String(err)}\n`);
@@ -257,15 +262,16 @@ async function batch(
     latencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
     startCallMs: { p50: pct(startCalls, 50), p99: pct(startCalls, 99) },
     cpuMs,
+    workflowIds,
   };
 }
 
 async function describeBatch(
   client: Client,
-  workflowIds: string[],
   entity: { counts: Counts; executions: number } | undefined,
   measured: Awaited<ReturnType<typeof batch>>,
 ): Promise<EngineBatch> {
+  const { cpuMs, workflowIds, ...rest } = measured;
   const own: Counts = {};
   const children: Counts = {};
   for (const id of workflowIds) {
@@ -279,7 +285,6 @@ async function describeBatch(
   add(byType, children, 1 / n);
   if (entity) add(byType, entity.counts, 1 / n);
   for (const k of Object.keys(byType)) byType[k] = r3(byType[k]!);
-  const { cpuMs, ...rest } = measured;
   const perRun = (c: Counts) => r3(total(c) / n);
   return {
     ...rest,
@@ -316,20 +321,17 @@ export async function governedBatch(
     learning: { intensity: 'CONSERVATIVE' },
   });
   const mark = await entityMark(client, tenantId);
-  const workflowIds: string[] = [];
-  const measured = await batch(
-    workers,
+  const measured = await batch(workers, {
     count,
-    nodes.length,
-    async (i) => {
-      const handle = await startRun(client, { tenantId, runId: `g${i}`, maxParallelism: 8, dag: { name, nodes } });
-      workflowIds.push(handle.workflowId);
-      return { result: async () => (await runOutcome(handle)).status === 'COMPLETED' };
-    },
+    nodes: nodes.length,
     concurrency,
     staggerMs,
-  );
-  return describeBatch(client, workflowIds, await entityEventsSince(client, tenantId, mark), measured);
+    start: async (i) => {
+      const handle = await startRun(client, { tenantId, runId: `g${i}`, maxParallelism: 8, dag: { name, nodes } });
+      return { workflowId: handle.workflowId, result: async () => (await runOutcome(handle)).status === 'COMPLETED' };
+    },
+  });
+  return describeBatch(client, await entityEventsSince(client, tenantId, mark), measured);
 }
 
 /** The same DAG as a bare Temporal workflow: same activities, queue, timeouts, retries and parallelism. */
@@ -342,24 +344,21 @@ export async function bareBatch(
 ): Promise<EngineBatch> {
   const id = batchSeq++;
   const tenantId = `engine-${id}`;
-  const workflowIds: string[] = [];
-  const measured = await batch(
-    workers,
+  const measured = await batch(workers, {
     count,
-    nodes.length,
-    async (i) => {
+    nodes: nodes.length,
+    concurrency,
+    staggerMs,
+    start: async (i) => {
       const h: WorkflowHandle<typeof bareDag> = await client.workflow.start(bareDag, {
         workflowId: `bare:${tenantId}:b${i}`,
         taskQueue: CONTROL_TASK_QUEUE,
         args: [{ runId: `b${i}`, tenantId, taskQueue: nodeTaskQueue({ tenantId }), maxParallelism: 8, nodes }],
       });
-      workflowIds.push(h.workflowId);
-      return { result: async () => (await h.result()).nodes === nodes.length };
+      return { workflowId: h.workflowId, result: async () => (await h.result()).nodes === nodes.length };
     },
-    concurrency,
-    staggerMs,
-  );
-  return describeBatch(client, workflowIds, undefined, measured);
+  });
+  return describeBatch(client, undefined, measured);
 }
 
 export interface EngineRow {

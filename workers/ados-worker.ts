@@ -1,5 +1,5 @@
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
-import { createControlActivities, nodePartitionsFromEnv } from '../activities/control';
+import { createControlActivities, lazyClient, nodePartitionsFromEnv } from '../activities/control';
 import { createNodeActivities } from '../activities/node-activities';
 import { CONTROL_TASK_QUEUE, assertId } from '../workflows/policy/ids';
 import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/policy/routing';
@@ -7,7 +7,6 @@ import type { ExecutionTrace } from './execution-trace';
 import type { AdosMetrics } from '../infra/metrics';
 import { metricsSinks, nodeDurationInterceptor } from './metrics';
 import { releaseSinks } from './release-sink';
-import { Client, Connection } from '@temporalio/client';
 
 export interface AdosWorkerOptions {
   connection: NativeConnection;
@@ -82,12 +81,8 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
     ...(options.trace ? [options.trace.interceptor()] : []),
     ...(options.metrics ? [nodeDurationInterceptor(options.metrics)] : []),
   ];
-  // The runs' releases go out through the worker's own client (connected on first use).
-  let client: Promise<Client> | undefined;
-  const releaseClient = () =>
-    (client ??= Connection.connect({
-      address: options.clientAddress ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',
-    }).then((connection) => new Client({ connection, namespace })));
+  // One client of the worker's own for the exporter and the runs' releases, connected on first use.
+  const client = lazyClient({ ...(options.clientAddress ? { address: options.clientAddress } : {}), namespace });
   if (control) {
     workers.push(
       await Worker.create({
@@ -97,12 +92,9 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         ...(options.workflowBundle
           ? { workflowBundle: options.workflowBundle }
           : { workflowBundle: await bundleWorkflows() }),
-        activities: createControlActivities({
-          ...(options.clientAddress ? { address: options.clientAddress } : {}),
-          namespace,
-        }),
+        activities: createControlActivities(client),
         interceptors: { activity: activityInterceptors },
-        sinks: { ...metricsSinks(options.metrics), ...releaseSinks(releaseClient) },
+        sinks: { ...metricsSinks(options.metrics), ...releaseSinks(client) },
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
         ...(options.identity ? { identity: `${options.identity}/control` } : {}),
       }),

@@ -148,6 +148,11 @@ class DeliveryRun {
       };
   }
 
+  /** The run's tenant entity, which every message of the run goes to. */
+  private tenant() {
+    return getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId));
+  }
+
   admissionDecided(decision: AdmissionDecision): void {
     // The entity may send an answer twice (across its continue-as-new); only the first final one counts.
     if (decision.runId !== this.runId || (this.admission && this.admission.kind !== 'WAITING')) return;
@@ -210,9 +215,9 @@ class DeliveryRun {
       const release = { runId: this.runId, costs: this.governor!.takeUnreported() };
       if (this.launch?.ticket) releases.release({ tenantId: spec.tenantId, ...release });
       else
-        await CancellationScope.nonCancellable(() =>
-          getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId)).signal(releaseRunSignal, release),
-        ).catch((err) => log.error('slot release not delivered', { error: String(err) }));
+        await CancellationScope.nonCancellable(() => this.tenant().signal(releaseRunSignal, release)).catch((err) =>
+          log.error('slot release not delivered', { error: String(err) }),
+        );
     }
   }
 
@@ -239,7 +244,7 @@ class DeliveryRun {
   /** Asks the tenant for a slot and a first lease covering the run's estimated cost; false if the tenant does not exist. */
   private async askForAdmission(spec: DeliveryRunSpec): Promise<boolean> {
     try {
-      await getExternalWorkflowHandle(tenantBudgetWorkflowId(spec.tenantId)).signal(requestAdmissionSignal, {
+      await this.tenant().signal(requestAdmissionSignal, {
         runId: this.runId,
         workflowId: workflowInfo().workflowId,
         priority: spec.priority,
@@ -342,9 +347,7 @@ class DeliveryRun {
     for (let asks = 0; asks < 3 && short.neededMicros > governor.available(); asks++) {
       const before = governor.grantedMicros();
       const request = governor.leaseRequest(this.runId);
-      await CancellationScope.nonCancellable(() =>
-        getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(requestLeaseSignal, request),
-      );
+      await CancellationScope.nonCancellable(() => this.tenant().signal(requestLeaseSignal, request));
       await condition(() => governor.hasAnswer(request.seq));
       if (governor.grantedMicros() - before < request.requestMicros) break;
     }
@@ -358,7 +361,7 @@ class DeliveryRun {
     // Sent even while the run is being cancelled: the money was spent.
     return batch
       ? CancellationScope.nonCancellable(() =>
-          getExternalWorkflowHandle(tenantBudgetWorkflowId(this.input.tenantId)).signal(recordCostsSignal, {
+          this.tenant().signal(recordCostsSignal, {
             events: batch,
           }),
         )
