@@ -52,7 +52,7 @@ export interface FindTemporalCliOptions {
 }
 
 /**
- * The `temporal` CLI (which holds the dev server and the Web UI), found in DESIGN §6's order:
+ * The `temporal` CLI (which holds the dev server and the Web UI), found in this order:
  * TEMPORAL_CLI_PATH, then `temporal` on PATH, then the project-local install under .temporal/.
  */
 export function findTemporalCli({

@@ -1,6 +1,6 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 
-/** The five search attributes of DESIGN §2; `ados dev` registers them on the dev server. */
+/** ADOS's five search attributes (README, "What to look at in the Web UI"); `ados dev` registers them on the dev server. */
 export const TenantIdKey = defineSearchAttributeKey('TenantId', 'KEYWORD');
 export const DeliveryStatusKey = defineSearchAttributeKey('DeliveryStatus', 'KEYWORD');
 export const DeliveryCostUsdKey = defineSearchAttributeKey('DeliveryCostUsd', 'DOUBLE');

@@ -158,7 +158,7 @@ function peakParallelism(nodes: NodeActivity[]): number {
 }
 
 /**
- * Every run artifact of DESIGN §5 except history.json, as file name → content. Pure: the same
+ * Every run artifact of docs/ARTIFACTS.md except history.json, as file name → content. Pure: the same
  * history always gives the same files, which is what makes re-exporting idempotent.
  */
 export function runArtifacts(history: JsonHistory): Map<string, string> {

@@ -87,7 +87,7 @@ const USER_ERROR_STATUS: Record<UserError['code'], number> = {
 };
 
 /**
- * The tenant-facing HTTP API (DESIGN §8): each route's zod schema validates the request, types the
+ * The tenant-facing HTTP API (routes and errors in the README): each route's zod schema validates the request, types the
  * handler and documents the route in the OpenAPI document at /docs.
  */
 export async function buildApi({ client, config, logger, metrics }: ApiOptions) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Tenant, run and node ids: safe as path segments and inside workflow ids (DESIGN §2). */
+/** Tenant, run and node ids: safe as path segments and inside workflow ids (`^[a-z0-9][a-z0-9_-]{0,62}$`). */
 export const ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export const idSchema = z
