@@ -1,8 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { releaseRunSignal, tenantStatusQuery } from '../workflows/tenant-budget';
 import { progressQuery } from '../workflows/messages/delivery-run';
 import { costEventsOf } from '../workflows/policy/run-state';
+import { temporalClient, temporalTarget, type TemporalTarget } from '../infra/temporal-connection';
 import { loadConfig } from '../infra/config';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -62,13 +63,10 @@ export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): num
   return loadConfig(env).ADOS_NODE_PARTITIONS;
 }
 
-/** A Temporal client connected on first use and shared by every caller of the returned function. */
-export function lazyClient({
-  address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',
-  namespace = process.env.TEMPORAL_NAMESPACE ?? 'default',
-} = {}): () => Promise<Client> {
+/** A Temporal client connected on first use (through the one connection factory) and shared by every caller. */
+export function lazyClient(target: TemporalTarget = temporalTarget()): () => Promise<Client> {
   let client: Promise<Client> | undefined;
-  return () => (client ??= Connection.connect({ address }).then((connection) => new Client({ connection, namespace })));
+  return () => (client ??= temporalClient(target));
 }
 
 /**

@@ -1,5 +1,4 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { NativeConnection } from '@temporalio/worker';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { DEFAULT_DB_FILE, startDevServer, temporalAnswers } from '../infra/dev-server';
 import { createAdosWorkers, nodeQueuesFor, runAdosWorkers } from '../workers/ados-worker';
@@ -27,6 +26,8 @@ import { exportFinished } from '../activities/export/exporter';
 import { artifactsRoot } from '../activities/export/atomic';
 import { ID_PATTERN, isValidId } from '../workflows/policy/ids';
 import { loadConfig, ConfigError } from '../infra/config';
+import { connectWorker, temporalClient, temporalTarget } from '../infra/temporal-connection';
+import { CONTROL_TASK_QUEUE } from '../workflows/policy/ids';
 import { buildApi } from './http/app';
 import { issueTenantToken, revokeTenantToken } from './http/tokens';
 import { createMetrics } from '../infra/metrics';
@@ -102,7 +103,7 @@ program
   .option('--ui-port <port>', 'Web UI port', int('ui port', 1, 65535), 8233)
   .option('--db <file>', 'SQLite file', DEFAULT_DB_FILE)
   .action(async (opts: { port: number; uiPort: number; db: string }) => {
-    const address = process.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${opts.port}`;
+    const address = `127.0.0.1:${opts.port}`;
     if (await temporalAnswers(address)) {
       print({ address, started: false }, () => `a Temporal server already answers at ${address}; using it`);
       return;
@@ -120,14 +121,24 @@ program
   });
 
 // ── worker ──
+const WORKER_ROLES = ['all', 'control', 'nodes'] as const;
+type WorkerRole = (typeof WORKER_ROLES)[number];
+
 program
   .command('worker')
-  .description('run the control worker (workflows) and node workers (activities) in one process')
+  .description(
+    'run ADOS workers: the control role hosts the workflows (ados-control), the nodes role runs DAG nodes (ados-nodes-p{n}); any number of processes per role share the load',
+  )
+  .addOption(
+    new Option('--role <role>', 'what this process serves: control, nodes, or all')
+      .choices(WORKER_ROLES)
+      .default('all'),
+  )
   .option('--partitions <list>', 'node partitions to serve, e.g. 0,1 (default: all)', (raw) =>
     list(raw).map(int('partition', 0, 1023)),
   )
   .option('--tenants <list>', 'tenants whose dedicated queues (ados-tenant-{id}) to serve', list)
-  .option('--no-control', 'do not host the workflows (ados-control)')
+  .option('--no-control', 'do not host the workflows (same as --role nodes)')
   .option('--concurrency <n>', 'node activities at once per queue', int('concurrency', 1, 10_000), 20)
   .option(
     '--metrics-port <port>',
@@ -136,13 +147,19 @@ program
   )
   .action(
     async (opts: {
+      role: WorkerRole;
       partitions?: number[];
       tenants?: string[];
       control: boolean;
       concurrency: number;
       metricsPort?: number;
     }) => {
+      const role: WorkerRole = opts.control ? opts.role : 'nodes';
+      if (role === 'control' && (opts.partitions || opts.tenants))
+        throw new UserError('--partitions and --tenants choose node queues; the control role serves none of them');
+      const control = role !== 'nodes';
       const config = loadConfig(process.env, { ADOS_METRICS_PORT: opts.metricsPort });
+      const target = temporalTarget();
       const temporalMetrics = config.ADOS_METRICS_PORT ? `127.0.0.1:${await freePort()}` : undefined;
       installTemporalLogging(
         config.ADOS_LOG_LEVEL === 'debug' || config.ADOS_LOG_LEVEL === 'warn' || config.ADOS_LOG_LEVEL === 'error'
@@ -150,47 +167,52 @@ program
           : 'info',
         temporalMetrics,
       );
+      const connection = await connectWorker(target);
       const metrics = config.ADOS_METRICS_PORT ? createMetrics() : undefined;
       const metricsServer = metrics
         ? await serveWorkerMetrics(metrics, config.ADOS_METRICS_PORT, `http://${temporalMetrics}/metrics`)
         : undefined;
-      const address = config.TEMPORAL_ADDRESS;
-      const connection = await NativeConnection.connect({ address }).catch((err: Error) => {
-        throw new UserError(
-          `cannot reach Temporal at ${address} (${err.message}); start one with: ados dev`,
-          'UNAVAILABLE',
-        );
-      });
-      const queues = nodeQueuesFor(opts);
+      const queues = role === 'control' ? [] : nodeQueuesFor(opts);
       const trace = new ExecutionTrace();
       const workers = await createAdosWorkers({
         connection,
-        control: opts.control,
-        partitions: opts.partitions,
+        control,
+        partitions: role === 'control' ? [] : opts.partitions,
         tenants: opts.tenants,
         nodeConcurrency: opts.concurrency,
         trace,
         ...(metrics ? { metrics } : {}),
       });
-      if (opts.control) {
-        const client = await connectClient(address);
+      if (control) {
+        const client = await temporalClient(target);
         await ensureExportSchedule(client);
         await client.connection.close();
       }
+      const served = [...(control ? [CONTROL_TASK_QUEUE] : []), ...queues];
       logger.info(
-        { address, control: opts.control, queues, concurrency: opts.concurrency, workerId: trace.workerId },
+        {
+          role,
+          address: target.address,
+          namespace: target.namespace,
+          queues: served,
+          concurrency: opts.concurrency,
+          workerId: trace.workerId,
+        },
         'workers running; SIGINT or SIGTERM shuts them down gracefully',
       );
       print(
         {
-          address,
-          control: opts.control,
-          queues,
+          role,
+          address: target.address,
+          namespace: target.namespace,
+          connection: target.summary,
+          control,
+          queues: served,
           workerId: trace.workerId,
           ...(metricsServer ? { metricsUrl: `http://localhost:${config.ADOS_METRICS_PORT}/metrics` } : {}),
         },
         () =>
-          `workers for ${opts.control ? 'ados-control and ' : ''}${queues.join(', ')} at ${address}${metricsServer ? ` · metrics on :${config.ADOS_METRICS_PORT}/metrics` : ''} · Ctrl-C to stop`,
+          `ados worker · role ${role} · queues ${served.join(', ')} · Temporal ${target.summary}${metricsServer ? ` · metrics on :${config.ADOS_METRICS_PORT}/metrics` : ''} · Ctrl-C to stop`,
       );
       await runAdosWorkers(workers, trace);
       metricsServer?.close();
@@ -468,7 +490,7 @@ program
     const config = loadConfig(process.env, { ADOS_API_PORT: opts.port, ADOS_API_HOST: opts.host });
     if (!config.ADOS_ADMIN_TOKEN)
       logger.warn('ADOS_ADMIN_TOKEN is not set: tenants cannot be created or given tokens through the API');
-    const client = await connectClient(config.TEMPORAL_ADDRESS);
+    const client = await connectClient();
     const app = await buildApi({ client, config, logger, metrics: createMetrics() });
     const url = await app.listen({ port: config.ADOS_API_PORT, host: config.ADOS_API_HOST });
     print({ url, docs: `${url}/docs` }, () => `ADOS API at ${url} · OpenAPI ${url}/docs · Ctrl-C to stop`);

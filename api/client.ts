@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   Client,
-  Connection,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -23,6 +22,10 @@ import { RunPlan } from '../workflows/policy/run-plan';
 import { BUILTIN_NODE_KINDS } from '../workflows/policy/routing';
 import { loadConfig } from '../infra/config';
 import { admitBeforeStart } from './admission';
+import { UserError } from '../infra/user-error';
+import { temporalClient, temporalTarget } from '../infra/temporal-connection';
+
+export { UserError };
 import {
   tenantConfigPatchSchema,
   tenantConfigSchema,
@@ -31,34 +34,17 @@ import {
 } from '../workflows/policy/tenant';
 import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
 
-export function temporalAddress(): string {
-  return process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
-}
-
+/** The namespace ADOS works in (TEMPORAL_NAMESPACE or the profile's; docs/DEPLOYMENT.md). */
 export function temporalNamespace(): string {
-  return process.env.TEMPORAL_NAMESPACE ?? 'default';
+  return temporalTarget().namespace;
 }
 
-export async function connectClient(address = temporalAddress()): Promise<Client> {
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address, connectTimeout: 5000 });
-  } catch (err) {
-    throw new UserError(`cannot reach Temporal at ${address} (${(err as Error).message}); start one with: ados dev`);
-  }
-  return new Client({ connection, namespace: temporalNamespace() });
-}
-
-/** An error meant for the person at the terminal or the API caller: its message says what to fix. */
-export class UserError extends Error {
-  override name = 'UserError';
-  constructor(
-    message: string,
-    readonly code: 'INVALID_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'UNAVAILABLE' = 'INVALID_INPUT',
-    readonly issues: string[] = [],
-  ) {
-    super(message);
-  }
+/**
+ * A client through the one connection factory (infra/temporal-connection.ts); `address` overrides
+ * the configured one (a harness's own server). Fails with a one-line UserError (UNAVAILABLE).
+ */
+export async function connectClient(address?: string): Promise<Client> {
+  return temporalClient(temporalTarget(address ? { address } : {}));
 }
 
 function zodProblems(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string[] {

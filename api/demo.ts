@@ -1,5 +1,6 @@
-import { NativeConnection } from '@temporalio/worker';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { loadConfig } from '../infra/config';
+import { connectWorker, temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { startDevServer, temporalAnswers, type DevServer } from '../infra/dev-server';
 import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
 import { installTemporalLogging } from '../workers/logging';
@@ -7,7 +8,7 @@ import { logger } from '../activities/logger';
 import type { deliveryRun } from '../workflows/delivery-run';
 import type { DeliveryRunResult } from '../workflows/policy/run-state';
 import type { TenantConfigPatch } from '../workflows/policy/tenant';
-import { configureTenant, connectClient, runOutcome, startRun, temporalNamespace, tenantStatus } from './client';
+import { configureTenant, runOutcome, startRun, temporalNamespace, tenantStatus } from './client';
 import { createBars, poll } from './progress';
 import { ensureExportSchedule } from './schedules';
 import { artifactsRoot } from '../activities/export/atomic';
@@ -134,30 +135,31 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   installTemporalLogging('warn');
   const say = (line: string) => !json && process.stderr.write(`${line}\n`);
 
-  const requested = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  const config = loadConfig();
+  const requested = temporalTarget();
   let server: DevServer | undefined;
-  let address = requested;
-  let uiUrl = process.env.ADOS_WEB_UI_URL ?? 'http://localhost:8233';
+  let target = requested;
+  let uiUrl = config.ADOS_WEB_UI_URL;
   if (await temporalAnswers(requested)) {
-    say(`using the Temporal server that answers at ${requested}`);
+    say(`using the Temporal server that answers at ${requested.summary}`);
   } else {
     say('starting the embedded Temporal dev server (state in .temporal/ados-dev.db) ...');
     server = await startDevServer({});
-    address = server.address;
+    target = temporalTarget({ address: server.address });
     uiUrl = server.uiUrl ?? uiUrl;
-    say(`Temporal dev server at ${address} · Web UI ${uiUrl}`);
+    say(`Temporal dev server at ${server.address} · Web UI ${uiUrl}`);
   }
 
-  const connection = await NativeConnection.connect({ address });
+  const connection = await connectWorker(target);
   const trace = new ExecutionTrace(`ados-demo-${process.pid}`);
   const workers = await createAdosWorkers({
     connection,
     identity: `ados-demo@${process.pid}`,
-    clientAddress: address,
+    clientAddress: target.address,
     trace,
   });
   const running = runAdosWorkers(workers, trace);
-  const client = await connectClient(address);
+  const client = await temporalClient(target);
   await ensureExportSchedule(client);
 
   for (const tenant of TENANTS) await configureTenant(client, tenant.tenantId, tenant.config);
@@ -209,7 +211,7 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   await refresh(client);
   bars?.stop();
 
-  const summary: DemoSummary = { address, uiUrl, elapsedMs: Date.now() - started, tenants: [] };
+  const summary: DemoSummary = { address: target.address, uiUrl, elapsedMs: Date.now() - started, tenants: [] };
   for (const t of TENANTS) {
     const mine = results.filter((r) => r.tenantId === t.tenantId).map((r) => r.result);
     // Shadows run after their runs; give them a moment to settle so the learning figures are whole.

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { connectWorker, temporalTarget } from '../infra/temporal-connection';
 import { connectClient } from '../api/client';
 import { startDevServer, type DevServer } from '../infra/dev-server';
 import { createAdosWorkers, runAdosWorkers, type AdosWorkerOptions } from '../workers/ados-worker';
@@ -27,7 +27,7 @@ export async function withBenchEnv<T>(
     dbFile: null,
     ...(options.dynamicConfig ? { dynamicConfig: options.dynamicConfig } : {}),
   });
-  const connection = await NativeConnection.connect({ address: server.address });
+  const connection = await connectWorker(temporalTarget({ address: server.address }));
   const workers = await createAdosWorkers({ ...options.workers, connection, clientAddress: server.address });
   const running = runAdosWorkers(workers);
   const client = await connectClient(server.address);

@@ -3,7 +3,8 @@
  * from the client's. Started by bench/engine.ts with IPC; answers `cpu` with process.cpuUsage()
  * and stops on `stop` (writing its CPU profiles when started with --cpu-prof).
  */
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
+import { connectWorker, temporalTarget } from '../infra/temporal-connection';
 import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
 
 type Request = { type: 'cpu' } | { type: 'stop' };
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
     nodeConcurrency?: number;
     workflowConcurrency?: number;
   };
-  const connection = await NativeConnection.connect({ address });
+  const connection = await connectWorker(temporalTarget({ address }));
   const workers = await createAdosWorkers({ ...options, connection, clientAddress: address });
   const running = runAdosWorkers(workers);
   process.on('message', (message: Request) => {

@@ -1,19 +1,13 @@
 import { z } from 'zod';
 
 /**
- * Every setting ADOS reads from the environment, in one zod schema. Processes load it once at
+ * Every ADOS setting read from the environment, in one zod schema (how to reach Temporal is
+ * infra/temporal-connection.ts's, through Temporal's own environment configuration). Processes load it once at
  * start-up, so a bad value stops them with a message naming the variable instead of failing later.
  */
 const port = z.coerce.number().int().min(0).max(65_535);
 
 export const configSchema = z.object({
-  /** @default 'localhost:7233' */
-  TEMPORAL_ADDRESS: z
-    .string()
-    .regex(/^[^\s/]+:\d{1,5}$/, 'must be host:port')
-    .default('localhost:7233'),
-  /** @default 'default' */
-  TEMPORAL_NAMESPACE: z.string().min(1).max(255).default('default'),
   /** @default './artifacts' */
   ADOS_ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
   /** @default 4 */
@@ -39,6 +33,8 @@ export const configSchema = z.object({
   ADOS_API_TOKEN_CACHE_SECONDS: z.coerce.number().min(0).max(3600).default(10),
   /** A worker's Prometheus port (0 = off). @default 0 */
   ADOS_METRICS_PORT: port.default(0),
+  /** Where the demo links its runs in the Web UI when it uses a server it did not start. @default 'http://localhost:8233' */
+  ADOS_WEB_UI_URL: z.string().url().default('http://localhost:8233'),
   /** Privacy loss per release of the cross-tenant priors. @default 1 */
   ADOS_META_EPSILON: z.coerce.number().min(0.001).max(10_000).default(1),
   /** Least time between two releases of the priors. @default 3600 */

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ADOS_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { TEMPORAL_HOME, findTemporalCli } from './temporal-cli';
+import type { TemporalTarget } from './temporal-connection';
 
 export const DEFAULT_DB_FILE = join(TEMPORAL_HOME, 'ados-dev.db');
 
@@ -119,12 +120,16 @@ async function startDevServerOnce(options: DevServerOptions): Promise<DevServer>
   };
 }
 
-/** True if a Temporal frontend at address serves the default namespace. */
-export async function temporalAnswers(address: string, timeoutMs = 1000): Promise<boolean> {
+/** True if a Temporal frontend at the address (or target, with its TLS and API key) serves its namespace. */
+export async function temporalAnswers(at: string | TemporalTarget, timeoutMs = 1000): Promise<boolean> {
+  const target = typeof at === 'string' ? undefined : at;
   try {
-    const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    const connection = await Connection.connect({
+      ...(target ? target.connectionOptions : { address: at as string }),
+      connectTimeout: timeoutMs,
+    });
     try {
-      await connection.workflowService.describeNamespace({ namespace: 'default' });
+      await connection.workflowService.describeNamespace({ namespace: target?.namespace ?? 'default' });
       return true;
     } finally {
       await connection.close();

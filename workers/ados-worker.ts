@@ -3,6 +3,7 @@ import { createControlActivities, lazyClient, nodePartitionsFromEnv } from '../a
 import { createNodeActivities } from '../activities/node-activities';
 import { CONTROL_TASK_QUEUE, assertId } from '../workflows/policy/ids';
 import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/policy/routing';
+import { temporalTarget } from '../infra/temporal-connection';
 import type { ExecutionTrace } from './execution-trace';
 import type { AdosMetrics } from '../infra/metrics';
 import { metricsSinks, nodeDurationInterceptor } from './metrics';
@@ -10,7 +11,7 @@ import { releaseSinks } from './release-sink';
 
 export interface AdosWorkerOptions {
   connection: NativeConnection;
-  /** @default TEMPORAL_NAMESPACE or 'default' */
+  /** @default the configured namespace (TEMPORAL_NAMESPACE, the profile's, or 'default') */
   namespace?: string;
   /** Host the workflows on `ados-control`. @default true */
   control?: boolean;
@@ -25,7 +26,7 @@ export interface AdosWorkerOptions {
   /** A prebuilt workflow bundle (tests build it once); otherwise bundled at start. */
   workflowBundle?: WorkflowBundle;
   identity?: string;
-  /** Where the exporter's client connects. @default TEMPORAL_ADDRESS or localhost:7233 */
+  /** Where the exporter's and release sink's client connects. @default the configured target (infra/temporal-connection.ts) */
   clientAddress?: string;
   /** Records every activity into execution/ artifacts. @default none */
   trace?: ExecutionTrace;
@@ -75,14 +76,18 @@ export function nodeQueuesFor({
  */
 export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Worker[]> {
   const { connection, control = true, nodeConcurrency = 20, workflowConcurrency = 40 } = options;
-  const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const target = temporalTarget({
+    ...(options.clientAddress ? { address: options.clientAddress } : {}),
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+  });
+  const namespace = target.namespace;
   const workers: Worker[] = [];
   const activityInterceptors = [
     ...(options.trace ? [options.trace.interceptor()] : []),
     ...(options.metrics ? [nodeDurationInterceptor(options.metrics)] : []),
   ];
   // One client of the worker's own for the exporter and the runs' releases, connected on first use.
-  const client = lazyClient({ ...(options.clientAddress ? { address: options.clientAddress } : {}), namespace });
+  const client = lazyClient(target);
   if (control) {
     workers.push(
       await Worker.create({

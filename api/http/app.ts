@@ -36,7 +36,6 @@ export interface ApiOptions {
     | 'ADOS_API_BODY_LIMIT'
     | 'ADOS_API_TOKEN_CACHE_SECONDS'
     | 'ADOS_ARTIFACTS_DIR'
-    | 'TEMPORAL_NAMESPACE'
   >;
   logger: Logger;
   metrics: AdosMetrics;
@@ -327,7 +326,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
             ...(request.query.status ? [`DeliveryStatus = '${request.query.status}'`] : []),
           ].join(' AND ');
           const page = await client.workflowService.listWorkflowExecutions({
-            namespace: config.TEMPORAL_NAMESPACE,
+            namespace: client.options.namespace,
             query,
             pageSize: request.query.pageSize,
             ...(request.query.pageToken ? { nextPageToken: Buffer.from(request.query.pageToken, 'base64url') } : {}),
@@ -338,7 +337,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
                 raw,
                 client.options.loadedDataConverter,
                 undefined,
-                config.TEMPORAL_NAMESPACE,
+                client.options.namespace,
               );
               const attrs = info.typedSearchAttributes;
               return {

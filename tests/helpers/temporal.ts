@@ -3,7 +3,8 @@ import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
-import { NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Runtime, type NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { startDevServer, type DevServer } from '../../infra/dev-server';
 import { bundleWorkflows, createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
 import { ExecutionTrace } from '../../workers/execution-trace';
@@ -50,7 +51,7 @@ export async function startTestEnv(): Promise<TestEnv> {
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 150 },
   });
   const [connection, client, bundle] = await Promise.all([
-    NativeConnection.connect({ address: server.address }),
+    connectWorker(temporalTarget({ address: server.address })),
     connectClient(server.address),
     bundleWorkflows(),
   ]);

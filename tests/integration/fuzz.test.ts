@@ -172,7 +172,6 @@ describe('bad input at scale', () => {
         ADOS_API_BODY_LIMIT: 65536,
         ADOS_API_TOKEN_CACHE_SECONDS: 0,
         ADOS_ARTIFACTS_DIR: process.env.ADOS_ARTIFACTS_DIR!,
-        TEMPORAL_NAMESPACE: 'default',
       },
       logger: pino({ level: 'silent' }),
       metrics: createMetrics(),

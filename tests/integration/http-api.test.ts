@@ -23,7 +23,6 @@ async function serveApi(overrides: { rateLimit?: number } = {}): Promise<Api> {
       // Checked on every request here, so a revoked token fails at once.
       ADOS_API_TOKEN_CACHE_SECONDS: 0,
       ADOS_ARTIFACTS_DIR: process.env.ADOS_ARTIFACTS_DIR!,
-      TEMPORAL_NAMESPACE: 'default',
     },
     logger: pino({ level: 'silent' }),
     metrics: createMetrics(),

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
+import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { chromium, type Browser } from 'playwright-core';
 import type { Client } from '@temporalio/client';
 import { configureTenant, connectClient, runOutcome, startRun } from '../../api/client';
@@ -24,7 +25,7 @@ let browser: Browser;
 before(async () => {
   quietRuntime();
   server = await startDevServer({ port: await freePort(), uiPort: await freePort(), dbFile: null });
-  connection = await NativeConnection.connect({ address: server.address });
+  connection = await connectWorker(temporalTarget({ address: server.address }));
   const workers = await createAdosWorkers({ connection, clientAddress: server.address });
   const running = runAdosWorkers(workers);
   stopWorkers = async () => {

@@ -7,7 +7,6 @@ describe('configuration', () => {
     const config = loadConfig({ ADOS_API_PORT: '', ADOS_NODE_PARTITIONS: '8' }, { ADOS_NODE_PARTITIONS: 2 });
     assert.equal(config.ADOS_API_PORT, 8080);
     assert.equal(config.ADOS_NODE_PARTITIONS, 2);
-    assert.equal(config.TEMPORAL_ADDRESS, 'localhost:7233');
     assert.equal(config.ADOS_ADMIN_TOKEN, undefined);
   });
 
@@ -16,7 +15,6 @@ describe('configuration', () => {
       () =>
         loadConfig({
           ADOS_API_PORT: '99999',
-          TEMPORAL_ADDRESS: 'http://x',
           ADOS_ADMIN_TOKEN: 'short',
           ADOS_LOG_LEVEL: 'loud',
         }),
@@ -24,7 +22,6 @@ describe('configuration', () => {
         assert.ok(err instanceof ConfigError);
         for (const part of [
           'ADOS_API_PORT="99999"',
-          'TEMPORAL_ADDRESS="http://x"',
           'ADOS_ADMIN_TOKEN=(hidden): must be at least 16 characters',
           'ADOS_LOG_LEVEL="loud"',
         ]) {

@@ -1,0 +1,149 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import {
+  loadClientConfigProfile,
+  toClientOptions,
+  type ClientConfigProfile,
+  type ClientConfigTLS,
+} from '@temporalio/envconfig';
+import { UserError } from './user-error';
+
+/**
+ * The one way every ADOS process (CLI, API, workers, demo, bench, tests) finds and reaches Temporal.
+ *
+ * Settings come from Temporal's own environment configuration, the same the Temporal CLI reads: the
+ * profile named by TEMPORAL_PROFILE (else `default`) of the `temporal.toml` file at
+ * TEMPORAL_CONFIG_FILE (else ~/.config/temporalio/temporal.toml), overridden by TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY and TEMPORAL_TLS* variables. An API key turns TLS on, as
+ * Temporal Cloud needs. docs/DEPLOYMENT.md lists every setting.
+ */
+export interface TemporalTarget {
+  address: string;
+  namespace: string;
+  /** The gRPC options both SDK connections take (address, TLS, API key, headers). */
+  connectionOptions: {
+    address: string;
+    tls?: NonNullable<ReturnType<typeof toClientOptions>['connectionOptions']['tls']>;
+    apiKey?: string;
+    metadata?: Record<string, string>;
+  };
+  /** How the target reads in logs and errors: address, namespace, and whether mTLS/TLS/API key. */
+  summary: string;
+}
+
+export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';
+const ADDRESS = /^[^\s/]+:\d{1,5}$/;
+
+/** Where each TLS file came from, so an error can name the setting a person has to fix. */
+const TLS_SETTINGS: Array<{ field: keyof ClientConfigTLS; env: string; toml: string }> = [
+  { field: 'clientCert', env: 'TEMPORAL_TLS_CLIENT_CERT_PATH', toml: 'tls.client_cert_path' },
+  { field: 'clientKey', env: 'TEMPORAL_TLS_CLIENT_KEY_PATH', toml: 'tls.client_key_path' },
+  { field: 'serverCACert', env: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', toml: 'tls.server_ca_cert_path' },
+];
+
+/**
+ * Resolves the settings into a target; `overrides` (a command's flags, a harness's own server) win.
+ * Throws a UserError (UNAVAILABLE) that names the setting when a profile, address or TLS file is wrong.
+ */
+export function temporalTarget(
+  overrides: { address?: string; namespace?: string } = {},
+  env: NodeJS.ProcessEnv = process.env,
+): TemporalTarget {
+  const vars = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+  );
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: vars });
+  } catch (err) {
+    const file = vars.TEMPORAL_CONFIG_FILE ?? '~/.config/temporalio/temporal.toml';
+    throw new UserError(
+      `cannot load Temporal profile ${JSON.stringify(vars.TEMPORAL_PROFILE ?? 'default')} from ${file}: ${(err as Error).message} (check TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE)`,
+      'UNAVAILABLE',
+    );
+  }
+  const address = overrides.address ?? profile.address ?? DEFAULT_TEMPORAL_ADDRESS;
+  if (!ADDRESS.test(address))
+    throw new UserError(
+      `TEMPORAL_ADDRESS=${JSON.stringify(address)} must be host:port (no scheme), e.g. localhost:7233`,
+      'UNAVAILABLE',
+    );
+  const tls = profile.tls;
+  if (tls && !tls.disabled && Boolean(tls.clientCert) !== Boolean(tls.clientKey))
+    throw new UserError(
+      `a TLS client certificate needs both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH; only ${tls.clientCert ? 'the certificate' : 'the key'} is set`,
+      'UNAVAILABLE',
+    );
+  let options: ReturnType<typeof toClientOptions>;
+  try {
+    options = toClientOptions({ ...profile, address });
+  } catch (err) {
+    throw tlsFileError(err, tls, vars);
+  }
+  const namespace = overrides.namespace ?? options.namespace ?? 'default';
+  const connectionOptions: TemporalTarget['connectionOptions'] = { address };
+  if (options.connectionOptions.tls) connectionOptions.tls = options.connectionOptions.tls;
+  if (profile.apiKey) connectionOptions.apiKey = profile.apiKey;
+  if (profile.grpcMeta) connectionOptions.metadata = profile.grpcMeta;
+  const mtls = typeof connectionOptions.tls === 'object' && connectionOptions.tls.clientCertPair;
+  const security = [mtls ? 'mTLS' : connectionOptions.tls ? 'TLS' : '', profile.apiKey ? 'API key' : '']
+    .filter(Boolean)
+    .join(', ');
+  return {
+    address,
+    namespace,
+    connectionOptions,
+    summary: `${address} (namespace ${namespace}${security ? `, ${security}` : ''})`,
+  };
+}
+
+function tlsFileError(err: unknown, tls: ClientConfigTLS | undefined, vars: Record<string, string>): UserError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const path = (err as NodeJS.ErrnoException).path;
+  const setting = TLS_SETTINGS.find((s) => {
+    const source = tls?.[s.field];
+    return source && typeof source === 'object' && 'path' in source && source.path === path;
+  });
+  const name = setting ? (vars[setting.env] === path ? setting.env : `${setting.toml} (profile)`) : 'a TLS setting';
+  return new UserError(
+    `${name}: cannot read ${path ?? 'the file'} (${code ?? (err as Error).message}); point it at the PEM file`,
+    'UNAVAILABLE',
+  );
+}
+
+/** One line for a failed connection, with what to check: TLS problems name the TLS settings. */
+function unreachable(target: TemporalTarget, err: unknown): UserError {
+  const message = ((err as Error).message ?? String(err)).replace(/\s+/g, ' ').trim();
+  const tlsTrouble = /tls|certificate|handshake|ssl|alert|unknown ca|x509/i.test(message);
+  const hint = tlsTrouble
+    ? target.connectionOptions.tls
+      ? 'the server refused this TLS identity: check TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH and TEMPORAL_TLS_SERVER_CA_CERT_PATH'
+      : 'the server wants TLS: set TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH and TEMPORAL_TLS_SERVER_CA_CERT_PATH (or a TEMPORAL_PROFILE that has them)'
+    : target.address.startsWith('localhost') || target.address.startsWith('127.')
+      ? 'start one with: ados dev (or ados cluster up)'
+      : 'check TEMPORAL_ADDRESS or TEMPORAL_PROFILE';
+  return new UserError(`cannot reach Temporal at ${target.summary}: ${message.slice(0, 300)}; ${hint}`, 'UNAVAILABLE');
+}
+
+/** A client connection (for starting, signalling, querying), failing fast with a one-line reason. */
+export async function connectTemporal(target: TemporalTarget, { connectTimeoutMs = 5000 } = {}): Promise<Connection> {
+  try {
+    return await Connection.connect({ ...target.connectionOptions, connectTimeout: connectTimeoutMs });
+  } catch (err) {
+    throw unreachable(target, err);
+  }
+}
+
+/** A client for the target's namespace. */
+export async function temporalClient(target: TemporalTarget, options?: { connectTimeoutMs?: number }): Promise<Client> {
+  return new Client({ connection: await connectTemporal(target, options), namespace: target.namespace });
+}
+
+/** A worker connection (Temporal's Rust core), failing with the same one-line reasons. */
+export async function connectWorker(target: TemporalTarget): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect(target.connectionOptions);
+  } catch (err) {
+    throw unreachable(target, err);
+  }
+}
