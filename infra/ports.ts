@@ -12,3 +12,25 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** True if nothing listens on 127.0.0.1:port right now. */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port from a range. Temporal stores its services' membership ports as a SQL smallint, so a
+ * cluster's internal ports stay below 32768 (the OS's ephemeral ports usually start above that).
+ */
+export async function freePortIn(low: number, high: number, taken: ReadonlySet<number> = new Set()): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (!taken.has(port) && (await portIsFree(port))) return port;
+  }
+  throw new Error(`no free port between ${low} and ${high}`);
+}

@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import {
@@ -111,18 +112,40 @@ function tlsFileError(err: unknown, tls: ClientConfigTLS | undefined, vars: Reco
   );
 }
 
-/** One line for a failed connection, with what to check: TLS problems name the TLS settings. */
-function unreachable(target: TemporalTarget, err: unknown): UserError {
-  const message = ((err as Error).message ?? String(err)).replace(/\s+/g, ' ').trim();
-  const tlsTrouble = /tls|certificate|handshake|ssl|alert|unknown ca|x509/i.test(message);
-  const hint = tlsTrouble
-    ? target.connectionOptions.tls
-      ? 'the server refused this TLS identity: check TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH and TEMPORAL_TLS_SERVER_CA_CERT_PATH'
-      : 'the server wants TLS: set TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH and TEMPORAL_TLS_SERVER_CA_CERT_PATH (or a TEMPORAL_PROFILE that has them)'
-    : target.address.startsWith('localhost') || target.address.startsWith('127.')
-      ? 'start one with: ados dev (or ados cluster up)'
-      : 'check TEMPORAL_ADDRESS or TEMPORAL_PROFILE';
-  return new UserError(`cannot reach Temporal at ${target.summary}: ${message.slice(0, 300)}; ${hint}`, 'UNAVAILABLE');
+/** True if something accepts TCP connections at host:port. */
+function listening(address: string, timeoutMs = 1000): Promise<boolean> {
+  const at = address.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: address.slice(0, at), port: Number(address.slice(at + 1)) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * One line for a failed connection, with what to fix. gRPC reports a refused TLS identity as a closed
+ * connection or a timeout, so the cause is told apart by whether the port answers at all and which
+ * TLS settings the target has.
+ */
+async function unreachable(target: TemporalTarget, err: unknown): Promise<UserError> {
+  const message = ((err as Error).message ?? String(err)).replace(/\s+/g, ' ').trim().slice(0, 200);
+  const tls = target.connectionOptions.tls;
+  const clientCert = typeof tls === 'object' && tls.clientCertPair;
+  let hint: string;
+  if (!(await listening(target.address)))
+    hint = `nothing listens there: start a server (ados dev, or ados cluster up) or fix TEMPORAL_ADDRESS / TEMPORAL_PROFILE`;
+  else if (!tls)
+    hint = `the server answers but closed the connection: it wants TLS; set TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH and TEMPORAL_TLS_SERVER_CA_CERT_PATH (ados cluster up --tls prints them) or use a TEMPORAL_PROFILE that has them`;
+  else if (!clientCert && !target.connectionOptions.apiKey)
+    hint = `the TLS handshake failed: the server may require a client certificate (mutual TLS); set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH, and TEMPORAL_TLS_SERVER_CA_CERT_PATH for a private CA`;
+  else
+    hint = `the TLS handshake failed: check that TEMPORAL_TLS_CLIENT_CERT_PATH is signed by a CA the server trusts, TEMPORAL_TLS_SERVER_CA_CERT_PATH is the CA of the server's certificate, and TEMPORAL_TLS_SERVER_NAME matches it`;
+  return new UserError(`cannot reach Temporal at ${target.summary}: ${hint} (${message})`, 'UNAVAILABLE');
 }
 
 /** A client connection (for starting, signalling, querying), failing fast with a one-line reason. */
@@ -130,7 +153,7 @@ export async function connectTemporal(target: TemporalTarget, { connectTimeoutMs
   try {
     return await Connection.connect({ ...target.connectionOptions, connectTimeout: connectTimeoutMs });
   } catch (err) {
-    throw unreachable(target, err);
+    throw await unreachable(target, err);
   }
 }
 
@@ -144,6 +167,6 @@ export async function connectWorker(target: TemporalTarget): Promise<NativeConne
   try {
     return await NativeConnection.connect(target.connectionOptions);
   } catch (err) {
-    throw unreachable(target, err);
+    throw await unreachable(target, err);
   }
 }

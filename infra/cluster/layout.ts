@@ -1,0 +1,70 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { TEMPORAL_HOME } from '../temporal-cli';
+
+/** The Temporal Server release `ados cluster` builds and runs, and the Web UI server that matches it. */
+export const TEMPORAL_SERVER_VERSION = 'v1.32.2';
+export const UI_SERVER_VERSION = 'v2.54.1';
+
+/** Binaries are built once per machine, outside any clone: `$ADOS_CLUSTER_CACHE`, else ~/.cache/ados/cluster. */
+export function buildCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.ADOS_CLUSTER_CACHE) return resolve(env.ADOS_CLUSTER_CACHE);
+  return join(env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'ados', 'cluster');
+}
+
+/** A cluster's state (config, certificates, PostgreSQL data, logs) lives here unless `--dir` says otherwise. */
+export const DEFAULT_CLUSTER_DIR = join(TEMPORAL_HOME, 'cluster');
+
+/** What `up` chose once and every later `up`, `down` and `status` reuse. */
+export interface ClusterState {
+  version: 1;
+  dir: string;
+  namespace: string;
+  shards: number;
+  tls: boolean;
+  ui: boolean;
+  ports: {
+    frontend: number;
+    frontendHttp: number;
+    frontendMembership: number;
+    history: number;
+    historyMembership: number;
+    matching: number;
+    matchingMembership: number;
+    worker: number;
+    workerMembership: number;
+    postgres: number;
+    ui: number;
+    metrics: number;
+  };
+  /** The server (and UI server) processes `up` started; PostgreSQL is pg_ctl's. */
+  pids: { server?: number; ui?: number };
+}
+
+export function clusterPaths(dir: string) {
+  const root = resolve(dir);
+  return {
+    root,
+    state: join(root, 'cluster.json'),
+    config: join(root, 'temporal.yaml'),
+    dynamicConfig: join(root, 'dynamic-config.yaml'),
+    uiConfigDir: join(root, 'ui'),
+    pgData: join(root, 'postgres'),
+    certs: join(root, 'certs'),
+    logs: join(root, 'logs'),
+  };
+}
+
+export function readState(dir: string): ClusterState | undefined {
+  const file = clusterPaths(dir).state;
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as ClusterState;
+}
+
+export function writeState(state: ClusterState): void {
+  const file = clusterPaths(state.dir).state;
+  mkdirSync(clusterPaths(state.dir).root, { recursive: true });
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}

@@ -1,0 +1,125 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { PG_USER } from './postgres';
+import { clusterPaths, type ClusterState } from './layout';
+import type { ClusterCerts } from './certs';
+
+/**
+ * Temporal Server's static config for one machine: all four services in one process, PostgreSQL
+ * persistence and SQL visibility, `shards` history shards (fixed once the cluster first starts),
+ * and with `certs` mutual TLS on the frontend (the system worker presents its own client certificate).
+ */
+export function writeServerConfig(state: ClusterState, certs?: ClusterCerts): void {
+  const paths = clusterPaths(state.dir);
+  const sql = (databaseName: string, maxConns: number) => ({
+    sql: {
+      pluginName: 'postgres12',
+      databaseName,
+      connectAddr: `127.0.0.1:${state.ports.postgres}`,
+      connectProtocol: 'tcp',
+      user: PG_USER,
+      password: '',
+      maxConns,
+      maxIdleConns: maxConns,
+      maxConnLifetime: '1h',
+    },
+  });
+  const service = (grpcPort: number, membershipPort: number, extra: Record<string, unknown> = {}) => ({
+    rpc: { grpcPort, membershipPort, bindOnIP: '127.0.0.1', ...extra },
+  });
+  const config = {
+    log: { stdout: true, level: 'warn' },
+    persistence: {
+      defaultStore: 'postgres-default',
+      visibilityStore: 'postgres-visibility',
+      numHistoryShards: state.shards,
+      datastores: { 'postgres-default': sql('temporal', 40), 'postgres-visibility': sql('temporal_visibility', 10) },
+    },
+    global: {
+      membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
+      metrics: {
+        prometheus: { framework: 'tally', timerType: 'histogram', listenAddress: `127.0.0.1:${state.ports.metrics}` },
+      },
+      ...(certs
+        ? {
+            tls: {
+              frontend: {
+                server: {
+                  certFile: certs.serverCert,
+                  keyFile: certs.serverKey,
+                  requireClientAuth: true,
+                  clientCaFiles: [certs.caCert],
+                },
+                client: { serverName: certs.serverName, rootCaFiles: [certs.caCert] },
+              },
+              systemWorker: {
+                certFile: certs.clientCert,
+                keyFile: certs.clientKey,
+                client: { serverName: certs.serverName, rootCaFiles: [certs.caCert] },
+              },
+            },
+          }
+        : {}),
+    },
+    services: {
+      frontend: service(state.ports.frontend, state.ports.frontendMembership, { httpPort: state.ports.frontendHttp }),
+      history: service(state.ports.history, state.ports.historyMembership),
+      matching: service(state.ports.matching, state.ports.matchingMembership),
+      worker: service(state.ports.worker, state.ports.workerMembership),
+    },
+    clusterMetadata: {
+      enableGlobalNamespace: false,
+      failoverVersionIncrement: 10,
+      masterClusterName: 'active',
+      currentClusterName: 'active',
+      clusterInformation: {
+        active: {
+          enabled: true,
+          initialFailoverVersion: 1,
+          rpcName: 'frontend',
+          rpcAddress: `127.0.0.1:${state.ports.frontend}`,
+          httpAddress: `127.0.0.1:${state.ports.frontendHttp}`,
+        },
+      },
+    },
+    dcRedirectionPolicy: { policy: 'noop' },
+    dynamicConfigClient: { filepath: paths.dynamicConfig, pollInterval: '10s' },
+  };
+  writeFileSync(paths.config, stringify(config));
+  writeFileSync(paths.dynamicConfig, stringify(dynamicConfig()));
+}
+
+/** What ADOS relies on beyond the defaults: fairness between a tenant's runs in matching, as on the dev server. */
+function dynamicConfig(): Record<string, Array<{ value: unknown }>> {
+  return {
+    'matching.enableFairness': [{ value: true }],
+    // Search attributes reach SQL visibility at once, so a run is listable by TenantId as soon as it starts.
+    'system.forceSearchAttributesCacheRefreshOnRead': [{ value: true }],
+  };
+}
+
+/** The Web UI server's config (a directory holding `<env>.yaml`, as ui-server reads it). */
+export function writeUiConfig(state: ClusterState, certs?: ClusterCerts): void {
+  const paths = clusterPaths(state.dir);
+  const config = {
+    temporalGrpcAddress: `127.0.0.1:${state.ports.frontend}`,
+    host: '127.0.0.1',
+    port: state.ports.ui,
+    enableUi: true,
+    defaultNamespace: state.namespace,
+    hideLogs: true,
+    ...(certs
+      ? {
+          tls: {
+            caFile: certs.caCert,
+            certFile: certs.clientCert,
+            keyFile: certs.clientKey,
+            serverName: certs.serverName,
+            enableHostVerification: true,
+          },
+        }
+      : {}),
+  };
+  writeFileSync(join(paths.uiConfigDir, 'cluster.yaml'), stringify(config));
+}
