@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { aptInstall } from './apt';
 
 /** Debian's chromium, where the Web UI test and screenshots expect it. */
 export const DEBIAN_CHROMIUM = '/usr/bin/chromium';
@@ -26,15 +26,8 @@ export function ensureChromium(): string {
     return given;
   }
   if (existsSync(DEBIAN_CHROMIUM)) return DEBIAN_CHROMIUM;
-  const root = process.getuid?.() === 0;
-  const run = (args: string[]) =>
-    execFileSync(root ? args[0]! : 'sudo', root ? args.slice(1) : args, {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      timeout: 600_000,
-    });
   try {
-    run(['apt-get', 'update', '-qq']);
-    run(['apt-get', 'install', '-y', '-qq', 'chromium']);
+    aptInstall(['chromium']);
   } catch (err) {
     throw new Error(
       `chromium is not installed at ${DEBIAN_CHROMIUM} and apt-get install chromium failed (${(err as Error).message}); install it, or set ADOS_CHROMIUM_PATH`,

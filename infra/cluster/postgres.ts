@@ -2,6 +2,7 @@ import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../user-error';
+import { aptInstall } from '../apt';
 
 /**
  * PostgreSQL for a local cluster: a private data directory, one superuser `temporal` trusted on
@@ -37,6 +38,24 @@ export function findPostgresBin(env: NodeJS.ProcessEnv = process.env): string {
       'UNAVAILABLE',
     );
   return join(root, versions[0]!, 'bin');
+}
+
+/** PostgreSQL's server binaries, installed from Debian (postgresql-15) when none are found. */
+export function ensurePostgresBin(env: NodeJS.ProcessEnv = process.env): string {
+  try {
+    return findPostgresBin(env);
+  } catch (err) {
+    if (env.ADOS_POSTGRES_BIN) throw err;
+  }
+  try {
+    aptInstall(['postgresql-15']);
+  } catch (err) {
+    throw new UserError(
+      `PostgreSQL server binaries are missing and apt-get install postgresql-15 failed (${(err as Error).message}); install them, or set ADOS_POSTGRES_BIN`,
+      'UNAVAILABLE',
+    );
+  }
+  return findPostgresBin(env);
 }
 
 /** The uid/gid PostgreSQL runs as: ours, unless we are root. */
