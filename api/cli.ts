@@ -55,8 +55,9 @@ const program = new Command('ados')
   .addHelpText(
     'after',
     `
-Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), ADOS_ARTIFACTS_DIR (./artifacts),
-             ADOS_NODE_PARTITIONS (4), TEMPORAL_CLI_PATH
+Temporal:    TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_PROFILE, TEMPORAL_API_KEY,
+             TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH / _SERVER_CA_CERT_PATH (docs/DEPLOYMENT.md)
+Environment: ADOS_ARTIFACTS_DIR (./artifacts), ADOS_NODE_PARTITIONS (4), TEMPORAL_CLI_PATH
 Exit codes:  0 ok · 1 error · 2 invalid input · 3 not found · 4 conflict · 5 Temporal unavailable · 6 run did not succeed`,
   );
 
