@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { configureTenant, connectClient, runOutcome, startRun } from '../api/client';
-import { startDevServer } from '../infra/dev-server';
-import { freePort } from '../infra/ports';
+import { benchServer, benchServerKind, nodeProcesses } from './target';
 import { bareDag } from '../workflows/bare-dag';
 import { CONTROL_TASK_QUEUE, tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import { nodeTaskQueue } from '../workflows/policy/routing';
@@ -62,6 +61,16 @@ const pct = (xs: number[], p: number) =>
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/** What a bench worker process serves and how much at once (bench/worker-process.ts). */
+export interface BenchWorkerOptions {
+  nodeConcurrency?: number;
+  workflowConcurrency?: number;
+  /** Host the workflows. @default true */
+  control?: boolean;
+  /** Node partitions to serve. @default all */
+  partitions?: number[];
+}
+
 /** The bench's workers, in a child process that reports its own CPU time. */
 export interface WorkerProcess {
   cpuMs(): Promise<number>;
@@ -73,10 +82,7 @@ export interface WorkerProcess {
 
 export async function startWorkerProcess(
   address: string,
-  {
-    cpuProfileDir,
-    workers = {},
-  }: { cpuProfileDir?: string; workers?: { nodeConcurrency?: number; workflowConcurrency?: number } } = {},
+  { cpuProfileDir, workers = {} }: { cpuProfileDir?: string; workers?: BenchWorkerOptions } = {},
 ): Promise<WorkerProcess> {
   // --cpu-prof profiles every thread: the main one (activities, Temporal's core bridge) and the workflow threads.
   const execArgv = ['--import', 'tsx', ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [])];
@@ -120,6 +126,37 @@ export async function startWorkerProcess(
     async stop() {
       child.send({ type: 'stop' });
       await exited;
+    },
+  };
+}
+
+/**
+ * The bench's workers: one process for every role, or (`nodeProcesses` > 0) a control process and
+ * that many node-worker processes sharing the node queues. CPU time is the sum over the processes.
+ */
+export async function startWorkerProcesses(
+  address: string,
+  {
+    nodeProcesses = 0,
+    cpuProfileDir,
+    workers = {},
+  }: { nodeProcesses?: number; cpuProfileDir?: string; workers?: BenchWorkerOptions } = {},
+): Promise<WorkerProcess> {
+  const profile = cpuProfileDir ? { cpuProfileDir } : {};
+  if (nodeProcesses === 0) return startWorkerProcess(address, { ...profile, workers });
+  const all = await Promise.all([
+    startWorkerProcess(address, { ...profile, workers: { ...workers, partitions: [] } }),
+    ...Array.from({ length: nodeProcesses }, () =>
+      startWorkerProcess(address, { ...profile, workers: { ...workers, control: false } }),
+    ),
+  ]);
+  const sum = async (f: (w: WorkerProcess) => Promise<number>) =>
+    (await Promise.all(all.map(f))).reduce((a, b) => a + b, 0);
+  return {
+    cpuMs: () => sum((w) => w.cpuMs()),
+    cpuMsWhenIdle: () => sum((w) => w.cpuMsWhenIdle()),
+    stop: async () => {
+      await Promise.all(all.map((w) => w.stop()));
     },
   };
 }
@@ -381,6 +418,9 @@ export const BENCH_WORKER_OPTIONS = { nodeConcurrency: 100, workflowConcurrency:
 export interface EngineReport {
   rows: EngineRow[];
   workerOptions?: typeof BENCH_WORKER_OPTIONS;
+  /** The server measured on, and how many node-worker processes (0: one process for every role). */
+  server?: string;
+  nodeProcesses?: number;
   /** Below saturation: `concurrency` runs in flight at a time, of 250-ms nodes, back to back in staggered lanes. */
   light: { concurrency: number; runs: number; governed: EngineBatch; bare: EngineBatch; p50LatencyDeltaMs: number };
   /** Where the worker's time goes under the governed and the bare load (bench:engine --profile). */
@@ -454,6 +494,8 @@ export async function measureEngine(
   return {
     rows,
     workerOptions: BENCH_WORKER_OPTIONS,
+    server: benchServerKind(),
+    nodeProcesses: nodeProcesses(),
     light: {
       concurrency,
       runs: lightRuns,
@@ -567,13 +609,17 @@ export function summarizeProfile(files: string[], top = 25): ProfileSummary {
   };
 }
 
-/** A fresh in-memory dev server and a worker process for `body`; both stopped however it ends. */
+/**
+ * A server (bench/target.ts: a fresh in-memory dev server unless `--address` or `--cluster`) and the
+ * worker processes for `body`; what was started is stopped however it ends.
+ */
 export async function withEngineEnv<T>(
   body: (client: Client, workers: WorkerProcess) => Promise<T>,
   { cpuProfileDir }: { cpuProfileDir?: string } = {},
 ): Promise<T> {
-  const server = await startDevServer({ port: await freePort(), headless: true, dbFile: null });
-  const workers = await startWorkerProcess(server.address, {
+  const server = await benchServer();
+  const workers = await startWorkerProcesses(server.address, {
+    nodeProcesses: nodeProcesses(),
     workers: BENCH_WORKER_OPTIONS,
     ...(cpuProfileDir ? { cpuProfileDir } : {}),
   });

@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { connectWorker, temporalTarget } from '../infra/temporal-connection';
 import { connectClient } from '../api/client';
-import { startDevServer, type DevServer } from '../infra/dev-server';
+import { benchServer, stopBenchCluster, type BenchServer } from './target';
 import { createAdosWorkers, runAdosWorkers, type AdosWorkerOptions } from '../workers/ados-worker';
-import { freePort } from '../tests/helpers/temporal';
 
 export interface BenchEnvOptions {
   /** Dev-server dynamic config, e.g. a lower continue-as-new suggestion. */
@@ -14,19 +13,14 @@ export interface BenchEnvOptions {
 }
 
 /**
- * A fresh in-memory dev server with in-process ADOS workers for one benchmark; everything is
- * stopped when `body` ends, however it ends.
+ * A server (a fresh in-memory dev server, unless bench/target.ts says otherwise) with in-process
+ * ADOS workers for one benchmark; what it started is stopped when `body` ends, however it ends.
  */
 export async function withBenchEnv<T>(
   options: BenchEnvOptions,
-  body: (client: Client, server: DevServer) => Promise<T>,
+  body: (client: Client, server: BenchServer) => Promise<T>,
 ): Promise<T> {
-  const server = await startDevServer({
-    port: await freePort(),
-    headless: true,
-    dbFile: null,
-    ...(options.dynamicConfig ? { dynamicConfig: options.dynamicConfig } : {}),
-  });
+  const server = await benchServer(options.dynamicConfig);
   const connection = await connectWorker(temporalTarget({ address: server.address }));
   const workers = await createAdosWorkers({ ...options.workers, connection, clientAddress: server.address });
   const running = runAdosWorkers(workers);
@@ -51,11 +45,13 @@ export function writeReport(name: string, report: unknown): void {
 
 /** Runs a benchmark's main and exits when it is done (0), or with its failure in one message (1). */
 export function runBench(main: () => Promise<void>): void {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  main()
+    .finally(stopBenchCluster)
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+        process.exit(1);
+      },
+    );
 }

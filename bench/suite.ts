@@ -25,6 +25,7 @@ import {
 import { measureLearning } from './learning';
 import { measureBudgetRaces } from './budget-races';
 import { withBenchEnv, writeReport } from './harness';
+import { benchServerKind } from './target';
 
 const pct = (xs: number[], p: number) =>
   xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0;
@@ -192,6 +193,7 @@ export async function runBenchSuite({ quick }: { quick: boolean }): Promise<void
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       node: process.version,
       temporal: temporalVersion,
+      server: benchServerKind(),
       platform: `${process.platform} ${process.arch}`,
     },
     costAgentDecisionMicros: costAgentMicros(),
@@ -243,7 +245,7 @@ function includeTable(file: string, table: string): void {
 function markdown(r: Record<string, unknown>): string {
   const x = r as unknown as {
     quick: boolean;
-    machine: { cores: number; memoryGiB: number; node: string; temporal: string };
+    machine: { cores: number; memoryGiB: number; node: string; temporal: string; server?: string };
     costAgentDecisionMicros: number;
     engine: EngineReport;
     scale: Omit<Awaited<ReturnType<typeof scale>>, 'startCallMs'> & { startCallMs?: { p50: number; p99: number } };
@@ -273,7 +275,7 @@ function markdown(r: Record<string, unknown>): string {
     `${b.eventsPerRun.total} (${b.eventsPerRun.run} + ${b.eventsPerRun.children} + ${b.eventsPerRun.entity})`;
   const l = e.light;
   return [
-    `Measured ${x.quick ? 'with --quick ' : ''}on ${x.machine.cores} cores, ${x.machine.memoryGiB} GiB, Node ${x.machine.node}, ${x.machine.temporal} (embedded dev server, SQLite in memory); ${Math.round(x.elapsedMs / 1000)} s in all.`,
+    `Measured ${x.quick ? 'with --quick ' : ''}on ${x.machine.cores} cores, ${x.machine.memoryGiB} GiB, Node ${x.machine.node}, ${x.machine.server ?? `${x.machine.temporal} (embedded dev server, SQLite in memory)`}; ${Math.round(x.elapsedMs / 1000)} s in all.`,
     '',
     '| governed (deliveryRun) vs bare Temporal, same DAGs, same server and worker process; ratios are medians of the rounds | in flight | wall governed / bare | wall ratio (goal ≤ 1.15) | history events per run: governed (run + started workflows + entity share) / bare | events ratio (goal ≤ 1.3) | workflow tasks per run governed / bare | worker CPU ms per run governed / bare | CPU ratio (goal ≤ 1.3) |',
     '|---|---|---|---|---|---|---|---|---|',

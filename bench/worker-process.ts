@@ -6,6 +6,7 @@
 import { Runtime } from '@temporalio/worker';
 import { connectWorker, temporalTarget } from '../infra/temporal-connection';
 import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
+import type { BenchWorkerOptions } from './engine';
 
 type Request = { type: 'cpu' } | { type: 'stop' };
 
@@ -24,10 +25,7 @@ async function main(): Promise<void> {
       error: (m: string) => process.stderr.write(`${m}\n`),
     },
   });
-  const options = JSON.parse(process.env.ADOS_BENCH_WORKER_OPTIONS ?? '{}') as {
-    nodeConcurrency?: number;
-    workflowConcurrency?: number;
-  };
+  const options = JSON.parse(process.env.ADOS_BENCH_WORKER_OPTIONS ?? '{}') as BenchWorkerOptions;
   const connection = await connectWorker(temporalTarget({ address }));
   const workers = await createAdosWorkers({ ...options, connection, clientAddress: address });
   const running = runAdosWorkers(workers);
