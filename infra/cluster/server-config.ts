@@ -109,6 +109,7 @@ export function writeUiConfig(state: ClusterState, certs?: ClusterCerts): void {
     enableUi: true,
     defaultNamespace: state.namespace,
     hideLogs: true,
+    disableNewsFetch: true,
     ...(certs
       ? {
           tls: {

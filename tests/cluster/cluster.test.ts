@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -7,6 +9,7 @@ import type { Client } from '@temporalio/client';
 import { configureTenant, connectClient, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { clusterUp, serverPid } from '../../infra/cluster/cluster';
 import { findTemporalCli } from '../../infra/temporal-cli';
+import { freePortIn } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
 import type { DeliveryRunResult } from '../../workflows/policy/run-state';
 import { eventually, micros } from '../helpers/temporal';
@@ -259,6 +262,45 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
     const status = await settled('serverkill');
     assert.equal(micros(status.spentUsd), 30 * perRun);
     assert.equal(status.chargedEvents, 90);
+  });
+
+  test('cluster up: a second up says so; failures are one line naming the cause and the fix', async () => {
+    const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+      promisify(execFile)(process.execPath, [ADOS, 'cluster', ...args], { env, timeout: 60_000 }).then(
+        (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
+      );
+    const again = await cli(['up', '--dir', DIR!, '--json']);
+    assert.equal(again.code, 0);
+    assert.equal(JSON.parse(again.out).started, false);
+    assert.equal(JSON.parse(again.out).address, process.env.TEMPORAL_ADDRESS);
+    const status = await cli(['status', '--dir', DIR!, '--json']);
+    assert.equal(status.code, 0);
+    assert.equal(JSON.parse(status.out).serving, true);
+
+    const fresh = mkdtempSync(join(tmpdir(), 'ados-cluster-fail-'));
+    const port = Number(process.env.TEMPORAL_ADDRESS!.split(':')[1]);
+    const taken = await cli(['up', '--dir', fresh, '--port', String(port)]);
+    assert.equal(taken.code, 5);
+    assert.equal(
+      taken.err.trim(),
+      `ados: port ${port} is taken (--port (frontend)): stop what listens there (an ados dev server?) or pass another --port`,
+    );
+    const shards = await cli(['up', '--dir', DIR!, '--shards', '8']);
+    assert.equal(shards.code, 2);
+    assert.match(shards.err, /^ados: this cluster has 16 history shards, fixed at its first start/);
+    // No Go on PATH and nothing built yet (an empty build cache).
+    const noGo = await cli(['up', '--dir', fresh, '--port', String(await freePortIn(20_000, 32_000))], {
+      ...process.env,
+      PATH: join(fresh, 'empty-path'),
+      ADOS_CLUSTER_CACHE: join(fresh, 'cache'),
+    });
+    assert.equal(noGo.code, 5);
+    assert.match(noGo.err.trim(), /^ados: no Go toolchain on PATH: .*install Go .* and run again$/);
+    assert.equal(noGo.err.trim().split('\n').length, 1);
+    const none = await cli(['down', '--dir', join(fresh, 'nothing')]);
+    assert.equal(none.code, 3);
+    assert.match(none.err, /no cluster in .* \(ados cluster up creates one\)/);
   });
 
   test('workers stop with SIGTERM gracefully', async () => {
