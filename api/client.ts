@@ -5,6 +5,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -91,10 +92,15 @@ export async function configureTenant(
         staticSummary: `tenant ${tenantId}: budget and admission`,
       }),
     });
+  const deadline = Date.now() + timeoutMs;
   try {
-    return await client.withDeadline(Date.now() + timeoutMs, configure);
+    return await client.withDeadline(deadline, configure);
   } catch (err) {
-    if (isDeadlineExceeded(err)) {
+    // The deadline surfaces as DEADLINE_EXCEEDED, or (a race in gRPC) as a cancelled call once it has passed.
+    if (
+      isDeadlineExceeded(err) ||
+      (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError && Date.now() >= deadline)
+    ) {
       throw new UserError(
         `tenant ${tenantId} did not answer within ${timeoutMs / 1000} s: is a worker serving ${CONTROL_TASK_QUEUE}? (start one with: ados worker). The change is not lost if Temporal accepted it; check with: ados tenant show ${tenantId}`,
         'UNAVAILABLE',
