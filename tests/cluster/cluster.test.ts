@@ -92,6 +92,17 @@ async function startLoad(tenantId: string, n: number, ms = 400) {
   return { handles, perRun: costs.reduce((s, c) => s + micros(c), 0) };
 }
 
+/** Returns once some of the runs have finished a node: the load is in flight. */
+async function underWay(handles: Awaited<ReturnType<typeof startLoad>>['handles']): Promise<void> {
+  await eventually(
+    async () => {
+      const p = await Promise.all(handles.slice(0, 10).map((h) => h.query(progressQuery)));
+      return p.some((r) => r.nodes.n0?.status === 'COMPLETED') || undefined;
+    },
+    { what: 'load under way', timeoutMs: 60_000 },
+  );
+}
+
 let control: WorkerProcess;
 const nodeWorkers: WorkerProcess[] = [];
 
@@ -210,13 +221,7 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
   test('one of two node-worker processes SIGKILLed under load: every run completes, charged exactly', async () => {
     await configureTenant(client, 'killload', { budgetUsd: 100, maxConcurrentRuns: 40, backpressureThreshold: 1 });
     const { handles, perRun } = await startLoad('killload', 30);
-    await eventually(
-      async () => {
-        const p = await Promise.all(handles.slice(0, 10).map((h) => h.query(progressQuery)));
-        return p.some((r) => r.nodes.n0?.status === 'COMPLETED') || undefined;
-      },
-      { what: 'load under way', timeoutMs: 60_000 },
-    );
+    await underWay(handles);
     const victim = nodeWorkers.pop()!;
     victim.child.kill('SIGKILL');
     await victim.exited;
@@ -239,13 +244,7 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
   test('the Temporal Server killed and restarted mid-load: every run completes with exact spend', async () => {
     await configureTenant(client, 'serverkill', { budgetUsd: 100, maxConcurrentRuns: 40, backpressureThreshold: 1 });
     const { handles, perRun } = await startLoad('serverkill', 30);
-    await eventually(
-      async () => {
-        const p = await Promise.all(handles.slice(0, 10).map((h) => h.query(progressQuery)));
-        return p.some((r) => r.nodes.n0?.status === 'COMPLETED') || undefined;
-      },
-      { what: 'load under way', timeoutMs: 60_000 },
-    );
+    await underWay(handles);
     const pid = serverPid(DIR!);
     assert.ok(pid, 'the server runs');
     process.kill(pid, 'SIGKILL');

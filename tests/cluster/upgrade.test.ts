@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { configureTenant, connectClient, runOutcome, tenantStatus } from '../../api/client';
 import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { bundleWorkflows, createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
-import { deliveryRun, progressQuery } from '../../workflows/delivery-run';
-import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
-import { DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../../workflows/search-attributes';
+import { progressQuery } from '../../workflows/delivery-run';
+import { V0_1_BUNDLE, startRunsAs0_1 } from '../helpers/upgrade';
 import { eventually, micros, quietRuntime } from '../helpers/temporal';
 
 /**
@@ -18,12 +14,6 @@ import { eventually, micros, quietRuntime } from '../helpers/temporal';
  * fixture), the workers stopped between nodes, today's workers started. docs/VERSIONING.md says how
  * the changed deliveryRun is guarded (`patched`).
  */
-const V0_1_BUNDLE = {
-  code: gunzipSync(readFileSync(join(__dirname, '..', 'fixtures', 'bundles', 'workflows-0.1.0.js.gz'))).toString(
-    'utf8',
-  ),
-};
-
 let client: Client;
 let connection: NativeConnection;
 before(async () => {
@@ -50,33 +40,7 @@ describe('an upgrade with runs in flight, on the cluster', () => {
     const stopOld = await workersOn(V0_1_BUNDLE);
     await configureTenant(client, 'upgrade', { budgetUsd: 10, maxConcurrentRuns: 4, backpressureThreshold: 1 });
     const costs = [0.011, 0.022, 0.033];
-    const handles: WorkflowHandle<typeof deliveryRun>[] = [];
-    for (let i = 0; i < 4; i++) {
-      const input = {
-        tenantId: 'upgrade',
-        runId: `old-${i}`,
-        dag: {
-          nodes: costs.map((costUsd, n) => ({
-            id: `s${n}`,
-            kind: 'util.sleep',
-            params: { ms: 1500, costUsd },
-            ...(n > 0 ? { deps: [`s${n - 1}`] } : {}),
-          })),
-        },
-      };
-      handles.push(
-        await client.workflow.start(deliveryRun, {
-          workflowId: deliveryRunWorkflowId('upgrade', input.runId),
-          taskQueue: CONTROL_TASK_QUEUE,
-          args: [input],
-          typedSearchAttributes: [
-            { key: TenantIdKey, value: 'upgrade' },
-            { key: DeliveryStatusKey, value: 'ADMITTING' },
-            { key: DeliveryPriorityKey, value: 3 },
-          ],
-        }),
-      );
-    }
+    const handles = await startRunsAs0_1(client, 'upgrade', { count: 4, costs, ms: 1500 });
     let stopNew: (() => Promise<void>) | undefined;
     try {
       await eventually(

@@ -1,25 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
 import { createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
-import { deliveryRun, progressQuery } from '../../workflows/delivery-run';
-import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
-import { DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../../workflows/search-attributes';
+import { progressQuery } from '../../workflows/delivery-run';
+import { V0_1_BUNDLE, startRunsAs0_1 } from '../helpers/upgrade';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
-
-/**
- * The workflow code of ADOS 0.1.0 (the last release before admission tickets), bundled once and
- * kept as a fixture: runs and a tenant entity started on it must finish on today's code.
- */
-const V0_1_BUNDLE = {
-  code: gunzipSync(readFileSync(join(__dirname, '..', 'fixtures', 'bundles', 'workflows-0.1.0.js.gz'))).toString(
-    'utf8',
-  ),
-};
 
 let env: TestEnv;
 before(async () => {
@@ -49,34 +34,8 @@ describe('upgrading workers with runs in flight', () => {
     const stopOld = await workersOn(V0_1_BUNDLE);
     await configureTenant(env.client, 'upgrade', { budgetUsd: 10, maxConcurrentRuns: 3, backpressureThreshold: 1 });
     const costs = [0.011, 0.022, 0.033];
-    const handles: WorkflowHandle<typeof deliveryRun>[] = [];
     // Four runs for three slots, started the way 0.1.0's client started them: one input, no launch.
-    for (let i = 0; i < 4; i++) {
-      const input = {
-        tenantId: 'upgrade',
-        runId: `old-${i}`,
-        dag: {
-          nodes: costs.map((costUsd, n) => ({
-            id: `s${n}`,
-            kind: 'util.sleep',
-            params: { ms: 1200, costUsd },
-            ...(n > 0 ? { deps: [`s${n - 1}`] } : {}),
-          })),
-        },
-      };
-      handles.push(
-        await env.client.workflow.start(deliveryRun, {
-          workflowId: deliveryRunWorkflowId('upgrade', input.runId),
-          taskQueue: CONTROL_TASK_QUEUE,
-          args: [input],
-          typedSearchAttributes: [
-            { key: TenantIdKey, value: 'upgrade' },
-            { key: DeliveryStatusKey, value: 'ADMITTING' },
-            { key: DeliveryPriorityKey, value: 3 },
-          ],
-        }),
-      );
-    }
+    const handles = await startRunsAs0_1(env.client, 'upgrade', { count: 4, costs, ms: 1200 });
     let stopNew: (() => Promise<void>) | undefined;
     try {
       // Switch versions while every admitted run is between nodes and the fourth still waits.
