@@ -103,7 +103,7 @@ async function underWay(handles: Awaited<ReturnType<typeof startLoad>>['handles'
   );
 }
 
-let control: WorkerProcess;
+const controls: WorkerProcess[] = [];
 const nodeWorkers: WorkerProcess[] = [];
 
 before(async () => {
@@ -117,7 +117,7 @@ after(async () => {
 });
 
 describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () => {
-  test('mTLS: a worker without the client certificate is refused with one line naming the settings (exit 5); one with it serves', async () => {
+  test('mTLS: a worker without the client certificate is refused with one line naming the settings (exit 5); with it, 1 control and 2 node processes serve', async () => {
     const bare = Object.fromEntries(Object.entries(process.env).filter(([k]) => !TLS_VARS.includes(k)));
     const refused = startWorker(['--role', 'nodes'], bare);
     assert.equal(await refused.exited, 5);
@@ -132,8 +132,8 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
     assert.equal(await wrongFile.exited, 5);
     assert.match(wrongFile.output(), /TEMPORAL_TLS_CLIENT_CERT_PATH: cannot read \/nonexistent\/client.pem/);
 
-    control = await serving(startWorker(['--role', 'control']));
-    assert.match(control.output(), /role control · queues ados-control · Temporal .*mTLS/);
+    controls.push(await serving(startWorker(['--role', 'control'])));
+    assert.match(controls[0]!.output(), /role control · queues ados-control · Temporal .*mTLS/);
     for (let i = 0; i < 2; i++) nodeWorkers.push(await serving(startWorker(['--role', 'nodes', '--concurrency', '8'])));
     assert.match(
       nodeWorkers[0]!.output(),
@@ -241,7 +241,9 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
     nodeWorkers.push(await serving(startWorker(['--role', 'nodes', '--concurrency', '8'])));
   });
 
-  test('the Temporal Server killed and restarted mid-load: every run completes with exact spend', async () => {
+  test('with 2 control processes, the Temporal Server killed and restarted mid-load: every run completes with exact spend', async () => {
+    // A second control process shares ados-control, as the node processes share the node queues.
+    controls.push(await serving(startWorker(['--role', 'control'])));
     await configureTenant(client, 'serverkill', { budgetUsd: 100, maxConcurrentRuns: 40, backpressureThreshold: 1 });
     const { handles, perRun } = await startLoad('serverkill', 30);
     await underWay(handles);
@@ -303,7 +305,7 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
   });
 
   test('workers stop with SIGTERM gracefully', async () => {
-    for (const w of [control, ...nodeWorkers]) w.child.kill('SIGTERM');
-    for (const w of [control, ...nodeWorkers]) assert.equal(await w.exited, 0);
+    for (const w of [...controls, ...nodeWorkers]) w.child.kill('SIGTERM');
+    for (const w of [...controls, ...nodeWorkers]) assert.equal(await w.exited, 0);
   });
 });
