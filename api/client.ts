@@ -253,6 +253,17 @@ export async function runProgress(client: Client, tenantId: string, runId: strin
   } catch (err) {
     if (err instanceof WorkflowNotFoundError)
       throw new UserError(`unknown run ${runId} of tenant ${tenantId}`, 'NOT_FOUND');
+    // A run whose input failed validation exists and ended FAILED; showing it is not an invalid request.
+    if (err instanceof UserError && err.code === 'INVALID_INPUT')
+      return {
+        runId,
+        tenantId,
+        status: 'FAILED',
+        costUsd: 0,
+        nodes: {},
+        decisions: [],
+        reason: [err.message, ...err.issues].join('; '),
+      };
     throw err;
   }
 }

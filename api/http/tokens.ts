@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { isValidId, tenantBudgetWorkflowId } from '../../workflows/policy/ids';
 import { authTokensQuery, issueTokenUpdate, revokeTokenUpdate } from '../../workflows/tenant-budget';
 import { UserError } from '../client';
@@ -35,6 +35,8 @@ export async function issueTenantToken(
     return { token, tokenId: issued.id, createdAt: issued.createdAt };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown tenant ${tenantId}`, 'NOT_FOUND');
+    // The entity refuses a token beyond the tenant's maximum of active ones.
+    if (err instanceof WorkflowUpdateFailedError) throw new UserError(err.cause?.message ?? err.message, 'CONFLICT');
     throw err;
   }
 }

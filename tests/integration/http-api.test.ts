@@ -262,4 +262,83 @@ describe('HTTP API', () => {
       /ados_http_requests_total\{method="POST",route="\/v1\/tenants\/:tenantId\/runs",status="202"\} \d+/,
     );
   });
+
+  test("page tokens: one of ours pages on; a foreign or another listing's token is a 400 at once", async () => {
+    for (let i = 0; i < 3; i++)
+      await call('POST', '/v1/tenants/other/runs', ADMIN, { runId: `page-${i}`, dag: sleepDag });
+    const first = await call('GET', '/v1/tenants/other/runs?pageSize=2', ADMIN);
+    assert.equal(first.status, 200);
+    assert.equal(first.body.runs.length, 2);
+    assert.match(first.body.nextPageToken, /^v1\./);
+    const second = await call('GET', `/v1/tenants/other/runs?pageSize=2&pageToken=${first.body.nextPageToken}`, ADMIN);
+    assert.equal(second.status, 200);
+    assert.ok(second.body.runs.length >= 1);
+    const started = Date.now();
+    const foreign = await call('GET', '/v1/tenants/other/runs?pageToken=abc', ADMIN);
+    assert.equal(foreign.status, 400);
+    assert.match(foreign.body.message, /invalid pageToken/);
+    const filtered = await call(
+      'GET',
+      `/v1/tenants/other/runs?pageSize=2&status=COMPLETED&pageToken=${first.body.nextPageToken}`,
+      ADMIN,
+    );
+    assert.equal(filtered.status, 400);
+    assert.match(filtered.body.message, /another listing/);
+    assert.ok(Date.now() - started < 2000, 'answered at once');
+  });
+
+  test('GET of a run whose input failed validation returns the run: FAILED, with its reason', async () => {
+    await env.client.workflow.start('deliveryRun', {
+      workflowId: 'delivery-run:other:bad-input',
+      taskQueue: 'ados-control',
+      args: [{ tenantId: 'other', runId: 'bad-input', dag: { nodes: [{ id: 'a', kind: 'no.such.kind' }] } }],
+    });
+    const run = await eventually(async () => {
+      const r = await call('GET', '/v1/tenants/other/runs/bad-input', ADMIN);
+      return r.body.status === 'FAILED' ? r : undefined;
+    });
+    assert.equal(run.status, 200);
+    assert.match(run.body.reason, /no\.such\.kind/);
+  });
+
+  test('an empty JSON body where none is needed is accepted; methods a path does not serve get 405 with Allow', async () => {
+    const response = await fetch(`${api.url}/v1/tenants/other/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    });
+    assert.equal(response.status, 201);
+    const wrong = await fetch(`${api.url}/v1/tenants/other/tokens`, {
+      method: 'GET',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.get('allow'), 'POST');
+    const query = await fetch(`${api.url}/v1/tenants/other/runs/x`, {
+      method: 'QUERY',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    assert.equal(query.status, 405);
+  });
+
+  test('the OpenAPI document has a schema for every 2xx body', async () => {
+    const doc = (await call('GET', '/docs/json')).body as {
+      paths: Record<
+        string,
+        Record<string, { responses: Record<string, { content?: Record<string, { schema?: unknown }> }> }>
+      >;
+    };
+    let checked = 0;
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(ops))
+        for (const [status, response] of Object.entries(op.responses))
+          if (status.startsWith('2')) {
+            const schemas = Object.values(response.content ?? {}).map((c) => c.schema);
+            assert.ok(
+              schemas.length && schemas.every(Boolean),
+              `${method.toUpperCase()} ${path} ${status} has a schema`,
+            );
+            checked++;
+          }
+    assert.ok(checked >= 9, `${checked} success bodies`);
+  });
 });

@@ -251,4 +251,23 @@ describe('budget periods', () => {
     assert.equal(l.reservedMicros(), 300_000, 'the unspent reservation carries over');
     assert.equal(l.state.periodStart, '2026-11-29T00:00:00.000Z');
   });
+
+  test('a one-second period given to a tenant whose period began weeks ago archives two entries, not millions', () => {
+    const l = TenantLedger.create(
+      tenantConfigSchema.parse({ tenantId: 'acme', budgetUsd: 1, period: 'monthly' }),
+      '2026-11-27T10:00:00.000Z',
+    );
+    l.recordCosts([cost('a/x', 200_000)], now);
+    l.state.config = tenantConfigSchema.parse({ tenantId: 'acme', budgetUsd: 1, periodSeconds: 1 });
+    const archived = l.rolloverIfDue('2026-11-27T10:00:00.500Z');
+    assert.deepEqual(
+      archived.map((p) => [p.start, p.end, p.spentUsd]),
+      [
+        ['2026-11-01T00:00:00.000Z', '2026-11-01T00:00:01.000Z', 0.2],
+        ['2026-11-01T00:00:01.000Z', '2026-11-27T10:00:00.000Z', 0],
+      ],
+    );
+    assert.equal(l.state.periodStart, '2026-11-27T10:00:00.000Z');
+    assert.equal(l.currentPeriodEnd(), '2026-11-27T10:00:01.000Z');
+  });
 });

@@ -20,7 +20,7 @@ export const tenantConfigSchema = z
   .object({
     tenantId: idSchema,
     /** Money the tenant may spend per period. @default 100 */
-    budgetUsd: z.number().positive().max(1e9).default(100),
+    budgetUsd: z.number().min(0.000001, 'must be at least $0.000001 (one micro-dollar)').max(1e9).default(100),
     /** @default 'monthly' */
     period: z.enum(['none', 'daily', 'monthly']).default('monthly'),
     /** A period of this many seconds instead of a calendar one: for tests and short demos. @default none */
@@ -240,6 +240,25 @@ export function periodEnd(start: string, config: Pick<TenantConfig, 'period' | '
     return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() + 1)).toISOString();
   if (config.period === 'monthly') return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + 1, 1)).toISOString();
   return undefined;
+}
+
+/**
+ * The end of the last whole period after `start` that has ended by `now` (undefined if none has):
+ * arithmetic for custom-length periods, a walk over days or months for calendar ones.
+ */
+export function lastPeriodEndBy(
+  start: string,
+  now: string,
+  config: Pick<TenantConfig, 'period' | 'periodSeconds'>,
+): string | undefined {
+  if (config.periodSeconds !== undefined) {
+    const length = config.periodSeconds * 1000;
+    const whole = Math.floor((Date.parse(now) - Date.parse(start)) / length);
+    return whole >= 1 ? new Date(Date.parse(start) + whole * length).toISOString() : undefined;
+  }
+  let last: string | undefined;
+  for (let end = periodEnd(start, config); end !== undefined && end <= now; end = periodEnd(end, config)) last = end;
+  return last;
 }
 
 /** Where a calendar period containing `now` starts; custom-length periods start when the tenant does. */
@@ -571,7 +590,17 @@ export class TenantLedger {
         run.reportedMicros = 0;
       }
       this.state.periodStart = end;
-      this.learning.restoreIntensity(this.budgetStatus(), end, 'new budget period');
+      // Periods that ended with nothing spent in them (a long quiet gap, or a short period given to
+      // a tenant whose period began long ago) are archived as one stretch: one step, not one per period.
+      const idleEnd = lastPeriodEndBy(end, now, this.config);
+      if (idleEnd !== undefined && idleEnd > end) {
+        const stretch: ArchivedPeriod = { start: end, end: idleEnd, spentUsd: 0, spendByCategory: {} };
+        archived.push(stretch);
+        this.state.archive.push(stretch);
+        this.state.archive.splice(0, Math.max(0, this.state.archive.length - ARCHIVED_PERIODS_KEPT));
+        this.state.periodStart = idleEnd;
+      }
+      this.learning.restoreIntensity(this.budgetStatus(), this.state.periodStart, 'new budget period');
     }
     return archived;
   }

@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { FINAL_RUN_STATUSES, type RunStatus } from '../../workflows/policy/run-state';
+
+/**
+ * The bodies the API answers with, as zod schemas: they document every 2xx response in the OpenAPI
+ * document and check each response as it is serialised. Objects are open (`looseObject`): fields
+ * added later reach clients without a schema change breaking the API.
+ */
+export const ALL_RUN_STATUSES = ['ADMITTING', 'WAITING', 'RUNNING', ...FINAL_RUN_STATUSES] as [
+  RunStatus,
+  ...RunStatus[],
+];
+const BUDGET_STATUSES = ['HEALTHY', 'WARNING', 'CRITICAL', 'EXCEEDED'] as const;
+const usd = (what: string) => z.number().describe(`${what}, in USD`);
+const isoTime = (what: string) => z.string().describe(`${what} (ISO 8601)`);
+
+export const errorBody = z
+  .object({ error: z.string(), message: z.string(), issues: z.array(z.string()).optional() })
+  .describe('An error: a code, one line saying what is wrong, and field-level issues for invalid input');
+
+const nodeResult = z.looseObject({
+  status: z.enum(['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED']),
+  costUsd: usd("the node's cost"),
+  attempts: z.number().int(),
+  model: z.string().optional(),
+  degraded: z.boolean().optional(),
+  error: z.string().optional(),
+  category: z.string().optional(),
+  startedAt: isoTime('when the node started').optional(),
+  endedAt: isoTime('when the node ended').optional(),
+});
+
+const costDecision = z
+  .looseObject({
+    nodeId: z.string(),
+    at: isoTime('when the CostAgent decided'),
+    action: z.enum(['CONTINUE', 'DEGRADE', 'TERMINATE']),
+    reason: z.string(),
+    utilization: z.number(),
+    concurrencyFactor: z.number(),
+    projectedTotalUsd: usd('projected tenant spend'),
+    confidence: z.number(),
+    nodeEstimateUsd: usd("the node's expected cost"),
+    leaseAvailableUsd: usd("the run's budget lease left"),
+    plan: z.looseObject({}).optional().describe('what a DEGRADE decision changed'),
+  })
+  .describe('one CostAgent decision, made before a node');
+
+export const runResult = z
+  .looseObject({
+    runId: z.string(),
+    tenantId: z.string(),
+    status: z.enum(ALL_RUN_STATUSES),
+    costUsd: usd('what the run cost, the exact sum of its nodes'),
+    nodes: z.record(z.string(), nodeResult).describe('each node by id'),
+    decisions: z.array(costDecision),
+    reason: z.string().optional().describe('why the run ended as it did (REJECTED, FAILED, TERMINATED, CANCELLED)'),
+    queuePosition: z.number().int().optional().describe("place in the tenant's admission queue while WAITING"),
+    budgetStatus: z.string().optional(),
+    learning: z.looseObject({ explore: z.boolean() }).optional(),
+  })
+  .describe("a run's progress while it runs, its result once it ended (the same shape)");
+
+const runRef = z.looseObject({ runId: z.string(), workflowId: z.string(), priority: z.number().int() });
+
+export const tenantStatusBody = z
+  .looseObject({
+    tenantId: z.string(),
+    config: z
+      .looseObject({
+        tenantId: z.string(),
+        budgetUsd: usd('budget per period'),
+        period: z.enum(['none', 'daily', 'monthly']),
+        periodSeconds: z.number().int().optional(),
+        maxConcurrentRuns: z.number().int(),
+        backpressureThreshold: z.number(),
+        thresholds: z.looseObject({ warning: z.number(), critical: z.number() }),
+        dedicatedQueue: z.boolean(),
+        learning: z.looseObject({}),
+      })
+      .describe("the tenant's configuration"),
+    budgetUsd: usd('budget this period'),
+    spentUsd: usd('spent this period'),
+    utilization: z.number().describe('spent / budget'),
+    budgetStatus: z.enum(BUDGET_STATUSES),
+    spendByCategory: z.record(z.string(), z.number()).describe('spend this period by cost category, in USD'),
+    runsInFlight: z.array(runRef.extend({ admittedAt: isoTime('admitted') })),
+    runsWaiting: z.array(runRef.extend({ requestedAt: isoTime('asked for admission') })),
+    chargedEvents: z.number().int().describe('cost events charged this period'),
+    reservedUsd: usd('authorised to runs in flight and not yet spent'),
+    periodStart: isoTime('start of the period'),
+    periodEnd: isoTime('end of the period').optional(),
+    archivedPeriods: z.array(
+      z.looseObject({ start: z.string(), end: z.string(), spentUsd: z.number(), spendByCategory: z.looseObject({}) }),
+    ),
+    learning: z
+      .looseObject({
+        configuredIntensity: z.string(),
+        intensity: z.string(),
+        metaLearningOptIn: z.boolean(),
+        learningBudgetUsd: z.number(),
+        learningSpentUsd: z.number(),
+      })
+      .describe('the learning profile (docs/LEARNING.md)'),
+    tokens: z
+      .array(z.looseObject({ id: z.string(), createdAt: z.string(), revokedAt: z.string().optional() }))
+      .describe('API tokens, without their hashes'),
+  })
+  .describe("a tenant's budget, spend, runs and learning");
+
+export const runListBody = z.object({
+  runs: z.array(
+    z.object({
+      runId: z.string(),
+      workflowId: z.string(),
+      status: z.enum(ALL_RUN_STATUSES).nullable().describe('DeliveryStatus search attribute'),
+      priority: z.number().int().nullable(),
+      costUsd: z.number().nullable(),
+      temporalStatus: z.string().describe("Temporal's execution status"),
+      startedAt: isoTime('started'),
+      closedAt: isoTime('closed').nullable(),
+    }),
+  ),
+  nextPageToken: z.string().optional().describe('pass as pageToken for the next page, with the same filters'),
+});
+
+export const startedRunBody = z.object({
+  runId: z.string(),
+  workflowId: z.string(),
+  status: z.literal('ADMITTING'),
+});
+
+export const issuedTokenBody = z.object({ token: z.string(), tokenId: z.string(), createdAt: z.string() });
+
+/**
+ * The open schemas' TypeScript types carry an index signature that ADOS's interfaces lack; a handler
+ * hands its value over as the documented body (the serializer still checks it against the schema).
+ */
+export const asBody = <S extends z.ZodType>(_schema: S, value: unknown) => value as z.output<S>;

@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import { idSchema } from '../../workflows/policy/ids';
+import { tenantConfigPatchSchema } from '../../workflows/policy/tenant';
+import { configureTenant, tenantStatus } from '../client';
+import { adminOnly } from './auth';
+import { ApiError, adminErrors, commonErrors } from './errors';
+import { asBody, errorBody, issuedTokenBody, tenantStatusBody } from './schemas';
+import { issueTenantToken, revokeTenantToken } from './tokens';
+
+const tenantParams = z.object({ tenantId: idSchema });
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** A PUT tenant body as sent, before zod filled in defaults. */
+    rawPatch: unknown;
+  }
+}
+
+/** Tenants: create or change, show, and their API tokens. */
+export async function tenantRoutes(app: FastifyInstance, { client }: { client: Client }) {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  app.decorateRequest('rawPatch', null);
+
+  api.put(
+    '/tenants/:tenantId',
+    {
+      schema: {
+        summary: 'Create a tenant, or change the fields given (admin)',
+        description: 'Besides the schema: thresholds.warning must be below thresholds.critical (else 400).',
+        params: tenantParams,
+        body: tenantConfigPatchSchema,
+        response: { 200: tenantStatusBody, 413: errorBody, ...adminErrors },
+      },
+      preHandler: adminOnly,
+      // The patch as sent: the parsed body has defaults filled in, which would overwrite settings the caller kept.
+      preValidation: async (request) => {
+        request.rawPatch = request.body;
+      },
+    },
+    async (request) =>
+      asBody(
+        tenantStatusBody,
+        await configureTenant(client, request.params.tenantId, {
+          ...(request.rawPatch as object),
+          tenantId: request.params.tenantId,
+        }),
+      ),
+  );
+
+  api.get(
+    '/tenants/:tenantId',
+    {
+      schema: {
+        summary: 'Budget status, utilization, spend by category, runs in flight and waiting, learning profile',
+        params: tenantParams,
+        response: { 200: tenantStatusBody, ...commonErrors },
+      },
+    },
+    async (request) => asBody(tenantStatusBody, await tenantStatus(client, request.params.tenantId)),
+  );
+
+  api.post(
+    '/tenants/:tenantId/tokens',
+    {
+      schema: {
+        summary: 'Issue a tenant token; shown once, stored only as its hash (admin)',
+        params: tenantParams,
+        response: {
+          201: issuedTokenBody,
+          409: errorBody.describe('the tenant holds its maximum of active tokens'),
+          ...adminErrors,
+        },
+      },
+      preHandler: adminOnly,
+    },
+    async (request, reply) => reply.code(201).send(await issueTenantToken(client, request.params.tenantId)),
+  );
+
+  api.delete(
+    '/tenants/:tenantId/tokens/:tokenId',
+    {
+      schema: {
+        summary: 'Revoke a tenant token (admin)',
+        params: tenantParams.extend({ tokenId: z.string().regex(/^[a-z0-9]{1,32}$/) }),
+        response: { 200: z.object({ revoked: z.literal(true) }), ...adminErrors },
+      },
+      preHandler: adminOnly,
+    },
+    async (request) => {
+      const revoked = await revokeTenantToken(client, request.params.tenantId, request.params.tokenId);
+      if (!revoked) throw new ApiError(404, 'NOT_FOUND', `no active token ${request.params.tokenId}`);
+      return { revoked: true as const };
+    },
+  );
+}
