@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactsRoot, json, writeFileAtomic } from './export/atomic';
+import { logger } from './logger';
 import {
   CONTROL_TASK_QUEUE,
   META_LEARNING_WORKFLOW_ID,
@@ -91,7 +92,7 @@ export function createControlActivities(
       // Runs closed since the last sweep (with a margin for visibility to catch up); the first sweep takes every run.
       const began = new Date();
       const since = readSweepWatermark();
-      const { runs, tenants } = await exportFinished(
+      const { runs, tenants, tenantErrors } = await exportFinished(
         c,
         since ? { closedSince: new Date(Date.parse(since) - SWEEP_OVERLAP_MS).toISOString() } : {},
       );
@@ -102,11 +103,15 @@ export function createControlActivities(
         const tenantId = entity.workflowId.replace(/^tenant-budget:/, '');
         if (!isValidId(tenantId)) continue;
         await releaseClosedRuns(c, tenantId);
-        if (!(tenantId in tenants)) await exportTenant(c, tenantId).catch(() => undefined);
+        if (!(tenantId in tenants) && !(tenantId in tenantErrors))
+          await exportTenant(c, tenantId).catch((err: Error) => (tenantErrors[tenantId] = err.message));
       }
+      // A tenant whose files could not be written is reported; the next sweep tries it again.
+      for (const [tenantId, error] of Object.entries(tenantErrors))
+        logger.warn({ tenantId, error }, 'tenant artifacts not exported');
       const queues = await writeQueueState(c, nodePartitionsFromEnv());
       writeFileAtomic(sweepWatermarkFile(), json({ since: began.toISOString() }));
-      return { exported: runs.filter((r) => r.exported).length, queues };
+      return { exported: runs.filter((r) => r.exported).length, queues, failedTenants: Object.keys(tenantErrors) };
     },
     async deploymentSettings(): Promise<DeploymentSettings> {
       const config = loadConfig();

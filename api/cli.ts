@@ -534,18 +534,20 @@ program
     if (opts.tenant) assertCliId('tenant id', opts.tenant);
     if (opts.run) assertCliId('run id', opts.run);
     const client = await connectClient();
-    const outcome = await exportFinished(client, {
-      tenantId: opts.tenant,
-      runId: opts.run,
-      force: Boolean(opts.force),
-    });
+    const force = Boolean(opts.force);
+    const outcome = await exportFinished(
+      client,
+      opts.run ? { tenantId: opts.tenant!, runId: opts.run, force } : { tenantId: opts.tenant, force },
+    );
     const exported = outcome.runs.filter((r) => r.exported);
     print({ ...outcome, artifactsDir: artifactsRoot() }, () =>
       [
         `exported ${exported.length} run(s) to ${artifactsRoot()}${outcome.runs.length > exported.length ? `; skipped ${outcome.runs.length - exported.length} (${[...new Set(outcome.runs.filter((r) => !r.exported).map((r) => r.reason))].join(', ')})` : ''}`,
         ...Object.entries(outcome.tenants).map(([t, files]) => `  tenant ${t}: ${files.length} file(s)`),
+        ...Object.entries(outcome.tenantErrors).map(([t, error]) => `  tenant ${t}: not exported: ${error}`),
       ].join('\n'),
     );
+    if (Object.keys(outcome.tenantErrors).length) process.exitCode = EXIT.ERROR;
   });
 
 // ── replay ──

@@ -38,5 +38,5 @@ export interface ControlActivities {
 /** Activities of the control worker that write artifacts. */
 export interface ExportActivities {
   exportRunArtifacts(input: { tenantId: string; runId: string }): Promise<{ files: string[] }>;
-  exportPendingArtifacts(): Promise<{ exported: number; queues: number }>;
+  exportPendingArtifacts(): Promise<{ exported: number; queues: number; failedTenants?: string[] }>;
 }

@@ -162,9 +162,8 @@ function lastLearningSeq(path: string): number {
   return 0;
 }
 
-export interface ExportOptions {
-  tenantId?: string;
-  runId?: string;
+/** One run (its tenant and id), one tenant's finished runs, or (neither) every finished run. */
+export type ExportOptions = ({ tenantId?: string; runId?: undefined } | { tenantId: string; runId: string }) & {
   root?: string;
   force?: boolean;
   /** Only runs that closed at or after this time (ISO): the sweep's watermark. @default every closed run */
@@ -175,11 +174,10 @@ export interface ExportOptions {
 export async function exportFinished(
   client: Client,
   { tenantId, runId, root = artifactsRoot(), force = false, closedSince }: ExportOptions,
-): Promise<{ runs: RunExport[]; tenants: Record<string, string[]> }> {
+): Promise<{ runs: RunExport[]; tenants: Record<string, string[]>; tenantErrors: Record<string, string> }> {
   if (tenantId) assertId('tenant id', tenantId);
   const runs: RunExport[] = [];
-  if (runId) {
-    if (!tenantId) throw new Error('--run needs --tenant');
+  if (runId !== undefined && tenantId !== undefined) {
     runs.push(await exportRun(client, tenantId, runId, { force, root }));
   } else {
     const query = [
@@ -196,10 +194,16 @@ export async function exportFinished(
     }
   }
   const tenants: Record<string, string[]> = {};
+  // A tenant whose files cannot be written is reported, and the others still exported.
+  const tenantErrors: Record<string, string> = {};
   const touched = new Set(runs.filter((r) => r.exported).map((r) => r.tenantId));
   if (tenantId) touched.add(tenantId);
   for (const t of touched) {
-    tenants[t] = await exportTenant(client, t, { root }).catch(() => []);
+    try {
+      tenants[t] = await exportTenant(client, t, { root });
+    } catch (err) {
+      tenantErrors[t] = err instanceof Error ? err.message : String(err);
+    }
   }
-  return { runs, tenants };
+  return { runs, tenants, tenantErrors };
 }
