@@ -179,11 +179,7 @@ export class TenantEntity {
           error: String(err),
         });
         const now = this.now();
-        if ('exploration' in reply)
-          this.ledger.learning.settleExploration(reply.exploration.explorationId, undefined, now, {
-            runId: '',
-            nodeId: '',
-          });
+        if ('exploration' in reply) this.ledger.learning.dropExploration(reply.exploration.explorationId);
         else this.ledger.releaseRun(runIdOf(reply), [], now);
         this.touch(this.ledger.admitWaiting(now));
       },

@@ -299,6 +299,11 @@ export class LearningProfile {
   }
 
   /** A shadow finished (or gave up): its reservation goes, and what it showed becomes evidence. */
+  /** An exploration that will never report (its run is gone): its reserved learning money returns. */
+  dropExploration(explorationId: string): void {
+    delete this.state.reservations[explorationId];
+  }
+
   settleExploration(
     explorationId: string,
     observation: ShadowObservation | undefined,
