@@ -1,3 +1,4 @@
+import { defaultPayloadConverter } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -80,7 +81,12 @@ describe('the exporter', () => {
     assert.ok(typeof task.timings.queueMs === 'number' && typeof task.timings.runMs === 'number');
     const report = JSON.parse(readFileSync(join(dir, 'concurrency_report.json'), 'utf8'));
     assert.equal(report.peakParallelism, 2, 'retrieve and pause ran together');
-    assert.ok(report.admissionWaitMs >= 0);
+    // Admitted before it started: the wait its starter measured, carried in the run's launch.
+    const started = (await env.client.workflow.getHandle('delivery-run:audited:rag').fetchHistory()).events![0]!;
+    const launch = defaultPayloadConverter.fromPayload<{ admissionWaitMs: number }>(
+      started.workflowExecutionStartedEventAttributes!.input!.payloads![1]!,
+    );
+    assert.equal(report.admissionWaitMs, launch.admissionWaitMs);
     const decisions = JSON.parse(readFileSync(join(dir, 'cost_decision.json'), 'utf8'));
     assert.equal(decisions.decisions.length, 3);
     const trace = readFileSync(join(dir, 'trace.jsonl'), 'utf8')
@@ -290,7 +296,12 @@ describe('the exporter', () => {
     assert.equal(generate[1].kind, 'llm.generate');
     assert.equal(generate[1].attempt, 1);
     assert.match(generate[1].queue, /^ados-nodes-\d$/);
-    assert.ok(generate[1].durationMs >= 0 && generate[1].outcome === 'completed');
+    assert.equal(generate[1].outcome, 'completed');
+    const span = Date.parse(generate[1].at) - Date.parse(generate[0].at);
+    assert.ok(
+      generate[1].durationMs === span || generate[1].durationMs === span - 1,
+      `duration ${generate[1].durationMs} ms matches its start and end`,
+    );
     const summary = JSON.parse(
       readFileSync(
         join(

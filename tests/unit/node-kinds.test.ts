@@ -1,3 +1,4 @@
+import { UNIT_PRICES, toMicros } from '../../workflows/policy/catalog';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,7 +51,8 @@ describe('node kinds', () => {
     assert.ok(passages.length >= 1 && passages.length <= 2, 'at most top_k, only passages that match');
     assert.match(passages[0]!.text, /idempotency key/);
     assert.equal(passages[0]!.id, 'notes.md#2');
-    assert.ok(result.costMicros >= 0);
+    // One price per thousand indexed passages: the four lines of notes.md.
+    assert.equal(result.costMicros, toMicros((4 / 1000) * UNIT_PRICES.retrievalPer1kDocs));
   });
 
   test('retrieval.search searches the project docs by default', async () => {

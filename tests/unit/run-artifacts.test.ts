@@ -31,7 +31,11 @@ describe('run artifacts from a recorded history', () => {
     const generate = parse(files, 'task_result_generate.json');
     assert.equal(generate.kind, 'llm.generate');
     assert.ok(generate.usage.inputTokens > 0);
-    assert.ok(generate.timings.runMs >= 0 && generate.timings.queueMs >= 0);
+    // The activity's own timestamps, as the history recorded them.
+    const { scheduledAt, startedAt, closedAt, queueMs, runMs } = generate.timings;
+    assert.equal(runMs, Date.parse(closedAt) - Date.parse(startedAt));
+    assert.equal(queueMs, Date.parse(startedAt) - Date.parse(scheduledAt));
+    assert.ok(runMs > 0, 'the generate node took time');
     assert.deepEqual([...files.keys()].filter((f) => f.startsWith('task_result_')).sort(), [
       'task_result_advanced_reranking.json',
       'task_result_evaluate.json',
