@@ -291,19 +291,26 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   return summary;
 }
 
-/** The most common reason behind each outcome: the run's own reason, or its DEGRADE decision's. */
+/**
+ * The most common reason behind each outcome (the run's own reason, or its DEGRADE decision's),
+ * quoted from its latest run with the real figures, and how many runs gave a reason of that shape.
+ */
 function whyByStatus(results: DeliveryRunResult[]): Record<string, string> {
-  const reasons = new Map<string, Map<string, number>>();
+  const reasons = new Map<string, Map<string, { count: number; example: string }>>();
   for (const r of results) {
     if (r.status === 'COMPLETED') continue;
     const reason = r.reason ?? r.decisions.find((d) => d.action === 'DEGRADE')?.reason ?? 'no reason recorded';
-    // Numbers differ from run to run; the shape of the reason is what repeats.
-    const shape = reason.replace(/\$[0-9.]+/g, '$…').replace(/[0-9]+(\.[0-9]+)?%/g, '…%');
-    const counts = reasons.get(r.status) ?? new Map<string, number>();
-    counts.set(shape, (counts.get(shape) ?? 0) + 1);
-    reasons.set(r.status, counts);
+    // Figures differ from run to run; runs are grouped by the shape of their reason.
+    const shape = reason.replace(/\$[0-9.]+/g, '$').replace(/[0-9]+(\.[0-9]+)?%/g, '%');
+    const byShape = reasons.get(r.status) ?? new Map<string, { count: number; example: string }>();
+    const seen = byShape.get(shape) ?? { count: 0, example: reason };
+    byShape.set(shape, { count: seen.count + 1, example: reason });
+    reasons.set(r.status, byShape);
   }
   return Object.fromEntries(
-    [...reasons].map(([status, counts]) => [status, [...counts].sort((a, b) => b[1] - a[1])[0]![0]]),
+    [...reasons].map(([status, byShape]) => {
+      const { count, example } = [...byShape.values()].sort((a, b) => b.count - a.count)[0]!;
+      return [status, count > 1 ? `${example} (and ${count - 1} more like it)` : example];
+    }),
   );
 }
