@@ -121,15 +121,15 @@ describe('RunState', () => {
     });
   });
 
-  test('the Web UI details are a markdown table with one row per node', () => {
+  test('the Web UI details are one markdown line per node: id, kind, status, attempts, cost', () => {
     const run = runState([
       { id: 'a', kind: 'util.sleep' },
       { id: 'b', kind: 'llm.generate' },
     ]);
     const md = run.detailsMarkdown('RUNNING');
-    assert.match(md, /\| node \| kind \| status \|/);
-    assert.match(md, /\| a \| util\.sleep \| PENDING \|/);
-    assert.equal(md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| node')).length, 2);
+    assert.match(md, /^- \*\*a\*\* \(util\.sleep\) · PENDING · 0 attempts · \$0\.000000$/m);
+    assert.match(md, /^- \*\*b\*\* \(llm\.generate\) · PENDING/m);
+    assert.equal(md.split('\n').filter((l) => l.startsWith('- ')).length, 2);
   });
 });
 

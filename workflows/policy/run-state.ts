@@ -215,18 +215,20 @@ export class RunState {
   detailsMarkdown(status: RunStatus, decisions: readonly CostDecision[] = []): string {
     const decided = new Map<string, CostDecision>();
     for (const d of decisions) decided.set(d.nodeId, d);
-    const lines = [
-      `**${this.spec.dag.name}** · ${status} · $${(this.totalCostMicros() / 1_000_000).toFixed(6)}`,
-      '',
-      '| node | kind | status | attempts | cost (USD) | model | decision |',
-      '|---|---|---|---|---|---|---|',
-    ];
+    // One line per node: the Web UI renders markdown tables without cell padding, which runs columns together.
+    const lines = [`**${this.spec.dag.name}** · ${status} · $${(this.totalCostMicros() / 1_000_000).toFixed(6)}`, ''];
     for (const node of this.spec.dag.nodes) {
       const r = this.nodes[node.id]!;
       const d = decided.get(node.id);
-      lines.push(
-        `| ${node.id} | ${node.kind} | ${r.status} | ${r.attempts} | ${r.costUsd.toFixed(6)} | ${r.model ?? ''} | ${d?.action ?? ''} |`,
-      );
+      const parts = [
+        `**${node.id}** (${node.kind})`,
+        r.status,
+        `${r.attempts} ${r.attempts === 1 ? 'attempt' : 'attempts'}`,
+        `$${r.costUsd.toFixed(6)}`,
+        ...(r.model ? [r.model] : []),
+        ...(d ? [`CostAgent: ${d.action}`] : []),
+      ];
+      lines.push(`- ${parts.join(' · ')}`);
     }
     const notable = decisions.filter((d) => d.action !== 'CONTINUE');
     if (notable.length > 0) lines.push('', ...notable.map((d) => `- **${d.action}** before ${d.nodeId}: ${d.reason}`));
