@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import {
   learnCost,
-  learnedEstimate,
   observe,
   emptyStat,
   type CostModel,
@@ -423,11 +422,6 @@ export class LearningProfile {
 
   runLearning(explore: boolean): RunLearning {
     return { explore, costModel: this.state.costModel, preferences: this.state.preferences };
-  }
-
-  /** The learned estimate for a (kind, model), for status and artifacts. */
-  estimateFor(kind: string, model: string | undefined, catalogMicros: number) {
-    return learnedEstimate(this.state.costModel, kind, model, catalogMicros);
   }
 }
 

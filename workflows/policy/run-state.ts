@@ -135,14 +135,6 @@ export class RunState {
     return Object.keys(this.nodes).filter((id) => this.nodes[id]!.status === 'RUNNING');
   }
 
-  pending(): string[] {
-    return Object.keys(this.nodes).filter((id) => this.nodes[id]!.status === 'PENDING');
-  }
-
-  isFinished(): boolean {
-    return this.running().length === 0 && this.readyNodes().length === 0;
-  }
-
   markRunning(id: string, at: string, model?: string): void {
     Object.assign(this.nodes[id]!, { status: 'RUNNING', startedAt: at, ...(model ? { model } : {}) });
   }
@@ -196,19 +188,6 @@ export class RunState {
         Object.assign(upstream, this.upstreamOutputs(this.node(dep), seen));
     }
     return upstream;
-  }
-
-  counts(): Record<NodeStatus, number> {
-    const counts: Record<NodeStatus, number> = {
-      PENDING: 0,
-      RUNNING: 0,
-      COMPLETED: 0,
-      FAILED: 0,
-      SKIPPED: 0,
-      CANCELLED: 0,
-    };
-    for (const result of Object.values(this.nodes)) counts[result.status]++;
-    return counts;
   }
 
   /** Markdown for the Web UI's current details: the node table with the CostAgent's decision before each node. */
