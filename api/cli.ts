@@ -24,7 +24,7 @@ import { ensureExportSchedule } from './schedules';
 import { ExecutionTrace } from '../workers/execution-trace';
 import { exportFinished } from '../activities/export/exporter';
 import { artifactsRoot } from '../activities/export/atomic';
-import { ID_PATTERN, isValidId } from '../workflows/policy/ids';
+import { ID_PATTERN, isValidId, parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
 import { loadConfig, ConfigError } from '../infra/config';
 import { clusterDown, clusterStatus, clusterUp } from '../infra/cluster/cluster';
 import { DEFAULT_CLUSTER_DIR } from '../infra/cluster/layout';
@@ -35,6 +35,7 @@ import { issueTenantToken, revokeTenantToken } from './http/tokens';
 import { createMetrics } from '../infra/metrics';
 import { freePort } from '../infra/ports';
 import { serveWorkerMetrics } from '../workers/metrics';
+import { formatUsd } from '../workflows/policy/catalog';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -91,6 +92,14 @@ function assertCliId(what: string, value: string): string {
   return value;
 }
 
+/** Resolves on Ctrl-C or SIGTERM: long-running commands then stop what they started. */
+function untilStopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
 function list(raw: string): string[] {
   return raw
     .split(',')
@@ -116,10 +125,7 @@ program
       { address: server.address, uiUrl: server.uiUrl, db: opts.db, started: true },
       () => `Temporal dev server at ${server.address} · Web UI ${server.uiUrl} · state in ${opts.db}\nCtrl-C to stop`,
     );
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await untilStopped();
     await server.stop();
   });
 
@@ -338,7 +344,7 @@ function renderLearning(l: TenantStatus['learning']): string[] {
       .slice(0, 8)
       .map(
         (e) =>
-          `    cost model ${e.key}: ${e.basis === 'ratio' ? `×${e.mean.toFixed(3)} of catalog` : `$${(e.mean / 1e6).toFixed(6)}`} ± ${e.basis === 'ratio' ? e.stdDev.toFixed(3) : `$${(e.stdDev / 1e6).toFixed(6)}`} over ${e.samples} samples${e.prior !== undefined ? ` (prior ${e.prior.toFixed(3)})` : ''}`,
+          `    cost model ${e.key}: ${e.basis === 'ratio' ? `×${e.mean.toFixed(3)} of catalog` : `${formatUsd(e.mean)}`} ± ${e.basis === 'ratio' ? e.stdDev.toFixed(3) : `${formatUsd(e.stdDev)}`} over ${e.samples} samples${e.prior !== undefined ? ` (prior ${e.prior.toFixed(3)})` : ''}`,
       ),
   ];
 }
@@ -463,7 +469,7 @@ run
       };
       const client = await connectClient();
       const handle = await startRun(client, input);
-      const runId = handle.workflowId.split(':')[2]!;
+      const { runId } = parseDeliveryRunWorkflowId(handle.workflowId)!;
       if (!opts.wait) {
         print(
           { tenantId: opts.tenant, runId, workflowId: handle.workflowId },
@@ -579,10 +585,7 @@ program
     const app = await buildApi({ client, config, logger, metrics: createMetrics() });
     const url = await app.listen({ port: config.ADOS_API_PORT, host: config.ADOS_API_HOST });
     print({ url, docs: `${url}/docs` }, () => `ADOS API at ${url} · OpenAPI ${url}/docs · Ctrl-C to stop`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await untilStopped();
     await app.close();
     await client.connection.close();
   });

@@ -14,6 +14,7 @@ import { ensureExportSchedule } from './schedules';
 import { artifactsRoot } from '../activities/export/atomic';
 import { exportFinished } from '../activities/export/exporter';
 import { ExecutionTrace } from '../workers/execution-trace';
+import { toMicros, usd } from '../workflows/policy/catalog';
 
 interface DemoTenant {
   tenantId: string;
@@ -228,7 +229,7 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
       why: whyByStatus(mine),
       runs: mine.length,
       byStatus,
-      costUsd: mine.reduce((s, r) => s + Math.round(r.costUsd * 1e6), 0) / 1e6,
+      costUsd: usd(mine.reduce((s, r) => s + toMicros(r.costUsd), 0)),
       spentUsd: status.spentUsd,
       budgetUsd: status.budgetUsd,
       budgetStatus: status.budgetStatus,

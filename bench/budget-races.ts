@@ -7,8 +7,7 @@ import { Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
 import { runBench, withBenchEnv, writeReport } from './harness';
-
-const micros = (usd: number) => Math.round(usd * 1e6);
+import { toMicros, usd } from '../workflows/policy/catalog';
 
 async function race(
   client: Client,
@@ -42,7 +41,7 @@ async function race(
     status = await tenantStatus(client, tenantId);
   }
   const ran = results.filter((r) => r.nodes.work?.status === 'COMPLETED').length;
-  const overspend = Math.max(0, micros(status.spentUsd) - micros(budgetUsd));
+  const overspend = Math.max(0, toMicros(status.spentUsd) - toMicros(budgetUsd));
   return {
     runs,
     budgetUsd,
@@ -50,10 +49,10 @@ async function race(
     estimateUsd,
     completed: ran,
     spentUsd: status.spentUsd,
-    overspendUsd: overspend / 1e6,
+    overspendUsd: usd(overspend),
     /** What the lease design promises: no more than the estimation error of the nodes that ran. */
-    boundUsd: (ran * Math.max(0, micros(costUsd) - micros(estimateUsd))) / 1e6,
-    spendEqualsRunCosts: micros(status.spentUsd) === results.reduce((s, r) => s + micros(r.costUsd), 0),
+    boundUsd: usd(ran * Math.max(0, toMicros(costUsd) - toMicros(estimateUsd))),
+    spendEqualsRunCosts: toMicros(status.spentUsd) === results.reduce((s, r) => s + toMicros(r.costUsd), 0),
   };
 }
 

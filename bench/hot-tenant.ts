@@ -8,6 +8,7 @@ import { Runtime } from '@temporalio/worker';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import { runBench, withBenchEnv, writeReport } from './harness';
+import { toMicros, usd } from '../workflows/policy/catalog';
 
 const RUNS = Number(process.argv[2] ?? 500);
 /** Optional: make the server suggest continue-as-new sooner, to exercise it under this load. */
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
       elapsedMs,
       runsPerSecond: Math.round((RUNS / elapsedMs) * 1000 * 10) / 10,
       spentUsd: status.spentUsd,
-      expectedUsd: Math.round(results.reduce((s, r) => s + r.costUsd * 1e6, 0)) / 1e6,
+      expectedUsd: usd(results.reduce((s, r) => s + toMicros(r.costUsd), 0)),
       entityRuns: chain.length,
       continueAsNew: chain.length - 1,
       largestEntityHistory: Math.max(...chain.map((c) => c.events)),

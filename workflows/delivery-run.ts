@@ -23,7 +23,7 @@ import { exportDeliveryRun } from './export-delivery-run';
 import { metrics } from './metrics-sink';
 import { releases } from './release-sink';
 import { shadowExploration } from './shadow-exploration';
-import { cheaperModel } from './policy/catalog';
+import { cheaperModel, usd } from './policy/catalog';
 import { catalogEstimateMicros } from './policy/estimates';
 import { validateDeliveryRunInput, type DagNode, type DeliveryRunInput, type DeliveryRunSpec } from './policy/dag';
 import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from './policy/ids';
@@ -175,7 +175,7 @@ class DeliveryRun {
       runId: this.runId,
       tenantId: this.input.tenantId,
       status,
-      costUsd: (this.state?.totalCostMicros() ?? 0) / 1_000_000,
+      costUsd: usd(this.state?.totalCostMicros() ?? 0),
       nodes: this.state?.nodes ?? {},
       decisions: this.governor?.decisions ?? [],
       ...(reason ? { reason } : {}),
@@ -356,7 +356,7 @@ class DeliveryRun {
 
   /** A node ended: its cost waits to be reported; a full batch is sent now, and the node is done once it is delivered. */
   private charge(node: DagNode, event?: CostEvent): Promise<void> | undefined {
-    if (event && event.costMicros > 0) metrics.spent(this.input.tenantId, event.category, event.costMicros / 1e6);
+    if (event && event.costMicros > 0) metrics.spent(this.input.tenantId, event.category, usd(event.costMicros));
     const batch = this.governor!.nodeEnded(node.id, event);
     // Sent even while the run is being cancelled: the money was spent.
     return batch
@@ -421,7 +421,7 @@ class DeliveryRun {
         { key: TenantIdKey, value: this.input.tenantId },
         { key: DeliveryPriorityKey, value: this.spec!.priority },
         { key: DeliveryStatusKey, value: next },
-        { key: DeliveryCostUsdKey, value: state.totalCostMicros() / 1_000_000 },
+        { key: DeliveryCostUsdKey, value: usd(state.totalCostMicros()) },
         ...(budget ? [{ key: BudgetStatusKey, value: budget }] : []),
       ]);
       this.published = { status: next, ...(budget ? { budget } : {}) };

@@ -13,6 +13,7 @@ import type { CostEvent } from './policy/tenant';
 import type { ShadowObservation } from './policy/learning';
 import type { NodeActivity, NodeTask } from './node-task';
 import { explorationGrantedSignal, requestExplorationSignal, settleExplorationSignal } from './tenant-budget';
+import { usd } from './policy/catalog';
 
 export { explorationGrantedSignal };
 
@@ -101,7 +102,7 @@ export async function shadowExploration(input: ShadowExplorationInput): Promise<
       `shadow of ${nodeId}: ${input.fromModel} → ${input.toModel}`,
     )({
       ...shadowTask,
-      params: { ...shadowTask.params, max_cost_usd: (grantedMicros - EVAL_RESERVE_MICROS) / 1e6 },
+      params: { ...shadowTask.params, max_cost_usd: usd(grantedMicros - EVAL_RESERVE_MICROS) },
     });
     costs.push({
       key: `${explorationId}/shadow`,
@@ -163,8 +164,8 @@ export async function shadowExploration(input: ShadowExplorationInput): Promise<
   const compared = observation?.qualityShadow !== undefined;
   return {
     status: compared ? 'COMPARED' : 'CUT_SHORT',
-    grantedUsd: grantedMicros / 1e6,
-    spentUsd: spent() / 1e6,
+    grantedUsd: usd(grantedMicros),
+    spentUsd: usd(spent()),
     ...(observation ? { observation } : {}),
   };
 }

@@ -8,6 +8,7 @@ import { tenantBudgetWorkflowId, deliveryRunWorkflowId } from '../../workflows/p
 import type { DeliveryRunResult } from '../../workflows/policy/run-state';
 import { artifactsRoot, json, runArtifactsDir, tenantArtifactsDir, writeFileAtomic } from './atomic';
 import { runArtifacts, type JsonHistory } from './run-artifacts';
+import { toMicros, usd } from '../../workflows/policy/catalog';
 
 /** Written last, after every other file of the run: its presence means the export is complete. */
 export const EXPORTED_MARKER = '.exported';
@@ -121,16 +122,15 @@ export async function exportTenant(
     const day = summary.closedAt.slice(0, 10);
     const report = byDay.get(day) ?? { totalMicros: 0, byCategory: {}, byRun: {} };
     for (const node of Object.values(summary.nodes)) {
-      const micros = Math.round(node.costUsd * 1e6);
+      const micros = toMicros(node.costUsd);
       if (micros === 0) continue;
       report.totalMicros += micros;
       const category = node.category ?? 'compute';
       report.byCategory[category] = (report.byCategory[category] ?? 0) + micros;
     }
-    report.byRun[summary.runId] = Math.round(summary.costUsd * 1e6);
+    report.byRun[summary.runId] = toMicros(summary.costUsd);
     byDay.set(day, report);
   }
-  const usd = (micros: number) => micros / 1e6;
   for (const [day, report] of byDay) {
     written.set(
       `cost_report_${day}.json`,
@@ -168,7 +168,7 @@ export type ExportOptions = ({ tenantId?: string; runId?: undefined } | { tenant
   force?: boolean;
   /** Only runs that closed at or after this time (ISO): the sweep's watermark. @default every closed run */
   closedSince?: string;
-}
+};
 
 /** `ados export`: one run, one tenant's finished runs, or every finished run not yet exported. */
 export async function exportFinished(

@@ -1,4 +1,11 @@
-import { DEFAULT_MODEL, MODEL_CATALOG, priceLlmTokens, toMicros } from '../../workflows/policy/catalog';
+import {
+  DEFAULT_MODEL,
+  MICROS_PER_USD,
+  MODEL_CATALOG,
+  priceLlmTokens,
+  toMicros,
+  usd,
+} from '../../workflows/policy/catalog';
 import type { NodeTask } from '../../workflows/node-task';
 import { countTokens, truncateToTokens } from '../tokenizer';
 import { NodeInputError, numberParam, stringParam, upstreamPassages, type NodeContext, type NodeKind } from './kind';
@@ -151,11 +158,11 @@ function capTokensToCost(
   const price = MODEL_CATALOG[model]!;
   // One micro-dollar of slack for rounding in priceLlmTokens.
   const leftMicros = capMicros - priceLlmTokens(model, inputTokens, 0) - 1;
-  const perTokenMicros = (price.outputPer1k / 1000) * 1e6;
+  const perTokenMicros = (price.outputPer1k / 1000) * MICROS_PER_USD;
   const affordable = Math.floor(leftMicros / perTokenMicros / candidates);
   if (affordable < 1)
     throw new NodeInputError(
-      `node ${task.nodeId} (llm.generate): max_cost_usd ${capMicros / 1e6} does not cover the prompt (${inputTokens} tokens on ${model})`,
+      `node ${task.nodeId} (llm.generate): max_cost_usd ${usd(capMicros)} does not cover the prompt (${inputTokens} tokens on ${model})`,
     );
   return Math.min(maxTokens, affordable);
 }

@@ -1,4 +1,4 @@
-import { UNIT_PRICES, toMicros } from '../../workflows/policy/catalog';
+import { UNIT_PRICES, formatUsd, toMicros } from '../../workflows/policy/catalog';
 import { countTokens, words } from '../tokenizer';
 import { NodeInputError, numberParam, stringParam, upstreamCandidates, upstreamPassages, type NodeKind } from './kind';
 
@@ -98,7 +98,7 @@ export const evalScore: NodeKind = {
       costMicros > toMicros(numberParam(task, 'max_cost_usd', 0, { min: 0, max: 1e6 }))
     ) {
       throw new NodeInputError(
-        `node ${task.nodeId} (eval.score) would cost $${(costMicros / 1e6).toFixed(6)}, above its max_cost_usd`,
+        `node ${task.nodeId} (eval.score) would cost ${formatUsd(costMicros)}, above its max_cost_usd`,
       );
     }
     const f1 = round4(tokenF1(answer, reference));

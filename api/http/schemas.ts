@@ -11,7 +11,7 @@ export const ALL_RUN_STATUSES = ['ADMITTING', 'WAITING', 'RUNNING', ...FINAL_RUN
   ...RunStatus[],
 ];
 const BUDGET_STATUSES = ['HEALTHY', 'WARNING', 'CRITICAL', 'EXCEEDED'] as const;
-const usd = (what: string) => z.number().describe(`${what}, in USD`);
+const usdField = (what: string) => z.number().describe(`${what}, in USD`);
 const isoTime = (what: string) => z.string().describe(`${what} (ISO 8601)`);
 
 export const errorBody = z
@@ -20,7 +20,7 @@ export const errorBody = z
 
 const nodeResult = z.looseObject({
   status: z.enum(['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED']),
-  costUsd: usd("the node's cost"),
+  costUsd: usdField("the node's cost"),
   attempts: z.number().int(),
   model: z.string().optional(),
   degraded: z.boolean().optional(),
@@ -38,10 +38,10 @@ const costDecision = z
     reason: z.string(),
     utilization: z.number(),
     concurrencyFactor: z.number(),
-    projectedTotalUsd: usd('projected tenant spend'),
+    projectedTotalUsd: usdField('projected tenant spend'),
     confidence: z.number(),
-    nodeEstimateUsd: usd("the node's expected cost"),
-    leaseAvailableUsd: usd("the run's budget lease left"),
+    nodeEstimateUsd: usdField("the node's expected cost"),
+    leaseAvailableUsd: usdField("the run's budget lease left"),
     plan: z.looseObject({}).optional().describe('what a DEGRADE decision changed'),
   })
   .describe('one CostAgent decision, made before a node');
@@ -51,7 +51,7 @@ export const runResult = z
     runId: z.string(),
     tenantId: z.string(),
     status: z.enum(ALL_RUN_STATUSES),
-    costUsd: usd('what the run cost, the exact sum of its nodes'),
+    costUsd: usdField('what the run cost, the exact sum of its nodes'),
     nodes: z.record(z.string(), nodeResult).describe('each node by id'),
     decisions: z.array(costDecision),
     reason: z.string().optional().describe('why the run ended as it did (REJECTED, FAILED, TERMINATED, CANCELLED)'),
@@ -69,7 +69,7 @@ export const tenantStatusBody = z
     config: z
       .looseObject({
         tenantId: z.string(),
-        budgetUsd: usd('budget per period'),
+        budgetUsd: usdField('budget per period'),
         period: z.enum(['none', 'daily', 'monthly']),
         periodSeconds: z.number().int().optional(),
         maxConcurrentRuns: z.number().int(),
@@ -79,15 +79,15 @@ export const tenantStatusBody = z
         learning: z.looseObject({}),
       })
       .describe("the tenant's configuration"),
-    budgetUsd: usd('budget this period'),
-    spentUsd: usd('spent this period'),
+    budgetUsd: usdField('budget this period'),
+    spentUsd: usdField('spent this period'),
     utilization: z.number().describe('spent / budget'),
     budgetStatus: z.enum(BUDGET_STATUSES),
     spendByCategory: z.record(z.string(), z.number()).describe('spend this period by cost category, in USD'),
     runsInFlight: z.array(runRef.extend({ admittedAt: isoTime('admitted') })),
     runsWaiting: z.array(runRef.extend({ requestedAt: isoTime('asked for admission') })),
     chargedEvents: z.number().int().describe('cost events charged this period'),
-    reservedUsd: usd('authorised to runs in flight and not yet spent'),
+    reservedUsd: usdField('authorised to runs in flight and not yet spent'),
     periodStart: isoTime('start of the period'),
     periodEnd: isoTime('end of the period').optional(),
     archivedPeriods: z.array(

@@ -61,6 +61,11 @@ export function usd(micros: number): number {
   return micros / MICROS_PER_USD;
 }
 
+/** Micro-dollars as people read them: `$0.012345`. */
+export function formatUsd(micros: number): string {
+  return `$${usd(micros).toFixed(6)}`;
+}
+
 export function priceLlmTokens(model: string, inputTokens: number, outputTokens: number): number {
   const price = MODEL_CATALOG[model];
   if (!price)

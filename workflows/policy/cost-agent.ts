@@ -1,4 +1,5 @@
 import type { TenantPressure } from './tenant';
+import { formatUsd, usd } from './catalog';
 
 export interface CostAgentInput {
   pressure: TenantPressure;
@@ -26,7 +27,6 @@ export interface CostVerdict {
   confidence: number;
 }
 
-const usd = (micros: number) => `$${(micros / 1e6).toFixed(6)}`;
 const round = (x: number, digits = 4) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /**
@@ -54,16 +54,20 @@ export function decideCost(input: CostAgentInput): CostVerdict {
     reason,
     utilization: round(utilization, 6),
     concurrencyFactor: round(concurrencyFactor),
-    projectedTotalUsd: projected / 1e6,
+    projectedTotalUsd: usd(projected),
     confidence,
   });
 
   if (utilization >= 1)
-    return verdict('TERMINATE', `budget exceeded: spent ${usd(spent)} of ${usd(p.budgetMicros)}`, projectedFull);
+    return verdict(
+      'TERMINATE',
+      `budget exceeded: spent ${formatUsd(spent)} of ${formatUsd(p.budgetMicros)}`,
+      projectedFull,
+    );
   if (projectedDegraded > p.budgetMicros) {
     return verdict(
       'TERMINATE',
-      `even the degraded remainder (${usd(input.remainingDegradedMicros)}) would take the tenant to ${usd(projectedDegraded)} of ${usd(p.budgetMicros)}, counting ${usd(p.othersCommittedMicros)} committed by other runs`,
+      `even the degraded remainder (${formatUsd(input.remainingDegradedMicros)}) would take the tenant to ${formatUsd(projectedDegraded)} of ${formatUsd(p.budgetMicros)}, counting ${formatUsd(p.othersCommittedMicros)} committed by other runs`,
       projectedDegraded,
     );
   }
@@ -85,7 +89,7 @@ export function decideCost(input: CostAgentInput): CostVerdict {
   if (projectedFull > p.budgetMicros) {
     return verdict(
       'DEGRADE',
-      `the full remainder (${usd(input.remainingFullMicros)}) would take the tenant to ${usd(projectedFull)} of ${usd(p.budgetMicros)}`,
+      `the full remainder (${formatUsd(input.remainingFullMicros)}) would take the tenant to ${formatUsd(projectedFull)} of ${formatUsd(p.budgetMicros)}`,
       projectedDegraded,
     );
   }

@@ -1,13 +1,7 @@
 import { z } from 'zod';
-import {
-  learnCost,
-  observe,
-  emptyStat,
-  type CostModel,
-  type CostSample,
-  type RunningStat,
-} from './cost-model';
+import { learnCost, observe, emptyStat, type CostModel, type CostSample, type RunningStat } from './cost-model';
 import type { BudgetStatus } from './tenant';
+import { formatUsd, usd } from './catalog';
 
 /**
  * A tenant's learning profile: how much of its budget may go to learning, how often runs explore a
@@ -188,8 +182,8 @@ export function summarizeEvidence(e: VariantEvidence): VariantEvidenceSummary {
     samples: e.qualityShadow.n,
     qualityFull: r(e.qualityFull.mean),
     qualityShadow: r(e.qualityShadow.mean),
-    costFullUsd: e.costFull.mean / 1e6,
-    costShadowUsd: e.costShadow.mean / 1e6,
+    costFullUsd: usd(e.costFull.mean),
+    costShadowUsd: usd(e.costShadow.mean),
   };
 }
 
@@ -289,7 +283,7 @@ export class LearningProfile {
         reason:
           rate <= 0
             ? `intensity ${this.state.effectiveIntensity} does not explore`
-            : `the learning budget has $${(available / 1e6).toFixed(6)} left, the shadow needs $${(requestMicros / 1e6).toFixed(6)}`,
+            : `the learning budget has ${formatUsd(available)} left, the shadow needs ${formatUsd(requestMicros)}`,
       });
       return 0;
     }
@@ -319,8 +313,8 @@ export class LearningProfile {
       fromModel: observation.fromModel,
       toModel: observation.toModel,
       ...(complete ? { qualityFull: observation.qualityFull, qualityShadow: observation.qualityShadow } : {}),
-      costFullUsd: observation.costFullMicros / 1e6,
-      costShadowUsd: observation.costShadowMicros / 1e6,
+      costFullUsd: usd(observation.costFullMicros),
+      costShadowUsd: usd(observation.costShadowMicros),
       reason: complete ? 'shadow scored against the same reference' : 'shadow cut short by its learning budget',
     });
     if (!complete) return;

@@ -3,6 +3,7 @@ import type { DagNode } from './dag';
 import { decideCost, type CostAction, type CostVerdict } from './cost-agent';
 import type { RunPlan } from './run-plan';
 import type { CostDecision, RunState } from './run-state';
+import { formatUsd, usd } from './catalog';
 
 /** Costs go to the entity in batches this large (and with every lease request and the release). */
 export const COST_BATCH = 16;
@@ -129,7 +130,7 @@ export class RunGovernor {
       needed = this.plan.estimate(node);
     }
     if (needed > this.available()) {
-      const reason = `no budget left to authorise node ${node.id}: it needs $${(needed / 1e6).toFixed(6)}, $${(Math.max(0, this.available()) / 1e6).toFixed(6)} is available`;
+      const reason = `no budget left to authorise node ${node.id}: it needs ${formatUsd(needed)}, ${formatUsd(Math.max(0, this.available()))} is available`;
       this.record(node, { ...short.verdict, action: 'TERMINATE', reason }, now, nodesDone);
       return { kind: 'stop', reason };
     }
@@ -173,9 +174,9 @@ export class RunGovernor {
       ...verdict,
       nodeId: node.id,
       at: now,
-      nodeEstimateUsd: this.plan.estimate(node) / 1e6,
-      leaseAvailableUsd: this.available() / 1e6,
-      runProjectedUsd: (this.run.totalCostMicros() + this.inFlightMicros() + this.plan.remainingMicros()) / 1e6,
+      nodeEstimateUsd: usd(this.plan.estimate(node)),
+      leaseAvailableUsd: usd(this.available()),
+      runProjectedUsd: usd(this.run.totalCostMicros() + this.inFlightMicros() + this.plan.remainingMicros()),
       nodesDone,
       ...extra,
     });

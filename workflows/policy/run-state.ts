@@ -3,6 +3,7 @@ import type { CostCategory } from './catalog';
 import type { CostVerdict } from './cost-agent';
 import type { DegradePlan, LearnedChoice } from './run-plan';
 import type { CostEvent } from './tenant';
+import { formatUsd, toMicros, usd } from './catalog';
 
 export type RunStatus =
   'ADMITTING' | 'WAITING' | 'RUNNING' | 'COMPLETED' | 'DEGRADED' | 'TERMINATED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
@@ -144,7 +145,7 @@ export class RunState {
     this.costMicros[id] = outcome.costMicros;
     Object.assign(this.nodes[id]!, {
       status: 'COMPLETED',
-      costUsd: outcome.costMicros / 1_000_000,
+      costUsd: usd(outcome.costMicros),
       attempts: outcome.attempt,
       category: outcome.category,
       endedAt: at,
@@ -195,7 +196,7 @@ export class RunState {
     const decided = new Map<string, CostDecision>();
     for (const d of decisions) decided.set(d.nodeId, d);
     // One line per node: the Web UI renders markdown tables without cell padding, which runs columns together.
-    const lines = [`**${this.spec.dag.name}** · ${status} · $${(this.totalCostMicros() / 1_000_000).toFixed(6)}`, ''];
+    const lines = [`**${this.spec.dag.name}** · ${status} · ${formatUsd(this.totalCostMicros())}`, ''];
     for (const node of this.spec.dag.nodes) {
       const r = this.nodes[node.id]!;
       const d = decided.get(node.id);
@@ -224,6 +225,6 @@ export function costEventsOf(result: Pick<DeliveryRunResult, 'runId' | 'nodes'>)
       runId: result.runId,
       nodeId,
       category: node.category ?? 'compute',
-      costMicros: Math.round(node.costUsd * 1_000_000),
+      costMicros: toMicros(node.costUsd),
     }));
 }
