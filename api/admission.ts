@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { admitRunsUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/tenant-budget';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import type { AdmissionRequest, AdmissionTicket } from '../workflows/policy/tenant';
+import type { AdmissionRequest, AdmissionTicket } from '../workflows/messages/tenant-payloads';
 
 /**
  * How long a starter waits for its tenant's admission answer before starting the run without a

@@ -4,8 +4,9 @@ import { DEFAULT_DB_FILE, startDevServer, temporalAnswers } from '../infra/dev-s
 import { createAdosWorkers, nodeQueuesFor, runAdosWorkers } from '../workers/ados-worker';
 import { installTemporalLogging } from '../workers/logging';
 import { logger } from '../activities/logger';
-import type { DeliveryRunResult } from '../workflows/policy/run-state';
-import type { TenantConfigPatch, TenantStatus } from '../workflows/policy/tenant';
+import type { DeliveryRunResult } from '../workflows/policy/run-result';
+import type { TenantConfigPatch } from '../workflows/policy/tenant-config';
+import type { TenantStatus } from '../workflows/policy/tenant-status';
 import {
   UserError,
   configureTenant,

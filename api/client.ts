@@ -18,7 +18,8 @@ import {
   type DeliveryRunSpec,
 } from '../workflows/policy/dag';
 import { CONTROL_TASK_QUEUE, assertId, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import { RunState, type DeliveryRunResult } from '../workflows/policy/run-state';
+import { RunState } from '../workflows/policy/run-state';
+import type { DeliveryRunResult } from '../workflows/policy/run-result';
 import { RunPlan } from '../workflows/policy/run-plan';
 import { BUILTIN_NODE_KINDS } from '../workflows/policy/routing';
 import { loadConfig } from '../infra/config';
@@ -27,12 +28,8 @@ import { UserError } from '../infra/user-error';
 import { temporalClient, temporalTarget } from '../infra/temporal-connection';
 
 export { UserError };
-import {
-  tenantConfigPatchSchema,
-  tenantConfigSchema,
-  type TenantConfigPatch,
-  type TenantStatus,
-} from '../workflows/policy/tenant';
+import { tenantConfigPatchSchema, tenantConfigSchema, type TenantConfigPatch } from '../workflows/policy/tenant-config';
+import type { TenantStatus } from '../workflows/policy/tenant-status';
 import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
 
 /** The namespace ADOS works in (TEMPORAL_NAMESPACE or the profile's; docs/DEPLOYMENT.md). */

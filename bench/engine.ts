@@ -15,7 +15,7 @@ import { benchServer, benchServerKind, nodeProcesses } from './target';
 import { bareDag } from '../workflows/bare-dag';
 import { CONTROL_TASK_QUEUE, tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import { nodeTaskQueue } from '../workflows/policy/routing';
-import type { DeliveryRunResult } from '../workflows/policy/run-state';
+import type { DeliveryRunResult } from '../workflows/policy/run-result';
 
 export type BenchNode = { id: string; kind: string; deps?: string[]; params: Record<string, unknown> };
 

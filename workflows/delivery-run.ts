@@ -30,15 +30,14 @@ import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from './policy/ids
 import { nodeTaskQueue } from './policy/routing';
 import { RunGovernor, type Gate } from './policy/run-governor';
 import { RunPlan } from './policy/run-plan';
+import { RunState, type NodeOutcome } from './policy/run-state';
 import {
   FINAL_RUN_STATUSES,
-  RunState,
   type DeliveryRunResult,
-  type NodeOutcome,
   type RunLearningReport,
   type RunStatus,
-} from './policy/run-state';
-import type { AdmissionDecision, CostEvent, LeaseGrant, TenantPressure } from './policy/tenant';
+} from './policy/run-result';
+import type { AdmissionDecision, CostEvent, LeaseGrant, TenantPressure } from './messages/tenant-payloads';
 import type { ControlActivities, DeploymentSettings, NodeActivity, NodeTask } from './node-task';
 import {
   BudgetStatusKey,

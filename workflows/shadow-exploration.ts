@@ -9,7 +9,7 @@ import {
 } from '@temporalio/workflow';
 import { catalogEstimateMicros } from './policy/estimates';
 import { tenantBudgetWorkflowId } from './policy/ids';
-import type { CostEvent } from './policy/tenant';
+import type { CostEvent } from './messages/tenant-payloads';
 import type { ShadowObservation } from './policy/learning';
 import type { NodeActivity, NodeTask } from './node-task';
 import { explorationGrantedSignal, requestExplorationSignal, settleExplorationSignal } from './tenant-budget';

@@ -13,8 +13,8 @@ import {
   tenantConfigPatchSchema,
   tenantConfigSchema,
   type TenantConfigInput,
-  type TenantLedgerState,
-} from './policy/tenant';
+} from './policy/tenant-config';
+import type { TenantLedgerState } from './policy/tenant-ledger';
 import { PeriodTimer, TenantEntity, type Reply } from './tenant-entity';
 import {
   admitRunsUpdate,
@@ -56,13 +56,13 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   const { ledger } = entity;
 
   setHandler(tenantStatusQuery, () => ledger.status());
-  setHandler(authTokensQuery, () => ledger.activeTokens().map(({ id, hash }) => ({ id, hash })));
-  setHandler(issueTokenUpdate, (token) => (entity.touch(), ledger.addToken(token, new Date().toISOString())), {
-    validator: (token) => throwIf(ledger.tokenProblem(token)),
+  setHandler(authTokensQuery, () => ledger.tokens.active().map(({ id, hash }) => ({ id, hash })));
+  setHandler(issueTokenUpdate, (token) => (entity.touch(), ledger.tokens.add(token, new Date().toISOString())), {
+    validator: (token) => throwIf(ledger.tokens.problem(token)),
   });
   setHandler(
     revokeTokenUpdate,
-    ({ id }) => (entity.touch(), { revoked: ledger.revokeToken(id, new Date().toISOString()) }),
+    ({ id }) => (entity.touch(), { revoked: ledger.tokens.revoke(id, new Date().toISOString()) }),
   );
   setHandler(configureTenantUpdate, (patch) => (entity.configure(patch), ledger.status()), {
     validator: (patch) => validatePatch(ledger.config, patch),

@@ -10,20 +10,18 @@ import {
 } from '@temporalio/workflow';
 import { PRIOR_WEIGHT } from './policy/cost-model';
 import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
-import {
-  TenantLedger,
-  type AdmissionReply,
-  type AdmissionRequest,
-  type CostEvent,
-  type ExplorationReport,
-  type ExplorationRequest,
-  type LeaseGrant,
-  type LeaseRequest,
-  type TenantConfig,
-  type TenantConfigPatch,
-  type TenantLedgerState,
-  type TenantPressure,
-} from './policy/tenant';
+import { TenantLedger, type TenantLedgerState } from './policy/tenant-ledger';
+import type {
+  AdmissionReply,
+  AdmissionRequest,
+  CostEvent,
+  ExplorationReport,
+  ExplorationRequest,
+  LeaseGrant,
+  LeaseRequest,
+  TenantPressure,
+} from './messages/tenant-payloads';
+import type { TenantConfig, TenantConfigPatch } from './policy/tenant-config';
 import { BudgetStatusKey, TenantIdKey } from './search-attributes';
 import type { ControlActivities } from './node-task';
 import {

@@ -5,7 +5,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { assertId, isValidId, parseDeliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { tenantStatusQuery } from '../../workflows/tenant-budget';
 import { tenantBudgetWorkflowId, deliveryRunWorkflowId } from '../../workflows/policy/ids';
-import type { DeliveryRunResult } from '../../workflows/policy/run-state';
+import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import { artifactsRoot, json, runArtifactsDir, tenantArtifactsDir, writeFileAtomic } from './atomic';
 import { runArtifacts, type JsonHistory } from './run-artifacts';
 import { toMicros, usd } from '../../workflows/policy/catalog';

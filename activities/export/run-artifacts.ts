@@ -1,4 +1,4 @@
-import type { DeliveryRunResult } from '../../workflows/policy/run-state';
+import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import type { NodeOutcome } from '../../workflows/policy/run-state';
 import type { NodeTask } from '../../workflows/node-task';
 import { json } from './atomic';

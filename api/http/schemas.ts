@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FINAL_RUN_STATUSES, type RunStatus } from '../../workflows/policy/run-state';
+import { FINAL_RUN_STATUSES, type RunStatus } from '../../workflows/policy/run-result';
 
 /**
  * The bodies the API answers with, as zod schemas: they document every 2xx response in the OpenAPI

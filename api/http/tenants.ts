@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { idSchema } from '../../workflows/policy/ids';
-import { tenantConfigPatchSchema } from '../../workflows/policy/tenant';
+import { tenantConfigPatchSchema } from '../../workflows/policy/tenant-config';
 import { configureTenant, tenantStatus } from '../client';
 import { adminOnly } from './auth';
 import { ApiError, adminErrors, commonErrors } from './errors';

@@ -11,7 +11,7 @@ import { clusterUp, serverPid } from '../../infra/cluster/cluster';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { freePortIn } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
-import type { DeliveryRunResult } from '../../workflows/policy/run-state';
+import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import { eventually, micros } from '../helpers/temporal';
 
 /**

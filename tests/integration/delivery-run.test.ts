@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { configureTenant, runHandle, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { deliveryRun, progressQuery } from '../../workflows/delivery-run';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
-import type { DeliveryRunResult } from '../../workflows/policy/run-state';
+import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import { registerNodeKind } from '../../activities/nodes/registry';
 import { wordCount } from '../../examples/word-count-kind';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';

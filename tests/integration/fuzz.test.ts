@@ -9,7 +9,7 @@ import { createMetrics } from '../../infra/metrics';
 import { deliveryRun } from '../../workflows/delivery-run';
 import { validateDeliveryRunInput } from '../../workflows/policy/dag';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
-import { tenantConfigSchema, type TenantConfigPatch } from '../../workflows/policy/tenant';
+import { tenantConfigSchema, type TenantConfigPatch } from '../../workflows/policy/tenant-config';
 import { useTestEnvWithWorkers } from '../helpers/temporal';
 
 const env = useTestEnvWithWorkers();

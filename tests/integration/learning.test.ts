@@ -6,8 +6,8 @@ import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/c
 import { registerNodeKind } from '../../activities/nodes/registry';
 import { metaLearningStatusQuery, priorsQuery } from '../../workflows/meta-learning';
 import { META_LEARNING_WORKFLOW_ID } from '../../workflows/policy/ids';
-import type { DeliveryRunResult } from '../../workflows/policy/run-state';
-import type { TenantStatus } from '../../workflows/policy/tenant';
+import type { DeliveryRunResult } from '../../workflows/policy/run-result';
+import type { TenantStatus } from '../../workflows/policy/tenant-status';
 import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 
 // A node kind the catalog cannot price, costing exactly what its params say: its costs are learned in absolute µ$.

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { tenantStatus } from '../../api/client';
-import type { DeliveryRunResult } from '../../workflows/policy/run-state';
+import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 
 const run = promisify(execFile);

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import {
-  TenantLedger,
-  budgetStatus,
-  periodEnd,
-  periodStartFor,
-  tenantConfigSchema,
-} from '../../workflows/policy/tenant';
+import { TenantLedger } from '../../workflows/policy/tenant-ledger';
+import { budgetStatus } from '../../workflows/policy/budget-status';
+import { periodEnd, periodStartFor } from '../../workflows/policy/budget-period';
+import { tenantConfigSchema } from '../../workflows/policy/tenant-config';
 
 const now = '2026-01-01T00:00:00.000Z';
 const ledger = (config: Record<string, unknown> = {}) =>

@@ -3,8 +3,8 @@
  * entity sends it (declared with the entity's messages), and its optional second argument.
  */
 import { defineQuery } from '@temporalio/workflow';
-import type { AdmissionTicket } from '../policy/tenant';
-import type { DeliveryRunResult } from '../policy/run-state';
+import type { AdmissionTicket } from './tenant-payloads';
+import type { DeliveryRunResult } from '../policy/run-result';
 
 export { admissionDecisionSignal, leaseGrantedSignal, pressureChangedSignal } from './tenant-budget';
 

@@ -8,16 +8,16 @@ import type {
   AdmissionDecision,
   AdmissionRequest,
   AdmissionTicket,
-  ApiToken,
   CostEvent,
   ExplorationReport,
   ExplorationRequest,
   LeaseGrant,
   LeaseRequest,
-  TenantConfigPatch,
   TenantPressure,
-  TenantStatus,
-} from '../policy/tenant';
+} from './tenant-payloads';
+import type { ApiToken } from '../policy/api-tokens';
+import type { TenantConfigPatch } from '../policy/tenant-config';
+import type { TenantStatus } from '../policy/tenant-status';
 
 /** Creates or changes the tenant's configuration. An update, so the caller learns at once whether it was accepted. */
 export const configureTenantUpdate = defineUpdate<TenantStatus, [TenantConfigPatch]>('configure');

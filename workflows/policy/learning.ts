@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { learnCost, observe, emptyStat, type CostModel, type CostSample, type RunningStat } from './cost-model';
-import type { BudgetStatus } from './tenant';
+import type { BudgetStatus } from './budget-status';
 import { formatUsd, usd } from './catalog';
 
 /**

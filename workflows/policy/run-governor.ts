@@ -1,8 +1,9 @@
-import type { CostEvent, LeaseGrant, LeaseRequest, TenantPressure } from './tenant';
+import type { CostEvent, LeaseGrant, LeaseRequest, TenantPressure } from '../messages/tenant-payloads';
 import type { DagNode } from './dag';
 import { decideCost, type CostAction, type CostVerdict } from './cost-agent';
 import type { RunPlan } from './run-plan';
-import type { CostDecision, RunState } from './run-state';
+import type { RunState } from './run-state';
+import type { CostDecision } from './run-result';
 import { formatUsd, usd } from './catalog';
 
 /** Costs go to the entity in batches this large (and with every lease request and the release). */

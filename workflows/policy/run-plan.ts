@@ -8,25 +8,9 @@ import {
   nodeModel,
   type NodeVariant,
 } from './estimates';
-import { preferenceKey, type RunLearning, type VariantEvidenceSummary } from './learning';
+import { preferenceKey, type RunLearning } from './learning';
 import type { RunState } from './run-state';
-
-/** A node whose model the tenant's learning switched to a cheaper one that proved itself. */
-export interface LearnedChoice {
-  nodeId: string;
-  kind: string;
-  fromModel: string;
-  toModel: string;
-  evidence: VariantEvidenceSummary;
-}
-
-/** What a DEGRADE decision did to the nodes not yet started, recorded with the decision. */
-export interface DegradePlan {
-  skipped: string[];
-  params: Record<string, Record<string, unknown>>;
-  models: Record<string, { from?: string; to: string }>;
-  rerankDisabled: boolean;
-}
+import type { DegradePlan, LearnedChoice } from './run-result';
 
 /**
  * How each node will run (full or degraded) and what the rest of the run is expected to cost.

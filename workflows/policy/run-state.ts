@@ -1,75 +1,8 @@
 import type { DagNode, DeliveryRunSpec } from './dag';
 import type { CostCategory } from './catalog';
-import type { CostVerdict } from './cost-agent';
-import type { DegradePlan, LearnedChoice } from './run-plan';
-import type { CostEvent } from './tenant';
+import type { DeliveryRunResult, NodeResult, RunStatus, CostDecision } from './run-result';
+import type { CostEvent } from '../messages/tenant-payloads';
 import { formatUsd, toMicros, usd } from './catalog';
-
-export type RunStatus =
-  'ADMITTING' | 'WAITING' | 'RUNNING' | 'COMPLETED' | 'DEGRADED' | 'TERMINATED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
-export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
-  'COMPLETED',
-  'DEGRADED',
-  'TERMINATED',
-  'FAILED',
-  'CANCELLED',
-  'REJECTED',
-];
-
-export type NodeStatus = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'SKIPPED' | 'CANCELLED';
-
-export interface NodeResult {
-  status: NodeStatus;
-  costUsd: number;
-  attempts: number;
-  model?: string;
-  degraded?: boolean;
-  error?: string;
-  category?: CostCategory;
-  startedAt?: string;
-  endedAt?: string;
-}
-
-/** One CostAgent decision, as recorded in the run's result and history. */
-export interface CostDecision extends CostVerdict {
-  nodeId: string;
-  at: string;
-  /** The node's expected cost and the lease left when the decision was made. */
-  nodeEstimateUsd: number;
-  leaseAvailableUsd: number;
-  /** What a DEGRADE decision changed. */
-  plan?: DegradePlan;
-  /** This run's projected total when the decision was made: spent + in flight + remaining estimates. */
-  runProjectedUsd?: number;
-  /** Nodes of the run that had ended when the decision was made. */
-  nodesDone?: number;
-}
-
-/** What the tenant's learning did to this run. */
-export interface RunLearningReport {
-  /** Whether this run was picked to explore a cheaper variant in shadow. */
-  explore: boolean;
-  /** Nodes switched to a cheaper model that proved itself for the tenant, with the evidence. */
-  choices: LearnedChoice[];
-  /** The shadow exploration started for this run, if any. */
-  shadow?: { nodeId: string; workflowId: string; fromModel: string; toModel: string };
-}
-
-export interface DeliveryRunResult {
-  runId: string;
-  tenantId: string;
-  status: RunStatus;
-  costUsd: number;
-  nodes: Record<string, NodeResult>;
-  decisions: CostDecision[];
-  /** Why the run ended as it did, for REJECTED, FAILED, TERMINATED and CANCELLED runs. */
-  reason?: string;
-  /** Place in the tenant's admission queue while the run waits. */
-  queuePosition?: number;
-  /** The tenant's budget status as this run last heard it. */
-  budgetStatus?: string;
-  learning?: RunLearningReport;
-}
 
 /** What a finished node activity reports back. */
 export interface NodeOutcome {

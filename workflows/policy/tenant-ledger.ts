@@ -1,204 +1,31 @@
-import { z } from 'zod';
-import { idSchema } from './ids';
 import { COST_CATEGORIES, type CostCategory, toMicros, usd } from './catalog';
 import { stdDev } from './cost-model';
+import { LearningProfile, createLearningState, type LearningState, summarizeEvidence } from './learning';
+import { TenantTokens, type ApiToken } from './api-tokens';
+import { budgetStatus, type BudgetStatus } from './budget-status';
 import {
-  LearningProfile,
-  createLearningState,
-  learningConfigSchema,
-  type LearningEvent,
-  type LearningState,
-  type ModelPreference,
-  type RunLearning,
-  type ShadowObservation,
-  type VariantEvidenceSummary,
-  type Intensity,
-  summarizeEvidence,
-} from './learning';
-
-export const tenantConfigSchema = z
-  .object({
-    tenantId: idSchema,
-    /** Money the tenant may spend per period. @default 100 */
-    budgetUsd: z.number().min(0.000001, 'must be at least $0.000001 (one micro-dollar)').max(1e9).default(100),
-    /** @default 'monthly' */
-    period: z.enum(['none', 'daily', 'monthly']).default('monthly'),
-    /** A period of this many seconds instead of a calendar one: for tests and short demos. @default none */
-    periodSeconds: z.number().int().min(1).max(31_536_000).optional(),
-    /** @default 10 */
-    maxConcurrentRuns: z.number().int().min(1).max(10_000).default(10),
-    /** Share of maxConcurrentRuns above which only priority 1–2 runs are admitted at once. @default 0.8 */
-    backpressureThreshold: z.number().gt(0).max(1).default(0.8),
-    thresholds: z
-      .object({ warning: z.number().gt(0).lt(1).default(0.7), critical: z.number().gt(0).lt(1).default(0.9) })
-      .strict()
-      .refine((t) => t.warning < t.critical, { message: 'warning must be below critical' })
-      .default({ warning: 0.7, critical: 0.9 }),
-    /** Run this tenant's nodes on `ados-tenant-{id}` instead of a shared partition. @default false */
-    dedicatedQueue: z.boolean().default(false),
-    /** Learning intensity, its budget shares and exploration rates, meta-learning opt-in (docs/LEARNING.md). */
-    learning: learningConfigSchema.default(learningConfigSchema.parse({})),
-  })
-  .strict();
-
-export type TenantConfigInput = z.input<typeof tenantConfigSchema>;
-export type TenantConfig = z.output<typeof tenantConfigSchema>;
-
-/** A change to an existing tenant: any subset of the fields, merged over the current config. */
-export const tenantConfigPatchSchema = tenantConfigSchema.partial().extend({ tenantId: idSchema.optional() });
-export type TenantConfigPatch = z.input<typeof tenantConfigPatchSchema>;
-
-export type BudgetStatus = 'HEALTHY' | 'WARNING' | 'CRITICAL' | 'EXCEEDED';
-
-export function budgetStatus(utilization: number, thresholds: TenantConfig['thresholds']): BudgetStatus {
-  if (utilization >= 1) return 'EXCEEDED';
-  if (utilization >= thresholds.critical) return 'CRITICAL';
-  if (utilization >= thresholds.warning) return 'WARNING';
-  return 'HEALTHY';
-}
-
-/** A cost event from a run; `key` is `{runId}/{nodeId}` and makes the charge idempotent. */
-export interface CostEvent {
-  key: string;
-  runId: string;
-  nodeId: string;
-  category: CostCategory;
-  costMicros: number;
-  /** The node's kind and model, and the catalog's estimate of the variant that ran: what the cost model learns from. */
-  kind?: string;
-  model?: string;
-  estimateMicros?: number;
-}
-
-export interface AdmissionRequest {
-  runId: string;
-  workflowId: string;
-  priority: number;
-  /** The run's estimated full cost, which its first lease tries to cover. @default 0 */
-  estimatedMicros?: number;
-}
-
-export interface InFlightRun {
-  runId: string;
-  workflowId: string;
-  priority: number;
-  admittedAt: string;
-  /** Money authorised to this run so far. */
-  grantedMicros: number;
-  /** This run's costs the entity has charged. */
-  reportedMicros: number;
-  /** What the run last said it still expects to spend. */
-  estRemainingMicros: number;
-}
-
-export interface WaitingRun extends AdmissionRequest {
-  requestedAt: string;
-}
-
-/** The tenant's pressure as one run sees it: the CostAgent decides on this without asking again. */
-export interface TenantPressure {
-  budgetMicros: number;
-  spentMicros: number;
-  othersCommittedMicros: number;
-  activeRuns: number;
-  maxConcurrentRuns: number;
-  backpressureThreshold: number;
-  thresholds: TenantConfig['thresholds'];
-  budgetStatus: BudgetStatus;
-}
-
-/** A budget lease: the money authorised to a run in all, and the pressure when it was granted. */
-export interface LeaseGrant {
-  runId: string;
-  grantedMicros: number;
-  pressure: TenantPressure;
-  /** Echo of the request's sequence number, so the run matches answers to questions. */
-  seq: number;
-}
-
-export interface LeaseRequest {
-  runId: string;
-  seq: number;
-  /** Extra money wanted on top of what was granted. */
-  requestMicros: number;
-  estRemainingMicros: number;
-  costs: CostEvent[];
-}
-
-export type AdmissionDecision =
-  | {
-      kind: 'ADMITTED';
-      runId: string;
-      dedicatedQueue: boolean;
-      budgetStatus: BudgetStatus;
-      lease: LeaseGrant;
-      learning?: RunLearning;
-    }
-  | { kind: 'WAITING'; runId: string; position: number }
-  | { kind: 'REJECTED'; runId: string; reason: string };
-
-/** An answer given before the run starts, which the run carries in its launch: it needs no admission message. */
-export type AdmissionTicket = Extract<AdmissionDecision, { kind: 'ADMITTED' | 'REJECTED' }>;
-
-export interface ArchivedPeriod {
-  start: string;
-  end: string;
-  spentUsd: number;
-  spendByCategory: Partial<Record<CostCategory, number>>;
-}
-
-/** A decision addressed to the run that asked for it. */
-export interface AdmissionReply {
-  workflowId: string;
-  decision: AdmissionDecision;
-}
-
-export interface TenantStatus {
-  tenantId: string;
-  config: TenantConfig;
-  budgetUsd: number;
-  spentUsd: number;
-  utilization: number;
-  budgetStatus: BudgetStatus;
-  spendByCategory: Partial<Record<CostCategory, number>>;
-  runsInFlight: InFlightRun[];
-  runsWaiting: WaitingRun[];
-  chargedEvents: number;
-  /** Money authorised to in-flight runs and not yet spent. */
-  reservedUsd: number;
-  periodStart: string;
-  /** When the current period ends; absent for period `none`. */
-  periodEnd?: string;
-  archivedPeriods: ArchivedPeriod[];
-  learning: LearningStatus;
-  /** The tenant's API tokens, without their hashes. */
-  tokens: Array<Omit<ApiToken, 'hash'>>;
-}
-
-/** The learning profile as the status query, the CLI and learning_profile.json show it. */
-export interface LearningStatus {
-  configuredIntensity: Intensity;
-  /** The level in force now: stepped down at WARNING and CRITICAL, restored by a new period. */
-  intensity: Intensity;
-  metaLearningOptIn: boolean;
-  budgetShare: number;
-  learningBudgetUsd: number;
-  learningSpentUsd: number;
-  learningReservedUsd: number;
-  explorationRate: number;
-  costModel: Array<{
-    key: string;
-    basis: 'ratio' | 'absolute';
-    mean: number;
-    stdDev: number;
-    samples: number;
-    prior?: number;
-  }>;
-  evidence: Array<{ kind: string; fromModel: string; toModel: string } & VariantEvidenceSummary>;
-  preferences: ModelPreference[];
-  priorsVersion: number;
-  history: LearningEvent[];
-}
+  ARCHIVED_PERIODS_KEPT,
+  lastPeriodEndBy,
+  periodEnd,
+  periodStartFor,
+  type ArchivedPeriod,
+} from './budget-period';
+import { mergeTenantConfig, tenantConfigSchema, type TenantConfig, type TenantConfigPatch } from './tenant-config';
+import type { LearningStatus, TenantStatus } from './tenant-status';
+import type {
+  AdmissionDecision,
+  AdmissionReply,
+  AdmissionRequest,
+  AdmissionTicket,
+  CostEvent,
+  ExplorationReport,
+  ExplorationRequest,
+  InFlightRun,
+  LeaseGrant,
+  LeaseRequest,
+  TenantPressure,
+  WaitingRun,
+} from '../messages/tenant-payloads';
 
 /** Everything the entity carries across continue-as-new. */
 export interface TenantLedgerState {
@@ -218,58 +45,6 @@ export interface TenantLedgerState {
   tokens?: ApiToken[];
 }
 
-export interface ApiToken {
-  id: string;
-  /** Hex SHA-256 of the token; the token itself is shown once, to whoever issued it, and never stored. */
-  hash: string;
-  createdAt: string;
-  revokedAt?: string;
-}
-
-/** Active tokens a tenant may hold at once; revoke one to issue another. */
-export const MAX_ACTIVE_TOKENS = 20;
-
-/** Archived periods kept in the entity's state; the exporter writes every one to a file. */
-export const ARCHIVED_PERIODS_KEPT = 24;
-
-/** When the period that started at `start` ends, or undefined for a tenant without periods. */
-export function periodEnd(start: string, config: Pick<TenantConfig, 'period' | 'periodSeconds'>): string | undefined {
-  const t = new Date(start);
-  if (config.periodSeconds !== undefined) return new Date(t.getTime() + config.periodSeconds * 1000).toISOString();
-  if (config.period === 'daily')
-    return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() + 1)).toISOString();
-  if (config.period === 'monthly') return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + 1, 1)).toISOString();
-  return undefined;
-}
-
-/**
- * The end of the last whole period after `start` that has ended by `now` (undefined if none has):
- * arithmetic for custom-length periods, a walk over days or months for calendar ones.
- */
-export function lastPeriodEndBy(
-  start: string,
-  now: string,
-  config: Pick<TenantConfig, 'period' | 'periodSeconds'>,
-): string | undefined {
-  if (config.periodSeconds !== undefined) {
-    const length = config.periodSeconds * 1000;
-    const whole = Math.floor((Date.parse(now) - Date.parse(start)) / length);
-    return whole >= 1 ? new Date(Date.parse(start) + whole * length).toISOString() : undefined;
-  }
-  let last: string | undefined;
-  for (let end = periodEnd(start, config); end !== undefined && end <= now; end = periodEnd(end, config)) last = end;
-  return last;
-}
-
-/** Where a calendar period containing `now` starts; custom-length periods start when the tenant does. */
-export function periodStartFor(now: string, config: Pick<TenantConfig, 'period' | 'periodSeconds'>): string {
-  const t = new Date(now);
-  if (config.periodSeconds !== undefined || config.period === 'none') return now;
-  if (config.period === 'daily')
-    return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate())).toISOString();
-  return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1)).toISOString();
-}
-
 /**
  * How many cost keys the entity remembers. A repeat of a key older than this would be charged
  * again; runs report each node once from workflow code, so repeats only come from a replayed or
@@ -284,11 +59,13 @@ export const CHARGED_KEYS_KEPT = 20_000;
 export class TenantLedger {
   private readonly charged: Set<string>;
   readonly learning: LearningProfile;
+  readonly tokens: TenantTokens;
 
   constructor(readonly state: TenantLedgerState) {
     this.charged = new Set(state.chargedKeys);
     state.learning ??= createLearningState(state.config.learning);
     this.learning = new LearningProfile(state.learning, () => this.config.learning);
+    this.tokens = new TenantTokens(state);
   }
 
   static create(config: TenantConfig, now: string): TenantLedger {
@@ -632,7 +409,7 @@ export class TenantLedger {
       ...(end ? { periodEnd: end } : {}),
       archivedPeriods: [...this.state.archive],
       learning: this.learningStatus(),
-      tokens: (this.state.tokens ?? []).map(({ hash: _hash, ...token }) => token),
+      tokens: this.tokens.listed(),
     };
   }
 
@@ -652,33 +429,6 @@ export class TenantLedger {
       periodEnd: this.currentPeriodEnd(),
       archivedPeriods: this.state.archive.length,
     };
-  }
-
-  activeTokens(): ApiToken[] {
-    return (this.state.tokens ?? []).filter((t) => !t.revokedAt);
-  }
-
-  /** Why a token cannot be added, or undefined if it can. */
-  tokenProblem(token: { id: string; hash: string }): string | undefined {
-    if (!/^[a-f0-9]{64}$/.test(token.hash)) return 'hash must be 64 lowercase hex characters (SHA-256)';
-    if (!/^[a-z0-9]{1,32}$/.test(token.id)) return 'token id must be 1-32 lowercase letters or digits';
-    if ((this.state.tokens ?? []).some((t) => t.id === token.id)) return `token id ${token.id} is already used`;
-    if (this.activeTokens().length >= MAX_ACTIVE_TOKENS)
-      return `tenant already has ${MAX_ACTIVE_TOKENS} active tokens; revoke one first`;
-    return undefined;
-  }
-
-  addToken(token: { id: string; hash: string }, now: string): Omit<ApiToken, 'hash'> {
-    (this.state.tokens ??= []).push({ id: token.id, hash: token.hash, createdAt: now });
-    return { id: token.id, createdAt: now };
-  }
-
-  /** Revokes a token; false if there is no such active token. Revoked tokens stay listed, with when. */
-  revokeToken(id: string, now: string): boolean {
-    const token = this.activeTokens().find((t) => t.id === id);
-    if (!token) return false;
-    token.revokedAt = now;
-    return true;
   }
 
   learningStatus(): LearningStatus {
@@ -721,37 +471,4 @@ export class TenantLedger {
       history: [...l.history],
     };
   }
-}
-
-export interface ExplorationRequest {
-  explorationId: string;
-  workflowId: string;
-  runId: string;
-  nodeId: string;
-  requestMicros: number;
-}
-
-export interface ExplorationReport {
-  explorationId: string;
-  runId: string;
-  nodeId: string;
-  /** The shadow's costs; charged to the `learning` category whatever the node's own category. */
-  costs: CostEvent[];
-  observation?: ShadowObservation;
-}
-
-/** The fields a patch gives, over the current config; nested thresholds and learning merge field by field. */
-export function mergeTenantConfig(current: TenantConfig, patch: TenantConfigPatch): TenantConfigInput {
-  const given = stripUndefined(patch);
-  return {
-    ...current,
-    ...given,
-    tenantId: current.tenantId,
-    thresholds: { ...current.thresholds, ...stripUndefined(patch.thresholds ?? {}) },
-    learning: { ...current.learning, ...stripUndefined(patch.learning ?? {}) },
-  };
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

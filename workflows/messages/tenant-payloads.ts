@@ -1,0 +1,116 @@
+import type { CostCategory } from '../policy/catalog';
+import type { BudgetStatus } from '../policy/budget-status';
+import type { TenantConfig } from '../policy/tenant-config';
+import type { RunLearning, ShadowObservation } from '../policy/learning';
+
+/**
+ * What runs, starters and the tenantBudget entity send each other (the payloads of the messages in
+ * ./tenant-budget.ts): cost events, admission requests and decisions, budget leases and pressure,
+ * and learning's shadow explorations.
+ */
+
+/** A cost event from a run; `key` is `{runId}/{nodeId}` and makes the charge idempotent. */
+export interface CostEvent {
+  key: string;
+  runId: string;
+  nodeId: string;
+  category: CostCategory;
+  costMicros: number;
+  /** The node's kind and model, and the catalog's estimate of the variant that ran: what the cost model learns from. */
+  kind?: string;
+  model?: string;
+  estimateMicros?: number;
+}
+
+export interface AdmissionRequest {
+  runId: string;
+  workflowId: string;
+  priority: number;
+  /** The run's estimated full cost, which its first lease tries to cover. @default 0 */
+  estimatedMicros?: number;
+}
+
+export interface InFlightRun {
+  runId: string;
+  workflowId: string;
+  priority: number;
+  admittedAt: string;
+  /** Money authorised to this run so far. */
+  grantedMicros: number;
+  /** This run's costs the entity has charged. */
+  reportedMicros: number;
+  /** What the run last said it still expects to spend. */
+  estRemainingMicros: number;
+}
+
+export interface WaitingRun extends AdmissionRequest {
+  requestedAt: string;
+}
+
+/** The tenant's pressure as one run sees it: the CostAgent decides on this without asking again. */
+export interface TenantPressure {
+  budgetMicros: number;
+  spentMicros: number;
+  othersCommittedMicros: number;
+  activeRuns: number;
+  maxConcurrentRuns: number;
+  backpressureThreshold: number;
+  thresholds: TenantConfig['thresholds'];
+  budgetStatus: BudgetStatus;
+}
+
+/** A budget lease: the money authorised to a run in all, and the pressure when it was granted. */
+export interface LeaseGrant {
+  runId: string;
+  grantedMicros: number;
+  pressure: TenantPressure;
+  /** Echo of the request's sequence number, so the run matches answers to questions. */
+  seq: number;
+}
+
+export interface LeaseRequest {
+  runId: string;
+  seq: number;
+  /** Extra money wanted on top of what was granted. */
+  requestMicros: number;
+  estRemainingMicros: number;
+  costs: CostEvent[];
+}
+
+export type AdmissionDecision =
+  | {
+      kind: 'ADMITTED';
+      runId: string;
+      dedicatedQueue: boolean;
+      budgetStatus: BudgetStatus;
+      lease: LeaseGrant;
+      learning?: RunLearning;
+    }
+  | { kind: 'WAITING'; runId: string; position: number }
+  | { kind: 'REJECTED'; runId: string; reason: string };
+
+/** An answer given before the run starts, which the run carries in its launch: it needs no admission message. */
+export type AdmissionTicket = Extract<AdmissionDecision, { kind: 'ADMITTED' | 'REJECTED' }>;
+
+/** A decision addressed to the run that asked for it. */
+export interface AdmissionReply {
+  workflowId: string;
+  decision: AdmissionDecision;
+}
+
+export interface ExplorationRequest {
+  explorationId: string;
+  workflowId: string;
+  runId: string;
+  nodeId: string;
+  requestMicros: number;
+}
+
+export interface ExplorationReport {
+  explorationId: string;
+  runId: string;
+  nodeId: string;
+  /** The shadow's costs; charged to the `learning` category whatever the node's own category. */
+  costs: CostEvent[];
+  observation?: ShadowObservation;
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { idSchema } from './ids';
+import { learningConfigSchema } from './learning';
+
+/**
+ * A tenant's configuration: its schema (checked by the entity's update validator and by the API), and
+ * how a patch merges over the current config.
+ */
+
+export const tenantConfigSchema = z
+  .object({
+    tenantId: idSchema,
+    /** Money the tenant may spend per period. @default 100 */
+    budgetUsd: z.number().min(0.000001, 'must be at least $0.000001 (one micro-dollar)').max(1e9).default(100),
+    /** @default 'monthly' */
+    period: z.enum(['none', 'daily', 'monthly']).default('monthly'),
+    /** A period of this many seconds instead of a calendar one: for tests and short demos. @default none */
+    periodSeconds: z.number().int().min(1).max(31_536_000).optional(),
+    /** @default 10 */
+    maxConcurrentRuns: z.number().int().min(1).max(10_000).default(10),
+    /** Share of maxConcurrentRuns above which only priority 1–2 runs are admitted at once. @default 0.8 */
+    backpressureThreshold: z.number().gt(0).max(1).default(0.8),
+    thresholds: z
+      .object({ warning: z.number().gt(0).lt(1).default(0.7), critical: z.number().gt(0).lt(1).default(0.9) })
+      .strict()
+      .refine((t) => t.warning < t.critical, { message: 'warning must be below critical' })
+      .default({ warning: 0.7, critical: 0.9 }),
+    /** Run this tenant's nodes on `ados-tenant-{id}` instead of a shared partition. @default false */
+    dedicatedQueue: z.boolean().default(false),
+    /** Learning intensity, its budget shares and exploration rates, meta-learning opt-in (docs/LEARNING.md). */
+    learning: learningConfigSchema.default(learningConfigSchema.parse({})),
+  })
+  .strict();
+
+export type TenantConfigInput = z.input<typeof tenantConfigSchema>;
+
+export type TenantConfig = z.output<typeof tenantConfigSchema>;
+
+/** A change to an existing tenant: any subset of the fields, merged over the current config. */
+export const tenantConfigPatchSchema = tenantConfigSchema.partial().extend({ tenantId: idSchema.optional() });
+
+export type TenantConfigPatch = z.input<typeof tenantConfigPatchSchema>;
+
+/** The fields a patch gives, over the current config; nested thresholds and learning merge field by field. */
+export function mergeTenantConfig(current: TenantConfig, patch: TenantConfigPatch): TenantConfigInput {
+  const given = stripUndefined(patch);
+  return {
+    ...current,
+    ...given,
+    tenantId: current.tenantId,
+    thresholds: { ...current.thresholds, ...stripUndefined(patch.thresholds ?? {}) },
+    learning: { ...current.learning, ...stripUndefined(patch.learning ?? {}) },
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
