@@ -4,7 +4,7 @@ import { releaseRunSignal, tenantStatusQuery } from '../workflows/tenant-budget'
 import { progressQuery } from '../workflows/messages/delivery-run';
 import { costEventsOf } from '../workflows/policy/run-state';
 import { temporalClient, temporalTarget, type TemporalTarget } from '../infra/temporal-connection';
-import { loadConfig } from '../infra/config';
+import { environment, loadConfig } from '../infra/config';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,7 +60,7 @@ export async function releaseClosedRuns(client: Client, tenantId: string, now = 
 const NEVER_STARTED_AFTER_MS = 60_000;
 
 /** ADOS_NODE_PARTITIONS, validated by the config module. */
-export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = environment()): number {
   return loadConfig(env).ADOS_NODE_PARTITIONS;
 }
 
@@ -198,7 +198,7 @@ export function secureUniforms(count: number): number[] {
 }
 
 /** The priors' privacy settings: ADOS_META_EPSILON (default 1) and ADOS_META_PUBLISH_SECONDS (default 3600). */
-export function priorsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<PriorsConfig> {
+export function priorsConfigFromEnv(env: NodeJS.ProcessEnv = environment()): Partial<PriorsConfig> {
   const config = loadConfig(env);
   return { epsilon: config.ADOS_META_EPSILON, publishIntervalSeconds: config.ADOS_META_PUBLISH_SECONDS };
 }

@@ -26,7 +26,7 @@ import { ExecutionTrace } from '../workers/execution-trace';
 import { exportFinished } from '../activities/export/exporter';
 import { artifactsRoot } from '../activities/export/atomic';
 import { ID_PATTERN, isValidId, parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
-import { loadConfig, ConfigError } from '../infra/config';
+import { environment, loadConfig, ConfigError } from '../infra/config';
 import { clusterDown, clusterStatus, clusterUp } from '../infra/cluster/cluster';
 import { DEFAULT_CLUSTER_DIR } from '../infra/cluster/layout';
 import { connectWorker, temporalClient, temporalTarget } from '../infra/temporal-connection';
@@ -248,7 +248,7 @@ program
       if (role === 'control' && (opts.partitions || opts.tenants))
         throw new UserError('--partitions and --tenants choose node queues; the control role serves none of them');
       const control = role !== 'nodes';
-      const config = loadConfig(process.env, { ADOS_METRICS_PORT: opts.metricsPort });
+      const config = loadConfig(environment(), { ADOS_METRICS_PORT: opts.metricsPort });
       const target = temporalTarget();
       const temporalMetrics = config.ADOS_METRICS_PORT ? `127.0.0.1:${await freePort()}` : undefined;
       installTemporalLogging(
@@ -579,7 +579,7 @@ program
   .option('--port <port>', 'port (default ADOS_API_PORT or 8080)', int('port', 0, 65535))
   .option('--host <host>', 'interface to listen on (default ADOS_API_HOST or 127.0.0.1)')
   .action(async (opts: { port?: number; host?: string }) => {
-    const config = loadConfig(process.env, { ADOS_API_PORT: opts.port, ADOS_API_HOST: opts.host });
+    const config = loadConfig(environment(), { ADOS_API_PORT: opts.port, ADOS_API_HOST: opts.host });
     if (!config.ADOS_ADMIN_TOKEN)
       logger.warn('ADOS_ADMIN_TOKEN is not set: tenants cannot be created or given tokens through the API');
     const client = await connectClient();

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { configureTenant, connectClient, runOutcome, startRun } from '../api/client';
+import { environment } from '../infra/config';
 import { benchServer, benchServerKind, nodeProcesses } from './target';
 import { bareDag } from '../workflows/bare-dag';
 import { CONTROL_TASK_QUEUE, tenantBudgetWorkflowId } from '../workflows/policy/ids';
@@ -88,7 +89,7 @@ export async function startWorkerProcess(
   const execArgv = ['--import', 'tsx', ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [])];
   const child: ChildProcess = fork(join(__dirname, 'worker-process.ts'), [], {
     execArgv,
-    env: { ...process.env, TEMPORAL_ADDRESS: address, ADOS_BENCH_WORKER_OPTIONS: JSON.stringify(workers) },
+    env: { ...environment(), TEMPORAL_ADDRESS: address, ADOS_BENCH_WORKER_OPTIONS: JSON.stringify(workers) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -7,11 +7,13 @@ import { Runtime } from '@temporalio/worker';
 import { connectWorker, temporalTarget } from '../infra/temporal-connection';
 import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
 import type { BenchWorkerOptions } from './engine';
+import { environment } from '../infra/config';
 
 type Request = { type: 'cpu' } | { type: 'stop' };
 
 async function main(): Promise<void> {
-  const address = process.env.TEMPORAL_ADDRESS;
+  const env = environment();
+  const address = env.TEMPORAL_ADDRESS;
   if (!address || !process.send)
     throw new Error('bench/worker-process.ts is started by the bench, with TEMPORAL_ADDRESS and an IPC channel');
   const noop = () => undefined;
@@ -25,7 +27,7 @@ async function main(): Promise<void> {
       error: (m: string) => process.stderr.write(`${m}\n`),
     },
   });
-  const options = JSON.parse(process.env.ADOS_BENCH_WORKER_OPTIONS ?? '{}') as BenchWorkerOptions;
+  const options = JSON.parse(env.ADOS_BENCH_WORKER_OPTIONS ?? '{}') as BenchWorkerOptions;
   const connection = await connectWorker(temporalTarget({ address }));
   const workers = await createAdosWorkers({ ...options, connection, clientAddress: address });
   const running = runAdosWorkers(workers);

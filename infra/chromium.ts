@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { aptInstall } from './apt';
+import { loadConfig } from './config';
 
 /** Debian's chromium, where the Web UI test and screenshots expect it. */
 export const DEBIAN_CHROMIUM = '/usr/bin/chromium';
@@ -20,7 +21,7 @@ export const CHROMIUM_FLAGS = [
  * the Debian mirror.
  */
 export function ensureChromium(): string {
-  const given = process.env.ADOS_CHROMIUM_PATH;
+  const given = loadConfig().ADOS_CHROMIUM_PATH;
   if (given) {
     if (!existsSync(given)) throw new Error(`ADOS_CHROMIUM_PATH=${given} does not exist`);
     return given;

@@ -8,6 +8,22 @@ import { z } from 'zod';
 const port = z.coerce.number().int().min(0).max(65_535);
 
 export const configSchema = z.object({
+  /** Where node kinds run without a provider given: `offline` (deterministic, no network) or `openai`. @default 'offline' */
+  ADOS_LLM_PROVIDER: z.enum(['offline', 'openai']).default('offline'),
+  /** The OpenAI-compatible endpoint of the `openai` provider. @default 'https://api.openai.com/v1' */
+  OPENAI_BASE_URL: z.string().url().default('https://api.openai.com/v1'),
+  /** Its API key. */
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  /** The folder retrieval.search indexes when a node gives none. @default the project's docs/ */
+  ADOS_CORPUS_DIR: z.string().min(1).optional(),
+  /** A Temporal CLI to use instead of finding or installing one. */
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  /** The chromium the Web UI test drives. @default Debian's /usr/bin/chromium */
+  ADOS_CHROMIUM_PATH: z.string().min(1).optional(),
+  /** Where `ados cluster` keeps the binaries it builds. @default $XDG_CACHE_HOME/ados/cluster or ~/.cache/ados/cluster */
+  ADOS_CLUSTER_CACHE: z.string().min(1).optional(),
+  /** PostgreSQL's server binaries for `ados cluster`. @default the newest /usr/lib/postgresql/N/bin */
+  ADOS_POSTGRES_BIN: z.string().min(1).optional(),
   /** @default './artifacts' */
   ADOS_ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
   /** @default 4 */
@@ -42,6 +58,24 @@ export const configSchema = z.object({
 });
 
 export type AdosConfig = z.output<typeof configSchema>;
+
+/**
+ * The process environment, for the readers that take it whole: Temporal's own environment
+ * configuration (infra/temporal-connection.ts) and child processes. Every other setting is read
+ * through `loadConfig`.
+ */
+export function environment(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/** The settings, or for code that must not stop on a bad unrelated variable (the logger) the defaults. */
+export function settingsOrDefaults(): AdosConfig {
+  try {
+    return loadConfig();
+  } catch {
+    return configSchema.parse({});
+  }
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { loadConfig } from './config';
 
 export const PROJECT_ROOT = resolve(__dirname, '..');
 /** Project-local Temporal state: the CLI install and the dev server's SQLite file. Git-ignored. */
@@ -59,7 +60,7 @@ export function findTemporalCli({
   install = true,
   log = (line) => process.stderr.write(`${line}\n`),
 }: FindTemporalCliOptions = {}): string {
-  const fromEnv = process.env.TEMPORAL_CLI_PATH;
+  const fromEnv = loadConfig().TEMPORAL_CLI_PATH;
   if (fromEnv && works(fromEnv)) return fromEnv;
   if (works('temporal')) return 'temporal';
   if (existsSync(LOCAL_CLI) && works(LOCAL_CLI)) return LOCAL_CLI;

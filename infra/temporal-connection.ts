@@ -8,6 +8,7 @@ import {
   type ClientConfigTLS,
 } from '@temporalio/envconfig';
 import { UserError } from './user-error';
+import { environment } from './config';
 
 /**
  * The one way every ADOS process (CLI, API, workers, demo, bench, tests) finds and reaches Temporal.
@@ -48,7 +49,7 @@ const TLS_SETTINGS: Array<{ field: keyof ClientConfigTLS; env: string; toml: str
  */
 export function temporalTarget(
   overrides: { address?: string; namespace?: string } = {},
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = environment(),
 ): TemporalTarget {
   const vars = Object.fromEntries(
     Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { assertId } from '../../workflows/policy/ids';
+import { loadConfig } from '../../infra/config';
 
 /** Where artifacts go: ADOS_ARTIFACTS_DIR, else ./artifacts of the working directory. */
 export function artifactsRoot(): string {
-  return resolve(process.env.ADOS_ARTIFACTS_DIR ?? 'artifacts');
+  return resolve(loadConfig().ADOS_ARTIFACTS_DIR);
 }
 
 /** Ids are checked before they become paths, so no id can name a file outside the artifacts folder. */

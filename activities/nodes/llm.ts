@@ -9,6 +9,7 @@ import {
 import type { NodeTask } from '../../workflows/node-task';
 import { countTokens, truncateToTokens } from '../tokenizer';
 import { NodeInputError, numberParam, stringParam, upstreamPassages, type NodeContext, type NodeKind } from './kind';
+import { loadConfig } from '../../infra/config';
 
 export interface CompletionRequest {
   model: string;
@@ -81,8 +82,8 @@ export const offlineProvider: LlmProvider = {
 export const openaiProvider: LlmProvider = {
   name: 'openai',
   async complete({ model, prompt, candidates, maxTokens, signal }) {
-    const baseUrl = (process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
-    const apiKey = process.env.OPENAI_API_KEY;
+    const { OPENAI_BASE_URL, OPENAI_API_KEY: apiKey } = loadConfig();
+    const baseUrl = OPENAI_BASE_URL.replace(/\/+$/, '');
     if (!apiKey) throw new NodeInputError('the openai provider needs OPENAI_API_KEY');
     const response = await fetch(`${baseUrl}/chat/completions`, {
       method: 'POST',
@@ -176,7 +177,7 @@ export const llmGenerate: NodeKind = {
       throw new NodeInputError(
         `model ${model} is not in the price catalog (known: ${Object.keys(MODEL_CATALOG).join(', ')})`,
       );
-    const providerName = stringParam(task, 'provider', process.env.ADOS_LLM_PROVIDER ?? 'offline');
+    const providerName = stringParam(task, 'provider', loadConfig().ADOS_LLM_PROVIDER);
     const provider = providers.get(providerName);
     if (!provider)
       throw new NodeInputError(`unknown llm provider ${providerName} (known: ${[...providers.keys()].join(', ')})`);

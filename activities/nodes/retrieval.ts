@@ -4,6 +4,7 @@ import bm25 from 'wink-bm25-text-search';
 import nlp from 'wink-nlp-utils';
 import { UNIT_PRICES, toMicros } from '../../workflows/policy/catalog';
 import { NodeInputError, numberParam, stringParam, type NodeKind } from './kind';
+import { loadConfig } from '../../infra/config';
 
 interface Passage {
   id: string;
@@ -79,7 +80,7 @@ export const retrievalSearch: NodeKind = {
     const query = stringParam(task, 'query', '');
     if (!query) throw new NodeInputError(`node ${task.nodeId} (retrieval.search) needs params.query`);
     const topK = numberParam(task, 'top_k', 5, { min: 1, max: 50 });
-    const dir = resolve(stringParam(task, 'corpus', process.env.ADOS_CORPUS_DIR ?? DEFAULT_CORPUS_DIR));
+    const dir = resolve(stringParam(task, 'corpus', loadConfig().ADOS_CORPUS_DIR ?? DEFAULT_CORPUS_DIR));
     const index = corpusIndex(dir);
     const hits = index
       .search(query, topK)

@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } fr
 import { join } from 'node:path';
 import { UserError } from '../user-error';
 import { TEMPORAL_SERVER_VERSION, UI_SERVER_VERSION, buildCacheDir } from './layout';
+import { environment } from '../config';
 
 /**
  * Temporal Server, temporal-sql-tool and the Web UI server, built from the Go module proxy once per
@@ -93,7 +94,7 @@ async function goInstall(
 /** Finds or builds what a cluster needs; `ui` adds the Web UI server. */
 export async function ensureClusterBinaries({
   ui = false,
-  env = process.env,
+  env = environment(),
   log = (line: string) => process.stderr.write(`${line}\n`),
 }: { ui?: boolean; env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {}): Promise<ClusterBinaries> {
   // The server and the SQL tool come from one module: one build warms the module cache for the other.

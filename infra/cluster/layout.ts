@@ -2,13 +2,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TEMPORAL_HOME } from '../temporal-cli';
+import { environment } from '../config';
 
 /** The Temporal Server release `ados cluster` builds and runs, and the Web UI server that matches it. */
 export const TEMPORAL_SERVER_VERSION = 'v1.32.2';
 export const UI_SERVER_VERSION = 'v2.54.1';
 
 /** Binaries are built once per machine, outside any clone: `$ADOS_CLUSTER_CACHE`, else ~/.cache/ados/cluster. */
-export function buildCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+export function buildCacheDir(env: NodeJS.ProcessEnv = environment()): string {
   if (env.ADOS_CLUSTER_CACHE) return resolve(env.ADOS_CLUSTER_CACHE);
   return join(env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'ados', 'cluster');
 }

@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from 'node:path';
 import { UserError } from '../user-error';
 import { aptInstall } from '../apt';
+import { environment } from '../config';
 
 /**
  * PostgreSQL for a local cluster: a private data directory, one superuser `temporal` trusted on
@@ -18,7 +19,7 @@ export interface Postgres {
 
 export const PG_USER = 'temporal';
 
-export function findPostgresBin(env: NodeJS.ProcessEnv = process.env): string {
+export function findPostgresBin(env: NodeJS.ProcessEnv = environment()): string {
   if (env.ADOS_POSTGRES_BIN) {
     if (!existsSync(join(env.ADOS_POSTGRES_BIN, 'initdb')))
       throw new UserError(
@@ -41,7 +42,7 @@ export function findPostgresBin(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** PostgreSQL's server binaries, installed from Debian (postgresql-15) when none are found. */
-export function ensurePostgresBin(env: NodeJS.ProcessEnv = process.env): string {
+export function ensurePostgresBin(env: NodeJS.ProcessEnv = environment()): string {
   try {
     return findPostgresBin(env);
   } catch (err) {
@@ -78,7 +79,7 @@ function pgTool(pg: Postgres, tool: string, args: string[], options: SpawnSyncOp
     timeout: 120_000,
     ...options,
     ...(ids ? { uid: ids.uid, gid: ids.gid } : {}),
-    env: { ...process.env, LC_ALL: 'C' },
+    env: { ...environment(), LC_ALL: 'C' },
   });
 }
 
