@@ -217,7 +217,7 @@ type WorkerRole = (typeof WORKER_ROLES)[number];
 program
   .command('worker')
   .description(
-    'run ADOS workers: the control role hosts the workflows (ados-control), the nodes role runs DAG nodes (ados-nodes-p{n}); any number of processes per role share the load',
+    'run ADOS workers: the control role hosts the workflows (ados-control), the nodes role runs DAG nodes (ados-nodes-{n}); any number of processes per role share the load',
   )
   .addOption(
     new Option('--role <role>', 'what this process serves: control, nodes, or all')

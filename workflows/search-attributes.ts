@@ -1,6 +1,6 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 
-/** ADOS's five search attributes (README, "What to look at in the Web UI"); `ados dev` registers them on the dev server. */
+/** ADOS's five search attributes (docs/CONTRACT.md); `ados dev` and `ados cluster up` register them. */
 export const TenantIdKey = defineSearchAttributeKey('TenantId', 'KEYWORD');
 export const DeliveryStatusKey = defineSearchAttributeKey('DeliveryStatus', 'KEYWORD');
 export const DeliveryCostUsdKey = defineSearchAttributeKey('DeliveryCostUsd', 'DOUBLE');
