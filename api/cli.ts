@@ -27,7 +27,7 @@ import { exportFinished } from '../activities/export/exporter';
 import { artifactsRoot } from '../activities/export/atomic';
 import { ID_PATTERN, isValidId, parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
 import { environment, loadConfig, ConfigError } from '../infra/config';
-import { clusterDown, clusterStatus, clusterUp } from '../infra/cluster/cluster';
+import { clusterDown, clusterStatus, clusterUp, type ClusterUpOptions } from '../infra/cluster/cluster';
 import { DEFAULT_CLUSTER_DIR } from '../infra/cluster/layout';
 import { connectWorker, temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { CONTROL_TASK_QUEUE } from '../workflows/policy/ids';
@@ -152,63 +152,53 @@ cluster
   .option('--tls', 'mutual TLS on the frontend, with a CA and certificates made under --dir')
   .option('--ui', 'also build and run the Temporal Web UI server')
   .option('--namespace <name>', 'namespace to create (first up; default "default")')
-  .action(
-    async (opts: {
-      dir: string;
-      port?: number;
-      pgPort?: number;
-      shards?: number;
-      tls?: boolean;
-      ui?: boolean;
-      namespace?: string;
-    }) => {
-      const started = Date.now();
-      const up = await clusterUp({
-        dir: opts.dir,
-        ...(opts.port ? { port: opts.port } : {}),
-        ...(opts.pgPort ? { pgPort: opts.pgPort } : {}),
-        ...(opts.shards ? { shards: opts.shards } : {}),
-        ...(opts.tls ? { tls: true } : {}),
-        ...(opts.ui ? { ui: true } : {}),
-        ...(opts.namespace ? { namespace: assertCliId('namespace', opts.namespace) } : {}),
-        log: (line) => !json() && process.stderr.write(`${line}\n`),
-      });
-      print({ ...up, elapsedMs: Date.now() - started }, () =>
-        [
-          `${up.started ? 'Temporal cluster up' : 'Temporal cluster already up'} at ${up.address} (namespace ${up.namespace}, ${up.shards} shards${up.tls ? ', mutual TLS' : ''})${up.uiUrl ? ` · Web UI ${up.uiUrl}` : ''} · ${((Date.now() - started) / 1000).toFixed(1)} s`,
-          `state in ${up.dir}; connect with:`,
-          ...Object.entries(up.env).map(([k, v]) => `  export ${k}=${v}`),
-        ].join('\n'),
-      );
-    },
-  );
+  .action(async (opts: Omit<ClusterUpOptions, 'log' | 'readyTimeoutMs'>) => {
+    const started = Date.now();
+    const up = await clusterUp({
+      ...opts,
+      ...(opts.namespace ? { namespace: assertCliId('namespace', opts.namespace) } : {}),
+      log: (line) => !json() && process.stderr.write(`${line}\n`),
+    });
+    print({ ...up, elapsedMs: Date.now() - started }, () =>
+      [
+        `${up.started ? 'Temporal cluster up' : 'Temporal cluster already up'} at ${up.address} (namespace ${up.namespace}, ${up.shards} shards${up.tls ? ', mutual TLS' : ''})${up.uiUrl ? ` · Web UI ${up.uiUrl}` : ''} · ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        `state in ${up.dir}; connect with:`,
+        ...Object.entries(up.env).map(([k, v]) => `  export ${k}=${v}`),
+      ].join('\n'),
+    );
+  });
 
-cluster
-  .command('down')
-  .description('stop what `up` started (server, Web UI, PostgreSQL); the data stays for the next up')
-  .addOption(clusterDirOption())
-  .action(async (opts: { dir: string }) => {
-    const down = await clusterDown(opts.dir);
+/** `ados cluster down|status`: one action on the cluster in --dir. */
+function clusterCommand(name: string, description: string, action: (dir: string) => Promise<void>): void {
+  cluster
+    .command(name)
+    .description(description)
+    .addOption(clusterDirOption())
+    .action((opts: { dir: string }) => action(opts.dir));
+}
+
+clusterCommand(
+  'down',
+  'stop what `up` started (server, Web UI, PostgreSQL); the data stays for the next up',
+  async (dir) => {
+    const down = await clusterDown(dir);
     print(down, () =>
       down.stopped.length
         ? `stopped ${down.stopped.join(', ')} (data kept in ${down.dir})`
         : `nothing was running in ${down.dir}`,
     );
-  });
+  },
+);
 
-cluster
-  .command('status')
-  .description('whether the cluster in --dir is running and serving, and how to connect')
-  .addOption(clusterDirOption())
-  .action(async (opts: { dir: string }) => {
-    const status = await clusterStatus(opts.dir);
-    print(status, () =>
-      !status.exists
-        ? `no cluster in ${status.dir} (ados cluster up creates one)`
-        : `${status.serving ? 'serving' : 'not serving'} at ${status.info!.address} · server ${status.server ? 'up' : 'down'} · PostgreSQL ${status.postgres ? 'up' : 'down'}${status.info!.uiUrl ? ` · Web UI ${status.ui ? 'up' : 'down'}` : ''} · ${status.dir}`,
-    );
-    if (!status.serving) process.exitCode = EXIT.UNAVAILABLE;
-  });
+clusterCommand('status', 'whether the cluster in --dir is running and serving, and how to connect', async (dir) => {
+  const status = await clusterStatus(dir);
+  print(status, () =>
+    !status.exists
+      ? `no cluster in ${status.dir} (ados cluster up creates one)`
+      : `${status.serving ? 'serving' : 'not serving'} at ${status.info!.address} · server ${status.server ? 'up' : 'down'} · PostgreSQL ${status.postgres ? 'up' : 'down'}${status.info!.uiUrl ? ` · Web UI ${status.ui ? 'up' : 'down'}` : ''} · ${status.dir}`,
+  );
+  if (!status.serving) process.exitCode = EXIT.UNAVAILABLE;
+});
 
 // ── worker ──
 const WORKER_ROLES = ['all', 'control', 'nodes'] as const;

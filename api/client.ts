@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
 import {
   Client,
   WithStartWorkflowOperation,
@@ -45,6 +46,13 @@ export async function connectClient(address?: string): Promise<Client> {
   return temporalClient(temporalTarget(address ? { address } : {}));
 }
 
+function validTenantConfig<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const problems = zodProblems(parsed.error.issues);
+  throw new UserError(`invalid tenant config: ${problems.join('; ')}`, 'INVALID_INPUT', problems);
+}
+
 function zodProblems(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string[] {
   return issues.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`);
 }
@@ -63,20 +71,9 @@ export async function configureTenant(
   { timeoutMs = CONFIGURE_TIMEOUT_MS } = {},
 ): Promise<TenantStatus> {
   assertId('tenant id', tenantId);
-  const parsedPatch = tenantConfigPatchSchema.safeParse({ ...patch, tenantId });
-  if (!parsedPatch.success)
-    throw new UserError(
-      `invalid tenant config: ${zodProblems(parsedPatch.error.issues).join('; ')}`,
-      'INVALID_INPUT',
-      zodProblems(parsedPatch.error.issues),
-    );
-  const initial = tenantConfigSchema.safeParse({ ...patch, tenantId });
-  if (!initial.success)
-    throw new UserError(
-      `invalid tenant config: ${zodProblems(initial.error.issues).join('; ')}`,
-      'INVALID_INPUT',
-      zodProblems(initial.error.issues),
-    );
+  // The patch as given, and the config a new tenant would start with: both must be valid.
+  validTenantConfig(tenantConfigPatchSchema, { ...patch, tenantId });
+  const initial = validTenantConfig(tenantConfigSchema, { ...patch, tenantId });
   const configure = () =>
     client.workflow.executeUpdateWithStart(configureTenantUpdate, {
       // The patch as given: parsing would fill in defaults and overwrite settings the caller kept.
@@ -84,7 +81,7 @@ export async function configureTenant(
       startWorkflowOperation: new WithStartWorkflowOperation(tenantBudget, {
         workflowId: tenantBudgetWorkflowId(tenantId),
         taskQueue: CONTROL_TASK_QUEUE,
-        args: [{ config: initial.data }],
+        args: [{ config: initial }],
         workflowIdConflictPolicy: 'USE_EXISTING',
         staticSummary: `tenant ${tenantId}: budget and admission`,
       }),

