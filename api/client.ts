@@ -6,6 +6,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -99,6 +100,12 @@ export async function configureTenant(
         `tenant ${tenantId} did not answer within ${timeoutMs / 1000} s: is a worker serving ${CONTROL_TASK_QUEUE}? (start one with: ados worker). The change is not lost if Temporal accepted it; check with: ados tenant show ${tenantId}`,
         'UNAVAILABLE',
       );
+    }
+    // The entity's validator judges the patch merged over the current config (e.g. a new warning
+    // threshold above the critical one already set): a refusal is the caller's invalid input.
+    if (err instanceof WorkflowUpdateFailedError) {
+      const message = err.cause?.message ?? err.message;
+      throw new UserError(`invalid tenant config: ${message}`, 'INVALID_INPUT', [message]);
     }
     throw err;
   }

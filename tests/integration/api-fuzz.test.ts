@@ -59,6 +59,9 @@ describe('the HTTP API under an OpenAPI fuzzer (schemathesis)', () => {
             '15',
             '--seed',
             '20261128',
+            // Repeatable: no examples carried over from earlier runs.
+            '--generation-database',
+            'none',
             '--phases',
             'examples,coverage,fuzzing',
             '--header',

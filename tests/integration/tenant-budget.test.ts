@@ -33,11 +33,18 @@ describe('tenantBudget', () => {
       (err: unknown) =>
         err instanceof WorkflowUpdateFailedError && /maxConcurrentRuns/.test(String(err.cause?.message)),
     );
+    // A patch valid on its own but not over the current config (warning above the critical already set).
+    await configureTenant(env.client, 'strict', { thresholds: { warning: 0.3, critical: 0.5 } });
+    await assert.rejects(
+      configureTenant(env.client, 'strict', { thresholds: { warning: 0.6 } }),
+      (err: unknown) =>
+        err instanceof UserError && err.code === 'INVALID_INPUT' && /warning must be below critical/.test(err.message),
+    );
     const history = await handle.fetchHistory();
     assert.equal(
       history.events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length,
-      1,
-      'only the valid update was accepted',
+      2,
+      'only the valid updates were accepted',
     );
     const status = await tenantStatus(env.client, 'strict');
     assert.equal(status.budgetUsd, 7);
