@@ -188,7 +188,12 @@ describe('faults', () => {
 
     await s.stop();
     servers.delete(s);
-    assert.notEqual(await get().catch(() => 0), 200, 'the API says so while the server is away');
+    assert.equal(await get(), 503, 'the API says Temporal is unavailable while the server is away');
+    const cancel = await fetch(`${url}/v1/tenants/restart/runs/r-0/cancel`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer admin-token-for-the-restart-test' },
+    });
+    assert.equal(cancel.status, 503, 'a cancel cannot tell whether the run exists: 503, not 404');
     await new Promise((r) => setTimeout(r, 3000));
     s = await server({ port, dbFile });
 
