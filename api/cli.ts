@@ -15,6 +15,7 @@ import {
   runOutcome,
   runProgress,
   startRun,
+  tenantReport,
   tenantStatus,
 } from './client';
 import { createBars, nodesDone, poll } from './progress';
@@ -24,6 +25,7 @@ import { runDemo } from './demo';
 import { ensureExportSchedule } from './schedules';
 import { ExecutionTrace } from '../workers/execution-trace';
 import { exportFinished } from '../activities/export/exporter';
+import { showbackCsv } from '../activities/export/showback';
 import { artifactsRoot } from '../activities/export/atomic';
 import { ID_PATTERN, isValidId, parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
 import { environment, loadConfig, ConfigError } from '../infra/config';
@@ -442,6 +444,15 @@ run
   .option('--priority <1-5>', '1 most urgent … 5', int('priority', 1, 5))
   .option('--max-parallelism <n>', 'nodes in flight at once', int('max parallelism', 1, 64))
   .option('--wait', 'wait for the result, showing progress')
+  .option(
+    '--tag <key=value>',
+    'a showback tag (repeatable, at most 10)',
+    (raw: string, tags: Record<string, string> = {}) => {
+      const at = raw.indexOf('=');
+      if (at < 1) throw new InvalidArgumentError('a tag is key=value');
+      return { ...tags, [raw.slice(0, at)]: raw.slice(at + 1) };
+    },
+  )
   .action(
     async (opts: {
       tenant: string;
@@ -450,6 +461,7 @@ run
       priority?: number;
       maxParallelism?: number;
       wait?: boolean;
+      tag?: Record<string, string>;
     }) => {
       const input = {
         ...readRunFile(opts.dag),
@@ -457,6 +469,7 @@ run
         ...(opts.runId ? { runId: opts.runId } : {}),
         ...(opts.priority ? { priority: opts.priority } : {}),
         ...(opts.maxParallelism ? { maxParallelism: opts.maxParallelism } : {}),
+        ...(opts.tag ? { tags: opts.tag } : {}),
       };
       const client = await connectClient();
       const handle = await startRun(client, input);
@@ -545,6 +558,36 @@ program
       ].join('\n'),
     );
     if (Object.keys(outcome.tenantErrors).length) process.exitCode = EXIT.ERROR;
+  });
+
+// ── report ──
+/** An ISO time from the command line. */
+function isoTime(name: string) {
+  return (raw: string) => {
+    const t = Date.parse(raw);
+    if (Number.isNaN(t))
+      throw new InvalidArgumentError(`${name} must be a date or time, e.g. 2026-11-01 or 2026-11-01T00:00:00Z`);
+    return new Date(t).toISOString();
+  };
+}
+
+program
+  .command('report')
+  .description(
+    "showback: a tenant's spend by run, node kind, model, category and tag (exports its finished runs first)",
+  )
+  .requiredOption('--tenant <id>', 'tenant id')
+  .option('--from <time>', 'from (default: the start of the current budget period)', isoTime('--from'))
+  .option('--to <time>', 'until, exclusive (default: now)', isoTime('--to'))
+  .addOption(new Option('--format <format>', 'output').choices(['csv', 'json']).default('csv'))
+  .action(async (opts: { tenant: string; from?: string; to?: string; format: 'csv' | 'json' }) => {
+    const tenantId = assertCliId('tenant id', opts.tenant);
+    const client = await connectClient();
+    const report = await tenantReport(client, tenantId, opts);
+    await client.connection.close();
+    process.stdout.write(
+      opts.format === 'json' || json() ? `${JSON.stringify(report, null, 2)}\n` : showbackCsv(report),
+    );
   });
 
 // ── replay ──

@@ -181,6 +181,7 @@ class DeliveryRun {
       ...(admission?.kind === 'WAITING' && status === 'WAITING' ? { queuePosition: admission.position } : {}),
       ...(lease ? { budgetStatus: lease.pressure.budgetStatus } : {}),
       ...(learning ? { learning } : {}),
+      ...(this.spec?.tags ? { tags: this.spec.tags } : {}),
     };
   }
 
@@ -529,6 +530,7 @@ async function runNodes(
               kind: node.kind,
               ...((outcome.model ?? variant.model) ? { model: outcome.model ?? variant.model } : {}),
               estimateMicros: catalogEstimateMicros(node.kind, variant),
+              ...(run.spec.tags ? { tags: run.spec.tags } : {}),
             }),
           );
         },

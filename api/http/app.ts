@@ -14,6 +14,7 @@ import { metricsText, type AdosMetrics } from '../../infra/metrics';
 import { artifactRoutes } from './artifacts';
 import { authPlugin } from './auth';
 import { errorsPlugin } from './errors';
+import { reportRoutes } from './reports';
 import { runRoutes } from './runs';
 import { tenantRoutes } from './tenants';
 
@@ -93,6 +94,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
       await v1.register(tenantRoutes, { client });
       await v1.register(runRoutes, { client });
       await v1.register(artifactRoutes, { artifactsDir: config.ADOS_ARTIFACTS_DIR });
+      await v1.register(reportRoutes, { client });
     },
     { prefix: '/v1' },
   );

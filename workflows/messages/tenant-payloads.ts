@@ -20,6 +20,8 @@ export interface CostEvent {
   kind?: string;
   model?: string;
   estimateMicros?: number;
+  /** The run's showback tags. */
+  tags?: Record<string, string>;
 }
 
 export interface AdmissionRequest {

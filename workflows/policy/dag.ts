@@ -52,6 +52,16 @@ export const dagSchema = z
   })
   .strict();
 
+/** Labels for showback (`ados report` by tag): at most 10, short keys and values, recorded with every charge. */
+export const TAG_KEY = /^[a-z][a-z0-9_.-]{0,31}$/;
+export const tagsSchema = z.record(z.string(), z.string().min(1).max(64)).superRefine((tags, ctx) => {
+  const keys = Object.keys(tags);
+  if (keys.length > 10) ctx.addIssue({ code: 'custom', message: `at most 10 tags (${keys.length} given)` });
+  for (const key of keys)
+    if (!TAG_KEY.test(key))
+      ctx.addIssue({ code: 'custom', path: [key], message: `tag keys must match ${TAG_KEY.source}` });
+});
+
 export const deliveryRunInputSchema = z
   .object({
     tenantId: idSchema,
@@ -60,6 +70,8 @@ export const deliveryRunInputSchema = z
     priority: prioritySchema.default(3),
     /** Nodes of this run in flight at once. @default 4 */
     maxParallelism: z.number().int().min(1).max(DAG_LIMITS.maxParallelism).default(4),
+    /** Showback labels, e.g. { team: "search", feature: "answers" }. */
+    tags: tagsSchema.optional(),
     dag: dagSchema,
   })
   .strict();

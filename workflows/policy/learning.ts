@@ -60,6 +60,8 @@ export type LearningEvent = { seq: number; at: string; reason: string } & (
       qualityShadow?: number;
       costFullUsd: number;
       costShadowUsd: number;
+      /** Everything the exploration charged to the tenant's learning spend (the shadow and its evaluations). */
+      chargedUsd?: number;
     }
   | { type: 'exploration-denied'; runId: string; nodeId: string }
   | {
@@ -301,20 +303,23 @@ export class LearningProfile {
     explorationId: string,
     observation: ShadowObservation | undefined,
     at: string,
-    who: { runId: string; nodeId: string },
+    who: { runId: string; nodeId: string; costs?: ReadonlyArray<{ costMicros: number }> },
   ): void {
     if (!(explorationId in this.state.reservations)) return;
     delete this.state.reservations[explorationId];
     if (!observation) return;
     const complete = observation.qualityFull !== undefined && observation.qualityShadow !== undefined;
+    const chargedMicros = (who.costs ?? []).reduce((sum, c) => sum + c.costMicros, 0);
     this.log(at, {
       type: 'exploration',
-      ...who,
+      runId: who.runId,
+      nodeId: who.nodeId,
       fromModel: observation.fromModel,
       toModel: observation.toModel,
       ...(complete ? { qualityFull: observation.qualityFull, qualityShadow: observation.qualityShadow } : {}),
       costFullUsd: usd(observation.costFullMicros),
       costShadowUsd: usd(observation.costShadowMicros),
+      chargedUsd: usd(chargedMicros),
       reason: complete ? 'shadow scored against the same reference' : 'shadow cut short by its learning budget',
     });
     if (!complete) return;

@@ -71,6 +71,8 @@ export interface DeliveryRunResult {
   /** The tenant's budget status as this run last heard it. */
   budgetStatus?: string;
   learning?: RunLearningReport;
+  /** The run's showback tags, as given. */
+  tags?: Record<string, string>;
 }
 
 /** A node whose model the tenant's learning switched to a cheaper one that proved itself. */
