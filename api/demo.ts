@@ -95,6 +95,8 @@ export function ragRun(tenant: DemoTenant, index: number, runId: string) {
     runId,
     priority: (index % 5) + 1,
     maxParallelism: 4,
+    // Showback labels: `ados report --tenant acme` splits the spend by them.
+    tags: { app: 'rag-demo', question: `q${index % QUESTIONS.length}` },
     dag: { name: 'rag-delivery', nodes },
   };
 }
