@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import pino from 'pino';
-import { buildApi } from '../../api/http/app';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
-import { createMetrics } from '../../infra/metrics';
+import { testApi } from '../helpers/api';
 import { schemathesis } from '../helpers/schemathesis';
 import { useTestEnvWithWorkers } from '../helpers/temporal';
 
@@ -20,18 +18,7 @@ const ADMIN = 'admin-token-for-the-fuzzer-0123456789';
  */
 describe('the HTTP API under an OpenAPI fuzzer (schemathesis)', () => {
   test('finds no server error and no undocumented status code, content type or body', async () => {
-    const app = await buildApi({
-      client: env.client,
-      config: {
-        ADOS_ADMIN_TOKEN: ADMIN,
-        ADOS_API_RATE_LIMIT: 1_000_000,
-        ADOS_API_BODY_LIMIT: 64 * 1024,
-        ADOS_API_TOKEN_CACHE_SECONDS: 10,
-        ADOS_ARTIFACTS_DIR: process.env.ADOS_ARTIFACTS_DIR!,
-      },
-      logger: pino({ level: 'silent' }),
-      metrics: createMetrics(),
-    });
+    const app = await testApi(env.client, ADMIN, { tokenCacheSeconds: 10 });
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       // Something to find: a tenant with a finished run, and a run whose input failed validation.

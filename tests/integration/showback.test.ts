@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import pino from 'pino';
 import { configureTenant, runOutcome, startRun, tenantReport, tenantStatus, UserError } from '../../api/client';
-import { buildApi } from '../../api/http/app';
-import { createMetrics } from '../../infra/metrics';
+import { testApi } from '../helpers/api';
 import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 
 const env = useTestEnvWithWorkers();
@@ -59,18 +57,7 @@ describe('showback', () => {
     // The summary of a run records its tags too.
     assert.ok(report.rows.every((r) => r.tags.env === 'prod'));
 
-    const app = await buildApi({
-      client: env.client,
-      config: {
-        ADOS_ADMIN_TOKEN: 'admin-token-for-showback-0123456789',
-        ADOS_API_RATE_LIMIT: 1000,
-        ADOS_API_BODY_LIMIT: 65536,
-        ADOS_API_TOKEN_CACHE_SECONDS: 0,
-        ADOS_ARTIFACTS_DIR: process.env.ADOS_ARTIFACTS_DIR!,
-      },
-      logger: pino({ level: 'silent' }),
-      metrics: createMetrics(),
-    });
+    const app = await testApi(env.client, 'admin-token-for-showback-0123456789');
     try {
       const csv = await app.inject({
         method: 'GET',

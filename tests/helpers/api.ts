@@ -1,0 +1,20 @@
+import type { Client } from '@temporalio/client';
+import pino from 'pino';
+import { buildApi } from '../../api/http/app';
+import { createMetrics } from '../../infra/metrics';
+
+/** The HTTP API over a test's client, with the given admin token, silent logs and a generous rate limit. */
+export function testApi(client: Client, adminToken: string, { rateLimit = 1_000_000, tokenCacheSeconds = 0 } = {}) {
+  return buildApi({
+    client,
+    config: {
+      ADOS_ADMIN_TOKEN: adminToken,
+      ADOS_API_RATE_LIMIT: rateLimit,
+      ADOS_API_BODY_LIMIT: 64 * 1024,
+      ADOS_API_TOKEN_CACHE_SECONDS: tokenCacheSeconds,
+      ADOS_ARTIFACTS_DIR: process.env.ADOS_ARTIFACTS_DIR!,
+    },
+    logger: pino({ level: 'silent' }),
+    metrics: createMetrics(),
+  });
+}
