@@ -40,6 +40,7 @@ function asNodeActivity(kind: NodeKind): NodeActivity {
         category: kind.category,
         attempt,
         ...(execution.model ? { model: execution.model } : {}),
+        ...(execution.pricing ? { pricing: execution.pricing } : {}),
       };
     } catch (err) {
       if (err instanceof CancelledFailure) {

@@ -531,6 +531,7 @@ async function runNodes(
               ...((outcome.model ?? variant.model) ? { model: outcome.model ?? variant.model } : {}),
               estimateMicros: catalogEstimateMicros(node.kind, variant),
               ...(run.spec.tags ? { tags: run.spec.tags } : {}),
+              ...(outcome.pricing ? { pricing: outcome.pricing } : {}),
             }),
           );
         },

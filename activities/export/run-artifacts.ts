@@ -216,6 +216,8 @@ export function runArtifacts(history: JsonHistory): Map<string, string> {
         error: nodeResult.error,
         output: activity?.outcome?.output,
         usage: usageOf(activity?.outcome?.output),
+        // What priced an LLM charge: provider, priced model, token usage, price source and version.
+        ...(activity?.outcome && 'pricing' in activity.outcome ? { pricing: activity.outcome.pricing } : {}),
         timings: activity
           ? {
               scheduledAt: activity.scheduled.eventTime,

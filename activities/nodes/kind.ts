@@ -1,3 +1,4 @@
+import type { ChargePricing } from '../../workflows/messages/tenant-payloads';
 import type { CostCategory } from '../../workflows/policy/catalog';
 import type { NodeTask } from '../../workflows/node-task';
 
@@ -6,6 +7,8 @@ export interface NodeExecution {
   output: unknown;
   costMicros: number;
   model?: string;
+  /** For an LLM charge: provider, usage and price source (activities/pricing.ts). */
+  pricing?: ChargePricing;
 }
 
 export interface NodeContext {

@@ -1,11 +1,5 @@
-import {
-  DEFAULT_MODEL,
-  MICROS_PER_USD,
-  MODEL_CATALOG,
-  priceLlmTokens,
-  toMicros,
-  usd,
-} from '../../workflows/policy/catalog';
+import { DEFAULT_MODEL, toMicros, usd } from '../../workflows/policy/catalog';
+import { UnknownModelPrice, outputMicrosPerToken, priceLlmUsage } from '../pricing';
 import type { NodeTask } from '../../workflows/node-task';
 import { countTokens, truncateToTokens } from '../tokenizer';
 import { NodeInputError, numberParam, stringParam, upstreamPassages, type NodeContext, type NodeKind } from './kind';
@@ -23,6 +17,8 @@ export interface Completion {
   candidates: string[];
   inputTokens: number;
   outputTokens: number;
+  /** Input tokens served from the provider's prompt cache, when it reports them. */
+  cachedInputTokens?: number;
 }
 
 /** Where `llm.generate` gets its text from. */
@@ -106,7 +102,11 @@ export const openaiProvider: LlmProvider = {
     }
     const body = (await response.json()) as {
       choices?: Array<{ message?: { content?: string } }>;
-      usage?: { prompt_tokens?: number; completion_tokens?: number };
+      usage?: {
+        prompt_tokens?: number;
+        completion_tokens?: number;
+        prompt_tokens_details?: { cached_tokens?: number };
+      };
     };
     const texts = (body.choices ?? []).map((c) => c.message?.content ?? '');
     if (texts.length === 0) throw new Error('openai endpoint returned no choices');
@@ -114,6 +114,9 @@ export const openaiProvider: LlmProvider = {
       candidates: texts,
       inputTokens: body.usage?.prompt_tokens ?? countTokens(prompt),
       outputTokens: body.usage?.completion_tokens ?? texts.reduce((sum, t) => sum + countTokens(t), 0),
+      ...(body.usage?.prompt_tokens_details?.cached_tokens
+        ? { cachedInputTokens: body.usage.prompt_tokens_details.cached_tokens }
+        : {}),
     };
   },
 };
@@ -156,10 +159,9 @@ function capTokensToCost(
 ): number {
   if (task.params.max_cost_usd === undefined) return maxTokens;
   const capMicros = toMicros(numberParam(task, 'max_cost_usd', 0, { min: 0, max: 1e6 }));
-  const price = MODEL_CATALOG[model]!;
-  // One micro-dollar of slack for rounding in priceLlmTokens.
-  const leftMicros = capMicros - priceLlmTokens(model, inputTokens, 0) - 1;
-  const perTokenMicros = (price.outputPer1k / 1000) * MICROS_PER_USD;
+  // One micro-dollar of slack for rounding.
+  const leftMicros = capMicros - priceLlmUsage(model, { inputTokens, outputTokens: 0 }).micros - 1;
+  const perTokenMicros = outputMicrosPerToken(model);
   const affordable = Math.floor(leftMicros / perTokenMicros / candidates);
   if (affordable < 1)
     throw new NodeInputError(
@@ -173,10 +175,13 @@ export const llmGenerate: NodeKind = {
   category: 'llm',
   async execute(task, ctx: NodeContext) {
     const model = task.model ?? stringParam(task, 'model', DEFAULT_MODEL);
-    if (!MODEL_CATALOG[model])
-      throw new NodeInputError(
-        `model ${model} is not in the price catalog (known: ${Object.keys(MODEL_CATALOG).join(', ')})`,
-      );
+    // A model without a price cannot be charged: refuse it before calling anyone.
+    try {
+      priceLlmUsage(model, { inputTokens: 0, outputTokens: 0 });
+    } catch (err) {
+      if (err instanceof UnknownModelPrice) throw new NodeInputError(err.message);
+      throw err;
+    }
     const providerName = stringParam(task, 'provider', loadConfig().ADOS_LLM_PROVIDER);
     const provider = providers.get(providerName);
     if (!provider)
@@ -191,6 +196,11 @@ export const llmGenerate: NodeKind = {
       numberParam(task, 'max_tokens', 256, { min: 1, max: 8192 }),
     );
     const completion = await provider.complete({ model, prompt, candidates, maxTokens, signal: ctx.signal });
+    const { micros, pricing } = priceLlmUsage(model, {
+      inputTokens: completion.inputTokens,
+      outputTokens: completion.outputTokens,
+      ...(completion.cachedInputTokens ? { cachedInputTokens: completion.cachedInputTokens } : {}),
+    });
     return {
       // Passages travel on so that rerank and eval downstream can judge against the evidence.
       output: {
@@ -201,8 +211,9 @@ export const llmGenerate: NodeKind = {
         outputTokens: completion.outputTokens,
         passages: upstreamPassages(task),
       },
-      costMicros: priceLlmTokens(model, completion.inputTokens, completion.outputTokens),
+      costMicros: micros,
       model,
+      pricing,
     };
   },
 };

@@ -77,6 +77,11 @@ describe('the exporter', () => {
     assert.equal(task.status, 'COMPLETED');
     assert.equal(task.model, 'gpt-4o-mini');
     assert.ok(task.usage.inputTokens > 0 && task.usage.outputTokens > 0);
+    // The charge was priced by the maintained price source, and says so.
+    assert.deepEqual(
+      [task.pricing.provider, task.pricing.priceModel, task.pricing.source, task.pricing.inputTokens],
+      ['openai', 'gpt-4o-mini', '@pydantic/genai-prices', task.usage.inputTokens],
+    );
     assert.ok(Array.isArray(task.output.candidates));
     assert.ok(typeof task.timings.queueMs === 'number' && typeof task.timings.runMs === 'number');
     const report = JSON.parse(readFileSync(join(dir, 'concurrency_report.json'), 'utf8'));

@@ -9,7 +9,7 @@ import { evalScore, rougeL, tokenF1 } from '../../activities/nodes/quality';
 import { DEFAULT_CORPUS_DIR, retrievalSearch } from '../../activities/nodes/retrieval';
 import { countTokens } from '../../activities/tokenizer';
 import { nodeKinds } from '../../activities/nodes/registry';
-import { priceLlmTokens } from '../../workflows/policy/catalog';
+import { priceLlmUsage } from '../../activities/pricing';
 import type { NodeTask } from '../../workflows/node-task';
 
 const ctx = { signal: new AbortController().signal, attempt: 1, sleep: async () => undefined };
@@ -92,14 +92,14 @@ describe('node kinds', () => {
     assert.deepEqual(a, b);
     const out = a.output as { candidates: string[]; inputTokens: number; outputTokens: number };
     assert.equal(out.candidates.length, 2);
-    assert.equal(a.costMicros, priceLlmTokens('gpt-4o', out.inputTokens, out.outputTokens));
+    assert.equal(a.costMicros, priceLlmUsage('gpt-4o', out).micros);
     assert.equal(a.model, 'gpt-4o');
   });
 
-  test('a model missing from the catalog is a clear, non-retryable input error', async () => {
+  test('a model without a price is a clear, non-retryable input error', async () => {
     await assert.rejects(llmGenerate.execute(task('llm.generate', { model: 'gpt-99', prompt: 'x' }), ctx), {
       name: 'NodeInputError',
-      message: /gpt-99 is not in the price catalog/,
+      message: /model gpt-99 has no price in @pydantic\/genai-prices/,
     });
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { llmGenerate } from '../../activities/nodes/llm';
-import { priceLlmTokens } from '../../workflows/policy/catalog';
+import { priceLlmUsage } from '../../activities/pricing';
 
 /** A local server that speaks the OpenAI chat completions protocol. */
 let server: Server;
@@ -39,7 +39,12 @@ before(async () => {
         id: 'x',
         object: 'chat.completion',
         choices,
-        usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 },
+        usage: {
+          prompt_tokens: 1000,
+          completion_tokens: 500,
+          total_tokens: 1500,
+          prompt_tokens_details: { cached_tokens: 400 },
+        },
       }),
     );
   });
@@ -74,8 +79,14 @@ describe('the openai provider', () => {
       'answer 0 from gpt-4o',
       'answer 1 from gpt-4o',
     ]);
-    assert.equal(result.costMicros, priceLlmTokens('gpt-4o', 1000, 500));
-    assert.equal(result.costMicros, 7500);
+    // The provider's usage, cached input included, priced by genai-prices: 600 × $2.50 + 400 × $1.25 + 500 × $10 per million.
+    assert.equal(
+      result.costMicros,
+      priceLlmUsage('gpt-4o', { inputTokens: 1000, outputTokens: 500, cachedInputTokens: 400 }).micros,
+    );
+    assert.equal(result.costMicros, 7000);
+    assert.equal(result.pricing?.cachedInputTokens, 400);
+    assert.equal(result.pricing?.provider, 'openai');
   });
 
   test('a 4xx answer is a non-retryable input error; a 5xx one may be retried', async () => {

@@ -9,6 +9,17 @@ import type { RunLearning, ShadowObservation } from '../policy/learning';
  * and learning's shadow explorations.
  */
 
+/** What priced an LLM charge: the provider and model the price data matched, the token usage, and the price source and its version. */
+export interface ChargePricing {
+  provider: string;
+  priceModel: string;
+  source: string;
+  sourceVersion: string;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens?: number;
+}
+
 /** A cost event from a run; `key` is `{runId}/{nodeId}` and makes the charge idempotent. */
 export interface CostEvent {
   key: string;
@@ -22,6 +33,8 @@ export interface CostEvent {
   estimateMicros?: number;
   /** The run's showback tags. */
   tags?: Record<string, string>;
+  /** For an LLM charge: what priced it. */
+  pricing?: ChargePricing;
 }
 
 export interface AdmissionRequest {

@@ -1,6 +1,8 @@
 /**
- * The one model and price catalog. Activities price their usage with it, the CostAgent estimates
- * with it, and degradation finds each model's cheaper alternative in it.
+ * Cost categories, the non-LLM kinds' unit prices, and the model table the CostAgent estimates with
+ * and degradation finds cheaper models in. LLM charges are priced by @pydantic/genai-prices
+ * (activities/pricing.ts); this table's LLM prices are frozen for the estimates of workflow code,
+ * so that a replayed decision never sees a new price.
  */
 
 export type CostCategory = 'llm' | 'retrieval' | 'rerank' | 'evaluation' | 'storage' | 'compute' | 'learning';

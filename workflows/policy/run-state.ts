@@ -1,7 +1,7 @@
 import type { DagNode, DeliveryRunSpec } from './dag';
 import type { CostCategory } from './catalog';
 import type { DeliveryRunResult, NodeResult, RunStatus, CostDecision } from './run-result';
-import type { CostEvent } from '../messages/tenant-payloads';
+import type { CostEvent, ChargePricing } from '../messages/tenant-payloads';
 import { formatUsd, toMicros, usd } from './catalog';
 
 /** What a finished node activity reports back. */
@@ -11,6 +11,8 @@ export interface NodeOutcome {
   category: CostCategory;
   attempt: number;
   model?: string;
+  /** For an LLM charge: what priced it. */
+  pricing?: ChargePricing;
 }
 
 /**
