@@ -23,6 +23,7 @@ import type { ControlActivities, DeploymentSettings, ExportActivities } from '..
 import { exportFinished, exportRun, exportTenant } from './export/exporter';
 import { writeQueueState } from './export/queue-state';
 import { nodeKinds } from './nodes/registry';
+import { runPrices } from './pricing';
 
 /**
  * A run terminated from outside never releases its slot, nor does one admitted by a starter that
@@ -120,6 +121,7 @@ export function createControlActivities(
         nodeKinds: nodeKinds()
           .map((k) => k.kind)
           .sort(),
+        prices: runPrices(),
       };
     },
     async laplaceUniforms({ count }) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { calcPrice } from '@pydantic/genai-prices';
-import { toMicros } from '../workflows/policy/catalog';
+import { MODEL_CATALOG, toMicros, type RunPrices } from '../workflows/policy/catalog';
 import type { ChargePricing } from '../workflows/messages/tenant-payloads';
 
 /**
@@ -62,6 +62,28 @@ export function priceLlmUsage(model: string, usage: TokenUsage): { micros: numbe
       ...usage,
     },
   };
+}
+
+/** The price data's rates per 1,000 tokens for a model, or undefined if it does not know the model. */
+function ratesOf(model: string): { inputPer1k: number; outputPer1k: number } | undefined {
+  const id = MODEL_IDS[model] ?? model;
+  const input = calcPrice({ input_tokens: 1_000_000, output_tokens: 0 }, id);
+  const output = calcPrice({ input_tokens: 0, output_tokens: 1_000_000 }, id);
+  if (!input || !output) return undefined;
+  return { inputPer1k: input.total_price / 1000, outputPer1k: output.total_price / 1000 };
+}
+
+/**
+ * The prices a run estimates with, taken from the price source once when it starts and recorded in
+ * its history: the models of the estimate table and any the run names.
+ */
+export function runPrices(extraModels: readonly string[] = []): RunPrices {
+  const models: Record<string, { inputPer1k: number; outputPer1k: number }> = {};
+  for (const model of new Set([...Object.keys(MODEL_CATALOG), ...extraModels])) {
+    const rates = ratesOf(model);
+    if (rates) models[model] = rates;
+  }
+  return { source: PRICE_SOURCE.name, version: PRICE_SOURCE.version, models };
 }
 
 /** Micro-dollars per output token of a model (for capping output to a budget). */

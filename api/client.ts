@@ -35,6 +35,7 @@ export { UserError };
 import { tenantConfigPatchSchema, tenantConfigSchema, type TenantConfigPatch } from '../workflows/policy/tenant-config';
 import type { TenantStatus } from '../workflows/policy/tenant-status';
 import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
+import { runPrices } from '../activities/pricing';
 
 /** The namespace ADOS works in (TEMPORAL_NAMESPACE or the profile's; docs/DEPLOYMENT.md). */
 export function temporalNamespace(): string {
@@ -164,15 +165,20 @@ function nodePartitions(): number {
 export async function startRun(client: Client, input: unknown): Promise<WorkflowHandle<typeof deliveryRun>> {
   const { run, spec } = checkRun(input);
   const workflowId = deliveryRunWorkflowId(run.tenantId, run.runId);
+  // The prices the run will estimate with, fixed now and carried in its launch (its history).
+  const prices = runPrices(
+    spec.dag.nodes.flatMap((n) => [n.params.model, n.degrade?.model]).filter((m): m is string => typeof m === 'string'),
+  );
   const askedAt = Date.now();
   const ticket = await admitBeforeStart(client, run.tenantId, {
     runId: run.runId,
     workflowId,
     priority: spec.priority,
-    estimatedMicros: new RunPlan(new RunState(spec)).remainingMicros(),
+    estimatedMicros: new RunPlan(new RunState(spec), prices.models).remainingMicros(),
   });
   const launch: RunLaunch = {
     ...(ticket ? { ticket } : {}),
+    prices,
     nodePartitions: nodePartitions(),
     kindsChecked: spec.dag.nodes.every((n) => BUILTIN_NODE_KINDS.includes(n.kind)),
     admissionWaitMs: Date.now() - askedAt,

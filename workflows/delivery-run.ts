@@ -23,7 +23,7 @@ import { exportDeliveryRun } from './export-delivery-run';
 import { metrics } from './metrics-sink';
 import { releases } from './release-sink';
 import { shadowExploration } from './shadow-exploration';
-import { cheaperModel, usd } from './policy/catalog';
+import { cheaperModel, usd, type ModelRates } from './policy/catalog';
 import { catalogEstimateMicros } from './policy/estimates';
 import { validateDeliveryRunInput, type DagNode, type DeliveryRunInput, type DeliveryRunSpec } from './policy/dag';
 import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from './policy/ids';
@@ -222,6 +222,14 @@ class DeliveryRun {
   }
 
   /** Settings (from the launch, or the worker), the input checked completely, and the run's bookkeeping. */
+  /**
+   * The LLM prices this run estimates with, from its history: its launch, or (started bare) its
+   * settings marker. Runs from before prices were recorded have none and use the frozen table.
+   */
+  private rates(): ModelRates | undefined {
+    return (this.launch?.prices ?? this.settings?.prices)?.models;
+  }
+
   private async prepare(): Promise<DeliveryRunSpec> {
     const settings = this.launch?.kindsChecked ? undefined : await deploymentSettings();
     this.settings = settings;
@@ -236,7 +244,7 @@ class DeliveryRun {
     }
     const spec = (this.spec = validation.spec);
     this.state = new RunState(spec);
-    this.plan = new RunPlan(this.state);
+    this.plan = new RunPlan(this.state, this.rates());
     this.governor = new RunGovernor(this.state, this.plan, (action) => metrics.decision(action));
     return spec;
   }
@@ -377,8 +385,8 @@ class DeliveryRun {
       return;
     const workflowId = `shadow-exploration:${spec.tenantId}:${runId}:${node.id}`;
     learning.shadow = { nodeId: node.id, workflowId, fromModel, toModel };
-    const catalogFull = catalogEstimateMicros(node.kind, { params: task.params, model: fromModel });
-    const catalogShadow = catalogEstimateMicros(node.kind, { params: task.params, model: toModel });
+    const catalogFull = catalogEstimateMicros(node.kind, { params: task.params, model: fromModel }, this.rates());
+    const catalogShadow = catalogEstimateMicros(node.kind, { params: task.params, model: toModel }, this.rates());
     const reference = spec.dag.nodes.find((n) => n.kind === 'eval.score' && typeof n.params.reference === 'string')
       ?.params.reference as string | undefined;
     const estimateMicros =
@@ -401,6 +409,7 @@ class DeliveryRun {
               toModel,
               estimateMicros,
               ...(reference ? { reference } : {}),
+              ...(this.rates() ? { rates: this.rates() } : {}),
             },
           ],
           parentClosePolicy: ParentClosePolicy.ABANDON,
@@ -529,7 +538,7 @@ async function runNodes(
               // What the tenant's cost model learns from: the kind, the model, and the catalog's price of the variant that ran.
               kind: node.kind,
               ...((outcome.model ?? variant.model) ? { model: outcome.model ?? variant.model } : {}),
-              estimateMicros: catalogEstimateMicros(node.kind, variant),
+              estimateMicros: plan.catalogMicros(node.kind, variant),
               ...(run.spec.tags ? { tags: run.spec.tags } : {}),
               ...(outcome.pricing ? { pricing: outcome.pricing } : {}),
             }),

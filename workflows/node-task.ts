@@ -1,5 +1,6 @@
 import type { NodeOutcome } from './policy/run-state';
 import type { CostStats, PublishedPriors } from './policy/priors';
+import type { RunPrices } from './policy/catalog';
 
 /** What a node activity receives: the node, its resolved model, and its dependencies' outputs. */
 export interface NodeTask {
@@ -21,6 +22,8 @@ export interface DeploymentSettings {
   nodeKinds: string[];
   /** Recorded by earlier versions, whose runs started an exporter as they closed unless this was false. */
   exportOnClose?: boolean;
+  /** The LLM prices a run started without a launch estimates with (recorded with this marker). */
+  prices?: RunPrices;
 }
 
 export interface ControlActivities {

@@ -13,7 +13,7 @@ import type { CostEvent } from './messages/tenant-payloads';
 import type { ShadowObservation } from './policy/learning';
 import type { NodeActivity, NodeTask } from './node-task';
 import { explorationGrantedSignal, requestExplorationSignal, settleExplorationSignal } from './tenant-budget';
-import { usd } from './policy/catalog';
+import { usd, type ModelRates } from './policy/catalog';
 
 export { explorationGrantedSignal };
 
@@ -33,6 +33,8 @@ export interface ShadowExplorationInput {
   reference?: string;
   /** What the cheaper call is expected to cost: the real cost scaled by the two models' prices. */
   estimateMicros: number;
+  /** The LLM prices of the run that started it (absent from runs before prices were recorded). */
+  rates?: ModelRates;
 }
 
 export interface ShadowExplorationResult {
@@ -112,7 +114,11 @@ export async function shadowExploration(input: ShadowExplorationInput): Promise<
       costMicros: shadow.costMicros,
       kind: shadowTask.kind,
       model: input.toModel,
-      estimateMicros: catalogEstimateMicros(shadowTask.kind, { params: shadowTask.params, model: input.toModel }),
+      estimateMicros: catalogEstimateMicros(
+        shadowTask.kind,
+        { params: shadowTask.params, model: input.toModel },
+        input.rates,
+      ),
     });
     observation = {
       kind: shadowTask.kind,

@@ -14,7 +14,7 @@ const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 const run = promisify(execFile);
 
 /** Histories of earlier releases, each in a folder of its own: runs they recorded may still be open somewhere. */
-const RELEASES = ['0.1.0'];
+const RELEASES = ['0.1.0', 'before-prices'];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */
 function fixtures({ releases = false } = {}): Array<{ name: string; path: string; history: unknown }> {

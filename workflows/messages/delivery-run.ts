@@ -5,6 +5,7 @@
 import { defineQuery } from '@temporalio/workflow';
 import type { AdmissionTicket } from './tenant-payloads';
 import type { DeliveryRunResult } from '../policy/run-result';
+import type { RunPrices } from '../policy/catalog';
 
 export { admissionDecisionSignal, leaseGrantedSignal, pressureChangedSignal } from './tenant-budget';
 
@@ -25,4 +26,6 @@ export interface RunLaunch {
   kindsChecked: boolean;
   /** How long admission took, for the admission-wait metric. @default 0 */
   admissionWaitMs?: number;
+  /** The LLM prices the run estimates with (the starter's price source), so replay never sees another. */
+  prices?: RunPrices;
 }

@@ -26,6 +26,17 @@ export interface ModelPrice {
   cheaperAlternative?: string;
 }
 
+/** LLM prices per model, as a run estimates with them. */
+export type ModelRates = Readonly<Record<string, Pick<ModelPrice, 'inputPer1k' | 'outputPer1k'>>>;
+
+/** The prices a run estimates with, recorded in its history (its launch, or its settings marker). */
+export interface RunPrices {
+  /** Where the prices come from, e.g. `@pydantic/genai-prices`. */
+  source: string;
+  version: string;
+  models: ModelRates;
+}
+
 export const MODEL_CATALOG: Readonly<Record<string, ModelPrice>> = {
   'gpt-4o': { inputPer1k: 0.0025, outputPer1k: 0.01, cheaperAlternative: 'gpt-4o-mini' },
   'gpt-4o-mini': { inputPer1k: 0.00015, outputPer1k: 0.0006 },
@@ -68,8 +79,13 @@ export function formatUsd(micros: number): string {
   return `$${usd(micros).toFixed(6)}`;
 }
 
-export function priceLlmTokens(model: string, inputTokens: number, outputTokens: number): number {
-  const price = MODEL_CATALOG[model];
+export function priceLlmTokens(
+  model: string,
+  inputTokens: number,
+  outputTokens: number,
+  rates: ModelRates = MODEL_CATALOG,
+): number {
+  const price = rates[model] ?? MODEL_CATALOG[model];
   if (!price)
     throw new Error(
       `model ${JSON.stringify(model)} is not in the price catalog (known: ${Object.keys(MODEL_CATALOG).join(', ')})`,

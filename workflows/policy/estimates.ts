@@ -1,5 +1,5 @@
 import type { DagNode } from './dag';
-import { DEFAULT_MODEL, MODEL_CATALOG, cheaperModel, priceLlmTokens, toMicros } from './catalog';
+import { DEFAULT_MODEL, MODEL_CATALOG, cheaperModel, priceLlmTokens, toMicros, type ModelRates } from './catalog';
 
 /** What a node will run with: its params and model, after any degradation. */
 export interface NodeVariant {
@@ -57,14 +57,15 @@ function numberParam(params: Record<string, unknown>, name: string, fallback: nu
 }
 
 /** A catalog-based estimate for a built-in kind; 0 for kinds the catalog cannot price in advance. */
-export function catalogEstimateMicros(kind: string, variant: NodeVariant): number {
+export function catalogEstimateMicros(kind: string, variant: NodeVariant, rates?: ModelRates): number {
   switch (kind) {
     case 'llm.generate': {
-      const model = variant.model && MODEL_CATALOG[variant.model] ? variant.model : DEFAULT_MODEL;
+      const known = (m: string | undefined) => m !== undefined && (rates?.[m] ?? MODEL_CATALOG[m]) !== undefined;
+      const model = known(variant.model) ? variant.model! : DEFAULT_MODEL;
       const outputTokens =
         numberParam(variant.params, 'max_tokens', DEFAULT_MAX_TOKENS) *
         numberParam(variant.params, 'num_candidates', 1);
-      return priceLlmTokens(model, ASSUMED_PROMPT_TOKENS, outputTokens);
+      return priceLlmTokens(model, ASSUMED_PROMPT_TOKENS, outputTokens, rates);
     }
     case 'retrieval.search':
       return 20 + 2 * numberParam(variant.params, 'top_k', 5);
@@ -85,18 +86,18 @@ export function catalogEstimateMicros(kind: string, variant: NodeVariant): numbe
  * Expected cost of a node, in full or degraded form. A node's own `estimatedCostUsd` describes its
  * full form; its degraded form scales that by how much cheaper the catalog says the degraded form is.
  */
-export function estimateNodeMicros(node: DagNode, degraded: boolean): number {
+export function estimateNodeMicros(node: DagNode, degraded: boolean, rates?: ModelRates): number {
   const variant = degraded ? degradedVariant(node) : fullVariant(node);
-  return hintedEstimateMicros(node, variant) ?? catalogEstimateMicros(node.kind, variant);
+  return hintedEstimateMicros(node, variant, rates) ?? catalogEstimateMicros(node.kind, variant, rates);
 }
 
 /**
  * The node's own `estimatedCostUsd`, scaled to the variant that will run by how much cheaper the
  * catalog says that variant is; undefined when the node gives no hint.
  */
-export function hintedEstimateMicros(node: DagNode, variant: NodeVariant): number | undefined {
+export function hintedEstimateMicros(node: DagNode, variant: NodeVariant, rates?: ModelRates): number | undefined {
   if (node.estimatedCostUsd === undefined) return undefined;
   const given = toMicros(node.estimatedCostUsd);
-  const fullMicros = catalogEstimateMicros(node.kind, fullVariant(node));
-  return fullMicros > 0 ? Math.round((given * catalogEstimateMicros(node.kind, variant)) / fullMicros) : given;
+  const fullMicros = catalogEstimateMicros(node.kind, fullVariant(node), rates);
+  return fullMicros > 0 ? Math.round((given * catalogEstimateMicros(node.kind, variant, rates)) / fullMicros) : given;
 }

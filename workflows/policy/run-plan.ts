@@ -1,3 +1,4 @@
+import type { ModelRates } from './catalog';
 import type { DagNode } from './dag';
 import { learnedEstimate, type LearnedEstimate } from './cost-model';
 import {
@@ -22,7 +23,11 @@ export class RunPlan {
   private preferred = new Map<string, string>();
   degraded = false;
 
-  constructor(private readonly run: RunState) {}
+  /** `rates`: the prices recorded in the run's history; absent in runs from before they were, which estimate with the frozen table. */
+  constructor(
+    private readonly run: RunState,
+    private readonly rates?: ModelRates,
+  ) {}
 
   /**
    * Takes in what the tenant has learned: its cost model for estimates, and the cheaper models
@@ -62,6 +67,11 @@ export class RunPlan {
     return this.degradedNodes.has(nodeId);
   }
 
+  /** The catalog price of a variant at the run's recorded prices (what the tenant's cost model learns against). */
+  catalogMicros(kind: string, variant: NodeVariant): number {
+    return catalogEstimateMicros(kind, variant, this.rates);
+  }
+
   estimate(node: DagNode): number {
     return this.estimateOf(node).micros;
   }
@@ -72,13 +82,13 @@ export class RunPlan {
    */
   estimateOf(node: DagNode, degraded = this.degradedNodes.has(node.id)): LearnedEstimate {
     const variant = this.variant(node, degraded);
-    const hinted = hintedEstimateMicros(node, variant);
+    const hinted = hintedEstimateMicros(node, variant, this.rates);
     if (hinted !== undefined) return { micros: hinted, confidence: 0.8, samples: 0, source: 'catalog' };
     return learnedEstimate(
       this.learned?.costModel,
       node.kind,
       variant.model,
-      catalogEstimateMicros(node.kind, variant),
+      catalogEstimateMicros(node.kind, variant, this.rates),
     );
   }
 
