@@ -64,13 +64,20 @@ export function priceLlmUsage(model: string, usage: TokenUsage): { micros: numbe
   };
 }
 
+type Rates = { inputPer1k: number; outputPer1k: number };
+/** The bundled snapshot never changes while the process runs, so each model's rates are looked up once. */
+const ratesCache = new Map<string, Rates | undefined>();
+
 /** The price data's rates per 1,000 tokens for a model, or undefined if it does not know the model. */
-function ratesOf(model: string): { inputPer1k: number; outputPer1k: number } | undefined {
+function ratesOf(model: string): Rates | undefined {
+  if (ratesCache.has(model)) return ratesCache.get(model);
   const id = MODEL_IDS[model] ?? model;
   const input = calcPrice({ input_tokens: 1_000_000, output_tokens: 0 }, id);
   const output = calcPrice({ input_tokens: 0, output_tokens: 1_000_000 }, id);
-  if (!input || !output) return undefined;
-  return { inputPer1k: input.total_price / 1000, outputPer1k: output.total_price / 1000 };
+  const rates =
+    input && output ? { inputPer1k: input.total_price / 1000, outputPer1k: output.total_price / 1000 } : undefined;
+  ratesCache.set(model, rates);
+  return rates;
 }
 
 /**
@@ -78,7 +85,7 @@ function ratesOf(model: string): { inputPer1k: number; outputPer1k: number } | u
  * its history: the models of the estimate table and any the run names.
  */
 export function runPrices(extraModels: readonly string[] = []): RunPrices {
-  const models: Record<string, { inputPer1k: number; outputPer1k: number }> = {};
+  const models: Record<string, Rates> = {};
   for (const model of new Set([...Object.keys(MODEL_CATALOG), ...extraModels])) {
     const rates = ratesOf(model);
     if (rates) models[model] = rates;
