@@ -47,9 +47,8 @@ function readJson<T>(file: string): T | undefined {
 }
 
 /** The rows of one exported run: its nodes that cost something and ended within [from, to). */
-function runRows(dir: string, from: string, to: string): ShowbackRow[] {
-  const summary = readJson<RunSummary>(join(dir, 'summary.json'));
-  if (!summary?.nodes) return [];
+function runRows(dir: string, summary: RunSummary, from: string, to: string): ShowbackRow[] {
+  if (!summary.nodes) return [];
   return Object.entries(summary.nodes).flatMap(([nodeId, node]) => {
     if (!(node.costUsd > 0) || !node.endedAt || node.endedAt < from || node.endedAt >= to) return [];
     const task = readJson<{ kind?: string }>(join(dir, `task_result_${nodeId}.json`));
@@ -117,9 +116,10 @@ export function showbackReport(
   const rows: ShowbackRow[] = [];
   for (const runId of runIds.sort()) {
     const dir = runArtifactsDir(tenantId, runId, root);
-    const runTags = readJson<RunSummary>(join(dir, 'summary.json'))?.tags ?? {};
-    tags.set(runId, runTags);
-    rows.push(...runRows(dir, from, to));
+    const summary = readJson<RunSummary>(join(dir, 'summary.json'));
+    if (!summary) continue;
+    tags.set(runId, summary.tags ?? {});
+    rows.push(...runRows(dir, summary, from, to));
   }
   rows.push(...learningRows(tenantId, root, from, to, (runId) => tags.get(runId) ?? {}));
   rows.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
