@@ -6,12 +6,9 @@
  * runs the engine bench's workers as one control process and N node-worker processes instead of one
  * process holding both.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { clusterDown, clusterUp } from '../infra/cluster/cluster';
+import { temporaryCluster } from '../infra/cluster/cluster';
 import { startDevServer } from '../infra/dev-server';
-import { freePort, freePortIn } from '../infra/ports';
+import { freePort } from '../infra/ports';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
@@ -25,7 +22,7 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-let cluster: Promise<{ address: string; dir: string }> | undefined;
+let cluster: ReturnType<typeof temporaryCluster> | undefined;
 
 /** How many node-worker processes the engine bench runs (0: one process for every role). */
 export function nodeProcesses(): number {
@@ -49,17 +46,8 @@ export async function benchServer(dynamicConfig?: Record<string, string | number
   const given = arg('--address');
   if (given) return { address: given, kind: benchServerKind(), stop: async () => undefined };
   if (process.argv.includes('--cluster')) {
-    cluster ??= (async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'ados-bench-cluster-'));
-      chmodSync(dir, 0o755);
-      const up = await clusterUp({
-        dir,
-        port: await freePortIn(20_000, 32_000),
-        log: (l) => process.stderr.write(`${l}\n`),
-      });
-      return { address: up.address, dir };
-    })();
-    const { address } = await cluster;
+    cluster ??= temporaryCluster({ prefix: 'ados-bench-cluster-', log: (l: string) => process.stderr.write(`${l}\n`) });
+    const { address } = (await cluster).info;
     return { address, kind: benchServerKind(), stop: async () => undefined };
   }
   const server = await startDevServer({
@@ -74,8 +62,6 @@ export async function benchServer(dynamicConfig?: Record<string, string | number
 /** Brings down the cluster `--cluster` started, if any, and removes its directory. */
 export async function stopBenchCluster(): Promise<void> {
   if (!cluster) return;
-  const { dir } = await cluster;
-  await clusterDown(dir).catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
+  await (await cluster).discard();
   cluster = undefined;
 }

@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { ADOS_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { temporalAnswers } from '../dev-server';
 import { freePortIn, portIsFree } from '../ports';
 import { temporalTarget, type TemporalTarget } from '../temporal-connection';
 import { UserError } from '../user-error';
@@ -189,7 +191,7 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterInfo>
       throw new UserError(`this cluster uses ${flag} ${has}; a different ${flag} needs a new --dir`);
   if (existing && options.ui) existing.ui = true;
   const state = existing ?? (await newState(options));
-  if (existing && pidAlive(existing.pids.server) && (await serverReady(state, 2000))) {
+  if (existing && pidAlive(existing.pids.server) && (await temporalAnswers(clusterTarget(state), 2000))) {
     if (state.ui && !pidAlive(state.pids.ui)) await startUi(state, log);
     writeState(state);
     return info(state, false);
@@ -292,7 +294,7 @@ export async function clusterStatus(dir: string): Promise<ClusterStatus> {
     dir: state.dir,
     exists: true,
     server,
-    serving: server && (await serverReady(state, 2000)),
+    serving: server && (await temporalAnswers(clusterTarget(state), 2000)),
     postgres: postgresRunning(postgresOf(state)),
     ui: pidAlive(state.pids.ui),
     info: info(state, false),
@@ -303,23 +305,6 @@ export async function clusterStatus(dir: string): Promise<ClusterStatus> {
 export function serverPid(dir: string): number | undefined {
   const pid = readState(dir)?.pids.server;
   return pidAlive(pid) ? pid : undefined;
-}
-
-async function serverReady(state: ClusterState, timeoutMs: number): Promise<boolean> {
-  try {
-    const connection = await Connection.connect({
-      ...clusterTarget(state).connectionOptions,
-      connectTimeout: timeoutMs,
-    });
-    try {
-      await connection.workflowService.describeNamespace({ namespace: state.namespace });
-      return true;
-    } finally {
-      await connection.close();
-    }
-  } catch {
-    return false;
-  }
 }
 
 /** Registers the namespace and ADOS's search attributes, then waits until a probe workflow starts. */
@@ -389,4 +374,28 @@ async function probeWorkflow(connection: Connection, namespace: string): Promise
   await connection.workflowService
     .deleteWorkflowExecution({ namespace, workflowExecution: { workflowId } })
     .catch(() => undefined);
+}
+
+/**
+ * A throwaway cluster (the test suite's and the bench's): a fresh directory the `postgres` user can
+ * reach, a free frontend port, and `discard()`, which takes it down and removes the directory.
+ */
+export async function temporaryCluster(
+  options: Omit<ClusterUpOptions, 'dir' | 'port'> & { prefix: string; keep?: boolean },
+): Promise<{ info: ClusterInfo; dir: string; discard(): Promise<void> }> {
+  const { prefix, keep = false, ...up } = options;
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  // PostgreSQL runs as its own user under root, and must reach its data directory.
+  chmodSync(dir, 0o755);
+  const discard = async () => {
+    await clusterDown(dir).catch((err: Error) => up.log?.(`down: ${err.message}`));
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    return { info: await clusterUp({ ...up, dir, port: await freePortIn(20_000, 32_000) }), dir, discard };
+  } catch (err) {
+    if (readState(dir)) await discard();
+    else rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }

@@ -4,20 +4,24 @@
  * down. Building the server the first time on a machine takes a few minutes; later runs reuse it.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { clusterDown, clusterUp } from '../../infra/cluster/cluster';
-import { freePortIn } from '../../infra/ports';
+import { temporaryCluster } from '../../infra/cluster/cluster';
 
 async function main(): Promise<number> {
   const started = Date.now();
-  const dir = mkdtempSync(join(tmpdir(), 'ados-test-cluster-'));
-  // PostgreSQL runs as its own user under root, and must reach its data directory.
-  chmodSync(dir, 0o755);
   const log = (line: string) => process.stderr.write(`[cluster] ${line}\n`);
+  const {
+    info: up,
+    dir,
+    discard,
+  } = await temporaryCluster({
+    prefix: 'ados-test-cluster-',
+    tls: true,
+    log,
+    keep: Boolean(process.env.ADOS_KEEP_TEST_CLUSTER),
+  });
   try {
-    const up = await clusterUp({ dir, port: await freePortIn(20_000, 32_000), tls: true, log });
     log(`up at ${up.address} (mutual TLS, ${up.shards} shards) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const files = readdirSync(__dirname)
       .filter((f) => f.endsWith('.test.ts'))
@@ -44,8 +48,7 @@ async function main(): Promise<number> {
     log(`tests finished in ${((Date.now() - started) / 1000).toFixed(1)} s (exit ${code})`);
     return code;
   } finally {
-    await clusterDown(dir).catch((err: Error) => log(`down: ${err.message}`));
-    if (!process.env.ADOS_KEEP_TEST_CLUSTER) rmSync(dir, { recursive: true, force: true });
+    await discard();
   }
 }
 
