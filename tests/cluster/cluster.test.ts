@@ -12,7 +12,7 @@ import { findTemporalCli } from '../../infra/temporal-cli';
 import { freePortIn } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
 import type { DeliveryRunResult } from '../../workflows/policy/run-result';
-import { eventually, micros } from '../helpers/temporal';
+import { eventually, micros, sleepChain } from '../helpers/temporal';
 
 /**
  * ADOS on a self-hosted Temporal cluster (PostgreSQL persistence and visibility, 16 shards, mutual
@@ -78,14 +78,7 @@ async function startLoad(tenantId: string, n: number, ms = 400) {
       startRun(client, {
         tenantId,
         runId: `load-${i}`,
-        dag: {
-          nodes: costs.map((costUsd, k) => ({
-            id: `n${k}`,
-            kind: 'util.sleep',
-            params: { ms, costUsd },
-            ...(k ? { deps: [`n${k - 1}`] } : {}),
-          })),
-        },
+        dag: { nodes: sleepChain(costs, ms) },
       }),
     ),
   );

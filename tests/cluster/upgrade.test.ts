@@ -4,9 +4,9 @@ import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { configureTenant, connectClient, runOutcome, tenantStatus } from '../../api/client';
 import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
-import { bundleWorkflows, createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
+import { bundleWorkflows } from '../../workers/ados-worker';
 import { progressQuery } from '../../workflows/delivery-run';
-import { V0_1_BUNDLE, startRunsAs0_1 } from '../helpers/upgrade';
+import { V0_1_BUNDLE, startRunsAs0_1, workersOn } from '../helpers/upgrade';
 import { eventually, micros, quietRuntime } from '../helpers/temporal';
 
 /**
@@ -26,18 +26,9 @@ after(async () => {
   await connection?.close();
 });
 
-async function workersOn(workflowBundle: { code: string }) {
-  const workers = await createAdosWorkers({ connection, workflowBundle, identity: 'cluster-upgrade' });
-  const done = runAdosWorkers(workers);
-  return async () => {
-    for (const w of workers) w.shutdown();
-    await done;
-  };
-}
-
 describe('an upgrade with runs in flight, on the cluster', () => {
   test("runs started on 0.1.0's code, workers stopped mid-run, finish on today's workers, charged exactly", async () => {
-    const stopOld = await workersOn(V0_1_BUNDLE);
+    const stopOld = await workersOn(V0_1_BUNDLE, { connection, identity: 'cluster-upgrade' });
     await configureTenant(client, 'upgrade', { budgetUsd: 10, maxConcurrentRuns: 4, backpressureThreshold: 1 });
     const costs = [0.011, 0.022, 0.033];
     const handles = await startRunsAs0_1(client, 'upgrade', { count: 4, costs, ms: 1500 });
@@ -52,7 +43,7 @@ describe('an upgrade with runs in flight, on the cluster', () => {
       );
       await stopOld();
       // Today's workflow code, bundled as `ados worker` bundles it.
-      stopNew = await workersOn(await bundleWorkflows());
+      stopNew = await workersOn(await bundleWorkflows(), { connection, identity: 'cluster-upgrade' });
       const results = await Promise.all(handles.map(runOutcome));
       assert.deepEqual(
         results.map((r) => r.status),

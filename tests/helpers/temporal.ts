@@ -106,6 +106,16 @@ export async function eventually<T>(
   }
 }
 
+/** A chain of `util.sleep` nodes `{prefix}0 → {prefix}1 → …`, one per cost, each sleeping `ms`. */
+export function sleepChain(costs: readonly number[], ms: number, prefix = 'n') {
+  return costs.map((costUsd, i) => ({
+    id: `${prefix}${i}`,
+    kind: 'util.sleep',
+    params: { ms, costUsd },
+    ...(i ? { deps: [`${prefix}${i - 1}`] } : {}),
+  }));
+}
+
 /** Sum of node costs in micro-dollars: integer arithmetic, so "exactly" means exactly. */
 export function micros(usd: number): number {
   return Math.round(usd * 1_000_000);

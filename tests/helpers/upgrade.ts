@@ -5,6 +5,8 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { deliveryRun } from '../../workflows/delivery-run';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../../workflows/search-attributes';
+import { sleepChain } from './temporal';
+import { createAdosWorkers, runAdosWorkers, type AdosWorkerOptions } from '../../workers/ados-worker';
 
 /**
  * The workflow code of ADOS 0.1.0 (the last release before admission tickets), bundled once and
@@ -30,14 +32,7 @@ export async function startRunsAs0_1(
     const input = {
       tenantId,
       runId: `old-${i}`,
-      dag: {
-        nodes: costs.map((costUsd, n) => ({
-          id: `s${n}`,
-          kind: 'util.sleep',
-          params: { ms, costUsd },
-          ...(n > 0 ? { deps: [`s${n - 1}`] } : {}),
-        })),
-      },
+      dag: { nodes: sleepChain(costs, ms, 's') },
     };
     handles.push(
       await client.workflow.start(deliveryRun, {
@@ -53,4 +48,14 @@ export async function startRunsAs0_1(
     );
   }
   return handles;
+}
+
+/** ADOS workers on the given workflow code (an old release's bundle, or today's); the returned function stops them. */
+export async function workersOn(workflowBundle: { code: string }, options: Omit<AdosWorkerOptions, 'workflowBundle'>) {
+  const workers = await createAdosWorkers({ ...options, workflowBundle });
+  const done = runAdosWorkers(workers);
+  return async () => {
+    for (const w of workers) w.shutdown();
+    await done;
+  };
 }

@@ -11,7 +11,7 @@ import { startDevServer, type DevServer } from '../../infra/dev-server';
 import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
-import { eventually, micros, quietRuntime } from '../helpers/temporal';
+import { eventually, micros, quietRuntime, sleepChain } from '../helpers/temporal';
 
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 const children = new Set<ChildProcess>();
@@ -64,14 +64,7 @@ describe('faults', () => {
           startRun(client, {
             tenantId,
             runId: `load-${i}`,
-            dag: {
-              nodes: [0, 1, 2].map((j) => ({
-                id: `n${j}`,
-                kind: 'util.sleep',
-                ...(j ? { deps: [`n${j - 1}`] } : {}),
-                params: { ms: 1500, costUsd: 0.001 * (j + 1) },
-              })),
-            },
+            dag: { nodes: sleepChain([0.001, 0.002, 0.003], 1500) },
           }),
         ),
       ),
@@ -169,14 +162,7 @@ describe('faults', () => {
         startRun(client, {
           tenantId: 'restart',
           runId: `r-${i}`,
-          dag: {
-            nodes: [0, 1, 2].map((j) => ({
-              id: `n${j}`,
-              kind: 'util.sleep',
-              ...(j ? { deps: [`n${j - 1}`] } : {}),
-              params: { ms: 1000, costUsd: 0.01 },
-            })),
-          },
+          dag: { nodes: sleepChain([0.01, 0.01, 0.01], 1000) },
         }),
       ),
     );

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { progressQuery } from '../../workflows/delivery-run';
-import { V0_1_BUNDLE, startRunsAs0_1 } from '../helpers/upgrade';
+import { V0_1_BUNDLE, startRunsAs0_1, workersOn } from '../helpers/upgrade';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 
 let env: TestEnv;
@@ -15,23 +14,13 @@ after(async () => {
 });
 
 /** Workers of one version: the control worker on the given workflow code, node workers as usual. */
-async function workersOn(workflowBundle: { code: string }) {
-  const workers = await createAdosWorkers({
-    connection: env.connection,
-    workflowBundle,
-    clientAddress: env.address,
-    identity: 'versioning',
-  });
-  const done = runAdosWorkers(workers);
-  return async () => {
-    for (const w of workers) w.shutdown();
-    await done;
-  };
-}
-
 describe('upgrading workers with runs in flight', () => {
   test("runs started on 0.1.0's workflow code finish on today's, charged exactly; the entity carries on and admits new runs by ticket", async () => {
-    const stopOld = await workersOn(V0_1_BUNDLE);
+    const stopOld = await workersOn(V0_1_BUNDLE, {
+      connection: env.connection,
+      clientAddress: env.address,
+      identity: 'versioning',
+    });
     await configureTenant(env.client, 'upgrade', { budgetUsd: 10, maxConcurrentRuns: 3, backpressureThreshold: 1 });
     const costs = [0.011, 0.022, 0.033];
     // Four runs for three slots, started the way 0.1.0's client started them: one input, no launch.
