@@ -31,11 +31,12 @@ import { showbackReport, type ShowbackReport } from '../activities/export/showba
 import { UserError } from '../infra/user-error';
 import { temporalClient, temporalTarget } from '../infra/temporal-connection';
 
-export { UserError };
 import { tenantConfigPatchSchema, tenantConfigSchema, type TenantConfigPatch } from '../workflows/policy/tenant-config';
 import type { TenantStatus } from '../workflows/policy/tenant-status';
 import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
 import { runPrices } from '../activities/pricing';
+
+export { UserError };
 
 /** The namespace ADOS works in (TEMPORAL_NAMESPACE or the profile's; docs/DEPLOYMENT.md). */
 export function temporalNamespace(): string {
