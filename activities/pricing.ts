@@ -1,13 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { calcPrice } from '@pydantic/genai-prices';
-import { MODEL_CATALOG, toMicros, type RunPrices } from '../workflows/policy/catalog';
+import { calcPrice, findProvider, type PriceCalculation } from '@pydantic/genai-prices';
+import { loadConfig } from '../infra/config';
+import {
+  DEFAULT_MODEL,
+  toMicros,
+  type ModelRate,
+  type NegotiatedRate,
+  type RunPrices,
+} from '../workflows/policy/catalog';
 import type { ChargePricing } from '../workflows/messages/tenant-payloads';
 
 /**
  * LLM prices from a maintained source: `@pydantic/genai-prices`, pinned, with its bundled snapshot
  * (prices are never fetched at run time). Every charge records the provider, the priced model, the
- * token usage and the source's name and version.
+ * token usage and the source's name and version; a tenant's negotiated rate, when it has one.
+ *
+ * A model is named as the price data knows it (`gpt-4o`, `claude-sonnet-4-0`), as
+ * `provider:model` for models only a given provider prices (`openrouter:qwen/qwen-plus`), or by
+ * one of ADOS's short names below.
  */
 export const PRICE_SOURCE = {
   name: '@pydantic/genai-prices',
@@ -20,11 +31,42 @@ export const PRICE_SOURCE = {
   ).version,
 };
 
-/** ADOS's short model names that are not model ids in the price data. */
-const MODEL_IDS: Record<string, string> = {
+/** ADOS's short model names, and the model (and provider) of the price data each stands for. */
+export const MODEL_ALIASES: Readonly<Record<string, string>> = {
   'claude-sonnet': 'claude-sonnet-4-0',
   'claude-haiku': 'claude-3-5-haiku-latest',
+  'qwen-max': 'openrouter:qwen/qwen-max',
+  'qwen-plus': 'openrouter:qwen/qwen-plus',
+  'qwen-fast': 'openrouter:qwen/qwen-turbo',
 };
+
+/**
+ * Cheaper-model chains ADOS keeps where the price data's names do not show the family (Anthropic
+ * puts the tier in the middle). Every other model's chain is derived from the price data (see
+ * derivedCheaperModel); ADOS_CHEAPER_MODELS overrides both.
+ */
+export const DEFAULT_CHAINS: Readonly<Record<string, string>> = {
+  'claude-sonnet': 'claude-haiku',
+  'claude-sonnet-4-0': 'claude-3-5-haiku-latest',
+  'claude-sonnet-4-5': 'claude-haiku-4-5',
+  'claude-opus-4-1': 'claude-sonnet-4-5',
+};
+
+/** Size words at the end of a model id that name a tier of one family (`gpt-4.1-mini`, `gemini-2.5-flash-lite`). */
+const TIER_WORDS = new Set([
+  'mini',
+  'nano',
+  'lite',
+  'flash',
+  'turbo',
+  'plus',
+  'max',
+  'pro',
+  'small',
+  'medium',
+  'large',
+  'fast',
+]);
 
 export interface TokenUsage {
   inputTokens: number;
@@ -37,63 +79,151 @@ export class UnknownModelPrice extends Error {
   override name = 'UnknownModelPrice';
 }
 
-/** The price of a model's token usage, in micro-dollars, with what priced it. */
-export function priceLlmUsage(model: string, usage: TokenUsage): { micros: number; pricing: ChargePricing } {
-  const id = MODEL_IDS[model] ?? model;
-  const price = calcPrice(
-    {
-      input_tokens: usage.inputTokens,
-      output_tokens: usage.outputTokens,
-      ...(usage.cachedInputTokens ? { cache_read_tokens: usage.cachedInputTokens } : {}),
-    },
-    id,
-  );
-  if (!price)
-    throw new UnknownModelPrice(
-      `model ${model} has no price in ${PRICE_SOURCE.name} ${PRICE_SOURCE.version}; use a model it knows (e.g. gpt-4o, claude-sonnet-4-0, gemini-2.0-flash)`,
-    );
-  return {
-    micros: toMicros(price.total_price),
-    pricing: {
-      provider: price.provider.id,
-      priceModel: price.model.id,
-      source: PRICE_SOURCE.name,
-      sourceVersion: PRICE_SOURCE.version,
-      ...usage,
-    },
-  };
+/** The price data's model id and, for `provider:model` names, the provider. */
+function resolve(model: string): { id: string; providerId?: string } {
+  const name = MODEL_ALIASES[model] ?? model;
+  const colon = name.indexOf(':');
+  if (colon > 0 && !name.slice(0, colon).includes('/') && findProvider({ providerId: name.slice(0, colon) }))
+    return { id: name.slice(colon + 1), providerId: name.slice(0, colon) };
+  return { id: name };
 }
 
-type Rates = { inputPer1k: number; outputPer1k: number };
-/** The bundled snapshot never changes while the process runs, so each model's rates are looked up once. */
-const ratesCache = new Map<string, Rates | undefined>();
+function calc(model: string, usage: Record<string, number>): PriceCalculation | null {
+  const { id, providerId } = resolve(model);
+  return calcPrice(usage, id, providerId ? { providerId } : undefined);
+}
 
-/** The price data's rates per 1,000 tokens for a model, or undefined if it does not know the model. */
-function ratesOf(model: string): Rates | undefined {
-  if (ratesCache.has(model)) return ratesCache.get(model);
-  const id = MODEL_IDS[model] ?? model;
-  const input = calcPrice({ input_tokens: 1_000_000, output_tokens: 0 }, id);
-  const output = calcPrice({ input_tokens: 0, output_tokens: 1_000_000 }, id);
-  const rates =
-    input && output ? { inputPer1k: input.total_price / 1000, outputPer1k: output.total_price / 1000 } : undefined;
-  ratesCache.set(model, rates);
-  return rates;
+function unknownModel(model: string): UnknownModelPrice {
+  return new UnknownModelPrice(
+    `model ${model} has no price in ${PRICE_SOURCE.name} ${PRICE_SOURCE.version}; use a model it knows (e.g. gpt-4o, claude-sonnet-4-0, gemini-2.0-flash, openrouter:qwen/qwen-plus) or give the tenant a negotiated rate for it`,
+  );
 }
 
 /**
- * The prices a run estimates with, taken from the price source once when it starts and recorded in
- * its history: the models of the estimate table and any the run names.
+ * The price of a model's token usage, in micro-dollars, with what priced it: the tenant's
+ * negotiated rate when the node carries one, else the price data.
  */
-export function runPrices(extraModels: readonly string[] = []): RunPrices {
-  const models: Record<string, Rates> = {};
-  for (const model of new Set([...Object.keys(MODEL_CATALOG), ...extraModels])) {
-    const rates = ratesOf(model);
-    if (rates) models[model] = rates;
+export function priceLlmUsage(
+  model: string,
+  usage: TokenUsage,
+  negotiated?: NegotiatedRate,
+): { micros: number; pricing: ChargePricing } {
+  const listed = calc(model, {
+    input_tokens: usage.inputTokens,
+    output_tokens: usage.outputTokens,
+    ...(usage.cachedInputTokens ? { cache_read_tokens: usage.cachedInputTokens } : {}),
+  });
+  if (!listed && !negotiated) throw unknownModel(model);
+  const pricing: ChargePricing = {
+    provider: listed?.provider.id ?? 'negotiated',
+    priceModel: listed?.model.id ?? model,
+    source: PRICE_SOURCE.name,
+    sourceVersion: PRICE_SOURCE.version,
+    ...usage,
+    ...(negotiated ? { negotiated } : {}),
+  };
+  return { micros: negotiated ? negotiatedMicros(negotiated, usage) : toMicros(listed!.total_price), pricing };
+}
+
+/** Usage at a negotiated rate; cached input at the input rate unless the rate names one. */
+function negotiatedMicros(rate: NegotiatedRate, usage: TokenUsage): number {
+  const cached = Math.min(usage.cachedInputTokens ?? 0, usage.inputTokens);
+  const usd =
+    ((usage.inputTokens - cached) * rate.inputPerMtok +
+      cached * (rate.cachedInputPerMtok ?? rate.inputPerMtok) +
+      usage.outputTokens * rate.outputPerMtok) /
+    1_000_000;
+  return toMicros(usd);
+}
+
+type Listed = { rate: Omit<ModelRate, 'cheaper'>; provider: string; modelId: string };
+/** The bundled snapshot never changes while the process runs, so each model is looked up once. */
+const listedCache = new Map<string, Listed | undefined>();
+
+/** The price data's rates per 1,000 tokens for a model, or undefined if it does not know the model. */
+function listed(model: string): Listed | undefined {
+  if (listedCache.has(model)) return listedCache.get(model);
+  const input = calc(model, { input_tokens: 1_000_000, output_tokens: 0 });
+  const output = calc(model, { input_tokens: 0, output_tokens: 1_000_000 });
+  const cached = input?.model_price.cache_read_mtok;
+  const found =
+    input && output
+      ? {
+          rate: {
+            inputPer1k: input.total_price / 1000,
+            outputPer1k: output.total_price / 1000,
+            ...(typeof cached === 'number' ? { cachedInputPer1k: cached / 1000 } : {}),
+          },
+          provider: input.provider.id,
+          modelId: input.model.id,
+        }
+      : undefined;
+  listedCache.set(model, found);
+  return found;
+}
+
+/** A model id without its trailing tier words: the family (`gpt-4.1-mini` → `gpt-4.1`). */
+function family(id: string): string {
+  const parts = id.split('-');
+  while (parts.length > 1 && TIER_WORDS.has(parts[parts.length - 1]!)) parts.pop();
+  return parts.join('-');
+}
+
+/**
+ * The next step down a model's family at the same provider, from the price data: of the provider's
+ * current (not deprecated) models of the same family that are cheaper for both input and output,
+ * the dearest. `gpt-4o` → `gpt-4o-mini`, `gpt-4.1` → `gpt-4.1-mini` → `gpt-4.1-nano`,
+ * `gemini-2.5-pro` → `gemini-2.5-flash` → `gemini-2.5-flash-lite`, `qwen-max` → `qwen-plus` → `qwen-fast`.
+ */
+export function derivedCheaperModel(model: string): string | undefined {
+  const from = listed(model);
+  if (!from) return undefined;
+  const { providerId } = resolve(model);
+  const provider = findProvider({ providerId: from.provider });
+  let best: { name: string; total: number } | undefined;
+  for (const candidate of provider?.models ?? []) {
+    if (candidate.deprecated || candidate.id === from.modelId || family(candidate.id) !== family(from.modelId))
+      continue;
+    const name = providerId ? `${providerId}:${candidate.id}` : candidate.id;
+    const rate = listed(name);
+    if (!rate || rate.modelId !== candidate.id) continue;
+    if (rate.rate.inputPer1k >= from.rate.inputPer1k || rate.rate.outputPer1k >= from.rate.outputPer1k) continue;
+    const total = rate.rate.inputPer1k + rate.rate.outputPer1k;
+    if (!best || total > best.total) best = { name, total };
   }
-  return { source: PRICE_SOURCE.name, version: PRICE_SOURCE.version, models };
+  if (!best) return undefined;
+  // Said the way ADOS users say it, where a short name stands for it.
+  return Object.entries(MODEL_ALIASES).find(([, target]) => target === best!.name)?.[0] ?? best.name;
+}
+
+/** The deployment's cheaper model for `model`: ADOS_CHEAPER_MODELS, else ADOS's chains, else the price data's. */
+export function cheaperModelOf(model: string, overrides: Readonly<Record<string, string>>): string | undefined {
+  if (model in overrides) return overrides[model] || undefined;
+  return DEFAULT_CHAINS[model] ?? derivedCheaperModel(model);
+}
+
+let configuredChains: Readonly<Record<string, string>> | undefined;
+
+/**
+ * The prices a run estimates with, taken from the price source once when it starts and recorded in
+ * its history: the default model, the models the run names, and every step down their chains.
+ */
+export function runPrices(runModels: readonly string[] = []): RunPrices {
+  const overrides = (configuredChains ??= loadConfig().ADOS_CHEAPER_MODELS);
+  const models: Record<string, ModelRate> = {};
+  const pending = [DEFAULT_MODEL, ...runModels];
+  for (let model = pending.pop(); model !== undefined; model = pending.pop()) {
+    if (model in models) continue;
+    const found = listed(model);
+    if (!found) continue;
+    const cheaper = cheaperModelOf(model, overrides);
+    models[model] = { ...found.rate, ...(cheaper ? { cheaper } : {}) };
+    if (cheaper) pending.push(cheaper);
+  }
+  return { source: PRICE_SOURCE.name, version: PRICE_SOURCE.version, models, chains: true };
 }
 
 /** Micro-dollars per output token of a model (for capping output to a budget). */
-export function outputMicrosPerToken(model: string): number {
-  return priceLlmUsage(model, { inputTokens: 0, outputTokens: 1_000_000 }).micros / 1_000_000;
+export function outputMicrosPerToken(model: string, negotiated?: NegotiatedRate): number {
+  return priceLlmUsage(model, { inputTokens: 0, outputTokens: 1_000_000 }, negotiated).micros / 1_000_000;
 }

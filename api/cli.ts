@@ -103,6 +103,27 @@ function untilStopped(): Promise<void> {
   });
 }
 
+/** `--rate gpt-4o=2,8[,1]`: a model's negotiated input, output (and cached input) USD per million tokens. */
+function negotiatedRate(
+  raw: string,
+  rates: Record<string, { inputPerMtok: number; outputPerMtok: number; cachedInputPerMtok?: number }>,
+) {
+  const match = /^([^=\s]+)=([^,]+),([^,]+)(?:,([^,]+))?$/.exec(raw);
+  const [input, output, cached] = (match?.slice(2) ?? []).map((v) => (v === undefined ? undefined : Number(v)));
+  if (!match || [input, output, cached].some((v) => v !== undefined && !(Number.isFinite(v) && v >= 0)))
+    throw new InvalidArgumentError(
+      `--rate wants MODEL=IN,OUT[,CACHED] in USD per million tokens, e.g. gpt-4o=2,8,1 (got ${raw})`,
+    );
+  return {
+    ...rates,
+    [match[1]!]: {
+      inputPerMtok: input!,
+      outputPerMtok: output!,
+      ...(cached !== undefined ? { cachedInputPerMtok: cached } : {}),
+    },
+  };
+}
+
 function list(raw: string): string[] {
   return raw
     .split(',')
@@ -318,6 +339,10 @@ function renderTenant(s: TenantStatus): string {
     `  reserved for runs in flight: $${s.reservedUsd.toFixed(6)} · period ${s.periodStart}${s.periodEnd ? ` → ${s.periodEnd}` : ' (no end)'} · archived periods: ${s.archivedPeriods.length}`,
     ...s.archivedPeriods.slice(-3).map((p) => `    ${p.start} → ${p.end}: $${p.spentUsd.toFixed(6)}`),
     `  dedicated queue: ${s.config.dedicatedQueue ? 'yes' : 'no'}`,
+    ...Object.entries(s.config.negotiatedRates ?? {}).map(
+      ([model, r]) =>
+        `  negotiated rate ${model}: $${r.inputPerMtok} in / $${r.outputPerMtok} out${r.cachedInputPerMtok !== undefined ? ` / $${r.cachedInputPerMtok} cached` : ''} per million tokens`,
+    ),
     ...renderLearning(s.learning),
   ].join('\n');
 }
@@ -364,6 +389,13 @@ tenant
   .option('--meta-opt-in', 'contribute noised cost statistics to cross-tenant priors')
   .option('--meta-opt-out', 'stop contributing to cross-tenant priors')
   .option('--dedicated-queue', "run this tenant's nodes on ados-tenant-{id}")
+  .option(
+    '--rate <model=in,out[,cached]>',
+    'a negotiated rate in USD per million tokens (repeat per model; replaces all the tenant’s rates)',
+    negotiatedRate,
+    {},
+  )
+  .option('--no-rates', 'drop every negotiated rate (list prices apply)')
   .action(async (tenantId: string, opts: Record<string, unknown>) => {
     if (opts.metaOptIn && opts.metaOptOut) throw new UserError('give --meta-opt-in or --meta-opt-out, not both');
     const patch: TenantConfigPatch = {};
@@ -373,6 +405,11 @@ tenant
     if (opts.maxConcurrentRuns !== undefined) patch.maxConcurrentRuns = opts.maxConcurrentRuns as number;
     if (opts.backpressure !== undefined) patch.backpressureThreshold = opts.backpressure as number;
     if (opts.dedicatedQueue) patch.dedicatedQueue = true;
+    const rates = opts.rate as NonNullable<TenantConfigPatch['negotiatedRates']>;
+    if (opts.rates === false && Object.keys(rates).length > 0)
+      throw new UserError('give --rate or --no-rates, not both');
+    if (opts.rates === false) patch.negotiatedRates = {};
+    else if (Object.keys(rates).length > 0) patch.negotiatedRates = rates;
     const client = await connectClient();
     if (opts.intensity !== undefined || opts.metaOptIn || opts.metaOptOut) {
       // Learning settings merge field by field, so only what was given changes.

@@ -175,7 +175,7 @@ export async function startRun(client: Client, input: unknown): Promise<Workflow
     runId: run.runId,
     workflowId,
     priority: spec.priority,
-    estimatedMicros: new RunPlan(new RunState(spec), prices.models).remainingMicros(),
+    estimatedMicros: new RunPlan(new RunState(spec), prices).remainingMicros(),
   });
   const launch: RunLaunch = {
     ...(ticket ? { ticket } : {}),

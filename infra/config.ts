@@ -28,6 +28,25 @@ export const configSchema = z.object({
   ADOS_ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
   /** @default 4 */
   ADOS_NODE_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(4),
+  /**
+   * Cheaper-model chains over the defaults, as JSON: `{"gpt-4o":"gpt-4.1-mini","gpt-4.1":""}` ("" = no
+   * cheaper model). @default {}
+   */
+  ADOS_CHEAPER_MODELS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        const parsed = z.record(z.string().min(1).max(128), z.string().max(128)).parse(JSON.parse(text));
+        return parsed;
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a JSON object of model names, e.g. {"gpt-4o":"gpt-4o-mini"}',
+        });
+        return z.NEVER;
+      }
+    })
+    .default({}),
   /** @default 'info' */
   ADOS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** The API's admin token; without it only tenant tokens work (and none can be issued). */

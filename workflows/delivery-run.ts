@@ -23,7 +23,7 @@ import { exportDeliveryRun } from './export-delivery-run';
 import { metrics } from './metrics-sink';
 import { releases } from './release-sink';
 import { shadowExploration } from './shadow-exploration';
-import { cheaperModel, usd, type ModelRates } from './policy/catalog';
+import { cheaperModel, usd, type RunPrices } from './policy/catalog';
 import { catalogEstimateMicros } from './policy/estimates';
 import { validateDeliveryRunInput, type DagNode, type DeliveryRunInput, type DeliveryRunSpec } from './policy/dag';
 import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from './policy/ids';
@@ -221,15 +221,16 @@ class DeliveryRun {
     }
   }
 
-  /** Settings (from the launch, or the worker), the input checked completely, and the run's bookkeeping. */
   /**
    * The LLM prices this run estimates with, from its history: its launch, or (started bare) its
-   * settings marker. Runs from before prices were recorded have none and use the frozen table.
+   * settings marker, with its tenant's negotiated rates over them. Runs from before prices were
+   * recorded have none and use the frozen table.
    */
-  private rates(): ModelRates | undefined {
-    return (this.launch?.prices ?? this.settings?.prices)?.models;
+  private prices(): RunPrices | undefined {
+    return this.plan?.runPrices;
   }
 
+  /** Settings (from the launch, or the worker), the input checked completely, and the run's bookkeeping. */
   private async prepare(): Promise<DeliveryRunSpec> {
     const settings = this.launch?.kindsChecked ? undefined : await deploymentSettings();
     this.settings = settings;
@@ -244,7 +245,7 @@ class DeliveryRun {
     }
     const spec = (this.spec = validation.spec);
     this.state = new RunState(spec);
-    this.plan = new RunPlan(this.state, this.rates());
+    this.plan = new RunPlan(this.state, this.launch?.prices ?? settings?.prices);
     this.governor = new RunGovernor(this.state, this.plan, (action) => metrics.decision(action));
     return spec;
   }
@@ -380,13 +381,13 @@ class DeliveryRun {
   private explore(node: DagNode, task: NodeTask, outcome: NodeOutcome, taskQueue: string): void {
     const { learning, spec, runId } = this;
     const fromModel = task.model;
-    const toModel = fromModel ? cheaperModel(fromModel) : undefined;
+    const toModel = fromModel ? cheaperModel(fromModel, this.prices()) : undefined;
     if (!learning?.explore || learning.shadow || node.kind !== 'llm.generate' || !fromModel || !toModel || !spec)
       return;
     const workflowId = `shadow-exploration:${spec.tenantId}:${runId}:${node.id}`;
     learning.shadow = { nodeId: node.id, workflowId, fromModel, toModel };
-    const catalogFull = catalogEstimateMicros(node.kind, { params: task.params, model: fromModel }, this.rates());
-    const catalogShadow = catalogEstimateMicros(node.kind, { params: task.params, model: toModel }, this.rates());
+    const catalogFull = catalogEstimateMicros(node.kind, { params: task.params, model: fromModel }, this.prices());
+    const catalogShadow = catalogEstimateMicros(node.kind, { params: task.params, model: toModel }, this.prices());
     const reference = spec.dag.nodes.find((n) => n.kind === 'eval.score' && typeof n.params.reference === 'string')
       ?.params.reference as string | undefined;
     const estimateMicros =
@@ -409,7 +410,8 @@ class DeliveryRun {
               toModel,
               estimateMicros,
               ...(reference ? { reference } : {}),
-              ...(this.rates() ? { rates: this.rates() } : {}),
+              ...(this.prices() ? { rates: this.prices()!.models } : {}),
+              ...(this.plan!.negotiatedRate(toModel) ? { toModelRate: this.plan!.negotiatedRate(toModel) } : {}),
             },
           ],
           parentClosePolicy: ParentClosePolicy.ABANDON,
@@ -500,6 +502,7 @@ async function runNodes(
   const start = (node: DagNode) => {
     const variant = plan.variant(node);
     run.markRunning(node.id, new Date().toISOString(), variant.model);
+    const negotiated = plan.negotiatedRate(variant.model);
     if (plan.isDegraded(node.id)) run.nodes[node.id]!.degraded = true;
     const task: NodeTask = {
       runId,
@@ -509,6 +512,7 @@ async function runNodes(
       params: variant.params,
       upstream: run.upstreamOutputs(node),
       ...(variant.model ? { model: variant.model } : {}),
+      ...(negotiated ? { negotiatedRate: negotiated } : {}),
     };
     const degradedHow = plan.isDegraded(node.id) ? describeDegradation(plan.variant(node, false), variant) : undefined;
     const activity = proxyActivities<Record<string, NodeActivity>>(

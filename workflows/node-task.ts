@@ -1,6 +1,6 @@
 import type { NodeOutcome } from './policy/run-state';
 import type { CostStats, PublishedPriors } from './policy/priors';
-import type { RunPrices } from './policy/catalog';
+import type { NegotiatedRate, RunPrices } from './policy/catalog';
 
 /** What a node activity receives: the node, its resolved model, and its dependencies' outputs. */
 export interface NodeTask {
@@ -11,6 +11,8 @@ export interface NodeTask {
   params: Record<string, unknown>;
   model?: string;
   upstream: Record<string, unknown>;
+  /** The tenant's negotiated rate for the model, charged instead of the price source's. */
+  negotiatedRate?: NegotiatedRate;
 }
 
 /** Every node kind is an activity of this shape, registered under the kind's name. */

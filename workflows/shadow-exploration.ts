@@ -13,7 +13,7 @@ import type { CostEvent } from './messages/tenant-payloads';
 import type { ShadowObservation } from './policy/learning';
 import type { NodeActivity, NodeTask } from './node-task';
 import { explorationGrantedSignal, requestExplorationSignal, settleExplorationSignal } from './tenant-budget';
-import { usd, type ModelRates } from './policy/catalog';
+import { usd, type ModelRates, type NegotiatedRate } from './policy/catalog';
 
 export { explorationGrantedSignal };
 
@@ -35,6 +35,8 @@ export interface ShadowExplorationInput {
   estimateMicros: number;
   /** The LLM prices of the run that started it (absent from runs before prices were recorded). */
   rates?: ModelRates;
+  /** The tenant's negotiated rate for the shadow's model, if it has one. */
+  toModelRate?: NegotiatedRate;
 }
 
 export interface ShadowExplorationResult {
@@ -66,10 +68,13 @@ export async function shadowExploration(input: ShadowExplorationInput): Promise<
     if (grant.explorationId === explorationId) grantedMicros ??= grant.grantedMicros;
   });
 
+  // The real node's negotiated rate was for its own model; the shadow's model has its own, if any.
   const shadowTask: NodeTask = {
     ...input.task,
+    negotiatedRate: undefined,
     model: input.toModel,
     params: { ...input.task.params, model: input.toModel },
+    ...(input.toModelRate ? { negotiatedRate: input.toModelRate } : {}),
   };
   const requestMicros = Math.round(input.estimateMicros * SHADOW_HEADROOM) + EVAL_RESERVE_MICROS;
   await tenant.signal(requestExplorationSignal, {
@@ -117,7 +122,7 @@ export async function shadowExploration(input: ShadowExplorationInput): Promise<
       estimateMicros: catalogEstimateMicros(
         shadowTask.kind,
         { params: shadowTask.params, model: input.toModel },
-        input.rates,
+        input.rates ? { source: 'run', version: '', models: input.rates } : undefined,
       ),
     });
     observation = {

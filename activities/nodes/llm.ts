@@ -160,8 +160,8 @@ function capTokensToCost(
   if (task.params.max_cost_usd === undefined) return maxTokens;
   const capMicros = toMicros(numberParam(task, 'max_cost_usd', 0, { min: 0, max: 1e6 }));
   // One micro-dollar of slack for rounding.
-  const leftMicros = capMicros - priceLlmUsage(model, { inputTokens, outputTokens: 0 }).micros - 1;
-  const perTokenMicros = outputMicrosPerToken(model);
+  const leftMicros = capMicros - priceLlmUsage(model, { inputTokens, outputTokens: 0 }, task.negotiatedRate).micros - 1;
+  const perTokenMicros = outputMicrosPerToken(model, task.negotiatedRate);
   const affordable = Math.floor(leftMicros / perTokenMicros / candidates);
   if (affordable < 1)
     throw new NodeInputError(
@@ -175,9 +175,9 @@ export const llmGenerate: NodeKind = {
   category: 'llm',
   async execute(task, ctx: NodeContext) {
     const model = task.model ?? stringParam(task, 'model', DEFAULT_MODEL);
-    // A model without a price cannot be charged: refuse it before calling anyone.
+    // A model without a price (listed or negotiated) cannot be charged: refuse it before calling anyone.
     try {
-      priceLlmUsage(model, { inputTokens: 0, outputTokens: 0 });
+      priceLlmUsage(model, { inputTokens: 0, outputTokens: 0 }, task.negotiatedRate);
     } catch (err) {
       if (err instanceof UnknownModelPrice) throw new NodeInputError(err.message);
       throw err;
@@ -196,11 +196,15 @@ export const llmGenerate: NodeKind = {
       numberParam(task, 'max_tokens', 256, { min: 1, max: 8192 }),
     );
     const completion = await provider.complete({ model, prompt, candidates, maxTokens, signal: ctx.signal });
-    const { micros, pricing } = priceLlmUsage(model, {
-      inputTokens: completion.inputTokens,
-      outputTokens: completion.outputTokens,
-      ...(completion.cachedInputTokens ? { cachedInputTokens: completion.cachedInputTokens } : {}),
-    });
+    const { micros, pricing } = priceLlmUsage(
+      model,
+      {
+        inputTokens: completion.inputTokens,
+        outputTokens: completion.outputTokens,
+        ...(completion.cachedInputTokens ? { cachedInputTokens: completion.cachedInputTokens } : {}),
+      },
+      task.negotiatedRate,
+    );
     return {
       // Passages travel on so that rerank and eval downstream can judge against the evidence.
       output: {

@@ -4,15 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { configureTenant, runOutcome } from '../../api/client';
+import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { replayHistories } from '../../api/replay';
-import { runPrices } from '../../activities/pricing';
-import { deliveryRun, type RunLaunch } from '../../workflows/delivery-run';
+import { priceLlmUsage, runPrices } from '../../activities/pricing';
+import { deliveryRun, progressQuery, type RunLaunch } from '../../workflows/delivery-run';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { NodeOutcome } from '../../workflows/policy/run-state';
 import { catalogEstimateMicros, fullVariant } from '../../workflows/policy/estimates';
 import { dagNodeSchema } from '../../workflows/policy/dag';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { toMicros } from '../../workflows/policy/catalog';
-import { useTestEnvWithWorkers } from '../helpers/temporal';
+import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
 
 const env = useTestEnvWithWorkers();
 
@@ -24,7 +26,7 @@ describe('prices in history', () => {
     const older = {
       source: current.source,
       version: '0.0.1',
-      models: { ...current.models, 'gpt-4o': { inputPer1k: 0.025, outputPer1k: 0.1 } },
+      models: { ...current.models, 'gpt-4o': { ...current.models['gpt-4o']!, inputPer1k: 0.025, outputPer1k: 0.1 } },
     };
     const node = { id: 'generate', kind: 'llm.generate', params: { model: 'gpt-4o', prompt: 'hello' } };
     const launch: RunLaunch = { nodePartitions: 4, kindsChecked: true, prices: older };
@@ -36,8 +38,8 @@ describe('prices in history', () => {
     const result = await runOutcome(handle);
     assert.equal(result.status, 'COMPLETED');
     const variant = fullVariant(dagNodeSchema.parse(node));
-    const atOlder = catalogEstimateMicros('llm.generate', variant, older.models);
-    const atCurrent = catalogEstimateMicros('llm.generate', variant, current.models);
+    const atOlder = catalogEstimateMicros('llm.generate', variant, older);
+    const atCurrent = catalogEstimateMicros('llm.generate', variant, current);
     assert.equal(atOlder, 10 * atCurrent, 'the two price lists differ');
     assert.equal(
       toMicros(result.decisions[0]!.nodeEstimateUsd),
@@ -51,5 +53,60 @@ describe('prices in history', () => {
     writeFileSync(file, historyToJSON(await handle.fetchHistory()));
     const [outcome] = await replayHistories([file], env.bundle);
     assert.equal(outcome?.ok, true, outcome?.error);
+  });
+
+  test('a tenant’s negotiated rate prices its LLM nodes from the next node on, and each charge records it', async () => {
+    await configureTenant(env.client, 'negotiates', { budgetUsd: 100 });
+    const llm = (id: string, deps: string[] = []) => ({
+      id,
+      kind: 'llm.generate',
+      params: { model: 'gpt-4o', prompt: 'hello' },
+      deps,
+    });
+    const handle = await startRun(env.client, {
+      tenantId: 'negotiates',
+      runId: 'mid-run',
+      dag: {
+        nodes: [
+          llm('first'),
+          { id: 'wait', kind: 'util.sleep', params: { ms: 3000, costUsd: 0 }, deps: ['first'] },
+          llm('second', ['wait']),
+        ],
+      },
+    });
+    await eventually(async () => (await handle.query(progressQuery)).nodes.wait?.status === 'RUNNING', {
+      what: 'the first node done',
+    });
+    const rate = { inputPerMtok: 1, outputPerMtok: 1 };
+    await configureTenant(env.client, 'negotiates', { negotiatedRates: { 'gpt-4o': rate } });
+    const result = await runOutcome(handle);
+    assert.equal(result.status, 'COMPLETED');
+
+    const outcomes = new Map<string, NodeOutcome>();
+    const history = await handle.fetchHistory();
+    const scheduled = new Map<string, string>();
+    for (const event of history.events ?? []) {
+      const s = event.activityTaskScheduledEventAttributes;
+      if (s) scheduled.set(String(event.eventId), s.activityId ?? '');
+      const done = event.activityTaskCompletedEventAttributes;
+      if (done)
+        outcomes.set(
+          scheduled.get(String(done.scheduledEventId))!,
+          defaultPayloadConverter.fromPayload(done.result!.payloads![0]!),
+        );
+    }
+    const [first, second] = [...outcomes.values()].filter((o) => o.category === 'llm');
+    const usageOf = (o: NodeOutcome) => ({
+      inputTokens: o.pricing!.inputTokens,
+      outputTokens: o.pricing!.outputTokens,
+    });
+    // Before the change: the list price; after: the negotiated rate, recorded with the charge.
+    assert.equal(first!.pricing!.negotiated, undefined);
+    assert.equal(first!.costMicros, priceLlmUsage('gpt-4o', usageOf(first!)).micros);
+    assert.deepEqual(second!.pricing!.negotiated, rate);
+    const u = usageOf(second!);
+    assert.equal(second!.costMicros, Math.round(u.inputTokens + u.outputTokens));
+    assert.ok(second!.costMicros < first!.costMicros);
+    assert.equal(toMicros(result.costUsd), first!.costMicros + second!.costMicros);
   });
 });

@@ -1,4 +1,4 @@
-import type { CostCategory } from '../policy/catalog';
+import type { CostCategory, NegotiatedRate } from '../policy/catalog';
 import type { BudgetStatus } from '../policy/budget-status';
 import type { TenantConfig } from '../policy/tenant-config';
 import type { RunLearning, ShadowObservation } from '../policy/learning';
@@ -18,6 +18,8 @@ export interface ChargePricing {
   inputTokens: number;
   outputTokens: number;
   cachedInputTokens?: number;
+  /** The tenant's negotiated rate that priced the charge instead of the source's list price. */
+  negotiated?: NegotiatedRate;
 }
 
 /** A cost event from a run; `key` is `{runId}/{nodeId}` and makes the charge idempotent. */
@@ -72,6 +74,8 @@ export interface TenantPressure {
   backpressureThreshold: number;
   thresholds: TenantConfig['thresholds'];
   budgetStatus: BudgetStatus;
+  /** The tenant's negotiated LLM rates, per model (absent when it has none). */
+  negotiatedRates?: TenantConfig['negotiatedRates'];
 }
 
 /** A budget lease: the money authorised to a run in all, and the pressure when it was granted. */

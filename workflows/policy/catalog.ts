@@ -1,8 +1,10 @@
+import { FROZEN_MODEL_PRICES } from './frozen-prices';
+
 /**
- * Cost categories, the non-LLM kinds' unit prices, and the model table the CostAgent estimates with
- * and degradation finds cheaper models in. LLM charges are priced by @pydantic/genai-prices
- * (activities/pricing.ts); this table's LLM prices are frozen for the estimates of workflow code,
- * so that a replayed decision never sees a new price.
+ * Cost categories, the non-LLM kinds' unit prices, and the shape of the LLM prices a run carries in
+ * its history. LLM prices and cheaper-model chains come from @pydantic/genai-prices and the
+ * deployment's settings (activities/pricing.ts); workflow code estimates only with the prices
+ * recorded in the run, so that a replayed decision never sees a new price.
  */
 
 export type CostCategory = 'llm' | 'retrieval' | 'rerank' | 'evaluation' | 'storage' | 'compute' | 'learning';
@@ -17,36 +19,43 @@ export const COST_CATEGORIES: readonly CostCategory[] = [
   'learning',
 ];
 
-export interface ModelPrice {
+/** A model's price per 1,000 tokens as a run estimates with it, and the model it degrades to. */
+export interface ModelRate {
   /** USD per 1,000 input tokens. */
   inputPer1k: number;
   /** USD per 1,000 output tokens. */
   outputPer1k: number;
-  /** The model a degraded node switches to. */
-  cheaperAlternative?: string;
+  /** USD per 1,000 input tokens served from the provider's prompt cache, where the price data has it. */
+  cachedInputPer1k?: number;
+  /** The model a degraded node switches to (its cheaper-model chain's next step). */
+  cheaper?: string;
 }
 
 /** LLM prices per model, as a run estimates with them. */
-export type ModelRates = Readonly<Record<string, Pick<ModelPrice, 'inputPer1k' | 'outputPer1k'>>>;
+export type ModelRates = Readonly<Record<string, ModelRate>>;
 
-/** The prices a run estimates with, recorded in its history (its launch, or its settings marker). */
+/** A tenant's negotiated rates for one model, in USD per million tokens (as providers quote them). */
+export interface NegotiatedRate {
+  inputPerMtok: number;
+  outputPerMtok: number;
+  cachedInputPerMtok?: number;
+}
+
+/**
+ * The prices a run estimates with, recorded in its history (its launch, or its settings marker):
+ * the price source's rates for the models the run may use, with the deployment's cheaper-model
+ * chains. `chains` is set in runs recorded since chains came with the prices; runs without it
+ * follow the frozen chains.
+ */
 export interface RunPrices {
   /** Where the prices come from, e.g. `@pydantic/genai-prices`. */
   source: string;
   version: string;
   models: ModelRates;
+  chains?: true;
 }
 
-export const MODEL_CATALOG: Readonly<Record<string, ModelPrice>> = {
-  'gpt-4o': { inputPer1k: 0.0025, outputPer1k: 0.01, cheaperAlternative: 'gpt-4o-mini' },
-  'gpt-4o-mini': { inputPer1k: 0.00015, outputPer1k: 0.0006 },
-  'gpt-4.1': { inputPer1k: 0.002, outputPer1k: 0.008, cheaperAlternative: 'gpt-4.1-mini' },
-  'gpt-4.1-mini': { inputPer1k: 0.0004, outputPer1k: 0.0016, cheaperAlternative: 'gpt-4.1-nano' },
-  'gpt-4.1-nano': { inputPer1k: 0.0001, outputPer1k: 0.0004 },
-  'claude-sonnet': { inputPer1k: 0.003, outputPer1k: 0.015, cheaperAlternative: 'claude-haiku' },
-  'claude-haiku': { inputPer1k: 0.0008, outputPer1k: 0.004 },
-};
-
+/** The model of an `llm.generate` node that names none. */
 export const DEFAULT_MODEL = 'gpt-4o-mini';
 
 /** Flat per-operation prices for the non-LLM kinds. */
@@ -59,8 +68,43 @@ export const UNIT_PRICES = {
   evaluationPer1kTokens: 0.00002,
 } as const;
 
-export function cheaperModel(model: string): string | undefined {
-  return MODEL_CATALOG[model]?.cheaperAlternative;
+/**
+ * The next step down a model's cheaper-model chain: from the run's recorded prices, or, for runs
+ * recorded before chains were, the frozen table.
+ */
+export function cheaperModel(model: string, prices?: RunPrices): string | undefined {
+  return prices?.chains ? prices.models[model]?.cheaper : FROZEN_MODEL_PRICES[model]?.cheaper;
+}
+
+/**
+ * A run's prices with a tenant's negotiated rates over the source's (chains unchanged). A run
+ * recorded before prices were carried keeps the frozen table for the models not negotiated.
+ */
+export function withNegotiatedRates(
+  prices: RunPrices | undefined,
+  rates: Readonly<Record<string, NegotiatedRate>>,
+): RunPrices {
+  const models: Record<string, ModelRate> = { ...prices?.models };
+  for (const [model, rate] of Object.entries(rates)) {
+    const cheaper = cheaperModel(model, prices);
+    models[model] = {
+      inputPer1k: rate.inputPerMtok / 1000,
+      outputPer1k: rate.outputPerMtok / 1000,
+      ...(rate.cachedInputPerMtok !== undefined ? { cachedInputPer1k: rate.cachedInputPerMtok / 1000 } : {}),
+      ...(cheaper ? { cheaper } : {}),
+    };
+  }
+  return {
+    source: prices?.source ?? 'frozen',
+    version: prices?.version ?? '0',
+    models,
+    ...(prices?.chains ? { chains: true } : {}),
+  };
+}
+
+/** A model's rates at a run's prices (the frozen table for models its prices do not name). */
+export function modelRate(model: string, prices?: RunPrices): ModelRate | undefined {
+  return prices?.models[model] ?? FROZEN_MODEL_PRICES[model];
 }
 
 /** Costs are kept in whole micro-dollars so that sums are exact; `usd` converts for display. */
@@ -79,16 +123,8 @@ export function formatUsd(micros: number): string {
   return `$${usd(micros).toFixed(6)}`;
 }
 
-export function priceLlmTokens(
-  model: string,
-  inputTokens: number,
-  outputTokens: number,
-  rates: ModelRates = MODEL_CATALOG,
-): number {
-  const price = rates[model] ?? MODEL_CATALOG[model];
-  if (!price)
-    throw new Error(
-      `model ${JSON.stringify(model)} is not in the price catalog (known: ${Object.keys(MODEL_CATALOG).join(', ')})`,
-    );
+export function priceLlmTokens(model: string, inputTokens: number, outputTokens: number, prices?: RunPrices): number {
+  const price = modelRate(model, prices);
+  if (!price) throw new Error(`model ${JSON.stringify(model)} has no price in this run's prices`);
   return toMicros((inputTokens / 1000) * price.inputPer1k + (outputTokens / 1000) * price.outputPer1k);
 }

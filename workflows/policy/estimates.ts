@@ -1,5 +1,5 @@
 import type { DagNode } from './dag';
-import { DEFAULT_MODEL, MODEL_CATALOG, cheaperModel, priceLlmTokens, toMicros, type ModelRates } from './catalog';
+import { DEFAULT_MODEL, cheaperModel, modelRate, priceLlmTokens, toMicros, type RunPrices } from './catalog';
 
 /** What a node will run with: its params and model, after any degradation. */
 export interface NodeVariant {
@@ -37,16 +37,16 @@ export function fullVariant(node: DagNode, preferredModel?: string): NodeVariant
 
 /**
  * The node as a DEGRADE plan runs it: its own `degrade.params` (or the built-in defaults for its
- * kind), reranking off, and its `degrade.model` or the catalog's cheaper alternative.
+ * kind), reranking off, and its `degrade.model` or the next step of its model's cheaper-model chain.
  */
-export function degradedVariant(node: DagNode, preferredModel?: string): NodeVariant {
+export function degradedVariant(node: DagNode, preferredModel?: string, prices?: RunPrices): NodeVariant {
   const params: Record<string, unknown> = {
     ...node.params,
     ...(node.degrade?.params ?? DEGRADE_DEFAULTS[node.kind] ?? {}),
   };
   if ('rerank' in params || node.kind === 'rerank') params.rerank = false;
   const current = preferredModel ?? nodeModel(node);
-  const model = node.degrade?.model ?? (current ? (cheaperModel(current) ?? current) : undefined);
+  const model = node.degrade?.model ?? (current ? (cheaperModel(current, prices) ?? current) : undefined);
   if (model) params.model = model;
   return { params, ...(model ? { model } : {}) };
 }
@@ -57,15 +57,14 @@ function numberParam(params: Record<string, unknown>, name: string, fallback: nu
 }
 
 /** A catalog-based estimate for a built-in kind; 0 for kinds the catalog cannot price in advance. */
-export function catalogEstimateMicros(kind: string, variant: NodeVariant, rates?: ModelRates): number {
+export function catalogEstimateMicros(kind: string, variant: NodeVariant, prices?: RunPrices): number {
   switch (kind) {
     case 'llm.generate': {
-      const known = (m: string | undefined) => m !== undefined && (rates?.[m] ?? MODEL_CATALOG[m]) !== undefined;
-      const model = known(variant.model) ? variant.model! : DEFAULT_MODEL;
+      const model = variant.model !== undefined && modelRate(variant.model, prices) ? variant.model : DEFAULT_MODEL;
       const outputTokens =
         numberParam(variant.params, 'max_tokens', DEFAULT_MAX_TOKENS) *
         numberParam(variant.params, 'num_candidates', 1);
-      return priceLlmTokens(model, ASSUMED_PROMPT_TOKENS, outputTokens, rates);
+      return priceLlmTokens(model, ASSUMED_PROMPT_TOKENS, outputTokens, prices);
     }
     case 'retrieval.search':
       return 20 + 2 * numberParam(variant.params, 'top_k', 5);
@@ -86,18 +85,18 @@ export function catalogEstimateMicros(kind: string, variant: NodeVariant, rates?
  * Expected cost of a node, in full or degraded form. A node's own `estimatedCostUsd` describes its
  * full form; its degraded form scales that by how much cheaper the catalog says the degraded form is.
  */
-export function estimateNodeMicros(node: DagNode, degraded: boolean, rates?: ModelRates): number {
-  const variant = degraded ? degradedVariant(node) : fullVariant(node);
-  return hintedEstimateMicros(node, variant, rates) ?? catalogEstimateMicros(node.kind, variant, rates);
+export function estimateNodeMicros(node: DagNode, degraded: boolean, prices?: RunPrices): number {
+  const variant = degraded ? degradedVariant(node, undefined, prices) : fullVariant(node);
+  return hintedEstimateMicros(node, variant, prices) ?? catalogEstimateMicros(node.kind, variant, prices);
 }
 
 /**
  * The node's own `estimatedCostUsd`, scaled to the variant that will run by how much cheaper the
  * catalog says that variant is; undefined when the node gives no hint.
  */
-export function hintedEstimateMicros(node: DagNode, variant: NodeVariant, rates?: ModelRates): number | undefined {
+export function hintedEstimateMicros(node: DagNode, variant: NodeVariant, prices?: RunPrices): number | undefined {
   if (node.estimatedCostUsd === undefined) return undefined;
   const given = toMicros(node.estimatedCostUsd);
-  const fullMicros = catalogEstimateMicros(node.kind, fullVariant(node), rates);
-  return fullMicros > 0 ? Math.round((given * catalogEstimateMicros(node.kind, variant, rates)) / fullMicros) : given;
+  const fullMicros = catalogEstimateMicros(node.kind, fullVariant(node), prices);
+  return fullMicros > 0 ? Math.round((given * catalogEstimateMicros(node.kind, variant, prices)) / fullMicros) : given;
 }

@@ -42,11 +42,13 @@ export class RunGovernor {
   /** A grant from the entity; an older answer than the one in hand is ignored. */
   granted(grant: LeaseGrant): void {
     if (!this.lease || grant.seq >= this.lease.seq) this.lease = grant;
+    this.plan.negotiate(this.lease.pressure.negotiatedRates);
   }
 
   /** Newer pressure for the next decision; the money granted so far stays authorised. */
   pressureChanged(pressure: TenantPressure): void {
     if (this.lease) this.lease = { ...this.lease, pressure };
+    this.plan.negotiate(pressure.negotiatedRates);
   }
 
   grantedMicros(): number {

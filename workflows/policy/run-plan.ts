@@ -1,4 +1,4 @@
-import type { ModelRates } from './catalog';
+import { withNegotiatedRates, type NegotiatedRate, type RunPrices } from './catalog';
 import type { DagNode } from './dag';
 import { learnedEstimate, type LearnedEstimate } from './cost-model';
 import {
@@ -23,11 +23,33 @@ export class RunPlan {
   private preferred = new Map<string, string>();
   degraded = false;
 
-  /** `rates`: the prices recorded in the run's history; absent in runs from before they were, which estimate with the frozen table. */
+  private prices: RunPrices | undefined;
+  private negotiated: Readonly<Record<string, NegotiatedRate>> | undefined;
+
+  /** `recorded`: the prices in the run's history; absent in runs from before they were, which estimate with the frozen table. */
   constructor(
     private readonly run: RunState,
-    private readonly rates?: ModelRates,
-  ) {}
+    private readonly recorded?: RunPrices,
+  ) {
+    this.prices = recorded;
+  }
+
+  /** The prices the plan estimates with now: the recorded ones, with the tenant's negotiated rates over them. */
+  get runPrices(): RunPrices | undefined {
+    return this.prices;
+  }
+
+  /** The tenant's negotiated rates (as its entity last said) apply to the nodes not started yet. */
+  negotiate(rates: Readonly<Record<string, NegotiatedRate>> | undefined): void {
+    if (rates === this.negotiated) return;
+    this.negotiated = rates;
+    this.prices = rates ? withNegotiatedRates(this.recorded, rates) : this.recorded;
+  }
+
+  /** The tenant's negotiated rate for a model, which the node's charge uses instead of the source's. */
+  negotiatedRate(model: string | undefined): NegotiatedRate | undefined {
+    return model === undefined ? undefined : this.negotiated?.[model];
+  }
 
   /**
    * Takes in what the tenant has learned: its cost model for estimates, and the cheaper models
@@ -60,7 +82,7 @@ export class RunPlan {
 
   variant(node: DagNode, degraded = this.degradedNodes.has(node.id)): NodeVariant {
     const preferred = this.preferred.get(node.id);
-    return degraded ? degradedVariant(node, preferred) : fullVariant(node, preferred);
+    return degraded ? degradedVariant(node, preferred, this.prices) : fullVariant(node, preferred);
   }
 
   isDegraded(nodeId: string): boolean {
@@ -69,7 +91,7 @@ export class RunPlan {
 
   /** The catalog price of a variant at the run's recorded prices (what the tenant's cost model learns against). */
   catalogMicros(kind: string, variant: NodeVariant): number {
-    return catalogEstimateMicros(kind, variant, this.rates);
+    return catalogEstimateMicros(kind, variant, this.prices);
   }
 
   estimate(node: DagNode): number {
@@ -82,13 +104,13 @@ export class RunPlan {
    */
   estimateOf(node: DagNode, degraded = this.degradedNodes.has(node.id)): LearnedEstimate {
     const variant = this.variant(node, degraded);
-    const hinted = hintedEstimateMicros(node, variant, this.rates);
+    const hinted = hintedEstimateMicros(node, variant, this.prices);
     if (hinted !== undefined) return { micros: hinted, confidence: 0.8, samples: 0, source: 'catalog' };
     return learnedEstimate(
       this.learned?.costModel,
       node.kind,
       variant.model,
-      catalogEstimateMicros(node.kind, variant, this.rates),
+      catalogEstimateMicros(node.kind, variant, this.prices),
     );
   }
 

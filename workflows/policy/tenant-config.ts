@@ -7,6 +7,13 @@ import { learningConfigSchema } from './learning';
  * how a patch merges over the current config.
  */
 
+/** USD per million tokens: what a tenant negotiated with a provider. */
+const perMtok = z.number().min(0).max(10_000);
+
+export const negotiatedRateSchema = z
+  .object({ inputPerMtok: perMtok, outputPerMtok: perMtok, cachedInputPerMtok: perMtok.optional() })
+  .strict();
+
 export const tenantConfigSchema = z
   .object({
     tenantId: idSchema,
@@ -29,6 +36,15 @@ export const tenantConfigSchema = z
     dedicatedQueue: z.boolean().default(false),
     /** Learning intensity, its budget shares and exploration rates, meta-learning opt-in (docs/LEARNING.md). */
     learning: learningConfigSchema.default(learningConfigSchema.parse({})),
+    /**
+     * Negotiated LLM rates per model, in USD per million tokens, charged instead of the price
+     * source's from the next node on and recorded with each charge. A patch replaces the whole map.
+     * @default {}
+     */
+    negotiatedRates: z
+      .record(z.string().min(1).max(128), negotiatedRateSchema)
+      .refine((rates) => Object.keys(rates).length <= 50, { message: 'at most 50 models' })
+      .default({}),
   })
   .strict();
 

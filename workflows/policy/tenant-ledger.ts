@@ -163,6 +163,10 @@ export class TenantLedger {
       backpressureThreshold: this.config.backpressureThreshold,
       thresholds: this.config.thresholds,
       budgetStatus: this.budgetStatus(),
+      // Configs from before negotiated rates have none.
+      ...(Object.keys(this.config.negotiatedRates ?? {}).length > 0
+        ? { negotiatedRates: this.config.negotiatedRates }
+        : {}),
     };
   }
 
