@@ -11,6 +11,7 @@ import {
   UserError,
   configureTenant,
   connectClient,
+  quote,
   runHandle,
   runOutcome,
   runProgress,
@@ -18,6 +19,7 @@ import {
   tenantReport,
   tenantStatus,
 } from './client';
+import type { RunQuote } from '../workflows/policy/quote';
 import { createBars, nodesDone, poll } from './progress';
 import { readRunFile } from './run-file';
 import { historyFiles, replayHistories } from './replay';
@@ -545,6 +547,28 @@ run
       }
     },
   );
+
+function renderQuote(q: RunQuote): string {
+  const money = (n: number) => `$${n.toFixed(6)}`;
+  return [
+    `quote for ${q.tenantId}: p50 ${money(q.p50Usd)} · p95 ${money(q.p95Usd)} (p5 ${money(q.p5Usd)}) · basis ${q.basis} · confidence ${q.confidence}`,
+    ...q.byNode.map(
+      (n) =>
+        `  ${n.nodeId.padEnd(24)} ${n.kind.padEnd(18)} p50 ${money(n.p50Usd)} · p95 ${money(n.p95Usd)} · ${n.basis}${n.samples ? ` (${n.samples} samples)` : ''}${n.model ? ` · ${n.model}` : ''}`,
+    ),
+    `  prices: ${q.prices.source} ${q.prices.version}`,
+  ].join('\n');
+}
+
+run
+  .command('quote')
+  .description('what a run would cost (p50, p95, per node), without running anything')
+  .requiredOption('--tenant <id>', 'tenant id')
+  .requiredOption('--dag <file>', 'run or DAG file (.json, .yaml)')
+  .action(async (opts: { tenant: string; dag: string }) => {
+    const result = await quote(await connectClient(), { ...readRunFile(opts.dag), tenantId: opts.tenant });
+    print(result, () => renderQuote(result));
+  });
 
 run
   .command('show <tenantId> <runId>')

@@ -12,7 +12,13 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { deliveryRun, progressQuery, type RunLaunch } from '../workflows/delivery-run';
-import { configureTenantUpdate, releaseRunSignal, tenantBudget, tenantStatusQuery } from '../workflows/tenant-budget';
+import {
+  configureTenantUpdate,
+  quoteInputsQuery,
+  releaseRunSignal,
+  tenantBudget,
+  tenantStatusQuery,
+} from '../workflows/tenant-budget';
 import {
   deliveryRunInputSchema,
   graphProblems,
@@ -23,6 +29,7 @@ import { CONTROL_TASK_QUEUE, assertId, deliveryRunWorkflowId, tenantBudgetWorkfl
 import { RunState } from '../workflows/policy/run-state';
 import type { DeliveryRunResult } from '../workflows/policy/run-result';
 import { RunPlan } from '../workflows/policy/run-plan';
+import { quoteMicros, quoteRun, type RunQuote } from '../workflows/policy/quote';
 import { BUILTIN_NODE_KINDS } from '../workflows/policy/routing';
 import { loadConfig } from '../infra/config';
 import { admitBeforeStart } from './admission';
@@ -132,6 +139,30 @@ export async function tenantStatus(client: Client, tenantId: string): Promise<Te
   }
 }
 
+/**
+ * What a run would cost, without running anything: the DAG checked as `startRun` checks it, priced
+ * at today's prices with the tenant's negotiated rates, its learned cost model and the cheaper models
+ * its learning proved.
+ */
+export async function quote(client: Client, input: unknown): Promise<RunQuote> {
+  const { spec } = checkRun(input);
+  let inputs;
+  try {
+    inputs = await client.workflow.getHandle(tenantBudgetWorkflowId(spec.tenantId)).query(quoteInputsQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown tenant ${spec.tenantId}`, 'NOT_FOUND');
+    throw err;
+  }
+  return quoteRun(spec, runPrices(runModels(spec)), inputs);
+}
+
+/** The models a run names (its nodes' and their degrade models). */
+function runModels(spec: DeliveryRunSpec): string[] {
+  return spec.dag.nodes
+    .flatMap((n) => [n.params.model, n.degrade?.model])
+    .filter((m): m is string => typeof m === 'string');
+}
+
 /** Schema and graph problems found before the run is started, so the caller hears them at once. */
 export function checkRunInput(input: unknown): DeliveryRunInput & { runId: string } {
   return checkRun(input).run;
@@ -152,6 +183,11 @@ function checkRun(input: unknown): { run: DeliveryRunInput & { runId: string }; 
   return { run: { ...(input as DeliveryRunInput), runId }, spec: { ...parsed.data, runId } };
 }
 
+/** What a run's first lease covers: its estimate, or (for a tenant that leases at p95) the quote's 95th percentile. */
+function estimateOf(plan: RunPlan): { estimatedMicros: number; p95Micros: number } {
+  return { estimatedMicros: plan.remainingMicros(), p95Micros: quoteMicros(plan).p95 };
+}
+
 /** ADOS_NODE_PARTITIONS of this deployment, read once per process. */
 let partitions: number | undefined;
 function nodePartitions(): number {
@@ -167,15 +203,13 @@ export async function startRun(client: Client, input: unknown): Promise<Workflow
   const { run, spec } = checkRun(input);
   const workflowId = deliveryRunWorkflowId(run.tenantId, run.runId);
   // The prices the run will estimate with, fixed now and carried in its launch (its history).
-  const prices = runPrices(
-    spec.dag.nodes.flatMap((n) => [n.params.model, n.degrade?.model]).filter((m): m is string => typeof m === 'string'),
-  );
+  const prices = runPrices(runModels(spec));
   const askedAt = Date.now();
   const ticket = await admitBeforeStart(client, run.tenantId, {
     runId: run.runId,
     workflowId,
     priority: spec.priority,
-    estimatedMicros: new RunPlan(new RunState(spec), prices).remainingMicros(),
+    ...estimateOf(new RunPlan(new RunState(spec), prices)),
   });
   const launch: RunLaunch = {
     ...(ticket ? { ticket } : {}),

@@ -30,6 +30,7 @@ import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from './policy/ids
 import { nodeTaskQueue } from './policy/routing';
 import { RunGovernor, type Gate } from './policy/run-governor';
 import { RunPlan } from './policy/run-plan';
+import { quoteMicros } from './policy/quote';
 import { RunState, type NodeOutcome } from './policy/run-state';
 import {
   FINAL_RUN_STATUSES,
@@ -258,6 +259,7 @@ class DeliveryRun {
         workflowId: workflowInfo().workflowId,
         priority: spec.priority,
         estimatedMicros: this.plan!.remainingMicros(),
+        p95Micros: quoteMicros(this.plan!).p95,
       });
       return true;
     } catch (err) {

@@ -21,6 +21,7 @@ import {
   authTokensQuery,
   configureTenantUpdate,
   issueTokenUpdate,
+  quoteInputsQuery,
   recordCostsSignal,
   releaseRunSignal,
   requestAdmissionSignal,
@@ -56,6 +57,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   const { ledger } = entity;
 
   setHandler(tenantStatusQuery, () => ledger.status());
+  setHandler(quoteInputsQuery, () => ledger.quoteInputs());
   setHandler(authTokensQuery, () => ledger.tokens.active().map(({ id, hash }) => ({ id, hash })));
   setHandler(issueTokenUpdate, (token) => (entity.touch(), ledger.tokens.add(token, new Date().toISOString())), {
     validator: (token) => throwIf(ledger.tokens.problem(token)),

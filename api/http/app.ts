@@ -14,6 +14,7 @@ import { metricsText, type AdosMetrics } from '../../infra/metrics';
 import { artifactRoutes } from './artifacts';
 import { authPlugin } from './auth';
 import { errorsPlugin } from './errors';
+import { quoteRoutes } from './quotes';
 import { reportRoutes } from './reports';
 import { runRoutes } from './runs';
 import { tenantRoutes } from './tenants';
@@ -95,6 +96,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
       await v1.register(runRoutes, { client });
       await v1.register(artifactRoutes, { artifactsDir: config.ADOS_ARTIFACTS_DIR });
       await v1.register(reportRoutes, { client });
+      await v1.register(quoteRoutes, { client });
     },
     { prefix: '/v1' },
   );

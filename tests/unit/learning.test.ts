@@ -71,6 +71,7 @@ describe('learned cost model', () => {
       micros: 4200,
       confidence: 0.7692,
       samples: 10,
+      spreadMicros: 0,
       source: 'learned',
     });
   });

@@ -13,6 +13,7 @@ import type {
   ExplorationRequest,
   LeaseGrant,
   LeaseRequest,
+  QuoteInputs,
   TenantPressure,
 } from './tenant-payloads';
 import type { ApiToken } from '../policy/api-tokens';
@@ -27,6 +28,8 @@ export const tenantStatusQuery = defineQuery<TenantStatus>('status');
 export const issueTokenUpdate = defineUpdate<Omit<ApiToken, 'hash'>, [{ id: string; hash: string }]>('issueToken');
 /** Revokes an API token; its requests fail from the API's next check on. */
 export const revokeTokenUpdate = defineUpdate<{ revoked: boolean }, [{ id: string }]>('revokeToken');
+/** What a quote needs from the tenant: its learned cost model and preferences, its negotiated rates. */
+export const quoteInputsQuery = defineQuery<QuoteInputs>('quoteInputs');
 /** The active tokens' ids and hashes, for the API to check a bearer token against. */
 export const authTokensQuery = defineQuery<Array<{ id: string; hash: string }>>('authTokens');
 

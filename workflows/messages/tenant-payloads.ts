@@ -45,6 +45,8 @@ export interface AdmissionRequest {
   priority: number;
   /** The run's estimated full cost, which its first lease tries to cover. @default 0 */
   estimatedMicros?: number;
+  /** The 95th percentile of its cost, which the first lease covers instead for a tenant that leases at p95. */
+  p95Micros?: number;
 }
 
 export interface InFlightRun {
@@ -76,6 +78,8 @@ export interface TenantPressure {
   budgetStatus: BudgetStatus;
   /** The tenant's negotiated LLM rates, per model (absent when it has none). */
   negotiatedRates?: TenantConfig['negotiatedRates'];
+  /** Present when the tenant's runs hold their leases at the p95 of their remaining cost instead of its estimate. */
+  leaseAt?: 'p95';
 }
 
 /** A budget lease: the money authorised to a run in all, and the pressure when it was granted. */
@@ -132,4 +136,12 @@ export interface ExplorationReport {
   /** The shadow's costs; charged to the `learning` category whatever the node's own category. */
   costs: CostEvent[];
   observation?: ShadowObservation;
+}
+
+/** What the tenant's entity knows that a quote needs: its learned cost model and preferences, its negotiated rates. */
+export interface QuoteInputs {
+  learning: Omit<RunLearning, 'explore'>;
+  negotiatedRates?: Readonly<Record<string, NegotiatedRate>>;
+  /** Whether its runs hold their leases at the quote's p95. */
+  leaseAt: 'estimate' | 'p95';
 }

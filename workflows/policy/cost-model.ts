@@ -46,7 +46,12 @@ export interface LearnedEstimate {
   confidence: number;
   samples: number;
   source: 'catalog' | 'learned' | 'prior';
+  /** One standard deviation of the cost, in micro-dollars: from the samples' spread where there are enough, else ±50%. */
+  spreadMicros: number;
 }
+
+/** Samples a statistic needs before its own spread is trusted alone; below it, the spread is at least ±25%. */
+const SPREAD_SAMPLES = 5;
 
 /**
  * Beyond this many samples a statistic keeps a fixed weight per new sample, so it follows price
@@ -108,13 +113,21 @@ export function learnedEstimate(
   const n = stat?.n ?? 0;
   const w = prior ? prior.weight : 0;
   if (n + w === 0)
-    return { micros: catalogMicros, confidence: catalogMicros > 0 ? 0.5 : 0, samples: 0, source: 'catalog' };
+    return {
+      micros: catalogMicros,
+      confidence: catalogMicros > 0 ? 0.5 : 0,
+      samples: 0,
+      source: 'catalog',
+      spreadMicros: Math.round(catalogMicros / 2),
+    };
   const mean = (n * (stat?.mean ?? 0) + w * (prior?.value ?? 0)) / (n + w);
   const micros = Math.max(0, Math.round(basis === 'ratio' ? catalogMicros * mean : mean));
   // Spread relative to the mean; a lone sample (or a prior alone) is assumed to be ±50%.
   const cv = n > 1 && mean > 0 ? stdDev(stat!) / mean : 0.5;
   const confidence = round4(((n + w / 2) / (n + w / 2 + 3)) * (1 / (1 + cv)));
-  return { micros, confidence, samples: n, source: n > 0 ? 'learned' : 'prior' };
+  const sd = n > 1 ? stdDev(stat!) * (basis === 'ratio' ? catalogMicros : 1) : 0;
+  const spreadMicros = Math.round(n >= SPREAD_SAMPLES ? sd : Math.max(sd, micros * (n > 1 ? 0.25 : 0.5)));
+  return { micros, confidence, samples: n, source: n > 0 ? 'learned' : 'prior', spreadMicros };
 }
 
 function round4(x: number): number {

@@ -5,6 +5,7 @@ import type { RunPlan } from './run-plan';
 import type { RunState } from './run-state';
 import type { CostDecision } from './run-result';
 import { formatUsd, usd } from './catalog';
+import { quoteMicros } from './quote';
 
 /** Costs go to the entity in batches this large (and with every lease request and the release). */
 export const COST_BATCH = 16;
@@ -69,10 +70,12 @@ export class RunGovernor {
 
   /** The next top-up: what the rest of the run needs beyond what is available, with the costs to report. */
   leaseRequest(runId: string): LeaseRequest {
+    // A tenant that leases at p95 has its runs ask for the 95th percentile of what is left.
+    const wanted = this.lease?.pressure.leaseAt === 'p95' ? quoteMicros(this.plan).p95 : this.plan.remainingMicros();
     return {
       runId,
       seq: ++this.leaseSeq,
-      requestMicros: this.plan.remainingMicros() - this.available(),
+      requestMicros: wanted - this.available(),
       estRemainingMicros: this.plan.remainingMicros(),
       costs: this.takeUnreported(),
     };

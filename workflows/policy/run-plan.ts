@@ -105,7 +105,8 @@ export class RunPlan {
   estimateOf(node: DagNode, degraded = this.degradedNodes.has(node.id)): LearnedEstimate {
     const variant = this.variant(node, degraded);
     const hinted = hintedEstimateMicros(node, variant, this.prices);
-    if (hinted !== undefined) return { micros: hinted, confidence: 0.8, samples: 0, source: 'catalog' };
+    if (hinted !== undefined)
+      return { micros: hinted, confidence: 0.8, samples: 0, source: 'catalog', spreadMicros: Math.round(hinted / 5) };
     return learnedEstimate(
       this.learned?.costModel,
       node.kind,

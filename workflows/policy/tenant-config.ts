@@ -37,6 +37,12 @@ export const tenantConfigSchema = z
     /** Learning intensity, its budget shares and exploration rates, meta-learning opt-in (docs/LEARNING.md). */
     learning: learningConfigSchema.default(learningConfigSchema.parse({})),
     /**
+     * What a run's lease reserves: its estimated cost (`estimate`), or the 95th percentile of its
+     * quote (`p95`), so that a run dearer than its estimate rarely has to ask for more mid-run.
+     * @default 'estimate'
+     */
+    leaseAt: z.enum(['estimate', 'p95']).default('estimate'),
+    /**
      * Negotiated LLM rates per model, in USD per million tokens, charged instead of the price
      * source's from the next node on and recorded with each charge. A patch replaces the whole map.
      * @default {}

@@ -23,6 +23,7 @@ import type {
   InFlightRun,
   LeaseGrant,
   LeaseRequest,
+  QuoteInputs,
   TenantPressure,
   WaitingRun,
 } from '../messages/tenant-payloads';
@@ -290,7 +291,12 @@ export class TenantLedger {
       estRemainingMicros: request.estimatedMicros ?? 0,
     };
     this.state.inFlight.push(run);
-    return this.admitted(run, request.estimatedMicros ?? 0, true);
+    // A tenant that leases at p95 reserves the run's quoted 95th percentile, where the run gave one.
+    const leaseMicros =
+      this.config.leaseAt === 'p95'
+        ? Math.max(request.estimatedMicros ?? 0, request.p95Micros ?? 0)
+        : (request.estimatedMicros ?? 0);
+    return this.admitted(run, leaseMicros, true);
   }
 
   /** The admission answer; a new admission (not a repeat) also takes its turn at exploring. */
@@ -393,6 +399,16 @@ export class TenantLedger {
       if (micros) spend[category] = usd(micros);
     }
     return spend;
+  }
+
+  quoteInputs(): QuoteInputs {
+    const { costModel, preferences } = this.learning.runLearning(false);
+    const rates = this.config.negotiatedRates ?? {};
+    return {
+      learning: { costModel, preferences },
+      ...(Object.keys(rates).length > 0 ? { negotiatedRates: rates } : {}),
+      leaseAt: this.config.leaseAt ?? 'estimate',
+    };
   }
 
   status(): TenantStatus {

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import { deliveryRunInputSchema } from '../../workflows/policy/dag';
+import { idSchema } from '../../workflows/policy/ids';
+import { quote } from '../client';
+import { commonErrors } from './errors';
+import { asBody } from './schemas';
+
+const basis = z.enum(['learned', 'catalog']);
+const quoteBody = z
+  .object({
+    tenantId: z.string(),
+    p5Usd: z.number(),
+    p50Usd: z.number(),
+    p95Usd: z.number(),
+    confidence: z.number().min(0).max(1),
+    basis: z.enum(['learned', 'catalog', 'mixed']).describe('`mixed`: the cost model covers some priced nodes'),
+    byNode: z.array(
+      z.object({
+        nodeId: z.string(),
+        kind: z.string(),
+        model: z.string().optional(),
+        p50Usd: z.number(),
+        p95Usd: z.number(),
+        basis: basis.describe("`learned` where the tenant's cost model covers the node, else `catalog`"),
+        samples: z.number().int(),
+      }),
+    ),
+    prices: z.object({ source: z.string(), version: z.string() }),
+  })
+  .describe('what the run would cost, from its DAG, today’s prices and the tenant’s learned cost model');
+
+/** Quotes: a run's cost before it runs (docs/CONTRACT.md). */
+export async function quoteRoutes(app: FastifyInstance, { client }: { client: Client }) {
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/tenants/:tenantId/quotes',
+    {
+      schema: {
+        summary: 'What a run would cost (p50, p95, per node), without running anything',
+        description:
+          'The body is a run as for POST /tenants/{tenantId}/runs, checked the same way. Nothing is started and no money is reserved.',
+        params: z.object({ tenantId: idSchema }),
+        body: deliveryRunInputSchema.omit({ tenantId: true }),
+        response: { 200: quoteBody, ...commonErrors },
+      },
+    },
+    async (request) => asBody(quoteBody, await quote(client, { ...request.body, tenantId: request.params.tenantId })),
+  );
+}

@@ -1,0 +1,95 @@
+import { usd, type RunPrices } from './catalog';
+import type { DeliveryRunSpec } from './dag';
+import type { QuoteInputs } from '../messages/tenant-payloads';
+import { RunPlan } from './run-plan';
+import { RunState } from './run-state';
+
+/**
+ * What a run will cost before it runs: for each node the estimate the CostAgent would start with
+ * (its catalog price at the run's prices, corrected by the tenant's learned cost model, with the
+ * cheaper models learning proved), and a spread around it; for the run, their sums.
+ *
+ * Node costs of one run tend to move together (a long question makes every node dearer), so the
+ * run's spread is the sum of its nodes' spreads, not the root of the sum of squares: the interval
+ * is wider than under independence, never narrower. Percentiles assume a normal shape, cut at 0.
+ */
+
+/** z of the 95th percentile. */
+const Z95 = 1.645;
+
+export type QuoteBasis = 'learned' | 'catalog';
+
+export interface NodeQuote {
+  nodeId: string;
+  kind: string;
+  model?: string;
+  p50Usd: number;
+  p95Usd: number;
+  /** `learned` where the tenant's cost model (its own samples or a published prior) covers the node, else `catalog`. */
+  basis: QuoteBasis;
+  /** The tenant's own samples behind the figure. */
+  samples: number;
+}
+
+export interface RunQuote {
+  tenantId: string;
+  p5Usd: number;
+  p50Usd: number;
+  p95Usd: number;
+  /** 0..1, the nodes' confidences weighted by their cost. */
+  confidence: number;
+  /** `learned` when the cost model covers every priced node, `catalog` when it covers none, else `mixed`. */
+  basis: QuoteBasis | 'mixed';
+  byNode: NodeQuote[];
+  /** The prices quoted with. */
+  prices: { source: string; version: string };
+}
+
+/** Micro-dollar quantiles of a run's cost (used for the quote and for a lease held at p95). */
+export function quoteMicros(plan: RunPlan): { p50: number; p95: number; p5: number } {
+  let mean = 0;
+  let spread = 0;
+  for (const node of plan.notStarted()) {
+    const estimate = plan.estimateOf(node);
+    mean += estimate.micros;
+    if (!node.kind.startsWith('util.')) spread += estimate.spreadMicros;
+  }
+  return {
+    p50: mean,
+    p95: Math.round(mean + Z95 * spread),
+    p5: Math.max(0, Math.round(mean - Z95 * spread)),
+  };
+}
+
+export function quoteRun(spec: DeliveryRunSpec, prices: RunPrices, inputs: QuoteInputs): RunQuote {
+  const plan = new RunPlan(new RunState(spec), prices);
+  plan.negotiate(inputs.negotiatedRates);
+  plan.learn({ ...inputs.learning, explore: false });
+  const byNode = spec.dag.nodes.map((node): NodeQuote => {
+    const estimate = plan.estimateOf(node);
+    const exact = node.kind.startsWith('util.');
+    const model = plan.variant(node).model;
+    return {
+      nodeId: node.id,
+      kind: node.kind,
+      ...(model ? { model } : {}),
+      p50Usd: usd(estimate.micros),
+      p95Usd: usd(exact ? estimate.micros : Math.round(estimate.micros + Z95 * estimate.spreadMicros)),
+      basis: estimate.source === 'catalog' ? 'catalog' : 'learned',
+      samples: estimate.samples,
+    };
+  });
+  const priced = byNode.filter((n) => n.p50Usd > 0 && !n.kind.startsWith('util.'));
+  const learned = priced.filter((n) => n.basis === 'learned').length;
+  const { p5, p50, p95 } = quoteMicros(plan);
+  return {
+    tenantId: spec.tenantId,
+    p5Usd: usd(p5),
+    p50Usd: usd(p50),
+    p95Usd: usd(p95),
+    confidence: plan.remainingConfidence(),
+    basis: learned === 0 ? 'catalog' : learned === priced.length ? 'learned' : 'mixed',
+    byNode,
+    prices: { source: prices.source, version: prices.version },
+  };
+}
