@@ -5,7 +5,7 @@ import { createAdosWorkers, nodeQueuesFor, runAdosWorkers } from '../workers/ado
 import { installTemporalLogging } from '../workers/logging';
 import { logger } from '../activities/logger';
 import type { DeliveryRunResult } from '../workflows/policy/run-result';
-import type { TenantConfigPatch } from '../workflows/policy/tenant-config';
+import type { TenantConfigPatch, TenantSettings } from '../workflows/policy/tenant-config';
 import type { TenantStatus } from '../workflows/policy/tenant-status';
 import {
   UserError,
@@ -103,6 +103,25 @@ function untilStopped(): Promise<void> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+}
+
+/** The alert options of `tenant set`: undefined when none is given, null for --no-alerts. */
+function alertSettings(opts: Record<string, unknown>): TenantSettings['alerts'] {
+  const secretEnv = opts.alertSecretEnv as string | undefined;
+  if (secretEnv !== undefined && environment()[secretEnv] === undefined)
+    throw new UserError(`--alert-secret-env: ${secretEnv} is not set`);
+  const secret = (opts.alertSecret as string | undefined) ?? (secretEnv ? environment()[secretEnv] : undefined);
+  const given = {
+    ...(opts.alertUrl !== undefined ? { webhookUrl: opts.alertUrl as string } : {}),
+    ...(secret !== undefined ? { secret } : {}),
+    ...(opts.alertThresholds !== undefined ? { thresholds: opts.alertThresholds as number[] } : {}),
+    ...(opts.projectedExhaustion === false ? { projectedExhaustion: false } : {}),
+  };
+  if (opts.alerts === false) {
+    if (Object.keys(given).length > 0) throw new UserError('give --no-alerts alone, without other --alert options');
+    return null;
+  }
+  return Object.keys(given).length > 0 ? given : undefined;
 }
 
 /** `--rate gpt-4o=2,8[,1]`: a model's negotiated input, output (and cached input) USD per million tokens. */
@@ -341,12 +360,28 @@ function renderTenant(s: TenantStatus): string {
     `  reserved for runs in flight: $${s.reservedUsd.toFixed(6)} · period ${s.periodStart}${s.periodEnd ? ` → ${s.periodEnd}` : ' (no end)'} · archived periods: ${s.archivedPeriods.length}`,
     ...s.archivedPeriods.slice(-3).map((p) => `    ${p.start} → ${p.end}: $${p.spentUsd.toFixed(6)}`),
     `  dedicated queue: ${s.config.dedicatedQueue ? 'yes' : 'no'}`,
+    ...renderAlerts(s),
     ...Object.entries(s.config.negotiatedRates ?? {}).map(
       ([model, r]) =>
         `  negotiated rate ${model}: $${r.inputPerMtok} in / $${r.outputPerMtok} out${r.cachedInputPerMtok !== undefined ? ` / $${r.cachedInputPerMtok} cached` : ''} per million tokens`,
     ),
     ...renderLearning(s.learning),
   ].join('\n');
+}
+
+function renderAlerts(s: TenantStatus): string[] {
+  const config = s.config.alerts;
+  if (!config && (s.alerts ?? []).length === 0) return [];
+  const lines = config
+    ? [
+        `  alerts → ${config.webhookUrl} · thresholds ${config.thresholds.join(', ')}${config.projectedExhaustion ? ' · projected exhaustion' : ''} · secret sealed (key ${config.secretSealed.split(':')[2]})`,
+      ]
+    : ['  alerts: off'];
+  for (const a of (s.alerts ?? []).slice(-10))
+    lines.push(
+      `    ${a.status.padEnd(7)} ${a.body.type}${a.body.threshold !== undefined ? ` ${a.body.threshold}` : ''} at ${a.body.at}${a.attempts ? ` · ${a.attempts} attempt${a.attempts === 1 ? '' : 's'}` : ''}${a.lastError ? ` · last error: ${a.lastError}` : ''}`,
+    );
+  return lines;
 }
 
 function renderLearning(l: TenantStatus['learning']): string[] {
@@ -398,9 +433,28 @@ tenant
     {},
   )
   .option('--no-rates', 'drop every negotiated rate (list prices apply)')
+  .addOption(
+    new Option('--lease-at <basis>', "what a run's lease reserves: its estimate, or its quote's p95").choices([
+      'estimate',
+      'p95',
+    ]),
+  )
+  .option('--alert-url <url>', 'send signed budget alerts to this http(s) webhook')
+  .option('--alert-secret <secret>', 'the Standard Webhooks signing secret (whsec_…); stored sealed')
+  .option('--alert-secret-env <name>', 'read the signing secret from this environment variable instead')
+  .option('--alert-thresholds <list>', 'budget shares that raise an alert, e.g. 0.5,0.8,1', (raw) =>
+    list(raw).map((v) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0)
+        throw new InvalidArgumentError(`--alert-thresholds: ${v} is not a positive number`);
+      return n;
+    }),
+  )
+  .option('--no-projected-exhaustion', 'no alert when the burn rate would exhaust the budget early')
+  .option('--no-alerts', 'turn budget alerts off')
   .action(async (tenantId: string, opts: Record<string, unknown>) => {
     if (opts.metaOptIn && opts.metaOptOut) throw new UserError('give --meta-opt-in or --meta-opt-out, not both');
-    const patch: TenantConfigPatch = {};
+    const patch: TenantSettings = {};
     if (opts.budgetUsd !== undefined) patch.budgetUsd = opts.budgetUsd as number;
     if (opts.period !== undefined) patch.period = opts.period as TenantConfigPatch['period'];
     if (opts.periodSeconds !== undefined) patch.periodSeconds = opts.periodSeconds as number;
@@ -412,6 +466,9 @@ tenant
       throw new UserError('give --rate or --no-rates, not both');
     if (opts.rates === false) patch.negotiatedRates = {};
     else if (Object.keys(rates).length > 0) patch.negotiatedRates = rates;
+    if (opts.leaseAt !== undefined) patch.leaseAt = opts.leaseAt as 'estimate' | 'p95';
+    patch.alerts = alertSettings(opts);
+    if (patch.alerts === undefined) delete patch.alerts;
     const client = await connectClient();
     if (opts.intensity !== undefined || opts.metaOptIn || opts.metaOptOut) {
       // Learning settings merge field by field, so only what was given changes.

@@ -25,7 +25,13 @@ import {
   type DeliveryRunInput,
   type DeliveryRunSpec,
 } from '../workflows/policy/dag';
-import { CONTROL_TASK_QUEUE, assertId, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import {
+  CONTROL_TASK_QUEUE,
+  assertId,
+  budgetAlertWorkflowId,
+  deliveryRunWorkflowId,
+  tenantBudgetWorkflowId,
+} from '../workflows/policy/ids';
 import { RunState } from '../workflows/policy/run-state';
 import type { DeliveryRunResult } from '../workflows/policy/run-result';
 import { RunPlan } from '../workflows/policy/run-plan';
@@ -38,7 +44,16 @@ import { showbackReport, type ShowbackReport } from '../activities/export/showba
 import { UserError } from '../infra/user-error';
 import { temporalClient, temporalTarget } from '../infra/temporal-connection';
 
-import { tenantConfigPatchSchema, tenantConfigSchema, type TenantConfigPatch } from '../workflows/policy/tenant-config';
+import {
+  tenantConfigPatchSchema,
+  tenantConfigSchema,
+  tenantSettingsSchema,
+  type TenantConfigPatch,
+  type TenantSettings,
+} from '../workflows/policy/tenant-config';
+import { webhookProblem } from '../activities/alerts';
+import { seal } from '../infra/seal';
+import type { AlertRecord } from '../workflows/policy/budget-alerts';
 import type { TenantStatus } from '../workflows/policy/tenant-status';
 import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
 import { runPrices } from '../activities/pricing';
@@ -58,6 +73,37 @@ export async function connectClient(address?: string): Promise<Client> {
   return temporalClient(temporalTarget(address ? { address } : {}));
 }
 
+/** The settings with the alerts' URL checked and their secret sealed (bound to the tenant). */
+async function sealAlerts(
+  tenantId: string,
+  settings: TenantSettings,
+  allowPrivate: boolean,
+): Promise<TenantConfigPatch> {
+  const { alerts, ...rest } = settings;
+  if (!alerts) return { ...rest, ...(alerts === null ? { alerts: null } : {}) };
+  const { secret, ...kept } = alerts;
+  if (kept.webhookUrl !== undefined) {
+    const problem = await webhookProblem(kept.webhookUrl, allowPrivate);
+    if (problem)
+      throw new UserError(`invalid tenant config: alerts.webhookUrl: ${problem}`, 'INVALID_INPUT', [
+        `alerts.webhookUrl: ${problem}`,
+      ]);
+  }
+  return { ...rest, alerts: { ...kept, ...(secret ? { secretSealed: seal(secret, tenantId) } : {}) } };
+}
+
+async function tenantHasAlerts(client: Client, tenantId: string): Promise<boolean> {
+  try {
+    return (
+      (await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).query(tenantStatusQuery)).config.alerts !==
+      undefined
+    );
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
 function validTenantConfig<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
@@ -75,17 +121,34 @@ function zodProblems(issues: ReadonlyArray<{ path: PropertyKey[]; message: strin
  */
 export const CONFIGURE_TIMEOUT_MS = 20_000;
 
-/** Creates the tenant, or changes the fields given, in one round trip (update-with-start). */
+/**
+ * Creates the tenant, or changes the fields given, in one round trip (update-with-start). An
+ * alerts webhook must be http(s) and, unless `allowPrivate` (ADOS_ALERT_ALLOW_PRIVATE), public; its
+ * signing secret is sealed here, so only ciphertext reaches Temporal.
+ */
 export async function configureTenant(
   client: Client,
   tenantId: string,
-  patch: TenantConfigPatch,
-  { timeoutMs = CONFIGURE_TIMEOUT_MS } = {},
+  settings: TenantSettings,
+  { timeoutMs = CONFIGURE_TIMEOUT_MS, allowPrivate = loadConfig().ADOS_ALERT_ALLOW_PRIVATE } = {},
 ): Promise<TenantStatus> {
   assertId('tenant id', tenantId);
+  validTenantConfig(tenantSettingsSchema, { ...settings, tenantId });
+  const patch = await sealAlerts(tenantId, settings, allowPrivate);
   // The patch as given, and the config a new tenant would start with: both must be valid.
   validTenantConfig(tenantConfigPatchSchema, { ...patch, tenantId });
-  const initial = validTenantConfig(tenantConfigSchema, { ...patch, tenantId });
+  if (patch.alerts && !patch.alerts.secretSealed && !(await tenantHasAlerts(client, tenantId)))
+    throw new UserError(
+      'invalid tenant config: alerts.secret: required the first time alerts are set',
+      'INVALID_INPUT',
+      ['alerts.secret: required the first time alerts are set'],
+    );
+  // A change of an existing tenant's alerts may keep its secret: such a tenant exists, so its initial config is moot.
+  const initial = validTenantConfig(tenantConfigSchema, {
+    ...patch,
+    ...(patch.alerts && !patch.alerts.secretSealed ? { alerts: undefined } : {}),
+    tenantId,
+  });
   const configure = () =>
     client.workflow.executeUpdateWithStart(configureTenantUpdate, {
       // The patch as given: parsing would fill in defaults and overwrite settings the caller kept.
@@ -131,11 +194,28 @@ function isDeadlineExceeded(err: unknown): boolean {
 
 export async function tenantStatus(client: Client, tenantId: string): Promise<TenantStatus> {
   assertId('tenant id', tenantId);
+  let status: TenantStatus;
   try {
-    return await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).query(tenantStatusQuery);
+    status = await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).query(tenantStatusQuery);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown tenant ${tenantId}`, 'NOT_FOUND');
     throw err;
+  }
+  await Promise.all((status.alerts ?? []).filter((a) => a.status === 'pending').map((a) => pendingDelivery(client, a)));
+  return status;
+}
+
+/** A pending alert's attempts so far and last error, as Temporal keeps them for its delivery activity. */
+async function pendingDelivery(client: Client, alert: AlertRecord): Promise<void> {
+  try {
+    const description = await client.workflow.getHandle(budgetAlertWorkflowId(alert.id)).describe();
+    const activity = description.raw.pendingActivities?.[0];
+    if (!activity) return;
+    alert.attempts = activity.attempt ?? 0;
+    if (activity.lastFailure?.message) alert.lastError = activity.lastFailure.message;
+  } catch (err) {
+    // Not started yet (the entity starts it right after raising it): nothing to add.
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
 }
 

@@ -47,6 +47,13 @@ export const configSchema = z.object({
       }
     })
     .default({}),
+  /** The key ring that seals secrets (infra/seal.ts): JSON, or the path of a JSON file. @default ~/.ados/keyring.json (generated) */
+  ADOS_KEYRING: z.string().min(1).optional(),
+  /** Let budget alerts go to private, loopback and link-local addresses. @default false */
+  ADOS_ALERT_ALLOW_PRIVATE: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .default(false),
   /** @default 'info' */
   ADOS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** The API's admin token; without it only tenant tokens work (and none can be issued). */

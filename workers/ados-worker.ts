@@ -1,4 +1,5 @@
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { createAlertActivities } from '../activities/alerts';
 import { createControlActivities, lazyClient, nodePartitionsFromEnv } from '../activities/control';
 import { createNodeActivities } from '../activities/node-activities';
 import { CONTROL_TASK_QUEUE, assertId } from '../workflows/policy/ids';
@@ -97,7 +98,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         ...(options.workflowBundle
           ? { workflowBundle: options.workflowBundle }
           : { workflowBundle: await bundleWorkflows() }),
-        activities: createControlActivities(client),
+        activities: { ...createControlActivities(client), ...createAlertActivities() },
         interceptors: { activity: activityInterceptors },
         sinks: { ...metricsSinks(options.metrics), ...releaseSinks(client) },
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,

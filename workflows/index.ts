@@ -5,3 +5,4 @@ export { sweepExports } from './sweep-exports';
 export { metaLearning } from './meta-learning';
 export { shadowExploration } from './shadow-exploration';
 export { bareDag } from './bare-dag';
+export { budgetAlert } from './budget-alert';

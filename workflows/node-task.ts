@@ -1,6 +1,7 @@
 import type { NodeOutcome } from './policy/run-state';
 import type { CostStats, PublishedPriors } from './policy/priors';
 import type { NegotiatedRate, RunPrices } from './policy/catalog';
+import type { AlertBody } from './policy/budget-alerts';
 
 /** What a node activity receives: the node, its resolved model, and its dependencies' outputs. */
 export interface NodeTask {
@@ -38,6 +39,22 @@ export interface ControlActivities {
   withdrawCostStats(input: { tenantId: string }): Promise<void>;
   /** The latest published priors, or undefined while there are none. */
   publishedPriors(): Promise<PublishedPriors | undefined>;
+}
+
+/** What the budgetAlert workflow hands its delivery activity. */
+export interface AlertDelivery {
+  tenantId: string;
+  id: string;
+  body: AlertBody;
+  webhookUrl: string;
+  /** The signing secret, sealed (infra/seal.ts); opened only by the activity that signs. */
+  secretSealed: string;
+}
+
+/** Activities of the control worker that deliver budget alerts. */
+export interface AlertActivities {
+  /** Signs the alert (Standard Webhooks) and POSTs it; throws while the receiver does not take it. */
+  deliverAlert(input: AlertDelivery): Promise<{ status: number; attempt: number }>;
 }
 
 /** Activities of the control worker that write artifacts. */

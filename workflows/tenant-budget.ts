@@ -18,6 +18,7 @@ import type { TenantLedgerState } from './policy/tenant-ledger';
 import { PeriodTimer, TenantEntity, type Reply } from './tenant-entity';
 import {
   admitRunsUpdate,
+  alertSettledSignal,
   authTokensQuery,
   configureTenantUpdate,
   issueTokenUpdate,
@@ -76,6 +77,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   setHandler(releaseRunSignal, ({ runId, costs }) => entity.releaseRun(runId, costs));
   setHandler(requestExplorationSignal, (request) => entity.requestExploration(request));
   setHandler(settleExplorationSignal, (report) => entity.settleExploration(report));
+  setHandler(alertSettledSignal, (settlement) => entity.alertSettled(settlement));
 
   // Executions recorded before the period timer existed started a timer on every wait.
   const periodTimer = patched('ados-tenant-period-timer') ? new PeriodTimer() : undefined;
@@ -112,6 +114,8 @@ function validatePatch(
   const parsed = tenantConfigPatchSchema.parse(patch);
   if (parsed.tenantId !== undefined && parsed.tenantId !== current.tenantId)
     throw new Error(`tenantId ${parsed.tenantId} does not match this entity's tenant ${current.tenantId}`);
+  if (patch.alerts && !current.alerts && !patch.alerts.secretSealed)
+    throw new Error('alerts.secret: required the first time alerts are set');
   tenantConfigSchema.parse(mergeTenantConfig(current, patch));
 }
 

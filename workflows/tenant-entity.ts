@@ -1,6 +1,9 @@
 import {
   CancellationScope,
+  ParentClosePolicy,
+  WorkflowIdReusePolicy,
   getExternalWorkflowHandle,
+  startChild,
   isCancellation,
   log,
   proxyActivities,
@@ -8,13 +11,17 @@ import {
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { PRIOR_WEIGHT } from './policy/cost-model';
 import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
 import { TenantLedger, type TenantLedgerState } from './policy/tenant-ledger';
 import type * as msg from './messages/tenant-payloads';
 import type { TenantConfig, TenantConfigPatch } from './policy/tenant-config';
 import { BudgetStatusKey, TenantIdKey } from './search-attributes';
-import type { ControlActivities } from './node-task';
+import type { AlertDelivery, ControlActivities } from './node-task';
+import { budgetAlert } from './budget-alert';
+import { budgetAlertWorkflowId } from './policy/ids';
+import type { AlertSettlement } from './policy/budget-alerts';
 import {
   admissionDecisionSignal,
   explorationGrantedSignal,
@@ -27,7 +34,9 @@ export type Reply =
   | msg.AdmissionReply
   | { workflowId: string; lease: msg.LeaseGrant }
   | { workflowId: string; pressure: { runId: string; pressure: msg.TenantPressure } }
-  | { workflowId: string; exploration: { explorationId: string; grantedMicros: number } };
+  | { workflowId: string; exploration: { explorationId: string; grantedMicros: number } }
+  /** A budget alert to deliver: started as its own budgetAlert workflow. */
+  | { workflowId: string; alert: AlertDelivery };
 
 /** An opted-in tenant sends its statistics to meta-learning again after this many new cost samples. */
 const CONTRIBUTE_EVERY_SAMPLES = 50;
@@ -107,6 +116,11 @@ export class TenantEntity {
     ]);
   }
 
+  alertSettled(settlement: AlertSettlement): void {
+    this.ledger.settleAlert(settlement);
+    this.changed = true;
+  }
+
   settleExploration(report: msg.ExplorationReport): void {
     this.ledger.settleExploration(report, this.now());
     this.touch(this.ledger.admitWaiting(this.now()));
@@ -123,7 +137,8 @@ export class TenantEntity {
   settle(): void {
     this.changed = false;
     const now = this.now();
-    for (const period of this.ledger.rolloverIfDue(now)) {
+    const rolled = this.ledger.rolloverIfDue(now);
+    for (const period of rolled) {
       log.info('budget period archived', {
         tenantId: this.ledger.config.tenantId,
         start: period.start,
@@ -140,6 +155,20 @@ export class TenantEntity {
           workflowId: run.workflowId,
           pressure: { runId: run.runId, pressure: this.ledger.pressureFor(run.runId) },
         });
+    }
+    const alerts = this.ledger.config.alerts;
+    for (const alert of this.ledger.raiseAlerts(now, rolled)) {
+      log.info('budget alert raised', { tenantId: alert.body.tenantId, alertId: alert.id, type: alert.body.type });
+      this.outbox.push({
+        workflowId: budgetAlertWorkflowId(alert.id),
+        alert: {
+          tenantId: alert.body.tenantId,
+          id: alert.id,
+          body: alert.body,
+          webhookUrl: alerts!.webhookUrl,
+          secretSealed: alerts!.secretSealed,
+        },
+      });
     }
   }
 
@@ -158,6 +187,10 @@ export class TenantEntity {
   private send(reply: Reply): void {
     const id = this.sent++;
     this.sending.set(id, reply);
+    if ('alert' in reply) {
+      this.startDelivery(id, reply);
+      return;
+    }
     signalRun(reply).then(
       () => this.sending.delete(id),
       (err: unknown) => {
@@ -171,6 +204,27 @@ export class TenantEntity {
         if ('exploration' in reply) this.ledger.learning.dropExploration(reply.exploration.explorationId);
         else this.ledger.releaseRun(runIdOf(reply), [], now);
         this.touch(this.ledger.admitWaiting(now));
+      },
+    );
+  }
+
+  /**
+   * An alert's delivery runs as its own workflow, outliving this execution; its id is the alert's,
+   * so starting it again (after a continue-as-new) is refused and the alert goes out once.
+   */
+  private startDelivery(id: number, reply: Extract<Reply, { alert: unknown }>): void {
+    startChild(budgetAlert, {
+      workflowId: reply.workflowId,
+      args: [reply.alert],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      staticSummary: `${reply.alert.body.type} for ${reply.alert.tenantId}`,
+    }).then(
+      () => this.sending.delete(id),
+      (err: unknown) => {
+        this.sending.delete(id);
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError))
+          log.warn('budget alert delivery not started', { alertId: reply.alert.id, error: String(err) });
       },
     );
   }
@@ -277,7 +331,7 @@ export class PeriodTimer {
   }
 }
 
-function runIdOf(reply: Exclude<Reply, { exploration: unknown }>): string {
+function runIdOf(reply: Exclude<Reply, { exploration: unknown } | { alert: unknown }>): string {
   return 'decision' in reply ? reply.decision.runId : 'lease' in reply ? reply.lease.runId : reply.pressure.runId;
 }
 
@@ -286,5 +340,6 @@ function signalRun(reply: Reply): Promise<void> {
   if ('decision' in reply) return run.signal(admissionDecisionSignal, reply.decision);
   if ('lease' in reply) return run.signal(leaseGrantedSignal, reply.lease);
   if ('exploration' in reply) return run.signal(explorationGrantedSignal, reply.exploration);
+  if ('alert' in reply) throw new Error('alerts are started, not signalled');
   return run.signal(pressureChangedSignal, reply.pressure);
 }

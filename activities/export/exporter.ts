@@ -110,6 +110,16 @@ export async function exportTenant(
       before + newEvents.map((e) => `${JSON.stringify({ tenantId, ...e })}\n`).join(''),
     );
   }
+  // Every alert and how its delivery went: the entity keeps only its newest, the file keeps them all.
+  const alertsFile = join(dir, 'alerts.jsonl');
+  if ((status.alerts ?? []).length > 0 || existsSync(alertsFile)) {
+    const byId = new Map<string, unknown>();
+    if (existsSync(alertsFile))
+      for (const line of readFileSync(alertsFile, 'utf8').split('\n'))
+        if (line.trim()) byId.set((JSON.parse(line) as { id: string }).id, JSON.parse(line));
+    for (const alert of status.alerts ?? []) byId.set(alert.id, alert);
+    written.set('alerts.jsonl', [...byId.values()].map((a) => `${JSON.stringify(a)}\n`).join(''));
+  }
   for (const period of status.archivedPeriods)
     written.set(`budget_archive_${period.end.replace(/:/g, '-')}.json`, json({ tenantId, ...period }));
 

@@ -28,7 +28,8 @@ export interface ApiOptions {
     | 'ADOS_API_BODY_LIMIT'
     | 'ADOS_API_TOKEN_CACHE_SECONDS'
     | 'ADOS_ARTIFACTS_DIR'
-  >;
+  > &
+    Partial<Pick<AdosConfig, 'ADOS_ALERT_ALLOW_PRIVATE'>>;
   logger: Logger;
   metrics: AdosMetrics;
 }
@@ -92,7 +93,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
         rateLimitPerMinute: config.ADOS_API_RATE_LIMIT,
         tokenCacheMs: config.ADOS_API_TOKEN_CACHE_SECONDS * 1000,
       });
-      await v1.register(tenantRoutes, { client });
+      await v1.register(tenantRoutes, { client, allowPrivateAlerts: config.ADOS_ALERT_ALLOW_PRIVATE ?? false });
       await v1.register(runRoutes, { client });
       await v1.register(artifactRoutes, { artifactsDir: config.ADOS_ARTIFACTS_DIR });
       await v1.register(reportRoutes, { client });

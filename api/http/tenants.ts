@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { idSchema } from '../../workflows/policy/ids';
-import { tenantConfigPatchSchema } from '../../workflows/policy/tenant-config';
+import { tenantSettingsSchema } from '../../workflows/policy/tenant-config';
 import { configureTenant, tenantStatus } from '../client';
 import { adminOnly } from './auth';
 import { ApiError, adminErrors, commonErrors } from './errors';
@@ -20,7 +20,10 @@ declare module 'fastify' {
 }
 
 /** Tenants: create or change, show, and their API tokens. */
-export async function tenantRoutes(app: FastifyInstance, { client }: { client: Client }) {
+export async function tenantRoutes(
+  app: FastifyInstance,
+  { client, allowPrivateAlerts }: { client: Client; allowPrivateAlerts: boolean },
+) {
   const api = app.withTypeProvider<ZodTypeProvider>();
   app.decorateRequest('rawPatch', null);
 
@@ -29,9 +32,10 @@ export async function tenantRoutes(app: FastifyInstance, { client }: { client: C
     {
       schema: {
         summary: 'Create a tenant, or change the fields given (admin)',
-        description: 'Besides the schema: thresholds.warning must be below thresholds.critical (else 400).',
+        description:
+          'Besides the schema: thresholds.warning must be below thresholds.critical, and alerts.webhookUrl must not be a private, loopback or link-local address unless the server runs with ADOS_ALERT_ALLOW_PRIVATE=true (else 400 naming the field). alerts.secret is sealed before it reaches Temporal and never shown again.',
         params: tenantParams,
-        body: tenantConfigPatchSchema,
+        body: tenantSettingsSchema,
         response: { 200: tenantStatusBody, 413: errorBody, ...adminErrors },
       },
       preHandler: adminOnly,
@@ -43,10 +47,12 @@ export async function tenantRoutes(app: FastifyInstance, { client }: { client: C
     async (request) =>
       asBody(
         tenantStatusBody,
-        await configureTenant(client, request.params.tenantId, {
-          ...(request.rawPatch as object),
-          tenantId: request.params.tenantId,
-        }),
+        await configureTenant(
+          client,
+          request.params.tenantId,
+          { ...(request.rawPatch as object), tenantId: request.params.tenantId },
+          { allowPrivate: allowPrivateAlerts },
+        ),
       ),
   );
 

@@ -4,7 +4,11 @@ import { buildApi } from '../../api/http/app';
 import { createMetrics } from '../../infra/metrics';
 
 /** The HTTP API over a test's client, with the given admin token, silent logs and a generous rate limit. */
-export function testApi(client: Client, adminToken: string, { rateLimit = 1_000_000, tokenCacheSeconds = 0 } = {}) {
+export function testApi(
+  client: Client,
+  adminToken: string,
+  { rateLimit = 1_000_000, tokenCacheSeconds = 0, allowPrivateAlerts = false } = {},
+) {
   return buildApi({
     client,
     config: {
@@ -13,6 +17,7 @@ export function testApi(client: Client, adminToken: string, { rateLimit = 1_000_
       ADOS_API_BODY_LIMIT: 64 * 1024,
       ADOS_API_TOKEN_CACHE_SECONDS: tokenCacheSeconds,
       ADOS_ARTIFACTS_DIR: process.env.ADOS_ARTIFACTS_DIR!,
+      ADOS_ALERT_ALLOW_PRIVATE: allowPrivateAlerts,
     },
     logger: pino({ level: 'silent' }),
     metrics: createMetrics(),

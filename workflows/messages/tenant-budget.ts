@@ -17,6 +17,7 @@ import type {
   TenantPressure,
 } from './tenant-payloads';
 import type { ApiToken } from '../policy/api-tokens';
+import type { AlertSettlement } from '../policy/budget-alerts';
 import type { TenantConfigPatch } from '../policy/tenant-config';
 import type { TenantStatus } from '../policy/tenant-status';
 
@@ -77,3 +78,6 @@ export const explorationGrantedSignal =
   defineSignal<[{ explorationId: string; grantedMicros: number }]>('explorationGranted');
 /** A shadow ended: its costs (charged to `learning`), its unspent grant back, and what it observed. */
 export const settleExplorationSignal = defineSignal<[ExplorationReport]>('settleExploration');
+
+/** A budgetAlert workflow tells the entity how its delivery ended (sent, or failed for good). */
+export const alertSettledSignal = defineSignal<[AlertSettlement]>('alertSettled');

@@ -37,4 +37,9 @@ export function tenantBudgetWorkflowId(tenantId: string): string {
   return `tenant-budget:${tenantId}`;
 }
 
+/** One workflow per alert, so Temporal refuses a second delivery of the same alert. */
+export function budgetAlertWorkflowId(alertId: string): string {
+  return `budget-alert:${alertId}`;
+}
+
 export const META_LEARNING_WORKFLOW_ID = 'meta-learning';

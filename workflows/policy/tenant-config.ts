@@ -14,6 +14,27 @@ export const negotiatedRateSchema = z
   .object({ inputPerMtok: perMtok, outputPerMtok: perMtok, cachedInputPerMtok: perMtok.optional() })
   .strict();
 
+/** Budget alerts as the entity keeps them: the signing secret only sealed (see infra/seal.ts). */
+export const alertsConfigSchema = z
+  .object({
+    webhookUrl: z
+      .string()
+      .max(2048)
+      .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL'),
+    secretSealed: z.string().startsWith('sealed:v1:', 'must be sealed by an ADOS client (give alerts.secret to one)'),
+    /** Shares of the budget at which `budget.threshold_crossed` is raised, once each per period. @default [0.5, 0.8, 1.0] */
+    thresholds: z
+      .array(z.number().gt(0).max(10))
+      .max(10)
+      .refine((t) => new Set(t).size === t.length, 'thresholds must differ')
+      .default([0.5, 0.8, 1.0]),
+    /** Raise `budget.exhaustion_projected` when the recent burn rate would use up the budget before the period ends. @default true */
+    projectedExhaustion: z.boolean().default(true),
+  })
+  .strict();
+
+export type AlertsConfig = z.output<typeof alertsConfigSchema>;
+
 export const tenantConfigSchema = z
   .object({
     tenantId: idSchema,
@@ -51,6 +72,8 @@ export const tenantConfigSchema = z
       .record(z.string().min(1).max(128), negotiatedRateSchema)
       .refine((rates) => Object.keys(rates).length <= 50, { message: 'at most 50 models' })
       .default({}),
+    /** Signed budget alerts to a webhook (docs/ALERTS.md). @default none */
+    alerts: alertsConfigSchema.optional(),
   })
   .strict();
 
@@ -58,10 +81,41 @@ export type TenantConfigInput = z.input<typeof tenantConfigSchema>;
 
 export type TenantConfig = z.output<typeof tenantConfigSchema>;
 
-/** A change to an existing tenant: any subset of the fields, merged over the current config. */
-export const tenantConfigPatchSchema = tenantConfigSchema.partial().extend({ tenantId: idSchema.optional() });
+/**
+ * A change to an existing tenant: any subset of the fields, merged over the current config. Alerts
+ * merge field by field (a new secret is optional once one is set); `alerts: null` turns them off.
+ */
+export const tenantConfigPatchSchema = tenantConfigSchema.partial().extend({
+  tenantId: idSchema.optional(),
+  alerts: alertsConfigSchema.partial().nullable().optional(),
+});
 
 export type TenantConfigPatch = z.input<typeof tenantConfigPatchSchema>;
+
+/** A Standard Webhooks signing secret: `whsec_` and 24 to 64 random bytes in base64. */
+export const webhookSecretSchema = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64 (e.g. whsec_$(openssl rand -base64 32))')
+  .refine((s) => {
+    // Decoded length of the base64 (no Buffer: this file is workflow code too).
+    const b64 = s.slice('whsec_'.length);
+    const bytes = Math.floor((b64.replace(/=+$/, '').length * 3) / 4);
+    return bytes >= 24 && bytes <= 64;
+  }, 'must hold 24 to 64 bytes after whsec_');
+
+/** Alerts as a caller gives them: the secret in plaintext, which the client seals before it leaves. */
+export const alertsInputSchema = alertsConfigSchema
+  .omit({ secretSealed: true })
+  .extend({ secret: webhookSecretSchema.describe('the signing secret; stored sealed, never shown again') })
+  .partial()
+  .strict();
+
+/** A change as the API and CLI take it: a patch whose alerts carry their secret in plaintext. */
+export const tenantSettingsSchema = tenantConfigPatchSchema.extend({
+  alerts: alertsInputSchema.nullable().optional().describe('signed budget alerts; null turns them off'),
+});
+
+export type TenantSettings = z.input<typeof tenantSettingsSchema>;
 
 /** The fields a patch gives, over the current config; nested thresholds and learning merge field by field. */
 export function mergeTenantConfig(current: TenantConfig, patch: TenantConfigPatch): TenantConfigInput {
@@ -72,7 +126,13 @@ export function mergeTenantConfig(current: TenantConfig, patch: TenantConfigPatc
     tenantId: current.tenantId,
     thresholds: { ...current.thresholds, ...stripUndefined(patch.thresholds ?? {}) },
     learning: { ...current.learning, ...stripUndefined(patch.learning ?? {}) },
-  };
+    alerts:
+      patch.alerts === null
+        ? undefined
+        : patch.alerts
+          ? { ...current.alerts, ...stripUndefined(patch.alerts) }
+          : current.alerts,
+  } as TenantConfigInput;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

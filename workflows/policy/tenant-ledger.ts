@@ -12,6 +12,14 @@ import {
 } from './budget-period';
 import { mergeTenantConfig, tenantConfigSchema, type TenantConfig, type TenantConfigPatch } from './tenant-config';
 import type { LearningStatus, TenantStatus } from './tenant-status';
+import {
+  emptyAlertState,
+  raiseDue,
+  settle as settleAlert,
+  type AlertRecord,
+  type AlertSettlement,
+  type AlertState,
+} from './budget-alerts';
 import type {
   AdmissionDecision,
   AdmissionReply,
@@ -44,6 +52,8 @@ export interface TenantLedgerState {
   learning?: LearningState;
   /** API tokens of this tenant: only their SHA-256 hashes are ever stored. */
   tokens?: ApiToken[];
+  /** Budget alerts raised and their delivery; absent until the tenant configures alerts. */
+  alerts?: AlertState;
 }
 
 /**
@@ -401,6 +411,33 @@ export class TenantLedger {
     return spend;
   }
 
+  /**
+   * Budget alerts due now (thresholds, exceeded, the periods in `rolled`, a projected exhaustion),
+   * each at most once per period; none for a tenant without alerts configured.
+   */
+  raiseAlerts(now: string, rolled: readonly ArchivedPeriod[]): AlertRecord[] {
+    const config = this.config.alerts;
+    if (!config) return [];
+    this.state.alerts ??= emptyAlertState();
+    return raiseDue(
+      config,
+      {
+        tenantId: this.config.tenantId,
+        budgetMicros: this.budgetMicros(),
+        spentMicros: this.spentMicros(),
+        periodStart: this.state.periodStart,
+        periodEnd: this.currentPeriodEnd(),
+        now,
+      },
+      rolled,
+      this.state.alerts,
+    );
+  }
+
+  settleAlert(settlement: AlertSettlement): void {
+    if (this.state.alerts) settleAlert(this.state.alerts, settlement);
+  }
+
   quoteInputs(): QuoteInputs {
     const { costModel, preferences } = this.learning.runLearning(false);
     const rates = this.config.negotiatedRates ?? {};
@@ -422,6 +459,7 @@ export class TenantLedger {
       budgetStatus: this.budgetStatus(),
       spendByCategory: this.spendByCategory(),
       runsInFlight: this.state.inFlight.map((r) => ({ ...r })),
+      alerts: this.state.alerts?.log.map((a) => ({ ...a })) ?? [],
       runsWaiting: [...this.state.waiting],
       chargedEvents: this.state.chargedEvents,
       reservedUsd: usd(this.reservedMicros()),

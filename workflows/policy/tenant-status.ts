@@ -1,3 +1,4 @@
+import type { AlertRecord } from './budget-alerts';
 import type { CostCategory } from './catalog';
 import type { BudgetStatus } from './budget-status';
 import type { ArchivedPeriod } from './budget-period';
@@ -17,6 +18,8 @@ export interface TenantStatus {
   budgetStatus: BudgetStatus;
   spendByCategory: Partial<Record<CostCategory, number>>;
   runsInFlight: InFlightRun[];
+  /** The newest budget alerts and their delivery (all of them in the tenant's alerts.jsonl). */
+  alerts: AlertRecord[];
   runsWaiting: WaitingRun[];
   chargedEvents: number;
   /** Money authorised to in-flight runs and not yet spent. */
