@@ -71,7 +71,7 @@ describe('learned cost model', () => {
       micros: 4200,
       confidence: 0.7692,
       samples: 10,
-      spreadMicros: 0,
+      spreadMicros: 210, // 10 identical samples: the ±5% floor
       source: 'learned',
     });
   });

@@ -142,8 +142,8 @@ export function raiseDue(
     const spent = toMicros(period.spentUsd);
     raise(
       {
-        ...base,
         type: 'budget.period_rolled',
+        ...base,
         utilization: round4(view.budgetMicros > 0 ? spent / view.budgetMicros : 0),
         spentUsd: period.spentUsd,
         periodStart: period.start,
@@ -157,13 +157,13 @@ export function raiseDue(
   if (rolled.length > 0) state.burn = [];
 
   for (const threshold of [...config.thresholds].sort((a, b) => a - b))
-    if (utilization >= threshold) raise({ ...base, type: 'budget.threshold_crossed', threshold });
-  if (utilization >= 1) raise({ ...base, type: 'budget.exceeded' });
+    if (utilization >= threshold) raise({ type: 'budget.threshold_crossed', ...base, threshold });
+  if (utilization >= 1) raise({ type: 'budget.exceeded', ...base });
 
   if (config.projectedExhaustion && view.periodEnd) {
     checkpoint(state, view);
     const at = projectedExhaustion(view, state.burn);
-    if (at) raise({ ...base, type: 'budget.exhaustion_projected', projectedExhaustionAt: at });
+    if (at) raise({ type: 'budget.exhaustion_projected', ...base, projectedExhaustionAt: at });
   }
 
   state.log.push(...fresh);

@@ -50,7 +50,7 @@ export interface LearnedEstimate {
   spreadMicros: number;
 }
 
-/** Samples a statistic needs before its own spread is trusted alone; below it, the spread is at least ±25%. */
+/** Samples a statistic needs before its own spread is trusted (down to ±5%); below it, the spread is at least ±25%. */
 const SPREAD_SAMPLES = 5;
 
 /**
@@ -126,7 +126,8 @@ export function learnedEstimate(
   const cv = n > 1 && mean > 0 ? stdDev(stat!) / mean : 0.5;
   const confidence = round4(((n + w / 2) / (n + w / 2 + 3)) * (1 / (1 + cv)));
   const sd = n > 1 ? stdDev(stat!) * (basis === 'ratio' ? catalogMicros : 1) : 0;
-  const spreadMicros = Math.round(n >= SPREAD_SAMPLES ? sd : Math.max(sd, micros * (n > 1 ? 0.25 : 0.5)));
+  // Identical samples say little about the next cost: never narrower than ±5%.
+  const spreadMicros = Math.round(Math.max(sd, micros * (n >= SPREAD_SAMPLES ? 0.05 : n > 1 ? 0.25 : 0.5)));
   return { micros, confidence, samples: n, source: n > 0 ? 'learned' : 'prior', spreadMicros };
 }
 
