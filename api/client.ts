@@ -48,6 +48,7 @@ import {
   tenantConfigPatchSchema,
   tenantConfigSchema,
   tenantSettingsSchema,
+  type TenantConfigInput,
   type TenantConfigPatch,
   type TenantSettings,
 } from '../workflows/policy/tenant-config';
@@ -144,11 +145,13 @@ export async function configureTenant(
       ['alerts.secret: required the first time alerts are set'],
     );
   // A change of an existing tenant's alerts may keep its secret: such a tenant exists, so its initial config is moot.
-  const initial = validTenantConfig(tenantConfigSchema, {
+  const initial = {
     ...patch,
-    ...(patch.alerts && !patch.alerts.secretSealed ? { alerts: undefined } : {}),
+    ...(patch.alerts === null || (patch.alerts && !patch.alerts.secretSealed) ? { alerts: undefined } : {}),
     tenantId,
-  });
+  } as TenantConfigInput;
+  // Checked here, and sent as given: the entity fills in the defaults (an entity of an older release knows only its own).
+  validTenantConfig(tenantConfigSchema, initial);
   const configure = () =>
     client.workflow.executeUpdateWithStart(configureTenantUpdate, {
       // The patch as given: parsing would fill in defaults and overwrite settings the caller kept.

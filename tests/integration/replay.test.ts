@@ -14,7 +14,7 @@ const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 const run = promisify(execFile);
 
 /** Histories of earlier releases, each in a folder of its own: runs they recorded may still be open somewhere. */
-const RELEASES = ['0.1.0', 'before-prices'];
+const RELEASES = ['0.1.0', 'before-prices', 'before-chains'];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */
 function fixtures({ releases = false } = {}): Array<{ name: string; path: string; history: unknown }> {
@@ -43,6 +43,7 @@ describe('replay of recorded histories', () => {
       'explored',
       'learned-model',
       'started-bare',
+      'negotiated-rate',
     ]) {
       assert.ok(names.includes(`deliveryRun-${variant}.json`), `deliveryRun-${variant}`);
     }
@@ -55,6 +56,9 @@ describe('replay of recorded histories', () => {
     assert.ok(names.includes('tenantBudget-learning.json'));
     assert.ok(names.includes('shadowExploration-compared.json'));
     assert.ok(names.includes('metaLearning-published.json'));
+    assert.ok(names.includes('tenantBudget-alerts.json'));
+    assert.ok(names.includes('budgetAlert-sent.json'));
+    assert.ok(names.includes('budgetAlert-refused.json'));
   });
 
   test('each deliveryRun fixture ends the way its name says', () => {
@@ -71,6 +75,7 @@ describe('replay of recorded histories', () => {
       explored: 'COMPLETED',
       'learned-model': 'COMPLETED',
       'started-bare': 'COMPLETED',
+      'negotiated-rate': 'COMPLETED',
     };
     for (const [variant, outcome] of Object.entries(expected)) {
       const { events } = JSON.parse(readFileSync(join(FIXTURES, `deliveryRun-${variant}.json`), 'utf8')) as {
