@@ -10,7 +10,16 @@ import {
   runPrices,
 } from '../../activities/pricing';
 import { llmGenerate } from '../../activities/nodes/llm';
+import type { NodeTask } from '../../workflows/node-task';
 import { cheaperModel, toMicros } from '../../workflows/policy/catalog';
+
+/** One llm.generate node run directly, with the given params (and extra task fields). */
+function generate(params: Record<string, unknown>, extra: Partial<NodeTask> = {}) {
+  return llmGenerate.execute(
+    { tenantId: 't', runId: 'r', nodeId: 'g', kind: 'llm.generate', params, upstream: {}, ...extra },
+    { signal: new AbortController().signal, attempt: 1, sleep: async () => undefined },
+  );
+}
 
 describe('prices from @pydantic/genai-prices', () => {
   test('the same usage priced by ADOS and by genai-prices directly: identical micro-dollars, five models, three providers', () => {
@@ -44,33 +53,13 @@ describe('prices from @pydantic/genai-prices', () => {
     assert.equal(fresh, 25_000);
     assert.equal(cached, 12_500);
     await assert.rejects(
-      llmGenerate.execute(
-        {
-          tenantId: 't',
-          runId: 'r',
-          nodeId: 'g',
-          kind: 'llm.generate',
-          params: { model: 'no-such-model' },
-          upstream: {},
-        },
-        { signal: new AbortController().signal, attempt: 1, sleep: async () => undefined },
-      ),
+      generate({ model: 'no-such-model' }),
       /model no-such-model has no price in @pydantic\/genai-prices/,
     );
   });
 
   test('an llm.generate charge records provider, model, usage and the price source', async () => {
-    const result = await llmGenerate.execute(
-      {
-        tenantId: 't',
-        runId: 'r',
-        nodeId: 'g',
-        kind: 'llm.generate',
-        params: { model: 'gpt-4o', prompt: 'hello' },
-        upstream: {},
-      },
-      { signal: new AbortController().signal, attempt: 1, sleep: async () => undefined },
-    );
+    const result = await generate({ model: 'gpt-4o', prompt: 'hello' });
     const out = result.output as { inputTokens: number; outputTokens: number };
     assert.deepEqual(result.pricing, {
       provider: 'openai',
@@ -136,17 +125,9 @@ describe('prices from @pydantic/genai-prices', () => {
     assert.equal(priceLlmUsage('gpt-4o', usage, negotiated).micros, 11_000);
     assert.deepEqual(priceLlmUsage('gpt-4o', usage, negotiated).pricing.negotiated, negotiated);
     // A model the price data does not know can be charged at a negotiated rate.
-    const result = await llmGenerate.execute(
-      {
-        tenantId: 't',
-        runId: 'r',
-        nodeId: 'g',
-        kind: 'llm.generate',
-        params: { model: 'acme-private-llm', prompt: 'hello' },
-        upstream: {},
-        negotiatedRate: { inputPerMtok: 2, outputPerMtok: 2 },
-      },
-      { signal: new AbortController().signal, attempt: 1, sleep: async () => undefined },
+    const result = await generate(
+      { model: 'acme-private-llm', prompt: 'hello' },
+      { negotiatedRate: { inputPerMtok: 2, outputPerMtok: 2 } },
     );
     const out = result.output as { inputTokens: number; outputTokens: number };
     assert.equal(result.costMicros, toMicros(((out.inputTokens + out.outputTokens) * 2) / 1e6));
