@@ -202,7 +202,12 @@ export function secureUniforms(count: number): number[] {
 /** The priors' privacy settings: ADOS_META_EPSILON (default 1) and ADOS_META_PUBLISH_SECONDS (default 3600). */
 export function priorsConfigFromEnv(env: NodeJS.ProcessEnv = environment()): Partial<PriorsConfig> {
   const config = loadConfig(env);
-  return { epsilon: config.ADOS_META_EPSILON, publishIntervalSeconds: config.ADOS_META_PUBLISH_SECONDS };
+  return {
+    epsilon: config.ADOS_META_EPSILON,
+    publishIntervalSeconds: config.ADOS_META_PUBLISH_SECONDS,
+    epsilonTotal: config.ADOS_META_EPSILON_TOTAL,
+    accountingSeconds: config.ADOS_META_ACCOUNTING_SECONDS,
+  };
 }
 
 /** A sweep looks this far behind its watermark, for runs visibility listed late. */

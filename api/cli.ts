@@ -366,6 +366,11 @@ function renderTenant(s: TenantStatus): string {
         `  negotiated rate ${model}: $${r.inputPerMtok} in / $${r.outputPerMtok} out${r.cachedInputPerMtok !== undefined ? ` / $${r.cachedInputPerMtok} cached` : ''} per million tokens`,
     ),
     ...renderLearning(s.learning),
+    ...(s.privacy
+      ? [
+          `  privacy budget (cross-tenant priors, basic composition): ε ${s.privacy.epsilonSpent} spent of ${s.privacy.epsilonTotal} over ${s.privacy.releases} release${s.privacy.releases === 1 ? '' : 's'}, ${s.privacy.epsilonLeft} left · renews ${s.privacy.renewsAt}${s.privacy.atCap ? ' · at its cap: its data is left out of releases until then' : ''}`,
+        ]
+      : []),
   ].join('\n');
 }
 

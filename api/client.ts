@@ -28,6 +28,7 @@ import {
 import {
   CONTROL_TASK_QUEUE,
   assertId,
+  META_LEARNING_WORKFLOW_ID,
   budgetAlertWorkflowId,
   deliveryRunWorkflowId,
   tenantBudgetWorkflowId,
@@ -55,6 +56,7 @@ import {
 import { webhookProblem } from '../activities/alerts';
 import { seal } from '../infra/seal';
 import type { AlertRecord } from '../workflows/policy/budget-alerts';
+import { metaLearningStatusQuery } from '../workflows/meta-learning';
 import type { TenantStatus } from '../workflows/policy/tenant-status';
 import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
 import { runPrices } from '../activities/pricing';
@@ -205,7 +207,27 @@ export async function tenantStatus(client: Client, tenantId: string): Promise<Te
     throw err;
   }
   await Promise.all((status.alerts ?? []).filter((a) => a.status === 'pending').map((a) => pendingDelivery(client, a)));
-  return status;
+  // Only opted-in tenants have an account to show (and only they cost the extra query).
+  const privacy = status.config.learning.metaLearningOptIn ? await privacyStanding(client, tenantId) : undefined;
+  return privacy ? { ...status, privacy } : status;
+}
+
+/** The tenant's privacy account with the cross-tenant priors, if it ever contributed. */
+async function privacyStanding(client: Client, tenantId: string): Promise<TenantStatus['privacy']> {
+  try {
+    const meta = await client.workflow.getHandle(META_LEARNING_WORKFLOW_ID).query(metaLearningStatusQuery);
+    const own = meta.privacy?.find((p) => p.tenantId === tenantId);
+    if (!own) return undefined;
+    return {
+      ...own,
+      composition: 'basic',
+      epsilonPerRelease: meta.config.epsilon,
+      epsilonTotal: meta.config.epsilonTotal,
+    };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
 }
 
 /** A pending alert's attempts so far and last error, as Temporal keeps them for its delivery activity. */

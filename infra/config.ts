@@ -7,81 +7,94 @@ import { z } from 'zod';
  */
 const port = z.coerce.number().int().min(0).max(65_535);
 
-export const configSchema = z.object({
-  /** Where node kinds run without a provider given: `offline` (deterministic, no network) or `openai`. @default 'offline' */
-  ADOS_LLM_PROVIDER: z.enum(['offline', 'openai']).default('offline'),
-  /** The OpenAI-compatible endpoint of the `openai` provider. @default 'https://api.openai.com/v1' */
-  OPENAI_BASE_URL: z.string().url().default('https://api.openai.com/v1'),
-  /** Its API key. */
-  OPENAI_API_KEY: z.string().min(1).optional(),
-  /** The folder retrieval.search indexes when a node gives none. @default the project's docs/ */
-  ADOS_CORPUS_DIR: z.string().min(1).optional(),
-  /** A Temporal CLI to use instead of finding or installing one. */
-  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
-  /** The chromium the Web UI test drives. @default Debian's /usr/bin/chromium */
-  ADOS_CHROMIUM_PATH: z.string().min(1).optional(),
-  /** Where `ados cluster` keeps the binaries it builds. @default $XDG_CACHE_HOME/ados/cluster or ~/.cache/ados/cluster */
-  ADOS_CLUSTER_CACHE: z.string().min(1).optional(),
-  /** PostgreSQL's server binaries for `ados cluster`. @default the newest /usr/lib/postgresql/N/bin */
-  ADOS_POSTGRES_BIN: z.string().min(1).optional(),
-  /** @default './artifacts' */
-  ADOS_ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
-  /** @default 4 */
-  ADOS_NODE_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(4),
-  /**
-   * Cheaper-model chains over the defaults, as JSON: `{"gpt-4o":"gpt-4.1-mini","gpt-4.1":""}` ("" = no
-   * cheaper model). @default {}
-   */
-  ADOS_CHEAPER_MODELS: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        const parsed = z.record(z.string().min(1).max(128), z.string().max(128)).parse(JSON.parse(text));
-        return parsed;
-      } catch {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'must be a JSON object of model names, e.g. {"gpt-4o":"gpt-4o-mini"}',
-        });
-        return z.NEVER;
-      }
-    })
-    .default({}),
-  /** The key ring that seals secrets (infra/seal.ts): JSON, or the path of a JSON file. @default ~/.ados/keyring.json (generated) */
-  ADOS_KEYRING: z.string().min(1).optional(),
-  /** Let budget alerts go to private, loopback and link-local addresses. @default false */
-  ADOS_ALERT_ALLOW_PRIVATE: z
-    .enum(['true', 'false', '1', '0'])
-    .transform((v) => v === 'true' || v === '1')
-    .default(false),
-  /** @default 'info' */
-  ADOS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** The API's admin token; without it only tenant tokens work (and none can be issued). */
-  ADOS_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  /** @default 8080 */
-  ADOS_API_PORT: port.default(8080),
-  /** @default '127.0.0.1' */
-  ADOS_API_HOST: z.string().min(1).default('127.0.0.1'),
-  /** Requests per minute per token (or per address without one). @default 600 */
-  ADOS_API_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
-  /** Largest request body in bytes. @default 1048576 */
-  ADOS_API_BODY_LIMIT: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(64 * 1024 * 1024)
-    .default(1024 * 1024),
-  /** How long the API trusts a checked tenant token before asking its entity again. @default 10 */
-  ADOS_API_TOKEN_CACHE_SECONDS: z.coerce.number().min(0).max(3600).default(10),
-  /** A worker's Prometheus port (0 = off). @default 0 */
-  ADOS_METRICS_PORT: port.default(0),
-  /** Where the demo links its runs in the Web UI when it uses a server it did not start. @default 'http://localhost:8233' */
-  ADOS_WEB_UI_URL: z.string().url().default('http://localhost:8233'),
-  /** Privacy loss per release of the cross-tenant priors. @default 1 */
-  ADOS_META_EPSILON: z.coerce.number().min(0.001).max(10_000).default(1),
-  /** Least time between two releases of the priors. @default 3600 */
-  ADOS_META_PUBLISH_SECONDS: z.coerce.number().min(0).max(31_536_000).default(3600),
-});
+export const configSchema = z
+  .object({
+    /** Where node kinds run without a provider given: `offline` (deterministic, no network) or `openai`. @default 'offline' */
+    ADOS_LLM_PROVIDER: z.enum(['offline', 'openai']).default('offline'),
+    /** The OpenAI-compatible endpoint of the `openai` provider. @default 'https://api.openai.com/v1' */
+    OPENAI_BASE_URL: z.string().url().default('https://api.openai.com/v1'),
+    /** Its API key. */
+    OPENAI_API_KEY: z.string().min(1).optional(),
+    /** The folder retrieval.search indexes when a node gives none. @default the project's docs/ */
+    ADOS_CORPUS_DIR: z.string().min(1).optional(),
+    /** A Temporal CLI to use instead of finding or installing one. */
+    TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+    /** The chromium the Web UI test drives. @default Debian's /usr/bin/chromium */
+    ADOS_CHROMIUM_PATH: z.string().min(1).optional(),
+    /** Where `ados cluster` keeps the binaries it builds. @default $XDG_CACHE_HOME/ados/cluster or ~/.cache/ados/cluster */
+    ADOS_CLUSTER_CACHE: z.string().min(1).optional(),
+    /** PostgreSQL's server binaries for `ados cluster`. @default the newest /usr/lib/postgresql/N/bin */
+    ADOS_POSTGRES_BIN: z.string().min(1).optional(),
+    /** @default './artifacts' */
+    ADOS_ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
+    /** @default 4 */
+    ADOS_NODE_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(4),
+    /**
+     * Cheaper-model chains over the defaults, as JSON: `{"gpt-4o":"gpt-4.1-mini","gpt-4.1":""}` ("" = no
+     * cheaper model). @default {}
+     */
+    ADOS_CHEAPER_MODELS: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          const parsed = z.record(z.string().min(1).max(128), z.string().max(128)).parse(JSON.parse(text));
+          return parsed;
+        } catch {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'must be a JSON object of model names, e.g. {"gpt-4o":"gpt-4o-mini"}',
+          });
+          return z.NEVER;
+        }
+      })
+      .default({}),
+    /** The key ring that seals secrets (infra/seal.ts): JSON, or the path of a JSON file. @default ~/.ados/keyring.json (generated) */
+    ADOS_KEYRING: z.string().min(1).optional(),
+    /** Let budget alerts go to private, loopback and link-local addresses. @default false */
+    ADOS_ALERT_ALLOW_PRIVATE: z
+      .enum(['true', 'false', '1', '0'])
+      .transform((v) => v === 'true' || v === '1')
+      .default(false),
+    /** @default 'info' */
+    ADOS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** The API's admin token; without it only tenant tokens work (and none can be issued). */
+    ADOS_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** @default 8080 */
+    ADOS_API_PORT: port.default(8080),
+    /** @default '127.0.0.1' */
+    ADOS_API_HOST: z.string().min(1).default('127.0.0.1'),
+    /** Requests per minute per token (or per address without one). @default 600 */
+    ADOS_API_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
+    /** Largest request body in bytes. @default 1048576 */
+    ADOS_API_BODY_LIMIT: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
+    /** How long the API trusts a checked tenant token before asking its entity again. @default 10 */
+    ADOS_API_TOKEN_CACHE_SECONDS: z.coerce.number().min(0).max(3600).default(10),
+    /** A worker's Prometheus port (0 = off). @default 0 */
+    ADOS_METRICS_PORT: port.default(0),
+    /** Where the demo links its runs in the Web UI when it uses a server it did not start. @default 'http://localhost:8233' */
+    ADOS_WEB_UI_URL: z.string().url().default('http://localhost:8233'),
+    /** Privacy loss per release of the cross-tenant priors. @default 1 */
+    ADOS_META_EPSILON: z.coerce.number().min(0.001).max(10_000).default(1),
+    /** Most privacy loss an opted-in tenant's data may suffer per accounting period (basic composition). @default 10 */
+    ADOS_META_EPSILON_TOTAL: z.coerce.number().min(0.001).max(1_000_000).default(10),
+    /** An opted-in tenant's privacy accounting period. @default 2592000 (30 days) */
+    ADOS_META_ACCOUNTING_SECONDS: z.coerce.number().int().min(1).max(315_360_000).default(2_592_000),
+    /** Least time between two releases of the priors. @default 3600 */
+    ADOS_META_PUBLISH_SECONDS: z.coerce.number().min(0).max(31_536_000).default(3600),
+  })
+  .superRefine((config, ctx) => {
+    if (config.ADOS_META_EPSILON > config.ADOS_META_EPSILON_TOTAL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ADOS_META_EPSILON_TOTAL'],
+        message: `must be at least ADOS_META_EPSILON (${config.ADOS_META_EPSILON}): no release would fit in a tenant's budget`,
+      });
+  });
 
 export type AdosConfig = z.output<typeof configSchema>;
 

@@ -20,6 +20,7 @@ import {
   type PublishedPriors,
 } from './policy/priors';
 import type { ControlActivities } from './node-task';
+import { chargeRelease, hasRoom, standing, type PrivacyAccounts, type PrivacyStanding } from './policy/privacy-budget';
 
 // ── Message API ────────────────────────────────────────────────────────────────────────────────
 /** An opted-in tenant's latest cost statistics; replaces its previous contribution. */
@@ -34,15 +35,26 @@ export const metaLearningStatusQuery = defineQuery<MetaLearningStatus>('status')
 export interface MetaLearningStatus {
   contributors: string[];
   releases: number;
-  /** ε spent per contributor so far under basic composition: releases × ε. */
+  /** How a tenant's privacy loss adds up over releases. */
+  composition: 'basic';
+  /** The most ε any tenant's data has lost in its current accounting period. */
   epsilonSpent: number;
+  /** Each contributor's (and each former contributor's) account: ε spent and left, when it renews, whether it is left out. */
+  privacy: PrivacyStanding[];
   config: PriorsConfig;
   coordinates: Array<{ key: string; basis: string; contributors: number; noiseScale: number }>;
 }
 
 export interface MetaLearningInput {
   config?: Partial<PriorsConfig>;
-  state?: { contributions: Record<string, CostStats>; published?: PublishedPriors; releases: number; dirty: boolean };
+  state?: {
+    contributions: Record<string, CostStats>;
+    published?: PublishedPriors;
+    releases: number;
+    dirty: boolean;
+    /** Absent in states written before privacy accounts existed. */
+    accounts?: PrivacyAccounts;
+  };
 }
 
 const { laplaceUniforms } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s' });
@@ -63,6 +75,13 @@ export async function metaLearning(input: MetaLearningInput = {}): Promise<never
   let published = input.state?.published;
   let releases = input.state?.releases ?? 0;
   let dirty = input.state?.dirty ?? false;
+  const accounts: PrivacyAccounts = { ...input.state?.accounts };
+  const standings = () => {
+    const now = new Date().toISOString();
+    return [...new Set([...Object.keys(contributions), ...Object.keys(accounts)])]
+      .sort()
+      .map((tenantId) => standing(tenantId, accounts, config, now));
+  };
 
   setHandler(contributeStatsSignal, ({ tenantId, stats }) => {
     // Ids are checked here too: the signal can come from any client, not only a tenant entity.
@@ -77,7 +96,9 @@ export async function metaLearning(input: MetaLearningInput = {}): Promise<never
   setHandler(metaLearningStatusQuery, () => ({
     contributors: Object.keys(contributions).sort(),
     releases,
-    epsilonSpent: releases * config.epsilon,
+    composition: 'basic' as const,
+    epsilonSpent: Math.max(0, ...standings().map((p) => p.epsilonSpent)),
+    privacy: standings(),
     config,
     coordinates: priorCoordinates(contributions, config).map(({ key, basis, contributors, noiseScale }) => ({
       key,
@@ -96,25 +117,38 @@ export async function metaLearning(input: MetaLearningInput = {}): Promise<never
     }
     if (dirty && !workflowInfo().continueAsNewSuggested) {
       dirty = false;
-      const coordinates = priorCoordinates(contributions, config);
-      // Noise comes from the operating system's CSPRNG in an activity, not the workflow's seeded PRNG.
-      const uniforms = coordinates.length > 0 ? await laplaceUniforms({ count: coordinates.length }) : [];
-      published = noisedPriors(coordinates, uniforms, config, releases + 1, new Date().toISOString());
-      releases++;
-      log.info('priors published', {
-        version: published.version,
-        coordinates: coordinates.length,
-        contributors: Object.keys(contributions).length,
-      });
+      // Only tenants with ε left for one more release enter it; the others wait for their accounts to renew.
+      const now = new Date().toISOString();
+      const entering = Object.keys(contributions).filter((tenantId) => hasRoom(accounts[tenantId], config, now));
+      const left = Object.keys(contributions).length - entering.length;
+      if (entering.length === 0) {
+        log.info('no release: every contributor has spent its privacy budget for this period', { left });
+      } else {
+        const coordinates = priorCoordinates(
+          Object.fromEntries(entering.map((tenantId) => [tenantId, contributions[tenantId]!])),
+          config,
+        );
+        // Noise comes from the operating system's CSPRNG in an activity, not the workflow's seeded PRNG.
+        const uniforms = coordinates.length > 0 ? await laplaceUniforms({ count: coordinates.length }) : [];
+        published = noisedPriors(coordinates, uniforms, config, releases + 1, now);
+        releases++;
+        chargeRelease(accounts, entering, config, now);
+        log.info('priors published', {
+          version: published.version,
+          coordinates: coordinates.length,
+          contributors: entering.length,
+          leftOut: left,
+        });
+      }
       setCurrentDetails(
-        `**meta-learning** · release ${releases} · ${Object.keys(contributions).length} contributing tenants · ${coordinates.length} coordinates · ε ${config.epsilon} per release`,
+        `**meta-learning** · release ${releases} · ${entering.length} tenants in it${left ? ` (${left} at their privacy cap)` : ''} · ε ${config.epsilon} per release, at most ${config.epsilonTotal} per tenant per ${config.accountingSeconds / 86_400} days`,
       );
     }
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof metaLearning>({
         config,
-        state: { contributions, ...(published ? { published } : {}), releases, dirty },
+        state: { contributions, ...(published ? { published } : {}), releases, dirty, accounts },
       });
     }
   }

@@ -20,6 +20,8 @@ registerNodeKind({
 });
 // The priors of this file's server: quick releases and little noise, so that the test can tell tenants apart.
 process.env.ADOS_META_EPSILON = '1000';
+// One release of ε 1000 must fit in each tenant's privacy budget.
+process.env.ADOS_META_EPSILON_TOTAL = '100000';
 process.env.ADOS_META_PUBLISH_SECONDS = '0';
 
 const env = useTestEnvWithWorkers();

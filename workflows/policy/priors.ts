@@ -8,7 +8,8 @@ import type { CostBasis, CostModel } from './cost-model';
  * moves the mean over m contributors by at most clip / m. A release of d coordinates splits ε
  * evenly, so each coordinate gets Laplace noise of scale b = clip · d / (m · ε), and the whole
  * release is ε-differentially private for each tenant. Which tenants opted in is not hidden.
- * Every release spends ε again (basic composition), which is why releases are rate-limited.
+ * Every release spends ε again for each tenant whose data entered it (basic composition); each
+ * tenant's total per accounting period is capped (privacy-budget.ts).
  */
 
 export interface PriorsConfig {
@@ -20,6 +21,10 @@ export interface PriorsConfig {
   minContributors: number;
   /** Releases are at least this far apart. @default 3600 */
   publishIntervalSeconds: number;
+  /** Most ε a tenant's data may lose per accounting period (privacy-budget.ts). @default 10 */
+  epsilonTotal: number;
+  /** A tenant's accounting period, in seconds. @default 2592000 (30 days) */
+  accountingSeconds: number;
 }
 
 export const DEFAULT_PRIORS_CONFIG: PriorsConfig = {
@@ -27,6 +32,8 @@ export const DEFAULT_PRIORS_CONFIG: PriorsConfig = {
   clip: { ratio: 4, absolute: 100_000 },
   minContributors: 1,
   publishIntervalSeconds: 3600,
+  epsilonTotal: 10,
+  accountingSeconds: 2_592_000,
 };
 
 /** One tenant's statistics: per key and basis, its sample count and mean. */

@@ -1,4 +1,5 @@
 import type { AlertRecord } from './budget-alerts';
+import type { PrivacyStanding } from './privacy-budget';
 import type { CostCategory } from './catalog';
 import type { BudgetStatus } from './budget-status';
 import type { ArchivedPeriod } from './budget-period';
@@ -20,6 +21,11 @@ export interface TenantStatus {
   runsInFlight: InFlightRun[];
   /** The newest budget alerts and their delivery (all of them in the tenant's alerts.jsonl). */
   alerts: AlertRecord[];
+  /**
+   * An opted-in tenant's privacy account with the cross-tenant priors, as the meta-learning entity
+   * keeps it (added by the client that asks; absent while the tenant never contributed).
+   */
+  privacy?: PrivacyStanding & { composition: 'basic'; epsilonPerRelease: number; epsilonTotal: number };
   runsWaiting: WaitingRun[];
   chargedEvents: number;
   /** Money authorised to in-flight runs and not yet spent. */
