@@ -5,6 +5,7 @@ import { bundleWorkflows } from '../workers/ados-worker';
 import { metricsSinks } from '../workers/metrics';
 import { releaseSinks } from '../workers/release-sink';
 import { UserError } from './client';
+import { adosDataConverter } from '../infra/payload-codec';
 
 export interface ReplayOutcome {
   file: string;
@@ -49,6 +50,8 @@ export async function replayHistories(files: string[], workflowBundle?: Workflow
     {
       workflowBundle: workflowBundle ?? (await bundleWorkflows()),
       replayName: 'ados-replay',
+      // Encrypted histories replay with the key ring.
+      dataConverter: adosDataConverter(),
       sinks: { ...metricsSinks(undefined), ...releaseSinks(() => Promise.reject(new Error('replay sends nothing'))) },
     },
     loaded.map(({ workflowId, history }) => ({ workflowId, history })),

@@ -8,6 +8,7 @@ import {
   type ClientConfigTLS,
 } from '@temporalio/envconfig';
 import { UserError } from './user-error';
+import { adosDataConverter } from './payload-codec';
 import { environment } from './config';
 
 /**
@@ -160,7 +161,11 @@ export async function connectTemporal(target: TemporalTarget, { connectTimeoutMs
 
 /** A client for the target's namespace. */
 export async function temporalClient(target: TemporalTarget, options?: { connectTimeoutMs?: number }): Promise<Client> {
-  return new Client({ connection: await connectTemporal(target, options), namespace: target.namespace });
+  return new Client({
+    connection: await connectTemporal(target, options),
+    namespace: target.namespace,
+    dataConverter: adosDataConverter(),
+  });
 }
 
 /** A worker connection (Temporal's Rust core), failing with the same one-line reasons. */

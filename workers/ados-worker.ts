@@ -1,5 +1,6 @@
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createAlertActivities } from '../activities/alerts';
+import { adosDataConverter } from '../infra/payload-codec';
 import { createControlActivities, lazyClient, nodePartitionsFromEnv } from '../activities/control';
 import { createNodeActivities } from '../activities/node-activities';
 import { CONTROL_TASK_QUEUE, assertId } from '../workflows/policy/ids';
@@ -89,6 +90,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
   ];
   // One client of the worker's own for the exporter and the runs' releases, connected on first use.
   const client = lazyClient(target);
+  const dataConverter = adosDataConverter();
   if (control) {
     workers.push(
       await Worker.create({
@@ -99,6 +101,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
           ? { workflowBundle: options.workflowBundle }
           : { workflowBundle: await bundleWorkflows() }),
         activities: { ...createControlActivities(client), ...createAlertActivities() },
+        dataConverter,
         interceptors: { activity: activityInterceptors },
         sinks: { ...metricsSinks(options.metrics), ...releaseSinks(client) },
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
@@ -114,6 +117,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         namespace,
         taskQueue,
         activities,
+        dataConverter,
         maxConcurrentActivityTaskExecutions: nodeConcurrency,
         interceptors: { activity: activityInterceptors },
         ...(options.identity ? { identity: `${options.identity}/${taskQueue}` } : {}),

@@ -1,0 +1,113 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
+import type { SerializationContext } from '@temporalio/common/lib/converter/serialization-context';
+import { temporal } from '@temporalio/proto';
+import { loadConfig } from './config';
+import { keyRing, type KeyRing } from './seal';
+
+/**
+ * Client-side payload encryption: every payload a client or worker sends to Temporal is sealed with
+ * AES-256-GCM, so the server (and its database, and anyone reading histories without the key
+ * ring) stores only ciphertext. Keys come from the key ring (infra/seal.ts); each payload records
+ * the id of the key it was sealed under, so rotation is adding a key and making it active.
+ *
+ * Per tenant: where the SDK tells the codec which workflow a payload belongs to and its id names a
+ * tenant (`delivery-run:{tenant}:…`, `tenant-budget:{tenant}`, …), the payload is sealed with a key
+ * derived for that tenant (HKDF of the ring key and the tenant id) and records the tenant; other
+ * payloads use the deployment's key.
+ */
+
+export const ENCRYPTED_ENCODING = 'binary/encrypted';
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+export class PayloadKeyError extends Error {
+  override name = 'PayloadKeyError';
+}
+
+/** The tenant a workflow id belongs to, for the ADOS workflow types whose ids name one. */
+export function tenantOfWorkflowId(workflowId: string | undefined): string | undefined {
+  if (!workflowId) return undefined;
+  const parts = workflowId.split(':');
+  switch (parts[0]) {
+    case 'delivery-run':
+    case 'tenant-budget':
+    case 'shadow-exploration':
+    case 'delivery-export':
+      return parts[1];
+    case 'budget-alert':
+      // budget-alert:{type}:{tenant}:{periodStart}…
+      return parts[2];
+    default:
+      return undefined;
+  }
+}
+
+function scopeOf(context: SerializationContext | undefined): string {
+  return tenantOfWorkflowId(context?.workflowId) ?? '*';
+}
+
+function keyFor(ring: KeyRing, keyId: string, scope: string): Buffer {
+  const material = ring.keys[keyId];
+  if (!material)
+    throw new PayloadKeyError(
+      `payload sealed under key ${keyId}, which is not in the key ring (ADOS_KEYRING): add it to read this history`,
+    );
+  const key = Buffer.from(material, 'base64');
+  return scope === '*' ? key : Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `ados-tenant:${scope}`, 32));
+}
+
+export class KeyRingCodec implements PayloadCodec {
+  constructor(private readonly ring: KeyRing = keyRing()) {}
+
+  async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
+    const scope = scopeOf(context);
+    const keyId = this.ring.active;
+    const key = keyFor(this.ring, keyId, scope);
+    return payloads.map((payload) => {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      cipher.setAAD(utf8.encode(`${keyId}|${scope}`));
+      const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+      const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+      return {
+        metadata: {
+          encoding: utf8.encode(ENCRYPTED_ENCODING),
+          'encryption-key-id': utf8.encode(keyId),
+          'encryption-scope': utf8.encode(scope),
+        },
+        data: sealed,
+      };
+    });
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((payload) => {
+      const encoding = payload.metadata?.encoding;
+      if (!encoding || text.decode(encoding) !== ENCRYPTED_ENCODING) return payload;
+      const keyId = text.decode(payload.metadata?.['encryption-key-id'] ?? new Uint8Array());
+      const scope = text.decode(payload.metadata?.['encryption-scope'] ?? utf8.encode('*'));
+      const data = Buffer.from(payload.data ?? new Uint8Array());
+      const decipher = createDecipheriv('aes-256-gcm', keyFor(this.ring, keyId, scope), data.subarray(0, 12));
+      decipher.setAAD(utf8.encode(`${keyId}|${scope}`));
+      decipher.setAuthTag(data.subarray(data.length - 16));
+      let plain: Buffer;
+      try {
+        plain = Buffer.concat([decipher.update(data.subarray(12, data.length - 16)), decipher.final()]);
+      } catch {
+        throw new PayloadKeyError(
+          `a payload sealed under key ${keyId} does not open with it: wrong key material or a tampered payload`,
+        );
+      }
+      return temporal.api.common.v1.Payload.decode(plain) as Payload;
+    });
+  }
+}
+
+/**
+ * The data converter every ADOS client and worker uses: with ADOS_PAYLOAD_CODEC=aes, payloads are
+ * sealed with the key ring; with `none` (today's default), they travel as plain JSON.
+ */
+export function adosDataConverter(): DataConverter {
+  return loadConfig().ADOS_PAYLOAD_CODEC === 'aes' ? { payloadCodecs: [new KeyRingCodec()] } : {};
+}

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, test } from 'node:test';
+import { configureTenant, runOutcome, startRun } from '../../api/client';
+import { findTemporalCli } from '../../infra/temporal-cli';
+import { useTestEnvWithWorkers } from '../helpers/temporal';
+
+// This file's clients and workers seal every payload with this key ring.
+const ring = { active: 'k1', keys: { k1: randomBytes(32).toString('base64') } };
+process.env.ADOS_PAYLOAD_CODEC = 'aes';
+process.env.ADOS_KEYRING = JSON.stringify(ring);
+
+const env = useTestEnvWithWorkers();
+const run = promisify(execFile);
+const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
+
+/** Every payload's data and metadata in a history, base64-decoded: what anyone reading the history could see. */
+function readable(historyJson: string): string {
+  return historyJson.replace(
+    /"(data|encoding|encryption-key-id|encryption-scope)":\s*"([A-Za-z0-9+/=]+)"/g,
+    (_, field: string, b64: string) => `"${field}": ${JSON.stringify(Buffer.from(b64, 'base64').toString('latin1'))}`,
+  );
+}
+
+describe('payload encryption (ADOS_PAYLOAD_CODEC=aes)', () => {
+  test('the server stores ciphertext: temporal workflow show without the key ring shows no prompt; ADOS clients read the run; ados replay needs the key', async () => {
+    const planted = `planted prompt ${randomBytes(6).toString('hex')}`;
+    await configureTenant(env.client, 'sealed', { budgetUsd: 5 });
+    const handle = await startRun(env.client, {
+      tenantId: 'sealed',
+      runId: 'secret-run',
+      dag: { nodes: [{ id: 'generate', kind: 'llm.generate', params: { model: 'gpt-4o-mini', prompt: planted } }] },
+    });
+    const result = await runOutcome(handle);
+    assert.equal(result.status, 'COMPLETED', 'ADOS clients and workers read their own payloads');
+
+    const { stdout } = await run(
+      findTemporalCli(),
+      ['workflow', 'show', '--address', env.address, '--workflow-id', handle.workflowId, '--output', 'json'],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
+    const visible = readable(stdout);
+    assert.ok(visible.includes('binary/encrypted'), 'payloads are marked encrypted');
+    assert.ok(!visible.includes(planted), 'the prompt is nowhere in the stored history');
+    assert.ok(!visible.includes('gpt-4o-mini'), 'nor the run input');
+
+    // The history replays with the key ring, and without its key fails naming the key.
+    const dir = mkdtempSync(join(tmpdir(), 'ados-sealed-'));
+    const file = join(dir, 'sealed-run.json');
+    writeFileSync(file, stdout);
+    const ok = await run(process.execPath, [ADOS, 'replay', file], { env: { ...process.env } });
+    assert.match(ok.stdout, /^ok /m);
+    const other = { active: 'k2', keys: { k2: randomBytes(32).toString('base64') } };
+    await assert.rejects(
+      run(process.execPath, [ADOS, 'replay', file], { env: { ...process.env, ADOS_KEYRING: JSON.stringify(other) } }),
+      (err: { stdout?: string; stderr?: string }) => {
+        assert.match(`${err.stdout}${err.stderr}`, /key k1, which is not in the key ring/);
+        return true;
+      },
+    );
+  });
+});
