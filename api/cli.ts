@@ -36,6 +36,7 @@ import { DEFAULT_CLUSTER_DIR } from '../infra/cluster/layout';
 import { connectWorker, temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { CONTROL_TASK_QUEUE } from '../workflows/policy/ids';
 import { buildApi } from './http/app';
+import { buildCodecServer } from './codec-server';
 import { issueTenantToken, revokeTenantToken } from './http/tokens';
 import { createMetrics } from '../infra/metrics';
 import { freePort } from '../infra/ports';
@@ -742,6 +743,35 @@ program
     const app = await buildApi({ client, config, logger, metrics: createMetrics() });
     const url = await app.listen({ port: config.ADOS_API_PORT, host: config.ADOS_API_HOST });
     print({ url, docs: `${url}/docs` }, () => `ADOS API at ${url} · OpenAPI ${url}/docs · Ctrl-C to stop`);
+    await untilStopped();
+    await app.close();
+    await client.connection.close();
+  });
+
+program
+  .command('codec-server')
+  .description(
+    'decode and encode payloads for the Web UI and the Temporal CLI (--codec-endpoint) with the key ring; needs the admin token or a tenant token',
+  )
+  .option('--port <port>', 'port', int('port', 0, 65535), 8081)
+  .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .option('--cors-origin <url>', "the Web UI's origin (default ADOS_WEB_UI_URL)")
+  .action(async (opts: { port: number; host: string; corsOrigin?: string }) => {
+    const config = loadConfig();
+    const client = await connectClient();
+    const app = await buildCodecServer({
+      client,
+      adminToken: config.ADOS_ADMIN_TOKEN,
+      corsOrigin: opts.corsOrigin ?? config.ADOS_WEB_UI_URL,
+      logger,
+      tokenCacheMs: config.ADOS_API_TOKEN_CACHE_SECONDS * 1000,
+    });
+    const url = await app.listen({ port: opts.port, host: opts.host });
+    print(
+      { url },
+      () =>
+        `ADOS codec server at ${url} · temporal workflow show --codec-endpoint ${url} --codec-auth "Bearer <token>" · Ctrl-C to stop`,
+    );
     await untilStopped();
     await app.close();
     await client.connection.close();
