@@ -100,12 +100,10 @@ export async function buildCodecServer({
         return scope !== undefined && Buffer.from(scope).toString() !== caller.tenantId;
       });
       if (foreign)
-        return reply
-          .code(403)
-          .send({
-            error: 'FORBIDDEN',
-            message: `a ${caller.tenantId} token decodes only ${caller.tenantId}'s payloads`,
-          });
+        return reply.code(403).send({
+          error: 'FORBIDDEN',
+          message: `a ${caller.tenantId} token decodes only ${caller.tenantId}'s payloads`,
+        });
     }
     try {
       return { payloads: (await codec.decode(payloads)).map(toJson) };
