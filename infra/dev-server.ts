@@ -32,6 +32,8 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   /** Extra dynamic config, e.g. a low `limit.historyCount.suggestContinueAsNew` in tests. @default none */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** A remote codec the Web UI decodes payloads with (`ados codec-server`). @default none */
+  uiCodecEndpoint?: string;
 }
 
 export interface DevServer {
@@ -49,12 +51,14 @@ export function devServerArgs({
   headless = false,
   logLevel = 'error',
   dynamicConfig = {},
+  uiCodecEndpoint,
 }: DevServerOptions): string[] {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', logLevel];
   if (dbFile)
     args.push('--db-filename', dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
   if (headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
+  if (!headless && uiCodecEndpoint) args.push('--ui-codec-endpoint', uiCodecEndpoint);
   for (const key of ADOS_SEARCH_ATTRIBUTES)
     args.push('--search-attribute', `${key.name}=${SEARCH_ATTRIBUTE_TYPES[key.type]}`);
   for (const [key, value] of Object.entries({ 'matching.enableFairness': true, ...dynamicConfig })) {
