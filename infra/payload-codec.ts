@@ -104,6 +104,48 @@ export class KeyRingCodec implements PayloadCodec {
   }
 }
 
+interface JsonPayload {
+  metadata?: Record<string, string>;
+  data?: string;
+}
+
+/**
+ * A JSON history (as `temporal workflow show --output json` writes it) with every encrypted payload
+ * opened: what the exporter builds its decoded artifacts from. Plain payloads stay as they are.
+ */
+export async function decodeHistoryJson<T>(history: T, codec?: KeyRingCodec): Promise<T> {
+  const encrypted = Buffer.from(ENCRYPTED_ENCODING).toString('base64');
+  const visit = async (node: unknown): Promise<void> => {
+    if (Array.isArray(node)) {
+      for (const item of node) await visit(item);
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    const object = node as Record<string, unknown> & JsonPayload;
+    if (object.metadata?.encoding === encrypted && typeof object.data === 'string') {
+      // The key ring is loaded only for a history that holds encrypted payloads.
+      codec ??= new KeyRingCodec();
+      const [opened] = await codec.decode([
+        {
+          metadata: Object.fromEntries(Object.entries(object.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+          data: Buffer.from(object.data, 'base64'),
+        },
+      ]);
+      object.metadata = Object.fromEntries(
+        Object.entries(opened!.metadata ?? {}).map(([k, v]) => [
+          k,
+          Buffer.from(v ?? new Uint8Array()).toString('base64'),
+        ]),
+      );
+      object.data = Buffer.from(opened!.data ?? new Uint8Array()).toString('base64');
+      return;
+    }
+    for (const value of Object.values(object)) await visit(value);
+  };
+  await visit(history);
+  return history;
+}
+
 /**
  * The data converter every ADOS client and worker uses: with ADOS_PAYLOAD_CODEC=aes, payloads are
  * sealed with the key ring; with `none` (today's default), they travel as plain JSON.

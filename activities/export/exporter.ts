@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { decodeHistoryJson } from '../../infra/payload-codec';
 import { assertId, isValidId, parseDeliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { tenantStatusQuery } from '../../workflows/tenant-budget';
 import { tenantBudgetWorkflowId, deliveryRunWorkflowId } from '../../workflows/policy/ids';
@@ -45,7 +46,8 @@ export async function exportRun(
   if (existsSync(dir))
     for (const name of readdirSync(dir)) if (name.includes('.tmp-')) rmSync(join(dir, name), { force: true });
   const historyText = historyToJSON(await handle.fetchHistory());
-  const files = runArtifacts(JSON.parse(historyText) as JsonHistory);
+  // history.json keeps the history as stored (encrypted, with the codec on); the other files are decoded.
+  const files = runArtifacts(await decodeHistoryJson(JSON.parse(historyText) as JsonHistory));
   files.set('history.json', historyText.endsWith('\n') ? historyText : `${historyText}\n`);
   for (const [name, content] of files) writeFileAtomic(join(dir, name), content);
   writeFileAtomic(

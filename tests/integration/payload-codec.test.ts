@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
+import { exportRun } from '../../activities/export/exporter';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { useTestEnvWithWorkers } from '../helpers/temporal';
 
@@ -48,6 +49,15 @@ describe('payload encryption (ADOS_PAYLOAD_CODEC=aes)', () => {
     assert.ok(visible.includes('binary/encrypted'), 'payloads are marked encrypted');
     assert.ok(!visible.includes(planted), 'the prompt is nowhere in the stored history');
     assert.ok(!visible.includes('gpt-4o-mini'), 'nor the run input');
+
+    // The exporter writes the history as stored (encrypted) and the other files decoded.
+    const exported = await exportRun(env.client, 'sealed', 'secret-run', { force: true });
+    assert.equal(exported.exported, true);
+    const runDir = join(process.env.ADOS_ARTIFACTS_DIR!, 'runs', 'sealed', 'secret-run');
+    assert.ok(!readable(readFileSync(join(runDir, 'history.json'), 'utf8')).includes(planted));
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { status: string };
+    assert.equal(summary.status, 'COMPLETED');
+    assert.ok(readFileSync(join(runDir, 'trace.jsonl'), 'utf8').includes(planted), 'the trace is decoded');
 
     // The history replays with the key ring, and without its key fails naming the key.
     const dir = mkdtempSync(join(tmpdir(), 'ados-sealed-'));
