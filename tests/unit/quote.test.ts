@@ -26,9 +26,9 @@ describe('quotes', () => {
     assert.equal(generate.basis, 'catalog');
     assert.equal(q.byNode[1]!.p95Usd, 0.01, 'a util node costs exactly its param');
     assert.equal(Math.round(q.p50Usd * 1e6), Math.round(generate.p50Usd * 1e6) + 10_000);
-    // p95 = mean + 1.645 × (half the LLM estimate); p5 cut at 0.
-    assert.equal(Math.round(q.p95Usd * 1e6), Math.round((q.p50Usd + 1.645 * 0.5 * generate.p50Usd) * 1e6));
-    assert.equal(q.p5Usd, Math.max(0, Math.round((q.p50Usd - 1.645 * 0.5 * generate.p50Usd) * 1e6) / 1e6));
+    // p95 = mean + 2.108 × (half the LLM estimate); p5 cut at 0.
+    assert.equal(Math.round(q.p95Usd * 1e6), Math.round((q.p50Usd + 2.108 * 0.5 * generate.p50Usd) * 1e6));
+    assert.equal(q.p5Usd, Math.max(0, Math.round((q.p50Usd - 2.108 * 0.5 * generate.p50Usd) * 1e6) / 1e6));
   });
 
   test('from what the tenant learned: its ratio moves p50, its spread sets the interval', () => {

@@ -11,11 +11,15 @@ import { RunState } from './run-state';
  *
  * Node costs of one run tend to move together (a long question makes every node dearer), so the
  * run's spread is the sum of its nodes' spreads, not the root of the sum of squares: the interval
- * is wider than under independence, never narrower. Percentiles assume a normal shape, cut at 0.
+ * is wider than under independence, never narrower.
+ *
+ * p5 and p95 are not normal quantiles: run costs are lumpy (one kind of question may cost a tenth
+ * less than the rest), so [p5, p95] is mean ± 2.108 spreads, which by the Vysochanskij–Petunin
+ * inequality holds at least 90% of any unimodal distribution with that mean and spread (cut at 0).
  */
 
-/** z of the 95th percentile. */
-const Z95 = 1.645;
+/** λ with 4 / (9 λ²) = 0.1: the half-width, in spreads, of an interval holding ≥ 90% of a unimodal distribution. */
+const Z95 = 2.108;
 
 export type QuoteBasis = 'learned' | 'catalog';
 
