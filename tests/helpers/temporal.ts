@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { Runtime, type NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
-import { startDevServer, type DevServer } from '../../infra/dev-server';
+import { startDevServer, type DevServer, type DevServerOptions } from '../../infra/dev-server';
 import { bundleWorkflows, createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { connectClient } from '../../api/client';
@@ -142,4 +142,28 @@ export function useTestEnvWithWorkers(): TestEnv {
       return Reflect.get(current, key);
     },
   });
+}
+
+/**
+ * A dev server started with the given options (a Web UI, a database file, a codec endpoint), with
+ * ADOS workers and a client on it; `stop` takes them down in order.
+ */
+export async function startServerWithWorkers(options: DevServerOptions) {
+  quietRuntime();
+  const server = await startDevServer(options);
+  const connection = await connectWorker(temporalTarget({ address: server.address }));
+  const workers = await createAdosWorkers({ connection, clientAddress: server.address });
+  const running = runAdosWorkers(workers);
+  const client = await connectClient(server.address);
+  return {
+    server,
+    client,
+    async stop() {
+      for (const w of workers) w.shutdown();
+      await running;
+      await client.connection.close();
+      await connection.close();
+      await server.stop();
+    },
+  };
 }

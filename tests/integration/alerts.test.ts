@@ -11,6 +11,7 @@ import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/c
 import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
 import type { AlertBody } from '../../workflows/policy/budget-alerts';
 import { testApi } from '../helpers/api';
+import { readablePayloads } from '../helpers/history';
 import { eventually, freePort, useTestEnvWithWorkers } from '../helpers/temporal';
 
 // The receiver listens on 127.0.0.1: the worker's delivery activity may call it in this test process.
@@ -128,10 +129,8 @@ describe('budget alerts', () => {
     assert.ok(status.alerts.every((a) => a.attempts === 1));
     const plain = key.slice('whsec_'.length);
     // Payloads are base64 in an exported history: read them decoded.
-    const history = historyToJSON(
-      await env.client.workflow.getHandle(tenantBudgetWorkflowId('alerted')).fetchHistory(),
-    ).replace(/"data":\s*"([A-Za-z0-9+/=]+)"/g, (_, b64: string) =>
-      JSON.stringify(Buffer.from(b64, 'base64').toString()),
+    const history = readablePayloads(
+      historyToJSON(await env.client.workflow.getHandle(tenantBudgetWorkflowId('alerted')).fetchHistory()),
     );
     assert.ok(history.includes('sealed:v1:'), 'the history holds the sealed secret');
     assert.ok(!history.includes(plain), 'the history never holds the secret');

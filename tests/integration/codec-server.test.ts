@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import pino from 'pino';
 import { buildCodecServer } from '../../api/codec-server';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { issueTenantToken } from '../../api/http/tokens';
-import { findTemporalCli } from '../../infra/temporal-cli';
 import { freePort, useTestEnvWithWorkers } from '../helpers/temporal';
+import { readablePayloads, showHistory } from '../helpers/history';
 
 const ring = { active: 'k1', keys: { k1: randomBytes(32).toString('base64') } };
 process.env.ADOS_PAYLOAD_CODEC = 'aes';
 process.env.ADOS_KEYRING = JSON.stringify(ring);
 
 const env = useTestEnvWithWorkers();
-const run = promisify(execFile);
 const ADMIN = 'admin-token-for-the-codec-0123456789';
 
 describe('the codec server', () => {
@@ -41,33 +38,14 @@ describe('the codec server', () => {
     const port = await freePort();
     await app.listen({ port, host: '127.0.0.1' });
     try {
-      const show = (...extra: string[]) =>
-        run(
-          findTemporalCli(),
-          [
-            'workflow',
-            'show',
-            '--address',
-            env.address,
-            '--workflow-id',
-            handle.workflowId,
-            '--output',
-            'json',
-            ...extra,
-          ],
-          { maxBuffer: 64 * 1024 * 1024 },
-        );
-      const decoded = (stdout: string) =>
-        stdout.replace(/"data":\s*"([A-Za-z0-9+/=]+)"/g, (_, b64: string) =>
-          Buffer.from(b64, 'base64').toString('latin1'),
-        );
+      const show = (...extra: string[]) => showHistory(env.address, handle.workflowId, extra);
       const endpoint = `http://127.0.0.1:${port}`;
-      assert.ok(!decoded((await show()).stdout).includes(planted), 'without the codec: ciphertext');
+      assert.ok(!readablePayloads(await show()).includes(planted), 'without the codec: ciphertext');
       assert.ok(
-        decoded((await show('--codec-endpoint', endpoint, '--codec-auth', `Bearer ${ADMIN}`)).stdout).includes(planted),
+        readablePayloads(await show('--codec-endpoint', endpoint, '--codec-auth', `Bearer ${ADMIN}`)).includes(planted),
       );
       assert.ok(
-        decoded((await show('--codec-endpoint', endpoint, '--codec-auth', `Bearer ${acme}`)).stdout).includes(planted),
+        readablePayloads(await show('--codec-endpoint', endpoint, '--codec-auth', `Bearer ${acme}`)).includes(planted),
       );
       await assert.rejects(show('--codec-endpoint', endpoint, '--codec-auth', `Bearer ${globex}`));
       await assert.rejects(show('--codec-endpoint', endpoint));

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { configureTenant, connectClient, runOutcome, startRun } from '../../api/client';
-import { findTemporalCli } from '../../infra/temporal-cli';
 import { progressQuery } from '../../workflows/delivery-run';
 import { eventually, sleepChain, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { showHistory } from '../helpers/history';
 
 const a = randomBytes(32).toString('base64');
 const b = randomBytes(32).toString('base64');
@@ -61,11 +61,7 @@ describe('key rotation', () => {
       const dir = mkdtempSync(join(tmpdir(), 'ados-rotation-'));
       const files: string[] = [];
       for (const workflowId of [handle.workflowId, 'delivery-run:rotating:under-b']) {
-        const { stdout }: { stdout: string } = await run(
-          findTemporalCli(),
-          ['workflow', 'show', '--address', env.address, '--workflow-id', workflowId, '--output', 'json'],
-          { maxBuffer: 64 * 1024 * 1024 },
-        );
+        const stdout = await showHistory(env.address, workflowId);
         const file = join(dir, `${workflowId.replace(/:/g, '_')}.json`);
         writeFileSync(file, stdout);
         files.push(file);

@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { exportRun } from '../../activities/export/exporter';
-import { findTemporalCli } from '../../infra/temporal-cli';
 import { useTestEnvWithWorkers } from '../helpers/temporal';
+import { readablePayloads, showHistory } from '../helpers/history';
 
 // This file's clients and workers seal every payload with this key ring.
 const ring = { active: 'k1', keys: { k1: randomBytes(32).toString('base64') } };
@@ -19,14 +19,6 @@ process.env.ADOS_KEYRING = JSON.stringify(ring);
 const env = useTestEnvWithWorkers();
 const run = promisify(execFile);
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
-
-/** Every payload's data and metadata in a history, base64-decoded: what anyone reading the history could see. */
-function readable(historyJson: string): string {
-  return historyJson.replace(
-    /"(data|encoding|encryption-key-id|encryption-scope)":\s*"([A-Za-z0-9+/=]+)"/g,
-    (_, field: string, b64: string) => `"${field}": ${JSON.stringify(Buffer.from(b64, 'base64').toString('latin1'))}`,
-  );
-}
 
 describe('payload encryption (ADOS_PAYLOAD_CODEC=aes)', () => {
   test('the server stores ciphertext: temporal workflow show without the key ring shows no prompt; ADOS clients read the run; ados replay needs the key', async () => {
@@ -40,12 +32,8 @@ describe('payload encryption (ADOS_PAYLOAD_CODEC=aes)', () => {
     const result = await runOutcome(handle);
     assert.equal(result.status, 'COMPLETED', 'ADOS clients and workers read their own payloads');
 
-    const { stdout } = await run(
-      findTemporalCli(),
-      ['workflow', 'show', '--address', env.address, '--workflow-id', handle.workflowId, '--output', 'json'],
-      { maxBuffer: 64 * 1024 * 1024 },
-    );
-    const visible = readable(stdout);
+    const stdout = await showHistory(env.address, handle.workflowId);
+    const visible = readablePayloads(stdout);
     assert.ok(visible.includes('binary/encrypted'), 'payloads are marked encrypted');
     assert.ok(!visible.includes(planted), 'the prompt is nowhere in the stored history');
     assert.ok(!visible.includes('gpt-4o-mini'), 'nor the run input');
@@ -54,7 +42,7 @@ describe('payload encryption (ADOS_PAYLOAD_CODEC=aes)', () => {
     const exported = await exportRun(env.client, 'sealed', 'secret-run', { force: true });
     assert.equal(exported.exported, true);
     const runDir = join(process.env.ADOS_ARTIFACTS_DIR!, 'runs', 'sealed', 'secret-run');
-    assert.ok(!readable(readFileSync(join(runDir, 'history.json'), 'utf8')).includes(planted));
+    assert.ok(!readablePayloads(readFileSync(join(runDir, 'history.json'), 'utf8')).includes(planted));
     const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { status: string };
     assert.equal(summary.status, 'COMPLETED');
     assert.ok(readFileSync(join(runDir, 'trace.jsonl'), 'utf8').includes(planted), 'the trace is decoded');

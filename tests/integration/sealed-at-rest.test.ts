@@ -1,52 +1,34 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
-import { configureTenant, connectClient, runOutcome, startRun } from '../../api/client';
-import { startDevServer, type DevServer } from '../../infra/dev-server';
+import { configureTenant, runOutcome, startRun } from '../../api/client';
+import type { DevServer } from '../../infra/dev-server';
 import { freePort } from '../../infra/ports';
-import { findTemporalCli } from '../../infra/temporal-cli';
-import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
-import { createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
-import { quietRuntime } from '../helpers/temporal';
+import { startServerWithWorkers } from '../helpers/temporal';
+import { readablePayloads, showHistory } from '../helpers/history';
 
 process.env.ADOS_PAYLOAD_CODEC = 'aes';
 process.env.ADOS_KEYRING = JSON.stringify({ active: 'k1', keys: { k1: randomBytes(32).toString('base64') } });
 process.env.ADOS_ALERT_ALLOW_PRIVATE = 'true';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'ados-at-rest-'));
 const dbFile = join(dir, 'temporal.db');
+let env: Awaited<ReturnType<typeof startServerWithWorkers>>;
 let server: DevServer;
 let client: Client;
-let connection: NativeConnection;
-let stopWorkers: () => Promise<void>;
 
 before(async () => {
-  quietRuntime();
   // A server that keeps its state in a file, so the test can read what is stored.
-  server = await startDevServer({ port: await freePort(), headless: true, dbFile });
-  connection = await connectWorker(temporalTarget({ address: server.address }));
-  const workers = await createAdosWorkers({ connection, clientAddress: server.address });
-  const running = runAdosWorkers(workers);
-  stopWorkers = async () => {
-    for (const w of workers) w.shutdown();
-    await running;
-  };
-  client = await connectClient(server.address);
+  env = await startServerWithWorkers({ port: await freePort(), headless: true, dbFile });
+  ({ server, client } = env);
 });
 
 after(async () => {
-  await stopWorkers?.();
-  await client?.connection.close();
-  await connection?.close();
-  await server?.stop();
+  await env?.stop();
 });
 
 describe('tenant data at rest', () => {
@@ -74,14 +56,7 @@ describe('tenant data at rest', () => {
       Buffer.from(secretBody).toString('base64'),
     ];
     for (const workflowId of [handle.workflowId, 'tenant-budget:at-rest']) {
-      const { stdout }: { stdout: string } = await run(
-        findTemporalCli(),
-        ['workflow', 'show', '--address', server.address, '--workflow-id', workflowId, '--output', 'json'],
-        { maxBuffer: 64 * 1024 * 1024 },
-      );
-      const decoded = stdout.replace(/"data":\s*"([A-Za-z0-9+/=]+)"/g, (_, b64: string) =>
-        Buffer.from(b64, 'base64').toString('latin1'),
-      );
+      const decoded = readablePayloads(await showHistory(server.address, workflowId));
       for (const needle of needles)
         assert.ok(!decoded.includes(needle), `${workflowId}'s history holds ${needle.slice(0, 16)}…`);
     }

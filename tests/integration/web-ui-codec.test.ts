@@ -4,17 +4,14 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
 import { chromium, type Browser } from 'playwright-core';
 import pino from 'pino';
 import { buildCodecServer } from '../../api/codec-server';
-import { configureTenant, connectClient, runOutcome, startRun } from '../../api/client';
+import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { CHROMIUM_FLAGS, ensureChromium } from '../../infra/chromium';
-import { startDevServer, type DevServer } from '../../infra/dev-server';
+import type { DevServer } from '../../infra/dev-server';
 import { freePort } from '../../infra/ports';
-import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
-import { createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
-import { quietRuntime } from '../helpers/temporal';
+import { startServerWithWorkers } from '../helpers/temporal';
 
 // Every payload of this file's clients and workers is sealed with this key ring.
 process.env.ADOS_PAYLOAD_CODEC = 'aes';
@@ -23,32 +20,22 @@ process.env.ADOS_KEYRING = JSON.stringify({ active: 'k1', keys: { k1: randomByte
 export const SCREENSHOT = join(__dirname, '..', 'output', 'web-ui-codec-run.png');
 const ADMIN = 'admin-token-for-the-web-ui-codec-0123';
 
+let env: Awaited<ReturnType<typeof startServerWithWorkers>>;
 let server: DevServer;
 let client: Client;
-let connection: NativeConnection;
-let stopWorkers: () => Promise<void>;
 let stopCodec: () => Promise<void>;
 let browser: Browser;
 
 before(async () => {
-  quietRuntime();
   const codecPort = await freePort();
-  const uiPort = await freePort();
   // The Web UI sends no token of its own: the codec endpoint carries one in its path.
-  server = await startDevServer({
+  env = await startServerWithWorkers({
     port: await freePort(),
-    uiPort,
+    uiPort: await freePort(),
     dbFile: null,
     uiCodecEndpoint: `http://127.0.0.1:${codecPort}/t/${ADMIN}`,
   });
-  connection = await connectWorker(temporalTarget({ address: server.address }));
-  const workers = await createAdosWorkers({ connection, clientAddress: server.address });
-  const running = runAdosWorkers(workers);
-  stopWorkers = async () => {
-    for (const w of workers) w.shutdown();
-    await running;
-  };
-  client = await connectClient(server.address);
+  ({ server, client } = env);
   const codec = await buildCodecServer({
     client,
     adminToken: ADMIN,
@@ -63,10 +50,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await stopCodec?.();
-  await stopWorkers?.();
-  await client?.connection.close();
-  await connection?.close();
-  await server?.stop();
+  await env?.stop();
 });
 
 describe('the Temporal Web UI with the codec server', () => {

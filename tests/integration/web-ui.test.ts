@@ -2,46 +2,31 @@ import assert from 'node:assert/strict';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { NativeConnection } from '@temporalio/worker';
-import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { chromium, type Browser } from 'playwright-core';
 import type { Client } from '@temporalio/client';
-import { configureTenant, connectClient, runOutcome, startRun } from '../../api/client';
-import { startDevServer, type DevServer } from '../../infra/dev-server';
+import { configureTenant, runOutcome, startRun } from '../../api/client';
+import type { DevServer } from '../../infra/dev-server';
 import { freePort } from '../../infra/ports';
 import { CHROMIUM_FLAGS, ensureChromium } from '../../infra/chromium';
-import { createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
-import { quietRuntime } from '../helpers/temporal';
+import { startServerWithWorkers } from '../helpers/temporal';
 
 /** Where the screenshot is left for whoever looks at the test run. */
 export const SCREENSHOT = join(__dirname, '..', 'output', 'web-ui-run.png');
 
+let env: Awaited<ReturnType<typeof startServerWithWorkers>>;
 let server: DevServer;
 let client: Client;
-let connection: NativeConnection;
-let stopWorkers: () => Promise<void>;
 let browser: Browser;
 
 before(async () => {
-  quietRuntime();
-  server = await startDevServer({ port: await freePort(), uiPort: await freePort(), dbFile: null });
-  connection = await connectWorker(temporalTarget({ address: server.address }));
-  const workers = await createAdosWorkers({ connection, clientAddress: server.address });
-  const running = runAdosWorkers(workers);
-  stopWorkers = async () => {
-    for (const w of workers) w.shutdown();
-    await running;
-  };
-  client = await connectClient(server.address);
+  env = await startServerWithWorkers({ port: await freePort(), uiPort: await freePort(), dbFile: null });
+  ({ server, client } = env);
   browser = await chromium.launch({ executablePath: ensureChromium(), args: CHROMIUM_FLAGS });
 });
 
 after(async () => {
   await browser?.close();
-  await stopWorkers?.();
-  await client?.connection.close();
-  await connection?.close();
-  await server?.stop();
+  await env?.stop();
 });
 
 describe('the Temporal Web UI', () => {
