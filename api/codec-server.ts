@@ -1,9 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { KeyRingCodec, PayloadKeyError } from '../infra/payload-codec';
+import {
+  KeyRingCodec,
+  PayloadKeyError,
+  payloadFromJson,
+  payloadToJson,
+  type JsonPayload,
+} from '../infra/payload-codec';
 import { TokenVerifier, hashToken } from './http/tokens';
 
 /**
@@ -25,22 +30,6 @@ export interface CodecServerOptions {
   logger: Logger;
   tokenCacheMs?: number;
 }
-
-interface JsonPayload {
-  metadata?: Record<string, string>;
-  data?: string;
-}
-
-const fromJson = (p: JsonPayload): Payload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-  data: Buffer.from(p.data ?? '', 'base64'),
-});
-const toJson = (p: Payload): JsonPayload => ({
-  metadata: Object.fromEntries(
-    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
-  ),
-  data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
-});
 
 type Caller = { role: 'admin' } | { role: 'tenant'; tenantId: string };
 
@@ -86,13 +75,13 @@ export async function buildCodecServer({
       return reply
         .code(400)
         .send({ error: 'INVALID_INPUT', message: 'the body is { payloads: [{ metadata, data }] }' });
-    const payloads = (body.payloads as JsonPayload[]).map(fromJson);
+    const payloads = (body.payloads as JsonPayload[]).map(payloadFromJson);
     if (op === 'encode') {
       const context =
         caller.role === 'tenant'
           ? { type: 'workflow' as const, namespace: '', workflowId: `tenant-budget:${caller.tenantId}` }
           : undefined;
-      return { payloads: (await codec.encode(payloads, context)).map(toJson) };
+      return { payloads: (await codec.encode(payloads, context)).map(payloadToJson) };
     }
     if (caller.role === 'tenant') {
       const foreign = payloads.find((p) => {
@@ -106,7 +95,7 @@ export async function buildCodecServer({
         });
     }
     try {
-      return { payloads: (await codec.decode(payloads)).map(toJson) };
+      return { payloads: (await codec.decode(payloads)).map(payloadToJson) };
     } catch (err) {
       if (err instanceof PayloadKeyError) return reply.code(422).send({ error: 'KEY_MISSING', message: err.message });
       throw err;

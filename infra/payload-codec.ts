@@ -104,9 +104,26 @@ export class KeyRingCodec implements PayloadCodec {
   }
 }
 
-interface JsonPayload {
+/** A payload as Temporal's JSON forms carry it (histories, the remote codec protocol): base64 strings. */
+export interface JsonPayload {
   metadata?: Record<string, string>;
   data?: string;
+}
+
+export function payloadFromJson(p: JsonPayload): Payload {
+  return {
+    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+    data: Buffer.from(p.data ?? '', 'base64'),
+  };
+}
+
+export function payloadToJson(p: Payload): JsonPayload {
+  return {
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
+    ),
+    data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
+  };
 }
 
 /**
@@ -125,19 +142,8 @@ export async function decodeHistoryJson<T>(history: T, codec?: KeyRingCodec): Pr
     if (object.metadata?.encoding === encrypted && typeof object.data === 'string') {
       // The key ring is loaded only for a history that holds encrypted payloads.
       codec ??= new KeyRingCodec();
-      const [opened] = await codec.decode([
-        {
-          metadata: Object.fromEntries(Object.entries(object.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-          data: Buffer.from(object.data, 'base64'),
-        },
-      ]);
-      object.metadata = Object.fromEntries(
-        Object.entries(opened!.metadata ?? {}).map(([k, v]) => [
-          k,
-          Buffer.from(v ?? new Uint8Array()).toString('base64'),
-        ]),
-      );
-      object.data = Buffer.from(opened!.data ?? new Uint8Array()).toString('base64');
+      const [opened] = await codec.decode([payloadFromJson(object)]);
+      Object.assign(object, payloadToJson(opened!));
       return;
     }
     for (const value of Object.values(object)) await visit(value);
