@@ -36,7 +36,7 @@ import { DEFAULT_CLUSTER_DIR } from '../infra/cluster/layout';
 import { connectWorker, temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { CONTROL_TASK_QUEUE } from '../workflows/policy/ids';
 import { buildApi } from './http/app';
-import { buildCodecServer } from './codec-server';
+import { CODEC_SERVER_PORT, buildCodecServer, planLocalCodecServer } from './codec-server';
 import { issueTenantToken, revokeTenantToken } from './http/tokens';
 import { createMetrics } from '../infra/metrics';
 import { freePort } from '../infra/ports';
@@ -166,12 +166,33 @@ program
       print({ address, started: false }, () => `a Temporal server already answers at ${address}; using it`);
       return;
     }
-    const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFile: opts.db });
+    const config = loadConfig();
+    // With payload encryption on, a codec server beside the dev server lets its Web UI and the Temporal CLI read runs.
+    const codec =
+      config.ADOS_PAYLOAD_CODEC === 'aes' ? await planLocalCodecServer(config.ADOS_ADMIN_TOKEN, logger) : undefined;
+    const server = await startDevServer({
+      port: opts.port,
+      uiPort: opts.uiPort,
+      dbFile: opts.db,
+      uiCodecEndpoint: codec?.uiEndpoint,
+    });
+    const client = codec && (await temporalClient(temporalTarget({ address: server.address })));
+    const stopCodec = codec && client && (await codec.serve(client, server.uiUrl ?? config.ADOS_WEB_UI_URL));
     print(
-      { address: server.address, uiUrl: server.uiUrl, db: opts.db, started: true },
-      () => `Temporal dev server at ${server.address} · Web UI ${server.uiUrl} · state in ${opts.db}\nCtrl-C to stop`,
+      { address: server.address, uiUrl: server.uiUrl, db: opts.db, started: true, codec: codec?.cliEnv },
+      () =>
+        `Temporal dev server at ${server.address} · Web UI ${server.uiUrl} · state in ${opts.db}` +
+        (codec
+          ? `\npayloads are encrypted; the Web UI decodes them through the codec server at ${codec.url}; for the Temporal CLI:\n` +
+            `  export ${Object.entries(codec.cliEnv)
+              .map(([k, v]) => `${k}='${v}'`)
+              .join(' ')}`
+          : '') +
+        '\nCtrl-C to stop',
     );
     await untilStopped();
+    await stopCodec?.();
+    await client?.connection.close();
     await server.stop();
   });
 
@@ -753,7 +774,7 @@ program
   .description(
     'decode and encode payloads for the Web UI and the Temporal CLI (--codec-endpoint) with the key ring; needs the admin token or a tenant token',
   )
-  .option('--port <port>', 'port', int('port', 0, 65535), 8081)
+  .option('--port <port>', 'port', int('port', 0, 65535), CODEC_SERVER_PORT)
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .option('--cors-origin <url>', "the Web UI's origin (default ADOS_WEB_UI_URL)")
   .action(async (opts: { port: number; host: string; corsOrigin?: string }) => {

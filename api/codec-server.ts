@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -9,6 +9,7 @@ import {
   payloadToJson,
   type JsonPayload,
 } from '../infra/payload-codec';
+import { freePort, portIsFree } from '../infra/ports';
 import { TokenVerifier, hashToken } from './http/tokens';
 
 /**
@@ -71,11 +72,12 @@ export async function buildCodecServer({
         .code(401)
         .send({ error: 'UNAUTHORIZED', message: 'a token is needed: the admin token or a tenant token' });
     const body = request.body as { payloads?: unknown } | undefined;
-    if (!body || !Array.isArray(body.payloads))
+    // Protobuf JSON leaves an empty list out: the Temporal CLI sends {} for a query without arguments.
+    if (!body || typeof body !== 'object' || (body.payloads !== undefined && !Array.isArray(body.payloads)))
       return reply
         .code(400)
         .send({ error: 'INVALID_INPUT', message: 'the body is { payloads: [{ metadata, data }] }' });
-    const payloads = (body.payloads as JsonPayload[]).map(payloadFromJson);
+    const payloads = ((body.payloads ?? []) as JsonPayload[]).map(payloadFromJson);
     if (op === 'encode') {
       const context =
         caller.role === 'tenant'
@@ -110,4 +112,32 @@ export async function buildCodecServer({
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;
+}
+
+export const CODEC_SERVER_PORT = 8081;
+
+/**
+ * A codec server beside a dev server on this machine (`ados dev`, the demo), so its Web UI shows
+ * decoded payloads: the UI's codec endpoint must be known before the dev server starts, so the port
+ * and token are chosen first (8081 when free) and the server is served once a client exists. The
+ * token is ADOS_ADMIN_TOKEN, or one made for this process; the UI carries it in the path, so the
+ * server listens on 127.0.0.1 only.
+ */
+export async function planLocalCodecServer(adminToken: string | undefined, logger: Logger) {
+  const port = (await portIsFree(CODEC_SERVER_PORT)) ? CODEC_SERVER_PORT : await freePort();
+  const token = adminToken ?? `ados-dev.${randomBytes(18).toString('base64url')}`;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    /** For the Web UI (`--ui-codec-endpoint`). */
+    uiEndpoint: `${url}/t/${token}`,
+    /** For the Temporal CLI: every `temporal` command then shows and sends decoded payloads. */
+    cliEnv: { TEMPORAL_CODEC_ENDPOINT: url, TEMPORAL_CODEC_AUTH: `Bearer ${token}` },
+    /** Serves until the returned function is called. */
+    async serve(client: Client, corsOrigin: string): Promise<() => Promise<void>> {
+      const app = await buildCodecServer({ client, adminToken: token, corsOrigin, logger });
+      await app.listen({ port, host: '127.0.0.1' });
+      return () => app.close();
+    },
+  };
 }

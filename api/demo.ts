@@ -11,6 +11,8 @@ import type { TenantConfigPatch } from '../workflows/policy/tenant-config';
 import { configureTenant, runOutcome, startRun, temporalNamespace, tenantStatus } from './client';
 import { createBars, poll } from './progress';
 import { ensureExportSchedule } from './schedules';
+import { planLocalCodecServer } from './codec-server';
+import { keyRing } from '../infra/seal';
 import { artifactsRoot } from '../activities/export/atomic';
 import { exportFinished } from '../activities/export/exporter';
 import { ExecutionTrace } from '../workers/execution-trace';
@@ -141,13 +143,17 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   const config = loadConfig();
   const requested = temporalTarget();
   let server: DevServer | undefined;
+  let codec: Awaited<ReturnType<typeof planLocalCodecServer>> | undefined;
   let target = requested;
   let uiUrl = config.ADOS_WEB_UI_URL;
   if (await temporalAnswers(requested)) {
     say(`using the Temporal server that answers at ${requested.summary}`);
   } else {
     say('starting the embedded Temporal dev server (state in .temporal/ados-dev.db) ...');
-    server = await startDevServer({});
+    // Payloads are encrypted (the key ring, generated on first use); the Web UI reads them through a codec server.
+    codec =
+      config.ADOS_PAYLOAD_CODEC === 'aes' ? await planLocalCodecServer(config.ADOS_ADMIN_TOKEN, logger) : undefined;
+    server = await startDevServer({ uiCodecEndpoint: codec?.uiEndpoint });
     target = temporalTarget({ address: server.address });
     uiUrl = server.uiUrl ?? uiUrl;
     say(`Temporal dev server at ${server.address} · Web UI ${uiUrl}`);
@@ -163,6 +169,10 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   });
   const running = runAdosWorkers(workers, trace);
   const client = await temporalClient(target);
+  const stopCodec = codec && (await codec.serve(client, uiUrl));
+  if (codec) say(`payloads encrypted with key ${keyRing().active}; the Web UI decodes them through ${codec.url}`);
+  else if (config.ADOS_PAYLOAD_CODEC === 'aes')
+    say(`payloads encrypted with key ${keyRing().active}; \`ados codec-server\` lets that server's Web UI read them`);
   await ensureExportSchedule(client);
 
   for (const tenant of TENANTS) await configureTenant(client, tenant.tenantId, tenant.config);
@@ -289,6 +299,7 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   for (const w of workers) w.shutdown();
   await running;
   await connection.close();
+  await stopCodec?.();
   await client.connection.close();
   await server?.stop();
   return summary;

@@ -50,8 +50,8 @@ export const configSchema = z
       .default({}),
     /** The key ring that seals secrets (infra/seal.ts): JSON, or the path of a JSON file. @default ~/.ados/keyring.json (generated) */
     ADOS_KEYRING: z.string().min(1).optional(),
-    /** Payload encryption of every client and worker (infra/payload-codec.ts): `aes` seals payloads with the key ring. @default 'none' */
-    ADOS_PAYLOAD_CODEC: z.enum(['none', 'aes']).default('none'),
+    /** Payload encryption of every client and worker (infra/payload-codec.ts): `aes` seals payloads with the key ring; `none` stores them as plain JSON. @default 'aes' */
+    ADOS_PAYLOAD_CODEC: z.enum(['none', 'aes']).default('aes'),
     /** Let budget alerts go to private, loopback and link-local addresses. @default false */
     ADOS_ALERT_ALLOW_PRIVATE: z
       .enum(['true', 'false', '1', '0'])

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -55,8 +55,17 @@ export function keyRing(): KeyRing {
     if (!setting && !existsSync(source)) {
       mkdirSync(dirname(source), { recursive: true, mode: 0o700 });
       const ring: KeyRing = { active: 'dev-1', keys: { 'dev-1': randomBytes(32).toString('base64') } };
-      writeFileSync(source, JSON.stringify(ring, null, 2), { mode: 0o600, flag: 'wx' });
-      chmodSync(source, 0o600);
+      // Written whole, then linked into place: processes starting together all end up with the first ring.
+      const draft = `${source}.${process.pid}.draft`;
+      writeFileSync(draft, JSON.stringify(ring, null, 2), { mode: 0o600 });
+      chmodSync(draft, 0o600);
+      try {
+        linkSync(draft, source);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      } finally {
+        unlinkSync(draft);
+      }
     }
     try {
       text = readFileSync(source, 'utf8');

@@ -77,6 +77,20 @@ describe('the codec server', () => {
         body: JSON.stringify(body),
       });
       assert.equal(refused.status, 403);
+
+      // A query without arguments: the Temporal CLI sends {} (protobuf JSON leaves an empty list out).
+      const empty = await fetch(`${endpoint}/encode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+        body: '{}',
+      });
+      assert.deepEqual(await empty.json(), { payloads: [] });
+      const malformed = await fetch(`${endpoint}/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+        body: JSON.stringify({ payloads: 'x' }),
+      });
+      assert.equal(malformed.status, 400);
     } finally {
       await app.close();
     }

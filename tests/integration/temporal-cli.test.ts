@@ -7,18 +7,28 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { tenantStatus } from '../../api/client';
+import { planLocalCodecServer } from '../../api/codec-server';
+import { logger } from '../../activities/logger';
 import type { DeliveryRunResult } from '../../workflows/policy/run-result';
+import { showHistory, readablePayloads } from '../helpers/history';
+import type { JsonPayload } from '../../infra/payload-codec';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 
 const run = promisify(execFile);
 let env: TestEnv;
 let stopWorkers: () => Promise<void>;
 let cli: string;
+/** Payloads are encrypted: the CLI reads and writes them through a codec server, as docs/TEMPORAL_CLI.md says. */
+let cliEnv: NodeJS.ProcessEnv;
+let stopCodec: () => Promise<void>;
 const dir = mkdtempSync(join(tmpdir(), 'ados-cli-'));
 
 /** Runs the `temporal` CLI against the test server and parses its JSON output. */
 async function temporal(...args: string[]): Promise<unknown> {
-  const { stdout } = await run(cli, [...args, '--address', env.address, '--output', 'json'], { timeout: 60_000 });
+  const { stdout } = await run(cli, [...args, '--address', env.address, '--output', 'json'], {
+    timeout: 60_000,
+    env: cliEnv,
+  });
   return JSON.parse(stdout);
 }
 
@@ -26,9 +36,13 @@ before(async () => {
   env = await startTestEnv();
   stopWorkers = await env.startWorkers();
   cli = findTemporalCli();
+  const codec = await planLocalCodecServer(undefined, logger);
+  stopCodec = await codec.serve(env.client, 'http://localhost:8233');
+  cliEnv = { ...process.env, ...codec.cliEnv };
 });
 
 after(async () => {
+  await stopCodec?.();
   await stopWorkers?.();
   await env?.teardown();
 });
@@ -59,8 +73,13 @@ describe('the Temporal CLI as a client', () => {
     // Some commands (cancel) print nothing on success.
     const exec = async (args: string[]) =>
       JSON.parse(
-        (await run(cli, [...args, '--address', env.address, '--output', 'json'], { timeout: 120_000, cwd: repo }))
-          .stdout || '{}',
+        (
+          await run(cli, [...args, '--address', env.address, '--output', 'json'], {
+            timeout: 120_000,
+            cwd: repo,
+            env: cliEnv,
+          })
+        ).stdout || '{}',
         // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON output, checked field by field below
       ) as any;
     const seen = new Set<string>();
@@ -213,6 +232,14 @@ describe('the Temporal CLI as a client', () => {
       return s.chargedEvents === 5 ? s : undefined;
     });
     assert.equal(micros(tenant.spentUsd), sum);
+
+    // Through the codec server the CLI sent the input sealed, too: without it, history is ciphertext.
+    const raw = JSON.parse(await showHistory(env.address, 'delivery-run:clitenant:from-cli')) as {
+      events: Array<{ workflowExecutionStartedEventAttributes?: { input: { payloads: JsonPayload[] } } }>;
+    };
+    const input = raw.events[0]!.workflowExecutionStartedEventAttributes!.input.payloads[0]!;
+    assert.equal(Buffer.from(input.metadata!.encoding!, 'base64').toString(), 'binary/encrypted');
+    assert.doesNotMatch(readablePayloads(JSON.stringify(raw)), /How does ADOS decide/);
 
     const progress = (await temporal(
       'workflow',
