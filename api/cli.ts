@@ -739,8 +739,13 @@ program
 program
   .command('replay <paths...>')
   .description('replay recorded histories (files or folders) against the current workflow code')
-  .action(async (paths: string[]) => {
+  .option(
+    '--keyring <ring>',
+    'the key ring encrypted histories were sealed with: JSON or a file (default ADOS_KEYRING)',
+  )
+  .action(async (paths: string[], opts: { keyring?: string }) => {
     installTemporalLogging('warn');
+    if (opts.keyring) process.env.ADOS_KEYRING = opts.keyring;
     const outcomes = await replayHistories(historyFiles(paths));
     print(outcomes, () =>
       outcomes

@@ -5,7 +5,7 @@ import { bundleWorkflows } from '../workers/ados-worker';
 import { metricsSinks } from '../workers/metrics';
 import { releaseSinks } from '../workers/release-sink';
 import { UserError } from './client';
-import { adosDataConverter } from '../infra/payload-codec';
+import { KeyRingCodec } from '../infra/payload-codec';
 
 export interface ReplayOutcome {
   file: string;
@@ -50,8 +50,8 @@ export async function replayHistories(files: string[], workflowBundle?: Workflow
     {
       workflowBundle: workflowBundle ?? (await bundleWorkflows()),
       replayName: 'ados-replay',
-      // Encrypted histories replay with the key ring.
-      dataConverter: adosDataConverter(),
+      // Encrypted histories replay with the key ring, whatever this process would write; plain payloads pass as they are.
+      dataConverter: { payloadCodecs: [new KeyRingCodec()] },
       sinks: { ...metricsSinks(undefined), ...releaseSinks(() => Promise.reject(new Error('replay sends nothing'))) },
     },
     loaded.map(({ workflowId, history }) => ({ workflowId, history })),

@@ -178,21 +178,27 @@ const countEvents = (events: HistoryEvent[]): Counts => {
 const total = (c: Counts) => Object.values(c).reduce((a, b) => a + b, 0);
 
 /** A run's own events and those of every workflow it started (children: export, shadows). */
-async function runEvents(client: Client, workflowId: string): Promise<{ own: Counts; children: Counts }> {
+async function runEvents(
+  client: Client,
+  workflowId: string,
+): Promise<{ own: Counts; children: Counts; bytes: number }> {
   const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
   const children: Counts = {};
+  let bytes = historyBytes(events);
   for (const e of events) {
     const started = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
-    if (started?.workflowId)
-      add(
-        children,
-        countEvents(
-          (await client.workflow.getHandle(started.workflowId, started.runId ?? undefined).fetchHistory()).events ?? [],
-        ),
-      );
+    if (started?.workflowId) {
+      const child =
+        (await client.workflow.getHandle(started.workflowId, started.runId ?? undefined).fetchHistory()).events ?? [];
+      add(children, countEvents(child));
+      bytes += historyBytes(child);
+    }
   }
-  return { own: countEvents(events), children };
+  return { own: countEvents(events), children, bytes };
 }
+
+/** What events take as Temporal stores them: their protobuf encoding, payloads included. */
+const historyBytes = (events: HistoryEvent[]) => temporal.api.history.v1.History.encode({ events }).finish().length;
 
 /** Where an entity's chain of executions stands: its current execution and how many events that has. */
 async function entityMark(client: Client, tenantId: string): Promise<{ runId: string; events: number }> {
@@ -209,20 +215,22 @@ async function entityEventsSince(
   client: Client,
   tenantId: string,
   mark: { runId: string; events: number },
-): Promise<{ counts: Counts; executions: number }> {
+): Promise<{ counts: Counts; executions: number; bytes: number }> {
   const counts: Counts = {};
   let runId: string | undefined = mark.runId;
   let skip = mark.events;
   let executions = 0;
+  let bytes = 0;
   while (runId) {
     const events: HistoryEvent[] =
       (await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId), runId).fetchHistory()).events ?? [];
     add(counts, countEvents(events.slice(skip)));
+    bytes += historyBytes(events.slice(skip));
     executions++;
     skip = 0;
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
-  return { counts, executions };
+  return { counts, executions, bytes };
 }
 
 export interface EngineBatch {
@@ -239,6 +247,8 @@ export interface EngineBatch {
   /** Every event type, per run, the three parts together. */
   eventsByType: Counts;
   workerCpuMsPerRun: number;
+  /** Stored history bytes per run (protobuf, payloads included): the three parts together. */
+  historyBytesPerRun: number;
   /** Entity executions the batch touched (more than one: it continued-as-new during the batch). */
   entityExecutions?: number;
 }
@@ -263,7 +273,12 @@ async function batch(
 ): Promise<
   Omit<
     EngineBatch,
-    'eventsPerRun' | 'workflowTasksPerRun' | 'activityTasksPerRun' | 'eventsByType' | 'workerCpuMsPerRun'
+    | 'eventsPerRun'
+    | 'workflowTasksPerRun'
+    | 'activityTasksPerRun'
+    | 'eventsByType'
+    | 'workerCpuMsPerRun'
+    | 'historyBytesPerRun'
   > & { cpuMs: number; workflowIds: string[] }
 > {
   const cpuBefore = await workers.cpuMs();
@@ -306,16 +321,18 @@ async function batch(
 
 async function describeBatch(
   client: Client,
-  entity: { counts: Counts; executions: number } | undefined,
+  entity: { counts: Counts; executions: number; bytes: number } | undefined,
   measured: Awaited<ReturnType<typeof batch>>,
 ): Promise<EngineBatch> {
   const { cpuMs, workflowIds, ...rest } = measured;
   const own: Counts = {};
   const children: Counts = {};
+  let bytes = entity?.bytes ?? 0;
   for (const id of workflowIds) {
     const e = await runEvents(client, id);
     add(own, e.own);
     add(children, e.children);
+    bytes += e.bytes;
   }
   const n = workflowIds.length;
   const byType: Counts = {};
@@ -336,6 +353,7 @@ async function describeBatch(
     activityTasksPerRun: r3(byType.ACTIVITY_TASK_STARTED ?? 0),
     eventsByType: byType,
     workerCpuMsPerRun: r1(cpuMs / n),
+    historyBytesPerRun: Math.round(bytes / n),
     ...(entity ? { entityExecutions: entity.executions } : {}),
   };
 }

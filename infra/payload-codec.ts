@@ -58,7 +58,12 @@ function keyFor(ring: KeyRing, keyId: string, scope: string): Buffer {
 }
 
 export class KeyRingCodec implements PayloadCodec {
-  constructor(private readonly ring: KeyRing = keyRing()) {}
+  /** Without a ring, the process's (ADOS_KEYRING), loaded when a payload first needs it. */
+  constructor(private readonly given?: KeyRing) {}
+
+  private get ring(): KeyRing {
+    return this.given ?? keyRing();
+  }
 
   async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     const scope = scopeOf(context);

@@ -11,6 +11,7 @@ import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/c
 import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
 import type { AlertBody } from '../../workflows/policy/budget-alerts';
 import { testApi } from '../helpers/api';
+import { decodeHistoryJson } from '../../infra/payload-codec';
 import { readablePayloads } from '../helpers/history';
 import { eventually, freePort, useTestEnvWithWorkers } from '../helpers/temporal';
 
@@ -128,9 +129,15 @@ describe('budget alerts', () => {
     });
     assert.ok(status.alerts.every((a) => a.attempts === 1));
     const plain = key.slice('whsec_'.length);
-    // Payloads are base64 in an exported history: read them decoded.
+    // Payloads are encrypted and base64 in an exported history: read them opened with the key ring and decoded.
     const history = readablePayloads(
-      historyToJSON(await env.client.workflow.getHandle(tenantBudgetWorkflowId('alerted')).fetchHistory()),
+      JSON.stringify(
+        await decodeHistoryJson(
+          JSON.parse(
+            historyToJSON(await env.client.workflow.getHandle(tenantBudgetWorkflowId('alerted')).fetchHistory()),
+          ),
+        ),
+      ),
     );
     assert.ok(history.includes('sealed:v1:'), 'the history holds the sealed secret');
     assert.ok(!history.includes(plain), 'the history never holds the secret');

@@ -8,13 +8,17 @@ import { describe, test } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import { bundleWorkflows } from '../../workers/ados-worker';
 import { quietRuntime } from '../helpers/temporal';
+import { FIXTURES, FIXTURE_KEYRING, fixtureCodec, openedFixture, storedFixture } from '../helpers/fixtures';
 
-const FIXTURES = join(__dirname, '..', 'fixtures', 'histories');
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 const run = promisify(execFile);
 
-/** Histories of earlier releases, each in a folder of its own: runs they recorded may still be open somewhere. */
-const RELEASES = ['0.1.0', 'before-prices', 'before-chains'];
+/**
+ * Histories of earlier releases, each in a folder of its own: runs they recorded may still be open
+ * somewhere. Those up to before-codec were recorded with payloads in plain JSON; today's are sealed
+ * with the fixtures' key ring.
+ */
+const RELEASES = ['0.1.0', 'before-prices', 'before-chains', 'before-codec'];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */
 function fixtures({ releases = false } = {}): Array<{ name: string; path: string; history: unknown }> {
@@ -61,7 +65,26 @@ describe('replay of recorded histories', () => {
     assert.ok(names.includes('budgetAlert-refused.json'));
   });
 
-  test('each deliveryRun fixture ends the way its name says', () => {
+  // Not ADOS's data, and written by the SDK's core around the codec: search attributes (Temporal indexes
+  // them) and the bookkeeping of local-activity and patch markers (activity type, times, patch id).
+  const NOT_SEALED = new Set(['indexedFields', 'patch-data', 'data']);
+
+  test('every fixture of today is sealed: each payload but search attributes and marker bookkeeping is encrypted', () => {
+    for (const f of fixtures()) {
+      const encodings = new Set<string>();
+      const visit = (node: unknown, key: string): void => {
+        if (Array.isArray(node)) return node.forEach((item) => visit(item, key));
+        if (!node || typeof node !== 'object' || NOT_SEALED.has(key)) return;
+        const object = node as { metadata?: { encoding?: string } };
+        if (object.metadata?.encoding) encodings.add(Buffer.from(object.metadata.encoding, 'base64').toString());
+        else for (const [k, v] of Object.entries(object)) visit(v, k);
+      };
+      visit(f.history, '');
+      assert.deepEqual([...encodings], ['binary/encrypted'], f.name);
+    }
+  });
+
+  test('each deliveryRun fixture ends the way its name says', async () => {
     const expected: Record<string, string> = {
       completed: 'COMPLETED',
       'waited-for-admission': 'COMPLETED',
@@ -78,9 +101,9 @@ describe('replay of recorded histories', () => {
       'negotiated-rate': 'COMPLETED',
     };
     for (const [variant, outcome] of Object.entries(expected)) {
-      const { events } = JSON.parse(readFileSync(join(FIXTURES, `deliveryRun-${variant}.json`), 'utf8')) as {
+      const { events } = await openedFixture<{
         events: Array<Record<string, { result?: { payloads: Array<{ data: string }> } }>>;
-      };
+      }>(`deliveryRun-${variant}`);
       const last = events.at(-1)!;
       const actual = last.workflowExecutionCompletedEventAttributes
         ? (
@@ -107,7 +130,7 @@ describe('replay of recorded histories', () => {
       (history as { events: Array<{ workflowExecutionStartedEventAttributes?: { workflowId?: string } }> }).events[0]!
         .workflowExecutionStartedEventAttributes!.workflowId!;
     const results = Worker.runReplayHistories(
-      { workflowBundle: await bundleWorkflows() },
+      { workflowBundle: await bundleWorkflows(), dataConverter: { payloadCodecs: [fixtureCodec()] } },
       all.map((f) => ({ workflowId: workflowIdOf(f.history), history: f.history })),
     );
     let count = 0;
@@ -119,9 +142,9 @@ describe('replay of recorded histories', () => {
   });
 
   test('`ados replay` reports a history that no longer matches the code, with its workflow id, and exits non-zero', async () => {
-    const history = JSON.parse(readFileSync(join(FIXTURES, 'deliveryRun-completed.json'), 'utf8')) as {
-      events: Array<Record<string, { activityType?: { name: string } }>>;
-    };
+    const history = storedFixture<{ events: Array<Record<string, { activityType?: { name: string } }>> }>(
+      'deliveryRun-completed',
+    );
     // The recorded run scheduled retrieval.search first; pretend the code once scheduled something else.
     const scheduled = history.events.find(
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'retrieval.search',
@@ -131,10 +154,20 @@ describe('replay of recorded histories', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ados-replay-'));
     writeFileSync(join(dir, 'tampered.json'), JSON.stringify(history));
 
-    const good = await run(process.execPath, [ADOS, 'replay', join(FIXTURES, 'deliveryRun-failed.json')]);
+    const keyring = ['--keyring', FIXTURE_KEYRING];
+    const good = await run(process.execPath, [ADOS, 'replay', ...keyring, join(FIXTURES, 'deliveryRun-failed.json')]);
     assert.match(good.stdout, /^ok\s+delivery-run:fixture:failed/m);
+    // Without the key they were sealed with, a sealed history fails naming the key.
+    const locked = await run(process.execPath, [ADOS, 'replay', join(FIXTURES, 'deliveryRun-failed.json')], {
+      env: { ...process.env, ADOS_KEYRING: JSON.stringify({ active: 'other', keys: { other: 'A'.repeat(43) + '=' } }) },
+    }).then(
+      () => assert.fail('a sealed history without its key must fail'),
+      (err: { code: number; stdout: string }) => err,
+    );
+    assert.equal(locked.code, 1);
+    assert.match(locked.stdout, /key fixtures-1, which is not in the key ring/);
 
-    const bad = await run(process.execPath, [ADOS, 'replay', FIXTURES, join(dir, 'tampered.json')]).then(
+    const bad = await run(process.execPath, [ADOS, 'replay', ...keyring, FIXTURES, join(dir, 'tampered.json')]).then(
       () => assert.fail('a nondeterministic history must fail the command'),
       (err: { code: number; stdout: string }) => err,
     );

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runArtifacts, type JsonHistory } from '../../activities/export/run-artifacts';
+import { openedFixture } from '../helpers/fixtures';
 
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'histories', `${name}.json`), 'utf8')) as JsonHistory;
+// The exporter builds artifacts from a history opened with the key ring, as these are.
+const fixture = (name: string) => openedFixture<JsonHistory>(name);
 const parse = (files: Map<string, string>, name: string) => JSON.parse(files.get(name)!);
 
 describe('run artifacts from a recorded history', () => {
-  test('every outcome yields a summary with the run status', () => {
+  test('every outcome yields a summary with the run status', async () => {
     const expected: Record<string, [string, string]> = {
       'deliveryRun-completed': ['COMPLETED', 'COMPLETED'],
       'deliveryRun-degraded': ['DEGRADED', 'COMPLETED'],
@@ -20,14 +19,14 @@ describe('run artifacts from a recorded history', () => {
       'deliveryRun-invalid-cycle': ['INVALID', 'FAILED'],
     };
     for (const [name, [status, workflowStatus]] of Object.entries(expected)) {
-      const summary = parse(runArtifacts(fixture(name)), 'summary.json');
+      const summary = parse(runArtifacts(await fixture(name)), 'summary.json');
       assert.equal(summary.status, status, name);
       assert.equal(summary.workflowStatus, workflowStatus, name);
     }
   });
 
-  test('a task result per node, with output, usage, attempts and timings', () => {
-    const files = runArtifacts(fixture('deliveryRun-completed'));
+  test('a task result per node, with output, usage, attempts and timings', async () => {
+    const files = runArtifacts(await fixture('deliveryRun-completed'));
     const generate = parse(files, 'task_result_generate.json');
     assert.equal(generate.kind, 'llm.generate');
     assert.ok(generate.usage.inputTokens > 0);
@@ -44,18 +43,19 @@ describe('run artifacts from a recorded history', () => {
     ]);
   });
 
-  test('a retried node shows its attempts; a degraded run its plan', () => {
+  test('a retried node shows its attempts; a degraded run its plan', async () => {
     assert.equal(
-      parse(runArtifacts(fixture('deliveryRun-retried-and-noncritical-failure')), 'task_result_flaky.json').attempts,
+      parse(runArtifacts(await fixture('deliveryRun-retried-and-noncritical-failure')), 'task_result_flaky.json')
+        .attempts,
       2,
     );
-    const decisions = parse(runArtifacts(fixture('deliveryRun-degraded')), 'cost_decision.json').decisions;
+    const decisions = parse(runArtifacts(await fixture('deliveryRun-degraded')), 'cost_decision.json').decisions;
     assert.deepEqual(decisions[0].plan.skipped, ['optional']);
   });
 
-  test('the same history always gives the same files', () => {
-    const a = runArtifacts(fixture('deliveryRun-completed'));
-    const b = runArtifacts(fixture('deliveryRun-completed'));
+  test('the same history always gives the same files', async () => {
+    const a = runArtifacts(await fixture('deliveryRun-completed'));
+    const b = runArtifacts(await fixture('deliveryRun-completed'));
     assert.deepEqual([...a], [...b]);
   });
 });
