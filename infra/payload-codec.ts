@@ -47,14 +47,25 @@ function scopeOf(context: SerializationContext | undefined): string {
   return tenantOfWorkflowId(context?.workflowId) ?? '*';
 }
 
+/** Derived keys by ring, key id and scope: HKDF once per tenant and key, not once per payload. */
+const derived = new WeakMap<KeyRing, Map<string, Buffer>>();
+
 function keyFor(ring: KeyRing, keyId: string, scope: string): Buffer {
+  const cache = derived.get(ring) ?? new Map<string, Buffer>();
+  derived.set(ring, cache);
+  const cached = cache.get(`${keyId}|${scope}`);
+  if (cached) return cached;
   const material = ring.keys[keyId];
   if (!material)
     throw new PayloadKeyError(
       `payload sealed under key ${keyId}, which is not in the key ring (ADOS_KEYRING): add it to read this history`,
     );
   const key = Buffer.from(material, 'base64');
-  return scope === '*' ? key : Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `ados-tenant:${scope}`, 32));
+  const result =
+    scope === '*' ? key : Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `ados-tenant:${scope}`, 32));
+  // Bounded: a deployment's tenants times its keys; a ring reloaded is a new map.
+  if (cache.size < 100_000) cache.set(`${keyId}|${scope}`, result);
+  return result;
 }
 
 export class KeyRingCodec implements PayloadCodec {
