@@ -135,7 +135,13 @@ export async function planLocalCodecServer(adminToken: string | undefined, logge
     cliEnv: { TEMPORAL_CODEC_ENDPOINT: url, TEMPORAL_CODEC_AUTH: `Bearer ${token}` },
     /** Serves until the returned function is called. */
     async serve(client: Client, corsOrigin: string): Promise<() => Promise<void>> {
-      const app = await buildCodecServer({ client, adminToken: token, corsOrigin, logger });
+      // Quiet beside the dev server: warnings and errors only.
+      const app = await buildCodecServer({
+        client,
+        adminToken: token,
+        corsOrigin,
+        logger: logger.child({ component: 'codec-server' }, { level: 'warn' }),
+      });
       await app.listen({ port, host: '127.0.0.1' });
       return () => app.close();
     },

@@ -23,6 +23,7 @@ import {
   type EngineReport,
 } from './engine';
 import { measureLearning } from './learning';
+import { measureCodec, type CodecReport } from './codec';
 import { measureBudgetRaces } from './budget-races';
 import { withBenchEnv, writeReport } from './harness';
 import { benchServerKind } from './target';
@@ -173,6 +174,8 @@ export async function runBenchSuite({ quick }: { quick: boolean }): Promise<void
       rounds: quick ? 1 : 3,
     }),
   );
+  process.stderr.write('payload encryption: codec off vs on …\n');
+  const codec = await measureCodec({ runs: quick ? 50 : 200, rounds: quick ? 1 : 3 });
   const report = await withBenchEnv({ workers: { nodeConcurrency: 100, workflowConcurrency: 100 } }, async (client) => {
     process.stderr.write('scale …\n');
     const scaled = await scale(client, 'scale', quick ? 4 : 10, quick ? 25 : 100);
@@ -198,6 +201,7 @@ export async function runBenchSuite({ quick }: { quick: boolean }): Promise<void
     },
     costAgentDecisionMicros: costAgentMicros(),
     engine,
+    codec,
     ...report,
     elapsedMs: Date.now() - began,
     at: new Date().toISOString(),
@@ -255,6 +259,7 @@ function markdown(r: Record<string, unknown>): string {
       warm: { startMeanPct: number; halfMeanPct: number };
     };
     budgetRaces?: { exact: Race; inexact: Race };
+    codec?: CodecReport;
     elapsedMs: number;
   };
   type Race = {
@@ -300,6 +305,7 @@ function markdown(r: Record<string, unknown>): string {
           '',
         ]
       : []),
+    ...(x.codec ? [codecTable(x.codec), ''] : []),
     '| the seed claimed | ADOS measured |',
     '|---|---|',
     `| task submission < 1 ms | start call (validation, admission, StartWorkflowExecution) p50 ${l.governed.startCallMs.p50} ms, p99 ${l.governed.startCallMs.p99} ms below saturation (bare start: ${l.bare.startCallMs.p50} / ${l.bare.startCallMs.p99} ms)${s.startCallMs ? `; p50 ${s.startCallMs.p50} ms, p99 ${s.startCallMs.p99} ms with ${s.inFlight} starting at once` : ''} |`,
@@ -312,5 +318,20 @@ function markdown(r: Record<string, unknown>): string {
     '',
     `Run artifacts are written by the export sweep (every 10 s), not by the runs: its cost is not in the governed columns above.`,
     '',
+  ].join('\n');
+}
+
+/** Payload encryption's cost per run: codec off and on, governed and bare (bench/codec.ts). */
+function codecTable(c: CodecReport): string {
+  const pct = (on: number, off: number) => `${on >= off ? '+' : ''}${Math.round(((on - off) / off) * 100)}%`;
+  const row = (k: 'governed' | 'bare') =>
+    `| ${k} chain5 × ${c.runs} | ${c.none[k].workerCpuMsPerRun} / ${c.aes[k].workerCpuMsPerRun} ms | **${c.cpuMsPerRun[k] >= 0 ? '+' : ''}${c.cpuMsPerRun[k]} ms** | ${c.none[k].historyBytesPerRun} / ${c.aes[k].historyBytesPerRun} B | **+${c.historyBytesPerRun[k]} B** (${pct(c.aes[k].historyBytesPerRun, c.none[k].historyBytesPerRun)}) |`;
+  return [
+    `| payload encryption (AES-256-GCM, per-tenant keys): codec off / on, each on its own fresh server; CPU: median of ${c.rounds} round${c.rounds > 1 ? 's' : ''} | worker CPU per run off / on | codec CPU per run | stored history per run off / on (run + started workflows + entity share) | codec bytes per run |`,
+    '|---|---|---|---|---|',
+    row('governed'),
+    row('bare'),
+    '',
+    `The codec alone, in one process: sealing and opening the ${c.inProcess.payloads} payloads of one governed chain5 run's own history (${c.inProcess.plainBytes} B plain, ${c.inProcess.sealedBytes} B sealed) takes **${c.inProcess.sealAndOpenMicros} µs**.`,
   ].join('\n');
 }

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { findTemporalCli } from '../../infra/temporal-cli';
+import { KeyRingCodec } from '../../infra/payload-codec';
 
 const run = promisify(execFile);
 
@@ -23,4 +25,10 @@ export function readablePayloads(historyJson: string): string {
     /"(data|encoding|encryption-key-id|encryption-scope)":\s*"([A-Za-z0-9+/=]+)"/g,
     (_, field: string, b64: string) => `"${field}": ${JSON.stringify(Buffer.from(b64, 'base64').toString('latin1'))}`,
   );
+}
+
+/** A payload as stored in history (sealed with the key ring, or plain), read as the JSON value it holds. */
+export async function openPayload<T = unknown>(payload: Payload): Promise<T> {
+  const [opened] = await new KeyRingCodec().decode([payload]);
+  return defaultPayloadConverter.fromPayload<T>(opened!);
 }

@@ -10,6 +10,9 @@ import { bundleWorkflows, createAdosWorkers, runAdosWorkers } from '../../worker
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { connectClient } from '../../api/client';
 import { ensureExportSchedule } from '../../api/schedules';
+import { planLocalCodecServer } from '../../api/codec-server';
+import { loadConfig } from '../../infra/config';
+import { logger } from '../../activities/logger';
 
 export { freePort } from '../../infra/ports';
 import { freePort } from '../../infra/ports';
@@ -150,15 +153,22 @@ export function useTestEnvWithWorkers(): TestEnv {
  */
 export async function startServerWithWorkers(options: DevServerOptions) {
   quietRuntime();
-  const server = await startDevServer(options);
+  // As `ados dev` does: with payloads sealed and a Web UI, a codec server beside it decodes them for the UI.
+  const codec =
+    loadConfig().ADOS_PAYLOAD_CODEC === 'aes' && !options.headless && !options.uiCodecEndpoint
+      ? await planLocalCodecServer(undefined, logger)
+      : undefined;
+  const server = await startDevServer({ ...options, ...(codec ? { uiCodecEndpoint: codec.uiEndpoint } : {}) });
   const connection = await connectWorker(temporalTarget({ address: server.address }));
   const workers = await createAdosWorkers({ connection, clientAddress: server.address });
   const running = runAdosWorkers(workers);
   const client = await connectClient(server.address);
+  const stopCodec = codec && (await codec.serve(client, server.uiUrl!));
   return {
     server,
     client,
     async stop() {
+      await stopCodec?.();
       for (const w of workers) w.shutdown();
       await running;
       await client.connection.close();

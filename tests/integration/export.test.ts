@@ -1,4 +1,3 @@
-import { defaultPayloadConverter } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +11,8 @@ import { EXPORTED_MARKER } from '../../activities/export/exporter';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { EXPORT_SWEEP_SECONDS, ensureExportSchedule } from '../../api/schedules';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { openPayload } from '../helpers/history';
+import { decodeHistoryJson } from '../../infra/payload-codec';
 
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 const run = promisify(execFile);
@@ -88,7 +89,7 @@ describe('the exporter', () => {
     assert.equal(report.peakParallelism, 2, 'retrieve and pause ran together');
     // Admitted before it started: the wait its starter measured, carried in the run's launch.
     const started = (await env.client.workflow.getHandle('delivery-run:audited:rag').fetchHistory()).events![0]!;
-    const launch = defaultPayloadConverter.fromPayload<{ admissionWaitMs: number }>(
+    const launch = await openPayload<{ admissionWaitMs: number }>(
       started.workflowExecutionStartedEventAttributes!.input!.payloads![1]!,
     );
     assert.equal(report.admissionWaitMs, launch.admissionWaitMs);
@@ -121,12 +122,14 @@ describe('the exporter', () => {
     // The exported history replays as is; with the DAG in its start input changed, it does not.
     const ok = await ados(['replay', join(dir, 'history.json')]);
     assert.match(ok.stdout, /^ok\s+delivery-run:audited:rag/m);
-    const input = history.events[0].workflowExecutionStartedEventAttributes.input.payloads[0];
+    // Its payloads are sealed: open them with the key ring to change the DAG (replay takes plain payloads too).
+    const opened = await decodeHistoryJson(structuredClone(history));
+    const input = opened.events[0].workflowExecutionStartedEventAttributes.input.payloads[0];
     const dag = JSON.parse(Buffer.from(input.data, 'base64').toString());
     dag.dag.nodes = dag.dag.nodes.filter((n: { id: string }) => n.id !== 'pause');
     input.data = Buffer.from(JSON.stringify(dag)).toString('base64');
     const changed = join(mkdtempSync(join(tmpdir(), 'ados-changed-')), 'history.json');
-    writeFileSync(changed, JSON.stringify(history));
+    writeFileSync(changed, JSON.stringify(opened));
     const bad = await ados(['replay', changed]).then(
       () => assert.fail('a changed DAG must not replay'),
       (err: { code: number; stdout: string }) => err,

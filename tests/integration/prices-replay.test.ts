@@ -8,13 +8,13 @@ import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { replayHistories } from '../../api/replay';
 import { priceLlmUsage, runPrices } from '../../activities/pricing';
 import { deliveryRun, progressQuery, type RunLaunch } from '../../workflows/delivery-run';
-import { defaultPayloadConverter } from '@temporalio/common';
 import type { NodeOutcome } from '../../workflows/policy/run-state';
 import { catalogEstimateMicros, fullVariant } from '../../workflows/policy/estimates';
 import { dagNodeSchema } from '../../workflows/policy/dag';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { toMicros } from '../../workflows/policy/catalog';
 import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
+import { openPayload } from '../helpers/history';
 
 const env = useTestEnvWithWorkers();
 
@@ -90,10 +90,7 @@ describe('prices in history', () => {
       if (s) scheduled.set(String(event.eventId), s.activityId ?? '');
       const done = event.activityTaskCompletedEventAttributes;
       if (done)
-        outcomes.set(
-          scheduled.get(String(done.scheduledEventId))!,
-          defaultPayloadConverter.fromPayload(done.result!.payloads![0]!),
-        );
+        outcomes.set(scheduled.get(String(done.scheduledEventId))!, await openPayload(done.result!.payloads![0]!));
     }
     const [first, second] = [...outcomes.values()].filter((o) => o.category === 'llm');
     const usageOf = (o: NodeOutcome) => ({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import { planLocalCodecServer } from '../../api/codec-server';
 import { logger } from '../../activities/logger';
 import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import { showHistory, readablePayloads } from '../helpers/history';
+import { REPO, docCommands, docText } from '../helpers/docs';
 import type { JsonPayload } from '../../infra/payload-codec';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 
@@ -47,28 +48,10 @@ after(async () => {
   await env?.teardown();
 });
 
-/** The `temporal …` commands of a markdown file's sh blocks, in order, as argument lists. */
-function docCommands(markdown: string): string[][] {
-  const commands: string[][] = [];
-  for (const block of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
-    for (const line of block[1]!.replace(/\\\n\s*/g, ' ').split('\n')) {
-      if (line.trim().startsWith('temporal ')) commands.push(shellWords(line.trim()).slice(1));
-    }
-  }
-  return commands;
-}
-
-/** Splits a command line as sh would for the quoting the docs use: '…', "…" and bare words. */
-function shellWords(line: string): string[] {
-  const words: string[] = [];
-  for (const m of line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)) words.push(m[1] ?? m[2] ?? m[3]!);
-  return words;
-}
-
 describe('the Temporal CLI as a client', () => {
   test('every command in docs/TEMPORAL_CLI.md runs, in order, and does what the page says', async () => {
-    const repo = join(__dirname, '..', '..');
-    const commands = docCommands(readFileSync(join(repo, 'docs', 'TEMPORAL_CLI.md'), 'utf8'));
+    const repo = REPO;
+    const commands = docCommands(docText('docs/TEMPORAL_CLI.md'));
     assert.ok(commands.length >= 14, `${commands.length} commands found`);
     // Some commands (cancel) print nothing on success.
     const exec = async (args: string[]) =>

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { findTemporalCli } from '../../infra/temporal-cli';
+import { KeyRingCodec, decodeHistoryJson } from '../../infra/payload-codec';
+import { REPO, docCommands, docText } from '../helpers/docs';
+import { readablePayloads } from '../helpers/history';
+import { startTestEnv, type TestEnv } from '../helpers/temporal';
+
+const run = promisify(execFile);
+const ADOS = join(REPO, 'bin', 'ados.js');
+const ring = (id: string) => ({ active: id, keys: { [id]: randomBytes(32).toString('base64') } });
+/** The shared deployment's ring, and the dedicated tenant's, which nothing of the shared deployment holds. */
+const shared = ring('shared-1');
+const dedicated = ring('acme-own-1');
+process.env.ADOS_KEYRING = JSON.stringify(shared);
+
+let env: TestEnv;
+let worker: ChildProcess | undefined;
+
+before(async () => {
+  env = await startTestEnv();
+});
+
+after(async () => {
+  if (worker && worker.exitCode === null) {
+    const exited = new Promise((resolve) => worker!.once('exit', resolve));
+    worker.kill('SIGTERM');
+    await exited;
+  }
+  await env?.teardown();
+});
+
+describe('a tenant with keys of its own, in a namespace of its own', () => {
+  test("docs/DEPLOYMENT.md's commands make the namespace; its own workers and ring run it; the shared ring cannot open it", async () => {
+    const commands = docCommands(
+      docText('docs/DEPLOYMENT.md', '### Tenants that need their own keys: a namespace of their own'),
+    );
+    assert.equal(commands.length, 6, 'the namespace and its five search attributes');
+    for (const args of commands) await run(findTemporalCli(), [...args, '--address', env.address]);
+
+    // Everything of the dedicated deployment runs with its namespace and its ring.
+    const dedicatedEnv = {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: 'acme-dedicated',
+      ADOS_KEYRING: JSON.stringify(dedicated),
+      ADOS_LOG_LEVEL: 'error',
+    };
+    worker = spawn(process.execPath, [ADOS, 'worker'], { env: dedicatedEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+    const ados = async (...args: string[]) =>
+      JSON.parse(
+        (await run(process.execPath, [ADOS, '--json', ...args], { env: dedicatedEnv, timeout: 120_000 })).stdout,
+      );
+    await ados('tenant', 'set', 'acme', '--budget-usd', '5');
+    const outcome = await ados(
+      'run',
+      'start',
+      '--tenant',
+      'acme',
+      '--dag',
+      join(REPO, 'examples', 'rag-run.json'),
+      '--run-id',
+      'own-keys',
+      '--wait',
+    );
+    assert.equal(outcome.status, 'COMPLETED', JSON.stringify(outcome).slice(0, 300));
+
+    // The shared deployment's namespace has no such run; reading the dedicated namespace's history,
+    // the shared ring opens nothing, and the tenant's ring opens it all.
+    const sharedNamespace = await env.client.workflow
+      .getHandle('delivery-run:acme:own-keys')
+      .describe()
+      .then(
+        () => 'found',
+        (err: Error) => err.name,
+      );
+    assert.equal(sharedNamespace, 'WorkflowNotFoundError');
+    const raw = new Client({ connection: env.client.connection, namespace: 'acme-dedicated' });
+    const history = () =>
+      raw.workflow
+        .getHandle('delivery-run:acme:own-keys')
+        .fetchHistory()
+        .then((h) => JSON.parse(historyToJSON(h)) as unknown);
+    await assert.rejects(
+      decodeHistoryJson(await history(), new KeyRingCodec(shared)),
+      /key acme-own-1, which is not in the key ring/,
+    );
+    type Started = { workflowExecutionStartedEventAttributes?: { input: { payloads: Array<{ data: string }> } } };
+    const opened = await decodeHistoryJson((await history()) as { events: Started[] }, new KeyRingCodec(dedicated));
+    const input = Buffer.from(
+      opened.events[0]!.workflowExecutionStartedEventAttributes!.input.payloads[0]!.data,
+      'base64',
+    ).toString();
+    assert.match(input, /"tenantId":"acme"/);
+    assert.match(input, /How does ADOS decide whether a run may start/);
+    assert.doesNotMatch(readablePayloads(JSON.stringify(await history())), /How does ADOS decide/);
+  });
+});
