@@ -54,7 +54,9 @@ export function keyRing(): KeyRing {
   else {
     if (!setting && !existsSync(source)) {
       mkdirSync(dirname(source), { recursive: true, mode: 0o700 });
-      const ring: KeyRing = { active: 'dev-1', keys: { 'dev-1': randomBytes(32).toString('base64') } };
+      // A key id of its own: history sealed under another machine's (or a deleted) ring names a key this one lacks.
+      const id = `dev-${randomBytes(4).toString('hex')}`;
+      const ring: KeyRing = { active: id, keys: { [id]: randomBytes(32).toString('base64') } };
       // Written whole, then linked into place: processes starting together all end up with the first ring.
       const draft = `${source}.${process.pid}.draft`;
       writeFileSync(draft, JSON.stringify(ring, null, 2), { mode: 0o600 });
