@@ -12,6 +12,7 @@ import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
 import { eventually, micros, quietRuntime, sleepChain } from '../helpers/temporal';
+import { stopChild } from '../helpers/processes';
 
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 const children = new Set<ChildProcess>();
@@ -27,12 +28,7 @@ function startWorker(address: string): ChildProcess {
   return child;
 }
 
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
+const kill = (child: ChildProcess) => stopChild(child, 'SIGKILL');
 
 async function server(options: { port: number; dbFile: string | null }): Promise<DevServer> {
   const s = await startDevServer({

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { eventually, freePort, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { stopChild } from '../helpers/processes';
 
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 let env: TestEnv;
@@ -20,11 +21,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (worker && worker.exitCode === null) {
-    const exited = new Promise((resolve) => worker!.once('exit', resolve));
-    worker.kill('SIGTERM');
-    await exited;
-  }
+  await stopChild(worker);
   await env?.teardown();
 });
 

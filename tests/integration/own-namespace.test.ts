@@ -11,6 +11,7 @@ import { KeyRingCodec, decodeHistoryJson } from '../../infra/payload-codec';
 import { REPO, docCommands, docText } from '../helpers/docs';
 import { readablePayloads } from '../helpers/history';
 import { startTestEnv, type TestEnv } from '../helpers/temporal';
+import { stopChild } from '../helpers/processes';
 
 const run = promisify(execFile);
 const ADOS = join(REPO, 'bin', 'ados.js');
@@ -28,11 +29,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (worker && worker.exitCode === null) {
-    const exited = new Promise((resolve) => worker!.once('exit', resolve));
-    worker.kill('SIGTERM');
-    await exited;
-  }
+  await stopChild(worker);
   await env?.teardown();
 });
 
