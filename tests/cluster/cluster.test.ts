@@ -13,6 +13,8 @@ import { freePortIn } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
 import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import { eventually, micros, sleepChain } from '../helpers/temporal';
+import { planLocalCodecServer } from '../../api/codec-server';
+import { logger } from '../../activities/logger';
 
 /**
  * ADOS on a self-hosted Temporal cluster (PostgreSQL persistence and visibility, 16 shards, mutual
@@ -147,7 +149,10 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
         ],
       },
     };
-    // The Temporal CLI reads the same TEMPORAL_ADDRESS and TEMPORAL_TLS_* variables as ADOS.
+    // The Temporal CLI reads the same TEMPORAL_ADDRESS and TEMPORAL_TLS_* variables as ADOS, and
+    // payloads through ADOS's codec server (TEMPORAL_CODEC_ENDPOINT / TEMPORAL_CODEC_AUTH).
+    const codec = await planLocalCodecServer(undefined, logger);
+    const stopCodec = await codec.serve(client, 'http://localhost:8233');
     const { stdout } = await promisify(execFile)(
       cli,
       [
@@ -164,8 +169,8 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
         '--output',
         'json',
       ],
-      { timeout: 120_000 },
-    );
+      { timeout: 120_000, env: { ...process.env, ...codec.cliEnv } },
+    ).finally(stopCodec);
     const result = (JSON.parse(stdout) as { result: DeliveryRunResult }).result;
     assert.equal(result.status, 'COMPLETED');
     assert.equal(micros(result.costUsd), micros(0.0123) + micros(0.0456));
