@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { KeyRingCodec, PayloadKeyError, tenantOfWorkflowId } from '../../infra/payload-codec';
 
 const key = () => randomBytes(32).toString('base64');
@@ -46,6 +47,19 @@ describe('payload encryption', () => {
     // Plain payloads (a run started by the Temporal CLI) pass through.
     const plain = defaultPayloadConverter.toPayload({ x: 1 });
     assert.deepEqual(await ringA.decode([plain]), [plain]);
+  });
+
+  test('sealing adds about 110 bytes a payload, whatever its size: IV, tag, key id and scope', async () => {
+    const codec = new KeyRingCodec({ active: 'a', keys: { a } });
+    const size = (p: Payload) => temporal.api.common.v1.Payload.encode(p).finish().length;
+    const context = { type: 'workflow' as const, namespace: 'default', workflowId: 'delivery-run:acme:r-1' };
+    for (const value of [{ x: 1 }, { prompt: 'y'.repeat(1000) }, { prompt: 'z'.repeat(100_000) }]) {
+      const plain = defaultPayloadConverter.toPayload(value);
+      const [sealed] = await codec.encode([plain], context);
+      // 28 of IV and GCM tag, three metadata entries (encoding, key id "a", scope "acme"), the plain payload's framing.
+      const overhead = size(sealed!) - size(plain);
+      assert.ok(overhead >= 108 && overhead <= 112, `${overhead} bytes over ${size(plain)}`);
+    }
   });
 
   test('the tenant of each ADOS workflow id', () => {
