@@ -144,7 +144,9 @@ export function payloadToJson(p: Payload): JsonPayload {
 
 /**
  * A JSON history (as `temporal workflow show --output json` writes it) with every encrypted payload
- * opened: what the exporter builds its decoded artifacts from. Plain payloads stay as they are.
+ * opened and every encoded failure's message and stack trace restored: what the exporter builds its
+ * decoded artifacts from. Plain payloads stay as they are; the key ring is loaded only for a history
+ * that holds encrypted payloads.
  */
 export async function decodeHistoryJson<T>(history: T, codec?: KeyRingCodec): Promise<T> {
   const encrypted = Buffer.from(ENCRYPTED_ENCODING).toString('base64');
@@ -156,22 +158,41 @@ export async function decodeHistoryJson<T>(history: T, codec?: KeyRingCodec): Pr
     if (!node || typeof node !== 'object') return;
     const object = node as Record<string, unknown> & JsonPayload;
     if (object.metadata?.encoding === encrypted && typeof object.data === 'string') {
-      // The key ring is loaded only for a history that holds encrypted payloads.
       codec ??= new KeyRingCodec();
       const [opened] = await codec.decode([payloadFromJson(object)]);
       Object.assign(object, payloadToJson(opened!));
       return;
     }
     for (const value of Object.values(object)) await visit(value);
+    restoreFailureText(object);
   };
   await visit(history);
   return history;
 }
 
+/** A failure whose message and stack trace travel in its (opened) encoded attributes gets them back. */
+function restoreFailureText(failure: Record<string, unknown>): void {
+  const attributes = failure.encodedAttributes as JsonPayload | undefined;
+  if (!attributes?.data || Buffer.from(attributes.metadata?.encoding ?? '', 'base64').toString() !== 'json/plain')
+    return;
+  const text = JSON.parse(Buffer.from(attributes.data, 'base64').toString()) as {
+    message?: unknown;
+    stack_trace?: unknown;
+  };
+  if (typeof text.message !== 'string') return;
+  failure.message = text.message;
+  if (typeof text.stack_trace === 'string') failure.stackTrace = text.stack_trace;
+  delete failure.encodedAttributes;
+}
+
 /**
- * The data converter every ADOS client and worker uses: with ADOS_PAYLOAD_CODEC=aes, payloads are
- * sealed with the key ring; with `none` (today's default), they travel as plain JSON.
+ * The data converter every ADOS client and worker uses: with ADOS_PAYLOAD_CODEC=aes (the default),
+ * payloads are sealed with the key ring and failure messages travel sealed in their encoded
+ * attributes (infra/failure-converter.ts); with `none`, both stay plain JSON. The workflow bundle
+ * takes the same failure converter (workers/ados-worker.ts).
  */
 export function adosDataConverter(): DataConverter {
-  return loadConfig().ADOS_PAYLOAD_CODEC === 'aes' ? { payloadCodecs: [new KeyRingCodec()] } : {};
+  return loadConfig().ADOS_PAYLOAD_CODEC === 'aes'
+    ? { payloadCodecs: [new KeyRingCodec()], failureConverterPath: require.resolve('./failure-converter') }
+    : {};
 }

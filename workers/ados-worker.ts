@@ -45,10 +45,13 @@ export interface AdosWorkerOptions {
 export const SHARED_WORKFLOW_MODULES = ['zod'];
 
 export function bundleWorkflows(): Promise<WorkflowBundle> {
+  // Workflow failures are converted in the sandbox: it takes the failure converter of the workers' data converter.
+  const { failureConverterPath } = adosDataConverter();
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
     logger: quietBundlerLogger,
     preloadModules: SHARED_WORKFLOW_MODULES,
+    ...(failureConverterPath ? { failureConverterPath } : {}),
   });
 }
 

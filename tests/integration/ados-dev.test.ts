@@ -7,12 +7,10 @@ import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { freePort } from '../../infra/ports';
 import { findTemporalCli } from '../../infra/temporal-cli';
-import { REPO } from '../helpers/docs';
 import { readablePayloads, showHistory } from '../helpers/history';
-import { stopChild } from '../helpers/processes';
+import { ADOS, runExampleAsUser, spawnAdosWorker, stopChild } from '../helpers/processes';
 
 const run = promisify(execFile);
-const ADOS = join(REPO, 'bin', 'ados.js');
 const children: ChildProcess[] = [];
 
 after(async () => {
@@ -57,22 +55,9 @@ describe('ados dev with payload encryption', () => {
       `${dev.codec.TEMPORAL_CODEC_ENDPOINT}/t/${dev.codec.TEMPORAL_CODEC_AUTH.slice('Bearer '.length)}`,
     );
 
-    const env = { ...process.env, TEMPORAL_ADDRESS: dev.address, ADOS_LOG_LEVEL: 'error' };
-    children.push(spawn(process.execPath, [ADOS, 'worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
-    const ados = async (...args: string[]) =>
-      JSON.parse((await run(process.execPath, [ADOS, '--json', ...args], { env, timeout: 120_000 })).stdout);
-    await ados('tenant', 'set', 'acme', '--budget-usd', '5');
-    const outcome = await ados(
-      'run',
-      'start',
-      '--tenant',
-      'acme',
-      '--dag',
-      join(REPO, 'examples', 'rag-run.json'),
-      '--run-id',
-      'via-dev',
-      '--wait',
-    );
+    const env = { ...process.env, TEMPORAL_ADDRESS: dev.address };
+    children.push(spawnAdosWorker(env));
+    const outcome = await runExampleAsUser(env, 'via-dev');
     assert.equal(outcome.status, 'COMPLETED');
 
     const question = /How does ADOS decide whether a run may start/;

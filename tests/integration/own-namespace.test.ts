@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { KeyRingCodec, decodeHistoryJson } from '../../infra/payload-codec';
-import { REPO, docCommands, docText } from '../helpers/docs';
+import { docCommands, docText } from '../helpers/docs';
 import { readablePayloads } from '../helpers/history';
 import { startTestEnv, type TestEnv } from '../helpers/temporal';
-import { stopChild } from '../helpers/processes';
+import { runExampleAsUser, spawnAdosWorker, stopChild } from '../helpers/processes';
 
 const run = promisify(execFile);
-const ADOS = join(REPO, 'bin', 'ados.js');
 const ring = (id: string) => ({ active: id, keys: { [id]: randomBytes(32).toString('base64') } });
 /** The shared deployment's ring, and the dedicated tenant's, which nothing of the shared deployment holds. */
 const shared = ring('shared-1');
@@ -47,25 +45,9 @@ describe('a tenant with keys of its own, in a namespace of its own', () => {
       TEMPORAL_ADDRESS: env.address,
       TEMPORAL_NAMESPACE: 'acme-dedicated',
       ADOS_KEYRING: JSON.stringify(dedicated),
-      ADOS_LOG_LEVEL: 'error',
     };
-    worker = spawn(process.execPath, [ADOS, 'worker'], { env: dedicatedEnv, stdio: ['ignore', 'ignore', 'inherit'] });
-    const ados = async (...args: string[]) =>
-      JSON.parse(
-        (await run(process.execPath, [ADOS, '--json', ...args], { env: dedicatedEnv, timeout: 120_000 })).stdout,
-      );
-    await ados('tenant', 'set', 'acme', '--budget-usd', '5');
-    const outcome = await ados(
-      'run',
-      'start',
-      '--tenant',
-      'acme',
-      '--dag',
-      join(REPO, 'examples', 'rag-run.json'),
-      '--run-id',
-      'own-keys',
-      '--wait',
-    );
+    worker = spawnAdosWorker(dedicatedEnv);
+    const outcome = await runExampleAsUser(dedicatedEnv, 'own-keys');
     assert.equal(outcome.status, 'COMPLETED', JSON.stringify(outcome).slice(0, 300));
 
     // The shared deployment's namespace has no such run; reading the dedicated namespace's history,

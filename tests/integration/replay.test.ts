@@ -81,6 +81,11 @@ describe('replay of recorded histories', () => {
       };
       visit(f.history, '');
       assert.deepEqual([...encodings], ['binary/encrypted'], f.name);
+      // Failure messages and stack traces travel sealed in the failures' encoded attributes; the
+      // server writes its own (UnhandledCommand: a workflow task that raced a new event).
+      const messages = [...JSON.stringify(f.history).matchAll(/"message":"([^"]*)"/g)].map((m) => m[1]);
+      for (const message of messages.filter((m) => m !== 'UnhandledCommand'))
+        assert.equal(message, 'Encoded failure', f.name);
     }
   });
 

@@ -53,6 +53,12 @@ describe('run artifacts from a recorded history', () => {
     assert.deepEqual(decisions[0].plan.skipped, ['optional']);
   });
 
+  test('failure messages, sealed in history, are in the artifacts as the run wrote them', async () => {
+    const failed = [...runArtifacts(await fixture('deliveryRun-failed')).values()].join('\n');
+    assert.match(failed, /critical node broken failed: node broken always fails/);
+    assert.doesNotMatch(failed, /Encoded failure/);
+  });
+
   test('the same history always gives the same files', async () => {
     const a = runArtifacts(await fixture('deliveryRun-completed'));
     const b = runArtifacts(await fixture('deliveryRun-completed'));
