@@ -60,6 +60,7 @@ import { metaLearningStatusQuery } from '../workflows/meta-learning';
 import type { TenantStatus } from '../workflows/policy/tenant-status';
 import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
 import { runPrices } from '../activities/pricing';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 
 export { UserError };
 
@@ -237,7 +238,12 @@ async function pendingDelivery(client: Client, alert: AlertRecord): Promise<void
     const activity = description.raw.pendingActivities?.[0];
     if (!activity) return;
     alert.attempts = activity.attempt ?? 0;
-    if (activity.lastFailure?.message) alert.lastError = activity.lastFailure.message;
+    // Its message travels sealed in the failure's encoded attributes: decoded as the client decodes any failure.
+    const failure = await decodeOptionalFailureToOptionalError(
+      client.options.loadedDataConverter,
+      activity.lastFailure,
+    );
+    if (failure?.message) alert.lastError = failure.message;
   } catch (err) {
     // Not started yet (the entity starts it right after raising it): nothing to add.
     if (!(err instanceof WorkflowNotFoundError)) throw err;
