@@ -97,4 +97,28 @@ describe('the Temporal Web UI with the codec server', () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.ok(statSync(SCREENSHOT).size > 10_000, 'a screenshot was saved');
   });
+
+  test("a failed run's failure message, sealed in history, is readable through the codec server", async () => {
+    // The node id is the tenant's text the failure message quotes.
+    const node = `broken_${randomBytes(4).toString('hex')}`;
+    const reason = `node ${node} always fails`;
+    const handle = await startRun(client, {
+      tenantId: 'webui-sealed',
+      runId: 'failed-run',
+      dag: { nodes: [{ id: node, kind: 'util.fail', params: { always: true } }] },
+    });
+    await handle.result().catch(() => undefined);
+    const { runId } = await handle.describe();
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
+    await page.goto(
+      `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}/${runId}/history`,
+    );
+    await page.getByText('deliveryRun', { exact: true }).first().waitFor({ timeout: 30_000 });
+    let shown = false;
+    for (let i = 0; i < 30 && !shown; i++) {
+      shown = (await page.locator('body').innerText()).includes(reason);
+      if (!shown) await page.waitForTimeout(500);
+    }
+    assert.ok(shown, 'the failure message, decoded from its encoded attributes, is on the page');
+  });
 });
