@@ -36,7 +36,7 @@ import { DEFAULT_CLUSTER_DIR } from '../infra/cluster/layout';
 import { connectWorker, temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { CONTROL_TASK_QUEUE } from '../workflows/policy/ids';
 import { buildApi } from './http/app';
-import { CODEC_SERVER_PORT, buildCodecServer, planLocalCodecServer } from './codec-server';
+import { CODEC_SERVER_PORT, buildCodecServer, localCodecServerIfSealed } from './codec-server';
 import { issueTenantToken, revokeTenantToken } from './http/tokens';
 import { createMetrics } from '../infra/metrics';
 import { freePort } from '../infra/ports';
@@ -168,8 +168,7 @@ program
     }
     const config = loadConfig();
     // With payload encryption on, a codec server beside the dev server lets its Web UI and the Temporal CLI read runs.
-    const codec =
-      config.ADOS_PAYLOAD_CODEC === 'aes' ? await planLocalCodecServer(config.ADOS_ADMIN_TOKEN, logger) : undefined;
+    const codec = await localCodecServerIfSealed(logger);
     const server = await startDevServer({
       port: opts.port,
       uiPort: opts.uiPort,

@@ -9,6 +9,7 @@ import {
   payloadToJson,
   type JsonPayload,
 } from '../infra/payload-codec';
+import { loadConfig } from '../infra/config';
 import { freePort, portIsFree } from '../infra/ports';
 import { TokenVerifier, hashToken } from './http/tokens';
 
@@ -115,6 +116,15 @@ export async function buildCodecServer({
 }
 
 export const CODEC_SERVER_PORT = 8081;
+
+/**
+ * What a dev server on this machine gets beside it (`ados dev`, the demo, the tests' servers with a
+ * Web UI): a codec server when payloads are sealed, none when they are not.
+ */
+export async function localCodecServerIfSealed(logger: Logger) {
+  const config = loadConfig();
+  return config.ADOS_PAYLOAD_CODEC === 'aes' ? planLocalCodecServer(config.ADOS_ADMIN_TOKEN, logger) : undefined;
+}
 
 /**
  * A codec server beside a dev server on this machine (`ados dev`, the demo), so its Web UI shows

@@ -11,7 +11,7 @@ import type { TenantConfigPatch } from '../workflows/policy/tenant-config';
 import { configureTenant, runOutcome, startRun, temporalNamespace, tenantStatus } from './client';
 import { createBars, poll } from './progress';
 import { ensureExportSchedule } from './schedules';
-import { planLocalCodecServer } from './codec-server';
+import { localCodecServerIfSealed } from './codec-server';
 import { keyRing } from '../infra/seal';
 import { artifactsRoot } from '../activities/export/atomic';
 import { exportFinished } from '../activities/export/exporter';
@@ -143,7 +143,7 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   const config = loadConfig();
   const requested = temporalTarget();
   let server: DevServer | undefined;
-  let codec: Awaited<ReturnType<typeof planLocalCodecServer>> | undefined;
+  let codec: Awaited<ReturnType<typeof localCodecServerIfSealed>>;
   let target = requested;
   let uiUrl = config.ADOS_WEB_UI_URL;
   if (await temporalAnswers(requested)) {
@@ -151,8 +151,7 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
   } else {
     say('starting the embedded Temporal dev server (state in .temporal/ados-dev.db) ...');
     // Payloads are encrypted (the key ring, generated on first use); the Web UI reads them through a codec server.
-    codec =
-      config.ADOS_PAYLOAD_CODEC === 'aes' ? await planLocalCodecServer(config.ADOS_ADMIN_TOKEN, logger) : undefined;
+    codec = await localCodecServerIfSealed(logger);
     server = await startDevServer({ uiCodecEndpoint: codec?.uiEndpoint });
     target = temporalTarget({ address: server.address });
     uiUrl = server.uiUrl ?? uiUrl;

@@ -10,8 +10,7 @@ import { bundleWorkflows, createAdosWorkers, runAdosWorkers } from '../../worker
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { connectClient } from '../../api/client';
 import { ensureExportSchedule } from '../../api/schedules';
-import { planLocalCodecServer } from '../../api/codec-server';
-import { loadConfig } from '../../infra/config';
+import { localCodecServerIfSealed } from '../../api/codec-server';
 import { logger } from '../../activities/logger';
 
 export { freePort } from '../../infra/ports';
@@ -154,10 +153,7 @@ export function useTestEnvWithWorkers(): TestEnv {
 export async function startServerWithWorkers(options: DevServerOptions) {
   quietRuntime();
   // As `ados dev` does: with payloads sealed and a Web UI, a codec server beside it decodes them for the UI.
-  const codec =
-    loadConfig().ADOS_PAYLOAD_CODEC === 'aes' && !options.headless && !options.uiCodecEndpoint
-      ? await planLocalCodecServer(undefined, logger)
-      : undefined;
+  const codec = options.headless || options.uiCodecEndpoint ? undefined : await localCodecServerIfSealed(logger);
   const server = await startDevServer({ ...options, ...(codec ? { uiCodecEndpoint: codec.uiEndpoint } : {}) });
   const connection = await connectWorker(temporalTarget({ address: server.address }));
   const workers = await createAdosWorkers({ connection, clientAddress: server.address });
