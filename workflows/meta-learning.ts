@@ -93,20 +93,23 @@ export async function metaLearning(input: MetaLearningInput = {}): Promise<never
     if (delete contributions[tenantId]) dirty = true;
   });
   setHandler(priorsQuery, () => published);
-  setHandler(metaLearningStatusQuery, () => ({
-    contributors: Object.keys(contributions).sort(),
-    releases,
-    composition: 'basic' as const,
-    epsilonSpent: Math.max(0, ...standings().map((p) => p.epsilonSpent)),
-    privacy: standings(),
-    config,
-    coordinates: priorCoordinates(contributions, config).map(({ key, basis, contributors, noiseScale }) => ({
-      key,
-      basis,
-      contributors,
-      noiseScale,
-    })),
-  }));
+  setHandler(metaLearningStatusQuery, () => {
+    const privacy = standings();
+    return {
+      contributors: Object.keys(contributions).sort(),
+      releases,
+      composition: 'basic' as const,
+      epsilonSpent: Math.max(0, ...privacy.map((p) => p.epsilonSpent)),
+      privacy,
+      config,
+      coordinates: priorCoordinates(contributions, config).map(({ key, basis, contributors, noiseScale }) => ({
+        key,
+        basis,
+        contributors,
+        noiseScale,
+      })),
+    };
+  });
 
   for (;;) {
     await condition(() => dirty || workflowInfo().continueAsNewSuggested);
