@@ -9,7 +9,7 @@ import type { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { KeyRingCodec } from '../infra/payload-codec';
-import { bareBatch, chain5, governedBatch, withEngineEnv, type EngineBatch } from './engine';
+import { bareBatch, chain5, governedBatch, warmUp, withEngineEnv, type EngineBatch } from './engine';
 
 type Mode = 'none' | 'aes';
 
@@ -49,8 +49,7 @@ async function measureMode(
   process.env.ADOS_PAYLOAD_CODEC = mode;
   try {
     return await withEngineEnv(async (client, workers) => {
-      await governedBatch(client, workers, chain5(), 50);
-      await bareBatch(client, workers, chain5(), 50);
+      await warmUp(client, workers, 1);
       const measured: CodecModeFigures[] = [];
       for (let round = 0; round < rounds; round++)
         measured.push({
@@ -109,26 +108,28 @@ async function sealAndOpen(payloads: Payload[]): Promise<CodecReport['inProcess'
 export async function measureCodec({ runs, rounds }: { runs: number; rounds: number }): Promise<CodecReport> {
   const none = await measureMode('none', runs, rounds);
   const aes = await measureMode('aes', runs, rounds);
-  const middle = (m: { rounds: CodecModeFigures[] }, k: 'governed' | 'bare') =>
-    m.rounds.find((r) => r[k].workerCpuMsPerRun === median(m.rounds.map((x) => x[k].workerCpuMsPerRun)))!;
+  // Each mode's figures are its median round's (by worker CPU); the CPU cost is the median of the rounds' differences.
+  const middle = (m: { rounds: CodecModeFigures[] }): CodecModeFigures => {
+    const of = (k: 'governed' | 'bare') =>
+      m.rounds.find((r) => r[k].workerCpuMsPerRun === median(m.rounds.map((x) => x[k].workerCpuMsPerRun)))![k];
+    return { governed: of('governed'), bare: of('bare') };
+  };
+  const off = middle(none);
+  const on = middle(aes);
+  const cpuCost = (k: 'governed' | 'bare') =>
+    r1(median(aes.rounds.map((r, i) => r[k].workerCpuMsPerRun - none.rounds[i]![k].workerCpuMsPerRun)));
   const report: CodecReport = {
     dag: 'chain5',
     runs,
     rounds,
-    none: { governed: middle(none, 'governed').governed, bare: middle(none, 'bare').bare },
-    aes: { governed: middle(aes, 'governed').governed, bare: middle(aes, 'bare').bare },
-    cpuMsPerRun: {
-      governed: r1(
-        median(aes.rounds.map((r, i) => r.governed.workerCpuMsPerRun - none.rounds[i]!.governed.workerCpuMsPerRun)),
-      ),
-      bare: r1(median(aes.rounds.map((r, i) => r.bare.workerCpuMsPerRun - none.rounds[i]!.bare.workerCpuMsPerRun))),
+    none: off,
+    aes: on,
+    cpuMsPerRun: { governed: cpuCost('governed'), bare: cpuCost('bare') },
+    historyBytesPerRun: {
+      governed: on.governed.historyBytesPerRun - off.governed.historyBytesPerRun,
+      bare: on.bare.historyBytesPerRun - off.bare.historyBytesPerRun,
     },
-    historyBytesPerRun: { governed: 0, bare: 0 },
     inProcess: await sealAndOpen(none.payloads),
-  };
-  report.historyBytesPerRun = {
-    governed: report.aes.governed.historyBytesPerRun - report.none.governed.historyBytesPerRun,
-    bare: report.aes.bare.historyBytesPerRun - report.none.bare.historyBytesPerRun,
   };
   process.stderr.write(
     `  codec: worker CPU ms per run governed ${report.none.governed.workerCpuMsPerRun} → ${report.aes.governed.workerCpuMsPerRun}, bare ${report.none.bare.workerCpuMsPerRun} → ${report.aes.bare.workerCpuMsPerRun}; history bytes per run governed ${report.none.governed.historyBytesPerRun} → ${report.aes.governed.historyBytesPerRun}, bare ${report.none.bare.historyBytesPerRun} → ${report.aes.bare.historyBytesPerRun}; the codec alone ${report.inProcess.sealAndOpenMicros} µs for a run's ${report.inProcess.payloads} payloads\n`,

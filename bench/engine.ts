@@ -224,8 +224,9 @@ async function entityEventsSince(
   while (runId) {
     const events: HistoryEvent[] =
       (await client.workflow.getHandle(tenantBudgetWorkflowId(tenantId), runId).fetchHistory()).events ?? [];
-    add(counts, countEvents(events.slice(skip)));
-    bytes += historyBytes(events.slice(skip));
+    const fresh = events.slice(skip);
+    add(counts, countEvents(fresh));
+    bytes += historyBytes(fresh);
     executions++;
     skip = 0;
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
@@ -407,6 +408,14 @@ export async function bareBatch(
   return describeBatch(client, undefined, measured);
 }
 
+/** A warm-up, so that the first measured batch does not pay for caches and JIT. */
+export async function warmUp(client: Client, workers: WorkerProcess, times = 2): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    await governedBatch(client, workers, chain5(), 50);
+    await bareBatch(client, workers, chain5(), 50);
+  }
+}
+
 export interface EngineRow {
   dag: string;
   inFlight: number;
@@ -448,11 +457,7 @@ export async function measureEngine(
   }: { levels: number[]; shapes: Array<readonly [string, BenchNode[]]>; lightRuns: number; rounds?: number },
 ): Promise<EngineReport> {
   const rows: EngineRow[] = [];
-  // A warm-up, so the first measured batch does not pay for caches and JIT.
-  for (let i = 0; i < 2; i++) {
-    await governedBatch(client, workers, chain5(), 50);
-    await bareBatch(client, workers, chain5(), 50);
-  }
+  await warmUp(client, workers);
   for (const [name, nodes] of shapes) {
     for (const inFlight of levels) {
       // Governed and bare alternate; each ratio is the median of the rounds' ratios, and the batches shown are the median round's.
