@@ -1,9 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { REPO } from './docs';
 
 const run = promisify(execFile);
-const REPO = join(__dirname, '..', '..');
 export const ADOS = join(REPO, 'bin', 'ados.js');
 
 /** Signals a child process (SIGTERM: an ADOS worker drains first) and waits until it has exited. */

@@ -10,6 +10,7 @@ import { configureTenant, connectClient, runOutcome, startRun } from '../../api/
 import { progressQuery } from '../../workflows/delivery-run';
 import { eventually, sleepChain, startTestEnv, type TestEnv } from '../helpers/temporal';
 import { showHistory } from '../helpers/history';
+import { ADOS } from '../helpers/processes';
 
 const a = randomBytes(32).toString('base64');
 const b = randomBytes(32).toString('base64');
@@ -17,7 +18,6 @@ process.env.ADOS_PAYLOAD_CODEC = 'aes';
 process.env.ADOS_KEYRING = JSON.stringify({ active: 'a', keys: { a } });
 
 const run = promisify(execFile);
-const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 let env: TestEnv | undefined;
 after(async () => {
   await env?.teardown();

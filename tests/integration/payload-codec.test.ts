@@ -10,6 +10,7 @@ import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { exportRun } from '../../activities/export/exporter';
 import { useTestEnvWithWorkers } from '../helpers/temporal';
 import { readablePayloads, showHistory } from '../helpers/history';
+import { ADOS } from '../helpers/processes';
 
 // This file's clients and workers seal every payload with this key ring.
 const ring = { active: 'k1', keys: { k1: randomBytes(32).toString('base64') } };
@@ -18,7 +19,6 @@ process.env.ADOS_KEYRING = JSON.stringify(ring);
 
 const env = useTestEnvWithWorkers();
 const run = promisify(execFile);
-const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 
 describe('payload encryption (ADOS_PAYLOAD_CODEC=aes)', () => {
   test('the server stores ciphertext: temporal workflow show without the key ring shows no prompt; ADOS clients read the run; ados replay needs the key', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,8 +9,8 @@ import { Worker } from '@temporalio/worker';
 import { bundleWorkflows } from '../../workers/ados-worker';
 import { quietRuntime } from '../helpers/temporal';
 import { FIXTURES, FIXTURE_KEYRING, fixtureCodec, openedFixture, storedFixture } from '../helpers/fixtures';
+import { ADOS } from '../helpers/processes';
 
-const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 const run = promisify(execFile);
 
 /**
@@ -25,7 +25,7 @@ function fixtures({ releases = false } = {}): Array<{ name: string; path: string
   return ['', ...(releases ? RELEASES : [])].flatMap((dir) =>
     readdirSync(join(FIXTURES, dir))
       .filter((f) => f.endsWith('.json'))
-      .map((f) => ({ name: f, path: join(dir, f), history: JSON.parse(readFileSync(join(FIXTURES, dir, f), 'utf8')) })),
+      .map((f) => ({ name: f, path: join(dir, f), history: storedFixture(join(dir, f)) })),
   );
 }
 
