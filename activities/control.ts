@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import { releaseRunSignal, tenantStatusQuery } from '../workflows/tenant-budget';
+import { releaseRunSignal, tenantStatusQuery } from '../workflows/messages/tenant-budget';
 import { progressQuery } from '../workflows/messages/delivery-run';
 import { costEventsOf } from '../workflows/policy/run-state';
 import { temporalClient, temporalTarget, type TemporalTarget } from '../infra/temporal-connection';
@@ -14,16 +14,18 @@ import {
   CONTROL_TASK_QUEUE,
   META_LEARNING_WORKFLOW_ID,
   assertId,
-  isValidId,
+  parseTenantBudgetWorkflowId,
   tenantBudgetWorkflowId,
 } from '../workflows/policy/ids';
-import { contributeStatsSignal, metaLearning, priorsQuery, withdrawStatsSignal } from '../workflows/meta-learning';
+import { metaLearning } from '../workflows/meta-learning';
+import { contributeStatsSignal, priorsQuery, withdrawStatsSignal } from '../workflows/messages/meta-learning';
 import type { PriorsConfig } from '../workflows/policy/priors';
 import type { ControlActivities, DeploymentSettings, ExportActivities } from '../workflows/node-task';
 import { exportFinished, exportRun, exportTenant } from './export/exporter';
 import { writeQueueState } from './export/queue-state';
 import { nodeKinds } from './nodes/registry';
 import { runPrices } from './pricing';
+import { launchRun } from './run-launch';
 
 /**
  * A run terminated from outside never releases its slot, nor does one admitted by a starter that
@@ -101,8 +103,8 @@ export function createControlActivities(
       for await (const entity of c.workflow.list({
         query: `WorkflowType = 'tenantBudget' AND ExecutionStatus = 'Running'`,
       })) {
-        const tenantId = entity.workflowId.replace(/^tenant-budget:/, '');
-        if (!isValidId(tenantId)) continue;
+        const tenantId = parseTenantBudgetWorkflowId(entity.workflowId);
+        if (!tenantId) continue;
         await releaseClosedRuns(c, tenantId);
         if (!(tenantId in tenants) && !(tenantId in tenantErrors))
           await exportTenant(c, tenantId).catch((err: Error) => (tenantErrors[tenantId] = err.message));
@@ -123,6 +125,17 @@ export function createControlActivities(
           .sort(),
         prices: runPrices(),
       };
+    },
+    async launchRun({ input, workflowId }) {
+      const outcome = await launchRun(await getClient(), input, {
+        knownKinds: nodeKinds().map((k) => k.kind),
+        authoritativeKinds: true,
+        nodePartitions: loadConfig().ADOS_NODE_PARTITIONS,
+        workflowId,
+      });
+      if (!outcome.ok) return { problems: outcome.problems };
+      // The worker knows every kind it runs, so a valid run here always has its launch.
+      return { launch: outcome.launch! };
     },
     async laplaceUniforms({ count }) {
       return secureUniforms(count);

@@ -9,7 +9,7 @@ import {
   type NegotiatedRate,
   type RunPrices,
 } from '../workflows/policy/catalog';
-import type { ChargePricing } from '../workflows/messages/tenant-payloads';
+import type { ChargePricing } from '../workflows/policy/tenant-payloads';
 
 /**
  * LLM prices from a maintained source: `@pydantic/genai-prices`, pinned, with its bundled snapshot

@@ -29,7 +29,7 @@ import { ExecutionTrace } from '../workers/execution-trace';
 import { exportFinished } from '../activities/export/exporter';
 import { showbackCsv } from '../activities/export/showback';
 import { artifactsRoot } from '../activities/export/atomic';
-import { ID_PATTERN, isValidId, parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
+import { ID_PATTERN, isValidId } from '../workflows/policy/ids';
 import { environment, loadConfig, ConfigError } from '../infra/config';
 import { clusterDown, clusterStatus, clusterUp, type ClusterUpOptions } from '../infra/cluster/cluster';
 import { DEFAULT_CLUSTER_DIR } from '../infra/cluster/layout';
@@ -595,12 +595,15 @@ run
       };
       const client = await connectClient();
       const handle = await startRun(client, input);
-      const { runId } = parseDeliveryRunWorkflowId(handle.workflowId)!;
+      const { runId, admission } = handle;
       if (!opts.wait) {
-        print(
-          { tenantId: opts.tenant, runId, workflowId: handle.workflowId },
-          () => `started run ${runId} (workflow ${handle.workflowId})`,
+        print({ tenantId: opts.tenant, runId, workflowId: handle.workflowId, admission }, () =>
+          admission.status === 'REJECTED'
+            ? `run ${runId} rejected: ${admission.reason} (workflow ${handle.workflowId})`
+            : `started run ${runId} (workflow ${handle.workflowId})${admission.status === 'PENDING' ? ', waiting for admission' : ''}`,
         );
+        // The same answer as the API's 429: the run exists, but it will not run.
+        if (admission.status === 'REJECTED') process.exitCode = EXIT.RUN_NOT_SUCCESSFUL;
         return;
       }
       const bars = createBars(!json() && process.stderr.isTTY);

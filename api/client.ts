@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import {
   Client,
@@ -11,20 +10,16 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { deliveryRun, progressQuery, type RunLaunch } from '../workflows/delivery-run';
+import { deliveryRun, progressQuery } from '../workflows/delivery-run';
+import { tenantBudget } from '../workflows/tenant-budget';
 import {
   configureTenantUpdate,
   quoteInputsQuery,
   releaseRunSignal,
-  tenantBudget,
   tenantStatusQuery,
-} from '../workflows/tenant-budget';
-import {
-  deliveryRunInputSchema,
-  graphProblems,
-  type DeliveryRunInput,
-  type DeliveryRunSpec,
-} from '../workflows/policy/dag';
+} from '../workflows/messages/tenant-budget';
+import type { DeliveryRunInput } from '../workflows/policy/dag';
+import type { RejectionCode } from '../workflows/policy/tenant-payloads';
 import {
   CONTROL_TASK_QUEUE,
   assertId,
@@ -33,13 +28,11 @@ import {
   deliveryRunWorkflowId,
   tenantBudgetWorkflowId,
 } from '../workflows/policy/ids';
-import { RunState } from '../workflows/policy/run-state';
 import type { DeliveryRunResult } from '../workflows/policy/run-result';
-import { RunPlan } from '../workflows/policy/run-plan';
-import { quoteMicros, quoteRun, type RunQuote } from '../workflows/policy/quote';
+import { quoteRun, type RunQuote } from '../workflows/policy/quote';
 import { BUILTIN_NODE_KINDS } from '../workflows/policy/routing';
 import { loadConfig } from '../infra/config';
-import { admitBeforeStart } from './admission';
+import { checkRunStart, launchRun, runModels } from '../activities/run-launch';
 import { exportFinished } from '../activities/export/exporter';
 import { showbackReport, type ShowbackReport } from '../activities/export/showback';
 import { UserError } from '../infra/user-error';
@@ -56,7 +49,7 @@ import {
 import { webhookProblem } from '../activities/alerts';
 import { seal } from '../infra/seal';
 import type { AlertRecord } from '../workflows/policy/budget-alerts';
-import { metaLearningStatusQuery } from '../workflows/meta-learning';
+import { metaLearningStatusQuery } from '../workflows/messages/meta-learning';
 import type { TenantStatus } from '../workflows/policy/tenant-status';
 import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
 import { runPrices } from '../activities/pricing';
@@ -256,7 +249,9 @@ async function pendingDelivery(client: Client, alert: AlertRecord): Promise<void
  * its learning proved.
  */
 export async function quote(client: Client, input: unknown): Promise<RunQuote> {
-  const { spec } = checkRun(input);
+  const checked = checkRunStart(input, STARTER_KINDS);
+  if (!checked.ok) throw invalidRun(checked.problems);
+  const { spec } = checked;
   let inputs;
   try {
     inputs = await client.workflow.getHandle(tenantBudgetWorkflowId(spec.tenantId)).query(quoteInputsQuery);
@@ -267,36 +262,21 @@ export async function quote(client: Client, input: unknown): Promise<RunQuote> {
   return quoteRun(spec, runPrices(runModels(spec)), inputs);
 }
 
-/** The models a run names (its nodes' and their degrade models). */
-function runModels(spec: DeliveryRunSpec): string[] {
-  return spec.dag.nodes
-    .flatMap((n) => [n.params.model, n.degrade?.model])
-    .filter((m): m is string => typeof m === 'string');
+/**
+ * The kinds a starter checks a DAG against: the built-in ones. A DAG naming another kind is left
+ * to its run's worker, which knows the deployment's kinds, checks them and asks for admission first.
+ */
+const STARTER_KINDS = { knownKinds: BUILTIN_NODE_KINDS, authoritativeKinds: false } as const;
+
+function invalidRun(problems: string[]): UserError {
+  return new UserError(`invalid run: ${problems.join('; ')}`, 'INVALID_INPUT', problems);
 }
 
-/** Schema and graph problems found before the run is started, so the caller hears them at once. */
+/** Checks a run's input as `startRun` does, without starting it: the input as started (with its runId). */
 export function checkRunInput(input: unknown): DeliveryRunInput & { runId: string } {
-  return checkRun(input).run;
-}
-
-/** The run as given (with its runId) and as parsed (defaults filled in). */
-function checkRun(input: unknown): { run: DeliveryRunInput & { runId: string }; spec: DeliveryRunSpec } {
-  const parsed = deliveryRunInputSchema.safeParse(input);
-  if (!parsed.success)
-    throw new UserError(
-      `invalid run: ${zodProblems(parsed.error.issues).join('; ')}`,
-      'INVALID_INPUT',
-      zodProblems(parsed.error.issues),
-    );
-  const problems = graphProblems(parsed.data.dag.nodes);
-  if (problems.length > 0) throw new UserError(`invalid run: ${problems.join('; ')}`, 'INVALID_INPUT', problems);
-  const runId = parsed.data.runId ?? `run-${randomUUID().slice(0, 8)}`;
-  return { run: { ...(input as DeliveryRunInput), runId }, spec: { ...parsed.data, runId } };
-}
-
-/** What a run's first lease covers: its estimate, or (for a tenant that leases at p95) the quote's 95th percentile. */
-function estimateOf(plan: RunPlan): { estimatedMicros: number; p95Micros: number } {
-  return { estimatedMicros: plan.remainingMicros(), p95Micros: quoteMicros(plan).p95 };
+  const checked = checkRunStart(input, STARTER_KINDS);
+  if (!checked.ok) throw invalidRun(checked.problems);
+  return checked.input;
 }
 
 /** ADOS_NODE_PARTITIONS of this deployment, read once per process. */
@@ -306,35 +286,34 @@ function nodePartitions(): number {
 }
 
 /**
- * Starts a run. Its tenant is asked first (one batched `admitRuns` update), and the run carries the
- * answer and the deployment's settings in its launch, so an admitted run begins at once and a
- * rejected one ends at once; a run that must wait queues itself when it starts.
+ * The tenant's answer to a start, the same whichever door the run came in through: ADMITTED (it
+ * runs now), PENDING (it waits in its tenant's queue, or its worker checks a kind this starter does
+ * not know before it asks), or REJECTED with the reason (the run exists, ended REJECTED).
  */
-export async function startRun(client: Client, input: unknown): Promise<WorkflowHandle<typeof deliveryRun>> {
-  const { run, spec } = checkRun(input);
-  const workflowId = deliveryRunWorkflowId(run.tenantId, run.runId);
-  // The prices the run will estimate with, fixed now and carried in its launch (its history).
-  const prices = runPrices(runModels(spec));
-  const askedAt = Date.now();
-  const ticket = await admitBeforeStart(client, run.tenantId, {
-    runId: run.runId,
-    workflowId,
-    priority: spec.priority,
-    ...estimateOf(new RunPlan(new RunState(spec), prices)),
-  });
-  const launch: RunLaunch = {
-    ...(ticket ? { ticket } : {}),
-    prices,
-    nodePartitions: nodePartitions(),
-    kindsChecked: spec.dag.nodes.every((n) => BUILTIN_NODE_KINDS.includes(n.kind)),
-    admissionWaitMs: Date.now() - askedAt,
-  };
+export type RunAdmission =
+  { status: 'ADMITTED' } | { status: 'PENDING' } | { status: 'REJECTED'; reason: string; code?: RejectionCode };
+
+/** A started run's handle, with its id and its tenant's answer. */
+export type StartedRun = WorkflowHandle<typeof deliveryRun> & { runId: string; admission: RunAdmission };
+
+/**
+ * Starts a run: the launch (activities/run-launch.ts: the one validation, prices, the tenant's
+ * admission in one batched `admitRuns` update) and then the workflow, carrying the launch so that
+ * an admitted run begins at once and a rejected one ends at once, as recorded runs. A run that must
+ * wait queues itself when it starts. An invalid input starts nothing.
+ */
+export async function startRun(client: Client, input: unknown): Promise<StartedRun> {
+  const outcome = await launchRun(client, input, { ...STARTER_KINDS, nodePartitions: nodePartitions() });
+  if (!outcome.ok) throw invalidRun(outcome.problems);
+  const { input: run, spec, workflowId, launch } = outcome;
+  const ticket = launch?.ticket;
   const status = !ticket ? 'ADMITTING' : ticket.kind === 'ADMITTED' ? 'RUNNING' : 'REJECTED';
+  let handle: WorkflowHandle<typeof deliveryRun>;
   try {
-    return await client.workflow.start(deliveryRun, {
+    handle = await client.workflow.start(deliveryRun, {
       workflowId,
       taskQueue: CONTROL_TASK_QUEUE,
-      args: [run, launch],
+      args: launch ? [run, launch] : [run],
       priority: { priorityKey: spec.priority, fairnessKey: run.tenantId },
       staticSummary: `${run.tenantId} · ${spec.dag.name} · ${spec.dag.nodes.length} nodes · priority ${spec.priority}`,
       staticDetails: `DAG: ${spec.dag.nodes.map((n) => `${n.id} (${n.kind})`).join(', ')}`,
@@ -358,6 +337,12 @@ export async function startRun(client: Client, input: unknown): Promise<Workflow
       throw new UserError(`run ${run.runId} of tenant ${run.tenantId} already exists`, 'CONFLICT');
     throw err;
   }
+  const admission: RunAdmission = !ticket
+    ? { status: 'PENDING' }
+    : ticket.kind === 'ADMITTED'
+      ? { status: 'ADMITTED' }
+      : { status: 'REJECTED', reason: ticket.reason, ...(ticket.code ? { code: ticket.code } : {}) };
+  return Object.assign(handle, { runId: spec.runId, admission });
 }
 
 function isRunning(client: Client, workflowId: string): Promise<boolean> {

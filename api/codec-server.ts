@@ -12,6 +12,7 @@ import {
 import { loadConfig } from '../infra/config';
 import { freePort, portIsFree } from '../infra/ports';
 import { TokenVerifier, hashToken } from './http/tokens';
+import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
 
 /**
  * `ados codec-server`: Temporal's remote codec protocol (`POST /encode`, `POST /decode`, bodies
@@ -82,7 +83,7 @@ export async function buildCodecServer({
     if (op === 'encode') {
       const context =
         caller.role === 'tenant'
-          ? { type: 'workflow' as const, namespace: '', workflowId: `tenant-budget:${caller.tenantId}` }
+          ? { type: 'workflow' as const, namespace: '', workflowId: tenantBudgetWorkflowId(caller.tenantId) }
           : undefined;
       return { payloads: (await codec.encode(payloads, context)).map(payloadToJson) };
     }

@@ -4,6 +4,9 @@ import type { SerializationContext } from '@temporalio/common/lib/converter/seri
 import { temporal } from '@temporalio/proto';
 import { loadConfig } from './config';
 import { keyRing, type KeyRing } from './seal';
+import { tenantOfWorkflowId } from '../workflows/policy/ids';
+
+export { tenantOfWorkflowId };
 
 /**
  * Client-side payload encryption: every payload a client or worker sends to Temporal is sealed with
@@ -23,24 +26,6 @@ const text = new TextDecoder();
 
 export class PayloadKeyError extends Error {
   override name = 'PayloadKeyError';
-}
-
-/** The tenant a workflow id belongs to, for the ADOS workflow types whose ids name one. */
-export function tenantOfWorkflowId(workflowId: string | undefined): string | undefined {
-  if (!workflowId) return undefined;
-  const parts = workflowId.split(':');
-  switch (parts[0]) {
-    case 'delivery-run':
-    case 'tenant-budget':
-    case 'shadow-exploration':
-    case 'delivery-export':
-      return parts[1];
-    case 'budget-alert':
-      // budget-alert:{type}:{tenant}:{periodStart}…
-      return parts[2];
-    default:
-      return undefined;
-  }
 }
 
 function scopeOf(context: SerializationContext | undefined): string {

@@ -1,17 +1,15 @@
 import { Runtime, type Logger, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import type { Logger as Pino } from 'pino';
 import { logger as root } from '../activities/logger';
-import { isValidId, parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
+import { parseDeliveryRunWorkflowId, parseTenantBudgetWorkflowId } from '../workflows/policy/ids';
 
 /** Adds tenantId and runId from a workflow id, so SDK and workflow logs carry them as fields. */
 function withIds(meta: LogMetadata = {}): LogMetadata {
   if (typeof meta.workflowId !== 'string') return meta;
   const run = parseDeliveryRunWorkflowId(meta.workflowId);
   if (run) return { ...meta, ...run };
-  const tenantId = meta.workflowId.startsWith('tenant-budget:')
-    ? meta.workflowId.slice('tenant-budget:'.length)
-    : undefined;
-  return tenantId && isValidId(tenantId) ? { ...meta, tenantId } : meta;
+  const tenantId = parseTenantBudgetWorkflowId(meta.workflowId);
+  return tenantId ? { ...meta, tenantId } : meta;
 }
 
 /** Temporal's runtime logger, writing pino JSON lines. */

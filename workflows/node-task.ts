@@ -2,6 +2,7 @@ import type { NodeOutcome } from './policy/run-state';
 import type { CostStats, PublishedPriors } from './policy/priors';
 import type { NegotiatedRate, RunPrices } from './policy/catalog';
 import type { AlertBody } from './policy/budget-alerts';
+import type { RunLaunch } from './messages/delivery-run';
 
 /** What a node activity receives: the node, its resolved model, and its dependencies' outputs. */
 export interface NodeTask {
@@ -30,7 +31,13 @@ export interface DeploymentSettings {
 }
 
 export interface ControlActivities {
+  /** Settings for runs recorded before launches were made in the worker. */
   deploymentSettings(): Promise<DeploymentSettings>;
+  /**
+   * A run started bare is launched by its worker as ADOS starters launch theirs: the one validation
+   * against the kinds the worker knows, the prices, and the tenant's admission (activities/run-launch.ts).
+   */
+  launchRun(input: { input: unknown; workflowId: string }): Promise<{ problems: string[] } | { launch: RunLaunch }>;
   /** Uniform draws in (-0.5, 0.5) from the OS's CSPRNG, for the Laplace noise of the priors. */
   laplaceUniforms(input: { count: number }): Promise<number[]>;
   /** Sends an opted-in tenant's statistics to `meta-learning` (starting it if needed); returns the latest priors. */

@@ -9,10 +9,10 @@ import {
 } from '@temporalio/workflow';
 import { catalogEstimateMicros } from './policy/estimates';
 import { tenantBudgetWorkflowId } from './policy/ids';
-import type { CostEvent } from './messages/tenant-payloads';
+import type { CostEvent } from './policy/tenant-payloads';
 import type { ShadowObservation } from './policy/learning';
 import type { NodeActivity, NodeTask } from './node-task';
-import { explorationGrantedSignal, requestExplorationSignal, settleExplorationSignal } from './tenant-budget';
+import { explorationGrantedSignal, requestExplorationSignal, settleExplorationSignal } from './messages/tenant-budget';
 import { usd, type ModelRates, type NegotiatedRate } from './policy/catalog';
 
 export { explorationGrantedSignal };

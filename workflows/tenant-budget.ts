@@ -17,6 +17,7 @@ import {
 import type { TenantLedgerState } from './policy/tenant-ledger';
 import { PeriodTimer, TenantEntity, type Reply } from './tenant-entity';
 import {
+  MAX_ADMISSIONS_PER_UPDATE,
   admitRunsUpdate,
   alertSettledSignal,
   authTokensQuery,
@@ -33,12 +34,7 @@ import {
   tenantStatusQuery,
 } from './messages/tenant-budget';
 
-// ── Message API (declared in ./messages/tenant-budget) ─────────────────────────────────────────
-export * from './messages/tenant-budget';
-export type { Reply } from './tenant-entity';
-
-/** Most runs one admitRuns update may ask for. */
-export const MAX_ADMISSIONS_PER_UPDATE = 500;
+// ── Message API: declared in ./messages/tenant-budget, imported from there by clients and runs ──
 
 export type TenantBudgetInput =
   | { config: TenantConfigInput; state?: undefined; outbox?: undefined }

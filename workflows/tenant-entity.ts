@@ -15,7 +15,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { PRIOR_WEIGHT } from './policy/cost-model';
 import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
 import { TenantLedger, type TenantLedgerState } from './policy/tenant-ledger';
-import type * as msg from './messages/tenant-payloads';
+import type * as msg from './policy/tenant-payloads';
 import type { TenantConfig, TenantConfigPatch } from './policy/tenant-config';
 import { BudgetStatusKey, TenantIdKey } from './search-attributes';
 import type { AlertDelivery, ControlActivities } from './node-task';

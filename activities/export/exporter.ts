@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { decodeHistoryJson } from '../../infra/payload-codec';
 import { assertId, isValidId, parseDeliveryRunWorkflowId } from '../../workflows/policy/ids';
-import { tenantStatusQuery } from '../../workflows/tenant-budget';
+import { tenantStatusQuery } from '../../workflows/messages/tenant-budget';
 import { tenantBudgetWorkflowId, deliveryRunWorkflowId } from '../../workflows/policy/ids';
 import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import { artifactsRoot, json, runArtifactsDir, tenantArtifactsDir, writeFileAtomic } from './atomic';

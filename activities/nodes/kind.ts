@@ -1,4 +1,4 @@
-import type { ChargePricing } from '../../workflows/messages/tenant-payloads';
+import type { ChargePricing } from '../../workflows/policy/tenant-payloads';
 import type { CostCategory } from '../../workflows/policy/catalog';
 import type { NodeTask } from '../../workflows/node-task';
 

@@ -11,6 +11,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly issues?: string[],
+    /** Fields the body carries besides the error (e.g. the `runId` of a run recorded REJECTED). */
+    readonly extra?: { runId?: string },
   ) {
     super(message);
   }
@@ -79,9 +81,12 @@ export const errorsPlugin = fp(async function errors(app: FastifyInstance) {
       });
     }
     if (err instanceof ApiError)
-      return reply
-        .code(err.statusCode)
-        .send({ error: err.code, message: err.message, ...(err.issues?.length ? { issues: err.issues } : {}) });
+      return reply.code(err.statusCode).send({
+        error: err.code,
+        message: err.message,
+        ...(err.issues?.length ? { issues: err.issues } : {}),
+        ...err.extra,
+      });
     if (err instanceof UserError)
       return reply
         .code(USER_ERROR_STATUS[err.code])

@@ -44,7 +44,7 @@ export async function runRoutes(app: FastifyInstance, { client }: { client: Clie
       schema: {
         summary: 'Start a delivery run (the deliveryRun input without tenantId)',
         description:
-          'Besides the schema, the DAG must be a graph: unique node ids, known dependencies, no cycles, known node kinds. A run that breaks a graph rule is refused with 400 and every problem in `issues`.',
+          "Besides the schema, the DAG must be a graph (unique node ids, known dependencies, no cycles) and each node's params at most 16,000 characters of JSON: a run that breaks a rule is refused with 400 and every problem in `issues`, and nothing is started. Node kinds: the built-in ones are checked here; a DAG naming another kind is started and checked by its worker, which knows the deployment's kinds, before it is admitted (an unknown kind then ends the run FAILED with the problem, holding no slot). The tenant's admission answer is the same as for every other way of starting a run: 202 with status RUNNING (admitted) or ADMITTING (waiting for room), 429 BUDGET_EXCEEDED (the run is recorded, REJECTED, with the reason; `runId` names it).",
         params: z.object({ tenantId: idSchema }),
         body: runBody,
         response: { 202: startedRunBody, 409: errorBody, 413: errorBody, ...commonErrors },
@@ -52,17 +52,21 @@ export async function runRoutes(app: FastifyInstance, { client }: { client: Clie
     },
     async (request, reply) => {
       const { tenantId } = request.params;
-      const status = await tenantStatus(client, tenantId);
-      if (status.budgetStatus === 'EXCEEDED')
-        throw new ApiError(
-          429,
-          'BUDGET_EXCEEDED',
-          `tenant ${tenantId} has spent $${status.spentUsd} of $${status.budgetUsd} this period; runs are rejected until the next period or a larger budget`,
-        );
-      const handle = await startRun(client, { ...request.body, tenantId });
-      const runId = parseDeliveryRunWorkflowId(handle.workflowId)!.runId;
-      request.log.info({ runId }, 'run started');
-      return reply.code(202).send({ runId, workflowId: handle.workflowId, status: 'ADMITTING' as const });
+      const started = await startRun(client, { ...request.body, tenantId });
+      const { runId, workflowId, admission } = started;
+      request.log.info({ runId, admission: admission.status }, 'run started');
+      // The tenant's answer, as every door gets it; a rejected run exists, ended REJECTED with the reason.
+      if (admission.status === 'REJECTED')
+        throw admission.code === 'UNKNOWN_TENANT'
+          ? new ApiError(404, 'NOT_FOUND', admission.reason, undefined, { runId })
+          : new ApiError(429, 'BUDGET_EXCEEDED', admission.reason, undefined, { runId });
+      return reply
+        .code(202)
+        .send({
+          runId,
+          workflowId,
+          status: admission.status === 'ADMITTED' ? ('RUNNING' as const) : ('ADMITTING' as const),
+        });
     },
   );
 

@@ -15,7 +15,12 @@ const usdField = (what: string) => z.number().describe(`${what}, in USD`);
 const isoTime = (what: string) => z.string().describe(`${what} (ISO 8601)`);
 
 export const errorBody = z
-  .object({ error: z.string(), message: z.string(), issues: z.array(z.string()).optional() })
+  .object({
+    error: z.string(),
+    message: z.string(),
+    issues: z.array(z.string()).optional(),
+    runId: z.string().optional().describe('a start the tenant refused: the run, recorded REJECTED with the reason'),
+  })
   .describe('An error: a code, one line saying what is wrong, and field-level issues for invalid input');
 
 const nodeResult = z.looseObject({
@@ -127,7 +132,11 @@ export const runListBody = z.object({
 export const startedRunBody = z.object({
   runId: z.string(),
   workflowId: z.string(),
-  status: z.literal('ADMITTING'),
+  status: z
+    .enum(['RUNNING', 'ADMITTING'])
+    .describe(
+      'RUNNING: admitted, its nodes start now; ADMITTING: it waits for room in its tenant, or for its worker to check a node kind',
+    ),
 });
 
 export const issuedTokenBody = z.object({ token: z.string(), tokenId: z.string(), createdAt: z.string() });

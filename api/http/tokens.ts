@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { isValidId, tenantBudgetWorkflowId } from '../../workflows/policy/ids';
-import { authTokensQuery, issueTokenUpdate, revokeTokenUpdate } from '../../workflows/tenant-budget';
+import { authTokensQuery, issueTokenUpdate, revokeTokenUpdate } from '../../workflows/messages/tenant-budget';
 import { UserError } from '../client';
 
 /**

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { GOVERNED_CHAIN5, chain5 } from '../../bench/engine';
 import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
-import { tenantStatusQuery } from '../../workflows/tenant-budget';
+import { tenantStatusQuery } from '../../workflows/messages/tenant-budget';
 import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
 
 const env = useTestEnvWithWorkers();

@@ -74,7 +74,7 @@ describe('bad input at scale', () => {
     fc.assert(
       fc.property(fc.oneof(anySpec, validSpec), (spec) => {
         counts.specs++;
-        const result = validateDeliveryRunInput(spec, KINDS);
+        const result = validateDeliveryRunInput(spec, { knownKinds: KINDS });
         if (result.ok) {
           counts.validSpecs++;
           return;
@@ -93,7 +93,7 @@ describe('bad input at scale', () => {
     const valid = fc.sample(validSpec, { numRuns: 25, seed: 42 });
     const invalid = fc
       .sample(anySpec, { numRuns: 60, seed: 7 })
-      .filter((s) => !validateDeliveryRunInput(s, KINDS).ok && s.tenantId === 'fuzz')
+      .filter((s) => !validateDeliveryRunInput(s, { knownKinds: KINDS }).ok && s.tenantId === 'fuzz')
       .slice(0, 25);
     const start = (spec: unknown, i: number, kind: string) =>
       env.client.workflow.start(deliveryRun, {

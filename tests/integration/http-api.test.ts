@@ -101,7 +101,7 @@ describe('HTTP API', () => {
   test('a tenant token starts and reads its own runs, lists them from visibility and reads their artifacts', async () => {
     const started = await call('POST', '/v1/tenants/acme/runs', acmeToken, { runId: 'api-1', dag: sleepDag });
     assert.equal(started.status, 202);
-    assert.deepEqual(started.body, { runId: 'api-1', workflowId: 'delivery-run:acme:api-1', status: 'ADMITTING' });
+    assert.deepEqual(started.body, { runId: 'api-1', workflowId: 'delivery-run:acme:api-1', status: 'RUNNING' });
     const done = await eventually(
       async () => {
         const r = await call('GET', '/v1/tenants/acme/runs/api-1', acmeToken);
@@ -222,6 +222,11 @@ describe('HTTP API', () => {
     const refused = await call('POST', '/v1/tenants/broke/runs', ADMIN, { dag: sleepDag });
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error, 'BUDGET_EXCEEDED');
+    // The same answer every door gets: the run is recorded, REJECTED, with the tenant's reason.
+    assert.match(refused.body.message, /^budget exceeded: spent \$/);
+    const rejected = await call('GET', `/v1/tenants/broke/runs/${refused.body.runId}`, ADMIN);
+    assert.equal(rejected.body.status, 'REJECTED');
+    assert.equal(rejected.body.reason, refused.body.message);
   });
 
   test('a revoked token gets 401 from then on', async () => {

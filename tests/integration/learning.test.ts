@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { registerNodeKind } from '../../activities/nodes/registry';
-import { metaLearningStatusQuery, priorsQuery } from '../../workflows/meta-learning';
+import { metaLearningStatusQuery, priorsQuery } from '../../workflows/messages/meta-learning';
 import { META_LEARNING_WORKFLOW_ID } from '../../workflows/policy/ids';
 import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import type { TenantStatus } from '../../workflows/policy/tenant-status';

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { configureTenant, tenantStatus } from '../../api/client';
-import {
-  contributeStatsSignal,
-  metaLearning,
-  metaLearningStatusQuery,
-  priorsQuery,
-} from '../../workflows/meta-learning';
+import { metaLearning } from '../../workflows/meta-learning';
+import { contributeStatsSignal, metaLearningStatusQuery, priorsQuery } from '../../workflows/messages/meta-learning';
 import { CONTROL_TASK_QUEUE, META_LEARNING_WORKFLOW_ID } from '../../workflows/policy/ids';
 import type { CostStats } from '../../workflows/policy/priors';
 import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus, UserError } from '../../api/client';
-import { configureTenantUpdate } from '../../workflows/tenant-budget';
+import { configureTenantUpdate } from '../../workflows/messages/tenant-budget';
 import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
 import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 
@@ -100,7 +100,7 @@ describe('tenantBudget', () => {
   test('a repeated cost event is charged once', async () => {
     await configureTenant(env.client, 'idempotent', { budgetUsd: 10 });
     const handle = env.client.workflow.getHandle(tenantBudgetWorkflowId('idempotent'));
-    const { recordCostsSignal } = await import('../../workflows/tenant-budget');
+    const { recordCostsSignal } = await import('../../workflows/messages/tenant-budget');
     const event = { key: 'r1/n1', runId: 'r1', nodeId: 'n1', category: 'llm' as const, costMicros: 1234 };
     await handle.signal(recordCostsSignal, { events: [event, event] });
     await handle.signal(recordCostsSignal, { events: [event, { ...event, key: 'r1/n2', nodeId: 'n2' }] });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { decideCost, type CostAgentInput } from '../../workflows/policy/cost-agent';
-import type { TenantPressure } from '../../workflows/messages/tenant-payloads';
+import type { TenantPressure } from '../../workflows/policy/tenant-payloads';
 import { tenantPressure } from '../helpers/pressure';
 
 const pressure = (p: Partial<TenantPressure> = {}): TenantPressure => tenantPressure(p);

@@ -8,7 +8,7 @@ const node = (id: string, deps: string[] = [], kind = 'util.sleep') => ({ id, ki
 
 describe('DAG validation', () => {
   test('a valid input gets its defaults', () => {
-    const result = validateDeliveryRunInput({ tenantId: 'acme', dag: { nodes: [node('a')] } }, kinds);
+    const result = validateDeliveryRunInput({ tenantId: 'acme', dag: { nodes: [node('a')] } }, { knownKinds: kinds });
     assert.ok(result.ok);
     assert.equal(result.spec.priority, 3);
     assert.equal(result.spec.maxParallelism, 4);
@@ -32,7 +32,7 @@ describe('DAG validation', () => {
         tenantId: 'acme',
         dag: { nodes: [node('a'), node('a'), node('b', ['ghost']), node('c', ['c']), node('d', [], 'no.such')] },
       },
-      kinds,
+      { knownKinds: kinds },
     );
     assert.ok(!result.ok);
     assert.deepEqual(result.problems.sort(), [
@@ -73,7 +73,7 @@ describe('DAG validation', () => {
 
   test('a 500-node chain validates without overflowing the stack', () => {
     const nodes = Array.from({ length: 500 }, (_, i) => node(`n${i}`, i > 0 ? [`n${i - 1}`] : []));
-    assert.ok(validateDeliveryRunInput({ tenantId: 'acme', dag: { nodes } }, kinds).ok);
+    assert.ok(validateDeliveryRunInput({ tenantId: 'acme', dag: { nodes } }, { knownKinds: kinds }).ok);
   });
 
   test('property: a graph whose deps point only backwards has no cycle; one edge forward from the last back to the first makes one', () => {

@@ -5,7 +5,7 @@ import { learnCost, learnedEstimate, type CostModel } from '../../workflows/poli
 import { allowedIntensity, type ShadowObservation } from '../../workflows/policy/learning';
 import { TenantLedger } from '../../workflows/policy/tenant-ledger';
 import { tenantConfigSchema } from '../../workflows/policy/tenant-config';
-import type { CostEvent } from '../../workflows/messages/tenant-payloads';
+import type { CostEvent } from '../../workflows/policy/tenant-payloads';
 import { RunPlan } from '../../workflows/policy/run-plan';
 import { RunState } from '../../workflows/policy/run-state';
 import { deliveryRunInputSchema } from '../../workflows/policy/dag';

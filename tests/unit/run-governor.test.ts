@@ -5,7 +5,7 @@ import { deliveryRunInputSchema } from '../../workflows/policy/dag';
 import { COST_BATCH, RunGovernor } from '../../workflows/policy/run-governor';
 import { RunPlan } from '../../workflows/policy/run-plan';
 import { RunState } from '../../workflows/policy/run-state';
-import type { LeaseGrant, TenantPressure } from '../../workflows/messages/tenant-payloads';
+import type { LeaseGrant, TenantPressure } from '../../workflows/policy/tenant-payloads';
 import { tenantPressure } from '../helpers/pressure';
 
 const now = '2026-01-01T00:00:00.000Z';

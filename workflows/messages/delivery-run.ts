@@ -3,7 +3,7 @@
  * entity sends it (declared with the entity's messages), and its optional second argument.
  */
 import { defineQuery } from '@temporalio/workflow';
-import type { AdmissionTicket } from './tenant-payloads';
+import type { AdmissionTicket } from '../policy/tenant-payloads';
 import type { DeliveryRunResult } from '../policy/run-result';
 import type { RunPrices } from '../policy/catalog';
 

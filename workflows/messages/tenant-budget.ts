@@ -15,7 +15,7 @@ import type {
   LeaseRequest,
   QuoteInputs,
   TenantPressure,
-} from './tenant-payloads';
+} from '../policy/tenant-payloads';
 import type { ApiToken } from '../policy/api-tokens';
 import type { AlertSettlement } from '../policy/budget-alerts';
 import type { TenantConfigPatch } from '../policy/tenant-config';
@@ -33,6 +33,9 @@ export const revokeTokenUpdate = defineUpdate<{ revoked: boolean }, [{ id: strin
 export const quoteInputsQuery = defineQuery<QuoteInputs>('quoteInputs');
 /** The active tokens' ids and hashes, for the API to check a bearer token against. */
 export const authTokensQuery = defineQuery<Array<{ id: string; hash: string }>>('authTokens');
+
+/** Most runs one admitRuns update may ask for. */
+export const MAX_ADMISSIONS_PER_UPDATE = 500;
 
 /**
  * Admission before a run starts: whoever starts runs through ADOS (CLI, API, demo) asks for a batch

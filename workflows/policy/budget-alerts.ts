@@ -1,5 +1,6 @@
 import type { ArchivedPeriod } from './budget-period';
 import { toMicros, usd } from './catalog';
+import { budgetAlertId } from './ids';
 import type { AlertsConfig } from './tenant-config';
 
 /**
@@ -62,10 +63,6 @@ export interface AlertState {
 export const ALERTS_KEPT = 100;
 /** Checkpoints kept for the burn rate. */
 const BURN_CHECKPOINTS = 9;
-
-export function alertId(type: AlertType, tenantId: string, periodStart: string, threshold?: number): string {
-  return [type, tenantId, periodStart, ...(threshold !== undefined ? [String(threshold)] : [])].join(':');
-}
 
 export function emptyAlertState(): AlertState {
   return { raised: [], log: [], burn: [] };
@@ -132,7 +129,7 @@ export function raiseDue(
     at: view.now,
   };
   const raise = (body: AlertBody, periodStart = view.periodStart) => {
-    const id = alertId(body.type, view.tenantId, periodStart, body.threshold);
+    const id = budgetAlertId(body.type, view.tenantId, periodStart, body.threshold);
     if (state.raised.includes(id)) return;
     state.raised.push(id);
     fresh.push({ id, body, status: 'pending' });

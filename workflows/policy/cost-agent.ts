@@ -1,4 +1,4 @@
-import type { TenantPressure } from '../messages/tenant-payloads';
+import type { TenantPressure } from './tenant-payloads';
 import { formatUsd, usd } from './catalog';
 
 export interface CostAgentInput {

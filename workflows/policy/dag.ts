@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema } from './ids';
+import { deliveryRunWorkflowId, idSchema, parseDeliveryRunWorkflowId } from './ids';
 
 /** Limits that keep one run's history and fan-out within what one workflow handles well. */
 export const DAG_LIMITS = {
@@ -158,11 +158,25 @@ export function findCycles(nodes: readonly Pick<DagNode, 'id' | 'deps'>[]): stri
 
 export type ValidationResult = { ok: true; spec: DeliveryRunSpec } | { ok: false; problems: string[] };
 
+/** What a run is checked against besides its own input. */
+export interface RunRules {
+  /** The node kinds the deployment's workers know; absent, kinds are left to the run's worker to check. */
+  knownKinds?: ReadonlySet<string> | readonly string[];
+  /**
+   * The run's workflow id, which must be `delivery-run:{tenantId}:{runId}` for the input's tenant
+   * (and its runId, when the input gives one): a run belongs to one tenant, and the exporter, the
+   * API, the codec's key and the charge all read it from the id.
+   */
+  workflowId?: string;
+}
+
 /**
- * Validates a deliveryRun input completely: the schema, then the graph, then the node kinds the
- * workers know. Every problem is listed, so a user fixes them all in one round.
+ * The one validation of a run's start, used by every starter (CLI, HTTP API, TypeScript client, a
+ * run's own worker) and by the run itself as its last line of defence: the schema, the graph, the
+ * node kinds the deployment knows, sizes, and the workflow id's tenant and run. Every problem is
+ * listed, so a user fixes them all in one round. The spec's runId is the input's, else the id's (if given).
  */
-export function validateDeliveryRunInput(input: unknown, knownKinds?: ReadonlySet<string>): ValidationResult {
+export function validateDeliveryRunInput(input: unknown, rules: RunRules = {}): ValidationResult {
   const parsed = deliveryRunInputSchema.safeParse(input);
   if (!parsed.success) {
     return {
@@ -172,10 +186,11 @@ export function validateDeliveryRunInput(input: unknown, knownKinds?: ReadonlySe
   }
   const spec = parsed.data;
   const problems = graphProblems(spec.dag.nodes);
-  if (knownKinds) {
+  if (rules.knownKinds) {
+    const known = new Set(rules.knownKinds);
     for (const node of spec.dag.nodes) {
-      if (!knownKinds.has(node.kind))
-        problems.push(`node ${node.id} has unknown kind ${node.kind} (known: ${[...knownKinds].sort().join(', ')})`);
+      if (!known.has(node.kind))
+        problems.push(`node ${node.id} has unknown kind ${node.kind} (known: ${[...known].sort().join(', ')})`);
     }
   }
   for (const node of spec.dag.nodes) {
@@ -183,5 +198,22 @@ export function validateDeliveryRunInput(input: unknown, knownKinds?: ReadonlySe
       problems.push(`node ${node.id} params exceed ${DAG_LIMITS.maxParamsChars} characters`);
     }
   }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, spec };
+  const owner = rules.workflowId === undefined ? undefined : ownerProblem(rules.workflowId, spec);
+  if (owner) problems.push(owner);
+  const runId = spec.runId ?? (rules.workflowId ? parseDeliveryRunWorkflowId(rules.workflowId)?.runId : undefined);
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, spec: runId === undefined ? spec : { ...spec, runId } };
+}
+
+/** Why a workflow id and an input disagree on whose run this is, or undefined when they agree. */
+function ownerProblem(workflowId: string, spec: DeliveryRunSpec): string | undefined {
+  const ids = parseDeliveryRunWorkflowId(workflowId);
+  const expected = deliveryRunWorkflowId(spec.tenantId, spec.runId ?? '<runId>');
+  if (!ids)
+    return `workflow id ${workflowId}: a run's workflow id is delivery-run:{tenantId}:{runId} (here ${expected})`;
+  if (ids.tenantId !== spec.tenantId)
+    return `workflow id ${workflowId} names tenant ${ids.tenantId} but the input's tenantId is ${spec.tenantId}: a run belongs to one tenant (start it as ${expected})`;
+  if (spec.runId !== undefined && ids.runId !== spec.runId)
+    return `workflow id ${workflowId} names run ${ids.runId} but the input's runId is ${spec.runId} (start it as ${expected})`;
+  return undefined;
 }

@@ -1,5 +1,10 @@
 import { z } from 'zod';
 
+/**
+ * Every id ADOS gives a workflow, built and parsed here and nowhere else: the exporter, the API,
+ * the codec's key scope, the logs and the runs themselves read a run's tenant the same way.
+ */
+
 /** Tenant, run and node ids: safe as path segments and inside workflow ids (`^[a-z0-9][a-z0-9_-]{0,62}$`). */
 export const ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -20,7 +25,9 @@ export function assertId(kind: string, value: unknown): string {
 }
 
 export const CONTROL_TASK_QUEUE = 'ados-control';
+export const META_LEARNING_WORKFLOW_ID = 'meta-learning';
 
+/** `delivery-run:{tenantId}:{runId}`: one run of one tenant. */
 export function deliveryRunWorkflowId(tenantId: string, runId: string): string {
   return `delivery-run:${tenantId}:${runId}`;
 }
@@ -33,8 +40,30 @@ export function parseDeliveryRunWorkflowId(workflowId: string): { tenantId: stri
   return { tenantId: parts[1], runId: parts[2] };
 }
 
+/** `tenant-budget:{tenantId}`: the tenant's entity. */
 export function tenantBudgetWorkflowId(tenantId: string): string {
   return `tenant-budget:${tenantId}`;
+}
+
+/** The tenant of a `tenant-budget:{tenantId}` id, or undefined. */
+export function parseTenantBudgetWorkflowId(workflowId: string): string | undefined {
+  const [type, tenantId, ...rest] = workflowId.split(':');
+  return type === 'tenant-budget' && rest.length === 0 && isValidId(tenantId) ? tenantId : undefined;
+}
+
+/** `shadow-exploration:{tenantId}:{runId}:{nodeId}`: one node of one run explored with a cheaper model. */
+export function shadowExplorationWorkflowId(tenantId: string, runId: string, nodeId: string): string {
+  return `shadow-exploration:${tenantId}:${runId}:${nodeId}`;
+}
+
+/** `delivery-export:{tenantId}:{runId}`: the exporter child runs of earlier versions started as they closed. */
+export function deliveryExportWorkflowId(tenantId: string, runId: string): string {
+  return `delivery-export:${tenantId}:${runId}`;
+}
+
+/** An alert's id: `{type}:{tenantId}:{periodStart}[:{threshold}]`, stable per tenant, period, type and threshold. */
+export function budgetAlertId(type: string, tenantId: string, periodStart: string, threshold?: number): string {
+  return [type, tenantId, periodStart, ...(threshold !== undefined ? [String(threshold)] : [])].join(':');
 }
 
 /** One workflow per alert, so Temporal refuses a second delivery of the same alert. */
@@ -42,4 +71,23 @@ export function budgetAlertWorkflowId(alertId: string): string {
   return `budget-alert:${alertId}`;
 }
 
-export const META_LEARNING_WORKFLOW_ID = 'meta-learning';
+/**
+ * The tenant a workflow belongs to, for every ADOS workflow whose id names one (runs, entities,
+ * shadows, exporters, alerts); undefined for the others (meta-learning, the export sweep).
+ */
+export function tenantOfWorkflowId(workflowId: string | undefined): string | undefined {
+  if (!workflowId) return undefined;
+  const parts = workflowId.split(':');
+  switch (parts[0]) {
+    case 'delivery-run':
+    case 'tenant-budget':
+    case 'shadow-exploration':
+    case 'delivery-export':
+      return parts[1];
+    case 'budget-alert':
+      // budget-alert:{type}:{tenantId}:{periodStart}…
+      return parts[2];
+    default:
+      return undefined;
+  }
+}

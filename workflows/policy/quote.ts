@@ -1,6 +1,6 @@
 import { usd, type RunPrices } from './catalog';
 import type { DeliveryRunSpec } from './dag';
-import type { QuoteInputs } from '../messages/tenant-payloads';
+import type { QuoteInputs } from './tenant-payloads';
 import { RunPlan } from './run-plan';
 import { RunState } from './run-state';
 

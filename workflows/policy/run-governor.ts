@@ -1,4 +1,4 @@
-import type { CostEvent, LeaseGrant, LeaseRequest, TenantPressure } from '../messages/tenant-payloads';
+import type { CostEvent, LeaseGrant, LeaseRequest, TenantPressure } from './tenant-payloads';
 import type { DagNode } from './dag';
 import { decideCost, type CostAction, type CostVerdict } from './cost-agent';
 import type { RunPlan } from './run-plan';

@@ -1,7 +1,7 @@
 import type { DagNode, DeliveryRunSpec } from './dag';
 import type { CostCategory } from './catalog';
 import type { DeliveryRunResult, NodeResult, RunStatus, CostDecision } from './run-result';
-import type { CostEvent, ChargePricing } from '../messages/tenant-payloads';
+import type { CostEvent, ChargePricing } from './tenant-payloads';
 import { formatUsd, toMicros, usd } from './catalog';
 
 /** What a finished node activity reports back. */

@@ -34,7 +34,7 @@ import type {
   QuoteInputs,
   TenantPressure,
   WaitingRun,
-} from '../messages/tenant-payloads';
+} from './tenant-payloads';
 
 /** Everything the entity carries across continue-as-new. */
 export interface TenantLedgerState {
@@ -260,6 +260,7 @@ export class TenantLedger {
     if (this.budgetStatus() === 'EXCEEDED') {
       return {
         kind: 'REJECTED',
+        code: 'BUDGET_EXCEEDED',
         runId: request.runId,
         reason: `budget exceeded: spent $${usd(this.spentMicros()).toFixed(6)} of $${this.config.budgetUsd} this period`,
       };
@@ -348,7 +349,12 @@ export class TenantLedger {
       for (const w of this.state.waiting.splice(0)) {
         replies.push({
           workflowId: w.workflowId,
-          decision: { kind: 'REJECTED', runId: w.runId, reason: 'budget exceeded while waiting for admission' },
+          decision: {
+            kind: 'REJECTED',
+            code: 'BUDGET_EXCEEDED',
+            runId: w.runId,
+            reason: 'budget exceeded while waiting for admission',
+          },
         });
       }
       return replies;

@@ -5,7 +5,7 @@ import type { BudgetStatus } from './budget-status';
 import type { ArchivedPeriod } from './budget-period';
 import type { TenantConfig } from './tenant-config';
 import type { ApiToken } from './api-tokens';
-import type { InFlightRun, WaitingRun } from '../messages/tenant-payloads';
+import type { InFlightRun, WaitingRun } from './tenant-payloads';
 import type { Intensity, LearningEvent, ModelPreference, VariantEvidenceSummary } from './learning';
 
 /** A tenant as its status query, the CLI, the API and the exporter show it. */

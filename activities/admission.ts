@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { admitRunsUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/tenant-budget';
+import { admitRunsUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/messages/tenant-budget';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import type { AdmissionRequest, AdmissionTicket } from '../workflows/messages/tenant-payloads';
+import type { AdmissionRequest, AdmissionTicket } from '../workflows/policy/tenant-payloads';
 
 /**
  * How long a starter waits for its tenant's admission answer before starting the run without a
@@ -65,7 +65,12 @@ class TenantAdmissions {
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
         const reason = `unknown tenant ${this.tenantId}: create it first (ados tenant set ${this.tenantId})`;
-        return requests.map((r) => ({ kind: 'REJECTED' as const, runId: r.runId, reason }));
+        return requests.map((r) => ({
+          kind: 'REJECTED' as const,
+          code: 'UNKNOWN_TENANT' as const,
+          runId: r.runId,
+          reason,
+        }));
       }
       return undefined;
     }

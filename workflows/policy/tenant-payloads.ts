@@ -1,7 +1,7 @@
-import type { CostCategory, NegotiatedRate } from '../policy/catalog';
-import type { BudgetStatus } from '../policy/budget-status';
-import type { TenantConfig } from '../policy/tenant-config';
-import type { RunLearning, ShadowObservation } from '../policy/learning';
+import type { CostCategory, NegotiatedRate } from './catalog';
+import type { BudgetStatus } from './budget-status';
+import type { TenantConfig } from './tenant-config';
+import type { RunLearning, ShadowObservation } from './learning';
 
 /**
  * What runs, starters and the tenantBudget entity send each other (the payloads of the messages in
@@ -110,7 +110,15 @@ export type AdmissionDecision =
       learning?: RunLearning;
     }
   | { kind: 'WAITING'; runId: string; position: number }
-  | { kind: 'REJECTED'; runId: string; reason: string };
+  | {
+      kind: 'REJECTED';
+      runId: string;
+      reason: string;
+      /** Why, for programs: the tenant is over budget, or does not exist. Absent in answers of earlier versions. */
+      code?: RejectionCode;
+    };
+
+export type RejectionCode = 'BUDGET_EXCEEDED' | 'UNKNOWN_TENANT';
 
 /** An answer given before the run starts, which the run carries in its launch: it needs no admission message. */
 export type AdmissionTicket = Extract<AdmissionDecision, { kind: 'ADMITTED' | 'REJECTED' }>;

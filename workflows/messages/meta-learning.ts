@@ -1,0 +1,44 @@
+/**
+ * The metaLearning entity's message API: every signal and query it takes, declared once.
+ * Tenant entities (through the control activities), clients and tests import these.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { CostStats, PriorsConfig, PublishedPriors } from '../policy/priors';
+import type { PrivacyAccounts, PrivacyStanding } from '../policy/privacy-budget';
+
+/** An opted-in tenant's latest cost statistics; replaces its previous contribution. */
+export const contributeStatsSignal = defineSignal<[{ tenantId: string; stats: CostStats }]>('contributeStats');
+/** A tenant opted out: its statistics leave every future release. Past releases cannot be recalled. */
+export const withdrawStatsSignal = defineSignal<[{ tenantId: string }]>('withdrawStats');
+/** The latest release of noised priors (undefined before the first). */
+export const priorsQuery = defineQuery<PublishedPriors | undefined>('priors');
+/** Who contributes to which coordinate, and the release count: never the values. */
+export const metaLearningStatusQuery = defineQuery<MetaLearningStatus>('status');
+
+export interface MetaLearningStatus {
+  contributors: string[];
+  releases: number;
+  /** How a tenant's privacy loss adds up over releases. */
+  composition: 'basic';
+  /** The most ε any tenant's data has lost in its current accounting period. */
+  epsilonSpent: number;
+  /** Each contributor's (and each former contributor's) account: ε spent and left, when it renews, whether it is left out. */
+  privacy: PrivacyStanding[];
+  config: PriorsConfig;
+  coordinates: Array<{ key: string; basis: string; contributors: number; noiseScale: number }>;
+}
+
+/** What the entity starts with: its configuration, and after a continue-as-new its state. */
+export interface MetaLearningInput {
+  config?: Partial<PriorsConfig>;
+  state?: MetaLearningState;
+}
+
+export interface MetaLearningState {
+  contributions: Record<string, CostStats>;
+  published?: PublishedPriors;
+  releases: number;
+  dirty: boolean;
+  /** Absent in states written before privacy accounts existed. */
+  accounts?: PrivacyAccounts;
+}

@@ -1,0 +1,90 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  patched,
+  proxyLocalActivities,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  validateDeliveryRunInput,
+  type DeliveryRunInput,
+  type DeliveryRunSpec,
+  type ValidationResult,
+} from '../policy/dag';
+import { parseDeliveryRunWorkflowId } from '../policy/ids';
+import type { RunLaunch } from '../messages/delivery-run';
+import type { ControlActivities, DeploymentSettings } from '../node-task';
+
+const { deploymentSettings } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s' });
+/** A launch waits for its tenant's admission answer up to 5 s (activities/admission.ts) before it leaves the run to ask by signal. */
+const { launchRun } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '30s' });
+
+/** New bare runs are launched by their worker; runs recorded before read their settings and asked by signal. */
+export const LAUNCH_IN_WORKER_PATCH = 'ados-launch-in-worker';
+
+/** A run's start: its input checked, and what it knows before its first node. */
+export interface RunStart {
+  spec: DeliveryRunSpec & { runId: string };
+  /**
+   * Its launch: given by an ADOS starter, or made by its own worker for a run started bare. A run
+   * with a launch holding no ticket asks its tenant by signal (it must wait, or no answer came).
+   */
+  launch?: RunLaunch;
+  /** Settings read from the worker, by runs recorded before launches were made in the worker. */
+  settings?: DeploymentSettings;
+}
+
+/** How the opening went: the run's start, or every problem of its input. */
+export type RunOpening = ({ ok: true } & RunStart) | { ok: false; problems: string[]; settings?: DeploymentSettings };
+
+/**
+ * The run's first step, the same for every door: a run started by an ADOS starter brings its
+ * launch; a run started bare (the Temporal CLI, a plain client) has its worker make the same launch
+ * (the one validation, prices, admission) before anything else. Admission comes only after the
+ * validation passed, so an invalid run never holds a slot.
+ */
+export async function openRun(input: DeliveryRunInput, given: RunLaunch | undefined): Promise<RunOpening> {
+  const { workflowId } = workflowInfo();
+  if (given?.kindsChecked) return opened(validateDeliveryRunInput(input, { workflowId }), { launch: given });
+  if (given) {
+    // Runs recorded by starters that left custom kinds to the run: settings first, then the check.
+    const settings = await deploymentSettings();
+    return opened(validateDeliveryRunInput(input, { knownKinds: settings.nodeKinds, workflowId }), {
+      launch: given,
+      settings,
+    });
+  }
+  if (patched(LAUNCH_IN_WORKER_PATCH)) {
+    // Not cancellable: a cancel that arrives meanwhile must still find the ticket, to give its slot back.
+    const made = await CancellationScope.nonCancellable(() => launchRun({ input, workflowId }));
+    if ('problems' in made) return { ok: false, problems: made.problems };
+    // The last line of defence: the same validation again, in the workflow (the kinds were checked by the launch).
+    return opened(validateDeliveryRunInput(input, { workflowId }), { launch: made.launch });
+  }
+  const settings = await deploymentSettings();
+  const validation = validateDeliveryRunInput(input, { knownKinds: settings.nodeKinds });
+  if (!validation.ok) return { ok: false, problems: validation.problems, settings };
+  // These runs took their runId from `delivery-run:{tenant}:{run}` when it named their tenant.
+  const fromId = parseDeliveryRunWorkflowId(workflowId);
+  const spec = validation.spec;
+  const runId = spec.runId ?? (fromId?.tenantId === spec.tenantId ? fromId.runId : undefined) ?? uuid4();
+  return { ok: true, spec: { ...spec, runId }, settings };
+}
+
+function opened(validation: ValidationResult, start: Omit<RunStart, 'spec'>): RunOpening {
+  if (!validation.ok)
+    return { ok: false, problems: validation.problems, ...(start.settings ? { settings: start.settings } : {}) };
+  // With a workflow id checked, the spec's runId is the input's or the id's.
+  return { ok: true, spec: validation.spec as DeliveryRunSpec & { runId: string }, ...start };
+}
+
+/** The failure of a run whose input is invalid: at once, not retried, every problem listed. */
+export function invalidInput(problems: string[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'InvalidDeliveryInput',
+    message: `invalid deliveryRun input: ${problems.join('; ')}`,
+    nonRetryable: true,
+    details: [{ problems }],
+  });
+}
