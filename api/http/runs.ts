@@ -60,13 +60,11 @@ export async function runRoutes(app: FastifyInstance, { client }: { client: Clie
         throw admission.code === 'UNKNOWN_TENANT'
           ? new ApiError(404, 'NOT_FOUND', admission.reason, undefined, { runId })
           : new ApiError(429, 'BUDGET_EXCEEDED', admission.reason, undefined, { runId });
-      return reply
-        .code(202)
-        .send({
-          runId,
-          workflowId,
-          status: admission.status === 'ADMITTED' ? ('RUNNING' as const) : ('ADMITTING' as const),
-        });
+      return reply.code(202).send({
+        runId,
+        workflowId,
+        status: admission.status === 'ADMITTED' ? ('RUNNING' as const) : ('ADMITTING' as const),
+      });
     },
   );
 
