@@ -20,7 +20,7 @@ import {
 import { metaLearning } from '../workflows/meta-learning';
 import { contributeStatsSignal, priorsQuery, withdrawStatsSignal } from '../workflows/messages/meta-learning';
 import type { PriorsConfig } from '../workflows/policy/priors';
-import type { ControlActivities, DeploymentSettings, ExportActivities } from '../workflows/node-task';
+import type { ControlActivities, DeploymentSettings, ExportActivities, SlotActivities } from '../workflows/node-task';
 import { exportFinished, exportRun, exportTenant } from './export/exporter';
 import { writeQueueState } from './export/queue-state';
 import { nodeKinds } from './nodes/registry';
@@ -59,6 +59,18 @@ export async function releaseClosedRuns(client: Client, tenantId: string, now = 
   return released;
 }
 
+/** The tenants whose entities run. */
+async function runningTenants(client: Client): Promise<string[]> {
+  const tenants: string[] = [];
+  for await (const entity of client.workflow.list({
+    query: `WorkflowType = 'tenantBudget' AND ExecutionStatus = 'Running'`,
+  })) {
+    const tenantId = parseTenantBudgetWorkflowId(entity.workflowId);
+    if (tenantId) tenants.push(tenantId);
+  }
+  return tenants;
+}
+
 /** An admitted run whose workflow does not exist this long after admission was never started. */
 const NEVER_STARTED_AFTER_MS = 60_000;
 
@@ -79,7 +91,7 @@ export function lazyClient(target: TemporalTarget = temporalTarget()): () => Pro
  */
 export function createControlActivities(
   getClient: () => Promise<Client> = lazyClient(),
-): ControlActivities & ExportActivities {
+): ControlActivities & ExportActivities & SlotActivities {
   return {
     async exportRunArtifacts({ tenantId, runId }) {
       const c = await getClient();
@@ -100,12 +112,7 @@ export function createControlActivities(
         since ? { closedSince: new Date(Date.parse(since) - SWEEP_OVERLAP_MS).toISOString() } : {},
       );
       // Every tenant's files are refreshed periodically, not only those with newly finished runs.
-      for await (const entity of c.workflow.list({
-        query: `WorkflowType = 'tenantBudget' AND ExecutionStatus = 'Running'`,
-      })) {
-        const tenantId = parseTenantBudgetWorkflowId(entity.workflowId);
-        if (!tenantId) continue;
-        await releaseClosedRuns(c, tenantId);
+      for (const tenantId of await runningTenants(c)) {
         if (!(tenantId in tenants) && !(tenantId in tenantErrors))
           await exportTenant(c, tenantId).catch((err: Error) => (tenantErrors[tenantId] = err.message));
       }
@@ -116,26 +123,27 @@ export function createControlActivities(
       writeFileAtomic(sweepWatermarkFile(), json({ since: began.toISOString() }));
       return { exported: runs.filter((r) => r.exported).length, queues, failedTenants: Object.keys(tenantErrors) };
     },
-    async deploymentSettings(): Promise<DeploymentSettings> {
-      const config = loadConfig();
-      return {
-        nodePartitions: config.ADOS_NODE_PARTITIONS,
-        nodeKinds: nodeKinds()
-          .map((k) => k.kind)
-          .sort(),
-        prices: runPrices(),
-      };
+    async reclaimSlots() {
+      const c = await getClient();
+      let released = 0;
+      for (const tenantId of await runningTenants(c)) released += (await releaseClosedRuns(c, tenantId)).length;
+      return { released };
     },
-    async launchRun({ input, workflowId }) {
-      const outcome = await launchRun(await getClient(), input, {
-        knownKinds: nodeKinds().map((k) => k.kind),
+    async deploymentSettings(run): Promise<DeploymentSettings> {
+      const config = loadConfig();
+      const kinds = nodeKinds()
+        .map((k) => k.kind)
+        .sort();
+      const settings = { nodePartitions: config.ADOS_NODE_PARTITIONS, nodeKinds: kinds };
+      if (!run) return { ...settings, prices: runPrices() };
+      const outcome = await launchRun(await getClient(), run.input, {
+        knownKinds: kinds,
         authoritativeKinds: true,
-        nodePartitions: loadConfig().ADOS_NODE_PARTITIONS,
-        workflowId,
+        nodePartitions: config.ADOS_NODE_PARTITIONS,
+        workflowId: run.workflowId,
       });
-      if (!outcome.ok) return { problems: outcome.problems };
-      // The worker knows every kind it runs, so a valid run here always has its launch.
-      return { launch: outcome.launch! };
+      // This worker knows every kind it runs, so a valid run always gets its launch here (its prices with it).
+      return { ...settings, launched: outcome.ok ? { launch: outcome.launch! } : { problems: outcome.problems } };
     },
     async laplaceUniforms({ count }) {
       return secureUniforms(count);

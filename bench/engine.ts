@@ -54,6 +54,13 @@ export const diamond10 = (): BenchNode[] => [
  */
 export const GOVERNED_CHAIN5 = { runEvents: 36, workflowTasks: 6, bareEvents: 35 } as const;
 
+/**
+ * The same run started with a plain Temporal client (the Temporal CLI), which passes no launch: its
+ * worker makes the launch in the settings local activity (one marker), and the run sets its first
+ * search attributes itself (one upsert more). Pinned by the same test.
+ */
+export const PLAIN_CHAIN5 = { runEvents: 38, workflowTasks: 6 } as const;
+
 const EventType = temporal.api.enums.v1.EventType;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 

@@ -28,16 +28,17 @@ export interface DeploymentSettings {
   exportOnClose?: boolean;
   /** The LLM prices a run started without a launch estimates with (recorded with this marker). */
   prices?: RunPrices;
+  /** A bare run's launch, or the problems of its input (runs of this version). */
+  launched?: { problems: string[] } | { launch: RunLaunch };
 }
 
 export interface ControlActivities {
-  /** Settings for runs recorded before launches were made in the worker. */
-  deploymentSettings(): Promise<DeploymentSettings>;
   /**
-   * A run started bare is launched by its worker as ADOS starters launch theirs: the one validation
-   * against the kinds the worker knows, the prices, and the tenant's admission (activities/run-launch.ts).
+   * The worker's settings; given a run started bare, also its launch, made as ADOS starters make
+   * theirs (activities/run-launch.ts: the one validation against the kinds the worker knows, the
+   * prices, the tenant's admission). Runs of earlier versions recorded the settings alone.
    */
-  launchRun(input: { input: unknown; workflowId: string }): Promise<{ problems: string[] } | { launch: RunLaunch }>;
+  deploymentSettings(run?: { input: unknown; workflowId: string }): Promise<DeploymentSettings>;
   /** Uniform draws in (-0.5, 0.5) from the OS's CSPRNG, for the Laplace noise of the priors. */
   laplaceUniforms(input: { count: number }): Promise<number[]>;
   /** Sends an opted-in tenant's statistics to `meta-learning` (starting it if needed); returns the latest priors. */
@@ -62,6 +63,11 @@ export interface AlertDelivery {
 export interface AlertActivities {
   /** Signs the alert (Standard Webhooks) and POSTs it; throws while the receiver does not take it. */
   deliverAlert(input: AlertDelivery): Promise<{ status: number; attempt: number }>;
+}
+
+/** The sweep's safety net for slots: runs the entity counts in flight whose workflows have closed. */
+export interface SlotActivities {
+  reclaimSlots(): Promise<{ released: number }>;
 }
 
 /** Activities of the control worker that write artifacts. */

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
-import { GOVERNED_CHAIN5, chain5 } from '../../bench/engine';
-import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
+import { GOVERNED_CHAIN5, PLAIN_CHAIN5, chain5 } from '../../bench/engine';
+import { deliveryRun } from '../../workflows/delivery-run';
+import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workflows/policy/ids';
 import { tenantStatusQuery } from '../../workflows/messages/tenant-budget';
 import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
 
@@ -28,14 +29,12 @@ describe('the engine tax', () => {
     assert.equal((await runOutcome(handle)).status, 'COMPLETED');
     const events = await history(handle.workflowId);
     const count = (attr: string) => events.filter((e) => (e as Record<string, unknown>)[attr]).length;
-    assert.ok(
-      events.length <= GOVERNED_CHAIN5.runEvents,
-      `the run's history grew to ${events.length} events (pinned: ${GOVERNED_CHAIN5.runEvents})`,
+    assert.equal(
+      events.length,
+      GOVERNED_CHAIN5.runEvents,
+      `the run's history has ${events.length} events (pinned: ${GOVERNED_CHAIN5.runEvents})`,
     );
-    assert.ok(
-      count('workflowTaskCompletedEventAttributes') <= GOVERNED_CHAIN5.workflowTasks,
-      `${count('workflowTaskCompletedEventAttributes')} workflow tasks`,
-    );
+    assert.equal(count('workflowTaskCompletedEventAttributes'), GOVERNED_CHAIN5.workflowTasks, 'workflow tasks');
     assert.equal(count('markerRecordedEventAttributes'), 0, 'no local activity or patch marker');
     assert.equal(count('startChildWorkflowExecutionInitiatedEventAttributes'), 0, 'no child workflow');
     assert.equal(
@@ -59,6 +58,46 @@ describe('the engine tax', () => {
       (e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionSignaledEventAttributes,
     ).length;
     assert.equal(messages, 2, 'one admission update and one release signal');
+    assert.ok(entityEvents.length <= 9, `the entity recorded ${entityEvents.length} events for the run`);
+  });
+
+  test(`a chain5 run started with a plain Temporal client (no launch) costs ${PLAIN_CHAIN5.runEvents} events, its worker launching it as an ADOS starter would, and its entity the same two messages`, async () => {
+    await configureTenant(env.client, 'plain', { budgetUsd: 10, learning: { intensity: 'CONSERVATIVE' } });
+    const entity = env.client.workflow.getHandle(tenantBudgetWorkflowId('plain'));
+    const { runId: entityRunId } = await entity.describe();
+    const before = (await history(entity.workflowId, entityRunId)).length;
+
+    // What `temporal workflow start --type deliveryRun` sends: the input, nothing else.
+    const handle = await env.client.workflow.start(deliveryRun, {
+      workflowId: deliveryRunWorkflowId('plain', 'chain5'),
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [{ tenantId: 'plain', maxParallelism: 8, dag: { name: 'chain5', nodes: chain5() } }],
+    });
+    assert.equal((await runOutcome(handle)).status, 'COMPLETED');
+    const events = await history(handle.workflowId);
+    const count = (attr: string) => events.filter((e) => (e as Record<string, unknown>)[attr]).length;
+    assert.equal(events.length, PLAIN_CHAIN5.runEvents, `the run's history (pinned: ${PLAIN_CHAIN5.runEvents})`);
+    assert.equal(count('workflowTaskCompletedEventAttributes'), PLAIN_CHAIN5.workflowTasks, 'workflow tasks');
+    assert.equal(count('markerRecordedEventAttributes'), 1, 'one marker: the settings local activity, with the launch');
+    assert.equal(
+      count('upsertWorkflowSearchAttributesEventAttributes'),
+      2,
+      'its first status (a starter sets it with the start) and its final one',
+    );
+    assert.equal(
+      count('signalExternalWorkflowExecutionInitiatedEventAttributes'),
+      0,
+      'admitted by its worker, released through it',
+    );
+    await eventually(
+      async () => ((await entity.query(tenantStatusQuery)).runsInFlight.length === 0 ? true : undefined),
+      { what: 'the run to give its slot back' },
+    );
+    const entityEvents = (await history(entity.workflowId, entityRunId)).slice(before);
+    const messages = entityEvents.filter(
+      (e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionSignaledEventAttributes,
+    ).length;
+    assert.equal(messages, 2, 'the same admission update and release signal as an ADOS start');
     assert.ok(entityEvents.length <= 9, `the entity recorded ${entityEvents.length} events for the run`);
   });
 });

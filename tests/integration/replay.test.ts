@@ -18,7 +18,7 @@ const run = promisify(execFile);
  * somewhere. Those up to before-codec were recorded with payloads in plain JSON; today's are sealed
  * with the fixtures' key ring.
  */
-const RELEASES = ['0.1.0', 'before-prices', 'before-chains', 'before-codec'];
+const RELEASES = ['0.1.0', 'before-prices', 'before-chains', 'before-codec', 'before-worker-launch'];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */
 function fixtures({ releases = false } = {}): Array<{ name: string; path: string; history: unknown }> {
@@ -47,6 +47,8 @@ describe('replay of recorded histories', () => {
       'explored',
       'learned-model',
       'started-bare',
+      'started-bare-waited',
+      'foreign-tenant',
       'negotiated-rate',
     ]) {
       assert.ok(names.includes(`deliveryRun-${variant}.json`), `deliveryRun-${variant}`);
@@ -103,6 +105,8 @@ describe('replay of recorded histories', () => {
       explored: 'COMPLETED',
       'learned-model': 'COMPLETED',
       'started-bare': 'COMPLETED',
+      'started-bare-waited': 'COMPLETED',
+      'foreign-tenant': 'workflow failed',
       'negotiated-rate': 'COMPLETED',
     };
     for (const [variant, outcome] of Object.entries(expected)) {

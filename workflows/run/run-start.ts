@@ -1,11 +1,4 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  patched,
-  proxyLocalActivities,
-  uuid4,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, proxyLocalActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import {
   validateDeliveryRunInput,
   type DeliveryRunInput,
@@ -16,12 +9,8 @@ import { parseDeliveryRunWorkflowId } from '../policy/ids';
 import type { RunLaunch } from '../messages/delivery-run';
 import type { ControlActivities, DeploymentSettings } from '../node-task';
 
-const { deploymentSettings } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s' });
 /** A launch waits for its tenant's admission answer up to 5 s (activities/admission.ts) before it leaves the run to ask by signal. */
-const { launchRun } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '30s' });
-
-/** New bare runs are launched by their worker; runs recorded before read their settings and asked by signal. */
-export const LAUNCH_IN_WORKER_PATCH = 'ados-launch-in-worker';
+const { deploymentSettings } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '30s' });
 
 /** A run's start: its input checked, and what it knows before its first node. */
 export interface RunStart {
@@ -55,14 +44,16 @@ export async function openRun(input: DeliveryRunInput, given: RunLaunch | undefi
       settings,
     });
   }
-  if (patched(LAUNCH_IN_WORKER_PATCH)) {
-    // Not cancellable: a cancel that arrives meanwhile must still find the ticket, to give its slot back.
-    const made = await CancellationScope.nonCancellable(() => launchRun({ input, workflowId }));
-    if ('problems' in made) return { ok: false, problems: made.problems };
-    // The last line of defence: the same validation again, in the workflow (the kinds were checked by the launch).
-    return opened(validateDeliveryRunInput(input, { workflowId }), { launch: made.launch });
+  // Not cancellable: a cancel that arrives meanwhile must still find the ticket, to give its slot back.
+  const settings = await CancellationScope.nonCancellable(() => deploymentSettings({ input, workflowId }));
+  // Which version recorded the run is in its history: this one's settings marker carries the launch.
+  // (A patch would say it too, at two more events a run: its marker and its search-attribute upsert.)
+  if (settings.launched) {
+    if ('problems' in settings.launched) return { ok: false, problems: settings.launched.problems };
+    // The last line of defence: the same validation again, in the workflow (the launch checked the kinds).
+    return opened(validateDeliveryRunInput(input, { workflowId }), { launch: settings.launched.launch });
   }
-  const settings = await deploymentSettings();
+  // Recorded by an earlier version: the settings alone; the run asks its tenant by signal.
   const validation = validateDeliveryRunInput(input, { knownKinds: settings.nodeKinds });
   if (!validation.ok) return { ok: false, problems: validation.problems, settings };
   // These runs took their runId from `delivery-run:{tenant}:{run}` when it named their tenant.
