@@ -14,7 +14,8 @@ import { configureTenant, connectClient, runOutcome, startRun } from '../api/cli
 import { environment } from '../infra/config';
 import { benchServer, benchServerKind, nodeProcesses } from './target';
 import { bareDag } from '../workflows/bare-dag';
-import { CONTROL_TASK_QUEUE, tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import { deliveryRun } from '../workflows/delivery-run';
 import { nodeTaskQueue } from '../workflows/policy/routing';
 import type { DeliveryRunResult } from '../workflows/policy/run-result';
 
@@ -374,7 +375,12 @@ export async function governedBatch(
   workers: WorkerProcess,
   nodes: BenchNode[],
   count: number,
-  { concurrency = count, name = 'dag', staggerMs = 0 } = {},
+  {
+    concurrency = count,
+    name = 'dag',
+    staggerMs = 0,
+    door = 'ados',
+  }: { concurrency?: number; name?: string; staggerMs?: number; door?: StartDoor } = {},
 ): Promise<EngineBatch> {
   const id = batchSeq++;
   const tenantId = `engine-${id}`;
@@ -386,12 +392,24 @@ export async function governedBatch(
   });
   const mark = await entityMark(client, tenantId);
   const start = async (i: number) => {
-    const handle = await startRun(client, { tenantId, runId: `g${i}`, maxParallelism: 8, dag: { name, nodes } });
+    const input = { tenantId, runId: `g${i}`, maxParallelism: 8, dag: { name, nodes } };
+    // A plain start is what `temporal workflow start` sends: the input alone; the run's worker launches it.
+    const handle =
+      door === 'ados'
+        ? await startRun(client, input)
+        : await client.workflow.start(deliveryRun, {
+            workflowId: deliveryRunWorkflowId(tenantId, input.runId),
+            taskQueue: CONTROL_TASK_QUEUE,
+            args: [input],
+          });
     return { workflowId: handle.workflowId, result: async () => (await runOutcome(handle)).status === 'COMPLETED' };
   };
   const measured = await batch(workers, { count, nodes: nodes.length, concurrency, staggerMs, start });
   return describeBatch(client, await entityEventsSince(client, tenantId, mark), measured);
 }
+
+/** How a governed run is started: by an ADOS starter (with its launch), or by a plain Temporal client (the Temporal CLI). */
+export type StartDoor = 'ados' | 'plain';
 
 /** The same DAG as a bare Temporal workflow: same activities, queue, timeouts, retries and parallelism. */
 export async function bareBatch(
@@ -446,6 +464,8 @@ export interface EngineReport {
   /** The server measured on, and how many node-worker processes (0: one process for every role). */
   server?: string;
   nodeProcesses?: number;
+  /** One chain5 batch per start path: an ADOS start, a plain Temporal start, and bare Temporal. */
+  doors?: { runs: number; ados: EngineBatch; plain: EngineBatch; bare: EngineBatch };
   /** Below saturation: `concurrency` runs in flight at a time, of 250-ms nodes, back to back in staggered lanes. */
   light: { concurrency: number; runs: number; governed: EngineBatch; bare: EngineBatch; p50LatencyDeltaMs: number };
   /** Where the worker's time goes under the governed and the bare load (bench:engine --profile). */
@@ -500,6 +520,17 @@ export async function measureEngine(
       );
     }
   }
+  // The two doors of a governed run, beside bare Temporal, on the same server and worker.
+  const doorRuns = levels[0]!;
+  const doors = {
+    runs: doorRuns,
+    ados: await governedBatch(client, workers, chain5(), doorRuns, { name: 'chain5' }),
+    plain: await governedBatch(client, workers, chain5(), doorRuns, { name: 'chain5', door: 'plain' }),
+    bare: await bareBatch(client, workers, chain5(), doorRuns),
+  };
+  process.stderr.write(
+    `  start paths (chain5 × ${doorRuns}): events ${doors.ados.eventsPerRun.total} (ados) / ${doors.plain.eventsPerRun.total} (plain) / ${doors.bare.eventsPerRun.total} (bare)\n`,
+  );
   // Ten lanes, staggered across one run's length so that the runs in flight are spread out.
   const concurrency = 10;
   const staggerMs = 130;
@@ -517,6 +548,7 @@ export async function measureEngine(
     workerOptions: BENCH_WORKER_OPTIONS,
     server: benchServerKind(),
     nodeProcesses: nodeProcesses(),
+    doors,
     light: {
       concurrency,
       runs: lightRuns,

@@ -15,6 +15,7 @@ import { decideCost } from '../workflows/policy/cost-agent';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import {
   GOVERNED_CHAIN5,
+  PLAIN_CHAIN5,
   chain5,
   diamond10,
   measureEngine,
@@ -291,6 +292,25 @@ function markdown(r: Record<string, unknown>): string {
     '',
     `Below saturation, ${l.concurrency} runs in flight of a chain of five 250-ms nodes (${l.runs} runs each): run latency p50 governed ${l.governed.latencyMs.p50} ms, bare ${l.bare.latencyMs.p50} ms, **+${l.p50LatencyDeltaMs} ms** (goal ≤ 25 ms); the start call p50 / p99 governed ${l.governed.startCallMs.p50} / **${l.governed.startCallMs.p99} ms** (goal p99 ≤ 20 ms), bare ${l.bare.startCallMs.p50} / ${l.bare.startCallMs.p99} ms. A governed chain5 run's own history is pinned by a test at ${GOVERNED_CHAIN5.runEvents} events (bare ${GOVERNED_CHAIN5.bareEvents}).`,
     '',
+    ...(e.doors
+      ? [
+          `| start path: governed chain5 × ${e.doors.runs}, same server and worker | history events per run (run + started workflows + entity share) | events / bare | workflow tasks per run | worker CPU ms per run | wall |`,
+          '|---|---|---|---|---|---|',
+          ...(
+            [
+              ['ADOS start (`ados run start`, the API, the TypeScript client): the launch rides in the start', e.doors.ados],
+              ['plain Temporal start (`temporal workflow start`): its worker makes the launch', e.doors.plain],
+              ['bare Temporal (no governance)', e.doors.bare],
+            ] as const
+          ).map(
+            ([label, b]) =>
+              `| ${label} | ${ev(b)} | **${Math.round((b.eventsPerRun.total / e.doors!.bare.eventsPerRun.total) * 1000) / 1000}** | ${b.workflowTasksPerRun} | ${b.workerCpuMsPerRun} | ${b.wallMs} ms |`,
+          ),
+          '',
+          `Pinned by a test: a chain5 run's own history is ${GOVERNED_CHAIN5.runEvents} events started by ADOS and ${PLAIN_CHAIN5.runEvents} started plain (bare ${GOVERNED_CHAIN5.bareEvents}); the plain start's two more are the settings marker that carries its launch and the upsert of its first status, which an ADOS starter sets with the start.`,
+          '',
+        ]
+      : []),
     '| scenario | runs in flight | completed / other / lost | nodes/s | run latency p50 / p95 / p99 | admission wait p50 / p99 | entity messages per run | peak entity history | worker RSS |',
     '|---|---|---|---|---|---|---|---|---|',
     `| scale: ${s.tenants} tenants × ${s.runsPerTenant} | ${s.inFlight} | ${s.byStatus.COMPLETED ?? 0} / ${s.inFlight - (s.byStatus.COMPLETED ?? 0) - s.lost} / ${s.lost} | ${s.nodesPerSec} | ${s.latencyMs.p50} / ${s.latencyMs.p95} / ${s.latencyMs.p99} ms | ${s.admissionWaitMs.p50} / ${s.admissionWaitMs.p99} ms | ${s.entityMessagesPerRun} | ${s.peakEntityHistory} | ${s.workerRssMb} MiB |`,
