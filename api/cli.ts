@@ -178,13 +178,13 @@ program
     const client = codec && (await temporalClient(temporalTarget({ address: server.address })));
     const stopCodec = codec && client && (await codec.serve(client, server.uiUrl ?? config.ADOS_WEB_UI_URL));
     print(
-      { address: server.address, uiUrl: server.uiUrl, db: opts.db, started: true, codec: codec?.cliEnv },
+      { address: server.address, uiUrl: server.uiUrl, db: opts.db, started: true, codec: codec?.shownCliEnv },
       () =>
         `Temporal dev server at ${server.address} · Web UI ${server.uiUrl} · state in ${opts.db}` +
         (codec
           ? `\npayloads are encrypted; the Web UI decodes them through the codec server at ${codec.url}; for the Temporal CLI:\n` +
-            `  export ${Object.entries(codec.cliEnv)
-              .map(([k, v]) => `${k}='${v}'`)
+            `  export ${Object.entries(codec.shownCliEnv)
+              .map(([k, v]) => `${k}="${v}"`)
               .join(' ')}`
           : '') +
         '\nCtrl-C to stop',

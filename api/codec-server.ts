@@ -144,6 +144,14 @@ export async function planLocalCodecServer(adminToken: string | undefined, logge
     uiEndpoint: `${url}/t/${token}`,
     /** For the Temporal CLI: every `temporal` command then shows and sends decoded payloads. */
     cliEnv: { TEMPORAL_CODEC_ENDPOINT: url, TEMPORAL_CODEC_AUTH: `Bearer ${token}` },
+    /**
+     * The same, as printed for the user: a session token as it is (it exists for this session only),
+     * the deployment's ADOS_ADMIN_TOKEN by reference, so that it never lands in a terminal log.
+     */
+    shownCliEnv: {
+      TEMPORAL_CODEC_ENDPOINT: url,
+      TEMPORAL_CODEC_AUTH: adminToken ? 'Bearer $ADOS_ADMIN_TOKEN' : `Bearer ${token}`,
+    },
     /** Serves until the returned function is called. */
     async serve(client: Client, corsOrigin: string): Promise<() => Promise<void>> {
       // Quiet beside the dev server: warnings and errors only.
