@@ -298,7 +298,10 @@ function markdown(r: Record<string, unknown>): string {
           '|---|---|---|---|---|---|',
           ...(
             [
-              ['ADOS start (`ados run start`, the API, the TypeScript client): the launch rides in the start', e.doors.ados],
+              [
+                'ADOS start (`ados run start`, the API, the TypeScript client): the launch rides in the start',
+                e.doors.ados,
+              ],
               ['plain Temporal start (`temporal workflow start`): its worker makes the launch', e.doors.plain],
               ['bare Temporal (no governance)', e.doors.bare],
             ] as const
