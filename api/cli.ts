@@ -209,7 +209,9 @@ const clusterDirOption = () =>
 
 cluster
   .command('up')
-  .description('build (first time), start PostgreSQL and Temporal Server, create the namespace and search attributes')
+  .description(
+    'build (first time), start PostgreSQL and Temporal Server, create the namespace and search attributes; on an existing cluster, start again every part that is down',
+  )
   .addOption(clusterDirOption())
   .option('--port <port>', 'frontend gRPC port (first up; default 7233)', int('port', 1, 65535))
   .option('--pg-port <port>', 'PostgreSQL port (first up; default a free one)', int('pg port', 1, 65535))
@@ -226,7 +228,7 @@ cluster
     });
     print({ ...up, elapsedMs: Date.now() - started }, () =>
       [
-        `${up.started ? 'Temporal cluster up' : 'Temporal cluster already up'} at ${up.address} (namespace ${up.namespace}, ${up.shards} shards${up.tls ? ', mutual TLS' : ''})${up.uiUrl ? ` · Web UI ${up.uiUrl}` : ''} · ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        `${up.restarted.length ? `restarted ${up.restarted.join(', ')}; Temporal cluster up` : up.started ? 'Temporal cluster up' : 'Temporal cluster already up'} at ${up.address} (namespace ${up.namespace}, ${up.shards} shards${up.tls ? ', mutual TLS' : ''})${up.uiUrl ? ` · Web UI ${up.uiUrl}` : ''} · ${((Date.now() - started) / 1000).toFixed(1)} s`,
         `state in ${up.dir}; connect with:`,
         ...Object.entries(up.env).map(([k, v]) => `  export ${k}=${v}`),
       ].join('\n'),

@@ -34,6 +34,62 @@ export interface ApiOptions {
   metrics: AdosMetrics;
 }
 
+/**
+ * OpenAPI links: where an operation's answer leads (the run a start made, the token an issue made),
+ * so that generated clients and stateful fuzzers can chain operations.
+ */
+const RUN = { tenantId: '$request.path.tenantId', runId: '$response.body#/runId' };
+const LINKS: Record<
+  string,
+  {
+    status: string;
+    links: Record<string, { operationId: string; parameters: Record<string, string>; description: string }>;
+  }
+> = {
+  startRun: {
+    status: '202',
+    links: {
+      GetRun: { operationId: 'getRun', parameters: RUN, description: "the run's progress, then its result" },
+      CancelRun: { operationId: 'cancelRun', parameters: RUN, description: 'cancel the run' },
+      GetSummary: {
+        operationId: 'getArtifact',
+        parameters: { ...RUN, name: 'summary.json' },
+        description: "the run's exported summary, once it ended",
+      },
+    },
+  },
+  configureTenant: {
+    status: '200',
+    links: {
+      GetTenant: {
+        operationId: 'getTenant',
+        parameters: { tenantId: '$request.path.tenantId' },
+        description: 'the tenant',
+      },
+      IssueToken: {
+        operationId: 'issueToken',
+        parameters: { tenantId: '$request.path.tenantId' },
+        description: 'a token for the tenant',
+      },
+      StartRun: {
+        operationId: 'startRun',
+        parameters: { tenantId: '$request.path.tenantId' },
+        description: 'a run of the tenant',
+      },
+    },
+  },
+  issueToken: {
+    status: '201',
+    links: {
+      RevokeToken: {
+        operationId: 'revokeToken',
+        parameters: { tenantId: '$request.path.tenantId', tokenId: '$response.body#/tokenId' },
+        description: 'revoke the token',
+      },
+    },
+  },
+};
+
 /** Statuses Node's HTTP server answers before the API sees a request, on every route. */
 const SERVER_STATUSES = { '431': { description: 'request headers too large (answered by the HTTP server, no body)' } };
 
@@ -72,9 +128,15 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
     transformObject: (documentObject) => {
       const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject;
       for (const path of Object.values(document.paths ?? {}))
-        for (const operation of Object.values(path as Record<string, { responses?: Record<string, unknown> }>))
-          if (operation && typeof operation === 'object' && operation.responses)
+        for (const operation of Object.values(
+          path as Record<string, { operationId?: string; responses?: Record<string, Record<string, unknown>> }>,
+        ))
+          if (operation && typeof operation === 'object' && operation.responses) {
             Object.assign(operation.responses, SERVER_STATUSES);
+            const linked = operation.operationId ? LINKS[operation.operationId] : undefined;
+            const response = linked && operation.responses[linked.status];
+            if (linked && response) response.links = linked.links;
+          }
       return document;
     },
   });
@@ -95,7 +157,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
       });
       await v1.register(tenantRoutes, { client, allowPrivateAlerts: config.ADOS_ALERT_ALLOW_PRIVATE ?? false });
       await v1.register(runRoutes, { client });
-      await v1.register(artifactRoutes, { artifactsDir: config.ADOS_ARTIFACTS_DIR });
+      await v1.register(artifactRoutes, { artifactsDir: config.ADOS_ARTIFACTS_DIR, client });
       await v1.register(reportRoutes, { client });
       await v1.register(quoteRoutes, { client });
     },

@@ -1,14 +1,14 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { deliveryRunInputSchema } from '../../workflows/policy/dag';
 import { idSchema } from '../../workflows/policy/ids';
 import { quote } from '../client';
+import { QUOTE_BASES, RUN_QUOTE_BASES } from '../../workflows/policy/quote';
 import { commonErrors } from './errors';
 import { asBody } from './schemas';
 
-const basis = z.enum(['learned', 'catalog']);
+const basis = z.enum(QUOTE_BASES);
 const quoteBody = z
   .object({
     tenantId: z.string(),
@@ -16,7 +16,7 @@ const quoteBody = z
     p50Usd: z.number(),
     p95Usd: z.number(),
     confidence: z.number().min(0).max(1),
-    basis: z.enum(['learned', 'catalog', 'mixed']).describe('`mixed`: the cost model covers some priced nodes'),
+    basis: z.enum(RUN_QUOTE_BASES).describe('`mixed`: the cost model covers some priced nodes'),
     byNode: z.array(
       z.object({
         nodeId: z.string(),
@@ -33,11 +33,12 @@ const quoteBody = z
   .describe('what the run would cost, from its DAG, today’s prices and the tenant’s learned cost model');
 
 /** Quotes: a run's cost before it runs (docs/CONTRACT.md). */
-export async function quoteRoutes(app: FastifyInstance, { client }: { client: Client }) {
-  app.withTypeProvider<ZodTypeProvider>().post(
+export const quoteRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api, { client }) => {
+  api.post(
     '/tenants/:tenantId/quotes',
     {
       schema: {
+        operationId: 'quoteRun',
         summary: 'What a run would cost (p50, p95, per node), without running anything',
         description:
           'The body is a run as for POST /tenants/{tenantId}/runs, checked the same way. Nothing is started and no money is reserved.',
@@ -48,4 +49,4 @@ export async function quoteRoutes(app: FastifyInstance, { client }: { client: Cl
     },
     async (request) => asBody(quoteBody, await quote(client, { ...request.body, tenantId: request.params.tenantId })),
   );
-}
+};

@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { showbackCsv } from '../../activities/export/showback';
@@ -36,12 +35,14 @@ const reportBody = z
   .describe("showback: the tenant's spend in [from, to) by run, node kind, model, category and tag");
 
 /** Showback reports (docs/CONTRACT.md): JSON, or CSV with `format=csv`. */
-export async function reportRoutes(app: FastifyInstance, { client }: { client: Client }) {
-  app.withTypeProvider<ZodTypeProvider>().get(
+export const reportRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api, { client }) => {
+  api.get(
     '/tenants/:tenantId/reports',
     {
       schema: {
+        operationId: 'getReport',
         summary: "A tenant's spend by run, node kind, model, category and tag (showback)",
+        description: 'Besides the schema: `from` must be before `to` (else 400 naming both).',
         params: z.object({ tenantId: idSchema }),
         querystring: z.object({
           from: z.iso.datetime().optional().describe('default: the start of the current budget period'),
@@ -74,4 +75,4 @@ export async function reportRoutes(app: FastifyInstance, { client }: { client: C
       return reply.type('application/json').send(report);
     },
   );
-}
+};

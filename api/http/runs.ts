@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
@@ -9,7 +8,15 @@ import { idSchema, parseDeliveryRunWorkflowId } from '../../workflows/policy/ids
 import { runHandle, runProgress, startRun, tenantStatus } from '../client';
 import { ApiError, commonErrors } from './errors';
 import { unwrapPageToken, wrapPageToken } from './page-token';
-import { ALL_RUN_STATUSES, asBody, errorBody, runListBody, runResult, startedRunBody } from './schemas';
+import {
+  ALL_RUN_STATUSES,
+  asBody,
+  cancelledRunBody,
+  errorBody,
+  runListBody,
+  runResult,
+  startedRunBody,
+} from './schemas';
 
 const runParams = z.object({ tenantId: idSchema, runId: idSchema });
 const runBody = deliveryRunInputSchema.omit({ tenantId: true });
@@ -35,13 +42,12 @@ const statusName = (status: number | null | undefined) =>
   );
 
 /** Runs: start, list (from Temporal visibility), show, cancel. */
-export async function runRoutes(app: FastifyInstance, { client }: { client: Client }) {
-  const api = app.withTypeProvider<ZodTypeProvider>();
-
+export const runRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api, { client }) => {
   api.post(
     '/tenants/:tenantId/runs',
     {
       schema: {
+        operationId: 'startRun',
         summary: 'Start a delivery run (the deliveryRun input without tenantId)',
         description:
           "Besides the schema, the DAG must be a graph (unique node ids, known dependencies, no cycles) and each node's params at most 16,000 characters of JSON: a run that breaks a rule is refused with 400 and every problem in `issues`, and nothing is started. Node kinds: the built-in ones are checked here; a DAG naming another kind is started and checked by its worker, which knows the deployment's kinds, before it is admitted (an unknown kind then ends the run FAILED with the problem, holding no slot). The tenant's admission answer is the same as for every other way of starting a run: 202 with status RUNNING (admitted) or ADMITTING (waiting for room), 429 BUDGET_EXCEEDED (the run is recorded, REJECTED, with the reason; `runId` names it).",
@@ -72,6 +78,7 @@ export async function runRoutes(app: FastifyInstance, { client }: { client: Clie
     '/tenants/:tenantId/runs',
     {
       schema: {
+        operationId: 'listRuns',
         summary: "List a tenant's runs from Temporal visibility, newest first",
         params: z.object({ tenantId: idSchema }),
         querystring: z.object({
@@ -121,6 +128,7 @@ export async function runRoutes(app: FastifyInstance, { client }: { client: Clie
     '/tenants/:tenantId/runs/:runId',
     {
       schema: {
+        operationId: 'getRun',
         summary: "A run's progress, or its result once it ended",
         description: 'A run whose input failed validation is FAILED, with the problems in `reason`.',
         params: runParams,
@@ -134,10 +142,11 @@ export async function runRoutes(app: FastifyInstance, { client }: { client: Clie
     '/tenants/:tenantId/runs/:runId/cancel',
     {
       schema: {
+        operationId: 'cancelRun',
         summary: 'Cancel a run (nodes in flight are cancelled, its slot released)',
         params: runParams,
         response: {
-          202: z.object({ runId: z.string(), cancelRequested: z.literal(true) }),
+          202: cancelledRunBody,
           409: errorBody.describe('the run has already ended'),
           ...commonErrors,
         },
@@ -158,4 +167,4 @@ export async function runRoutes(app: FastifyInstance, { client }: { client: Clie
       return reply.code(202).send({ runId, cancelRequested: true as const });
     },
   );
-}
+};

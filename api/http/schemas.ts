@@ -1,16 +1,15 @@
 import { z } from 'zod';
-import { FINAL_RUN_STATUSES, type RunStatus } from '../../workflows/policy/run-result';
+import { NODE_STATUSES, RUN_STATUSES } from '../../workflows/policy/run-result';
+import { BUDGET_STATUSES } from '../../workflows/policy/budget-status';
+import { COST_ACTIONS } from '../../workflows/policy/cost-agent';
+import { BUDGET_PERIODS } from '../../workflows/policy/tenant-config';
 
 /**
  * The bodies the API answers with, as zod schemas: they document every 2xx response in the OpenAPI
  * document and check each response as it is serialised. Objects are open (`looseObject`): fields
  * added later reach clients without a schema change breaking the API.
  */
-export const ALL_RUN_STATUSES = ['ADMITTING', 'WAITING', 'RUNNING', ...FINAL_RUN_STATUSES] as [
-  RunStatus,
-  ...RunStatus[],
-];
-const BUDGET_STATUSES = ['HEALTHY', 'WARNING', 'CRITICAL', 'EXCEEDED'] as const;
+export const ALL_RUN_STATUSES = RUN_STATUSES;
 const usdField = (what: string) => z.number().describe(`${what}, in USD`);
 const isoTime = (what: string) => z.string().describe(`${what} (ISO 8601)`);
 
@@ -24,7 +23,7 @@ export const errorBody = z
   .describe('An error: a code, one line saying what is wrong, and field-level issues for invalid input');
 
 const nodeResult = z.looseObject({
-  status: z.enum(['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED']),
+  status: z.enum(NODE_STATUSES),
   costUsd: usdField("the node's cost"),
   attempts: z.number().int(),
   model: z.string().optional(),
@@ -39,7 +38,7 @@ const costDecision = z
   .looseObject({
     nodeId: z.string(),
     at: isoTime('when the CostAgent decided'),
-    action: z.enum(['CONTINUE', 'DEGRADE', 'TERMINATE']),
+    action: z.enum(COST_ACTIONS),
     reason: z.string(),
     utilization: z.number(),
     concurrencyFactor: z.number(),
@@ -75,7 +74,7 @@ export const tenantStatusBody = z
       .looseObject({
         tenantId: z.string(),
         budgetUsd: usdField('budget per period'),
-        period: z.enum(['none', 'daily', 'monthly']),
+        period: z.enum(BUDGET_PERIODS),
         periodSeconds: z.number().int().optional(),
         maxConcurrentRuns: z.number().int(),
         backpressureThreshold: z.number(),
@@ -139,7 +138,11 @@ export const startedRunBody = z.object({
     ),
 });
 
+export const cancelledRunBody = z.object({ runId: z.string(), cancelRequested: z.literal(true) });
+
 export const issuedTokenBody = z.object({ token: z.string(), tokenId: z.string(), createdAt: z.string() });
+
+export const revokedTokenBody = z.object({ revoked: z.literal(true) });
 
 /**
  * The open schemas' TypeScript types carry an index signature that ADOS's interfaces lack; a handler

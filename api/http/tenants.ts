@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { idSchema } from '../../workflows/policy/ids';
@@ -7,7 +6,7 @@ import { tenantSettingsSchema } from '../../workflows/policy/tenant-config';
 import { configureTenant, tenantStatus } from '../client';
 import { adminOnly } from './auth';
 import { ApiError, adminErrors, commonErrors } from './errors';
-import { asBody, errorBody, issuedTokenBody, tenantStatusBody } from './schemas';
+import { asBody, errorBody, issuedTokenBody, revokedTokenBody, tenantStatusBody } from './schemas';
 import { issueTenantToken, revokeTenantToken } from './tokens';
 
 const tenantParams = z.object({ tenantId: idSchema });
@@ -20,17 +19,17 @@ declare module 'fastify' {
 }
 
 /** Tenants: create or change, show, and their API tokens. */
-export async function tenantRoutes(
-  app: FastifyInstance,
-  { client, allowPrivateAlerts }: { client: Client; allowPrivateAlerts: boolean },
-) {
-  const api = app.withTypeProvider<ZodTypeProvider>();
-  app.decorateRequest('rawPatch', null);
+export const tenantRoutes: FastifyPluginAsyncZod<{ client: Client; allowPrivateAlerts: boolean }> = async (
+  api,
+  { client, allowPrivateAlerts },
+) => {
+  api.decorateRequest('rawPatch', null);
 
   api.put(
     '/tenants/:tenantId',
     {
       schema: {
+        operationId: 'configureTenant',
         summary: 'Create a tenant, or change the fields given (admin)',
         description:
           'Besides the schema: thresholds.warning must be below thresholds.critical, and alerts.webhookUrl must not be a private, loopback or link-local address unless the server runs with ADOS_ALERT_ALLOW_PRIVATE=true (else 400 naming the field). alerts.secret is sealed before it reaches Temporal and never shown again.',
@@ -60,6 +59,7 @@ export async function tenantRoutes(
     '/tenants/:tenantId',
     {
       schema: {
+        operationId: 'getTenant',
         summary: 'Budget status, utilization, spend by category, runs in flight and waiting, learning profile',
         params: tenantParams,
         response: { 200: tenantStatusBody, ...commonErrors },
@@ -72,6 +72,7 @@ export async function tenantRoutes(
     '/tenants/:tenantId/tokens',
     {
       schema: {
+        operationId: 'issueToken',
         summary: 'Issue a tenant token; shown once, stored only as its hash (admin)',
         params: tenantParams,
         response: {
@@ -89,9 +90,10 @@ export async function tenantRoutes(
     '/tenants/:tenantId/tokens/:tokenId',
     {
       schema: {
+        operationId: 'revokeToken',
         summary: 'Revoke a tenant token (admin)',
         params: tenantParams.extend({ tokenId: z.string().regex(/^[a-z0-9]{1,32}$/) }),
-        response: { 200: z.object({ revoked: z.literal(true) }), ...adminErrors },
+        response: { 200: revokedTokenBody, ...adminErrors },
       },
       preHandler: adminOnly,
     },
@@ -101,4 +103,4 @@ export async function tenantRoutes(
       return { revoked: true as const };
     },
   );
-}
+};

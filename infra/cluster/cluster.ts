@@ -46,8 +46,10 @@ export interface ClusterInfo {
   namespace: string;
   uiUrl: string | null;
   dir: string;
-  /** True if this call started it; false if it was already running. */
+  /** True if this call started the server; false if it was already running. */
   started: boolean;
+  /** The parts this call found down and started again: `postgres`, `temporal-server`, `web-ui`. */
+  restarted: string[];
   tls: boolean;
   /** What a client sets to reach the cluster (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and, with TLS, the TEMPORAL_TLS_* files). */
   env: Record<string, string>;
@@ -100,13 +102,14 @@ function clusterEnv(state: ClusterState): Record<string, string> {
   };
 }
 
-function info(state: ClusterState, started: boolean): ClusterInfo {
+function info(state: ClusterState, started: boolean, restarted: string[] = []): ClusterInfo {
   return {
     address: `127.0.0.1:${state.ports.frontend}`,
     namespace: state.namespace,
     uiUrl: state.ui ? `http://127.0.0.1:${state.ports.ui}` : null,
     dir: state.dir,
     started,
+    restarted,
     tls: state.tls,
     env: clusterEnv(state),
     shards: state.shards,
@@ -165,8 +168,10 @@ function logTail(file: string, pattern = /error|fatal|panic|bind|refused|unable/
 
 /**
  * Brings a cluster up (building what is missing, then PostgreSQL, schemas, config, server, namespace,
- * search attributes, optionally the Web UI) and returns when a workflow can start. A cluster that is
- * already up is left as it is.
+ * search attributes, optionally the Web UI) and returns when a workflow can start. On a cluster that
+ * exists, it heals: every part that is down (PostgreSQL, the server, the Web UI) is started again,
+ * a server that runs but does not answer is restarted, and the answer names what was restarted; a
+ * cluster whose parts all run is left as it is.
  */
 export async function clusterUp(options: ClusterUpOptions): Promise<ClusterInfo> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -191,10 +196,10 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterInfo>
       throw new UserError(`this cluster uses ${flag} ${has}; a different ${flag} needs a new --dir`);
   if (existing && options.ui) existing.ui = true;
   const state = existing ?? (await newState(options));
-  if (existing && pidAlive(existing.pids.server) && (await temporalAnswers(clusterTarget(state), 2000))) {
-    if (state.ui && !pidAlive(state.pids.ui)) await startUi(state, log);
+  const restarted = existing ? await heal(existing, log) : [];
+  if (existing && pidAlive(existing.pids.server)) {
     writeState(state);
-    return info(state, false);
+    return info(state, false, restarted);
   }
   for (const [name, port] of [
     ['--port (frontend)', state.ports.frontend],
@@ -228,9 +233,72 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterInfo>
     `Temporal Server ${state.shards} shards, PostgreSQL on :${state.ports.postgres}${state.tls ? ', mutual TLS' : ''}; waiting for it to accept workflows ...`,
   );
   await waitReady(state, options.readyTimeoutMs ?? 180_000, serverLog);
-  if (state.ui) await startUi(state, log, binaries.uiServer);
+  if (existing) restarted.push('temporal-server');
+  if (state.ui && !pidAlive(state.pids.ui)) {
+    await startUi(state, log, binaries.uiServer);
+    if (existing) restarted.push('web-ui');
+  }
   writeState(state);
-  return info(state, true);
+  return info(state, true, restarted);
+}
+
+/** How long a running server gets to answer again once its database is back, before it is restarted. */
+const SERVER_RECOVERY_MS = 60_000;
+/** How long a running server on a running database gets to answer before it counts as stuck. */
+const SERVER_ANSWER_MS = 10_000;
+
+/**
+ * PostgreSQL started again after its postmaster died: the backends it left behind exit on their
+ * own within moments, but until they have, the new postmaster refuses the shared memory they hold.
+ */
+async function startPostgresAfterCrash(pg: Postgres): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      startPostgres(pg);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/**
+ * An existing cluster's parts brought back: PostgreSQL started if it is down (the server reconnects
+ * by itself), a server that still does not answer stopped (the caller then starts it), the Web UI
+ * started if it should run. Returns what it restarted; the server's restart is the caller's.
+ */
+async function heal(state: ClusterState, log: (line: string) => void): Promise<string[]> {
+  const restarted: string[] = [];
+  const pg = postgresOf(state);
+  if (!postgresRunning(pg)) {
+    log(`PostgreSQL on :${state.ports.postgres} is down; starting it ...`);
+    await startPostgresAfterCrash(pg);
+    restarted.push('postgres');
+  }
+  if (!pidAlive(state.pids.server)) return restarted;
+  const wait = restarted.length > 0 ? SERVER_RECOVERY_MS : SERVER_ANSWER_MS;
+  if (await answersWithin(clusterTarget(state), wait)) {
+    if (state.ui && !pidAlive(state.pids.ui)) {
+      await startUi(state, log);
+      restarted.push('web-ui');
+    }
+    return restarted;
+  }
+  log(`Temporal Server (pid ${state.pids.server}) runs but does not answer; restarting it ...`);
+  await stopPid(state.pids.server!);
+  delete state.pids.server;
+  return restarted;
+}
+
+async function answersWithin(target: TemporalTarget, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  do {
+    if (await temporalAnswers(target, 2000)) return true;
+    await new Promise((r) => setTimeout(r, 500));
+  } while (Date.now() < deadline);
+  return false;
 }
 
 async function startUi(state: ClusterState, log: (line: string) => void, uiServer?: string): Promise<void> {

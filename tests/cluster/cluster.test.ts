@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { configureTenant, connectClient, runOutcome, startRun, tenantStatus } from '../../api/client';
-import { clusterUp, serverPid } from '../../infra/cluster/cluster';
+import { serverPid } from '../../infra/cluster/cluster';
+import { clusterPaths } from '../../infra/cluster/layout';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { freePortIn } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
@@ -37,6 +38,21 @@ interface WorkerProcess {
 }
 
 const children = new Set<ChildProcess>();
+
+/** The PostgreSQL postmaster's pid, from its data directory's lock file. */
+function postmasterPid(dir: string): number | undefined {
+  const pid = Number(readFileSync(join(clusterPaths(dir).pgData, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 let client: Client;
 
 function startWorker(args: string[], env: NodeJS.ProcessEnv = process.env): WorkerProcess {
@@ -163,7 +179,7 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
         '--task-queue',
         'ados-control',
         '--workflow-id',
-        'run:cli-tenant:from-cli',
+        'delivery-run:cli-tenant:from-cli',
         '--input',
         JSON.stringify(input),
         '--output',
@@ -239,29 +255,52 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
     nodeWorkers.push(await serving(startWorker(['--role', 'nodes', '--concurrency', '8'])));
   });
 
-  test('with 2 control processes, the Temporal Server killed and restarted mid-load: every run completes with exact spend', async () => {
-    // A second control process shares ados-control, as the node processes share the node queues.
-    controls.push(await serving(startWorker(['--role', 'control'])));
-    await configureTenant(client, 'serverkill', { budgetUsd: 100, maxConcurrentRuns: 40, backpressureThreshold: 1 });
-    const { handles, perRun } = await startLoad('serverkill', 30);
-    await underWay(handles);
-    const pid = serverPid(DIR!);
-    assert.ok(pid, 'the server runs');
-    process.kill(pid, 'SIGKILL');
-    await eventually(async () => serverPid(DIR!) === undefined || undefined, { what: 'the server to die' });
-    await new Promise((r) => setTimeout(r, 2000));
-    const restarted = await clusterUp({ dir: DIR!, log: () => undefined });
-    assert.equal(restarted.started, true, 'up restarted the server');
-    const results = await Promise.all(handles.map(runOutcome));
-    assert.deepEqual(
-      results.map((r) => r.status),
-      Array(30).fill('COMPLETED'),
-    );
-    for (const r of results) assert.equal(micros(r.costUsd), perRun, `${r.runId} cost the sum of its nodes`);
-    const status = await settled('serverkill');
-    assert.equal(micros(status.spentUsd), 30 * perRun);
-    assert.equal(status.chargedEvents, 90);
-  });
+  /** `ados cluster up` on the test's cluster, as an operator runs it; its JSON answer. */
+  const up = async () =>
+    JSON.parse(
+      (
+        await promisify(execFile)(process.execPath, [ADOS, '--json', 'cluster', 'up', '--dir', DIR!], {
+          timeout: 300_000,
+        })
+      ).stdout,
+    ) as { started: boolean; restarted: string[]; address: string };
+
+  for (const part of ['postgres', 'temporal-server'] as const)
+    test(`${part === 'postgres' ? 'PostgreSQL' : 'the Temporal Server'} SIGKILLed mid-load${part === 'temporal-server' ? ' (2 control processes)' : ''}: \`ados cluster up\` alone brings it back and says so; every run completes with exact spend`, async () => {
+      // A second control process shares ados-control, as the node processes share the node queues.
+      if (part === 'temporal-server') controls.push(await serving(startWorker(['--role', 'control'])));
+      const tenantId = `heal-${part}`;
+      await configureTenant(client, tenantId, { budgetUsd: 100, maxConcurrentRuns: 40, backpressureThreshold: 1 });
+      const { handles, perRun } = await startLoad(tenantId, 30);
+      await underWay(handles);
+      const pid = part === 'postgres' ? postmasterPid(DIR!) : serverPid(DIR!);
+      assert.ok(pid, `${part} runs`);
+      process.kill(pid, 'SIGKILL');
+      await eventually(async () => !alive(pid) || undefined, { what: `${part} to die` });
+      const status = JSON.parse(
+        (
+          await promisify(execFile)(process.execPath, [ADOS, '--json', 'cluster', 'status', '--dir', DIR!]).catch(
+            (e: { stdout: string }) => e,
+          )
+        ).stdout,
+      ) as { serving: boolean; server: boolean; postgres: boolean };
+      assert.equal(part === 'postgres' ? status.postgres : status.server, false, `status says ${part} is down`);
+
+      const healed = await up();
+      assert.ok(healed.restarted.includes(part), `up restarted ${part}: ${healed.restarted.join(', ')}`);
+      assert.equal(healed.address, process.env.TEMPORAL_ADDRESS);
+      const results = await Promise.all(handles.map(runOutcome));
+      assert.deepEqual(
+        results.map((r) => r.status),
+        Array(30).fill('COMPLETED'),
+      );
+      for (const r of results) assert.equal(micros(r.costUsd), perRun, `${r.runId} cost the sum of its nodes`);
+      const settledStatus = await settled(tenantId);
+      assert.equal(micros(settledStatus.spentUsd), 30 * perRun);
+      assert.equal(settledStatus.chargedEvents, 90, 'one cost event per node, none twice');
+      // Healed: a second up finds everything running and restarts nothing.
+      assert.deepEqual((await up()).restarted, []);
+    });
 
   test('cluster up: a second up says so; failures are one line naming the cause and the fix', async () => {
     const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) =>

@@ -50,7 +50,8 @@ describe('the HTTP API under an OpenAPI fuzzer (schemathesis)', () => {
             '--generation-database',
             'none',
             '--phases',
-            'examples,coverage,fuzzing',
+            // Stateful: the OpenAPI links chain a start to the run's GET, cancel and artifacts.
+            'examples,coverage,fuzzing,stateful',
             '--header',
             `Authorization: Bearer ${ADMIN}`,
             '--request-timeout',

@@ -346,4 +346,33 @@ describe('HTTP API', () => {
           }
     assert.ok(checked >= 9, `${checked} success bodies`);
   });
+
+  test('the OpenAPI document states the rules a schema can: URL and secret patterns, lengths, unique thresholds, property counts; and links a start to its run', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the document, read field by field below
+    const doc = (await call('GET', '/docs/json')).body as any;
+    const put = doc.paths['/v1/tenants/{tenantId}'].put;
+    const body = put.requestBody.content['application/json'].schema;
+    const alerts = (body.properties.alerts.anyOf ?? [body.properties.alerts]).find(
+      (s: { type?: string }) => s.type === 'object',
+    );
+    assert.equal(alerts.properties.webhookUrl.pattern, '^https?:\\/\\/[^\\s/?#]+\\S*$');
+    assert.equal(alerts.properties.secret.pattern, '^whsec_[A-Za-z0-9+/]{32,86}={0,2}$');
+    assert.deepEqual([alerts.properties.secret.minLength, alerts.properties.secret.maxLength], [38, 94]);
+    assert.equal(alerts.properties.thresholds.uniqueItems, true);
+    assert.equal(body.properties.negotiatedRates.maxProperties, 50);
+    assert.match(put.description, /warning must be below thresholds\.critical/);
+
+    const start = doc.paths['/v1/tenants/{tenantId}/runs'].post;
+    const run = start.requestBody.content['application/json'].schema;
+    assert.equal(run.properties.tags.maxProperties, 10);
+    assert.match(run.properties.tags.description, /keys matching \^\[a-z\]\[a-z0-9_\.-\]\{0,31\}\$/);
+    assert.equal(run.properties.dag.properties.nodes.items.properties.deps.items.pattern, '^[a-z0-9][a-z0-9_-]{0,62}$');
+    const links = start.responses['202'].links;
+    assert.deepEqual(
+      Object.values(links).map((l) => (l as { operationId: string }).operationId),
+      ['getRun', 'cancelRun', 'getArtifact'],
+    );
+    assert.equal(links.GetRun.parameters.runId, '$response.body#/runId');
+    assert.match(doc.paths['/v1/tenants/{tenantId}/reports'].get.description, /`from` must be before `to`/);
+  });
 });

@@ -16,7 +16,8 @@ export interface CostAgentInput {
   estimateConfidence?: number;
 }
 
-export type CostAction = 'CONTINUE' | 'DEGRADE' | 'TERMINATE';
+export const COST_ACTIONS = ['CONTINUE', 'DEGRADE', 'TERMINATE'] as const;
+export type CostAction = (typeof COST_ACTIONS)[number];
 
 export interface CostVerdict {
   action: CostAction;

@@ -32,7 +32,8 @@ export const dagNodeSchema = z
   .object({
     id: idSchema,
     kind: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/, { message: 'must be a node kind such as llm.generate' }),
-    deps: z.array(z.string()).max(DAG_LIMITS.maxDepsPerNode).default([]),
+    /** Ids of nodes of the same DAG this node waits for. @default none */
+    deps: z.array(idSchema).max(DAG_LIMITS.maxDepsPerNode).default([]),
     params: z.record(z.string(), z.unknown()).default({}),
     /** A non-critical node may be skipped or fail without failing the run. @default true */
     critical: z.boolean().default(true),
@@ -54,13 +55,18 @@ export const dagSchema = z
 
 /** Labels for showback (`ados report` by tag): at most 10, short keys and values, recorded with every charge. */
 export const TAG_KEY = /^[a-z][a-z0-9_.-]{0,31}$/;
-export const tagsSchema = z.record(z.string(), z.string().min(1).max(64)).superRefine((tags, ctx) => {
-  const keys = Object.keys(tags);
-  if (keys.length > 10) ctx.addIssue({ code: 'custom', message: `at most 10 tags (${keys.length} given)` });
-  for (const key of keys)
-    if (!TAG_KEY.test(key))
-      ctx.addIssue({ code: 'custom', path: [key], message: `tag keys must match ${TAG_KEY.source}` });
-});
+export const tagsSchema = z
+  .record(z.string(), z.string().min(1).max(64))
+  .superRefine((tags, ctx) => {
+    const keys = Object.keys(tags);
+    if (keys.length > 10) ctx.addIssue({ code: 'custom', message: `at most 10 tags (${keys.length} given)` });
+    for (const key of keys)
+      if (!TAG_KEY.test(key))
+        ctx.addIssue({ code: 'custom', path: [key], message: `tag keys must match ${TAG_KEY.source}` });
+  })
+  // What the refinement checks, stated for the OpenAPI document (3.0 has no propertyNames: the key rule is in words).
+  .meta({ maxProperties: 10 })
+  .describe(`showback labels: at most 10, keys matching ${TAG_KEY.source}, values of 1 to 64 characters`);
 
 export const deliveryRunInputSchema = z
   .object({

@@ -21,7 +21,10 @@ import { RunState } from './run-state';
 /** λ with 4 / (9 λ²) = 0.1: the half-width, in spreads, of an interval holding ≥ 90% of a unimodal distribution. */
 const Z95 = 2.108;
 
-export type QuoteBasis = 'learned' | 'catalog';
+export const QUOTE_BASES = ['learned', 'catalog'] as const;
+export type QuoteBasis = (typeof QUOTE_BASES)[number];
+/** A run's basis: `mixed` when the cost model covers some of its priced nodes. */
+export const RUN_QUOTE_BASES = [...QUOTE_BASES, 'mixed'] as const;
 
 export interface NodeQuote {
   nodeId: string;

@@ -7,18 +7,23 @@ import type { VariantEvidenceSummary } from './learning';
  * while it runs, what `GET /v1/tenants/{id}/runs/{runId}` and `ados run show` show
  * (docs/CONTRACT.md).
  */
-export type RunStatus =
-  'ADMITTING' | 'WAITING' | 'RUNNING' | 'COMPLETED' | 'DEGRADED' | 'TERMINATED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
-export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
+/** A run's statuses, in the order a run goes through them; the last six are final. */
+export const RUN_STATUSES = [
+  'ADMITTING',
+  'WAITING',
+  'RUNNING',
   'COMPLETED',
   'DEGRADED',
   'TERMINATED',
   'FAILED',
   'CANCELLED',
   'REJECTED',
-];
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = RUN_STATUSES.slice(3);
 
-export type NodeStatus = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'SKIPPED' | 'CANCELLED';
+export const NODE_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED'] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
 
 export interface NodeResult {
   status: NodeStatus;

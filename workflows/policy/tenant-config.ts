@@ -7,6 +7,9 @@ import { learningConfigSchema } from './learning';
  * how a patch merges over the current config.
  */
 
+/** How a tenant's budget renews. */
+export const BUDGET_PERIODS = ['none', 'daily', 'monthly'] as const;
+
 /** USD per million tokens: what a tenant negotiated with a provider. */
 const perMtok = z.number().min(0).max(10_000);
 
@@ -20,6 +23,7 @@ export const alertsConfigSchema = z
     webhookUrl: z
       .string()
       .max(2048)
+      .regex(/^https?:\/\/[^\s/?#]+\S*$/i, 'must be an http(s) URL')
       .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL'),
     secretSealed: z.string().startsWith('sealed:v1:', 'must be sealed by an ADOS client (give alerts.secret to one)'),
     /** Shares of the budget at which `budget.threshold_crossed` is raised, once each per period. @default [0.5, 0.8, 1.0] */
@@ -27,6 +31,7 @@ export const alertsConfigSchema = z
       .array(z.number().gt(0).max(10))
       .max(10)
       .refine((t) => new Set(t).size === t.length, 'thresholds must differ')
+      .meta({ uniqueItems: true })
       .default([0.5, 0.8, 1.0]),
     /** Raise `budget.exhaustion_projected` when the recent burn rate would use up the budget before the period ends. @default true */
     projectedExhaustion: z.boolean().default(true),
@@ -41,7 +46,7 @@ export const tenantConfigSchema = z
     /** Money the tenant may spend per period. @default 100 */
     budgetUsd: z.number().min(0.000001, 'must be at least $0.000001 (one micro-dollar)').max(1e9).default(100),
     /** @default 'monthly' */
-    period: z.enum(['none', 'daily', 'monthly']).default('monthly'),
+    period: z.enum(BUDGET_PERIODS).default('monthly'),
     /** A period of this many seconds instead of a calendar one: for tests and short demos. @default none */
     periodSeconds: z.number().int().min(1).max(31_536_000).optional(),
     /** @default 10 */
@@ -52,6 +57,7 @@ export const tenantConfigSchema = z
       .object({ warning: z.number().gt(0).lt(1).default(0.7), critical: z.number().gt(0).lt(1).default(0.9) })
       .strict()
       .refine((t) => t.warning < t.critical, { message: 'warning must be below critical' })
+      .describe('budget shares at which the status turns WARNING and CRITICAL; warning must be below critical')
       .default({ warning: 0.7, critical: 0.9 }),
     /** Run this tenant's nodes on `ados-tenant-{id}` instead of a shared partition. @default false */
     dedicatedQueue: z.boolean().default(false),
@@ -71,6 +77,7 @@ export const tenantConfigSchema = z
     negotiatedRates: z
       .record(z.string().min(1).max(128), negotiatedRateSchema)
       .refine((rates) => Object.keys(rates).length <= 50, { message: 'at most 50 models' })
+      .meta({ maxProperties: 50 })
       .default({}),
     /** Signed budget alerts to a webhook (docs/ALERTS.md). @default none */
     alerts: alertsConfigSchema.optional(),
@@ -92,10 +99,18 @@ export const tenantConfigPatchSchema = tenantConfigSchema.partial().extend({
 
 export type TenantConfigPatch = z.input<typeof tenantConfigPatchSchema>;
 
-/** A Standard Webhooks signing secret: `whsec_` and 24 to 64 random bytes in base64. */
+/**
+ * A Standard Webhooks signing secret: `whsec_` and 24 to 64 random bytes in base64. The pattern
+ * bounds the characters (32 to 86, and padding); the refinement checks the decoded bytes exactly.
+ */
 export const webhookSecretSchema = z
   .string()
-  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64 (e.g. whsec_$(openssl rand -base64 32))')
+  .min(38)
+  .max(94)
+  .regex(
+    /^whsec_[A-Za-z0-9+/]{32,86}={0,2}$/,
+    'must be whsec_ followed by 24 to 64 bytes in base64 (e.g. whsec_$(openssl rand -base64 32))',
+  )
   .refine((s) => {
     // Decoded length of the base64 (no Buffer: this file is workflow code too).
     const b64 = s.slice('whsec_'.length);
