@@ -423,7 +423,7 @@ export async function tenantReport(
     throw new UserError(`tenant ${tenantId} artifacts not exported: ${outcome.tenantErrors[tenantId]}`, 'UNAVAILABLE');
   const range = { from: from ?? status.periodStart, to: to ?? new Date(Date.now() + 1).toISOString() };
   if (range.from >= range.to)
-    throw new UserError(`from (${range.from}) must be before to (${range.to})`, "INVALID_INPUT", [
+    throw new UserError(`from (${range.from}) must be before to (${range.to})`, 'INVALID_INPUT', [
       `from: must be before to (${range.to})`,
     ]);
   return showbackReport(tenantId, range);
