@@ -15,6 +15,7 @@ import {
   type TenantConfigInput,
 } from './policy/tenant-config';
 import type { TenantLedgerState } from './policy/tenant-ledger';
+import { tenantStatusOf } from './policy/tenant-status';
 import { PeriodTimer, TenantEntity, type Reply } from './tenant-entity';
 import {
   MAX_ADMISSIONS_PER_UPDATE,
@@ -53,7 +54,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   );
   const { ledger } = entity;
 
-  setHandler(tenantStatusQuery, () => ledger.status());
+  setHandler(tenantStatusQuery, () => tenantStatusOf(ledger));
   setHandler(quoteInputsQuery, () => ledger.quoteInputs());
   setHandler(authTokensQuery, () => ledger.tokens.active().map(({ id, hash }) => ({ id, hash })));
   setHandler(issueTokenUpdate, (token) => (entity.touch(), ledger.tokens.add(token, new Date().toISOString())), {
@@ -63,7 +64,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
     revokeTokenUpdate,
     ({ id }) => (entity.touch(), { revoked: ledger.tokens.revoke(id, new Date().toISOString()) }),
   );
-  setHandler(configureTenantUpdate, (patch) => (entity.configure(patch), ledger.status()), {
+  setHandler(configureTenantUpdate, (patch) => (entity.configure(patch), tenantStatusOf(ledger)), {
     validator: (patch) => validatePatch(ledger.config, patch),
   });
   setHandler(admitRunsUpdate, ({ requests }) => entity.admitRuns(requests), { validator: validateAdmissions });

@@ -15,6 +15,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { PRIOR_WEIGHT } from './policy/cost-model';
 import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
 import { TenantLedger, type TenantLedgerState } from './policy/tenant-ledger';
+import { budgetGaugeOf } from './policy/tenant-status';
 import type * as msg from './policy/tenant-payloads';
 import type { TenantConfig, TenantConfigPatch } from './policy/tenant-config';
 import { BudgetStatusKey, TenantIdKey } from './search-attributes';
@@ -275,7 +276,7 @@ export class TenantEntity {
 
   /** The budget gauge in the Web UI; search attributes only when the budget status changes. */
   private publish(): void {
-    const gauge = this.ledger.gauge();
+    const gauge = budgetGaugeOf(this.ledger);
     if (gauge.budgetStatus !== this.published.budgetStatus) {
       upsertSearchAttributes([
         { key: TenantIdKey, value: gauge.tenantId },

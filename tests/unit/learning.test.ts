@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { learnCost, learnedEstimate, type CostModel } from '../../workflows/policy/cost-model';
 import { allowedIntensity, type ShadowObservation } from '../../workflows/policy/learning';
 import { TenantLedger } from '../../workflows/policy/tenant-ledger';
+import { learningStatusOf } from '../../workflows/policy/tenant-status';
 import { tenantConfigSchema } from '../../workflows/policy/tenant-config';
 import type { CostEvent } from '../../workflows/policy/tenant-payloads';
 import { RunPlan } from '../../workflows/policy/run-plan';
@@ -103,18 +104,18 @@ describe('learned cost model', () => {
 describe('learning profile', () => {
   test('intensity steps down at WARNING and CRITICAL, and a new period restores it, each change recorded with its reason', () => {
     const l = ledger({ budgetUsd: 1, periodSeconds: 3600, learning: { intensity: 'AGGRESSIVE' } });
-    assert.equal(l.learningStatus().intensity, 'AGGRESSIVE');
-    assert.equal(l.learningStatus().learningBudgetUsd, 0.2);
+    assert.equal(learningStatusOf(l).intensity, 'AGGRESSIVE');
+    assert.equal(learningStatusOf(l).learningBudgetUsd, 0.2);
     spend(l, 'r1', 0.75);
-    assert.equal(l.learningStatus().intensity, 'BALANCED');
-    assert.equal(l.learningStatus().learningBudgetUsd, 0.1);
+    assert.equal(learningStatusOf(l).intensity, 'BALANCED');
+    assert.equal(learningStatusOf(l).learningBudgetUsd, 0.1);
     spend(l, 'r2', 0.1);
-    assert.equal(l.learningStatus().intensity, 'BALANCED', 'no change within WARNING');
+    assert.equal(learningStatusOf(l).intensity, 'BALANCED', 'no change within WARNING');
     spend(l, 'r3', 0.1);
-    assert.equal(l.learningStatus().intensity, 'CONSERVATIVE');
+    assert.equal(learningStatusOf(l).intensity, 'CONSERVATIVE');
     l.rolloverIfDue('2026-01-01T01:00:00.000Z');
-    assert.equal(l.learningStatus().intensity, 'AGGRESSIVE');
-    const changes = l.learningStatus().history.filter((e) => e.type === 'intensity');
+    assert.equal(learningStatusOf(l).intensity, 'AGGRESSIVE');
+    const changes = learningStatusOf(l).history.filter((e) => e.type === 'intensity');
     assert.deepEqual(
       changes.map((e) => [e.type === 'intensity' && e.from, e.type === 'intensity' && e.to, e.reason]),
       [
@@ -189,7 +190,7 @@ describe('learning profile', () => {
                 : [];
             l.settleExploration({ explorationId: `x${i}`, runId: `r${i}`, nodeId: 'g', costs }, T0);
             spend(l, `real-${i}`, s.other / 1e6);
-            const status = l.learningStatus();
+            const status = learningStatusOf(l);
             // The share in force may have dropped with the budget status; spend stays within the configured one.
             assert.ok(status.learningSpentUsd <= share + 1e-9, `learning spent ${status.learningSpentUsd} ≤ ${share}`);
           });
@@ -231,22 +232,22 @@ describe('learning profile', () => {
     };
     shadow(1, 0.79);
     shadow(2, 0.78);
-    assert.equal(l.learningStatus().preferences.length, 0, 'two samples are not enough');
+    assert.equal(learningStatusOf(l).preferences.length, 0, 'two samples are not enough');
     shadow(3, 0.8);
-    const [preference] = l.learningStatus().preferences;
+    const [preference] = learningStatusOf(l).preferences;
     assert.equal(preference?.toModel, 'gpt-4o-mini');
     assert.equal(preference?.evidence.samples, 3);
     assert.equal(
-      l.learningStatus().learningSpentUsd,
+      learningStatusOf(l).learningSpentUsd,
       0.0018,
       'shadow costs are charged to learning whatever their category',
     );
-    const adopted = l.learningStatus().history.find((e) => e.type === 'preference');
+    const adopted = learningStatusOf(l).history.find((e) => e.type === 'preference');
     assert.match(adopted!.reason, /gpt-4o-mini scored 0\.79 vs 0\.8 .* over 3 samples .* at 6% of the cost/);
     shadow(4, 0.3);
     shadow(5, 0.3);
-    assert.equal(l.learningStatus().preferences.length, 0, 'withdrawn');
-    assert.equal(l.learningStatus().history.filter((e) => e.type === 'preference').length, 2);
+    assert.equal(learningStatusOf(l).preferences.length, 0, 'withdrawn');
+    assert.equal(learningStatusOf(l).history.filter((e) => e.type === 'preference').length, 2);
   });
 
   test('the learning state survives continue-as-new: a ledger rebuilt from its serialised state learns and decides the same', () => {
@@ -272,10 +273,10 @@ describe('learning profile', () => {
     l.requestExploration({ explorationId: 'open', workflowId: 'w', runId: 'r0', nodeId: 'g', requestMicros: 500 }, T0);
     // What continueAsNew does with the state: a JSON round trip into the next run's input.
     const next = new TenantLedger(JSON.parse(JSON.stringify(l.state)));
-    assert.deepEqual(next.learningStatus(), l.learningStatus());
+    assert.deepEqual(learningStatusOf(next), learningStatusOf(l));
     const admit = (x: TenantLedger) => x.requestAdmission({ runId: 'new', workflowId: 'wn', priority: 3 }, T0);
     assert.deepEqual(admit(next), admit(l), 'same exploration turn, same cost model sent to the run');
-    assert.equal(next.learningStatus().learningReservedUsd, 0.0005, 'an open shadow grant stays reserved');
+    assert.equal(learningStatusOf(next).learningReservedUsd, 0.0005, 'an open shadow grant stays reserved');
   });
 
   test('a run of the tenant takes the proven model as its full model, and records the switch with its evidence', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { TenantLedger } from '../../workflows/policy/tenant-ledger';
+import { tenantStatusOf } from '../../workflows/policy/tenant-status';
 import { budgetStatus } from '../../workflows/policy/budget-status';
 import { periodEnd, periodStartFor } from '../../workflows/policy/budget-period';
 import { tenantConfigSchema } from '../../workflows/policy/tenant-config';
@@ -35,7 +36,7 @@ describe('TenantLedger', () => {
     assert.equal(l.recordCost(cost('r1/a', 250_000)), true);
     assert.equal(l.recordCost(cost('r1/a', 250_000)), false);
     assert.equal(l.recordCost(cost('r1/b', 100_000, 'compute')), true);
-    const s = l.status();
+    const s = tenantStatusOf(l);
     assert.equal(s.spentUsd, 0.35);
     assert.deepEqual(s.spendByCategory, { llm: 0.25, compute: 0.1 });
     assert.equal(s.chargedEvents, 2);
@@ -54,7 +55,7 @@ describe('TenantLedger', () => {
           }
           const expected = [...firstCost.values()].reduce((a, b) => a + b, 0);
           assert.equal(l.spentMicros(), expected);
-          assert.equal(l.status().chargedEvents, firstCost.size);
+          assert.equal(tenantStatusOf(l).chargedEvents, firstCost.size);
           // The state survives continue-as-new: a new ledger from the same state still refuses repeats.
           const carried = new TenantLedger(JSON.parse(JSON.stringify(l.state)));
           for (const k of firstCost.keys()) assert.equal(carried.recordCost(cost(`r/n${k}`, 1)), false);
@@ -71,7 +72,7 @@ describe('TenantLedger', () => {
     assert.deepEqual(l.requestAdmission(request('d', 2), now), { kind: 'WAITING', runId: 'd', position: 1 });
     assert.deepEqual(l.requestAdmission(request('e', 2), now), { kind: 'WAITING', runId: 'e', position: 2 });
     assert.deepEqual(
-      l.status().runsWaiting.map((w) => w.runId),
+      tenantStatusOf(l).runsWaiting.map((w) => w.runId),
       ['d', 'e', 'c'],
     );
     l.releaseRun('a', [], now);
@@ -97,7 +98,7 @@ describe('TenantLedger', () => {
     assert.deepEqual(l.admitNow(request('a'), now), first, 'a repeat gets the same ticket and takes no second slot');
     assert.deepEqual(l.admitNow(request('b'), now), { kind: 'QUEUE', runId: 'b' });
     assert.deepEqual(
-      l.status().runsWaiting,
+      tenantStatusOf(l).runsWaiting,
       [],
       'a QUEUE answer leaves nothing queued: the run queues itself when it starts',
     );
@@ -124,7 +125,7 @@ describe('TenantLedger', () => {
     const l = ledger({ maxConcurrentRuns: 1 });
     assert.equal(l.requestAdmission(request('a'), now).kind, 'ADMITTED');
     assert.equal(l.requestAdmission(request('a'), now).kind, 'ADMITTED');
-    assert.equal(l.status().runsInFlight.length, 1);
+    assert.equal(tenantStatusOf(l).runsInFlight.length, 1);
   });
 
   test("an EXCEEDED tenant's new run is REJECTED with the reason, and its waiting runs too", () => {
@@ -167,7 +168,7 @@ describe('budget leases', () => {
     assert.equal(admit(l, 'a', 600_000).grantedMicros, 600_000);
     assert.equal(admit(l, 'b', 600_000).grantedMicros, 400_000);
     assert.equal(admit(l, 'c', 600_000).grantedMicros, 0);
-    assert.equal(l.status().reservedUsd, 1);
+    assert.equal(tenantStatusOf(l).reservedUsd, 1);
     assert.equal(
       l.pressureFor('c').othersCommittedMicros,
       1_200_000,

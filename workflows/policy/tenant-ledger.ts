@@ -1,6 +1,5 @@
 import { COST_CATEGORIES, type CostCategory, toMicros, usd } from './catalog';
-import { stdDev } from './cost-model';
-import { LearningProfile, createLearningState, type LearningState, summarizeEvidence } from './learning';
+import { LearningProfile, createLearningState, type LearningState } from './learning';
 import { TenantTokens, type ApiToken } from './api-tokens';
 import { budgetStatus, type BudgetStatus } from './budget-status';
 import {
@@ -11,7 +10,6 @@ import {
   type ArchivedPeriod,
 } from './budget-period';
 import { mergeTenantConfig, tenantConfigSchema, type TenantConfig, type TenantConfigPatch } from './tenant-config';
-import type { LearningStatus, TenantStatus } from './tenant-status';
 import {
   emptyAlertState,
   raiseDue,
@@ -408,7 +406,8 @@ export class TenantLedger {
     return archived;
   }
 
-  private spendByCategory(): Partial<Record<CostCategory, number>> {
+  /** Spend this period by category, in USD. */
+  spendByCategory(): Partial<Record<CostCategory, number>> {
     const spend: Partial<Record<CostCategory, number>> = {};
     for (const category of COST_CATEGORIES) {
       const micros = this.state.spentMicros[category];
@@ -451,88 +450,6 @@ export class TenantLedger {
       learning: { costModel, preferences },
       ...(Object.keys(rates).length > 0 ? { negotiatedRates: rates } : {}),
       leaseAt: this.config.leaseAt ?? 'estimate',
-    };
-  }
-
-  status(): TenantStatus {
-    const end = this.currentPeriodEnd();
-    return {
-      tenantId: this.config.tenantId,
-      config: this.config,
-      budgetUsd: this.config.budgetUsd,
-      spentUsd: usd(this.spentMicros()),
-      utilization: this.utilization(),
-      budgetStatus: this.budgetStatus(),
-      spendByCategory: this.spendByCategory(),
-      runsInFlight: this.state.inFlight.map((r) => ({ ...r })),
-      alerts: this.state.alerts?.log.map((a) => ({ ...a })) ?? [],
-      runsWaiting: [...this.state.waiting],
-      chargedEvents: this.state.chargedEvents,
-      reservedUsd: usd(this.reservedMicros()),
-      periodStart: this.state.periodStart,
-      ...(end ? { periodEnd: end } : {}),
-      archivedPeriods: [...this.state.archive],
-      learning: this.learningStatus(),
-      tokens: this.tokens.listed(),
-    };
-  }
-
-  /** The few numbers the Web UI's budget gauge shows, without building the whole status. */
-  gauge() {
-    return {
-      tenantId: this.config.tenantId,
-      budgetStatus: this.budgetStatus(),
-      budgetUsd: this.config.budgetUsd,
-      spentUsd: usd(this.spentMicros()),
-      utilization: this.utilization(),
-      reservedUsd: usd(this.reservedMicros()),
-      runsInFlight: this.state.inFlight.length,
-      runsWaiting: this.state.waiting.length,
-      maxConcurrentRuns: this.config.maxConcurrentRuns,
-      periodStart: this.state.periodStart,
-      periodEnd: this.currentPeriodEnd(),
-      archivedPeriods: this.state.archive.length,
-    };
-  }
-
-  learningStatus(): LearningStatus {
-    const l = this.learning.state;
-    const config = this.config.learning;
-    return {
-      configuredIntensity: config.intensity,
-      intensity: l.effectiveIntensity,
-      metaLearningOptIn: config.metaLearningOptIn,
-      budgetShare: this.learning.share(),
-      learningBudgetUsd: usd(this.learning.learningBudgetMicros(this.budgetMicros())),
-      learningSpentUsd: usd(this.learningSpentMicros()),
-      learningReservedUsd: usd(this.learning.reservedMicros()),
-      explorationRate: config.explorationRates[l.effectiveIntensity],
-      costModel: Object.entries(l.costModel).flatMap(([key, entry]) =>
-        (['ratio', 'absolute'] as const).flatMap((basis) => {
-          const stat = entry[basis];
-          const prior = entry.prior?.[basis];
-          if (!stat && !prior) return [];
-          return [
-            {
-              key,
-              basis,
-              mean: stat?.mean ?? 0,
-              stdDev: stat ? stdDev(stat) : 0,
-              samples: stat?.n ?? 0,
-              ...(prior ? { prior: prior.value } : {}),
-            },
-          ];
-        }),
-      ),
-      evidence: Object.values(l.evidence).map((e) => ({
-        kind: e.kind,
-        fromModel: e.fromModel,
-        toModel: e.toModel,
-        ...summarizeEvidence(e),
-      })),
-      preferences: Object.values(l.preferences),
-      priorsVersion: l.priorsVersion,
-      history: [...l.history],
     };
   }
 }

@@ -5,10 +5,17 @@ import type { BudgetStatus } from './budget-status';
 import type { ArchivedPeriod } from './budget-period';
 import type { TenantConfig } from './tenant-config';
 import type { ApiToken } from './api-tokens';
+import type { TenantLedger } from './tenant-ledger';
+import { usd } from './catalog';
+import { stdDev } from './cost-model';
+import { summarizeEvidence } from './learning';
 import type { InFlightRun, WaitingRun } from './tenant-payloads';
 import type { Intensity, LearningEvent, ModelPreference, VariantEvidenceSummary } from './learning';
 
-/** A tenant as its status query, the CLI, the API and the exporter show it. */
+/**
+ * A tenant as its status query, the CLI, the API and the exporter show it: the views, built from
+ * the ledger (./tenant-ledger.ts), which keeps the state and its rules.
+ */
 
 export interface TenantStatus {
   tenantId: string;
@@ -62,4 +69,88 @@ export interface LearningStatus {
   preferences: ModelPreference[];
   priorsVersion: number;
   history: LearningEvent[];
+}
+
+/** The tenant as its status query answers: budget, spend, runs, alerts, learning, tokens. */
+export function tenantStatusOf(ledger: TenantLedger): TenantStatus {
+  const end = ledger.currentPeriodEnd();
+  return {
+    tenantId: ledger.config.tenantId,
+    config: ledger.config,
+    budgetUsd: ledger.config.budgetUsd,
+    spentUsd: usd(ledger.spentMicros()),
+    utilization: ledger.utilization(),
+    budgetStatus: ledger.budgetStatus(),
+    spendByCategory: ledger.spendByCategory(),
+    runsInFlight: ledger.state.inFlight.map((r) => ({ ...r })),
+    alerts: ledger.state.alerts?.log.map((a) => ({ ...a })) ?? [],
+    runsWaiting: [...ledger.state.waiting],
+    chargedEvents: ledger.state.chargedEvents,
+    reservedUsd: usd(ledger.reservedMicros()),
+    periodStart: ledger.state.periodStart,
+    ...(end ? { periodEnd: end } : {}),
+    archivedPeriods: [...ledger.state.archive],
+    learning: learningStatusOf(ledger),
+    tokens: ledger.tokens.listed(),
+  };
+}
+
+/** The few numbers the Web UI's budget gauge shows, without building the whole status. */
+export function budgetGaugeOf(ledger: TenantLedger) {
+  return {
+    tenantId: ledger.config.tenantId,
+    budgetStatus: ledger.budgetStatus(),
+    budgetUsd: ledger.config.budgetUsd,
+    spentUsd: usd(ledger.spentMicros()),
+    utilization: ledger.utilization(),
+    reservedUsd: usd(ledger.reservedMicros()),
+    runsInFlight: ledger.state.inFlight.length,
+    runsWaiting: ledger.state.waiting.length,
+    maxConcurrentRuns: ledger.config.maxConcurrentRuns,
+    periodStart: ledger.state.periodStart,
+    periodEnd: ledger.currentPeriodEnd(),
+    archivedPeriods: ledger.state.archive.length,
+  };
+}
+
+/** The learning profile as the status query, the CLI and learning_profile.json show it. */
+export function learningStatusOf(ledger: TenantLedger): LearningStatus {
+  const l = ledger.learning.state;
+  const config = ledger.config.learning;
+  return {
+    configuredIntensity: config.intensity,
+    intensity: l.effectiveIntensity,
+    metaLearningOptIn: config.metaLearningOptIn,
+    budgetShare: ledger.learning.share(),
+    learningBudgetUsd: usd(ledger.learning.learningBudgetMicros(ledger.budgetMicros())),
+    learningSpentUsd: usd(ledger.learningSpentMicros()),
+    learningReservedUsd: usd(ledger.learning.reservedMicros()),
+    explorationRate: config.explorationRates[l.effectiveIntensity],
+    costModel: Object.entries(l.costModel).flatMap(([key, entry]) =>
+      (['ratio', 'absolute'] as const).flatMap((basis) => {
+        const stat = entry[basis];
+        const prior = entry.prior?.[basis];
+        if (!stat && !prior) return [];
+        return [
+          {
+            key,
+            basis,
+            mean: stat?.mean ?? 0,
+            stdDev: stat ? stdDev(stat) : 0,
+            samples: stat?.n ?? 0,
+            ...(prior ? { prior: prior.value } : {}),
+          },
+        ];
+      }),
+    ),
+    evidence: Object.values(l.evidence).map((e) => ({
+      kind: e.kind,
+      fromModel: e.fromModel,
+      toModel: e.toModel,
+      ...summarizeEvidence(e),
+    })),
+    preferences: Object.values(l.preferences),
+    priorsVersion: l.priorsVersion,
+    history: [...l.history],
+  };
 }
