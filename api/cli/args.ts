@@ -1,0 +1,42 @@
+import { InvalidArgumentError } from 'commander';
+import { ID_PATTERN, isValidId } from '../../workflows/policy/ids';
+import { UserError } from '../../infra/user-error';
+
+export function int(name: string, min: number, max: number) {
+  return (raw: string) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+export function positiveNumber(name: string) {
+  return (raw: string) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+}
+
+/** An id from the command line, checked before it reaches Temporal or a path. */
+export function assertCliId(what: string, value: string): string {
+  if (!isValidId(value))
+    throw new UserError(`invalid ${what} ${JSON.stringify(value)}: ids must match ${ID_PATTERN.source}`);
+  return value;
+}
+
+/** Resolves on Ctrl-C or SIGTERM: long-running commands then stop what they started. */
+export function untilStopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
+export function list(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
