@@ -174,6 +174,11 @@ export async function configureTenant(
         'UNAVAILABLE',
       );
     }
+    if (err instanceof Error && /Workflow Task in failed state/i.test(err.message))
+      throw new UserError(
+        `tenant ${tenantId} cannot take changes: its entity's workflow task keeps failing on the workers (their log says why; a history sealed under a key this deployment's key ring, ADOS_KEYRING, lacks is a common cause)`,
+        'UNAVAILABLE',
+      );
     // The entity's validator judges the patch merged over the current config (e.g. a new warning
     // threshold above the critical one already set): a refusal is the caller's invalid input.
     if (err instanceof WorkflowUpdateFailedError) {

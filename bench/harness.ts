@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { connectWorker, temporalTarget } from '../infra/temporal-connection';
 import { connectClient } from '../api/client';
 import { benchServer, stopBenchCluster, type BenchServer } from './target';
-import { createAdosWorkers, runAdosWorkers, type AdosWorkerOptions } from '../workers/ados-worker';
+import { startAdosWorkers, type AdosWorkerOptions } from '../workers/ados-worker';
 
 export interface BenchEnvOptions {
   /** Dev-server dynamic config, e.g. a lower continue-as-new suggestion. */
@@ -22,14 +22,17 @@ export async function withBenchEnv<T>(
 ): Promise<T> {
   const server = await benchServer(options.dynamicConfig);
   const connection = await connectWorker(temporalTarget({ address: server.address }));
-  const workers = await createAdosWorkers({ ...options.workers, connection, clientAddress: server.address });
-  const running = runAdosWorkers(workers);
+  const workers = await startAdosWorkers({
+    ...options.workers,
+    connection,
+    clientAddress: server.address,
+    exportSchedule: false,
+  });
   const client = await connectClient(server.address);
   try {
     return await body(client, server);
   } finally {
-    for (const w of workers) w.shutdown();
-    await running;
+    await workers.stop();
     await client.connection.close();
     await connection.close();
     await server.stop();

@@ -5,7 +5,7 @@
  */
 import { Runtime } from '@temporalio/worker';
 import { connectWorker, temporalTarget } from '../infra/temporal-connection';
-import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
+import { startAdosWorkers } from '../workers/ados-worker';
 import type { BenchWorkerOptions } from './engine';
 import { environment } from '../infra/config';
 
@@ -29,18 +29,18 @@ async function main(): Promise<void> {
   });
   const options = JSON.parse(env.ADOS_BENCH_WORKER_OPTIONS ?? '{}') as BenchWorkerOptions;
   const connection = await connectWorker(temporalTarget({ address }));
-  const workers = await createAdosWorkers({ ...options, connection, clientAddress: address });
-  const running = runAdosWorkers(workers);
+  // No export sweep: the bench measures the runs alone.
+  const workers = await startAdosWorkers({ ...options, connection, clientAddress: address, exportSchedule: false });
   process.on('message', (message: Request) => {
     if (message.type === 'cpu') {
       const { user, system } = process.cpuUsage();
       process.send!({ type: 'cpu', cpuMs: (user + system) / 1000 });
     } else if (message.type === 'stop') {
-      for (const w of workers) w.shutdown();
+      void workers.stop();
     }
   });
   process.send({ type: 'ready' });
-  await running;
+  await workers.done;
   await connection.close();
   // With --cpu-prof the profile is written as the process exits.
   process.exit(0);

@@ -3,7 +3,7 @@
  *   node --import tsx examples/custom-worker.ts
  */
 import { registerNodeKind } from '../activities/nodes/registry';
-import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
+import { startAdosWorkers } from '../workers/ados-worker';
 import { installTemporalLogging } from '../workers/logging';
 import { connectWorker, temporalTarget } from '../infra/temporal-connection';
 import { wordCount } from './word-count-kind';
@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   installTemporalLogging('info');
   // The connection factory reads TEMPORAL_ADDRESS, TEMPORAL_PROFILE, TLS and API-key settings (docs/DEPLOYMENT.md).
   const connection = await connectWorker(temporalTarget());
-  await runAdosWorkers(await createAdosWorkers({ connection }));
+  await (
+    await startAdosWorkers({ connection })
+  ).done;
   await connection.close();
 }
 

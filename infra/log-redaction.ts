@@ -76,6 +76,6 @@ export const REDACT_PATHS = [
 export function redactingLoggerOptions(): Pick<LoggerOptions, 'redact' | 'serializers'> {
   return {
     redact: { paths: REDACT_PATHS, censor: REDACTED },
-    serializers: { req: requestValue, err: pino.stdSerializers.err },
+    serializers: { req: requestValue, err: pino.stdSerializers.err, error: pino.stdSerializers.err },
   };
 }

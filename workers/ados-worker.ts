@@ -5,7 +5,8 @@ import { createControlActivities, lazyClient, nodePartitionsFromEnv } from '../a
 import { createNodeActivities } from '../activities/node-activities';
 import { CONTROL_TASK_QUEUE, assertId } from '../workflows/policy/ids';
 import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/policy/routing';
-import { temporalTarget } from '../infra/temporal-connection';
+import { temporalClient, temporalTarget } from '../infra/temporal-connection';
+import { ensureExportSchedule } from './export-schedule';
 import type { ExecutionTrace } from './execution-trace';
 import type { AdosMetrics } from '../infra/metrics';
 import { metricsSinks, nodeDurationInterceptor } from './metrics';
@@ -128,6 +129,47 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
     );
   }
   return workers;
+}
+
+/** ADOS workers running in this process. */
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Settles once every worker has shut down (Temporal's runtime shuts them down on SIGINT/SIGTERM). */
+  done: Promise<void>;
+  /** Shuts the workers down (in-flight activities drain) and waits for them. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one assembly of ADOS workers, for every process that hosts them (`ados worker`, the demo, a
+ * custom worker, the tests' and the bench's): the workers created and running, and, where they host
+ * the control queue, the export sweep's Schedule made sure of.
+ */
+export async function startAdosWorkers(
+  options: AdosWorkerOptions & {
+    /** Make sure the export sweep's Schedule exists. @default true when hosting the control queue */
+    exportSchedule?: boolean;
+  },
+): Promise<RunningWorkers> {
+  const workers = await createAdosWorkers(options);
+  const done = runAdosWorkers(workers, options.trace);
+  if (options.exportSchedule ?? options.control !== false) {
+    const client = await temporalClient(
+      temporalTarget({
+        ...(options.clientAddress ? { address: options.clientAddress } : {}),
+        ...(options.namespace ? { namespace: options.namespace } : {}),
+      }),
+    );
+    await ensureExportSchedule(client).finally(() => client.connection.close());
+  }
+  return {
+    workers,
+    done,
+    async stop() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runDemo } from '../demo';
+import { runDemo } from '../../demo/demo';
 import { json } from './output';
 import { int } from './args';
 

@@ -1,12 +1,11 @@
 import { Command, Option } from 'commander';
-import { createAdosWorkers, nodeQueuesFor, runAdosWorkers } from '../../workers/ados-worker';
+import { nodeQueuesFor, startAdosWorkers } from '../../workers/ados-worker';
 import { installTemporalLogging } from '../../workers/logging';
 import { logger } from '../../activities/logger';
 import { UserError } from '../client';
-import { ensureExportSchedule } from '../schedules';
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { environment, loadConfig } from '../../infra/config';
-import { connectWorker, temporalClient, temporalTarget } from '../../infra/temporal-connection';
+import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { CONTROL_TASK_QUEUE } from '../../workflows/policy/ids';
 import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
@@ -70,7 +69,7 @@ export function workerCommand(program: Command): void {
           : undefined;
         const queues = role === 'control' ? [] : nodeQueuesFor(opts);
         const trace = new ExecutionTrace();
-        const workers = await createAdosWorkers({
+        const running = await startAdosWorkers({
           connection,
           control,
           partitions: role === 'control' ? [] : opts.partitions,
@@ -79,11 +78,6 @@ export function workerCommand(program: Command): void {
           trace,
           ...(metrics ? { metrics } : {}),
         });
-        if (control) {
-          const client = await temporalClient(target);
-          await ensureExportSchedule(client);
-          await client.connection.close();
-        }
         const served = [...(control ? [CONTROL_TASK_QUEUE] : []), ...queues];
         logger.info(
           {
@@ -110,7 +104,7 @@ export function workerCommand(program: Command): void {
           () =>
             `ados worker · role ${role} · queues ${served.join(', ')} · Temporal ${target.summary}${metricsServer ? ` · metrics on :${config.ADOS_METRICS_PORT}/metrics` : ''} · Ctrl-C to stop`,
         );
-        await runAdosWorkers(workers, trace);
+        await running.done;
         metricsServer?.close();
         await connection.close();
         logger.info('workers stopped');

@@ -3,13 +3,12 @@ import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
-import { Runtime, type NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Runtime, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../infra/dev-server';
-import { bundleWorkflows, createAdosWorkers, runAdosWorkers } from '../../workers/ados-worker';
+import { bundleWorkflows, startAdosWorkers, type RunningWorkers } from '../../workers/ados-worker';
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { connectClient } from '../../api/client';
-import { ensureExportSchedule } from '../../api/schedules';
 import { localCodecServerIfSealed } from '../../api/codec-server';
 import { logger } from '../../activities/logger';
 
@@ -57,7 +56,7 @@ export async function startTestEnv(): Promise<TestEnv> {
     connectClient(server.address),
     bundleWorkflows(),
   ]);
-  const running = new Set<{ workers: Worker[]; done: Promise<unknown> }>();
+  const running = new Set<RunningWorkers>();
 
   return {
     server,
@@ -67,27 +66,21 @@ export async function startTestEnv(): Promise<TestEnv> {
     bundle,
     async startWorkers() {
       const trace = new ExecutionTrace(`test-${process.pid}-${running.size}`);
-      const workers = await createAdosWorkers({
+      // As `ados worker` does, with the export sweep's Schedule: finished runs' artifacts are written by it.
+      const entry = await startAdosWorkers({
         connection,
         workflowBundle: bundle,
         clientAddress: server.address,
         trace,
       });
-      const entry = { workers, done: runAdosWorkers(workers, trace) };
       running.add(entry);
-      // As `ados worker` does: finished runs' artifacts are written by the export sweep.
-      await ensureExportSchedule(client);
       return async () => {
-        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-        await entry.done;
+        await entry.stop();
         running.delete(entry);
       };
     },
     async teardown() {
-      for (const entry of running) {
-        for (const w of entry.workers) if (w.getState() === 'RUNNING') w.shutdown();
-        await entry.done.catch(() => undefined);
-      }
+      for (const entry of running) await entry.stop().catch(() => undefined);
       await client.connection.close();
       await connection.close();
       await server.stop();
@@ -156,8 +149,7 @@ export async function startServerWithWorkers(options: DevServerOptions) {
   const codec = options.headless || options.uiCodecEndpoint ? undefined : await localCodecServerIfSealed(logger);
   const server = await startDevServer({ ...options, ...(codec ? { uiCodecEndpoint: codec.uiEndpoint } : {}) });
   const connection = await connectWorker(temporalTarget({ address: server.address }));
-  const workers = await createAdosWorkers({ connection, clientAddress: server.address });
-  const running = runAdosWorkers(workers);
+  const workers = await startAdosWorkers({ connection, clientAddress: server.address, exportSchedule: false });
   const client = await connectClient(server.address);
   const stopCodec = codec && (await codec.serve(client, server.uiUrl!));
   return {
@@ -165,8 +157,7 @@ export async function startServerWithWorkers(options: DevServerOptions) {
     client,
     async stop() {
       await stopCodec?.();
-      for (const w of workers) w.shutdown();
-      await running;
+      await workers.stop();
       await client.connection.close();
       await connection.close();
       await server.stop();

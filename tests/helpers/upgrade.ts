@@ -6,7 +6,7 @@ import { deliveryRun } from '../../workflows/delivery-run';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../../workflows/search-attributes';
 import { sleepChain } from './temporal';
-import { createAdosWorkers, runAdosWorkers, type AdosWorkerOptions } from '../../workers/ados-worker';
+import { startAdosWorkers, type AdosWorkerOptions } from '../../workers/ados-worker';
 
 /**
  * The workflow code of ADOS 0.1.0 (the last release before admission tickets), bundled once and
@@ -52,10 +52,6 @@ export async function startRunsAs0_1(
 
 /** ADOS workers on the given workflow code (an old release's bundle, or today's); the returned function stops them. */
 export async function workersOn(workflowBundle: { code: string }, options: Omit<AdosWorkerOptions, 'workflowBundle'>) {
-  const workers = await createAdosWorkers({ ...options, workflowBundle });
-  const done = runAdosWorkers(workers);
-  return async () => {
-    for (const w of workers) w.shutdown();
-    await done;
-  };
+  const workers = await startAdosWorkers({ ...options, workflowBundle, exportSchedule: false });
+  return () => workers.stop();
 }

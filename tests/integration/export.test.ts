@@ -9,7 +9,7 @@ import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/c
 import { progressQuery } from '../../workflows/delivery-run';
 import { EXPORTED_MARKER } from '../../activities/export/exporter';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
-import { EXPORT_SWEEP_SECONDS, ensureExportSchedule } from '../../api/schedules';
+import { EXPORT_SWEEP_SECONDS, ensureExportSchedule } from '../../workers/export-schedule';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 import { openPayload } from '../helpers/history';
 import { decodeHistoryJson } from '../../infra/payload-codec';

@@ -2,16 +2,15 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig } from '../infra/config';
 import { connectWorker, temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { startDevServer, temporalAnswers, type DevServer } from '../infra/dev-server';
-import { createAdosWorkers, runAdosWorkers } from '../workers/ados-worker';
+import { startAdosWorkers } from '../workers/ados-worker';
 import { installTemporalLogging } from '../workers/logging';
 import { logger } from '../activities/logger';
 import type { deliveryRun } from '../workflows/delivery-run';
 import type { DeliveryRunResult } from '../workflows/policy/run-result';
 import type { TenantConfigPatch } from '../workflows/policy/tenant-config';
-import { configureTenant, runOutcome, startRun, temporalNamespace, tenantStatus } from './client';
-import { createBars, poll } from './progress';
-import { ensureExportSchedule } from './schedules';
-import { localCodecServerIfSealed } from './codec-server';
+import { configureTenant, runOutcome, startRun, temporalNamespace, tenantStatus } from '../api/client';
+import { createBars, poll } from '../api/progress';
+import { localCodecServerIfSealed } from '../api/codec-server';
 import { keyRing } from '../infra/seal';
 import { artifactsRoot } from '../activities/export/atomic';
 import { exportFinished } from '../activities/export/exporter';
@@ -160,148 +159,149 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
 
   const connection = await connectWorker(target);
   const trace = new ExecutionTrace(`ados-demo-${process.pid}`);
-  const workers = await createAdosWorkers({
+  const workers = await startAdosWorkers({
     connection,
     identity: `ados-demo@${process.pid}`,
     clientAddress: target.address,
     trace,
   });
-  const running = runAdosWorkers(workers, trace);
   const client = await temporalClient(target);
   const stopCodec = codec && (await codec.serve(client, uiUrl));
-  if (codec) say(`payloads encrypted with key ${keyRing().active}; the Web UI decodes them through ${codec.url}`);
-  else if (config.ADOS_PAYLOAD_CODEC === 'aes')
-    say(`payloads encrypted with key ${keyRing().active}; \`ados codec-server\` lets that server's Web UI read them`);
-  await ensureExportSchedule(client);
+  // Whatever happens from here on, what the demo started is stopped: an error ends the demo, it never hangs.
+  try {
+    if (codec) say(`payloads encrypted with key ${keyRing().active}; the Web UI decodes them through ${codec.url}`);
+    else if (config.ADOS_PAYLOAD_CODEC === 'aes')
+      say(`payloads encrypted with key ${keyRing().active}; \`ados codec-server\` lets that server's Web UI read them`);
 
-  for (const tenant of TENANTS) await configureTenant(client, tenant.tenantId, tenant.config);
-  say(
-    `tenants: ${TENANTS.map((t) => `${t.tenantId} ($${t.config.budgetUsd}, ${t.config.maxConcurrentRuns} at once)`).join(', ')}`,
-  );
-
-  const stamp = Date.now().toString(36);
-  const handles: Array<{ tenant: DemoTenant; handle: WorkflowHandle<typeof deliveryRun> }> = [];
-  for (let i = 0; i < runs; i++) {
-    const tenant = TENANTS[i % TENANTS.length]!;
-    handles.push({ tenant, handle: await startRun(client, ragRun(tenant, i, `demo-${stamp}-${i}`)) });
-  }
-  say(`started ${runs} RAG delivery runs with priorities 1-5`);
-
-  const results: Array<{ tenantId: string; result: DeliveryRunResult }> = [];
-  const bars = createBars(!json && process.stderr.isTTY);
-  const barOf = new Map(
-    TENANTS.map((t) => [
-      t.tenantId,
-      bars?.create(handles.filter((h) => h.tenant === t).length, 0, {
-        label: t.tenantId.padEnd(8),
-        unit: 'runs',
-        cost: '0.0000',
-        status: 'HEALTHY',
-      }),
-    ]),
-  );
-  const refresh = async (c: Client) => {
-    for (const t of TENANTS) {
-      const status = await tenantStatus(c, t.tenantId).catch(() => undefined);
-      const done = results.filter((r) => r.tenantId === t.tenantId).length;
-      if (status)
-        barOf.get(t.tenantId)?.update(done, {
-          cost: status.spentUsd.toFixed(4),
-          status: `${status.budgetStatus} · ${status.runsInFlight.length} running, ${status.runsWaiting.length} waiting`,
-        });
-    }
-  };
-  const poller = poll(() => refresh(client));
-  await Promise.all(
-    handles.map(async ({ tenant, handle }) => {
-      const result = await runOutcome(handle);
-      results.push({ tenantId: tenant.tenantId, result });
-      if (!bars) say(`  ${tenant.tenantId} ${result.runId}: ${result.status} $${result.costUsd.toFixed(6)}`);
-    }),
-  );
-  await poller.stop();
-  await refresh(client);
-  bars?.stop();
-
-  const summary: DemoSummary = { address: target.address, uiUrl, elapsedMs: Date.now() - started, tenants: [] };
-  for (const t of TENANTS) {
-    const mine = results.filter((r) => r.tenantId === t.tenantId).map((r) => r.result);
-    // Shadows run after their runs; give them a moment to settle so the learning figures are whole.
-    let status = await tenantStatus(client, t.tenantId);
-    for (let i = 0; i < 50 && status.learning.learningReservedUsd > 0; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      status = await tenantStatus(client, t.tenantId);
-    }
-    const byStatus: Record<string, number> = {};
-    for (const r of mine) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-    summary.tenants.push({
-      tenantId: t.tenantId,
-      story: t.story,
-      why: whyByStatus(mine),
-      runs: mine.length,
-      byStatus,
-      costUsd: usd(mine.reduce((s, r) => s + toMicros(r.costUsd), 0)),
-      spentUsd: status.spentUsd,
-      budgetUsd: status.budgetUsd,
-      budgetStatus: status.budgetStatus,
-      learning: {
-        intensity: status.learning.intensity,
-        shadows: status.learning.history.filter((e) => e.type === 'exploration').length,
-        spentUsd: status.learning.learningSpentUsd,
-        budgetUsd: status.learning.learningBudgetUsd,
-        preferences: status.learning.preferences.map(
-          (p) =>
-            `${p.toModel} instead of ${p.fromModel} (quality ${p.evidence.qualityShadow} vs ${p.evidence.qualityFull})`,
-        ),
-      },
-      webUi: webUiLink(uiUrl, t.tenantId),
-    });
-  }
-  if (json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  else {
-    process.stdout.write(`\nADOS demo: ${runs} runs in ${(summary.elapsedMs / 1000).toFixed(1)} s\n\n`);
-    process.stdout.write(
-      `${'tenant'.padEnd(9)} ${'runs'.padEnd(5)} ${'outcomes'.padEnd(50)} ${'this demo'.padEnd(11)} ${'period spend'.padEnd(20)} status\n`,
+    for (const tenant of TENANTS) await configureTenant(client, tenant.tenantId, tenant.config);
+    say(
+      `tenants: ${TENANTS.map((t) => `${t.tenantId} ($${t.config.budgetUsd}, ${t.config.maxConcurrentRuns} at once)`).join(', ')}`,
     );
-    for (const s of summary.tenants) {
-      const outcomes = Object.entries(s.byStatus)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ');
-      process.stdout.write(
-        `${s.tenantId.padEnd(9)} ${String(s.runs).padEnd(5)} ${outcomes.padEnd(50)} $${s.costUsd.toFixed(4).padEnd(10)} $${s.spentUsd.toFixed(4)} of $${String(s.budgetUsd).padEnd(6)} ${s.budgetStatus}\n`,
-      );
-    }
-    process.stdout.write('\nWhat happened, and why:\n');
-    for (const s of summary.tenants) {
-      process.stdout.write(`  ${s.tenantId}: ${s.story}\n`);
-      for (const [status, why] of Object.entries(s.why)) process.stdout.write(`    ${status}: ${why}\n`);
-      const l = s.learning;
-      process.stdout.write(
-        `    learning ${l.intensity}: shadow comparisons ${l.shadows}, spent $${l.spentUsd.toFixed(6)} of its $${l.budgetUsd.toFixed(4)} learning share${l.preferences.length ? `; now prefers ${l.preferences.join(', ')}` : ''}\n`,
-      );
-    }
-    process.stdout.write('\nWeb UI, filtered by tenant:\n');
-    for (const s of summary.tenants) process.stdout.write(`  ${s.tenantId.padEnd(9)} ${s.webUi}\n`);
-  }
 
-  // The export sweep writes finished runs' artifacts every few seconds; the demo does not wait for its next turn.
-  for (const tenantId of new Set(results.map((r) => r.tenantId))) await exportFinished(client, { tenantId });
-  if (!json) process.stdout.write(`\nArtifacts (history, summaries, decisions, traces): ${artifactsRoot()}\n`);
+    const stamp = Date.now().toString(36);
+    const handles: Array<{ tenant: DemoTenant; handle: WorkflowHandle<typeof deliveryRun> }> = [];
+    for (let i = 0; i < runs; i++) {
+      const tenant = TENANTS[i % TENANTS.length]!;
+      handles.push({ tenant, handle: await startRun(client, ragRun(tenant, i, `demo-${stamp}-${i}`)) });
+    }
+    say(`started ${runs} RAG delivery runs with priorities 1-5`);
 
-  if (!once) {
-    say(`\nserver${server ? ', Web UI' : ''} and workers stay up; Ctrl-C to stop`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    const results: Array<{ tenantId: string; result: DeliveryRunResult }> = [];
+    const bars = createBars(!json && process.stderr.isTTY);
+    const barOf = new Map(
+      TENANTS.map((t) => [
+        t.tenantId,
+        bars?.create(handles.filter((h) => h.tenant === t).length, 0, {
+          label: t.tenantId.padEnd(8),
+          unit: 'runs',
+          cost: '0.0000',
+          status: 'HEALTHY',
+        }),
+      ]),
+    );
+    const refresh = async (c: Client) => {
+      for (const t of TENANTS) {
+        const status = await tenantStatus(c, t.tenantId).catch(() => undefined);
+        const done = results.filter((r) => r.tenantId === t.tenantId).length;
+        if (status)
+          barOf.get(t.tenantId)?.update(done, {
+            cost: status.spentUsd.toFixed(4),
+            status: `${status.budgetStatus} · ${status.runsInFlight.length} running, ${status.runsWaiting.length} waiting`,
+          });
+      }
+    };
+    const poller = poll(() => refresh(client));
+    await Promise.all(
+      handles.map(async ({ tenant, handle }) => {
+        const result = await runOutcome(handle);
+        results.push({ tenantId: tenant.tenantId, result });
+        if (!bars) say(`  ${tenant.tenantId} ${result.runId}: ${result.status} $${result.costUsd.toFixed(6)}`);
+      }),
+    );
+    await poller.stop();
+    await refresh(client);
+    bars?.stop();
+
+    const summary: DemoSummary = { address: target.address, uiUrl, elapsedMs: Date.now() - started, tenants: [] };
+    for (const t of TENANTS) {
+      const mine = results.filter((r) => r.tenantId === t.tenantId).map((r) => r.result);
+      // Shadows run after their runs; give them a moment to settle so the learning figures are whole.
+      let status = await tenantStatus(client, t.tenantId);
+      for (let i = 0; i < 50 && status.learning.learningReservedUsd > 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        status = await tenantStatus(client, t.tenantId);
+      }
+      const byStatus: Record<string, number> = {};
+      for (const r of mine) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+      summary.tenants.push({
+        tenantId: t.tenantId,
+        story: t.story,
+        why: whyByStatus(mine),
+        runs: mine.length,
+        byStatus,
+        costUsd: usd(mine.reduce((s, r) => s + toMicros(r.costUsd), 0)),
+        spentUsd: status.spentUsd,
+        budgetUsd: status.budgetUsd,
+        budgetStatus: status.budgetStatus,
+        learning: {
+          intensity: status.learning.intensity,
+          shadows: status.learning.history.filter((e) => e.type === 'exploration').length,
+          spentUsd: status.learning.learningSpentUsd,
+          budgetUsd: status.learning.learningBudgetUsd,
+          preferences: status.learning.preferences.map(
+            (p) =>
+              `${p.toModel} instead of ${p.fromModel} (quality ${p.evidence.qualityShadow} vs ${p.evidence.qualityFull})`,
+          ),
+        },
+        webUi: webUiLink(uiUrl, t.tenantId),
+      });
+    }
+    if (json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else {
+      process.stdout.write(`\nADOS demo: ${runs} runs in ${(summary.elapsedMs / 1000).toFixed(1)} s\n\n`);
+      process.stdout.write(
+        `${'tenant'.padEnd(9)} ${'runs'.padEnd(5)} ${'outcomes'.padEnd(50)} ${'this demo'.padEnd(11)} ${'period spend'.padEnd(20)} status\n`,
+      );
+      for (const s of summary.tenants) {
+        const outcomes = Object.entries(s.byStatus)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ');
+        process.stdout.write(
+          `${s.tenantId.padEnd(9)} ${String(s.runs).padEnd(5)} ${outcomes.padEnd(50)} $${s.costUsd.toFixed(4).padEnd(10)} $${s.spentUsd.toFixed(4)} of $${String(s.budgetUsd).padEnd(6)} ${s.budgetStatus}\n`,
+        );
+      }
+      process.stdout.write('\nWhat happened, and why:\n');
+      for (const s of summary.tenants) {
+        process.stdout.write(`  ${s.tenantId}: ${s.story}\n`);
+        for (const [status, why] of Object.entries(s.why)) process.stdout.write(`    ${status}: ${why}\n`);
+        const l = s.learning;
+        process.stdout.write(
+          `    learning ${l.intensity}: shadow comparisons ${l.shadows}, spent $${l.spentUsd.toFixed(6)} of its $${l.budgetUsd.toFixed(4)} learning share${l.preferences.length ? `; now prefers ${l.preferences.join(', ')}` : ''}\n`,
+        );
+      }
+      process.stdout.write('\nWeb UI, filtered by tenant:\n');
+      for (const s of summary.tenants) process.stdout.write(`  ${s.tenantId.padEnd(9)} ${s.webUi}\n`);
+    }
+
+    // The export sweep writes finished runs' artifacts every few seconds; the demo does not wait for its next turn.
+    for (const tenantId of new Set(results.map((r) => r.tenantId))) await exportFinished(client, { tenantId });
+    if (!json) process.stdout.write(`\nArtifacts (history, summaries, decisions, traces): ${artifactsRoot()}\n`);
+
+    if (!once) {
+      say(`\nserver${server ? ', Web UI' : ''} and workers stay up; Ctrl-C to stop`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    }
+    return summary;
+  } finally {
+    await workers.stop();
+    await connection.close();
+    await stopCodec?.();
+    await client.connection.close();
+    await server?.stop();
   }
-  for (const w of workers) w.shutdown();
-  await running;
-  await connection.close();
-  await stopCodec?.();
-  await client.connection.close();
-  await server?.stop();
-  return summary;
 }
 
 /**
