@@ -48,7 +48,8 @@ export async function deliveryRun(input: DeliveryRunInput, launch?: RunLaunch): 
     return await run.deliver();
   } finally {
     // Shadows run on their own; the run only waits until their start is recorded.
-    if (run) await CancellationScope.nonCancellable(() => Promise.all(run!.shadows));
+    const shadows = run?.shadows ?? [];
+    if (shadows.length > 0) await CancellationScope.nonCancellable(() => Promise.all(shadows));
     // Bare runs recorded before the export sweep started their exporter here.
     const legacySettings = !launch ? opening?.settings : undefined;
     if (legacySettings && legacySettings.exportOnClose !== false && !patched('ados-export-by-sweep'))

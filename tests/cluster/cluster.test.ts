@@ -14,6 +14,7 @@ import { freePortIn } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
 import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import { eventually, micros, sleepChain } from '../helpers/temporal';
+import { runStartArgs } from '../helpers/temporal-cli';
 import { planLocalCodecServer } from '../../api/codec-server';
 import { logger } from '../../activities/logger';
 
@@ -171,20 +172,7 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
     const stopCodec = await codec.serve(client, 'http://localhost:8233');
     const { stdout } = await promisify(execFile)(
       cli,
-      [
-        'workflow',
-        'execute',
-        '--type',
-        'deliveryRun',
-        '--task-queue',
-        'ados-control',
-        '--workflow-id',
-        'delivery-run:cli-tenant:from-cli',
-        '--input',
-        JSON.stringify(input),
-        '--output',
-        'json',
-      ],
+      runStartArgs('execute', 'delivery-run:cli-tenant:from-cli', { json: input }, '--output', 'json'),
       { timeout: 120_000, env: { ...process.env, ...codec.cliEnv } },
     ).finally(stopCodec);
     const result = (JSON.parse(stdout) as { result: DeliveryRunResult }).result;

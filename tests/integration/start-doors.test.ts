@@ -15,6 +15,7 @@ import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import type { TenantStatus } from '../../workflows/policy/tenant-status';
 import { deliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { ADOS } from '../helpers/processes';
+import { runStartArgs } from '../helpers/temporal-cli';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 
 const exec = promisify(execFile);
@@ -120,16 +121,9 @@ describe('one run, one contract, whatever starts it', () => {
     const viaAdos: DeliveryRunResult[] = [];
     for (let i = 0; i < 6; i++) {
       const started = (await temporal(
-        'workflow',
-        'execute',
-        '--type',
-        'deliveryRun',
-        '--task-queue',
-        'ados-control',
-        '--workflow-id',
-        deliveryRunWorkflowId('door-temporal', `r-${i}`),
-        '--input-file',
-        runFile(`temporal-${i}`, rag('door-temporal', i)),
+        ...runStartArgs('execute', deliveryRunWorkflowId('door-temporal', `r-${i}`), {
+          file: runFile(`temporal-${i}`, rag('door-temporal', i)),
+        }),
       )) as { result: DeliveryRunResult };
       viaTemporal.push(started.result);
       viaAdos.push(
@@ -176,18 +170,7 @@ describe('one run, one contract, whatever starts it', () => {
       tenantId: 'owner-b',
       dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 1, costUsd: 0.01 } }] },
     });
-    await temporal(
-      'workflow',
-      'start',
-      '--type',
-      'deliveryRun',
-      '--task-queue',
-      'ados-control',
-      '--workflow-id',
-      'delivery-run:owner-a:mm1',
-      '--input-file',
-      file,
-    );
+    await temporal(...runStartArgs('start', 'delivery-run:owner-a:mm1', { file: file }));
     const [problem] = await validationProblems('delivery-run:owner-a:mm1');
     assert.match(
       problem!,
@@ -201,36 +184,14 @@ describe('one run, one contract, whatever starts it', () => {
       runId: 'mm3',
       dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 1, costUsd: 0.01 } }] },
     });
-    await temporal(
-      'workflow',
-      'start',
-      '--type',
-      'deliveryRun',
-      '--task-queue',
-      'ados-control',
-      '--workflow-id',
-      'delivery-run:owner-a:mm2',
-      '--input-file',
-      withRunId,
-    );
+    await temporal(...runStartArgs('start', 'delivery-run:owner-a:mm2', { file: withRunId }));
     assert.match(
       (await validationProblems('delivery-run:owner-a:mm2'))[0]!,
       /names run mm2 but the input's runId is mm3/,
     );
 
     // And an id that is not a run's at all.
-    await temporal(
-      'workflow',
-      'start',
-      '--type',
-      'deliveryRun',
-      '--task-queue',
-      'ados-control',
-      '--workflow-id',
-      'my-run',
-      '--input-file',
-      withRunId,
-    );
+    await temporal(...runStartArgs('start', 'my-run', { file: withRunId }));
     assert.match(
       (await validationProblems('my-run'))[0]!,
       /a run's workflow id is delivery-run:\{tenantId\}:\{runId\} \(here delivery-run:owner-a:mm3\)/,
@@ -266,18 +227,7 @@ describe('one run, one contract, whatever starts it', () => {
         ],
       },
     });
-    await temporal(
-      'workflow',
-      'start',
-      '--type',
-      'deliveryRun',
-      '--task-queue',
-      'ados-control',
-      '--workflow-id',
-      'delivery-run:one-slot:cyclic',
-      '--input-file',
-      cyclic,
-    );
+    await temporal(...runStartArgs('start', 'delivery-run:one-slot:cyclic', { file: cyclic }));
     assert.match((await validationProblems('delivery-run:one-slot:cyclic')).join('; '), /cycle: /);
 
     for (const door of ['client', 'temporal'] as const) {
@@ -286,16 +236,9 @@ describe('one run, one contract, whatever starts it', () => {
       if (door === 'client') await startRun(env.client, { tenantId: 'one-slot', runId, dag: { nodes: [node] } });
       else
         await temporal(
-          'workflow',
-          'start',
-          '--type',
-          'deliveryRun',
-          '--task-queue',
-          'ados-control',
-          '--workflow-id',
-          deliveryRunWorkflowId('one-slot', runId),
-          '--input-file',
-          runFile(runId, { tenantId: 'one-slot', dag: { nodes: [node] } }),
+          ...runStartArgs('start', deliveryRunWorkflowId('one-slot', runId), {
+            file: runFile(runId, { tenantId: 'one-slot', dag: { nodes: [node] } }),
+          }),
         );
       const result = await runOutcome(env.client.workflow.getHandle(deliveryRunWorkflowId('one-slot', runId)));
       assert.equal(result.status, 'COMPLETED');

@@ -11,6 +11,7 @@ import { planLocalCodecServer } from '../../api/codec-server';
 import { logger } from '../../activities/logger';
 import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import { showHistory, readablePayloads } from '../helpers/history';
+import { runStartArgs } from '../helpers/temporal-cli';
 import { REPO, docCommands, docText } from '../helpers/docs';
 import type { JsonPayload } from '../../infra/payload-codec';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
@@ -181,16 +182,7 @@ describe('the Temporal CLI as a client', () => {
       }),
     );
     await temporal(
-      'workflow',
-      'start',
-      '--type',
-      'deliveryRun',
-      '--task-queue',
-      'ados-control',
-      '--workflow-id',
-      'delivery-run:clitenant:from-cli',
-      '--input-file',
-      runFile,
+      ...runStartArgs('start', 'delivery-run:clitenant:from-cli', { file: runFile }),
       '--priority-key',
       '2',
       '--fairness-key',

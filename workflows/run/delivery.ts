@@ -32,7 +32,7 @@ import {
 } from '../policy/run-result';
 import type { AdmissionDecision, CostEvent, LeaseGrant, TenantPressure } from '../policy/tenant-payloads';
 import type { RunLaunch } from '../messages/delivery-run';
-import type { DeploymentSettings, NodeTask } from '../node-task';
+import type { NodeTask } from '../node-task';
 import {
   BudgetStatusKey,
   DeliveryCostUsdKey,
@@ -60,7 +60,7 @@ export class DeliveryRun {
   readonly runId: string;
   private readonly spec: DeliveryRunSpec;
   private readonly launch: RunLaunch | undefined;
-  private readonly settings: DeploymentSettings | undefined;
+  private readonly nodePartitions: number;
   private readonly state: RunState;
   private readonly plan: RunPlan;
   private readonly governor: RunGovernor;
@@ -71,11 +71,11 @@ export class DeliveryRun {
   /** What the search attributes say now (an ADOS starter sets them at start). */
   private published: { status?: RunStatus; budget?: string } = {};
 
-  constructor({ spec, launch, settings }: RunStart, startedWithLaunch: boolean) {
+  constructor({ spec, launch, settings, nodePartitions }: RunStart, startedWithLaunch: boolean) {
     this.spec = spec;
     this.runId = spec.runId;
     this.launch = launch;
-    this.settings = settings;
+    this.nodePartitions = nodePartitions;
     this.state = new RunState(spec);
     this.plan = new RunPlan(this.state, launch?.prices ?? settings?.prices);
     this.governor = new RunGovernor(this.state, this.plan, (action) => metrics.decision(action));
@@ -191,16 +191,24 @@ export class DeliveryRun {
       metrics.admission('ADMITTED', this.launch.admissionWaitMs ?? 0);
       return true;
     }
+    const decision = await this.decision();
+    metrics.admission(decision.kind, new Date().getTime() - askedAt);
+    if (decision.kind !== 'REJECTED') return true;
+    this.end('REJECTED', decision.reason);
+    return false;
+  }
+
+  /** The entity's final answer to the admission asked by signal; the run shows WAITING meanwhile. */
+  private async decision(): Promise<Exclude<AdmissionDecision, { kind: 'WAITING' }>> {
     await condition(() => this.admission !== undefined);
     if (this.admission?.kind === 'WAITING') {
       this.publish('WAITING');
       await condition(() => this.admission?.kind !== 'WAITING');
     }
-    const decision = this.admission!;
-    metrics.admission(decision.kind, new Date().getTime() - askedAt);
-    if (decision.kind !== 'REJECTED') return true;
-    this.end('REJECTED', decision.reason);
-    return false;
+    const answer = this.admission;
+    // The conditions above returned only once an answer other than WAITING had come.
+    if (!answer || answer.kind === 'WAITING') throw new Error('admission decision missing');
+    return answer;
   }
 
   /** The admitted run: its nodes on the tenant's queue, then its final status. */
@@ -209,7 +217,7 @@ export class DeliveryRun {
     const { spec, state, plan } = this;
     const taskQueue = nodeTaskQueue({
       tenantId: spec.tenantId,
-      partitions: this.launch?.nodePartitions ?? this.settings!.nodePartitions,
+      partitions: this.nodePartitions,
       dedicatedQueue: admitted.dedicatedQueue,
     });
     // What the tenant has learned: its cost model for the estimates, proven cheaper models for the plan.

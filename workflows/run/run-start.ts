@@ -22,6 +22,8 @@ export interface RunStart {
   launch?: RunLaunch;
   /** Settings read from the worker, by runs recorded before launches were made in the worker. */
   settings?: DeploymentSettings;
+  /** The deployment's ADOS_NODE_PARTITIONS, which names the tenant's node queue: the launch's, or the settings'. */
+  nodePartitions: number;
 }
 
 /** How the opening went: the run's start, or every problem of its input. */
@@ -60,14 +62,18 @@ export async function openRun(input: DeliveryRunInput, given: RunLaunch | undefi
   const fromId = parseDeliveryRunWorkflowId(workflowId);
   const spec = validation.spec;
   const runId = spec.runId ?? (fromId?.tenantId === spec.tenantId ? fromId.runId : undefined) ?? uuid4();
-  return { ok: true, spec: { ...spec, runId }, settings };
+  return { ok: true, spec: { ...spec, runId }, settings, nodePartitions: settings.nodePartitions };
 }
 
-function opened(validation: ValidationResult, start: Omit<RunStart, 'spec'>): RunOpening {
+function opened(
+  validation: ValidationResult,
+  start: Omit<RunStart, 'spec' | 'nodePartitions'> & { launch: RunLaunch },
+): RunOpening {
   if (!validation.ok)
     return { ok: false, problems: validation.problems, ...(start.settings ? { settings: start.settings } : {}) };
   // With a workflow id checked, the spec's runId is the input's or the id's.
-  return { ok: true, spec: validation.spec as DeliveryRunSpec & { runId: string }, ...start };
+  const spec = validation.spec as DeliveryRunSpec & { runId: string };
+  return { ok: true, spec, ...start, nodePartitions: start.launch.nodePartitions };
 }
 
 /** The failure of a run whose input is invalid: at once, not retried, every problem listed. */
