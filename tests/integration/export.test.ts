@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { progressQuery } from '../../workflows/delivery-run';
 import { EXPORTED_MARKER } from '../../activities/export/exporter';
-import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type ScheduleHandle } from '@temporalio/client';
 import { EXPORT_SWEEP_SECONDS, ensureExportSchedule } from '../../workers/export-schedule';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 import { openPayload } from '../helpers/history';
@@ -37,6 +37,22 @@ function ados(args: string[], extraEnv: Record<string, string> = {}) {
   return run(process.execPath, [ADOS, ...args], {
     env: { ...process.env, TEMPORAL_ADDRESS: env.address, ADOS_ARTIFACTS_DIR: root, ...extraEnv },
   });
+}
+
+/** Triggers the export sweep every few seconds until `done` holds. */
+async function sweepUntil(schedule: ScheduleHandle, done: () => boolean, what: string): Promise<void> {
+  let triggered = 0;
+  await eventually(
+    async () => {
+      if (done()) return true;
+      if (Date.now() - triggered > 5000) {
+        triggered = Date.now();
+        await schedule.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+      }
+      return undefined;
+    },
+    { what, timeoutMs: 40_000 },
+  );
 }
 
 describe('the exporter', () => {
@@ -218,27 +234,18 @@ describe('the exporter', () => {
     const schedule = await ensureExportSchedule(env.client, { everySeconds: 3600 });
     assert.equal((await schedule.describe()).spec.intervals?.length, 1);
     // Triggered again every few seconds until the run is back: a trigger sent while the schedule takes its update can be dropped.
-    let triggered = 0;
-    await eventually(
-      async () => {
-        if (existsSync(join(dir, EXPORTED_MARKER))) return true;
-        if (Date.now() - triggered > 5000) {
-          triggered = Date.now();
-          await schedule.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-        }
-        return undefined;
-      },
-      { what: 'the sweep to export the run again', timeoutMs: 40_000 },
-    );
+    await sweepUntil(schedule, () => existsSync(join(dir, EXPORTED_MARKER)), 'the sweep to export the run again');
     await eventually(async () => (existsSync(join(root, 'execution', 'queue_state.json')) ? true : undefined), {
       what: 'the queue state',
     });
     // Tenants without newly finished runs are refreshed too.
     await configureTenant(env.client, 'idle', { budgetUsd: 3 });
-    await schedule.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-    await eventually(async () => (existsSync(join(root, 'tenants', 'idle', 'budget_usage.json')) ? true : undefined), {
-      what: 'the idle tenant refreshed',
-    });
+    // The sweep finds tenants through visibility, which may not list a tenant configured a moment ago: triggered until it does.
+    await sweepUntil(
+      schedule,
+      () => existsSync(join(root, 'tenants', 'idle', 'budget_usage.json')),
+      'the idle tenant refreshed',
+    );
     const state = JSON.parse(readFileSync(join(root, 'execution', 'queue_state.json'), 'utf8'));
     const control = state.queues.find(
       (q: { name: string; type: string }) => q.name === 'ados-control' && q.type === 'workflow',
