@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { calcPrice, findProvider, type PriceCalculation } from '@pydantic/genai-prices';
 import { loadConfig } from '../infra/config';
+import { LOCAL_MODEL } from '../infra/llm/local-model';
 import {
   DEFAULT_MODEL,
   toMicros,
@@ -30,6 +31,9 @@ export const PRICE_SOURCE = {
     }
   ).version,
 };
+
+/** Where the local model's price comes from: the deployment's setting, not the price data. */
+export const LOCAL_RATE_SOURCE = 'ADOS_LOCAL_LLM_RATE';
 
 /** ADOS's short model names, and the model (and provider) of the price data each stands for. */
 export const MODEL_ALIASES: Readonly<Record<string, string>> = {
@@ -108,6 +112,20 @@ export function priceLlmUsage(
   usage: TokenUsage,
   negotiated?: NegotiatedRate,
 ): { micros: number; pricing: ChargePricing } {
+  if (model === LOCAL_MODEL) {
+    const rate = negotiated ?? loadConfig().ADOS_LOCAL_LLM_RATE;
+    return {
+      micros: negotiatedMicros(rate, usage),
+      pricing: {
+        provider: negotiated ? 'negotiated' : 'local',
+        priceModel: LOCAL_MODEL,
+        source: LOCAL_RATE_SOURCE,
+        sourceVersion: `${rate.inputPerMtok},${rate.outputPerMtok}`,
+        ...usage,
+        ...(negotiated ? { negotiated } : {}),
+      },
+    };
+  }
   const listed = calc(model, {
     input_tokens: usage.inputTokens,
     output_tokens: usage.outputTokens,
@@ -143,6 +161,16 @@ const listedCache = new Map<string, Listed | undefined>();
 /** The price data's rates per 1,000 tokens for a model, or undefined if it does not know the model. */
 function listed(model: string): Listed | undefined {
   if (listedCache.has(model)) return listedCache.get(model);
+  if (model === LOCAL_MODEL) {
+    const rate = loadConfig().ADOS_LOCAL_LLM_RATE;
+    const local = {
+      rate: { inputPer1k: rate.inputPerMtok / 1000, outputPer1k: rate.outputPerMtok / 1000 },
+      provider: 'local',
+      modelId: LOCAL_MODEL,
+    };
+    listedCache.set(model, local);
+    return local;
+  }
   const input = calc(model, { input_tokens: 1_000_000, output_tokens: 0 });
   const output = calc(model, { input_tokens: 0, output_tokens: 1_000_000 });
   const cached = input?.model_price.cache_read_mtok;

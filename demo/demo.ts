@@ -16,6 +16,7 @@ import { artifactsRoot } from '../activities/export/atomic';
 import { exportFinished } from '../activities/export/exporter';
 import { ExecutionTrace } from '../workers/execution-trace';
 import { toMicros, usd } from '../workflows/policy/catalog';
+import { LOCAL_MODEL, requireLocalModel } from '../infra/llm/local-model';
 
 interface DemoTenant {
   tenantId: string;
@@ -68,14 +69,22 @@ const QUESTIONS = [
   'Where are run artifacts written?',
 ];
 
-export function ragRun(tenant: DemoTenant, index: number, runId: string) {
+/** Where the demo's answers come from: the offline provider, or the real local model (`--llm local`). */
+export const DEMO_LLMS = ['offline', 'local'] as const;
+export type DemoLlm = (typeof DEMO_LLMS)[number];
+
+export function ragRun(tenant: DemoTenant, index: number, runId: string, llm: DemoLlm = 'offline') {
   const nodes: Array<Record<string, unknown>> = [
     { id: 'retrieve', kind: 'retrieval.search', params: { query: QUESTIONS[index % QUESTIONS.length], top_k: 5 } },
     {
       id: 'generate',
       kind: 'llm.generate',
       deps: ['retrieve'],
-      params: { model: tenant.model, num_candidates: 2 + (index % 2) },
+      // The local model writes short answers, so that 24 runs take a minute or two on one CPU thread.
+      params:
+        llm === 'local'
+          ? { model: LOCAL_MODEL, num_candidates: 2 + (index % 2), max_tokens: 64 }
+          : { model: tenant.model, num_candidates: 2 + (index % 2) },
     },
     { id: 'advanced_reranking', kind: 'rerank', deps: ['generate'], critical: false },
     { id: 'evaluate', kind: 'eval.score', deps: ['advanced_reranking'] },
@@ -106,6 +115,7 @@ export interface DemoOptions {
   once: boolean;
   runs: number;
   json: boolean;
+  llm?: DemoLlm;
 }
 
 export interface DemoSummary {
@@ -133,8 +143,10 @@ function webUiLink(uiBase: string, tenantId: string): string {
 }
 
 /** The main job: an embedded dev server (unless one answers), workers, three tenants, RAG runs. */
-export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSummary> {
+export async function runDemo({ once, runs, json, llm = 'offline' }: DemoOptions): Promise<DemoSummary> {
   const started = Date.now();
+  // Before any server starts: a missing model is one line naming the command that installs it.
+  if (llm === 'local') requireLocalModel();
   logger.level = 'warn';
   installTemporalLogging('warn');
   const say = (line: string) => !json && process.stderr.write(`${line}\n`);
@@ -182,9 +194,11 @@ export async function runDemo({ once, runs, json }: DemoOptions): Promise<DemoSu
     const handles: Array<{ tenant: DemoTenant; handle: WorkflowHandle<typeof deliveryRun> }> = [];
     for (let i = 0; i < runs; i++) {
       const tenant = TENANTS[i % TENANTS.length]!;
-      handles.push({ tenant, handle: await startRun(client, ragRun(tenant, i, `demo-${stamp}-${i}`)) });
+      handles.push({ tenant, handle: await startRun(client, ragRun(tenant, i, `demo-${stamp}-${i}`, llm)) });
     }
-    say(`started ${runs} RAG delivery runs with priorities 1-5`);
+    say(
+      `started ${runs} RAG delivery runs with priorities 1-5${llm === 'local' ? `, every answer written by ${LOCAL_MODEL} on this CPU (priced at ADOS_LOCAL_LLM_RATE)` : ''}`,
+    );
 
     const results: Array<{ tenantId: string; result: DeliveryRunResult }> = [];
     const bars = createBars(!json && process.stderr.isTTY);

@@ -9,8 +9,24 @@ const port = z.coerce.number().int().min(0).max(65_535);
 
 export const configSchema = z
   .object({
-    /** Where node kinds run without a provider given: `offline` (deterministic, no network) or `openai`. @default 'offline' */
-    ADOS_LLM_PROVIDER: z.enum(['offline', 'openai']).default('offline'),
+    /** Where node kinds run without a provider given: `offline` (deterministic, no network), `local` (the real small model on the CPU) or `openai`. @default 'offline' */
+    ADOS_LLM_PROVIDER: z.enum(['offline', 'local', 'openai']).default('offline'),
+    /** The local model's GGUF file. @default the cache `npm run llm:install` fills ($XDG_CACHE_HOME or ~/.cache)/ados/models */
+    ADOS_LLM_MODEL_PATH: z.string().min(1).optional(),
+    /** Threads the local model uses per process (1 suits a 2-core machine: 2 collapse under load). @default 1 */
+    ADOS_LLM_THREADS: z.coerce.number().int().min(1).max(64).default(1),
+    /**
+     * The local model's price in USD per million tokens, `input,output` (what running it costs the
+     * deployment, charged like any model's usage). @default '0.15,0.6' (a hosted small model's rate)
+     */
+    ADOS_LOCAL_LLM_RATE: z
+      .string()
+      .regex(/^\d+(\.\d+)?,\d+(\.\d+)?$/, 'must be `input,output` USD per million tokens, e.g. 0.15,0.6')
+      .transform((text) => {
+        const [input, output] = text.split(',').map(Number) as [number, number];
+        return { inputPerMtok: input, outputPerMtok: output };
+      })
+      .default({ inputPerMtok: 0.15, outputPerMtok: 0.6 }),
     /** The OpenAI-compatible endpoint of the `openai` provider. @default 'https://api.openai.com/v1' */
     OPENAI_BASE_URL: z.string().url().default('https://api.openai.com/v1'),
     /** Its API key. */

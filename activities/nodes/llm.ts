@@ -4,6 +4,8 @@ import type { NodeTask } from '../../workflows/node-task';
 import { countTokens, truncateToTokens } from '../tokenizer';
 import { NodeInputError, numberParam, stringParam, upstreamPassages, type NodeContext, type NodeKind } from './kind';
 import { loadConfig } from '../../infra/config';
+import { LOCAL_MODEL, LocalModelMissing } from '../../infra/llm/local-model';
+import { LocalContextExceeded, LocalLlm } from './local-llm';
 
 export interface CompletionRequest {
   model: string;
@@ -121,7 +123,34 @@ export const openaiProvider: LlmProvider = {
   },
 };
 
-const providers = new Map<string, LlmProvider>([offlineProvider, openaiProvider].map((p) => [p.name, p]));
+/** The real small model on this machine's CPU (activities/nodes/local-llm.ts); it serves LOCAL_MODEL only. */
+export const localProvider: LlmProvider = {
+  name: 'local',
+  async complete({ model, prompt, candidates, maxTokens, signal }) {
+    if (model !== LOCAL_MODEL)
+      throw new NodeInputError(
+        `the local provider runs ${LOCAL_MODEL} only, not ${model}: name it as the node's model`,
+      );
+    let llm: LocalLlm;
+    try {
+      llm = await LocalLlm.get();
+    } catch (err) {
+      if (err instanceof LocalModelMissing) throw new NodeInputError(err.message);
+      throw err;
+    }
+    try {
+      const answer = await llm.generate(prompt, maxTokens, candidates, signal);
+      return { candidates: answer.texts, inputTokens: answer.inputTokens, outputTokens: answer.outputTokens };
+    } catch (err) {
+      if (err instanceof LocalContextExceeded) throw new NodeInputError(err.message);
+      throw err;
+    }
+  },
+};
+
+const providers = new Map<string, LlmProvider>(
+  [offlineProvider, localProvider, openaiProvider].map((p) => [p.name, p]),
+);
 
 export function registerLlmProvider(provider: LlmProvider): void {
   providers.set(provider.name, provider);
@@ -182,7 +211,12 @@ export const llmGenerate: NodeKind = {
       if (err instanceof UnknownModelPrice) throw new NodeInputError(err.message);
       throw err;
     }
-    const providerName = stringParam(task, 'provider', loadConfig().ADOS_LLM_PROVIDER);
+    // The local model is run by the local provider unless the node names another (`ados llm serve` through `openai`).
+    const providerName = stringParam(
+      task,
+      'provider',
+      model === LOCAL_MODEL ? 'local' : loadConfig().ADOS_LLM_PROVIDER,
+    );
     const provider = providers.get(providerName);
     if (!provider)
       throw new NodeInputError(`unknown llm provider ${providerName} (known: ${[...providers.keys()].join(', ')})`);

@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
-import { runDemo } from '../../demo/demo';
+import { Option, type Command } from 'commander';
+import { DEMO_LLMS, runDemo, type DemoLlm } from '../../demo/demo';
 import { json } from './output';
 import { int } from './args';
 
@@ -10,7 +10,12 @@ export function demoCommand(program: Command): void {
     .description('the main job: three tenants, twenty-four RAG runs with mixed priorities, live progress')
     .option('--once', 'exit at the end (otherwise the server and Web UI stay up until Ctrl-C)')
     .option('--runs <n>', 'number of runs', int('runs', 1, 10_000), 24)
-    .action(async (opts: { once?: boolean; runs: number }) => {
-      await runDemo({ once: Boolean(opts.once), runs: opts.runs, json: json() });
+    .addOption(
+      new Option('--llm <provider>', 'where answers come from: offline, or local (the real small model on the CPU)')
+        .choices(DEMO_LLMS)
+        .default('offline'),
+    )
+    .action(async (opts: { once?: boolean; runs: number; llm: DemoLlm }) => {
+      await runDemo({ once: Boolean(opts.once), runs: opts.runs, json: json(), llm: opts.llm });
     });
 }

@@ -13,6 +13,7 @@ import { replayCommand } from './replay';
 import { apiCommands } from './api';
 import { benchCommand } from './bench';
 import { demoCommand } from './demo';
+import { llmCommands } from './llm';
 
 /** The `ados` command line: one module per command (api/cli/), assembled here. */
 export function adosProgram(): Command {
@@ -41,6 +42,7 @@ Exit codes:  0 ok · 1 error · 2 invalid input · 3 not found · 4 conflict · 
   apiCommands(program);
   benchCommand(program);
   demoCommand(program);
+  llmCommands(program);
   return program;
 }
 
