@@ -3,6 +3,8 @@ import { promisify } from 'node:util';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { KeyRingCodec } from '../../infra/payload-codec';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { NodeOutcome } from '../../workflows/policy/run-state';
 
 const run = promisify(execFile);
 
@@ -31,4 +33,21 @@ export function readablePayloads(historyJson: string): string {
 export async function openPayload<T = unknown>(payload: Payload): Promise<T> {
   const [opened] = await new KeyRingCodec().decode([payload]);
   return defaultPayloadConverter.fromPayload<T>(opened!);
+}
+
+/** A run's node outcomes as its history records them, by node id. */
+export async function nodeOutcomesOf(handle: WorkflowHandle): Promise<Map<string, NodeOutcome>> {
+  const outcomes = new Map<string, NodeOutcome>();
+  const scheduled = new Map<string, string>();
+  for (const event of (await handle.fetchHistory()).events ?? []) {
+    const s = event.activityTaskScheduledEventAttributes;
+    if (s?.input?.payloads?.[0]) {
+      const task = (await openPayload(s.input.payloads[0])) as { nodeId?: string } | null;
+      if (task?.nodeId) scheduled.set(String(event.eventId), task.nodeId);
+    }
+    const done = event.activityTaskCompletedEventAttributes;
+    const nodeId = done ? scheduled.get(String(done.scheduledEventId)) : undefined;
+    if (done && nodeId) outcomes.set(nodeId, await openPayload(done.result!.payloads![0]!));
+  }
+  return outcomes;
 }

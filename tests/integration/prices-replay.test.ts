@@ -14,7 +14,7 @@ import { dagNodeSchema } from '../../workflows/policy/dag';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { toMicros } from '../../workflows/policy/catalog';
 import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
-import { openPayload } from '../helpers/history';
+import { nodeOutcomesOf } from '../helpers/history';
 
 const env = useTestEnvWithWorkers();
 
@@ -82,16 +82,7 @@ describe('prices in history', () => {
     const result = await runOutcome(handle);
     assert.equal(result.status, 'COMPLETED');
 
-    const outcomes = new Map<string, NodeOutcome>();
-    const history = await handle.fetchHistory();
-    const scheduled = new Map<string, string>();
-    for (const event of history.events ?? []) {
-      const s = event.activityTaskScheduledEventAttributes;
-      if (s) scheduled.set(String(event.eventId), s.activityId ?? '');
-      const done = event.activityTaskCompletedEventAttributes;
-      if (done)
-        outcomes.set(scheduled.get(String(done.scheduledEventId))!, await openPayload(done.result!.payloads![0]!));
-    }
+    const outcomes = await nodeOutcomesOf(handle);
     const [first, second] = [...outcomes.values()].filter((o) => o.category === 'llm');
     const usageOf = (o: NodeOutcome) => ({
       inputTokens: o.pricing!.inputTokens,
