@@ -25,6 +25,15 @@ export interface NodeKind {
   execute(task: NodeTask, ctx: NodeContext): Promise<NodeExecution>;
 }
 
+/** The prompt an llm.generate node sends: the instruction, the retrieved passages, the question. */
+export function ragPrompt(question: string, passages: readonly string[]): string {
+  return [
+    'Answer the question using only the passages.',
+    ...passages.map((p) => `[passage] ${p}`),
+    `Question: ${question}`,
+  ].join('\n');
+}
+
 /** A node's upstream passages, from any retrieval dependency. */
 export function upstreamPassages(task: NodeTask): Array<{ id: string; text: string; score: number }> {
   const passages: Array<{ id: string; text: string; score: number }> = [];

@@ -2,7 +2,15 @@ import { DEFAULT_MODEL, toMicros, usd } from '../../workflows/policy/catalog';
 import { UnknownModelPrice, outputMicrosPerToken, priceLlmUsage } from '../pricing';
 import type { NodeTask } from '../../workflows/node-task';
 import { countTokens, truncateToTokens } from '../tokenizer';
-import { NodeInputError, numberParam, stringParam, upstreamPassages, type NodeContext, type NodeKind } from './kind';
+import {
+  NodeInputError,
+  numberParam,
+  ragPrompt,
+  stringParam,
+  upstreamPassages,
+  type NodeContext,
+  type NodeKind,
+} from './kind';
 import { loadConfig } from '../../infra/config';
 import { LOCAL_MODEL, LocalModelMissing } from '../../infra/llm/local-model';
 import { LocalContextExceeded, LocalLlm } from './local-llm';
@@ -162,8 +170,10 @@ function buildPrompt(task: NodeTask): string {
     throw new NodeInputError(
       `node ${task.nodeId} (llm.generate) needs params.prompt or a retrieval dependency with a query`,
     );
-  const passages = upstreamPassages(task).map((p) => `[passage] ${p.text}`);
-  return ['Answer the question using only the passages.', ...passages, `Question: ${question}`].join('\n');
+  return ragPrompt(
+    question,
+    upstreamPassages(task).map((p) => p.text),
+  );
 }
 
 function upstreamQuery(task: NodeTask): string | undefined {
@@ -222,10 +232,11 @@ export const llmGenerate: NodeKind = {
       throw new NodeInputError(`unknown llm provider ${providerName} (known: ${[...providers.keys()].join(', ')})`);
     const prompt = buildPrompt(task);
     const candidates = numberParam(task, 'num_candidates', 1, { min: 1, max: 8 });
+    const promptTokens = countTokens(prompt);
     const maxTokens = capTokensToCost(
       task,
       model,
-      countTokens(prompt),
+      promptTokens,
       candidates,
       numberParam(task, 'max_tokens', 256, { min: 1, max: 8192 }),
     );
@@ -247,6 +258,8 @@ export const llmGenerate: NodeKind = {
         candidates: completion.candidates,
         inputTokens: completion.inputTokens,
         outputTokens: completion.outputTokens,
+        // The prompt's o200k tokens: what the tenant's token model relates this model's input tokens to.
+        promptTokens,
         passages: upstreamPassages(task),
       },
       costMicros: micros,

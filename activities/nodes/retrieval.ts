@@ -3,7 +3,8 @@ import { extname, join, relative, resolve } from 'node:path';
 import bm25 from 'wink-bm25-text-search';
 import nlp from 'wink-nlp-utils';
 import { UNIT_PRICES, toMicros } from '../../workflows/policy/catalog';
-import { NodeInputError, numberParam, stringParam, type NodeKind } from './kind';
+import { NodeInputError, numberParam, ragPrompt, stringParam, type NodeKind } from './kind';
+import { countTokens } from '../tokenizer';
 import { loadConfig } from '../../infra/config';
 
 interface Passage {
@@ -86,7 +87,17 @@ export const retrievalSearch: NodeKind = {
       .search(query, topK)
       .map(([id, score]) => ({ id, score: Math.round(score * 1e4) / 1e4, text: index.passages.get(id)!.text }));
     return {
-      output: { query, passages: hits },
+      // promptTokens: the o200k tokens of the prompt an llm.generate node builds from these passages and this query.
+      output: {
+        query,
+        passages: hits,
+        promptTokens: countTokens(
+          ragPrompt(
+            query,
+            hits.map((h) => h.text),
+          ),
+        ),
+      },
       costMicros: toMicros((index.passages.size / 1000) * UNIT_PRICES.retrievalPer1kDocs),
     };
   },

@@ -48,6 +48,9 @@ export interface LearnedEstimate {
   source: 'catalog' | 'learned' | 'prior';
   /** One standard deviation of the cost, in micro-dollars: from the samples' spread where there are enough, else ±50%. */
   spreadMicros: number;
+  /** The 5th and 95th percentiles, where they come from learned distributions (token-model.ts) rather than a spread. */
+  p5Micros?: number;
+  p95Micros?: number;
 }
 
 /** Samples a statistic needs before its own spread is trusted (down to ±5%); below it, the spread is at least ±25%. */

@@ -1,4 +1,5 @@
 import type { DagNode } from './dag';
+import { DEFAULT_MAX_TOKENS } from './token-model';
 import { DEFAULT_MODEL, cheaperModel, modelRate, priceLlmTokens, toMicros, type RunPrices } from './catalog';
 
 /** What a node will run with: its params and model, after any degradation. */
@@ -16,7 +17,6 @@ export const DEGRADE_DEFAULTS: Readonly<Record<string, Record<string, unknown>>>
 
 /** Assumed prompt size of an LLM call whose real prompt is not known before it runs. */
 const ASSUMED_PROMPT_TOKENS = 1200;
-const DEFAULT_MAX_TOKENS = 256;
 
 export function nodeModel(node: Pick<DagNode, 'kind' | 'params'>): string | undefined {
   if (typeof node.params.model === 'string') return node.params.model;

@@ -1,4 +1,12 @@
 import { z } from 'zod';
+import {
+  emptyTokenModel,
+  learnTokens,
+  tokenQuantiles,
+  type NodeFeatures,
+  type TokenModel,
+  type TokenQuantiles,
+} from './token-model';
 import { learnCost, observe, emptyStat, type CostModel, type CostSample, type RunningStat } from './cost-model';
 import type { BudgetStatus } from './budget-status';
 import { formatUsd, usd } from './catalog';
@@ -108,6 +116,8 @@ export interface ModelPreference {
 export interface RunLearning {
   explore: boolean;
   costModel: CostModel;
+  /** The token model's quantiles, once the tenant has any. */
+  tokens?: TokenQuantiles;
   preferences: Record<string, ModelPreference>;
 }
 
@@ -132,6 +142,8 @@ export interface LearningState {
   evidence: Record<string, VariantEvidence>;
   preferences: Record<string, ModelPreference>;
   costModel: CostModel;
+  /** Token distributions learned from node features; absent in entities from before they were learned. */
+  tokens?: TokenModel;
   /** The newest events, oldest first; the exporter appends them to learning_history.jsonl by seq. */
   history: LearningEvent[];
   historySeq: number;
@@ -206,6 +218,8 @@ export function hasProvenItself(
  * whose `learning` spend category is the learning spend.
  */
 export class LearningProfile {
+  private quantiles: TokenQuantiles | undefined;
+
   constructor(
     readonly state: LearningState,
     private config: () => LearningConfig,
@@ -378,6 +392,17 @@ export class LearningProfile {
     learnCost(this.state.costModel, sample);
   }
 
+  learnTokens(kind: string, model: string | undefined, features: NodeFeatures): void {
+    learnTokens((this.state.tokens ??= emptyTokenModel()), kind, model, features);
+    this.quantiles = undefined;
+  }
+
+  /** The token model's quantiles, computed once per change. */
+  private tokenQuantiles(): TokenQuantiles | undefined {
+    if (!this.state.tokens) return undefined;
+    return (this.quantiles ??= tokenQuantiles(this.state.tokens));
+  }
+
   samples(): number {
     return Object.values(this.state.costModel).reduce((sum, e) => sum + (e.ratio?.n ?? 0) + (e.absolute?.n ?? 0), 0);
   }
@@ -420,7 +445,13 @@ export class LearningProfile {
   }
 
   runLearning(explore: boolean): RunLearning {
-    return { explore, costModel: this.state.costModel, preferences: this.state.preferences };
+    const tokens = this.tokenQuantiles();
+    return {
+      explore,
+      costModel: this.state.costModel,
+      preferences: this.state.preferences,
+      ...(tokens ? { tokens } : {}),
+    };
   }
 }
 

@@ -3,6 +3,7 @@ import type { DeliveryRunSpec } from './dag';
 import type { QuoteInputs } from './tenant-payloads';
 import { RunPlan } from './run-plan';
 import { RunState } from './run-state';
+import type { LearnedEstimate } from './cost-model';
 
 /**
  * What a run will cost before it runs: for each node the estimate the CostAgent would start with
@@ -55,17 +56,26 @@ export interface RunQuote {
 /** Micro-dollar quantiles of a run's cost (used for the quote and for a lease held at p95). */
 export function quoteMicros(plan: RunPlan): { p50: number; p95: number; p5: number } {
   let mean = 0;
-  let spread = 0;
+  let low = 0;
+  let high = 0;
   for (const node of plan.notStarted()) {
-    const estimate = plan.estimateOf(node);
-    mean += estimate.micros;
-    if (!node.kind.startsWith('util.')) spread += estimate.spreadMicros;
+    const { low: l, high: h, micros } = nodeInterval(node.kind, plan.estimateOf(node));
+    mean += micros;
+    low += l;
+    high += h;
   }
-  return {
-    p50: mean,
-    p95: Math.round(mean + Z95 * spread),
-    p5: Math.max(0, Math.round(mean - Z95 * spread)),
-  };
+  return { p50: mean, p95: Math.round(high), p5: Math.max(0, Math.round(low)) };
+}
+
+/**
+ * A node's [p5, p95]: its learned percentiles where its distributions give them, else mean ± Z95
+ * spreads; exact for util kinds, whose cost is a param.
+ */
+function nodeInterval(kind: string, e: LearnedEstimate): { low: number; high: number; micros: number } {
+  if (kind.startsWith('util.')) return { low: e.micros, high: e.micros, micros: e.micros };
+  if (e.p5Micros !== undefined && e.p95Micros !== undefined)
+    return { low: e.p5Micros, high: e.p95Micros, micros: e.micros };
+  return { low: e.micros - Z95 * e.spreadMicros, high: e.micros + Z95 * e.spreadMicros, micros: e.micros };
 }
 
 export function quoteRun(spec: DeliveryRunSpec, prices: RunPrices, inputs: QuoteInputs): RunQuote {
@@ -74,14 +84,13 @@ export function quoteRun(spec: DeliveryRunSpec, prices: RunPrices, inputs: Quote
   plan.learn({ ...inputs.learning, explore: false });
   const byNode = spec.dag.nodes.map((node): NodeQuote => {
     const estimate = plan.estimateOf(node);
-    const exact = node.kind.startsWith('util.');
     const model = plan.variant(node).model;
     return {
       nodeId: node.id,
       kind: node.kind,
       ...(model ? { model } : {}),
       p50Usd: usd(estimate.micros),
-      p95Usd: usd(exact ? estimate.micros : Math.round(estimate.micros + Z95 * estimate.spreadMicros)),
+      p95Usd: usd(Math.round(nodeInterval(node.kind, estimate).high)),
       basis: estimate.source === 'catalog' ? 'catalog' : 'learned',
       samples: estimate.samples,
     };

@@ -1,4 +1,5 @@
-import { withNegotiatedRates, type NegotiatedRate, type RunPrices } from './catalog';
+import { modelRate, priceLlmTokens, withNegotiatedRates, type NegotiatedRate, type RunPrices } from './catalog';
+import { DEFAULT_MAX_TOKENS, DEFAULT_TOP_K, forecastLlmTokens } from './token-model';
 import type { DagNode } from './dag';
 import { learnedEstimate, type LearnedEstimate } from './cost-model';
 import {
@@ -107,12 +108,61 @@ export class RunPlan {
     const hinted = hintedEstimateMicros(node, variant, this.prices);
     if (hinted !== undefined)
       return { micros: hinted, confidence: 0.8, samples: 0, source: 'catalog', spreadMicros: Math.round(hinted / 5) };
+    const forecast = node.kind === 'llm.generate' ? this.llmForecast(node, variant) : undefined;
+    if (forecast) return forecast;
     return learnedEstimate(
       this.learned?.costModel,
       node.kind,
       variant.model,
       catalogEstimateMicros(node.kind, variant, this.prices),
     );
+  }
+
+  /**
+   * An llm.generate node's cost from the tenant's token model: the prompt's tokens once its
+   * retrieval has run (else top_k × the corpus's tokens per passage), and output tokens from the
+   * learned distribution for its model and max_tokens; undefined while the model has no samples
+   * for it, or the node brings a prompt of its own.
+   */
+  private llmForecast(node: DagNode, variant: NodeVariant): LearnedEstimate | undefined {
+    const model = variant.model;
+    const tokens = this.learned?.tokens;
+    if (!tokens || !model || !modelRate(model, this.prices) || typeof variant.params.prompt === 'string')
+      return undefined;
+    let known: number | undefined;
+    for (const output of Object.values(this.run.upstreamOutputs(node))) {
+      const promptTokens = (output as { promptTokens?: unknown } | null)?.promptTokens;
+      if (typeof promptTokens === 'number') known = promptTokens;
+    }
+    const retrieval = this.run.spec.dag.nodes.find((n) => node.deps.includes(n.id) && n.kind === 'retrieval.search');
+    const retrievalParams = retrieval ? this.variant(retrieval).params : {};
+    const f = forecastLlmTokens(
+      tokens,
+      model,
+      countParam(variant.params.max_tokens) ?? DEFAULT_MAX_TOKENS,
+      countParam(variant.params.num_candidates) ?? 1,
+      {
+        ...(known !== undefined ? { known } : {}),
+        ...(retrieval ? { topK: countParam(retrievalParams.top_k) ?? DEFAULT_TOP_K } : {}),
+        ...(typeof retrievalParams.corpus === 'string' ? { corpus: retrievalParams.corpus } : {}),
+      },
+    );
+    if (!f) return undefined;
+    const price = (input: number, output: number) => priceLlmTokens(model, input, output, this.prices);
+    const [p5, p50, p95] = [
+      price(f.input.p5, f.output.p5),
+      price(f.input.p50, f.output.p50),
+      price(f.input.p95, f.output.p95),
+    ];
+    return {
+      micros: p50,
+      p5Micros: p5,
+      p95Micros: p95,
+      confidence: Math.round((f.samples / (f.samples + 3)) * 1e4) / 1e4,
+      samples: f.samples,
+      source: 'learned',
+      spreadMicros: Math.round((p95 - p5) / 4),
+    };
   }
 
   /** How much to trust the remaining estimate: the nodes' confidences weighted by their cost. */
@@ -162,4 +212,8 @@ export class RunPlan {
     this.degraded = true;
     return plan;
   }
+}
+
+function countParam(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 1 ? value : undefined;
 }

@@ -238,6 +238,7 @@ export class TenantLedger {
         estimateMicros: event.estimateMicros ?? 0,
         costMicros: event.costMicros,
       });
+    if (event.kind !== undefined && event.features) this.learning.learnTokens(event.kind, event.model, event.features);
     return true;
   }
 
@@ -444,10 +445,10 @@ export class TenantLedger {
   }
 
   quoteInputs(): QuoteInputs {
-    const { costModel, preferences } = this.learning.runLearning(false);
+    const { costModel, preferences, tokens } = this.learning.runLearning(false);
     const rates = this.config.negotiatedRates ?? {};
     return {
-      learning: { costModel, preferences },
+      learning: { costModel, preferences, ...(tokens ? { tokens } : {}) },
       ...(Object.keys(rates).length > 0 ? { negotiatedRates: rates } : {}),
       leaseAt: this.config.leaseAt ?? 'estimate',
     };

@@ -1,3 +1,4 @@
+import type { NodeFeatures } from './token-model';
 import type { CostCategory, NegotiatedRate } from './catalog';
 import type { BudgetStatus } from './budget-status';
 import type { TenantConfig } from './tenant-config';
@@ -37,6 +38,8 @@ export interface CostEvent {
   tags?: Record<string, string>;
   /** For an LLM charge: what priced it. */
   pricing?: ChargePricing;
+  /** What the node used (tokens, max_tokens, top_k): what the tenant's token model learns from. */
+  features?: NodeFeatures;
 }
 
 export interface AdmissionRequest {

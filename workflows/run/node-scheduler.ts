@@ -12,6 +12,7 @@ import type { RunPlan } from '../policy/run-plan';
 import type { RunState, NodeOutcome } from '../policy/run-state';
 import type { CostEvent } from '../policy/tenant-payloads';
 import type { NodeActivity, NodeTask } from '../node-task';
+import { featuresOf } from '../policy/token-model';
 
 /** Node activities not given a timeout may run this long per attempt. */
 const DEFAULT_NODE_TIMEOUT_SEC = 300;
@@ -119,6 +120,7 @@ export async function runNodes(
               kind: node.kind,
               ...((outcome.model ?? variant.model) ? { model: outcome.model ?? variant.model } : {}),
               estimateMicros: plan.catalogMicros(node.kind, variant),
+              ...featuresOf(node.kind, variant.params, outcome),
               ...(run.spec.tags ? { tags: run.spec.tags } : {}),
               ...(outcome.pricing ? { pricing: outcome.pricing } : {}),
             }),

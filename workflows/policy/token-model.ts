@@ -1,0 +1,185 @@
+import {
+  SKETCH_ACCURACY,
+  addToSketch,
+  emptySketch,
+  mergeSketches,
+  sketchQuantiles,
+  type SketchQuantiles,
+  type SketchState,
+} from './token-sketch';
+
+/**
+ * What a tenant's LLM nodes really use, in tokens, learned as distributions (token-sketch.ts) from
+ * the features of every node that ran, not one ratio per (kind, model):
+ *
+ * - `output`: output tokens per candidate as a share of max_tokens, per model and max_tokens
+ *   bucket (a power of two). Output lengths are heavy-tailed even for one prompt, so p5/p50/p95
+ *   come from the sketch, never from a mean ± σ.
+ * - `input`: the model's input tokens over the prompt's o200k count (1 for the OpenAI families
+ *   and the offline provider; the local model's own tokenizer and chat format differ), per model.
+ * - `prompt`: o200k prompt tokens per retrieved passage (the question and template shared out),
+ *   per corpus: what a quote multiplies by top_k before any passage is retrieved.
+ */
+export interface TokenModel {
+  output: Record<string, SketchState>;
+  input: Record<string, SketchState>;
+  prompt: Record<string, SketchState>;
+}
+
+/** A node's usage features, as its charge reports them. */
+export interface NodeFeatures {
+  /** llm.generate: the max_tokens and candidates it ran with, and the usage it was charged. */
+  maxTokens?: number;
+  candidates?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** The prompt's o200k tokens (llm.generate from its retrieval; retrieval.search for its own passages). */
+  promptTokens?: number;
+  /** retrieval.search: passages asked for, and the corpus. */
+  topK?: number;
+  corpus?: string;
+}
+
+/** The quantiles a run estimates with (the sketches stay in the entity). */
+export interface TokenQuantiles {
+  output: Record<string, SketchQuantiles>;
+  input: Record<string, SketchQuantiles>;
+  prompt: Record<string, SketchQuantiles>;
+}
+
+/** Sketches per family; each is at most SKETCH_BINS bins, so a tenant's token model stays within ~100 KB. */
+export const MAX_TOKEN_SKETCHES = 48;
+export const DEFAULT_CORPUS = 'default';
+/** The defaults of the built-in kinds (activities/nodes): max_tokens of llm.generate, top_k of retrieval.search. */
+export const DEFAULT_MAX_TOKENS = 256;
+export const DEFAULT_TOP_K = 5;
+
+export function emptyTokenModel(): TokenModel {
+  return { output: {}, input: {}, prompt: {} };
+}
+
+/** max_tokens rounded up to a power of two: answers under 64 and under 512 tokens are learned apart. */
+export function maxTokensBucket(maxTokens: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, maxTokens)));
+}
+
+export function outputKey(model: string, maxTokens: number): string {
+  return `${model}|${maxTokensBucket(maxTokens)}`;
+}
+
+function learnInto(family: Record<string, SketchState>, key: string, value: number): void {
+  if (!Number.isFinite(value) || value < 0) return;
+  if (!family[key] && Object.keys(family).length >= MAX_TOKEN_SKETCHES) return;
+  family[key] = addToSketch(family[key] ?? emptySketch(), value);
+}
+
+/** Adds one node's features to the model. */
+export function learnTokens(model: TokenModel, kind: string, nodeModel: string | undefined, f: NodeFeatures): void {
+  if (kind === 'llm.generate' && nodeModel) {
+    if (f.maxTokens && f.candidates && f.outputTokens !== undefined)
+      learnInto(model.output, outputKey(nodeModel, f.maxTokens), f.outputTokens / (f.candidates * f.maxTokens));
+    if (f.inputTokens && f.promptTokens) learnInto(model.input, nodeModel, f.inputTokens / f.promptTokens);
+  }
+  if (kind === 'retrieval.search' && f.promptTokens && f.topK)
+    learnInto(model.prompt, f.corpus ?? DEFAULT_CORPUS, f.promptTokens / f.topK);
+}
+
+/** Samples a (model, max_tokens bucket) sketch needs before it is used alone; below, the model's buckets together. */
+export const BUCKET_SAMPLES = 5;
+
+export function tokenQuantiles(model: TokenModel): TokenQuantiles {
+  // A sketch's answer is within its relative accuracy of the data's, either side: the interval is
+  // widened by that much, so a value seen again and again is never just outside it.
+  const widened = (q: SketchQuantiles): SketchQuantiles => ({
+    ...q,
+    p5: q.p5 * (1 - SKETCH_ACCURACY),
+    p95: q.p95 * (1 + SKETCH_ACCURACY),
+  });
+  const of = (family: Record<string, SketchState>) =>
+    Object.fromEntries(Object.entries(family).map(([key, sketch]) => [key, widened(sketchQuantiles(sketch))]));
+  // Each model's buckets merged, for buckets with too few samples of their own.
+  const merged: Record<string, SketchState> = {};
+  for (const [key, sketch] of Object.entries(model.output)) {
+    const all = `${key.slice(0, key.lastIndexOf('|'))}|*`;
+    merged[all] = merged[all] ? mergeSketches(merged[all], sketch) : sketch;
+  }
+  return { output: { ...of(model.output), ...of(merged) }, input: of(model.input), prompt: of(model.prompt) };
+}
+
+/** Token quantiles of an LLM node: input (one figure when known, else a range) and output. */
+export interface LlmTokenForecast {
+  input: { p5: number; p50: number; p95: number };
+  output: { p5: number; p50: number; p95: number };
+  samples: number;
+}
+
+/**
+ * What an llm.generate node will use, from the tenant's learned quantiles: output from its
+ * (model, max_tokens bucket) sketch; input from the prompt's o200k tokens when its retrieval has
+ * run (`knownPromptTokens`), else top_k × the corpus's tokens per passage, each times the model's
+ * input ratio. Undefined while the output sketch has no samples.
+ */
+export function forecastLlmTokens(
+  q: TokenQuantiles | undefined,
+  model: string,
+  maxTokens: number,
+  candidates: number,
+  prompt: { known?: number; topK?: number; corpus?: string },
+): LlmTokenForecast | undefined {
+  const bucket = q?.output[outputKey(model, maxTokens)];
+  const output = bucket && bucket.count >= BUCKET_SAMPLES ? bucket : q?.output[`${model}|*`];
+  if (!output || output.count === 0) return undefined;
+  const ratio = q?.input[model];
+  const r = ratio && ratio.count > 0 ? ratio : { p5: 1, p50: 1, p95: 1 };
+  let input: { p5: number; p50: number; p95: number };
+  if (prompt.known !== undefined) input = { p5: prompt.known, p50: prompt.known, p95: prompt.known };
+  else {
+    const perPassage = q?.prompt[prompt.corpus ?? DEFAULT_CORPUS];
+    if (!perPassage || perPassage.count === 0 || !prompt.topK) return undefined;
+    const k = prompt.topK;
+    input = { p5: k * perPassage.p5, p50: k * perPassage.p50, p95: k * perPassage.p95 };
+  }
+  const scale = (x: number, by: number) => Math.round(x * by);
+  const most = candidates * maxTokens;
+  return {
+    input: { p5: scale(input.p5, r.p5), p50: scale(input.p50, r.p50), p95: scale(input.p95, r.p95) },
+    output: {
+      p5: Math.min(most, scale(output.p5, most)),
+      p50: Math.min(most, scale(output.p50, most)),
+      p95: Math.min(most, scale(output.p95, most)),
+    },
+    samples: output.count,
+  };
+}
+
+function count(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/** A node's features from the params it ran with and its outcome, for its charge; none for other kinds. */
+export function featuresOf(
+  kind: string,
+  params: Record<string, unknown>,
+  outcome: { output: unknown; pricing?: { inputTokens: number; outputTokens: number } },
+): { features?: NodeFeatures } {
+  const output = (outcome.output ?? {}) as Record<string, unknown>;
+  if (kind === 'llm.generate' && outcome.pricing)
+    return {
+      features: {
+        maxTokens: count(params.max_tokens) ?? DEFAULT_MAX_TOKENS,
+        candidates: count(params.num_candidates) ?? 1,
+        inputTokens: outcome.pricing.inputTokens,
+        outputTokens: outcome.pricing.outputTokens,
+        ...(count(output.promptTokens) !== undefined ? { promptTokens: count(output.promptTokens) } : {}),
+      },
+    };
+  if (kind === 'retrieval.search' && count(output.promptTokens) !== undefined)
+    return {
+      features: {
+        promptTokens: count(output.promptTokens)!,
+        topK: count(params.top_k) ?? DEFAULT_TOP_K,
+        ...(typeof params.corpus === 'string' ? { corpus: params.corpus } : {}),
+      },
+    };
+  return {};
+}
