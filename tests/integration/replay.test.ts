@@ -18,7 +18,14 @@ const run = promisify(execFile);
  * somewhere. Those up to before-codec were recorded with payloads in plain JSON; today's are sealed
  * with the fixtures' key ring.
  */
-const RELEASES = ['0.1.0', 'before-prices', 'before-chains', 'before-codec', 'before-worker-launch'];
+const RELEASES = [
+  '0.1.0',
+  'before-prices',
+  'before-chains',
+  'before-codec',
+  'before-worker-launch',
+  'before-token-model',
+];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */
 function fixtures({ releases = false } = {}): Array<{ name: string; path: string; history: unknown }> {
