@@ -15,6 +15,12 @@ export interface NodeTask {
   upstream: Record<string, unknown>;
   /** The tenant's negotiated rate for the model, charged instead of the price source's. */
   negotiatedRate?: NegotiatedRate;
+  /**
+   * For a retrieval node: the models of the llm.generate nodes that build their prompt from its
+   * passages alone. It counts that prompt's input tokens on each (`promptTokensByModel`), so
+   * their input cost is known to the token before they run.
+   */
+  promptModels?: string[];
 }
 
 /** Every node kind is an activity of this shape, registered under the kind's name. */

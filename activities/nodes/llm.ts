@@ -156,6 +156,21 @@ export const localProvider: LlmProvider = {
   },
 };
 
+/**
+ * The input tokens a prompt costs on a model, as its charge will count them: the local model's own
+ * tokenizer and chat format (in this process, or behind `ados llm serve`), else o200k, which is
+ * what the offline provider reports (an OpenAI endpoint adds its few tokens of chat framing).
+ */
+export async function promptTokensOn(model: string, prompt: string): Promise<number> {
+  if (model !== LOCAL_MODEL) return countTokens(prompt);
+  try {
+    return (await LocalLlm.get()).promptTokens(prompt);
+  } catch (err) {
+    if (err instanceof LocalModelMissing) throw new NodeInputError(err.message);
+    throw err;
+  }
+}
+
 const providers = new Map<string, LlmProvider>(
   [offlineProvider, localProvider, openaiProvider].map((p) => [p.name, p]),
 );

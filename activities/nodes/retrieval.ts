@@ -5,6 +5,7 @@ import nlp from 'wink-nlp-utils';
 import { UNIT_PRICES, toMicros } from '../../workflows/policy/catalog';
 import { NodeInputError, numberParam, ragPrompt, stringParam, type NodeKind } from './kind';
 import { countTokens } from '../tokenizer';
+import { promptTokensOn } from './llm';
 import { loadConfig } from '../../infra/config';
 
 interface Passage {
@@ -86,17 +87,20 @@ export const retrievalSearch: NodeKind = {
     const hits = index
       .search(query, topK)
       .map(([id, score]) => ({ id, score: Math.round(score * 1e4) / 1e4, text: index.passages.get(id)!.text }));
+    // The prompt an llm.generate node builds from these passages and this query: its o200k tokens,
+    // and its input tokens on each model the run's generation nodes fed by this one use.
+    const prompt = ragPrompt(
+      query,
+      hits.map((h) => h.text),
+    );
+    const byModel: Record<string, number> = {};
+    for (const model of task.promptModels ?? []) byModel[model] = await promptTokensOn(model, prompt);
     return {
-      // promptTokens: the o200k tokens of the prompt an llm.generate node builds from these passages and this query.
       output: {
         query,
         passages: hits,
-        promptTokens: countTokens(
-          ragPrompt(
-            query,
-            hits.map((h) => h.text),
-          ),
-        ),
+        promptTokens: countTokens(prompt),
+        ...(task.promptModels ? { promptTokensByModel: byModel } : {}),
       },
       costMicros: toMicros((index.passages.size / 1000) * UNIT_PRICES.retrievalPer1kDocs),
     };

@@ -77,8 +77,13 @@ describe('the local model', () => {
     for (const [i, handle] of handles.entries()) {
       const result = await runOutcome(handle);
       assert.equal(result.status, 'COMPLETED', JSON.stringify(result));
-      const generate = (await nodeOutcomesOf(handle)).get('generate')!;
+      const outcomes = await nodeOutcomesOf(handle);
+      const generate = outcomes.get('generate')!;
       assert.equal(generate.pricing!.provider, 'local');
+      // Known to the token before the node ran: the retrieval counted the prompt on the model.
+      const counted = (outcomes.get('retrieve')!.output as { promptTokensByModel: Record<string, number> })
+        .promptTokensByModel[LOCAL_MODEL];
+      assert.equal(counted, generate.pricing!.inputTokens);
       assert.equal(generate.pricing!.priceModel, LOCAL_MODEL);
       assert.equal(generate.costMicros, expectedMicros(generate), `r${i}: usage ${JSON.stringify(generate.pricing)}`);
       // The answer is the model's: as many texts as candidates, no more tokens than max_tokens allows.
@@ -162,8 +167,13 @@ describe('the local model', () => {
       );
       const result = await runOutcome(handle);
       assert.equal(result.status, 'COMPLETED', JSON.stringify(result));
-      const generate = (await nodeOutcomesOf(handle)).get('generate')!;
+      const outcomes = await nodeOutcomesOf(handle);
+      const generate = outcomes.get('generate')!;
       assert.equal((generate.output as { provider: string }).provider, 'openai');
+      // The server's usage is the count the retrieval made in the worker: the same model, the same prompt.
+      const counted = (outcomes.get('retrieve')!.output as { promptTokensByModel: Record<string, number> })
+        .promptTokensByModel[LOCAL_MODEL];
+      assert.equal(counted, generate.pricing!.inputTokens);
       assert.equal(generate.pricing!.priceModel, LOCAL_MODEL);
       assert.equal(generate.costMicros, expectedMicros(generate));
       assert.ok(generate.pricing!.inputTokens > 40);

@@ -129,10 +129,12 @@ export class RunPlan {
     const tokens = this.learned?.tokens;
     if (!tokens || !model || !modelRate(model, this.prices) || typeof variant.params.prompt === 'string')
       return undefined;
-    let known: number | undefined;
+    let known: { o200k?: number; exact?: number } = {};
     for (const output of Object.values(this.run.upstreamOutputs(node))) {
-      const promptTokens = (output as { promptTokens?: unknown } | null)?.promptTokens;
-      if (typeof promptTokens === 'number') known = promptTokens;
+      const o = output as { promptTokens?: unknown; promptTokensByModel?: Record<string, unknown> } | null;
+      const exact = o?.promptTokensByModel?.[model];
+      if (typeof exact === 'number') known = { exact };
+      else if (typeof o?.promptTokens === 'number') known = { o200k: o.promptTokens };
     }
     const retrieval = this.run.spec.dag.nodes.find((n) => node.deps.includes(n.id) && n.kind === 'retrieval.search');
     const retrievalParams = retrieval ? this.variant(retrieval).params : {};
@@ -142,7 +144,8 @@ export class RunPlan {
       countParam(variant.params.max_tokens) ?? DEFAULT_MAX_TOKENS,
       countParam(variant.params.num_candidates) ?? 1,
       {
-        ...(known !== undefined ? { known } : {}),
+        ...(known.exact !== undefined ? { exact: known.exact } : {}),
+        ...(known.o200k !== undefined ? { known: known.o200k } : {}),
         ...(retrieval ? { topK: countParam(retrievalParams.top_k) ?? DEFAULT_TOP_K } : {}),
         ...(typeof retrievalParams.corpus === 'string' ? { corpus: retrievalParams.corpus } : {}),
       },

@@ -115,22 +115,32 @@ export interface LlmTokenForecast {
 
 /**
  * What an llm.generate node will use, from the tenant's learned quantiles: output from its
- * (model, max_tokens bucket) sketch; input from the prompt's o200k tokens when its retrieval has
- * run (`knownPromptTokens`), else top_k × the corpus's tokens per passage, each times the model's
- * input ratio. Undefined while the output sketch has no samples.
+ * (model, max_tokens bucket) sketch; input exact when its retrieval counted the prompt on this
+ * model (`exact`), else from the prompt's o200k tokens (`known`) or, before retrieval, top_k × the
+ * corpus's tokens per passage, times the model's input ratio. Undefined while the output sketch has
+ * no samples.
  */
 export function forecastLlmTokens(
   q: TokenQuantiles | undefined,
   model: string,
   maxTokens: number,
   candidates: number,
-  prompt: { known?: number; topK?: number; corpus?: string },
+  prompt: { exact?: number; known?: number; topK?: number; corpus?: string },
 ): LlmTokenForecast | undefined {
   const bucket = q?.output[outputKey(model, maxTokens)];
   const output = bucket && bucket.count >= BUCKET_SAMPLES ? bucket : q?.output[`${model}|*`];
   if (!output || output.count === 0) return undefined;
   const ratio = q?.input[model];
   const r = ratio && ratio.count > 0 ? ratio : { p5: 1, p50: 1, p95: 1 };
+  if (prompt.exact !== undefined) {
+    // Counted on the model itself: the input cost is exact.
+    const exact = prompt.exact;
+    return {
+      input: { p5: exact, p50: exact, p95: exact },
+      output: outputTokens(output, candidates * maxTokens),
+      samples: output.count,
+    };
+  }
   let input: { p5: number; p50: number; p95: number };
   if (prompt.known !== undefined) input = { p5: prompt.known, p50: prompt.known, p95: prompt.known };
   else {
@@ -140,16 +150,17 @@ export function forecastLlmTokens(
     input = { p5: k * perPassage.p5, p50: k * perPassage.p50, p95: k * perPassage.p95 };
   }
   const scale = (x: number, by: number) => Math.round(x * by);
-  const most = candidates * maxTokens;
   return {
     input: { p5: scale(input.p5, r.p5), p50: scale(input.p50, r.p50), p95: scale(input.p95, r.p95) },
-    output: {
-      p5: Math.min(most, scale(output.p5, most)),
-      p50: Math.min(most, scale(output.p50, most)),
-      p95: Math.min(most, scale(output.p95, most)),
-    },
+    output: outputTokens(output, candidates * maxTokens),
     samples: output.count,
   };
+}
+
+/** Output tokens at the learned shares of the most the node may write. */
+function outputTokens(share: SketchQuantiles, most: number): { p5: number; p50: number; p95: number } {
+  const at = (x: number) => Math.min(most, Math.round(x * most));
+  return { p5: at(share.p5), p50: at(share.p50), p95: at(share.p95) };
 }
 
 function count(value: unknown): number | undefined {

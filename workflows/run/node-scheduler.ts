@@ -90,6 +90,7 @@ export async function runNodes(
       upstream: run.upstreamOutputs(node),
       ...(variant.model ? { model: variant.model } : {}),
       ...(negotiated ? { negotiatedRate: negotiated } : {}),
+      ...promptModelsOf(node, run, plan),
     };
     const degradedHow = plan.isDegraded(node.id) ? describeDegradation(plan.variant(node, false), variant) : undefined;
     const activity = proxyActivities<Record<string, NodeActivity>>(
@@ -222,4 +223,22 @@ function failedAttempts(err: unknown): number {
     if (typeof details?.attempt === 'number') return details.attempt;
   }
   return 1;
+}
+
+/**
+ * The models a retrieval node counts prompt tokens for: those of the llm.generate nodes fed by it
+ * alone and bringing no question of their own, as planned now and as a DEGRADE plan would run them.
+ */
+function promptModelsOf(node: DagNode, run: RunState, plan: RunPlan): { promptModels?: string[] } {
+  if (node.kind !== 'retrieval.search') return {};
+  const models = new Set<string>();
+  for (const n of run.spec.dag.nodes) {
+    if (n.kind !== 'llm.generate' || n.deps.length !== 1 || n.deps[0] !== node.id) continue;
+    if (typeof n.params.prompt === 'string' || typeof n.params.query === 'string') continue;
+    for (const degraded of [false, true]) {
+      const model = plan.variant(n, degraded).model;
+      if (model) models.add(model);
+    }
+  }
+  return models.size > 0 ? { promptModels: [...models].sort() } : {};
 }
