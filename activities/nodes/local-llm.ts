@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Llama, LlamaContext, LlamaModel, Token } from 'node-llama-cpp';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { loadConfig } from '../../infra/config';
 import { LOCAL_MODEL, requireLocalModel } from '../../infra/llm/local-model';
 
@@ -33,14 +33,17 @@ export interface LocalGeneration {
 
 export class LocalLlm {
   private static loading: Promise<LocalLlm> | undefined;
-  private free = SEQUENCES;
-  private readonly waiters: Array<() => void> = [];
+  /** The context's sequences not in use; a generation takes one and gives it back cleared. */
+  private readonly idle: LlamaContextSequence[];
+  private readonly waiters: Array<(sequence: LlamaContextSequence) => void> = [];
 
   private constructor(
     private readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
-  ) {}
+  ) {
+    this.idle = Array.from({ length: SEQUENCES }, () => context.getSequence());
+  }
 
   /** The process's model, loaded on first use; a missing model file fails with the command that installs it. */
   static get(): Promise<LocalLlm> {
@@ -100,8 +103,7 @@ export class LocalLlm {
       throw new LocalContextExceeded(
         `the prompt (${input.length} tokens) and max_tokens ${maxTokens} do not fit the local model's context of ${LOCAL_CONTEXT_TOKENS} tokens`,
       );
-    await this.acquire();
-    const sequence = this.context.getSequence();
+    const sequence = await this.acquire();
     try {
       const texts: string[] = [];
       const finished: boolean[] = [];
@@ -126,23 +128,21 @@ export class LocalLlm {
       }
       return { texts, inputTokens: input.length, outputTokens, finished };
     } finally {
-      sequence.dispose();
-      this.release();
+      await sequence.clearHistory();
+      this.release(sequence);
     }
   }
 
-  private async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  private async acquire(): Promise<LlamaContextSequence> {
+    const sequence = this.idle.pop();
+    if (sequence) return sequence;
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  private release(): void {
+  private release(sequence: LlamaContextSequence): void {
     const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
+    if (next) next(sequence);
+    else this.idle.push(sequence);
   }
 
   /** Frees the model (tests and `ados llm serve` on shutdown). */

@@ -22,6 +22,7 @@ const quoteBody = z
         nodeId: z.string(),
         kind: z.string(),
         model: z.string().optional(),
+        p5Usd: z.number(),
         p50Usd: z.number(),
         p95Usd: z.number(),
         basis: basis.describe("`learned` where the tenant's cost model covers the node, else `catalog`"),

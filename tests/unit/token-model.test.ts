@@ -82,7 +82,7 @@ describe('the token model', () => {
     }
     assert.equal(maxTokensBucket(100), 128);
     const q = tokenQuantiles(model);
-    assert.ok(Math.abs(q.output['local-model|128']!.p50 - 0.7) < 0.03);
+    assert.ok(Math.abs(q.output['local-model|128|2']!.p50 - 0.7) < 0.03);
     assert.ok(Math.abs(q.input['local-model']!.p50 - 1.2) < 0.03);
     assert.ok(Math.abs(q.prompt.default!.p50 - 101) < 3);
     // Before retrieval: top_k × tokens per passage × the model's input ratio; after: the prompt's own count × the ratio.

@@ -31,6 +31,7 @@ export interface NodeQuote {
   nodeId: string;
   kind: string;
   model?: string;
+  p5Usd: number;
   p50Usd: number;
   p95Usd: number;
   /** `learned` where the tenant's cost model (its own samples or a published prior) covers the node, else `catalog`. */
@@ -89,6 +90,7 @@ export function quoteRun(spec: DeliveryRunSpec, prices: RunPrices, inputs: Quote
       nodeId: node.id,
       kind: node.kind,
       ...(model ? { model } : {}),
+      p5Usd: usd(Math.max(0, Math.round(nodeInterval(node.kind, estimate).low))),
       p50Usd: usd(estimate.micros),
       p95Usd: usd(Math.round(nodeInterval(node.kind, estimate).high)),
       basis: estimate.source === 'catalog' ? 'catalog' : 'learned',

@@ -63,8 +63,17 @@ export function maxTokensBucket(maxTokens: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, maxTokens)));
 }
 
-export function outputKey(model: string, maxTokens: number): string {
-  return `${model}|${maxTokensBucket(maxTokens)}`;
+/** The output sketch of a model, max_tokens bucket and number of candidates. */
+export function outputKey(model: string, maxTokens: number, candidates: number): string {
+  return `${model}|${maxTokensBucket(maxTokens)}|${candidates}`;
+}
+
+/**
+ * The keys an output forecast looks under, most specific first: the model, bucket and candidates;
+ * the model and bucket (any candidates); the model alone. Each coarser one is the finer ones merged.
+ */
+function outputKeys(model: string, maxTokens: number, candidates: number): string[] {
+  return [outputKey(model, maxTokens, candidates), `${model}|${maxTokensBucket(maxTokens)}|*`, `${model}|*`];
 }
 
 function learnInto(family: Record<string, SketchState>, key: string, value: number): void {
@@ -77,14 +86,18 @@ function learnInto(family: Record<string, SketchState>, key: string, value: numb
 export function learnTokens(model: TokenModel, kind: string, nodeModel: string | undefined, f: NodeFeatures): void {
   if (kind === 'llm.generate' && nodeModel) {
     if (f.maxTokens && f.candidates && f.outputTokens !== undefined)
-      learnInto(model.output, outputKey(nodeModel, f.maxTokens), f.outputTokens / (f.candidates * f.maxTokens));
+      learnInto(
+        model.output,
+        outputKey(nodeModel, f.maxTokens, f.candidates),
+        f.outputTokens / (f.candidates * f.maxTokens),
+      );
     if (f.inputTokens && f.promptTokens) learnInto(model.input, nodeModel, f.inputTokens / f.promptTokens);
   }
   if (kind === 'retrieval.search' && f.promptTokens && f.topK)
     learnInto(model.prompt, f.corpus ?? DEFAULT_CORPUS, f.promptTokens / f.topK);
 }
 
-/** Samples a (model, max_tokens bucket) sketch needs before it is used alone; below, the model's buckets together. */
+/** Samples an output sketch needs before it is used alone; below, the next coarser one (outputKeys). */
 export const BUCKET_SAMPLES = 5;
 
 export function tokenQuantiles(model: TokenModel): TokenQuantiles {
@@ -97,11 +110,14 @@ export function tokenQuantiles(model: TokenModel): TokenQuantiles {
   });
   const of = (family: Record<string, SketchState>) =>
     Object.fromEntries(Object.entries(family).map(([key, sketch]) => [key, widened(sketchQuantiles(sketch))]));
-  // Each model's buckets merged, for buckets with too few samples of their own.
+  // Coarser sketches, for keys with too few samples of their own: a bucket over any candidates, a model over any bucket.
   const merged: Record<string, SketchState> = {};
+  const into = (key: string, sketch: SketchState) =>
+    (merged[key] = merged[key] ? mergeSketches(merged[key], sketch) : sketch);
   for (const [key, sketch] of Object.entries(model.output)) {
-    const all = `${key.slice(0, key.lastIndexOf('|'))}|*`;
-    merged[all] = merged[all] ? mergeSketches(merged[all], sketch) : sketch;
+    const [name, bucket] = splitOutputKey(key);
+    into(`${name}|${bucket}|*`, sketch);
+    into(`${name}|*`, sketch);
   }
   return { output: { ...of(model.output), ...of(merged) }, input: of(model.input), prompt: of(model.prompt) };
 }
@@ -127,8 +143,8 @@ export function forecastLlmTokens(
   candidates: number,
   prompt: { exact?: number; known?: number; topK?: number; corpus?: string },
 ): LlmTokenForecast | undefined {
-  const bucket = q?.output[outputKey(model, maxTokens)];
-  const output = bucket && bucket.count >= BUCKET_SAMPLES ? bucket : q?.output[`${model}|*`];
+  const found = outputKeys(model, maxTokens, candidates).map((key) => q?.output[key]);
+  const output = found.find((sketch) => sketch && sketch.count >= BUCKET_SAMPLES) ?? found[found.length - 1];
   if (!output || output.count === 0) return undefined;
   const ratio = q?.input[model];
   const r = ratio && ratio.count > 0 ? ratio : { p5: 1, p50: 1, p95: 1 };
@@ -193,4 +209,10 @@ export function featuresOf(
       },
     };
   return {};
+}
+
+/** A stored output key's model and bucket (a model name may hold `|`: the last two parts are the bucket and candidates). */
+function splitOutputKey(key: string): [string, string] {
+  const parts = key.split('|');
+  return [parts.slice(0, -2).join('|'), parts[parts.length - 2]!];
 }

@@ -1,0 +1,188 @@
+/**
+ * Predictions, measured on a generated mixed workload (bench/prediction-workload.ts), on the
+ * offline provider and on the real local model:
+ *
+ * - quotes: how many actual run costs fell inside their quote's [p5, p95], and the median width
+ *   of that interval as a share of p50;
+ * - the run projection (the CostAgent's projected total, from the run's own decisions) at its start
+ *   and at half-way: median and p90 of |projected − actual| / actual;
+ * - each LLM node: its input tokens as counted before it ran against the tokens charged (must be
+ *   0 apart), and whether its cost fell inside its quoted [p5, p95].
+ *
+ * Usage: node --import tsx bench/prediction.ts [--quick] (writes bench/results/prediction.json and
+ * includes the table in README.md and docs/PERFORMANCE.md between the prediction markers).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { configureTenant, quote, runOutcome, startRun } from '../api/client';
+import { ensureLocalModel, LOCAL_MODEL } from '../infra/llm/local-model';
+import { LocalLlm } from '../activities/nodes/local-llm';
+import { toMicros } from '../workflows/policy/catalog';
+import type { DeliveryRunResult } from '../workflows/policy/run-result';
+import { nodeOutcomesOf } from '../tests/helpers/history';
+import { predictionWorkload, type WorkloadOptions } from './prediction-workload';
+import { runBench, withBenchEnv, writeReport } from './harness';
+
+export interface PredictionRow {
+  provider: string;
+  models: readonly string[];
+  maxTokens: readonly number[];
+  warmupRuns: number;
+  quotedRuns: number;
+  quoteInside: number;
+  quoteWidthMedianPct: number;
+  startErrorMedianPct: number;
+  startErrorP90Pct: number;
+  halfErrorMedianPct: number;
+  halfErrorP90Pct: number;
+  llmNodes: number;
+  inputTokensMaxError: number;
+  llmNodeCostInside: number;
+}
+
+const pct = (x: number) => Math.round(x * 1000) / 10;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(xs.length * 0.9) - 1)] ?? 0;
+
+function projectionErrors(result: DeliveryRunResult): { start?: number; half?: number } {
+  const actual = toMicros(result.costUsd);
+  const total = Object.keys(result.nodes).length;
+  const first = result.decisions[0];
+  const mid = result.decisions.find((d) => (d.nodesDone ?? 0) >= total / 2);
+  const error = (projected?: number) =>
+    projected === undefined ? undefined : Math.abs(toMicros(projected) - actual) / actual;
+  return { start: error(first?.runProjectedUsd), half: error(mid?.runProjectedUsd) };
+}
+
+/** One provider's workload: warm-up runs, then quoted runs one after another, each compared with its quote. */
+export async function measurePrediction(
+  client: Client,
+  tenantId: string,
+  workload: Omit<WorkloadOptions, 'seed'> & { seed?: number },
+): Promise<PredictionRow> {
+  await configureTenant(client, tenantId, {
+    budgetUsd: 100,
+    maxConcurrentRuns: 20,
+    learning: { intensity: 'CONSERVATIVE' },
+  });
+  const { warmup, quoted } = predictionWorkload(tenantId, { seed: 7, ...workload });
+  for (let i = 0; i < warmup.length; i += 5)
+    await Promise.all(warmup.slice(i, i + 5).map(async (spec) => runOutcome(await startRun(client, spec))));
+  let inside = 0;
+  let nodeInside = 0;
+  let inputMaxError = 0;
+  const widths: number[] = [];
+  const starts: number[] = [];
+  const halves: number[] = [];
+  for (const spec of quoted) {
+    const q = await quote(client, spec);
+    const handle = await startRun(client, spec);
+    const result = await runOutcome(handle);
+    if (result.status !== 'COMPLETED') throw new Error(`${spec.runId}: ${result.status}`);
+    const actual = toMicros(result.costUsd);
+    if (actual >= toMicros(q.p5Usd) && actual <= toMicros(q.p95Usd)) inside++;
+    widths.push((q.p95Usd - q.p5Usd) / q.p50Usd);
+    const { start, half } = projectionErrors(result);
+    if (start !== undefined) starts.push(start);
+    if (half !== undefined) halves.push(half);
+    const outcomes = await nodeOutcomesOf(handle);
+    const generate = outcomes.get('generate')!;
+    const counted = (outcomes.get('retrieve')!.output as { promptTokensByModel?: Record<string, number> })
+      .promptTokensByModel?.[generate.model!];
+    inputMaxError = Math.max(inputMaxError, Math.abs((counted ?? 0) - generate.pricing!.inputTokens));
+    const nodeQuote = q.byNode.find((n) => n.nodeId === 'generate')!;
+    if (generate.costMicros >= toMicros(nodeQuote.p5Usd) && generate.costMicros <= toMicros(nodeQuote.p95Usd))
+      nodeInside++;
+  }
+  return {
+    provider: workload.provider ?? 'offline',
+    models: workload.models ?? [],
+    maxTokens: workload.maxTokens ?? [],
+    warmupRuns: warmup.length,
+    quotedRuns: quoted.length,
+    quoteInside: inside,
+    quoteWidthMedianPct: pct(median(widths)),
+    startErrorMedianPct: pct(median(starts)),
+    startErrorP90Pct: pct(p90(starts)),
+    halfErrorMedianPct: pct(median(halves)),
+    halfErrorP90Pct: pct(p90(halves)),
+    llmNodes: quoted.length,
+    inputTokensMaxError: inputMaxError,
+    llmNodeCostInside: nodeInside,
+  };
+}
+
+/** The workloads of the table: the offline provider over two models, and the local model. */
+export function predictionWorkloads(quick: boolean) {
+  return [
+    {
+      tenantId: 'predict-offline',
+      workload: {
+        warmup: 15,
+        quoted: quick ? 20 : 40,
+        provider: 'offline',
+        models: ['gpt-4o-mini', 'gpt-4.1-mini'],
+        maxTokens: [64, 128, 256, 512],
+      },
+    },
+    {
+      tenantId: 'predict-local',
+      // Short answers: the local model writes 30–100 tokens/s on one thread.
+      workload: {
+        warmup: 15,
+        quoted: quick ? 20 : 40,
+        provider: 'local',
+        models: [LOCAL_MODEL],
+        maxTokens: [32, 64, 128],
+      },
+    },
+  ];
+}
+
+export function predictionTable(rows: readonly PredictionRow[]): string {
+  return [
+    '| provider | quoted runs inside [p5, p95] | median width (% of p50) | projection error at start (median / p90) | at half-way (median / p90) | LLM input tokens, counted before − charged (max) | LLM node cost inside its quoted [p5, p95] |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.provider} (${r.models.join(', ')}; max_tokens ${r.maxTokens.join('–')}) | ${r.quoteInside} / ${r.quotedRuns} | ${r.quoteWidthMedianPct}% | ${r.startErrorMedianPct}% / ${r.startErrorP90Pct}% | ${r.halfErrorMedianPct}% / ${r.halfErrorP90Pct}% | ${r.inputTokensMaxError} | ${r.llmNodeCostInside} / ${r.llmNodes} |`,
+    ),
+  ].join('\n');
+}
+
+/** Puts the table between the prediction markers of README.md and docs/PERFORMANCE.md. */
+export function includePredictionTable(table: string): void {
+  for (const file of [join(__dirname, '..', 'README.md'), join(__dirname, '..', 'docs', 'PERFORMANCE.md')]) {
+    const text = readFileSync(file, 'utf8');
+    const start = text.indexOf('<!-- prediction:start -->');
+    const end = text.indexOf('<!-- prediction:end -->');
+    if (start < 0 || end < start) continue;
+    writeFileSync(file, `${text.slice(0, start)}<!-- prediction:start -->\n${table}\n${text.slice(end)}`);
+  }
+}
+
+if (require.main === module)
+  runBench(async () => {
+    const quick = process.argv.includes('--quick');
+    ensureLocalModel();
+    const started = Date.now();
+    const rows = await withBenchEnv({}, async (client) => {
+      const measured: PredictionRow[] = [];
+      for (const { tenantId, workload } of predictionWorkloads(quick)) {
+        process.stderr.write(`prediction: ${workload.provider} …\n`);
+        measured.push(await measurePrediction(client, tenantId, workload));
+      }
+      return measured;
+    });
+    await LocalLlm.unload();
+    writeReport(`prediction${quick ? '-quick' : ''}`, {
+      quick,
+      rows,
+      elapsedMs: Date.now() - started,
+      at: new Date().toISOString(),
+    });
+    const table = predictionTable(rows);
+    process.stdout.write(`\n${table}\n`);
+    if (!quick) includePredictionTable(table);
+  });
