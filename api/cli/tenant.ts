@@ -106,6 +106,12 @@ function renderLearning(l: TenantStatus['learning']): string[] {
         (e) =>
           `    cost model ${e.key}: ${e.basis === 'ratio' ? `×${e.mean.toFixed(3)} of catalog` : `${formatUsd(e.mean)}`} ± ${e.basis === 'ratio' ? e.stdDev.toFixed(3) : `${formatUsd(e.stdDev)}`} over ${e.samples} samples${e.prior !== undefined ? ` (prior ${e.prior.toFixed(3)})` : ''}`,
       ),
+    ...l.tokenModel
+      .slice(0, 12)
+      .map(
+        (t) =>
+          `    tokens ${t.family === 'output' ? 'output share of max_tokens' : t.family === 'input' ? 'input ratio to o200k' : 'prompt tokens per passage'} ${t.key}: p5 ${t.p5} · p50 ${t.p50} · p95 ${t.p95} over ${t.samples}`,
+      ),
   ];
 }
 

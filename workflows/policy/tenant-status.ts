@@ -1,3 +1,4 @@
+import { sketchQuantiles } from './token-sketch';
 import type { AlertRecord } from './budget-alerts';
 import type { PrivacyStanding } from './privacy-budget';
 import type { CostCategory } from './catalog';
@@ -64,6 +65,18 @@ export interface LearningStatus {
     stdDev: number;
     samples: number;
     prior?: number;
+  }>;
+  /**
+   * The token model's distributions (docs/PREDICTION.md): `output` shares of max_tokens by
+   * model|bucket|candidates, `input` ratios by model, `prompt` tokens per passage by corpus.
+   */
+  tokenModel: Array<{
+    family: 'output' | 'input' | 'prompt';
+    key: string;
+    p5: number;
+    p50: number;
+    p95: number;
+    samples: number;
   }>;
   evidence: Array<{ kind: string; fromModel: string; toModel: string } & VariantEvidenceSummary>;
   preferences: ModelPreference[];
@@ -143,6 +156,14 @@ export function learningStatusOf(ledger: TenantLedger): LearningStatus {
         ];
       }),
     ),
+    tokenModel: l.tokens
+      ? (['output', 'input', 'prompt'] as const).flatMap((family) =>
+          Object.entries(l.tokens![family]).map(([key, sketch]) => {
+            const q = sketchQuantiles(sketch);
+            return { family, key, p5: round4(q.p5), p50: round4(q.p50), p95: round4(q.p95), samples: q.count };
+          }),
+        )
+      : [],
     evidence: Object.values(l.evidence).map((e) => ({
       kind: e.kind,
       fromModel: e.fromModel,
@@ -153,4 +174,8 @@ export function learningStatusOf(ledger: TenantLedger): LearningStatus {
     priorsVersion: l.priorsVersion,
     history: [...l.history],
   };
+}
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
 }
