@@ -1,3 +1,4 @@
+import { promptBasesOf } from './nodes/llm';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { validateDeliveryRunInput, type DeliveryRunInput, type DeliveryRunSpec } from '../workflows/policy/dag';
@@ -63,9 +64,11 @@ export async function launchRun(client: Client, input: unknown, options: RunLaun
     estimatedMicros: plan.remainingMicros(),
     p95Micros: quoteMicros(plan).p95,
   });
+  const promptBases = promptBasesOf(spec);
   const launch: RunLaunch = {
     ...(ticket ? { ticket } : {}),
     prices,
+    ...(Object.keys(promptBases).length > 0 ? { promptBases } : {}),
     nodePartitions: options.nodePartitions,
     kindsChecked: true,
     admissionWaitMs: Date.now() - askedAt,

@@ -1,3 +1,4 @@
+import { promptBasesOf } from '../activities/nodes/llm';
 import type { z } from 'zod';
 import {
   Client,
@@ -264,7 +265,7 @@ export async function quote(client: Client, input: unknown): Promise<RunQuote> {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown tenant ${spec.tenantId}`, 'NOT_FOUND');
     throw err;
   }
-  return quoteRun(spec, runPrices(runModels(spec)), inputs);
+  return quoteRun(spec, runPrices(runModels(spec)), inputs, promptBasesOf(spec));
 }
 
 /**

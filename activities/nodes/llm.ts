@@ -171,6 +171,22 @@ export async function promptTokensOn(model: string, prompt: string): Promise<num
   }
 }
 
+/** The o200k tokens of a generation prompt before any passage is added: the instruction and the question. */
+export function promptBaseTokens(question: string): number {
+  return countTokens(ragPrompt(question, []));
+}
+
+/** Per retrieval node of a DAG, the prompt's base tokens (a run's launch and a quote carry them). */
+export function promptBasesOf(spec: {
+  dag: { nodes: ReadonlyArray<{ id: string; kind: string; params: Record<string, unknown> }> };
+}): Record<string, number> {
+  const bases: Record<string, number> = {};
+  for (const node of spec.dag.nodes)
+    if (node.kind === 'retrieval.search' && typeof node.params.query === 'string')
+      bases[node.id] = promptBaseTokens(node.params.query);
+  return bases;
+}
+
 const providers = new Map<string, LlmProvider>(
   [offlineProvider, localProvider, openaiProvider].map((p) => [p.name, p]),
 );

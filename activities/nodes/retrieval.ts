@@ -5,7 +5,7 @@ import nlp from 'wink-nlp-utils';
 import { UNIT_PRICES, toMicros } from '../../workflows/policy/catalog';
 import { NodeInputError, numberParam, ragPrompt, stringParam, type NodeKind } from './kind';
 import { countTokens } from '../tokenizer';
-import { promptTokensOn } from './llm';
+import { promptBaseTokens, promptTokensOn } from './llm';
 import { loadConfig } from '../../infra/config';
 
 interface Passage {
@@ -100,6 +100,7 @@ export const retrievalSearch: NodeKind = {
         query,
         passages: hits,
         promptTokens: countTokens(prompt),
+        baseTokens: promptBaseTokens(query),
         ...(task.promptModels ? { promptTokensByModel: byModel } : {}),
       },
       costMicros: toMicros((index.passages.size / 1000) * UNIT_PRICES.retrievalPer1kDocs),

@@ -77,17 +77,17 @@ describe('the token model', () => {
         model,
         'retrieval.search',
         undefined,
-        featuresOf('retrieval.search', { top_k: 4 }, { output: { promptTokens: 400 + i } }).features!,
+        featuresOf('retrieval.search', { top_k: 4 }, { output: { promptTokens: 400 + i, baseTokens: 20 } }).features!,
       );
     }
     assert.equal(maxTokensBucket(100), 128);
     const q = tokenQuantiles(model);
     assert.ok(Math.abs(q.output['local-model|128|2']!.p50 - 0.7) < 0.03);
     assert.ok(Math.abs(q.input['local-model']!.p50 - 1.2) < 0.03);
-    assert.ok(Math.abs(q.prompt.default!.p50 - 101) < 3);
+    assert.ok(Math.abs(q.prompt['default|4']!.p50 - 96) < 3);
     // Before retrieval: top_k × tokens per passage × the model's input ratio; after: the prompt's own count × the ratio.
-    const before = forecastLlmTokens(q, 'local-model', 100, 2, { topK: 4 })!;
-    assert.ok(Math.abs(before.input.p50 - 4 * 101 * 1.2) < 15);
+    const before = forecastLlmTokens(q, 'local-model', 100, 2, { topK: 4, base: 20 })!;
+    assert.ok(Math.abs(before.input.p50 - (20 + 4 * 96) * 1.2) < 15);
     const after = forecastLlmTokens(q, 'local-model', 100, 2, { known: 300 })!;
     assert.ok(Math.abs(after.input.p50 - 360) < 8);
     assert.ok(after.output.p5 <= after.output.p50 && after.output.p50 <= after.output.p95 && after.output.p95 <= 200);

@@ -28,4 +28,10 @@ export interface RunLaunch {
   admissionWaitMs?: number;
   /** The LLM prices the run estimates with (the starter's price source), so replay never sees another. */
   prices?: RunPrices;
+  /**
+   * Per retrieval node, the o200k tokens of the prompt its generation nodes build before any
+   * passage is added (the instruction and the question), counted by the starter: what a forecast
+   * adds top_k passages to.
+   */
+  promptBases?: Record<string, number>;
 }

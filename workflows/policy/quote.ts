@@ -79,8 +79,13 @@ function nodeInterval(kind: string, e: LearnedEstimate): { low: number; high: nu
   return { low: e.micros - Z95 * e.spreadMicros, high: e.micros + Z95 * e.spreadMicros, micros: e.micros };
 }
 
-export function quoteRun(spec: DeliveryRunSpec, prices: RunPrices, inputs: QuoteInputs): RunQuote {
-  const plan = new RunPlan(new RunState(spec), prices);
+export function quoteRun(
+  spec: DeliveryRunSpec,
+  prices: RunPrices,
+  inputs: QuoteInputs,
+  promptBases?: Readonly<Record<string, number>>,
+): RunQuote {
+  const plan = new RunPlan(new RunState(spec), prices, promptBases);
   plan.negotiate(inputs.negotiatedRates);
   plan.learn({ ...inputs.learning, explore: false });
   const byNode = spec.dag.nodes.map((node): NodeQuote => {

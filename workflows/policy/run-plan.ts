@@ -28,9 +28,11 @@ export class RunPlan {
   private negotiated: Readonly<Record<string, NegotiatedRate>> | undefined;
 
   /** `recorded`: the prices in the run's history; absent in runs from before they were, which estimate with the frozen table. */
+  /** `promptBases`: per retrieval node, its prompt's tokens before passages (the launch's; absent in older runs). */
   constructor(
     private readonly run: RunState,
     private readonly recorded?: RunPrices,
+    private readonly promptBases?: Readonly<Record<string, number>>,
   ) {
     this.prices = recorded;
   }
@@ -147,6 +149,9 @@ export class RunPlan {
         ...(known.exact !== undefined ? { exact: known.exact } : {}),
         ...(known.o200k !== undefined ? { known: known.o200k } : {}),
         ...(retrieval ? { topK: countParam(retrievalParams.top_k) ?? DEFAULT_TOP_K } : {}),
+        ...(retrieval && this.promptBases?.[retrieval.id] !== undefined
+          ? { base: this.promptBases[retrieval.id] }
+          : {}),
         ...(typeof retrievalParams.corpus === 'string' ? { corpus: retrievalParams.corpus } : {}),
       },
     );

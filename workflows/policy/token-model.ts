@@ -17,8 +17,9 @@ import {
  *   come from the sketch, never from a mean ± σ.
  * - `input`: the model's input tokens over the prompt's o200k count (1 for the OpenAI families
  *   and the offline provider; the local model's own tokenizer and chat format differ), per model.
- * - `prompt`: o200k prompt tokens per retrieved passage (the question and template shared out),
- *   per corpus: what a quote multiplies by top_k before any passage is retrieved.
+ * - `prompt`: o200k prompt tokens per retrieved passage, beyond the instruction and question,
+ *   per corpus and top_k: what a quote multiplies by top_k and adds to the question's own tokens
+ *   (counted by the starter) before any passage is retrieved.
  */
 export interface TokenModel {
   output: Record<string, SketchState>;
@@ -35,7 +36,8 @@ export interface NodeFeatures {
   outputTokens?: number;
   /** The prompt's o200k tokens (llm.generate from its retrieval; retrieval.search for its own passages). */
   promptTokens?: number;
-  /** retrieval.search: passages asked for, and the corpus. */
+  /** retrieval.search: the prompt's tokens before passages (instruction and question), passages asked for, and the corpus. */
+  baseTokens?: number;
   topK?: number;
   corpus?: string;
 }
@@ -61,6 +63,11 @@ export function emptyTokenModel(): TokenModel {
 /** max_tokens rounded up to a power of two: answers under 64 and under 512 tokens are learned apart. */
 export function maxTokensBucket(maxTokens: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, maxTokens)));
+}
+
+/** The prompt sketch of a corpus and top_k: an average over more passages varies less. */
+export function promptKey(corpus: string, topK: number): string {
+  return `${corpus}|${topK}`;
 }
 
 /** The output sketch of a model, max_tokens bucket and number of candidates. */
@@ -93,12 +100,20 @@ export function learnTokens(model: TokenModel, kind: string, nodeModel: string |
       );
     if (f.inputTokens && f.promptTokens) learnInto(model.input, nodeModel, f.inputTokens / f.promptTokens);
   }
-  if (kind === 'retrieval.search' && f.promptTokens && f.topK)
-    learnInto(model.prompt, f.corpus ?? DEFAULT_CORPUS, f.promptTokens / f.topK);
+  if (kind === 'retrieval.search' && f.promptTokens && f.topK && f.baseTokens !== undefined)
+    learnInto(
+      model.prompt,
+      promptKey(f.corpus ?? DEFAULT_CORPUS, f.topK),
+      Math.max(0, f.promptTokens - f.baseTokens) / f.topK,
+    );
 }
 
-/** Samples an output sketch needs before it is used alone; below, the next coarser one (outputKeys). */
-export const BUCKET_SAMPLES = 5;
+/**
+ * Samples a sketch needs before it is used alone; below, the next coarser one (outputKeys, a
+ * corpus over every top_k). A new value falls outside the range of n earlier ones with chance
+ * 2 / (n + 1), so [p5, p95] of fewer than 20 samples would hold less than 90% of what comes next.
+ */
+export const BUCKET_SAMPLES = 20;
 
 export function tokenQuantiles(model: TokenModel): TokenQuantiles {
   // A sketch's answer is within its relative accuracy of the data's, either side: the interval is
@@ -119,7 +134,16 @@ export function tokenQuantiles(model: TokenModel): TokenQuantiles {
     into(`${name}|${bucket}|*`, sketch);
     into(`${name}|*`, sketch);
   }
-  return { output: { ...of(model.output), ...of(merged) }, input: of(model.input), prompt: of(model.prompt) };
+  const mergedPrompt: Record<string, SketchState> = {};
+  for (const [key, sketch] of Object.entries(model.prompt)) {
+    const corpus = `${key.slice(0, key.lastIndexOf('|'))}|*`;
+    mergedPrompt[corpus] = mergedPrompt[corpus] ? mergeSketches(mergedPrompt[corpus], sketch) : sketch;
+  }
+  return {
+    output: { ...of(model.output), ...of(merged) },
+    input: of(model.input),
+    prompt: { ...of(model.prompt), ...of(mergedPrompt) },
+  };
 }
 
 /** Token quantiles of an LLM node: input (one figure when known, else a range) and output. */
@@ -141,7 +165,7 @@ export function forecastLlmTokens(
   model: string,
   maxTokens: number,
   candidates: number,
-  prompt: { exact?: number; known?: number; topK?: number; corpus?: string },
+  prompt: { exact?: number; known?: number; base?: number; topK?: number; corpus?: string },
 ): LlmTokenForecast | undefined {
   const found = outputKeys(model, maxTokens, candidates).map((key) => q?.output[key]);
   const output = found.find((sketch) => sketch && sketch.count >= BUCKET_SAMPLES) ?? found[found.length - 1];
@@ -160,10 +184,14 @@ export function forecastLlmTokens(
   let input: { p5: number; p50: number; p95: number };
   if (prompt.known !== undefined) input = { p5: prompt.known, p50: prompt.known, p95: prompt.known };
   else {
-    const perPassage = q?.prompt[prompt.corpus ?? DEFAULT_CORPUS];
-    if (!perPassage || perPassage.count === 0 || !prompt.topK) return undefined;
+    if (!prompt.topK) return undefined;
+    const corpus = prompt.corpus ?? DEFAULT_CORPUS;
+    const exactK = q?.prompt[promptKey(corpus, prompt.topK)];
+    const perPassage = exactK && exactK.count >= BUCKET_SAMPLES ? exactK : q?.prompt[`${corpus}|*`];
+    if (!perPassage || perPassage.count === 0) return undefined;
     const k = prompt.topK;
-    input = { p5: k * perPassage.p5, p50: k * perPassage.p50, p95: k * perPassage.p95 };
+    const base = prompt.base ?? 0;
+    input = { p5: base + k * perPassage.p5, p50: base + k * perPassage.p50, p95: base + k * perPassage.p95 };
   }
   const scale = (x: number, by: number) => Math.round(x * by);
   return {
@@ -204,6 +232,7 @@ export function featuresOf(
     return {
       features: {
         promptTokens: count(output.promptTokens)!,
+        ...(count(output.baseTokens) !== undefined ? { baseTokens: count(output.baseTokens) } : {}),
         topK: count(params.top_k) ?? DEFAULT_TOP_K,
         ...(typeof params.corpus === 'string' ? { corpus: params.corpus } : {}),
       },

@@ -77,7 +77,7 @@ export class DeliveryRun {
     this.launch = launch;
     this.nodePartitions = nodePartitions;
     this.state = new RunState(spec);
-    this.plan = new RunPlan(this.state, launch?.prices ?? settings?.prices);
+    this.plan = new RunPlan(this.state, launch?.prices ?? settings?.prices, launch?.promptBases);
     this.governor = new RunGovernor(this.state, this.plan, (action) => metrics.decision(action));
     const ticket = launch?.ticket;
     this.status = ticket ? (ticket.kind === 'ADMITTED' ? 'RUNNING' : 'REJECTED') : 'ADMITTING';
