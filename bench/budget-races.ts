@@ -7,6 +7,7 @@ import { Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
 import { runBench, withBenchEnv, writeReport } from './harness';
+import { predictionWorkload } from './prediction-workload';
 import { toMicros, usd } from '../workflows/policy/catalog';
 
 async function race(
@@ -48,11 +49,60 @@ async function race(
   };
 }
 
+/**
+ * A race of RAG runs whose LLM costs are predicted by the tenant's token model: the tenant is
+ * warmed with a mixed workload, then given room for about half of `runs` concurrent runs of it.
+ * The bound is the estimation error of the nodes that ran: what each cost beyond the estimate its
+ * CostAgent decision was made with.
+ */
+async function predictedRace(client: Client, tenantId: string, runs: number) {
+  await configureTenant(client, tenantId, {
+    budgetUsd: 100,
+    maxConcurrentRuns: runs,
+    backpressureThreshold: 1,
+    learning: { intensity: 'CONSERVATIVE' },
+  });
+  const { warmup, quoted } = predictionWorkload(tenantId, { warmup: 30, quoted: runs, seed: 11 });
+  let warmed = 0;
+  for (let i = 0; i < warmup.length; i += 10)
+    for (const r of await Promise.all(
+      warmup.slice(i, i + 10).map(async (spec) => runOutcome(await startRun(client, spec))),
+    ))
+      warmed += toMicros(r.costUsd);
+  const spent = toMicros((await tenantStatus(client, tenantId)).spentUsd);
+  const budgetMicros = spent + Math.round((warmed / warmup.length) * (runs / 2));
+  await configureTenant(client, tenantId, { budgetUsd: usd(budgetMicros) });
+  const handles = await Promise.all(quoted.map((spec) => startRun(client, spec)));
+  const results = await Promise.all(handles.map(runOutcome));
+  let status = await tenantStatus(client, tenantId);
+  for (let i = 0; i < 100 && status.runsInFlight.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = await tenantStatus(client, tenantId);
+  }
+  let boundMicros = 0;
+  for (const r of results)
+    for (const d of r.decisions) {
+      const node = r.nodes[d.nodeId];
+      if (d.action === 'CONTINUE' && node?.status === 'COMPLETED')
+        boundMicros += Math.max(0, toMicros(node.costUsd) - toMicros(d.nodeEstimateUsd));
+    }
+  return {
+    runs,
+    budgetUsd: usd(budgetMicros - spent),
+    completed: results.filter((r) => r.status === 'COMPLETED').length,
+    spentUsd: usd(toMicros(status.spentUsd) - spent),
+    overspendUsd: usd(Math.max(0, toMicros(status.spentUsd) - budgetMicros)),
+    boundUsd: usd(boundMicros),
+    spendEqualsRunCosts: toMicros(status.spentUsd) - spent === results.reduce((s, r) => s + toMicros(r.costUsd), 0),
+  };
+}
+
 export async function measureBudgetRaces(client: Client, { quick }: { quick: boolean }) {
   const runs = quick ? 30 : 100;
   return {
     exact: await race(client, 'race-exact', runs, 1, 0.1, 0.1),
     inexact: await race(client, 'race-inexact', runs, 1, 0.15, 0.1),
+    predicted: await predictedRace(client, 'race-predicted', quick ? 20 : 40),
   };
 }
 

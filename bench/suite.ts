@@ -259,7 +259,7 @@ function markdown(r: Record<string, unknown>): string {
       cold: { startMeanPct: number; halfMeanPct: number };
       warm: { startMeanPct: number; halfMeanPct: number };
     };
-    budgetRaces?: { exact: Race; inexact: Race };
+    budgetRaces?: { exact: Race; inexact: Race; predicted?: Race };
     codec?: CodecReport;
     elapsedMs: number;
   };
@@ -325,6 +325,14 @@ function markdown(r: Record<string, unknown>): string {
           '|---|---|---|---|---|---|---|---|',
           race('exact estimates ($0.10)', x.budgetRaces.exact),
           race('estimates 50% low ($0.10 for $0.15)', x.budgetRaces.inexact),
+          ...(x.budgetRaces.predicted
+            ? [
+                race(
+                  'RAG runs, LLM costs predicted by the token model (warmed, room for half)',
+                  x.budgetRaces.predicted,
+                ),
+              ]
+            : []),
           '',
         ]
       : []),

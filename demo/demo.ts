@@ -24,6 +24,8 @@ interface DemoTenant {
   model: string;
   /** What this tenant is in the demo to show. */
   story: string;
+  /** Its story with --llm local, where it tells another (the local model has no cheaper model to learn). */
+  localStory?: string;
   /** An extra node whose real cost is not known beforehand (an external tool's bill). */
   surpriseCostUsd?: number;
 }
@@ -40,6 +42,8 @@ const TENANTS: DemoTenant[] = [
     model: 'gpt-4o',
     story:
       'a healthy tenant: plenty of budget and room, every run at full quality; it learns AGGRESSIVELY, so half its runs also try gpt-4o-mini in shadow, paid from its learning share',
+    localStory:
+      'a healthy tenant: plenty of budget and room, every run at full quality, each answer written by the local model and charged its real token usage',
   },
   {
     tenantId: 'globex',
@@ -47,6 +51,8 @@ const TENANTS: DemoTenant[] = [
     model: 'gpt-4.1',
     story:
       'under concurrency pressure: with 3 of 3 runs in flight, runs degrade (fewer candidates, cheaper model, no reranking)',
+    localStory:
+      'under concurrency pressure: with 3 of 3 runs in flight, runs degrade (fewer candidates, no reranking; the local model has no cheaper model)',
   },
   {
     tenantId: 'initech',
@@ -249,7 +255,7 @@ export async function runDemo({ once, runs, json, llm = 'offline' }: DemoOptions
       for (const r of mine) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
       summary.tenants.push({
         tenantId: t.tenantId,
-        story: t.story,
+        story: (llm === 'local' ? t.localStory : undefined) ?? t.story,
         why: whyByStatus(mine),
         runs: mine.length,
         byStatus,
