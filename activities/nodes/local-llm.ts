@@ -18,7 +18,7 @@ import { LOCAL_MODEL, requireLocalModel } from '../../infra/llm/local-model';
 /** Sequences of the shared context: generations running at once. */
 const SEQUENCES = 4;
 /** Tokens each sequence holds: the prompt plus the answer. */
-export const LOCAL_CONTEXT_TOKENS = 2048;
+export const LOCAL_CONTEXT_TOKENS = 4096;
 const SYSTEM = 'You are a concise assistant. Answer from the passages given.';
 
 export interface LocalGeneration {
