@@ -10,6 +10,16 @@ import { runBench, withBenchEnv, writeReport } from './harness';
 import { predictionWorkload } from './prediction-workload';
 import { toMicros, usd } from '../workflows/policy/catalog';
 
+/** The tenant's status once its runs have all been released (up to 10 s after they ended). */
+async function settledStatus(client: Client, tenantId: string) {
+  let status = await tenantStatus(client, tenantId);
+  for (let i = 0; i < 100 && status.runsInFlight.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = await tenantStatus(client, tenantId);
+  }
+  return status;
+}
+
 async function race(
   client: Client,
   tenantId: string,
@@ -28,11 +38,7 @@ async function race(
   const inputs = Array.from({ length: runs }, (_, i) => ({ tenantId, runId: `race-${i}`, dag: { nodes: [work] } }));
   const handles = await Promise.all(inputs.map((input) => startRun(client, input)));
   const results = await Promise.all(handles.map(runOutcome));
-  let status = await tenantStatus(client, tenantId);
-  for (let i = 0; i < 100 && status.runsInFlight.length > 0; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    status = await tenantStatus(client, tenantId);
-  }
+  const status = await settledStatus(client, tenantId);
   const ran = results.filter((r) => r.nodes.work?.status === 'COMPLETED').length;
   const overspend = Math.max(0, toMicros(status.spentUsd) - toMicros(budgetUsd));
   return {
@@ -74,11 +80,7 @@ async function predictedRace(client: Client, tenantId: string, runs: number) {
   await configureTenant(client, tenantId, { budgetUsd: usd(budgetMicros) });
   const handles = await Promise.all(quoted.map((spec) => startRun(client, spec)));
   const results = await Promise.all(handles.map(runOutcome));
-  let status = await tenantStatus(client, tenantId);
-  for (let i = 0; i < 100 && status.runsInFlight.length > 0; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    status = await tenantStatus(client, tenantId);
-  }
+  const status = await settledStatus(client, tenantId);
   let boundMicros = 0;
   for (const r of results)
     for (const d of r.decisions) {

@@ -139,13 +139,7 @@ export const localProvider: LlmProvider = {
       throw new NodeInputError(
         `the local provider runs ${LOCAL_MODEL} only, not ${model}: name it as the node's model`,
       );
-    let llm: LocalLlm;
-    try {
-      llm = await LocalLlm.get();
-    } catch (err) {
-      if (err instanceof LocalModelMissing) throw new NodeInputError(err.message);
-      throw err;
-    }
+    const llm = await localModel();
     try {
       const answer = await llm.generate(prompt, maxTokens, candidates, signal);
       return { candidates: answer.texts, inputTokens: answer.inputTokens, outputTokens: answer.outputTokens };
@@ -156,19 +150,25 @@ export const localProvider: LlmProvider = {
   },
 };
 
-/**
- * The input tokens a prompt costs on a model, as its charge will count them: the local model's own
- * tokenizer and chat format (in this process, or behind `ados llm serve`), else o200k, which is
- * what the offline provider reports (an OpenAI endpoint adds its few tokens of chat framing).
- */
-export async function promptTokensOn(model: string, prompt: string): Promise<number> {
-  if (model !== LOCAL_MODEL) return countTokens(prompt);
+/** The process's local model; a missing model file fails the node with the command that installs it. */
+async function localModel(): Promise<LocalLlm> {
   try {
-    return (await LocalLlm.get()).promptTokens(prompt);
+    return await LocalLlm.get();
   } catch (err) {
     if (err instanceof LocalModelMissing) throw new NodeInputError(err.message);
     throw err;
   }
+}
+
+/**
+ * The input tokens a prompt costs on a model, as its charge will count them: the local model's own
+ * tokenizer and chat format (in this process, or behind `ados llm serve`), else o200k (`o200k`, when
+ * the caller has counted it already), which is what the offline provider reports (an OpenAI
+ * endpoint adds its few tokens of chat framing).
+ */
+export async function promptTokensOn(model: string, prompt: string, o200k?: number): Promise<number> {
+  if (model !== LOCAL_MODEL) return o200k ?? countTokens(prompt);
+  return (await localModel()).promptTokens(prompt);
 }
 
 /** The o200k tokens of a generation prompt before any passage is added: the instruction and the question. */

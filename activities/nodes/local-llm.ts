@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { loadConfig } from '../../infra/config';
-import { LOCAL_MODEL, requireLocalModel } from '../../infra/llm/local-model';
+import { requireLocalModel } from '../../infra/llm/local-model';
 
 /**
  * The real small model, run in this process on the CPU with node-llama-cpp's prebuilt linux-x64
@@ -67,10 +67,6 @@ export class LocalLlm {
       batchSize: 512,
     });
     return new LocalLlm(llama, model, context);
-  }
-
-  get name(): string {
-    return LOCAL_MODEL;
   }
 
   /** The prompt as the model reads it (its chat format). */

@@ -93,13 +93,14 @@ export const retrievalSearch: NodeKind = {
       query,
       hits.map((h) => h.text),
     );
+    const promptTokens = countTokens(prompt);
     const byModel: Record<string, number> = {};
-    for (const model of task.promptModels ?? []) byModel[model] = await promptTokensOn(model, prompt);
+    for (const model of task.promptModels ?? []) byModel[model] = await promptTokensOn(model, prompt, promptTokens);
     return {
       output: {
         query,
         passages: hits,
-        promptTokens: countTokens(prompt),
+        promptTokens,
         baseTokens: promptBaseTokens(query),
         ...(task.promptModels ? { promptTokensByModel: byModel } : {}),
       },

@@ -1,5 +1,6 @@
 import type { ArchivedPeriod } from './budget-period';
 import { toMicros, usd } from './catalog';
+import { round4 } from './cost-model';
 import { budgetAlertId } from './ids';
 import type { AlertsConfig } from './tenant-config';
 
@@ -188,8 +189,4 @@ export function settle(state: AlertState, settlement: AlertSettlement): void {
   record.settledAt = settlement.at;
   if (settlement.error) record.lastError = settlement.error;
   else delete record.lastError;
-}
-
-function round4(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
 }

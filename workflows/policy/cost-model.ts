@@ -134,6 +134,7 @@ export function learnedEstimate(
   return { micros, confidence, samples: n, source: n > 0 ? 'learned' : 'prior', spreadMicros };
 }
 
-function round4(x: number): number {
+/** Four decimals: confidences, shares and ratios as status views and decisions show them. */
+export function round4(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }

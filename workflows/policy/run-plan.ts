@@ -1,7 +1,7 @@
 import { modelRate, priceLlmTokens, withNegotiatedRates, type NegotiatedRate, type RunPrices } from './catalog';
 import { DEFAULT_MAX_TOKENS, DEFAULT_TOP_K, forecastLlmTokens } from './token-model';
 import type { DagNode } from './dag';
-import { learnedEstimate, type LearnedEstimate } from './cost-model';
+import { learnedEstimate, round4, type LearnedEstimate } from './cost-model';
 import {
   catalogEstimateMicros,
   degradedVariant,
@@ -166,7 +166,7 @@ export class RunPlan {
       micros: p50,
       p5Micros: p5,
       p95Micros: p95,
-      confidence: Math.round((f.samples / (f.samples + 3)) * 1e4) / 1e4,
+      confidence: round4(f.samples / (f.samples + 3)),
       samples: f.samples,
       source: 'learned',
       spreadMicros: Math.round((p95 - p5) / 4),
@@ -178,7 +178,7 @@ export class RunPlan {
     const parts = this.notStarted().map((n) => this.estimateOf(n));
     const total = parts.reduce((sum, p) => sum + p.micros, 0);
     if (total === 0) return parts.length === 0 ? 1 : 0.5;
-    return Math.round((parts.reduce((sum, p) => sum + p.micros * p.confidence, 0) / total) * 1e4) / 1e4;
+    return round4(parts.reduce((sum, p) => sum + p.micros * p.confidence, 0) / total);
   }
 
   /** Nodes that have not started: the ones a decision can still change. */

@@ -8,7 +8,7 @@ import type { TenantConfig } from './tenant-config';
 import type { ApiToken } from './api-tokens';
 import type { TenantLedger } from './tenant-ledger';
 import { usd } from './catalog';
-import { stdDev } from './cost-model';
+import { round4, stdDev } from './cost-model';
 import { summarizeEvidence } from './learning';
 import type { InFlightRun, WaitingRun } from './tenant-payloads';
 import type { Intensity, LearningEvent, ModelPreference, VariantEvidenceSummary } from './learning';
@@ -174,8 +174,4 @@ export function learningStatusOf(ledger: TenantLedger): LearningStatus {
     priorsVersion: l.priorsVersion,
     history: [...l.history],
   };
-}
-
-function round4(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
 }

@@ -125,20 +125,19 @@ export function tokenQuantiles(model: TokenModel): TokenQuantiles {
   });
   const of = (family: Record<string, SketchState>) =>
     Object.fromEntries(Object.entries(family).map(([key, sketch]) => [key, widened(sketchQuantiles(sketch))]));
-  // Coarser sketches, for keys with too few samples of their own: a bucket over any candidates, a model over any bucket.
-  const merged: Record<string, SketchState> = {};
-  const into = (key: string, sketch: SketchState) =>
+  // Coarser sketches, for keys with too few samples of their own: a bucket over any candidates, a
+  // model over any bucket, a corpus over any top_k.
+  const into = (merged: Record<string, SketchState>, key: string, sketch: SketchState) =>
     (merged[key] = merged[key] ? mergeSketches(merged[key], sketch) : sketch);
+  const merged: Record<string, SketchState> = {};
   for (const [key, sketch] of Object.entries(model.output)) {
     const [name, bucket] = splitOutputKey(key);
-    into(`${name}|${bucket}|*`, sketch);
-    into(`${name}|*`, sketch);
+    into(merged, `${name}|${bucket}|*`, sketch);
+    into(merged, `${name}|*`, sketch);
   }
   const mergedPrompt: Record<string, SketchState> = {};
-  for (const [key, sketch] of Object.entries(model.prompt)) {
-    const corpus = `${key.slice(0, key.lastIndexOf('|'))}|*`;
-    mergedPrompt[corpus] = mergedPrompt[corpus] ? mergeSketches(mergedPrompt[corpus], sketch) : sketch;
-  }
+  for (const [key, sketch] of Object.entries(model.prompt))
+    into(mergedPrompt, `${key.slice(0, key.lastIndexOf('|'))}|*`, sketch);
   return {
     output: { ...of(model.output), ...of(merged) },
     input: of(model.input),
@@ -167,44 +166,42 @@ export function forecastLlmTokens(
   candidates: number,
   prompt: { exact?: number; known?: number; base?: number; topK?: number; corpus?: string },
 ): LlmTokenForecast | undefined {
-  const found = outputKeys(model, maxTokens, candidates).map((key) => q?.output[key]);
-  const output = found.find((sketch) => sketch && sketch.count >= BUCKET_SAMPLES) ?? found[found.length - 1];
-  if (!output || output.count === 0) return undefined;
-  const ratio = q?.input[model];
-  const r = ratio && ratio.count > 0 ? ratio : { p5: 1, p50: 1, p95: 1 };
-  if (prompt.exact !== undefined) {
-    // Counted on the model itself: the input cost is exact.
-    const exact = prompt.exact;
-    return {
-      input: { p5: exact, p50: exact, p95: exact },
-      output: outputTokens(output, candidates * maxTokens),
-      samples: output.count,
-    };
-  }
+  const output = mostSpecific(q?.output, outputKeys(model, maxTokens, candidates));
+  if (!output) return undefined;
+  const most = candidates * maxTokens;
+  const at = (x: number) => Math.min(most, Math.round(x * most));
+  const forecast = (input: { p5: number; p50: number; p95: number }): LlmTokenForecast => ({
+    input,
+    output: { p5: at(output.p5), p50: at(output.p50), p95: at(output.p95) },
+    samples: output.count,
+  });
+  // Counted on the model itself: the input cost is exact.
+  if (prompt.exact !== undefined) return forecast({ p5: prompt.exact, p50: prompt.exact, p95: prompt.exact });
   let input: { p5: number; p50: number; p95: number };
   if (prompt.known !== undefined) input = { p5: prompt.known, p50: prompt.known, p95: prompt.known };
   else {
     if (!prompt.topK) return undefined;
     const corpus = prompt.corpus ?? DEFAULT_CORPUS;
-    const exactK = q?.prompt[promptKey(corpus, prompt.topK)];
-    const perPassage = exactK && exactK.count >= BUCKET_SAMPLES ? exactK : q?.prompt[`${corpus}|*`];
-    if (!perPassage || perPassage.count === 0) return undefined;
+    const perPassage = mostSpecific(q?.prompt, [promptKey(corpus, prompt.topK), `${corpus}|*`]);
+    if (!perPassage) return undefined;
     const k = prompt.topK;
     const base = prompt.base ?? 0;
     input = { p5: base + k * perPassage.p5, p50: base + k * perPassage.p50, p95: base + k * perPassage.p95 };
   }
+  const ratio = q?.input[model];
+  const r = ratio && ratio.count > 0 ? ratio : { p5: 1, p50: 1, p95: 1 };
   const scale = (x: number, by: number) => Math.round(x * by);
-  return {
-    input: { p5: scale(input.p5, r.p5), p50: scale(input.p50, r.p50), p95: scale(input.p95, r.p95) },
-    output: outputTokens(output, candidates * maxTokens),
-    samples: output.count,
-  };
+  return forecast({ p5: scale(input.p5, r.p5), p50: scale(input.p50, r.p50), p95: scale(input.p95, r.p95) });
 }
 
-/** Output tokens at the learned shares of the most the node may write. */
-function outputTokens(share: SketchQuantiles, most: number): { p5: number; p50: number; p95: number } {
-  const at = (x: number) => Math.min(most, Math.round(x * most));
-  return { p5: at(share.p5), p50: at(share.p50), p95: at(share.p95) };
+/** The first of `keys` (most specific first) with BUCKET_SAMPLES samples, else the last with any. */
+function mostSpecific(
+  family: Record<string, SketchQuantiles> | undefined,
+  keys: readonly string[],
+): SketchQuantiles | undefined {
+  const found = keys.map((key) => family?.[key]);
+  const chosen = found.find((q) => q && q.count >= BUCKET_SAMPLES) ?? found[found.length - 1];
+  return chosen && chosen.count > 0 ? chosen : undefined;
 }
 
 function count(value: unknown): number | undefined {
