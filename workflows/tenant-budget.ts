@@ -53,6 +53,8 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
     input.outbox,
   );
   const { ledger } = entity;
+  // Executions recorded before it projected exhaustion from spend alone, in-flight runs' predictions uncounted.
+  entity.alertsCountCommitted = patched('ados-alerts-count-committed');
 
   setHandler(tenantStatusQuery, () => tenantStatusOf(ledger));
   setHandler(quoteInputsQuery, () => ledger.quoteInputs());

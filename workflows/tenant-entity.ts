@@ -60,6 +60,8 @@ export class TenantEntity {
   private pushedStatus: string;
   private published: { budgetStatus?: string; details?: string } = {};
   private metaBusy = false;
+  /** Projected exhaustion counts what the runs in flight are predicted to spend still (tenant-budget.ts sets it). */
+  alertsCountCommitted = false;
 
   constructor(state: TenantLedgerState | { config: TenantConfig; now: string }, outbox: Reply[] = []) {
     this.ledger = 'now' in state ? TenantLedger.create(state.config, state.now) : new TenantLedger(state);
@@ -158,7 +160,7 @@ export class TenantEntity {
         });
     }
     const alerts = this.ledger.config.alerts;
-    for (const alert of this.ledger.raiseAlerts(now, rolled)) {
+    for (const alert of this.ledger.raiseAlerts(now, rolled, this.alertsCountCommitted)) {
       log.info('budget alert raised', { tenantId: alert.body.tenantId, alertId: alert.id, type: alert.body.type });
       this.outbox.push({
         workflowId: budgetAlertWorkflowId(alert.id),

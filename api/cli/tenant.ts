@@ -110,10 +110,18 @@ function renderLearning(l: TenantStatus['learning']): string[] {
       .slice(0, 12)
       .map(
         (t) =>
-          `    tokens ${t.family === 'output' ? 'output share of max_tokens' : t.family === 'input' ? 'input ratio to o200k' : 'prompt tokens per passage'} ${t.key}: p5 ${t.p5} · p50 ${t.p50} · p95 ${t.p95} over ${t.samples}`,
+          `    tokens ${TOKEN_FAMILIES[t.family]} ${t.key}: p5 ${t.p5} · p50 ${t.p50} · p95 ${t.p95} over ${t.samples}`,
       ),
   ];
 }
+
+/** What each family of the token model holds, as `ados tenant show` names it. */
+const TOKEN_FAMILIES = {
+  output: 'output share of max_tokens',
+  input: 'input ratio to o200k',
+  prompt: 'prompt tokens per passage',
+  cost: 'search cost in micro-dollars',
+} as const;
 
 /** `ados tenant set|token|show`: create, configure and inspect tenants. */
 export function tenantCommands(program: Command): void {

@@ -246,6 +246,57 @@ describe('budget alerts', () => {
     await receiver.down();
   });
 
+  test('projected exhaustion counts what the runs in flight are predicted to spend: the same slow burn alerts with a big run in flight, not without', async () => {
+    const receiver = new Receiver(await freePort());
+    await receiver.up();
+    // Two tenants burn 1% of $1 in a quarter minute of a 10-minute period: alone, the 98% left lasts
+    // past the period's end. One of them has a run in flight predicted to spend $0.90 more.
+    for (const tenantId of ['alerted-committed', 'alerted-idle'])
+      await configureTenant(
+        env.client,
+        tenantId,
+        {
+          budgetUsd: 1,
+          period: 'daily',
+          periodSeconds: 600,
+          alerts: { webhookUrl: receiver.url, secret: secret(), thresholds: [0.95] },
+        },
+        { allowPrivate: true },
+      );
+    await Promise.all(['alerted-committed', 'alerted-idle'].map((t) => spend(t, 'e1', 0.005)));
+    const big = await startRun(env.client, {
+      tenantId: 'alerted-committed',
+      runId: 'big',
+      dag: {
+        nodes: [
+          { id: 'wait', kind: 'util.sleep', params: { ms: 25_000, costUsd: 0 } },
+          { id: 'bill', kind: 'util.sleep', deps: ['wait'], params: { ms: 1, costUsd: 0.9 } },
+        ],
+      },
+    });
+    await new Promise((r) => setTimeout(r, 16_000));
+    await Promise.all(['alerted-committed', 'alerted-idle'].map((t) => spend(t, 'e2', 0.005)));
+    const projected = await eventually(async () =>
+      receiver.bodies().find((b) => b.tenantId === 'alerted-committed' && b.type === 'budget.exhaustion_projected'),
+    );
+    // The big run's predicted remaining cost (and, if judged as the second bill was admitted, that bill's lease).
+    assert.ok(
+      projected.committedUsd! >= 0.9 && projected.committedUsd! <= 0.901,
+      `committed ${projected.committedUsd}`,
+    );
+    assert.ok(projected.projectedExhaustionAt! < (await tenantStatus(env.client, 'alerted-committed')).periodEnd!);
+    // The idle tenant's entity has charged the same spend and judged it: no projection.
+    await eventually(async () => (await tenantStatus(env.client, 'alerted-idle')).spentUsd === 0.01);
+    const idle = await tenantStatus(env.client, 'alerted-idle');
+    assert.deepEqual(
+      idle.alerts.filter((a) => a.body.type === 'budget.exhaustion_projected'),
+      [],
+      'a slow burn alone lasts past the period’s end',
+    );
+    assert.equal((await runOutcome(big)).costUsd, 0.9);
+    await receiver.down();
+  });
+
   test('webhook targets: private and link-local addresses are refused with a 400 naming the field; so is a non-http URL', async () => {
     const app = await testApi(env.client, 'admin-token-for-alerts-0123456789');
     const headers = { authorization: 'Bearer admin-token-for-alerts-0123456789' };

@@ -25,6 +25,7 @@ const RELEASES = [
   'before-codec',
   'before-worker-launch',
   'before-token-model',
+  'before-predicted-alerts',
 ];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */

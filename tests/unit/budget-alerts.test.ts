@@ -80,4 +80,20 @@ describe('budget alert rules', () => {
     // A slow burn lasts past the period's end.
     assert.equal(projectedExhaustion(view(101_000), burn), undefined);
   });
+
+  test('what runs in flight are predicted to spend still counts as spent: the same burn runs out sooner', () => {
+    const burn = [{ at: '2026-11-09T12:00:00.000Z', spentMicros: 100_000 }];
+    // 10% in 12 hours, 80% left: 4 days. With 40% predicted for the runs in flight, 40% left: 2 days.
+    assert.equal(projectedExhaustion({ ...view(200_000), committedMicros: 400_000 }, burn), '2026-11-12T00:00:00.000Z');
+    // A slow burn that lasts past the period's end alone does not once runs in flight are counted.
+    assert.equal(projectedExhaustion(view(101_000), burn), undefined);
+    assert.ok(projectedExhaustion({ ...view(101_000), committedMicros: 890_000 }, burn)! < '2026-12-01');
+    // Runs in flight predicted to use up all that is left: exhaustion now, with no burn behind it.
+    assert.equal(projectedExhaustion({ ...view(200_000), committedMicros: 800_000 }, []), '2026-11-10T00:00:00.000Z');
+    // The alert says how much it counted.
+    const [alert] = raiseDue(config, { ...view(200_000), committedMicros: 800_000 }, [], emptyAlertState());
+    assert.equal(alert!.body.type, 'budget.exhaustion_projected');
+    assert.equal(alert!.body.committedUsd, 0.8);
+    assert.equal(alert!.body.projectedExhaustionAt, '2026-11-10T00:00:00.000Z');
+  });
 });

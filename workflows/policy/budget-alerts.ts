@@ -22,6 +22,11 @@ export interface AlertBody {
   spentUsd: number;
   budgetUsd: number;
   projectedExhaustionAt?: string;
+  /**
+   * With budget.exhaustion_projected: what the runs in flight are predicted to spend still (each
+   * run's own projection of its remaining nodes, at least its unspent lease), counted as spent.
+   */
+  committedUsd?: number;
   periodStart: string;
   /** null for a tenant whose budget has no period. */
   periodEnd: string | null;
@@ -77,6 +82,8 @@ export interface BudgetView {
   periodStart: string;
   periodEnd: string | undefined;
   now: string;
+  /** Money the runs in flight are predicted to spend still; absent in entities recorded before it was counted. */
+  committedMicros?: number;
 }
 
 /**
@@ -89,12 +96,16 @@ export function burnWindowMs(periodStart: string, periodEnd: string): number {
 }
 
 /**
- * When the recent burn rate would use up the budget, or undefined if not before the period ends.
- * The rate is the spend between the oldest checkpoint in the window and now, over that time; it
- * needs a quarter of the window behind it to say anything.
+ * When the budget is projected to run out, or undefined if not before the period ends: the money
+ * the runs in flight are predicted to spend still (`committedMicros`) counts as spent, and the rest
+ * lasts at the recent burn rate, the spend between the oldest checkpoint in the window and now
+ * over that time (it needs a quarter of the window behind it). Runs in flight predicted to use up
+ * all that is left project exhaustion now, burn or none.
  */
 export function projectedExhaustion(view: BudgetView, burn: AlertState['burn']): string | undefined {
   if (!view.periodEnd || view.spentMicros >= view.budgetMicros) return undefined;
+  const left = view.budgetMicros - view.spentMicros - (view.committedMicros ?? 0);
+  if (left <= 0) return view.now;
   const now = Date.parse(view.now);
   const window = burnWindowMs(view.periodStart, view.periodEnd);
   const since = burn.find((c) => now - Date.parse(c.at) <= window && c.at >= view.periodStart);
@@ -103,7 +114,7 @@ export function projectedExhaustion(view: BudgetView, burn: AlertState['burn']):
   if (elapsed < window / 4) return undefined;
   const rate = (view.spentMicros - since.spentMicros) / elapsed;
   if (rate <= 0) return undefined;
-  const at = now + (view.budgetMicros - view.spentMicros) / rate;
+  const at = now + left / rate;
   return at < Date.parse(view.periodEnd) ? new Date(Math.ceil(at)).toISOString() : undefined;
 }
 
@@ -161,7 +172,13 @@ export function raiseDue(
   if (config.projectedExhaustion && view.periodEnd) {
     checkpoint(state, view);
     const at = projectedExhaustion(view, state.burn);
-    if (at) raise({ type: 'budget.exhaustion_projected', ...base, projectedExhaustionAt: at });
+    if (at)
+      raise({
+        type: 'budget.exhaustion_projected',
+        ...base,
+        projectedExhaustionAt: at,
+        ...(view.committedMicros ? { committedUsd: usd(view.committedMicros) } : {}),
+      });
   }
 
   state.log.push(...fresh);

@@ -392,8 +392,8 @@ export class LearningProfile {
     learnCost(this.state.costModel, sample);
   }
 
-  learnTokens(kind: string, model: string | undefined, features: NodeFeatures): void {
-    learnTokens((this.state.tokens ??= emptyTokenModel()), kind, model, features);
+  learnTokens(kind: string, model: string | undefined, features: NodeFeatures, costMicros?: number): void {
+    learnTokens((this.state.tokens ??= emptyTokenModel()), kind, model, features, costMicros);
     this.quantiles = undefined;
   }
 

@@ -1,5 +1,5 @@
 import { modelRate, priceLlmTokens, withNegotiatedRates, type NegotiatedRate, type RunPrices } from './catalog';
-import { DEFAULT_MAX_TOKENS, DEFAULT_TOP_K, forecastLlmTokens } from './token-model';
+import { DEFAULT_MAX_TOKENS, DEFAULT_TOP_K, forecastLlmTokens, forecastSearchCost } from './token-model';
 import type { DagNode } from './dag';
 import { learnedEstimate, round4, type LearnedEstimate } from './cost-model';
 import {
@@ -110,7 +110,12 @@ export class RunPlan {
     const hinted = hintedEstimateMicros(node, variant, this.prices);
     if (hinted !== undefined)
       return { micros: hinted, confidence: 0.8, samples: 0, source: 'catalog', spreadMicros: Math.round(hinted / 5) };
-    const forecast = node.kind === 'llm.generate' ? this.llmForecast(node, variant) : undefined;
+    const forecast =
+      node.kind === 'llm.generate'
+        ? this.llmForecast(node, variant)
+        : node.kind === 'retrieval.search'
+          ? this.searchForecast(variant)
+          : undefined;
     if (forecast) return forecast;
     return learnedEstimate(
       this.learned?.costModel,
@@ -118,6 +123,22 @@ export class RunPlan {
       variant.model,
       catalogEstimateMicros(node.kind, variant, this.prices),
     );
+  }
+
+  /** A retrieval search's cost from the searches the tenant ran over the same corpus (token-model.ts). */
+  private searchForecast(variant: NodeVariant): LearnedEstimate | undefined {
+    const corpus = typeof variant.params.corpus === 'string' ? variant.params.corpus : undefined;
+    const q = forecastSearchCost(this.learned?.tokens, countParam(variant.params.top_k) ?? DEFAULT_TOP_K, corpus);
+    if (!q) return undefined;
+    return {
+      micros: Math.round(q.p50),
+      p5Micros: Math.round(q.p5),
+      p95Micros: Math.round(q.p95),
+      confidence: round4(q.count / (q.count + 3)),
+      samples: q.count,
+      source: 'learned',
+      spreadMicros: Math.round((q.p95 - q.p5) / 4),
+    };
   }
 
   /**
@@ -157,11 +178,17 @@ export class RunPlan {
     );
     if (!f) return undefined;
     const price = (input: number, output: number) => priceLlmTokens(model, input, output, this.prices);
-    const [p5, p50, p95] = [
-      price(f.input.p5, f.output.p5),
-      price(f.input.p50, f.output.p50),
-      price(f.input.p95, f.output.p95),
-    ];
+    // The prompt's passages and the answer's length are independent draws: their deviations from
+    // the median add as the root of the sum of squares, each side apart (the tails are not alike).
+    // Adding p5 to p5 would quote a run whose passages are all short and whose answer is short too.
+    const p50 = price(f.input.p50, f.output.p50);
+    const p5 = Math.max(
+      0,
+      Math.round(p50 - Math.hypot(p50 - price(f.input.p5, f.output.p50), p50 - price(f.input.p50, f.output.p5))),
+    );
+    const p95 = Math.round(
+      p50 + Math.hypot(price(f.input.p95, f.output.p50) - p50, price(f.input.p50, f.output.p95) - p50),
+    );
     return {
       micros: p50,
       p5Micros: p5,

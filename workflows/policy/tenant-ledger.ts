@@ -157,12 +157,21 @@ export class TenantLedger {
     return Math.max(0, this.budgetMicros() - this.spentMicros() - this.reservedMicros());
   }
 
-  pressureFor(runId: string): TenantPressure {
-    const othersCommittedMicros =
+  /**
+   * Money the runs in flight (other than `except`) are predicted to spend still, each its own
+   * projection of its remaining nodes but never less than its unspent lease, and shadows' grants.
+   */
+  committedMicros(except?: string): number {
+    return (
       this.state.inFlight
-        .filter((r) => r.runId !== runId)
+        .filter((r) => r.runId !== except)
         .reduce((sum, r) => sum + Math.max(this.reservation(r), r.estRemainingMicros), 0) +
-      this.learning.reservedMicros();
+      this.learning.reservedMicros()
+    );
+  }
+
+  pressureFor(runId: string): TenantPressure {
+    const othersCommittedMicros = this.committedMicros(runId);
     return {
       budgetMicros: this.budgetMicros(),
       spentMicros: this.spentMicros(),
@@ -238,7 +247,8 @@ export class TenantLedger {
         estimateMicros: event.estimateMicros ?? 0,
         costMicros: event.costMicros,
       });
-    if (event.kind !== undefined && event.features) this.learning.learnTokens(event.kind, event.model, event.features);
+    if (event.kind !== undefined && event.features)
+      this.learning.learnTokens(event.kind, event.model, event.features, event.costMicros);
     return true;
   }
 
@@ -418,10 +428,11 @@ export class TenantLedger {
   }
 
   /**
-   * Budget alerts due now (thresholds, exceeded, the periods in `rolled`, a projected exhaustion),
-   * each at most once per period; none for a tenant without alerts configured.
+   * Budget alerts due now (thresholds, exceeded, the periods in `rolled`, a projected exhaustion,
+   * with `countCommitted` counting what the runs in flight are predicted to spend still), each at
+   * most once per period; none for a tenant without alerts configured.
    */
-  raiseAlerts(now: string, rolled: readonly ArchivedPeriod[]): AlertRecord[] {
+  raiseAlerts(now: string, rolled: readonly ArchivedPeriod[], countCommitted = false): AlertRecord[] {
     const config = this.config.alerts;
     if (!config) return [];
     this.state.alerts ??= emptyAlertState();
@@ -434,6 +445,7 @@ export class TenantLedger {
         periodStart: this.state.periodStart,
         periodEnd: this.currentPeriodEnd(),
         now,
+        ...(countCommitted ? { committedMicros: this.committedMicros() } : {}),
       },
       rolled,
       this.state.alerts,

@@ -68,10 +68,11 @@ export interface LearningStatus {
   }>;
   /**
    * The token model's distributions (docs/PREDICTION.md): `output` shares of max_tokens by
-   * model|bucket|candidates, `input` ratios by model, `prompt` tokens per passage by corpus.
+   * model|bucket|candidates, `input` ratios by model, `prompt` tokens per passage by corpus,
+   * `cost` of a retrieval search in micro-dollars by corpus and top_k.
    */
   tokenModel: Array<{
-    family: 'output' | 'input' | 'prompt';
+    family: 'output' | 'input' | 'prompt' | 'cost';
     key: string;
     p5: number;
     p50: number;
@@ -157,8 +158,8 @@ export function learningStatusOf(ledger: TenantLedger): LearningStatus {
       }),
     ),
     tokenModel: l.tokens
-      ? (['output', 'input', 'prompt'] as const).flatMap((family) =>
-          Object.entries(l.tokens![family]).map(([key, sketch]) => {
+      ? (['output', 'input', 'prompt', 'cost'] as const).flatMap((family) =>
+          Object.entries(l.tokens![family] ?? {}).map(([key, sketch]) => {
             const q = sketchQuantiles(sketch);
             return { family, key, p5: round4(q.p5), p50: round4(q.p50), p95: round4(q.p95), samples: q.count };
           }),

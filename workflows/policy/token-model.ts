@@ -20,11 +20,15 @@ import {
  * - `prompt`: o200k prompt tokens per retrieved passage, beyond the instruction and question,
  *   per corpus and top_k: what a quote multiplies by top_k and adds to the question's own tokens
  *   (counted by the starter) before any passage is retrieved.
+ * - `cost`: what a retrieval search costs, in micro-dollars, per corpus and top_k (the price of a
+ *   search follows the corpus it scores, which the catalog's per-top_k guess does not know).
  */
 export interface TokenModel {
   output: Record<string, SketchState>;
   input: Record<string, SketchState>;
   prompt: Record<string, SketchState>;
+  /** Absent in states recorded before searches were learned by corpus. */
+  cost?: Record<string, SketchState>;
 }
 
 /** A node's usage features, as its charge reports them. */
@@ -47,6 +51,7 @@ export interface TokenQuantiles {
   output: Record<string, SketchQuantiles>;
   input: Record<string, SketchQuantiles>;
   prompt: Record<string, SketchQuantiles>;
+  cost?: Record<string, SketchQuantiles>;
 }
 
 /** Sketches per family; each is at most SKETCH_BINS bins, so a tenant's token model stays within ~100 KB. */
@@ -57,7 +62,7 @@ export const DEFAULT_MAX_TOKENS = 256;
 export const DEFAULT_TOP_K = 5;
 
 export function emptyTokenModel(): TokenModel {
-  return { output: {}, input: {}, prompt: {} };
+  return { output: {}, input: {}, prompt: {}, cost: {} };
 }
 
 /** max_tokens rounded up to a power of two: answers under 64 and under 512 tokens are learned apart. */
@@ -68,6 +73,11 @@ export function maxTokensBucket(maxTokens: number): number {
 /** The prompt sketch of a corpus and top_k: an average over more passages varies less. */
 export function promptKey(corpus: string, topK: number): string {
   return `${corpus}|${topK}`;
+}
+
+/** The cost sketch of a retrieval search over a corpus with a top_k. */
+export function searchCostKey(corpus: string, topK: number): string {
+  return `retrieval.search|${corpus}|${topK}`;
 }
 
 /** The output sketch of a model, max_tokens bucket and number of candidates. */
@@ -89,8 +99,14 @@ function learnInto(family: Record<string, SketchState>, key: string, value: numb
   family[key] = addToSketch(family[key] ?? emptySketch(), value);
 }
 
-/** Adds one node's features to the model. */
-export function learnTokens(model: TokenModel, kind: string, nodeModel: string | undefined, f: NodeFeatures): void {
+/** Adds one node's features (and, for a search, its cost) to the model. */
+export function learnTokens(
+  model: TokenModel,
+  kind: string,
+  nodeModel: string | undefined,
+  f: NodeFeatures,
+  costMicros?: number,
+): void {
   if (kind === 'llm.generate' && nodeModel) {
     if (f.maxTokens && f.candidates && f.outputTokens !== undefined)
       learnInto(
@@ -106,6 +122,8 @@ export function learnTokens(model: TokenModel, kind: string, nodeModel: string |
       promptKey(f.corpus ?? DEFAULT_CORPUS, f.topK),
       Math.max(0, f.promptTokens - f.baseTokens) / f.topK,
     );
+  if (kind === 'retrieval.search' && f.topK && costMicros !== undefined)
+    learnInto((model.cost ??= {}), searchCostKey(f.corpus ?? DEFAULT_CORPUS, f.topK), costMicros);
 }
 
 /**
@@ -135,14 +153,28 @@ export function tokenQuantiles(model: TokenModel): TokenQuantiles {
     into(merged, `${name}|${bucket}|*`, sketch);
     into(merged, `${name}|*`, sketch);
   }
-  const mergedPrompt: Record<string, SketchState> = {};
-  for (const [key, sketch] of Object.entries(model.prompt))
-    into(mergedPrompt, `${key.slice(0, key.lastIndexOf('|'))}|*`, sketch);
+  // A corpus over any top_k, for prompts and for searches' costs.
+  const anyTopK = (family: Record<string, SketchState>) => {
+    const coarser: Record<string, SketchState> = {};
+    for (const [key, sketch] of Object.entries(family))
+      into(coarser, `${key.slice(0, key.lastIndexOf('|'))}|*`, sketch);
+    return { ...of(family), ...of(coarser) };
+  };
   return {
     output: { ...of(model.output), ...of(merged) },
     input: of(model.input),
-    prompt: { ...of(model.prompt), ...of(mergedPrompt) },
+    prompt: anyTopK(model.prompt),
+    ...(model.cost ? { cost: anyTopK(model.cost) } : {}),
   };
+}
+
+/** What a retrieval search over `corpus` with `topK` will cost, in micro-dollars, from the searches the tenant ran. */
+export function forecastSearchCost(
+  q: TokenQuantiles | undefined,
+  topK: number,
+  corpus = DEFAULT_CORPUS,
+): SketchQuantiles | undefined {
+  return mostSpecific(q?.cost, [searchCostKey(corpus, topK), `retrieval.search|${corpus}|*`]);
 }
 
 /** Token quantiles of an LLM node: input (one figure when known, else a range) and output. */
