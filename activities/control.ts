@@ -148,14 +148,14 @@ export function createControlActivities(
     async laplaceUniforms({ count }) {
       return secureUniforms(count);
     },
-    async contributeCostStats({ tenantId, stats }) {
+    async contributeCostStats({ tenantId, stats, tokens }) {
       const c = await getClient();
       const handle = await c.workflow.signalWithStart(metaLearning, {
         workflowId: META_LEARNING_WORKFLOW_ID,
         taskQueue: CONTROL_TASK_QUEUE,
         args: [{ config: priorsConfigFromEnv() }],
         signal: contributeStatsSignal,
-        signalArgs: [{ tenantId: assertId('tenant id', tenantId), stats }],
+        signalArgs: [{ tenantId: assertId('tenant id', tenantId), stats, ...(tokens ? { tokens } : {}) }],
         staticSummary: 'cross-tenant cost priors (Laplace-noised)',
       });
       return handle.query(priorsQuery);

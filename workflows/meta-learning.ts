@@ -9,6 +9,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { MetaLearningLedger } from './policy/meta-learning-state';
+import { drawsFor } from './policy/priors';
 import type { ControlActivities } from './node-task';
 import {
   contributeStatsSignal,
@@ -31,7 +32,7 @@ const { laplaceUniforms } = proxyLocalActivities<ControlActivities>({ startToClo
  */
 export async function metaLearning(input: MetaLearningInput = {}): Promise<never> {
   const ledger = new MetaLearningLedger(input);
-  setHandler(contributeStatsSignal, ({ tenantId, stats }) => ledger.contribute(tenantId, stats));
+  setHandler(contributeStatsSignal, ({ tenantId, stats, tokens }) => ledger.contribute(tenantId, stats, tokens));
   setHandler(withdrawStatsSignal, ({ tenantId }) => ledger.withdraw(tenantId));
   setHandler(priorsQuery, () => ledger.published);
   setHandler(metaLearningStatusQuery, () => ledger.status(new Date().toISOString()));
@@ -57,11 +58,12 @@ async function release(ledger: MetaLearningLedger): Promise<void> {
     log.info('no release: every contributor has spent its privacy budget for this period', { left: next.left });
   } else {
     // Noise comes from the operating system's CSPRNG in an activity, not the workflow's seeded PRNG.
-    const uniforms = next.coordinates.length > 0 ? await laplaceUniforms({ count: next.coordinates.length }) : [];
+    const count = drawsFor(next.coordinates);
+    const uniforms = count > 0 ? await laplaceUniforms({ count }) : [];
     const published = ledger.publish(next, uniforms, now);
     log.info('priors published', {
       version: published.version,
-      coordinates: next.coordinates.length,
+      coordinates: next.coordinates.cost.length + next.coordinates.tokens.length,
       contributors: next.entering.length,
       leftOut: next.left,
     });

@@ -1,5 +1,5 @@
 import type { NodeOutcome } from './policy/run-state';
-import type { CostStats, PublishedPriors } from './policy/priors';
+import type { CostStats, PublishedPriors, TokenStats } from './policy/priors';
 import type { NegotiatedRate, RunPrices } from './policy/catalog';
 import type { AlertBody } from './policy/budget-alerts';
 import type { RunLaunch } from './messages/delivery-run';
@@ -48,7 +48,11 @@ export interface ControlActivities {
   /** Uniform draws in (-0.5, 0.5) from the OS's CSPRNG, for the Laplace noise of the priors. */
   laplaceUniforms(input: { count: number }): Promise<number[]>;
   /** Sends an opted-in tenant's statistics to `meta-learning` (starting it if needed); returns the latest priors. */
-  contributeCostStats(input: { tenantId: string; stats: CostStats }): Promise<PublishedPriors | undefined>;
+  contributeCostStats(input: {
+    tenantId: string;
+    stats: CostStats;
+    tokens?: TokenStats;
+  }): Promise<PublishedPriors | undefined>;
   /** Takes an opted-out tenant's statistics out of future releases. */
   withdrawCostStats(input: { tenantId: string }): Promise<void>;
   /** The latest published priors, or undefined while there are none. */

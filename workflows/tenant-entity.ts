@@ -14,6 +14,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { PRIOR_WEIGHT } from './policy/cost-model';
 import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
+import { tokenContribution } from './policy/token-model';
 import { TenantLedger, type TenantLedgerState } from './policy/tenant-ledger';
 import { budgetGaugeOf } from './policy/tenant-status';
 import type * as msg from './policy/tenant-payloads';
@@ -247,7 +248,11 @@ export class TenantEntity {
         const samples = ledger.learning.samples();
         const priors =
           samples > 0
-            ? await meta.contributeCostStats({ tenantId, stats: contributionFrom(learning.costModel) })
+            ? await meta.contributeCostStats({
+                tenantId,
+                stats: contributionFrom(learning.costModel),
+                ...(learning.tokens ? { tokens: tokenContribution(learning.tokens) } : {}),
+              })
             : await meta.publishedPriors();
         learning.metaOptIn = true;
         learning.contributedSamples = samples;
@@ -273,7 +278,10 @@ export class TenantEntity {
   }
 
   private applyPriors(priors: PublishedPriors): void {
-    this.ledger.learning.applyPriors(priors.version, priorValues(priors), PRIOR_WEIGHT, this.now());
+    const tokens = priors.tokens
+      ? Object.fromEntries(Object.entries(priors.tokens).map(([key, prior]) => [key, prior.shares]))
+      : undefined;
+    this.ledger.learning.applyPriors(priors.version, priorValues(priors), PRIOR_WEIGHT, this.now(), tokens);
   }
 
   /** The budget gauge in the Web UI; search attributes only when the budget status changes. */

@@ -121,6 +121,7 @@ const TOKEN_FAMILIES = {
   input: 'input ratio to o200k',
   prompt: 'prompt tokens per passage',
   cost: 'search cost in micro-dollars',
+  prior: 'output share of max_tokens, cross-tenant prior,',
 } as const;
 
 /** `ados tenant set|token|show`: create, configure and inspect tenants. */

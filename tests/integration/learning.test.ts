@@ -9,6 +9,10 @@ import { META_LEARNING_WORKFLOW_ID } from '../../workflows/policy/ids';
 import type { DeliveryRunResult } from '../../workflows/policy/run-result';
 import type { TenantStatus } from '../../workflows/policy/tenant-status';
 import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
+import { nodeOutcomesOf } from '../helpers/history';
+import { priceLlmTokens } from '../../workflows/policy/catalog';
+import { runPrices } from '../../activities/pricing';
+import { SHARE_BINS, histogramQuantiles } from '../../workflows/policy/token-sketch';
 
 // A node kind the catalog cannot price, costing exactly what its params say: its costs are learned in absolute µ$.
 registerNodeKind({
@@ -262,5 +266,68 @@ describe('learning', () => {
     assert.ok(
       out.learning.history.some((e) => e.type === 'meta-learning' && !e.optIn && /past releases keep/.test(e.reason)),
     );
+  });
+
+  test('meta-learning: output lengths are shared as noised histograms; a new tenant’s LLM node is first estimated from them', async () => {
+    await configureTenant(env.client, 'meta-llm', {
+      budgetUsd: 10,
+      maxConcurrentRuns: 20,
+      learning: { intensity: 'CONSERVATIVE', metaLearningOptIn: true },
+    });
+    // 17 RAG runs, 51 cost samples: the point at which an opted-in tenant contributes.
+    await Promise.all(
+      Array.from({ length: 17 }, async (_, i) =>
+        runOutcome(
+          await startRun(env.client, {
+            tenantId: 'meta-llm',
+            runId: `llm-${i}`,
+            dag: rag(queries[i % queries.length]!),
+          }),
+        ),
+      ),
+    );
+    const meta = env.client.workflow.getHandle(META_LEARNING_WORKFLOW_ID);
+    const priors = (await eventually(
+      async () => ((await meta.query(priorsQuery))?.tokens?.['gpt-4o|256'] ? meta.query(priorsQuery) : undefined),
+      { what: 'published output-length priors', timeoutMs: 60_000 },
+    ))!;
+    const published = priors.tokens!['gpt-4o|256']!;
+    assert.equal(published.contributors, 1);
+    assert.equal(published.shares.length, SHARE_BINS);
+    assert.ok(Math.abs(published.shares.reduce((a, b) => a + b, 0) - 1) < 1e-9, 'a distribution');
+    const status = await meta.query(metaLearningStatusQuery);
+    const coordinate = status.coordinates.find((c) => c.key === 'gpt-4o|256' && c.basis === 'histogram')!;
+    // b = 2 · d / (m · ε): every coordinate of the release shares ε 1000.
+    assert.equal(coordinate.noiseScale, (2 * status.coordinates.length) / (1 * 1000));
+    assert.equal(published.noiseScale, coordinate.noiseScale);
+    // The contributor's own shares, against what was published: noised, close at this ε.
+    const own = (await tenantStatus(env.client, 'meta-llm')).learning.tokenModel.filter(
+      (t) => t.family === 'output' && t.key.startsWith('gpt-4o|256|'),
+    );
+    assert.ok(own.length > 0);
+    const priorP50 = histogramQuantiles(published.shares, 0).p50;
+    assert.ok(Math.abs(priorP50 - own[0]!.p50) < 0.1, `prior p50 ${priorP50} vs the tenant's ${own[0]!.p50}`);
+
+    await configureTenant(env.client, 'meta-llm-new', {
+      budgetUsd: 10,
+      learning: { intensity: 'CONSERVATIVE', metaLearningOptIn: true },
+    });
+    await eventually(
+      async () =>
+        (await tenantStatus(env.client, 'meta-llm-new')).learning.tokenModel.find(
+          (t) => t.family === 'prior' && t.key === 'gpt-4o|256',
+        ),
+      { what: 'the new tenant to take the output prior' },
+    );
+    const first = await startRun(env.client, { tenantId: 'meta-llm-new', runId: 'first', dag: rag(queries[0]!) });
+    const result = await runOutcome(first);
+    assert.equal(result.status, 'COMPLETED');
+    // Before its generation, its prompt is counted (exact input) and its output is the prior's median share of max_tokens.
+    const outcomes = await nodeOutcomesOf(first);
+    const input = (outcomes.get('retrieve')!.output as { promptTokensByModel: Record<string, number> })
+      .promptTokensByModel['gpt-4o']!;
+    const expected = priceLlmTokens('gpt-4o', input, Math.round(priorP50 * 200), runPrices(['gpt-4o']));
+    const decision = result.decisions.find((d) => d.nodeId === 'generate')!;
+    assert.equal(micros(decision.nodeEstimateUsd), expected, 'the estimate prices the prior, not the catalog');
   });
 });

@@ -6,10 +6,19 @@ import {
   DEFAULT_PRIORS_CONFIG,
   contributionFrom,
   laplaceFromUniform,
+  drawsFor,
   noisedPriors,
   priorCoordinates,
+  releaseCoordinates,
   type CostStats,
 } from '../../workflows/policy/priors';
+import {
+  SHARE_BINS,
+  addToSketch,
+  emptySketch,
+  histogramQuantiles,
+  shareHistogram,
+} from '../../workflows/policy/token-sketch';
 
 const config = { ...DEFAULT_PRIORS_CONFIG, epsilon: 0.5 };
 
@@ -40,10 +49,56 @@ describe('cross-tenant priors', () => {
   test('the published value is the raw mean plus the Laplace draw, clipped to the bounds', () => {
     const coordinates = priorCoordinates({ a: { k: { ratio: { n: 5, mean: 1 } } } }, config);
     const b = coordinates[0]!.noiseScale;
-    const released = noisedPriors(coordinates, [0.1], config, 1, '2026-01-01T00:00:00.000Z');
+    const released = noisedPriors({ cost: coordinates, tokens: [] }, [0.1], config, 1, '2026-01-01T00:00:00.000Z');
     assert.equal(released.entries.k?.ratio?.value, Math.min(4, Math.max(0, 1 + laplaceFromUniform(0.1, b))));
     assert.equal(released.entries.k?.ratio?.noiseScale, b);
     assert.equal(released.epsilon, 0.5);
+  });
+
+  test('output-length histograms: each tenant weighs the same, ε is split over every coordinate, the release is a distribution', () => {
+    const bins = (at: Record<number, number>) => Array.from({ length: SHARE_BINS }, (_, i) => at[i] ?? 0);
+    const release = releaseCoordinates(
+      { a: { k: { ratio: { n: 5, mean: 1 } } } },
+      // A big tenant (counts) and a small one (shares) weigh the same once normalized; a malformed one is left out.
+      { a: { 'm|256': bins({ 19: 900, 18: 100 }) }, b: { 'm|256': bins({ 4: 1 }) }, c: { 'm|256': [1, 2] } },
+      config,
+    );
+    assert.equal(release.cost[0]!.noiseScale, (4 * 2) / (1 * 0.5), 'the cost coordinate shares ε with the histogram');
+    assert.equal(release.tokens.length, 1);
+    const [h] = release.tokens;
+    assert.equal(h!.contributors, 2);
+    assert.deepEqual(
+      h!.rawShares.map((x) => Math.round(x * 1e9) / 1e9),
+      bins({ 19: 0.45, 18: 0.05, 4: 0.5 }),
+    );
+    // L1 sensitivity 2 / m, d = 2 coordinates: b = 2 · 2 / (2 · 0.5).
+    assert.equal(h!.noiseScale, 4);
+    assert.equal(drawsFor(release), 1 + SHARE_BINS);
+    const uniforms = Array.from({ length: drawsFor(release) }, (_, i) => (i % 2 ? 0.2 : -0.3));
+    const released = noisedPriors(release, uniforms, config, 1, '2026-01-01T00:00:00.000Z');
+    const shares = released.tokens!['m|256']!.shares;
+    const noised = h!.rawShares.map((x, i) => Math.max(0, x + laplaceFromUniform(uniforms[1 + i]!, 4)));
+    const total = noised.reduce((p, q) => p + q, 0);
+    assert.deepEqual(
+      shares,
+      noised.map((x) => x / total),
+      'negative bins cut to 0, the rest rescaled',
+    );
+    assert.ok(Math.abs(shares.reduce((p, q) => p + q, 0) - 1) < 1e-9);
+  });
+
+  test('a histogram gives its quantiles, mass spread evenly within each bin', () => {
+    const at = (i: number, mass: number) => Array.from({ length: SHARE_BINS }, (_, j) => (j === i ? mass : 0));
+    const q = histogramQuantiles(at(10, 1), 3);
+    assert.deepEqual(
+      [q.p5, q.p50, q.p95, q.count].map((x) => Math.round(x * 1e6) / 1e6),
+      [0.5025, 0.525, 0.5475, 3],
+    );
+    const sketch = [0.32, 0.33, 0.92, 0.97].reduce(addToSketch, emptySketch());
+    const histogram = shareHistogram(sketch);
+    assert.equal(histogram[6], 0.5);
+    assert.equal(histogram[18], 0.25);
+    assert.equal(histogram[19], 0.25);
   });
 
   test('noise from the CSPRNG has the stated Laplace scale: mean |x| ≈ b, variance ≈ 2b², median ≈ 0', () => {

@@ -6,6 +6,7 @@ import {
   emptySketch,
   mergeSketches,
   sketchQuantiles,
+  SHARE_BINS,
   SKETCH_ACCURACY,
   SKETCH_BINS,
 } from '../../workflows/policy/token-sketch';
@@ -15,6 +16,7 @@ import {
   forecastLlmTokens,
   learnTokens,
   maxTokensBucket,
+  tokenContribution,
   tokenQuantiles,
 } from '../../workflows/policy/token-model';
 
@@ -93,5 +95,55 @@ describe('the token model', () => {
     assert.ok(after.output.p5 <= after.output.p50 && after.output.p50 <= after.output.p95 && after.output.p95 <= 200);
     // A model it never saw has no forecast: the catalog's estimate stands.
     assert.equal(forecastLlmTokens(q, 'other', 100, 1, { known: 300 }), undefined);
+  });
+});
+
+describe('cross-tenant output priors', () => {
+  const llm = (shares: number[], maxTokens = 256) => {
+    const model = emptyTokenModel();
+    for (const share of shares)
+      learnTokens(model, 'llm.generate', 'gpt-4o-mini', {
+        maxTokens,
+        candidates: 1,
+        outputTokens: Math.round(share * maxTokens),
+        inputTokens: 500,
+        promptTokens: 500,
+      });
+    return model;
+  };
+
+  test('a tenant contributes a histogram per model and bucket, summing to 1 whatever its volume', () => {
+    const contribution = tokenContribution(llm([0.42, 0.42, 0.42, 0.93]));
+    assert.deepEqual(Object.keys(contribution), ['gpt-4o-mini|256']);
+    const histogram = contribution['gpt-4o-mini|256']!;
+    assert.equal(histogram.length, SHARE_BINS);
+    assert.equal(histogram[8], 0.75);
+    assert.equal(histogram[18], 0.25);
+  });
+
+  test('the prior stands in until the tenant has 20 samples of its own for the bucket, then steps aside', () => {
+    // The prior says answers use about 90% of max_tokens; the tenant's own few say 30%.
+    const prior = { 'gpt-4o-mini|256': Array.from({ length: SHARE_BINS }, (_, i) => (i === 18 ? 1 : 0)) };
+    const prompt = { exact: 800 };
+    const few = forecastLlmTokens(tokenQuantiles(llm([0.3, 0.3, 0.3]), prior), 'gpt-4o-mini', 256, 1, prompt)!;
+    assert.equal(few.source, 'prior');
+    assert.equal(few.samples, 0);
+    assert.ok(few.output.p50 > 0.9 * 256 && few.output.p50 < 0.95 * 256, `p50 ${few.output.p50}`);
+    const many = forecastLlmTokens(
+      tokenQuantiles(llm(Array.from({ length: 20 }, () => 0.3)), prior),
+      'gpt-4o-mini',
+      256,
+      1,
+      prompt,
+    )!;
+    assert.equal(many.source, 'learned');
+    assert.equal(many.samples, 20);
+    assert.ok(Math.abs(many.output.p50 - 0.3 * 256) <= 0.3 * 256 * SKETCH_ACCURACY + 1, `p50 ${many.output.p50}`);
+    // Another bucket has no prior: the tenant's own coarser sketch, as before.
+    const other = forecastLlmTokens(tokenQuantiles(llm([0.3, 0.3, 0.3]), prior), 'gpt-4o-mini', 64, 1, prompt)!;
+    assert.equal(other.source, 'learned');
+    // A tenant with no samples at all forecasts from the prior alone.
+    const cold = forecastLlmTokens(tokenQuantiles(emptyTokenModel(), prior), 'gpt-4o-mini', 200, 1, prompt)!;
+    assert.equal(cold.source, 'prior');
   });
 });

@@ -3,11 +3,12 @@
  * Tenant entities (through the control activities), clients and tests import these.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { CostStats, PriorsConfig, PublishedPriors } from '../policy/priors';
+import type { CostStats, PriorsConfig, PublishedPriors, TokenStats } from '../policy/priors';
 import type { PrivacyAccounts, PrivacyStanding } from '../policy/privacy-budget';
 
-/** An opted-in tenant's latest cost statistics; replaces its previous contribution. */
-export const contributeStatsSignal = defineSignal<[{ tenantId: string; stats: CostStats }]>('contributeStats');
+/** An opted-in tenant's latest cost statistics (and output-length histograms); replaces its previous contribution. */
+export const contributeStatsSignal =
+  defineSignal<[{ tenantId: string; stats: CostStats; tokens?: TokenStats }]>('contributeStats');
 /** A tenant opted out: its statistics leave every future release. Past releases cannot be recalled. */
 export const withdrawStatsSignal = defineSignal<[{ tenantId: string }]>('withdrawStats');
 /** The latest release of noised priors (undefined before the first). */
@@ -36,6 +37,8 @@ export interface MetaLearningInput {
 
 export interface MetaLearningState {
   contributions: Record<string, CostStats>;
+  /** Output-length histograms by tenant; absent in states written before they were contributed. */
+  tokens?: Record<string, TokenStats>;
   published?: PublishedPriors;
   releases: number;
   dirty: boolean;

@@ -144,6 +144,8 @@ export interface LearningState {
   costModel: CostModel;
   /** Token distributions learned from node features; absent in entities from before they were learned. */
   tokens?: TokenModel;
+  /** Published output-length priors (share histograms per `model|max_tokens bucket`), from the latest release that had any. */
+  tokenPriors?: Record<string, number[]>;
   /** The newest events, oldest first; the exporter appends them to learning_history.jsonl by seq. */
   history: LearningEvent[];
   historySeq: number;
@@ -399,8 +401,8 @@ export class LearningProfile {
 
   /** The token model's quantiles, computed once per change. */
   private tokenQuantiles(): TokenQuantiles | undefined {
-    if (!this.state.tokens) return undefined;
-    return (this.quantiles ??= tokenQuantiles(this.state.tokens));
+    if (!this.state.tokens && !this.state.tokenPriors) return undefined;
+    return (this.quantiles ??= tokenQuantiles(this.state.tokens ?? emptyTokenModel(), this.state.tokenPriors));
   }
 
   samples(): number {
@@ -413,9 +415,14 @@ export class LearningProfile {
     priors: Record<string, { ratio?: number; absolute?: number }>,
     weight: number,
     at: string,
+    tokens?: Record<string, number[]>,
   ): void {
     if (version <= this.state.priorsVersion) return;
     this.state.priorsVersion = version;
+    if (tokens) {
+      this.state.tokenPriors = tokens;
+      this.quantiles = undefined;
+    }
     for (const [key, prior] of Object.entries(priors)) {
       const entry = (this.state.costModel[key] ??= {});
       entry.prior = {

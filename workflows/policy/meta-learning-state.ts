@@ -2,11 +2,12 @@ import { isValidId } from './ids';
 import {
   DEFAULT_PRIORS_CONFIG,
   noisedPriors,
-  priorCoordinates,
-  type PriorCoordinate,
+  releaseCoordinates,
   type CostStats,
   type PriorsConfig,
   type PublishedPriors,
+  type ReleaseCoordinates,
+  type TokenStats,
 } from './priors';
 import { chargeRelease, hasRoom, standing, type PrivacyAccounts } from './privacy-budget';
 import type { MetaLearningInput, MetaLearningState, MetaLearningStatus } from '../messages/meta-learning';
@@ -19,6 +20,7 @@ import type { MetaLearningInput, MetaLearningState, MetaLearningStatus } from '.
 export class MetaLearningLedger {
   readonly config: PriorsConfig;
   private readonly contributions: Record<string, CostStats>;
+  private readonly tokenContributions: Record<string, TokenStats>;
   private readonly accounts: PrivacyAccounts;
   published: PublishedPriors | undefined;
   releases: number;
@@ -32,6 +34,7 @@ export class MetaLearningLedger {
       clip: { ...DEFAULT_PRIORS_CONFIG.clip, ...input.config?.clip },
     };
     this.contributions = { ...input.state?.contributions };
+    this.tokenContributions = { ...input.state?.tokens };
     this.published = input.state?.published;
     this.releases = input.state?.releases ?? 0;
     this.dirty = input.state?.dirty ?? false;
@@ -39,14 +42,18 @@ export class MetaLearningLedger {
   }
 
   /** A tenant's new statistics. Ids are checked here too: the signal can come from any client, not only a tenant entity. */
-  contribute(tenantId: string, stats: CostStats): void {
+  contribute(tenantId: string, stats: CostStats, tokens?: TokenStats): void {
     if (!isValidId(tenantId) || typeof stats !== 'object' || stats === null) return;
     this.contributions[tenantId] = stats;
+    if (tokens && typeof tokens === 'object') this.tokenContributions[tenantId] = tokens;
+    else delete this.tokenContributions[tenantId];
     this.dirty = true;
   }
 
   withdraw(tenantId: string): void {
-    if (delete this.contributions[tenantId]) this.dirty = true;
+    delete this.contributions[tenantId];
+    delete this.tokenContributions[tenantId];
+    this.dirty = true;
   }
 
   /** How long until the next release may go out (publish interval after the last one); 0 = now. */
@@ -59,25 +66,21 @@ export class MetaLearningLedger {
    * The coordinates of the next release: only tenants with ε left for one more enter it, the
    * others wait for their accounts to renew.
    */
-  nextRelease(now: string): { entering: string[]; left: number; coordinates: PriorCoordinate[] } {
+  nextRelease(now: string): { entering: string[]; left: number; coordinates: ReleaseCoordinates } {
     this.dirty = false;
     const entering = Object.keys(this.contributions).filter((tenantId) =>
       hasRoom(this.accounts[tenantId], this.config, now),
     );
     const left = Object.keys(this.contributions).length - entering.length;
-    const coordinates =
-      entering.length === 0
-        ? []
-        : priorCoordinates(
-            Object.fromEntries(entering.map((tenantId) => [tenantId, this.contributions[tenantId]!])),
-            this.config,
-          );
+    const of = <T>(all: Record<string, T>) =>
+      Object.fromEntries(entering.filter((tenantId) => tenantId in all).map((tenantId) => [tenantId, all[tenantId]!]));
+    const coordinates = releaseCoordinates(of(this.contributions), of(this.tokenContributions), this.config);
     return { entering, left, coordinates };
   }
 
   /** Publishes the release with its noise draws and charges every tenant in it. */
   publish(
-    release: { entering: string[]; coordinates: PriorCoordinate[] },
+    release: { entering: string[]; coordinates: ReleaseCoordinates },
     uniforms: number[],
     now: string,
   ): PublishedPriors {
@@ -98,15 +101,23 @@ export class MetaLearningLedger {
       epsilonSpent: Math.max(0, ...privacy.map((p) => p.epsilonSpent)),
       privacy,
       config: this.config,
-      coordinates: priorCoordinates(this.contributions, this.config).map(
-        ({ key, basis, contributors, noiseScale }) => ({ key, basis, contributors, noiseScale }),
-      ),
+      coordinates: (({ cost, tokens }) => [
+        ...cost.map(({ key, basis, contributors, noiseScale }) => ({ key, basis, contributors, noiseScale })),
+        ...tokens.map(({ key, contributors, noiseScale }) => ({ key, basis: 'histogram', contributors, noiseScale })),
+      ])(releaseCoordinates(this.contributions, this.tokenContributions, this.config)),
     };
   }
 
   carryOver(): MetaLearningInput {
-    const { contributions, published, releases, dirty, accounts } = this;
-    const state: MetaLearningState = { contributions, ...(published ? { published } : {}), releases, dirty, accounts };
+    const { contributions, tokenContributions: tokens, published, releases, dirty, accounts } = this;
+    const state: MetaLearningState = {
+      contributions,
+      ...(Object.keys(tokens).length > 0 ? { tokens } : {}),
+      ...(published ? { published } : {}),
+      releases,
+      dirty,
+      accounts,
+    };
     return { config: this.config, state };
   }
 }

@@ -1,4 +1,5 @@
 import type { CostBasis, CostModel } from './cost-model';
+import { SHARE_BINS } from './token-sketch';
 
 /**
  * Cross-tenant cost priors with differential privacy (the Laplace mechanism).
@@ -39,6 +40,34 @@ export const DEFAULT_PRIORS_CONFIG: PriorsConfig = {
 /** One tenant's statistics: per key and basis, its sample count and mean. */
 export type CostStats = Record<string, Partial<Record<CostBasis, { n: number; mean: number }>>>;
 
+/**
+ * One tenant's output lengths: per `model|max_tokens bucket`, its shares of max_tokens as a
+ * histogram over SHARE_BINS equal bins, summing to 1 (token-sketch.ts shareHistogram), so that
+ * every tenant weighs the same whatever its volume.
+ */
+export type TokenStats = Record<string, number[]>;
+
+/**
+ * A histogram coordinate of a release: the contributors' histograms averaged. Replacing one
+ * tenant's histogram moves the average by at most 2 / m in L1 (two distributions differ by at
+ * most 2), so each bin gets Laplace noise of scale 2 · d / (m · ε), d counting every coordinate
+ * of the release, cost and histogram alike.
+ */
+export interface HistogramCoordinate {
+  key: string;
+  /** Never published, only noised. */
+  rawShares: number[];
+  contributors: number;
+  noiseScale: number;
+}
+
+export interface PublishedTokenPrior {
+  /** The noised histogram, negative bins cut to 0 and the rest rescaled to sum 1 (post-processing, no privacy cost). */
+  shares: number[];
+  contributors: number;
+  noiseScale: number;
+}
+
 export interface PriorCoordinate {
   key: string;
   basis: CostBasis;
@@ -61,6 +90,8 @@ export interface PublishedPriors {
   epsilon: number;
   clip: Record<CostBasis, number>;
   entries: Record<string, Partial<Record<CostBasis, PublishedPrior>>>;
+  /** Output-length priors per `model|max_tokens bucket`; absent in releases without token contributions. */
+  tokens?: Record<string, PublishedTokenPrior>;
 }
 
 /** A tenant's own statistics (priors excluded): what it contributes. */
@@ -75,8 +106,57 @@ export function contributionFrom(model: CostModel): CostStats {
   return stats;
 }
 
-/** The coordinates a release would publish, with their raw means and noise scales. */
-export function priorCoordinates(contributions: Record<string, CostStats>, config: PriorsConfig): PriorCoordinate[] {
+/** Every coordinate of a release: the cost means and the output-length histograms, ε split over all of them. */
+export interface ReleaseCoordinates {
+  cost: PriorCoordinate[];
+  tokens: HistogramCoordinate[];
+}
+
+/** The coordinates a release would publish, with their raw values and noise scales. */
+export function releaseCoordinates(
+  contributions: Record<string, CostStats>,
+  tokenContributions: Record<string, TokenStats>,
+  config: PriorsConfig,
+): ReleaseCoordinates {
+  const histograms = new Map<string, number[][]>();
+  for (const tenantId of Object.keys(tokenContributions).sort())
+    for (const [key, histogram] of Object.entries(tokenContributions[tenantId]!)) {
+      const normalized = normalizedHistogram(histogram);
+      if (normalized) histograms.set(key, [...(histograms.get(key) ?? []), normalized]);
+    }
+  const kept = [...histograms.entries()]
+    .filter(([, list]) => list.length >= config.minContributors)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  const cost = priorCoordinates(contributions, config, kept.length);
+  const d = cost.length + kept.length;
+  return {
+    cost,
+    tokens: kept.map(([key, list]) => ({
+      key,
+      rawShares: list[0]!.map((_, i) => list.reduce((sum, h) => sum + h[i]!, 0) / list.length),
+      contributors: list.length,
+      noiseScale: (2 * d) / (list.length * config.epsilon),
+    })),
+  };
+}
+
+/** A contributed histogram of SHARE_BINS finite, non-negative bins, rescaled to sum 1; undefined if it is not one. */
+function normalizedHistogram(histogram: unknown): number[] | undefined {
+  if (!Array.isArray(histogram) || histogram.length !== SHARE_BINS) return undefined;
+  if (!histogram.every((h) => typeof h === 'number' && Number.isFinite(h) && h >= 0)) return undefined;
+  const total = (histogram as number[]).reduce((a, b) => a + b, 0);
+  return total > 0 ? (histogram as number[]).map((h) => h / total) : undefined;
+}
+
+/**
+ * The cost coordinates a release would publish, with their raw means and noise scales; `others`
+ * counts the release's other coordinates, which share its ε.
+ */
+export function priorCoordinates(
+  contributions: Record<string, CostStats>,
+  config: PriorsConfig,
+  others = 0,
+): PriorCoordinate[] {
   const values = new Map<string, { key: string; basis: CostBasis; values: number[] }>();
   for (const tenantId of Object.keys(contributions).sort()) {
     for (const [key, bases] of Object.entries(contributions[tenantId]!)) {
@@ -93,7 +173,7 @@ export function priorCoordinates(contributions: Record<string, CostStats>, confi
   const kept = [...values.values()]
     .filter((v) => v.values.length >= config.minContributors)
     .sort((a, b) => (a.key + a.basis < b.key + b.basis ? -1 : 1));
-  const d = kept.length;
+  const d = kept.length + others;
   return kept.map((v) => ({
     key: v.key,
     basis: v.basis,
@@ -109,15 +189,38 @@ export function laplaceFromUniform(u: number, scale: number): number {
   return -scale * Math.sign(clamped) * Math.log(1 - 2 * Math.abs(clamped));
 }
 
-/** Noised, clipped values for the coordinates; `uniforms` holds one draw in (-0.5, 0.5) per coordinate. */
+/** The uniform draws a release needs: one per cost coordinate, one per bin of each histogram. */
+export function drawsFor(coordinates: ReleaseCoordinates): number {
+  return coordinates.cost.length + coordinates.tokens.length * SHARE_BINS;
+}
+
+/**
+ * Noised, clipped values for the coordinates; `uniforms` holds drawsFor(coordinates) draws in
+ * (-0.5, 0.5): the cost coordinates' first, then each histogram's bins.
+ */
 export function noisedPriors(
-  coordinates: PriorCoordinate[],
+  { cost: coordinates, tokens }: ReleaseCoordinates,
   uniforms: number[],
   config: PriorsConfig,
   version: number,
   publishedAt: string,
 ): PublishedPriors {
   const entries: PublishedPriors['entries'] = {};
+  const tokenPriors: Record<string, PublishedTokenPrior> = {};
+  tokens.forEach((c, j) => {
+    const offset = coordinates.length + j * SHARE_BINS;
+    const noised = c.rawShares.map((share, i) =>
+      Math.max(0, share + laplaceFromUniform(uniforms[offset + i] ?? 0, c.noiseScale)),
+    );
+    const total = noised.reduce((a, b) => a + b, 0);
+    // All bins noised below zero: nothing to publish for the key.
+    if (total > 0)
+      tokenPriors[c.key] = {
+        shares: noised.map((n) => n / total),
+        contributors: c.contributors,
+        noiseScale: c.noiseScale,
+      };
+  });
   coordinates.forEach((c, i) => {
     const noised = c.rawMean + laplaceFromUniform(uniforms[i] ?? 0, c.noiseScale);
     // Clipping after the noise is post-processing: it costs no privacy.
@@ -127,7 +230,14 @@ export function noisedPriors(
       noiseScale: c.noiseScale,
     };
   });
-  return { version, publishedAt, epsilon: config.epsilon, clip: config.clip, entries };
+  return {
+    version,
+    publishedAt,
+    epsilon: config.epsilon,
+    clip: config.clip,
+    entries,
+    ...(Object.keys(tokenPriors).length > 0 ? { tokens: tokenPriors } : {}),
+  };
 }
 
 /** The priors as a tenant's cost model takes them: one value per key and basis. */

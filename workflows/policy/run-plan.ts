@@ -193,9 +193,10 @@ export class RunPlan {
       micros: p50,
       p5Micros: p5,
       p95Micros: p95,
-      confidence: round4(f.samples / (f.samples + 3)),
+      // A published prior is trusted as the catalog is until the tenant's own samples take over.
+      confidence: f.source === 'prior' ? 0.5 : round4(f.samples / (f.samples + 3)),
       samples: f.samples,
-      source: 'learned',
+      source: f.source,
       spreadMicros: Math.round((p95 - p5) / 4),
     };
   }

@@ -1,4 +1,4 @@
-import { sketchQuantiles } from './token-sketch';
+import { histogramQuantiles, sketchQuantiles } from './token-sketch';
 import type { AlertRecord } from './budget-alerts';
 import type { PrivacyStanding } from './privacy-budget';
 import type { CostCategory } from './catalog';
@@ -69,10 +69,11 @@ export interface LearningStatus {
   /**
    * The token model's distributions (docs/PREDICTION.md): `output` shares of max_tokens by
    * model|bucket|candidates, `input` ratios by model, `prompt` tokens per passage by corpus,
-   * `cost` of a retrieval search in micro-dollars by corpus and top_k.
+   * `cost` of a retrieval search in micro-dollars by corpus and top_k, and `prior`: the published
+   * cross-tenant output shares by model|bucket (samples 0: none of them the tenant's own).
    */
   tokenModel: Array<{
-    family: 'output' | 'input' | 'prompt' | 'cost';
+    family: 'output' | 'input' | 'prompt' | 'cost' | 'prior';
     key: string;
     p5: number;
     p50: number;
@@ -157,14 +158,18 @@ export function learningStatusOf(ledger: TenantLedger): LearningStatus {
         ];
       }),
     ),
-    tokenModel: l.tokens
-      ? (['output', 'input', 'prompt', 'cost'] as const).flatMap((family) =>
-          Object.entries(l.tokens![family] ?? {}).map(([key, sketch]) => {
-            const q = sketchQuantiles(sketch);
-            return { family, key, p5: round4(q.p5), p50: round4(q.p50), p95: round4(q.p95), samples: q.count };
-          }),
-        )
-      : [],
+    tokenModel: [
+      ...(['output', 'input', 'prompt', 'cost'] as const).flatMap((family) =>
+        Object.entries(l.tokens?.[family] ?? {}).map(([key, sketch]) => {
+          const q = sketchQuantiles(sketch);
+          return { family, key, p5: round4(q.p5), p50: round4(q.p50), p95: round4(q.p95), samples: q.count };
+        }),
+      ),
+      ...Object.entries(l.tokenPriors ?? {}).map(([key, histogram]) => {
+        const q = histogramQuantiles(histogram, 0);
+        return { family: 'prior' as const, key, p5: round4(q.p5), p50: round4(q.p50), p95: round4(q.p95), samples: 0 };
+      }),
+    ],
     evidence: Object.values(l.evidence).map((e) => ({
       kind: e.kind,
       fromModel: e.fromModel,

@@ -1,8 +1,11 @@
+import type { TokenStats } from './priors';
 import {
   SKETCH_ACCURACY,
   addToSketch,
   emptySketch,
+  histogramQuantiles,
   mergeSketches,
+  shareHistogram,
   sketchQuantiles,
   type SketchQuantiles,
   type SketchState,
@@ -52,6 +55,8 @@ export interface TokenQuantiles {
   input: Record<string, SketchQuantiles>;
   prompt: Record<string, SketchQuantiles>;
   cost?: Record<string, SketchQuantiles>;
+  /** Published cross-tenant output shares per `model|max_tokens bucket` (count 0: none of them the tenant's own). */
+  outputPrior?: Record<string, SketchQuantiles>;
 }
 
 /** Sketches per family; each is at most SKETCH_BINS bins, so a tenant's token model stays within ~100 KB. */
@@ -133,7 +138,7 @@ export function learnTokens(
  */
 export const BUCKET_SAMPLES = 20;
 
-export function tokenQuantiles(model: TokenModel): TokenQuantiles {
+export function tokenQuantiles(model: TokenModel, priors?: Readonly<Record<string, number[]>>): TokenQuantiles {
   // A sketch's answer is within its relative accuracy of the data's, either side: the interval is
   // widened by that much, so a value seen again and again is never just outside it.
   const widened = (q: SketchQuantiles): SketchQuantiles => ({
@@ -165,7 +170,28 @@ export function tokenQuantiles(model: TokenModel): TokenQuantiles {
     input: of(model.input),
     prompt: anyTopK(model.prompt),
     ...(model.cost ? { cost: anyTopK(model.cost) } : {}),
+    ...(priors
+      ? {
+          outputPrior: Object.fromEntries(
+            Object.entries(priors).map(([key, histogram]) => [key, widened(histogramQuantiles(histogram, 0))]),
+          ),
+        }
+      : {}),
   };
+}
+
+/**
+ * What an opted-in tenant contributes to the cross-tenant priors: per model and max_tokens bucket
+ * (over any candidates), its output shares as a histogram summing to 1 (priors.ts).
+ */
+export function tokenContribution(model: TokenModel): TokenStats {
+  const byBucket: Record<string, SketchState> = {};
+  for (const [key, sketch] of Object.entries(model.output)) {
+    const [name, bucket] = splitOutputKey(key);
+    const at = `${name}|${bucket}`;
+    byBucket[at] = byBucket[at] ? mergeSketches(byBucket[at], sketch) : sketch;
+  }
+  return Object.fromEntries(Object.entries(byBucket).map(([key, sketch]) => [key, shareHistogram(sketch)]));
 }
 
 /** What a retrieval search over `corpus` with `topK` will cost, in micro-dollars, from the searches the tenant ran. */
@@ -181,7 +207,9 @@ export function forecastSearchCost(
 export interface LlmTokenForecast {
   input: { p5: number; p50: number; p95: number };
   output: { p5: number; p50: number; p95: number };
+  /** The tenant's own samples behind the output figure (0 when it comes from the published prior). */
   samples: number;
+  source: 'learned' | 'prior';
 }
 
 /**
@@ -198,7 +226,10 @@ export function forecastLlmTokens(
   candidates: number,
   prompt: { exact?: number; known?: number; base?: number; topK?: number; corpus?: string },
 ): LlmTokenForecast | undefined {
-  const output = mostSpecific(q?.output, outputKeys(model, maxTokens, candidates));
+  // The tenant's own sketch once it has enough samples, else the published prior for the model and
+  // bucket, else the tenant's coarser sketches.
+  const prior = q?.outputPrior?.[`${model}|${maxTokensBucket(maxTokens)}`];
+  const output = mostSpecific(q?.output, outputKeys(model, maxTokens, candidates), prior);
   if (!output) return undefined;
   const most = candidates * maxTokens;
   const at = (x: number) => Math.min(most, Math.round(x * most));
@@ -206,6 +237,7 @@ export function forecastLlmTokens(
     input,
     output: { p5: at(output.p5), p50: at(output.p50), p95: at(output.p95) },
     samples: output.count,
+    source: output === prior ? 'prior' : 'learned',
   });
   // Counted on the model itself: the input cost is exact.
   if (prompt.exact !== undefined) return forecast({ p5: prompt.exact, p50: prompt.exact, p95: prompt.exact });
@@ -226,14 +258,18 @@ export function forecastLlmTokens(
   return forecast({ p5: scale(input.p5, r.p5), p50: scale(input.p50, r.p50), p95: scale(input.p95, r.p95) });
 }
 
-/** The first of `keys` (most specific first) with BUCKET_SAMPLES samples, else the last with any. */
+/** The first of `keys` (most specific first) with BUCKET_SAMPLES samples, else `prior`, else the last with any. */
 function mostSpecific(
   family: Record<string, SketchQuantiles> | undefined,
   keys: readonly string[],
+  prior?: SketchQuantiles,
 ): SketchQuantiles | undefined {
   const found = keys.map((key) => family?.[key]);
-  const chosen = found.find((q) => q && q.count >= BUCKET_SAMPLES) ?? found[found.length - 1];
-  return chosen && chosen.count > 0 ? chosen : undefined;
+  const enough = found.find((q) => q && q.count >= BUCKET_SAMPLES);
+  if (enough) return enough;
+  if (prior) return prior;
+  const last = found[found.length - 1];
+  return last && last.count > 0 ? last : undefined;
 }
 
 function count(value: unknown): number | undefined {

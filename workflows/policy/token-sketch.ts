@@ -72,3 +72,33 @@ export function sketchQuantiles(state: SketchState): SketchQuantiles {
     count: state.count,
   };
 }
+
+/** Bins of a share histogram: [0, 0.05), [0.05, 0.1), …, [0.95, ∞) — what tenants contribute to the priors. */
+export const SHARE_BINS = 20;
+
+/** A sketch's values (shares of max_tokens) as a histogram over SHARE_BINS equal bins of [0, 1], summing to 1. */
+export function shareHistogram(state: SketchState): number[] {
+  const histogram = new Array<number>(SHARE_BINS).fill(0);
+  if (state.count === 0) return histogram;
+  const sketch = build(state);
+  const binOf = (value: number) => Math.min(SHARE_BINS - 1, Math.max(0, Math.floor(value * SHARE_BINS)));
+  histogram[0]! += state.zeros / state.count;
+  for (const [index, count] of Object.entries(state.bins))
+    histogram[binOf(sketch.mapping.value(Number(index)))]! += count / state.count;
+  return histogram;
+}
+
+/** Quantiles of a share histogram (mass spread evenly within each bin); `count` is what it stands for. */
+export function histogramQuantiles(histogram: readonly number[], count: number): SketchQuantiles {
+  const total = histogram.reduce((sum, h) => sum + Math.max(0, h), 0);
+  const at = (q: number): number => {
+    let seen = 0;
+    for (let i = 0; i < histogram.length; i++) {
+      const mass = Math.max(0, histogram[i]!) / total;
+      if (mass > 0 && seen + mass >= q) return (i + (q - seen) / mass) / histogram.length;
+      seen += mass;
+    }
+    return 1;
+  };
+  return total > 0 ? { p5: at(0.05), p50: at(0.5), p95: at(0.95), count } : { p5: 0, p50: 0, p95: 0, count: 0 };
+}
