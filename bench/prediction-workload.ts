@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import fc from 'fast-check';
 
 /**
@@ -5,6 +6,13 @@ import fc from 'fast-check';
  * paragraphs, top_k 3–8, max_tokens 64–512, one or two candidates, several models. Generated with
  * fast-check from a seed, so a bench run and a test see the same runs.
  */
+
+/**
+ * What the runs retrieve from: the project's docs as they were on 2026-12-05, frozen in
+ * bench/corpus so that the passages (and so the prompts' lengths, and on the offline provider the
+ * answers' too) do not move each time docs/ is edited.
+ */
+export const PREDICTION_CORPUS = join(__dirname, 'corpus');
 
 const TOPICS = [
   'admission',
@@ -76,7 +84,11 @@ export function predictionWorkload(
       dag: {
         name: 'rag-mixed',
         nodes: [
-          { id: 'retrieve', kind: 'retrieval.search', params: { query: question, top_k: s.topK } },
+          {
+            id: 'retrieve',
+            kind: 'retrieval.search',
+            params: { query: question, top_k: s.topK, corpus: PREDICTION_CORPUS },
+          },
           {
             id: 'generate',
             kind: 'llm.generate',

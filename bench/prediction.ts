@@ -15,7 +15,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { configureTenant, quote, runOutcome, startRun } from '../api/client';
+import { configureTenant, quote, runOutcome, startRun, tenantStatus } from '../api/client';
 import { ensureLocalModel, LOCAL_MODEL } from '../infra/llm/local-model';
 import { LocalLlm } from '../activities/nodes/local-llm';
 import { toMicros } from '../workflows/policy/catalog';
@@ -39,6 +39,8 @@ export interface PredictionRow {
   llmNodes: number;
   inputTokensMaxError: number;
   llmNodeCostInside: number;
+  /** The quoted runs whose cost fell outside [p5, p95]: `runId: actual µ$ outside [p5, p95]`. */
+  misses: string[];
 }
 
 const pct = (x: number) => Math.round(x * 1000) / 10;
@@ -55,6 +57,15 @@ function projectionErrors(result: DeliveryRunResult): { start?: number; half?: n
   return { start: error(first?.runProjectedUsd), half: error(mid?.runProjectedUsd) };
 }
 
+/** Waits (up to 30 s) until the tenant's entity has charged `micros` in all: it has learned from every run that cost it. */
+async function chargedUpTo(client: Client, tenantId: string, micros: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (toMicros((await tenantStatus(client, tenantId)).spentUsd) === micros) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${tenantId}: not all runs charged after 30 s`);
+}
+
 /** One provider's workload: warm-up runs, then quoted runs one after another, each compared with its quote. */
 export async function measurePrediction(
   client: Client,
@@ -67,12 +78,21 @@ export async function measurePrediction(
     learning: { intensity: 'CONSERVATIVE' },
   });
   const { warmup, quoted } = predictionWorkload(tenantId, { seed: 7, ...workload });
+  // Each quote sees every run before it learned: the entity has charged all that the runs cost.
+  let spentMicros = 0;
+  const learned = async (results: DeliveryRunResult[]) => {
+    spentMicros += results.reduce((sum, r) => sum + toMicros(r.costUsd), 0);
+    await chargedUpTo(client, tenantId, spentMicros);
+  };
   for (let i = 0; i < warmup.length; i += 5)
-    await Promise.all(warmup.slice(i, i + 5).map(async (spec) => runOutcome(await startRun(client, spec))));
+    await learned(
+      await Promise.all(warmup.slice(i, i + 5).map(async (spec) => runOutcome(await startRun(client, spec)))),
+    );
   let inside = 0;
   let nodeInside = 0;
   let inputMaxError = 0;
   const widths: number[] = [];
+  const misses: string[] = [];
   const starts: number[] = [];
   const halves: number[] = [];
   for (const spec of quoted) {
@@ -80,8 +100,10 @@ export async function measurePrediction(
     const handle = await startRun(client, spec);
     const result = await runOutcome(handle);
     if (result.status !== 'COMPLETED') throw new Error(`${spec.runId}: ${result.status}`);
+    await learned([result]);
     const actual = toMicros(result.costUsd);
     if (actual >= toMicros(q.p5Usd) && actual <= toMicros(q.p95Usd)) inside++;
+    else misses.push(`${spec.runId}: ${actual} outside [${toMicros(q.p5Usd)}, ${toMicros(q.p95Usd)}]`);
     widths.push((q.p95Usd - q.p5Usd) / q.p50Usd);
     const { start, half } = projectionErrors(result);
     if (start !== undefined) starts.push(start);
@@ -110,6 +132,7 @@ export async function measurePrediction(
     llmNodes: quoted.length,
     inputTokensMaxError: inputMaxError,
     llmNodeCostInside: nodeInside,
+    misses,
   };
 }
 
