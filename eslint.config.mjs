@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.temporal/**', 'artifacts/**', 'scratch/**'] },
@@ -13,6 +14,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/no-require-imports': 'off',
     },
+  },
+  {
+    // The dashboard's page script runs in the browser.
+    files: ['api/dashboard/public/**/*.js'],
+    languageOptions: { globals: { ...globals.browser, uPlot: 'readonly' }, sourceType: 'script' },
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no I/O, no Node APIs, no real clock or randomness.

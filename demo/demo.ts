@@ -17,6 +17,10 @@ import { exportFinished } from '../activities/export/exporter';
 import { ExecutionTrace } from '../workers/execution-trace';
 import { toMicros, usd } from '../workflows/policy/catalog';
 import { LOCAL_MODEL, requireLocalModel } from '../infra/llm/local-model';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { buildApi } from '../api/http/app';
+import { createMetrics } from '../infra/metrics';
 
 interface DemoTenant {
   tenantId: string;
@@ -127,6 +131,8 @@ export interface DemoOptions {
 export interface DemoSummary {
   address: string;
   uiUrl: string;
+  /** The live dashboard, with a token that opens it (the admin's). */
+  dashboardUrl: string;
   elapsedMs: number;
   tenants: Array<{
     tenantId: string;
@@ -142,6 +148,24 @@ export interface DemoSummary {
     learning: { intensity: string; shadows: number; spentUsd: number; budgetUsd: number; preferences: string[] };
     webUi: string;
   }>;
+}
+
+/**
+ * The HTTP API with its dashboard, on ADOS_API_PORT (any free port if that one is taken), opened
+ * with the admin token: ADOS_ADMIN_TOKEN, or one made for this demo when none is set.
+ */
+async function startDashboard(client: Client, config: ReturnType<typeof loadConfig>, uiUrl: string) {
+  const adminToken = config.ADOS_ADMIN_TOKEN ?? `demo-${randomBytes(16).toString('hex')}`;
+  const app = await buildApi({
+    client,
+    config: { ...config, ADOS_ADMIN_TOKEN: adminToken, ADOS_WEB_UI_URL: uiUrl },
+    logger: pino({ level: 'silent' }),
+    metrics: createMetrics(),
+  });
+  const url = await app
+    .listen({ port: config.ADOS_API_PORT, host: config.ADOS_API_HOST })
+    .catch(() => app.listen({ port: 0, host: config.ADOS_API_HOST }));
+  return { dashboardUrl: `${url}/dashboard/#token=${adminToken}`, stop: () => app.close() };
 }
 
 function webUiLink(uiBase: string, tenantId: string): string {
@@ -185,8 +209,10 @@ export async function runDemo({ once, runs, json, llm = 'offline' }: DemoOptions
   });
   const client = await temporalClient(target);
   const stopCodec = codec && (await codec.serve(client, uiUrl));
+  const dashboard = await startDashboard(client, config, uiUrl);
   // Whatever happens from here on, what the demo started is stopped: an error ends the demo, it never hangs.
   try {
+    say(`dashboard (budgets and spend, live): ${dashboard.dashboardUrl}`);
     if (codec) say(`payloads encrypted with key ${keyRing().active}; the Web UI decodes them through ${codec.url}`);
     else if (config.ADOS_PAYLOAD_CODEC === 'aes')
       say(`payloads encrypted with key ${keyRing().active}; \`ados codec-server\` lets that server's Web UI read them`);
@@ -242,7 +268,13 @@ export async function runDemo({ once, runs, json, llm = 'offline' }: DemoOptions
     await refresh(client);
     bars?.stop();
 
-    const summary: DemoSummary = { address: target.address, uiUrl, elapsedMs: Date.now() - started, tenants: [] };
+    const summary: DemoSummary = {
+      address: target.address,
+      uiUrl,
+      dashboardUrl: dashboard.dashboardUrl,
+      elapsedMs: Date.now() - started,
+      tenants: [],
+    };
     for (const t of TENANTS) {
       const mine = results.filter((r) => r.tenantId === t.tenantId).map((r) => r.result);
       // Shadows run after their runs; give them a moment to settle so the learning figures are whole.
@@ -301,6 +333,7 @@ export async function runDemo({ once, runs, json, llm = 'offline' }: DemoOptions
       }
       process.stdout.write('\nWeb UI, filtered by tenant:\n');
       for (const s of summary.tenants) process.stdout.write(`  ${s.tenantId.padEnd(9)} ${s.webUi}\n`);
+      process.stdout.write(`\nDashboard (budgets and spend, live): ${summary.dashboardUrl}\n`);
     }
 
     // The export sweep writes finished runs' artifacts every few seconds; the demo does not wait for its next turn.
@@ -308,7 +341,7 @@ export async function runDemo({ once, runs, json, llm = 'offline' }: DemoOptions
     if (!json) process.stdout.write(`\nArtifacts (history, summaries, decisions, traces): ${artifactsRoot()}\n`);
 
     if (!once) {
-      say(`\nserver${server ? ', Web UI' : ''} and workers stay up; Ctrl-C to stop`);
+      say(`\nserver${server ? ', Web UI' : ''}, dashboard and workers stay up; Ctrl-C to stop`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -316,6 +349,7 @@ export async function runDemo({ once, runs, json, llm = 'offline' }: DemoOptions
     }
     return summary;
   } finally {
+    await dashboard.stop();
     await workers.stop();
     await connection.close();
     await stopCodec?.();

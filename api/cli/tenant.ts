@@ -56,6 +56,18 @@ function renderTenant(s: TenantStatus): string {
   return [
     `tenant ${s.tenantId}: ${s.budgetStatus} · spent $${s.spentUsd.toFixed(6)} of $${s.budgetUsd} (${(s.utilization * 100).toFixed(2)}%) · period ${s.config.period}`,
     `  spend by category: ${spend}`,
+    `  spend by model: ${
+      Object.entries(s.spendByModel)
+        .map(([k, v]) => `${k} $${v.toFixed(6)}`)
+        .join(', ') || 'none'
+    }`,
+    ...(Object.keys(s.spendByTag).length > 0
+      ? [
+          `  spend by tag: ${Object.entries(s.spendByTag)
+            .map(([k, v]) => `${k} $${v.toFixed(6)}`)
+            .join(', ')}`,
+        ]
+      : []),
     `  runs in flight: ${s.runsInFlight.length}/${s.config.maxConcurrentRuns}${s.runsInFlight.length ? ` (${s.runsInFlight.map((r) => r.runId).join(', ')})` : ''} · waiting: ${s.runsWaiting.length}${s.runsWaiting.length ? ` (${s.runsWaiting.map((r) => `${r.runId}@p${r.priority}`).join(', ')})` : ''}`,
     `  reserved for runs in flight: $${s.reservedUsd.toFixed(6)} · period ${s.periodStart}${s.periodEnd ? ` → ${s.periodEnd}` : ' (no end)'} · archived periods: ${s.archivedPeriods.length}`,
     ...s.archivedPeriods.slice(-3).map((p) => `    ${p.start} → ${p.end}: $${p.spentUsd.toFixed(6)}`),

@@ -13,6 +13,7 @@ import type { AdosConfig } from '../../infra/config';
 import { metricsText, type AdosMetrics } from '../../infra/metrics';
 import { artifactRoutes } from './artifacts';
 import { authPlugin } from './auth';
+import { dashboardPage, dashboardRoutes } from './dashboard';
 import { errorsPlugin } from './errors';
 import { quoteRoutes } from './quotes';
 import { reportRoutes } from './reports';
@@ -29,7 +30,7 @@ export interface ApiOptions {
     | 'ADOS_API_TOKEN_CACHE_SECONDS'
     | 'ADOS_ARTIFACTS_DIR'
   > &
-    Partial<Pick<AdosConfig, 'ADOS_ALERT_ALLOW_PRIVATE'>>;
+    Partial<Pick<AdosConfig, 'ADOS_ALERT_ALLOW_PRIVATE' | 'ADOS_WEB_UI_URL'>>;
   logger: Logger;
   metrics: AdosMetrics;
 }
@@ -143,6 +144,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  await app.register(dashboardPage);
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type('text/plain; version=0.0.4').send(await metricsText(metrics)),
   );
@@ -160,6 +162,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
       await v1.register(artifactRoutes, { artifactsDir: config.ADOS_ARTIFACTS_DIR, client });
       await v1.register(reportRoutes, { client });
       await v1.register(quoteRoutes, { client });
+      await v1.register(dashboardRoutes, { client, webUiUrl: config.ADOS_WEB_UI_URL ?? 'http://localhost:8233' });
     },
     { prefix: '/v1' },
   );

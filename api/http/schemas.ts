@@ -88,6 +88,13 @@ export const tenantStatusBody = z
     utilization: z.number().describe('spent / budget'),
     budgetStatus: z.enum(BUDGET_STATUSES),
     spendByCategory: z.record(z.string(), z.number()).describe('spend this period by cost category, in USD'),
+    spendByModel: z
+      .record(z.string(), z.number())
+      .describe('spend this period by model (`(none)` for nodes without one), in USD: the report’s byModel, live'),
+    spendByTag: z.record(z.string(), z.number()).describe('spend this period by run tag `key=value`, in USD'),
+    spendSeries: z
+      .array(z.object({ at: z.string(), spentUsd: z.number() }))
+      .describe('cumulative spend this period over time, oldest first (at most 120 points)'),
     runsInFlight: z.array(runRef.extend({ admittedAt: isoTime('admitted') })),
     runsWaiting: z.array(runRef.extend({ requestedAt: isoTime('asked for admission') })),
     chargedEvents: z.number().int().describe('cost events charged this period'),

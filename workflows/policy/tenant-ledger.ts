@@ -34,6 +34,8 @@ import type {
   WaitingRun,
 } from './tenant-payloads';
 
+import { OTHER_KEY, addCharge, addSpendPoint, emptyBreakdown, type SpendBreakdown } from './spend-breakdown';
+
 /** Everything the entity carries across continue-as-new. */
 export interface TenantLedgerState {
   config: TenantConfig;
@@ -52,6 +54,8 @@ export interface TenantLedgerState {
   tokens?: ApiToken[];
   /** Budget alerts raised and their delivery; absent until the tenant configures alerts. */
   alerts?: AlertState;
+  /** This period's spend by model and tag, and over time; absent in states written before it was kept. */
+  breakdown?: SpendBreakdown;
 }
 
 /**
@@ -211,12 +215,33 @@ export class TenantLedger {
   recordCosts(events: CostEvent[], now: string): number {
     let charged = 0;
     for (const event of events) if (this.recordCost(event)) charged++;
-    if (charged > 0) this.learning.adjustIntensity(this.budgetStatus(), now);
+    if (charged > 0) {
+      this.learning.adjustIntensity(this.budgetStatus(), now);
+      addSpendPoint(this.keptBreakdown(), now, this.spentMicros());
+    }
     return charged;
   }
 
   spentMicros(): number {
     return Object.values(this.state.spentMicros).reduce((sum, v) => sum + (v ?? 0), 0);
+  }
+
+  /**
+   * This period's spend by model, tag and over time. States from before it was kept start it with
+   * the period's spend so far under OTHER_KEY. Read-only: queries use it too.
+   */
+  breakdown(): SpendBreakdown {
+    return (
+      this.state.breakdown ?? {
+        ...emptyBreakdown(this.state.periodStart),
+        ...(this.spentMicros() > 0 ? { byModel: { [OTHER_KEY]: this.spentMicros() } } : {}),
+      }
+    );
+  }
+
+  /** The breakdown to change, made part of the state. */
+  private keptBreakdown(): SpendBreakdown {
+    return (this.state.breakdown ??= this.breakdown());
   }
 
   utilization(): number {
@@ -236,6 +261,7 @@ export class TenantLedger {
       for (const old of this.state.chargedKeys.splice(0, this.state.chargedKeys.length - CHARGED_KEYS_KEPT))
         this.charged.delete(old);
     }
+    addCharge(this.keptBreakdown(), event);
     this.state.spentMicros[event.category] = (this.state.spentMicros[event.category] ?? 0) + event.costMicros;
     this.state.chargedEvents++;
     const run = this.state.inFlight.find((r) => r.runId === event.runId);
@@ -396,6 +422,7 @@ export class TenantLedger {
       this.state.archive.push(period);
       this.state.archive.splice(0, Math.max(0, this.state.archive.length - ARCHIVED_PERIODS_KEPT));
       this.state.spentMicros = {};
+      delete this.state.breakdown;
       for (const run of this.state.inFlight) {
         // Their reservations carry into the new period as authorised, unspent money.
         run.grantedMicros = this.reservation(run);

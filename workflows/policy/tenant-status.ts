@@ -26,6 +26,11 @@ export interface TenantStatus {
   utilization: number;
   budgetStatus: BudgetStatus;
   spendByCategory: Partial<Record<CostCategory, number>>;
+  /** Spend this period by model (`(none)` for nodes without one) and by run tag `key=value`, in USD: the showback report's byModel and byTag, live. */
+  spendByModel: Record<string, number>;
+  spendByTag: Record<string, number>;
+  /** Cumulative spend this period over time, oldest first (at most 120 points, coarser as the period fills). */
+  spendSeries: Array<{ at: string; spentUsd: number }>;
   runsInFlight: InFlightRun[];
   /** The newest budget alerts and their delivery (all of them in the tenant's alerts.jsonl). */
   alerts: AlertRecord[];
@@ -97,6 +102,7 @@ export function tenantStatusOf(ledger: TenantLedger): TenantStatus {
     utilization: ledger.utilization(),
     budgetStatus: ledger.budgetStatus(),
     spendByCategory: ledger.spendByCategory(),
+    ...spendViews(ledger),
     runsInFlight: ledger.state.inFlight.map((r) => ({ ...r })),
     alerts: ledger.state.alerts?.log.map((a) => ({ ...a })) ?? [],
     runsWaiting: [...ledger.state.waiting],
@@ -107,6 +113,17 @@ export function tenantStatusOf(ledger: TenantLedger): TenantStatus {
     archivedPeriods: [...ledger.state.archive],
     learning: learningStatusOf(ledger),
     tokens: ledger.tokens.listed(),
+  };
+}
+
+function spendViews(ledger: TenantLedger): Pick<TenantStatus, 'spendByModel' | 'spendByTag' | 'spendSeries'> {
+  const b = ledger.breakdown();
+  const inUsd = (group: Record<string, number>) =>
+    Object.fromEntries(Object.entries(group).map(([key, micros]) => [key, usd(micros)]));
+  return {
+    spendByModel: inUsd(b.byModel),
+    spendByTag: inUsd(b.byTag),
+    spendSeries: b.series.map(([at, micros]) => ({ at, spentUsd: usd(micros) })),
   };
 }
 

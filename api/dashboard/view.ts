@@ -1,0 +1,213 @@
+import type { Client } from '@temporalio/client';
+import { burnWindowMs, projectedExhaustion } from '../../workflows/policy/budget-alerts';
+import { toMicros, usd } from '../../workflows/policy/catalog';
+import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
+import type { TenantStatus } from '../../workflows/policy/tenant-status';
+import { runProgress, tenantStatus } from '../client';
+
+/**
+ * What the dashboard shows of one tenant (docs/DASHBOARD.md): its status query's figures as they
+ * are, plus what is derived from them here (burn rate, committed money and projected exhaustion,
+ * by the alerts' own rule; runs by priority) and its recent CostAgent decisions from visibility.
+ */
+export interface TenantDashboard {
+  tenantId: string;
+  at: string;
+  budgetUsd: number;
+  spentUsd: number;
+  utilization: number;
+  budgetStatus: TenantStatus['budgetStatus'];
+  period: string;
+  periodStart: string;
+  periodEnd?: string;
+  reservedUsd: number;
+  /** What the runs in flight are predicted to spend still (each run's projection, at least its unspent lease). */
+  committedUsd: number;
+  /** Spend over the last burn window (a 24th of the period, or the period so far if shorter), per hour; 0 without a period. */
+  burnRateUsdPerHour: number;
+  projectedExhaustionAt?: string;
+  spendByCategory: TenantStatus['spendByCategory'];
+  spendByModel: Record<string, number>;
+  spendByTag: Record<string, number>;
+  spendSeries: TenantStatus['spendSeries'];
+  maxConcurrentRuns: number;
+  runsInFlight: Array<{ runId: string; priority: number; admittedAt: string }>;
+  runsWaiting: Array<{ runId: string; priority: number; requestedAt: string }>;
+  /** Runs by priority: [priority, in flight, waiting], highest first. */
+  byPriority: Array<[number, number, number]>;
+  alerts: Array<{ id: string; type: string; status: string; at: string; attempts?: number; lastError?: string }>;
+  learning: {
+    intensity: string;
+    budgetShare: number;
+    learningBudgetUsd: number;
+    learningSpentUsd: number;
+    exploredModels: string[];
+    preferences: Array<{ kind: string; fromModel: string; toModel: string }>;
+    epsilonSpent?: number;
+    epsilonLeft?: number;
+  };
+  decisions: Array<{ runId: string; status: string; reason: string; at: string; webUiUrl: string }>;
+  /** The tenant's runs in the Temporal Web UI. */
+  webUiUrl: string;
+}
+
+/** The tenant's burn rate and projected exhaustion, as budget alerts judge them, from its spend series. */
+function burnOf(status: TenantStatus, committedMicros: number, now: string) {
+  if (!status.periodEnd) return { burnRateUsdPerHour: 0 };
+  const window = burnWindowMs(status.periodStart, status.periodEnd);
+  const series = status.spendSeries.map((p) => ({ at: p.at, spentMicros: toMicros(p.spentUsd) }));
+  // The spend of the last window (a 24th of the period, or the period so far if shorter), per hour.
+  const windowStart = Math.max(Date.parse(now) - window, Date.parse(status.periodStart));
+  const before = series.filter((p) => Date.parse(p.at) <= windowStart).pop();
+  const spent = toMicros(status.spentUsd);
+  const elapsed = Date.parse(now) - windowStart;
+  const rate = elapsed > 0 ? (spent - (before?.spentMicros ?? 0)) / elapsed : 0;
+  const at = projectedExhaustion(
+    {
+      tenantId: status.tenantId,
+      budgetMicros: toMicros(status.budgetUsd),
+      spentMicros: spent,
+      periodStart: status.periodStart,
+      periodEnd: status.periodEnd,
+      now,
+      committedMicros,
+    },
+    series,
+  );
+  return { burnRateUsdPerHour: usd(Math.round(rate * 3_600_000)), ...(at ? { projectedExhaustionAt: at } : {}) };
+}
+
+export function webUiRunsUrl(webUiUrl: string, namespace: string, tenantId: string): string {
+  const query = encodeURIComponent(`TenantId="${tenantId}"`);
+  return `${webUiUrl.replace(/\/+$/, '')}/namespaces/${namespace}/workflows?query=${query}`;
+}
+
+export function webUiRunUrl(webUiUrl: string, namespace: string, workflowId: string): string {
+  return `${webUiUrl.replace(/\/+$/, '')}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/** The tenant's most recent DEGRADED, TERMINATED and REJECTED runs, with their reasons. */
+async function recentDecisions(client: Client, tenantId: string, webUiUrl: string, limit = 10) {
+  const page = await client.workflowService.listWorkflowExecutions({
+    namespace: client.options.namespace,
+    query: `WorkflowType = 'deliveryRun' AND TenantId = '${tenantId}' AND DeliveryStatus IN ('DEGRADED', 'TERMINATED', 'REJECTED')`,
+    pageSize: limit,
+  });
+  return Promise.all(
+    (page.executions ?? []).map(async (raw) => {
+      const workflowId = raw.execution?.workflowId ?? '';
+      const runId = workflowId.slice(workflowId.lastIndexOf(':') + 1);
+      const result = await runProgress(client, tenantId, runId).catch(() => undefined);
+      const seconds = Number(raw.closeTime?.seconds ?? raw.startTime?.seconds ?? 0);
+      return {
+        runId,
+        status: result?.status ?? 'UNKNOWN',
+        reason: result?.reason ?? '',
+        at: new Date(seconds * 1000).toISOString(),
+        webUiUrl: webUiRunUrl(webUiUrl, client.options.namespace, workflowId),
+      };
+    }),
+  );
+}
+
+/** Decisions change only as runs end: looked up at most every 5 s per tenant (each costs a visibility list and a result per run). */
+const decisionsCache = new Map<string, { at: number; decisions: ReturnType<typeof recentDecisions> }>();
+function decisionsOf(client: Client, tenantId: string, webUiUrl: string) {
+  const cached = decisionsCache.get(tenantId);
+  if (cached && Date.now() - cached.at < 5000) return cached.decisions;
+  const decisions = recentDecisions(client, tenantId, webUiUrl);
+  decisionsCache.set(tenantId, { at: Date.now(), decisions });
+  decisions.catch(() => decisionsCache.delete(tenantId));
+  return decisions;
+}
+
+export async function tenantDashboard(client: Client, tenantId: string, webUiUrl: string): Promise<TenantDashboard> {
+  const status = await tenantStatus(client, tenantId);
+  const now = new Date().toISOString();
+  const committedMicros = status.runsInFlight.reduce(
+    (sum, r) => sum + Math.max(0, r.grantedMicros - r.reportedMicros, r.estRemainingMicros),
+    0,
+  );
+  const priorities = new Map<number, [number, number]>();
+  for (const r of status.runsInFlight)
+    (priorities.get(r.priority) ?? priorities.set(r.priority, [0, 0]).get(r.priority)!)[0]++;
+  for (const r of status.runsWaiting)
+    (priorities.get(r.priority) ?? priorities.set(r.priority, [0, 0]).get(r.priority)!)[1]++;
+  const l = status.learning;
+  return {
+    tenantId,
+    at: now,
+    budgetUsd: status.budgetUsd,
+    spentUsd: status.spentUsd,
+    utilization: status.utilization,
+    budgetStatus: status.budgetStatus,
+    period: status.config.period,
+    periodStart: status.periodStart,
+    ...(status.periodEnd ? { periodEnd: status.periodEnd } : {}),
+    reservedUsd: status.reservedUsd,
+    committedUsd: usd(committedMicros),
+    ...burnOf(status, committedMicros, now),
+    spendByCategory: status.spendByCategory,
+    spendByModel: status.spendByModel,
+    spendByTag: status.spendByTag,
+    spendSeries: status.spendSeries,
+    maxConcurrentRuns: status.config.maxConcurrentRuns,
+    runsInFlight: status.runsInFlight.map(({ runId, priority, admittedAt }) => ({ runId, priority, admittedAt })),
+    runsWaiting: status.runsWaiting.map(({ runId, priority, requestedAt }) => ({ runId, priority, requestedAt })),
+    byPriority: [...priorities.entries()].sort(([a], [b]) => b - a).map(([p, [f, w]]) => [p, f, w]),
+    alerts: status.alerts
+      .slice(-20)
+      .reverse()
+      .map((a) => ({
+        id: a.id,
+        type: a.body.type,
+        status: a.status,
+        at: a.body.at,
+        ...(a.attempts !== undefined ? { attempts: a.attempts } : {}),
+        ...(a.lastError ? { lastError: a.lastError } : {}),
+      })),
+    learning: {
+      intensity: l.intensity,
+      budgetShare: l.budgetShare,
+      learningBudgetUsd: l.learningBudgetUsd,
+      learningSpentUsd: l.learningSpentUsd,
+      exploredModels: [...new Set(l.evidence.map((e) => e.toModel))],
+      preferences: l.preferences.map(({ kind, fromModel, toModel }) => ({ kind, fromModel, toModel })),
+      ...(status.privacy ? { epsilonSpent: status.privacy.epsilonSpent, epsilonLeft: status.privacy.epsilonLeft } : {}),
+    },
+    decisions: await decisionsOf(client, tenantId, webUiUrl),
+    webUiUrl: webUiRunsUrl(webUiUrl, client.options.namespace, tenantId),
+  };
+}
+
+/** Every tenant at a glance (the admin's view: from visibility, then each one's status), or `only` that one. */
+export async function tenantsOverview(client: Client, only?: string) {
+  const ids: string[] = only ? [only] : [];
+  if (!only)
+    for await (const wf of client.workflow.list({
+      query: `WorkflowType = 'tenantBudget' AND ExecutionStatus = 'Running'`,
+    }))
+      ids.push(wf.workflowId.slice(tenantBudgetWorkflowId('').length));
+  const now = new Date().toISOString();
+  const rows = await Promise.all(
+    [...new Set(ids)].sort().map(async (tenantId) => {
+      const s = await tenantStatus(client, tenantId).catch(() => undefined);
+      if (!s) return undefined;
+      const committed = s.runsInFlight.reduce(
+        (sum, r) => sum + Math.max(0, r.grantedMicros - r.reportedMicros, r.estRemainingMicros),
+        0,
+      );
+      return {
+        tenantId,
+        budgetUsd: s.budgetUsd,
+        spentUsd: s.spentUsd,
+        utilization: s.utilization,
+        budgetStatus: s.budgetStatus,
+        runsInFlight: s.runsInFlight.length,
+        runsWaiting: s.runsWaiting.length,
+        ...burnOf(s, committed, now),
+      };
+    }),
+  );
+  return { at: now, tenants: rows.filter((r) => r !== undefined) };
+}
