@@ -48,6 +48,12 @@ export function createMetrics() {
       labelNames: ['method', 'route', 'status'],
       registers: [registry],
     }),
+    dashboardQueries: new Counter({
+      name: 'ados_dashboard_loads_total',
+      help: 'Dashboard answers loaded from Temporal (a tenant: its status query; the overview: a visibility list and each tenant status), by view; every open page shares them',
+      labelNames: ['view'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'ados_http_request_duration_seconds',
       help: 'API request durations, by method and route',

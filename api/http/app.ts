@@ -162,7 +162,11 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
       await v1.register(artifactRoutes, { artifactsDir: config.ADOS_ARTIFACTS_DIR, client });
       await v1.register(reportRoutes, { client });
       await v1.register(quoteRoutes, { client });
-      await v1.register(dashboardRoutes, { client, webUiUrl: config.ADOS_WEB_UI_URL ?? 'http://localhost:8233' });
+      await v1.register(dashboardRoutes, {
+        client,
+        webUiUrl: config.ADOS_WEB_UI_URL ?? 'http://localhost:8233',
+        metrics,
+      });
     },
     { prefix: '/v1' },
   );

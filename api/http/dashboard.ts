@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { idSchema } from '../../workflows/policy/ids';
 import { tenantDashboard, tenantsOverview } from '../dashboard/view';
+import type { AdosMetrics } from '../../infra/metrics';
 import { commonErrors } from './errors';
 
 /**
@@ -14,12 +15,16 @@ import { commonErrors } from './errors';
  */
 class SharedAnswers {
   private readonly entries = new Map<string, { at: number; answer: Promise<unknown> }>();
-  constructor(private readonly ttlMs: number) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly loaded: (view: string) => void,
+  ) {}
 
   get<T>(key: string, load: () => Promise<T>): Promise<T> {
     const now = Date.now();
     const cached = this.entries.get(key);
     if (cached && now - cached.at < this.ttlMs) return cached.answer as Promise<T>;
+    this.loaded(key.split(':')[0]!);
     const answer = load();
     this.entries.set(key, { at: now, answer });
     // A failure is not kept: the next page asks again.
@@ -45,11 +50,12 @@ export async function dashboardPage(app: FastifyInstance): Promise<void> {
 }
 
 /** The dashboard's data (docs/DASHBOARD.md): every tenant at a glance for the admin, one tenant's view for its own token. */
-export const dashboardRoutes: FastifyPluginAsyncZod<{ client: Client; webUiUrl: string }> = async (
-  api,
-  { client, webUiUrl },
-) => {
-  const shared = new SharedAnswers(1000);
+export const dashboardRoutes: FastifyPluginAsyncZod<{
+  client: Client;
+  webUiUrl: string;
+  metrics: AdosMetrics;
+}> = async (api, { client, webUiUrl, metrics }) => {
+  const shared = new SharedAnswers(1000, (view) => metrics.dashboardQueries.inc({ view }));
   api.get(
     '/dashboard',
     {
