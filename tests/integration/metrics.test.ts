@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
+import { testApi } from '../helpers/api';
 import { eventually, freePort, startTestEnv, type TestEnv } from '../helpers/temporal';
 import { stopChild } from '../helpers/processes';
 
@@ -55,5 +57,56 @@ describe('worker metrics', () => {
     assert.match(text, /ados_admission_wait_seconds_count\{outcome="ADMITTED"\} 3/);
     assert.match(text, /ados_spend_usd_total\{tenant="metered",category="compute"\} 2\.25/);
     assert.match(text, /^temporal_\w+/m, "Temporal's runtime metrics are in the same scrape");
+  });
+
+  test('every query of the Grafana dashboard (infra/grafana/ados.json) names a metric the worker or the API really exports', async () => {
+    // Something for each metric to count: a run through the worker, API calls and a dashboard load.
+    await configureTenant(env.client, 'grafana', { budgetUsd: 10 });
+    await runOutcome(
+      await startRun(env.client, {
+        tenantId: 'grafana',
+        runId: 'g-1',
+        dag: { nodes: [{ id: 'a', kind: 'util.sleep', params: { ms: 5, costUsd: 0.01 } }] },
+      }),
+    );
+    const app = await testApi(env.client, 'admin-token-for-grafana-0123');
+    const dashboard = await app.inject({
+      method: 'GET',
+      url: '/v1/tenants/grafana/dashboard',
+      headers: { authorization: 'Bearer admin-token-for-grafana-0123' },
+    });
+    assert.equal(dashboard.statusCode, 200);
+    const api = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    await app.close();
+    const worker = await eventually(async () => {
+      const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+      return /ados_runs_total\{tenant="grafana"/.test(body) ? body : undefined;
+    });
+    const exported = new Set(
+      `${worker}\n${api}`
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#'))
+        .map((line) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0]),
+    );
+    const grafana = JSON.parse(readFileSync(join(__dirname, '..', '..', 'infra', 'grafana', 'ados.json'), 'utf8')) as {
+      panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+    };
+    // A query's metric names: what is left once label lists, selectors, ranges and numbers are cut
+    // out, other than functions and aggregations (an identifier followed by a parenthesis).
+    const namesIn = (expr: string) =>
+      [
+        ...expr
+          .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
+          .replace(/\{[^}]*\}|\[[^\]]*\]|"[^"]*"/g, ' ')
+          .matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g),
+      ].map((m) => m[1]!);
+    const metrics = [...new Set(grafana.panels.flatMap((p) => p.targets.flatMap((t) => namesIn(t.expr))))];
+    assert.ok(metrics.length >= 10, metrics.join(', '));
+    const missing = metrics.filter((name) => !exported.has(name));
+    assert.deepEqual(
+      missing,
+      [],
+      `not exported: ${missing.join(', ')}; temporal_* exported: ${[...exported].filter((n) => n.startsWith('temporal_')).join(', ')}`,
+    );
   });
 });
