@@ -47,6 +47,14 @@ export interface TenantDashboard {
     epsilonLeft?: number;
   };
   decisions: Array<{ runId: string; status: string; reason: string; at: string; webUiUrl: string }>;
+  /**
+   * Predicted against actual for the latest finished runs: each run's projection at its start (the
+   * CostAgent's, from the same estimates as its quote) and what it cost; `medianErrorPct` over them.
+   */
+  predictions: {
+    runs: Array<{ runId: string; projectedUsd: number; actualUsd: number; errorPct: number }>;
+    medianErrorPct?: number;
+  };
   /** The tenant's runs in the Temporal Web UI. */
   webUiUrl: string;
 }
@@ -110,15 +118,44 @@ async function recentDecisions(client: Client, tenantId: string, webUiUrl: strin
   );
 }
 
-/** Decisions change only as runs end: looked up at most every 5 s per tenant (each costs a visibility list and a result per run). */
-const decisionsCache = new Map<string, { at: number; decisions: ReturnType<typeof recentDecisions> }>();
-function decisionsOf(client: Client, tenantId: string, webUiUrl: string) {
-  const cached = decisionsCache.get(tenantId);
-  if (cached && Date.now() - cached.at < 5000) return cached.decisions;
-  const decisions = recentDecisions(client, tenantId, webUiUrl);
-  decisionsCache.set(tenantId, { at: Date.now(), decisions });
-  decisions.catch(() => decisionsCache.delete(tenantId));
-  return decisions;
+/** The latest finished runs' start-of-run projections against their costs. */
+async function recentPredictions(client: Client, tenantId: string, limit = 20) {
+  const page = await client.workflowService.listWorkflowExecutions({
+    namespace: client.options.namespace,
+    query: `WorkflowType = 'deliveryRun' AND TenantId = '${tenantId}' AND ExecutionStatus != 'Running' AND DeliveryStatus IN ('COMPLETED', 'DEGRADED')`,
+    pageSize: limit,
+  });
+  const runs = (
+    await Promise.all(
+      (page.executions ?? []).map(async (raw) => {
+        const workflowId = raw.execution?.workflowId ?? '';
+        const runId = workflowId.slice(workflowId.lastIndexOf(':') + 1);
+        const result = await runProgress(client, tenantId, runId).catch(() => undefined);
+        const projected = result?.decisions[0]?.runProjectedUsd;
+        if (!result || projected === undefined || !(result.costUsd > 0)) return undefined;
+        const errorPct = Math.round((Math.abs(projected - result.costUsd) / result.costUsd) * 1000) / 10;
+        return { runId, projectedUsd: projected, actualUsd: result.costUsd, errorPct };
+      }),
+    )
+  ).filter((r) => r !== undefined);
+  const errors = runs.map((r) => r.errorPct).sort((a, b) => a - b);
+  return { runs, ...(errors.length > 0 ? { medianErrorPct: errors[Math.floor(errors.length / 2)]! } : {}) };
+}
+
+/** Decisions and predictions change only as runs end: looked up at most every 5 s per tenant (each costs a visibility list and a result per run). */
+const finishedCache = new Map<
+  string,
+  { at: number; answer: Promise<Pick<TenantDashboard, 'decisions' | 'predictions'>> }
+>();
+function finishedRunsOf(client: Client, tenantId: string, webUiUrl: string) {
+  const cached = finishedCache.get(tenantId);
+  if (cached && Date.now() - cached.at < 5000) return cached.answer;
+  const answer = Promise.all([recentDecisions(client, tenantId, webUiUrl), recentPredictions(client, tenantId)]).then(
+    ([decisions, predictions]) => ({ decisions, predictions }),
+  );
+  finishedCache.set(tenantId, { at: Date.now(), answer });
+  answer.catch(() => finishedCache.delete(tenantId));
+  return answer;
 }
 
 export async function tenantDashboard(client: Client, tenantId: string, webUiUrl: string): Promise<TenantDashboard> {
@@ -175,7 +212,7 @@ export async function tenantDashboard(client: Client, tenantId: string, webUiUrl
       preferences: l.preferences.map(({ kind, fromModel, toModel }) => ({ kind, fromModel, toModel })),
       ...(status.privacy ? { epsilonSpent: status.privacy.epsilonSpent, epsilonLeft: status.privacy.epsilonLeft } : {}),
     },
-    decisions: await decisionsOf(client, tenantId, webUiUrl),
+    ...(await finishedRunsOf(client, tenantId, webUiUrl)),
     webUiUrl: webUiRunsUrl(webUiUrl, client.options.namespace, tenantId),
   };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { configureTenant, runOutcome, startRun } from '../../api/client';
+import { configureTenant, runHandle, runOutcome, startRun } from '../../api/client';
 import { CHROMIUM_FLAGS, ensureChromium } from '../../infra/chromium';
 import { testApi } from '../helpers/api';
 import { ADOS } from '../helpers/processes';
@@ -80,6 +80,15 @@ describe('the dashboard', () => {
         ),
       ),
     );
+    // A run the budget cannot cover: stopped by the CostAgent, a decision the page lists with its reason.
+    const refused = await runOutcome(
+      await startRun(env.client, {
+        tenantId: 'dash-a',
+        runId: 'too-big',
+        dag: { nodes: [{ id: 'bill', kind: 'util.sleep', params: { ms: 1, costUsd: 1 } }] },
+      }),
+    );
+    assert.ok(['REJECTED', 'TERMINATED'].includes(refused.status), refused.status);
     const holding = await startRun(env.client, {
       tenantId: 'dash-a',
       runId: 'holding',
@@ -121,6 +130,28 @@ describe('the dashboard', () => {
       'spend by model, as ados report',
     );
     assert.ok(Object.keys(models).length >= 3, JSON.stringify(models));
+    const decision = page.locator('[data-testid="decisions"] tr', { hasText: 'too-big' });
+    await eventually(async () => ((await decision.count()) === 1 ? true : undefined), { what: 'the rejection' });
+    const cells = await decision.locator('td').allTextContents();
+    assert.equal(cells[1], refused.status);
+    assert.equal(cells[2], refused.reason, 'the reason, as the run gives it');
+    assert.match(
+      (await decision.locator('a').getAttribute('href'))!,
+      /\/namespaces\/default\/workflows\/delivery-run%3Adash-a%3Atoo-big$/,
+      'linked to the run in the Web UI',
+    );
+    // Predicted against actual: the finished RAG runs, each its start projection and its cost.
+    const predicted = page.locator('[data-testid="prediction-runs"] tr[data-run]');
+    await eventually(async () => ((await predicted.count()) === 4 ? true : undefined), {
+      what: 'the four finished runs predicted against actual',
+    });
+    for (const i of [0, 1, 2, 3]) {
+      const runId = (await predicted.nth(i).getAttribute('data-run'))!;
+      const result = await runOutcome(runHandle(env.client, 'dash-a', runId));
+      const cells = await predicted.nth(i).locator('td').allTextContents();
+      assert.equal(cells[1], `$${result.decisions[0]!.runProjectedUsd!.toFixed(6)}`, `${runId} projected`);
+      assert.equal(cells[2], `$${result.costUsd.toFixed(6)}`, `${runId} actual`);
+    }
     await page.screenshot({ path: join(OUTPUT, 'dashboard-admin.png'), fullPage: true });
 
     // A new run's spend on the page within 2 s of its end.

@@ -193,6 +193,24 @@
           'decisions',
         )}
       </section>
+      <section class="wide" data-testid="predictions">
+        <h2>Predicted against actual</h2>
+        <div class="muted">each finished run's projection at its start (from the same estimates as its quote) against what it cost${
+          d.predictions.medianErrorPct !== undefined
+            ? ` · median error <b data-testid="median-error">${d.predictions.medianErrorPct}%</b> over ${d.predictions.runs.length} runs`
+            : ''
+        }</div>
+        ${table(
+          d.predictions.runs.map((r) => ({ ...r, attrs: `data-run="${esc(r.runId)}"` })),
+          [
+            { title: 'run', cell: (r) => esc(r.runId) },
+            { title: 'projected', num: true, cell: (r) => usd(r.projectedUsd) },
+            { title: 'actual', num: true, cell: (r) => usd(r.actualUsd) },
+            { title: 'error', num: true, cell: (r) => `${r.errorPct}%` },
+          ],
+          'prediction-runs',
+        )}
+      </section>
       <section>
         <h2>Alerts</h2>
         ${table(
