@@ -152,10 +152,11 @@ export interface DemoSummary {
 
 /**
  * The HTTP API with its dashboard, on ADOS_API_PORT (any free port if that one is taken), opened
- * with the admin token: ADOS_ADMIN_TOKEN, or one made for this demo when none is set.
+ * with an admin token made for this demo's own API: printable, unlike ADOS_ADMIN_TOKEN, which
+ * never appears in any output.
  */
 async function startDashboard(client: Client, config: ReturnType<typeof loadConfig>, uiUrl: string) {
-  const adminToken = config.ADOS_ADMIN_TOKEN ?? `demo-${randomBytes(16).toString('hex')}`;
+  const adminToken = `demo-${randomBytes(16).toString('hex')}`;
   const app = await buildApi({
     client,
     config: { ...config, ADOS_ADMIN_TOKEN: adminToken, ADOS_WEB_UI_URL: uiUrl },
