@@ -69,7 +69,14 @@ describe('the Temporal Web UI', () => {
     // The UI renders summaries and details as markdown inside sandboxed frames: look in every frame.
     const inAnyFrame = async (text: string | RegExp) => {
       for (let i = 0; i < 30; i++) {
-        for (const frame of page.frames()) if ((await frame.getByText(text).count()) > 0) return true;
+        for (const frame of page.frames()) {
+          // The UI replaces its frames as it re-renders: a frame detached under the count is looked at again next turn.
+          const found = await frame
+            .getByText(text)
+            .count()
+            .catch(() => 0);
+          if (found > 0) return true;
+        }
         await page.waitForTimeout(500);
       }
       return false;
