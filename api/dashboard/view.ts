@@ -1,7 +1,8 @@
 import type { Client } from '@temporalio/client';
 import { burnWindowMs, projectedExhaustion } from '../../workflows/policy/budget-alerts';
 import { toMicros, usd } from '../../workflows/policy/catalog';
-import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
+import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workflows/policy/ids';
+import { SharedAnswers } from './shared-answers';
 import type { TenantStatus } from '../../workflows/policy/tenant-status';
 import { runProgress, tenantStatus } from '../client';
 
@@ -94,77 +95,78 @@ export function webUiRunUrl(webUiUrl: string, namespace: string, workflowId: str
   return `${webUiUrl.replace(/\/+$/, '')}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
-/** The tenant's most recent DEGRADED, TERMINATED and REJECTED runs, with their reasons. */
-async function recentDecisions(client: Client, tenantId: string, webUiUrl: string, limit = 10) {
+/** The tenant's latest runs matching `where` (newest first, from visibility), each with its result where it can be read. */
+async function latestRuns(client: Client, tenantId: string, where: string, limit: number) {
   const page = await client.workflowService.listWorkflowExecutions({
     namespace: client.options.namespace,
-    query: `WorkflowType = 'deliveryRun' AND TenantId = '${tenantId}' AND DeliveryStatus IN ('DEGRADED', 'TERMINATED', 'REJECTED')`,
+    query: `WorkflowType = 'deliveryRun' AND TenantId = '${tenantId}' AND ${where}`,
     pageSize: limit,
   });
   return Promise.all(
     (page.executions ?? []).map(async (raw) => {
       const workflowId = raw.execution?.workflowId ?? '';
-      const runId = workflowId.slice(workflowId.lastIndexOf(':') + 1);
+      const runId = parseDeliveryRunWorkflowId(workflowId)?.runId ?? workflowId;
       const result = await runProgress(client, tenantId, runId).catch(() => undefined);
       const seconds = Number(raw.closeTime?.seconds ?? raw.startTime?.seconds ?? 0);
-      return {
-        runId,
-        status: result?.status ?? 'UNKNOWN',
-        reason: result?.reason ?? '',
-        at: new Date(seconds * 1000).toISOString(),
-        webUiUrl: webUiRunUrl(webUiUrl, client.options.namespace, workflowId),
-      };
+      return { workflowId, runId, result, at: new Date(seconds * 1000).toISOString() };
     }),
   );
 }
 
+/** The tenant's most recent DEGRADED, TERMINATED and REJECTED runs, with their reasons. */
+async function recentDecisions(client: Client, tenantId: string, webUiUrl: string) {
+  const runs = await latestRuns(client, tenantId, `DeliveryStatus IN ('DEGRADED', 'TERMINATED', 'REJECTED')`, 10);
+  return runs.map(({ workflowId, runId, result, at }) => ({
+    runId,
+    status: result?.status ?? 'UNKNOWN',
+    reason: result?.reason ?? '',
+    at,
+    webUiUrl: webUiRunUrl(webUiUrl, client.options.namespace, workflowId),
+  }));
+}
+
 /** The latest finished runs' start-of-run projections against their costs. */
-async function recentPredictions(client: Client, tenantId: string, limit = 20) {
-  const page = await client.workflowService.listWorkflowExecutions({
-    namespace: client.options.namespace,
-    query: `WorkflowType = 'deliveryRun' AND TenantId = '${tenantId}' AND ExecutionStatus != 'Running' AND DeliveryStatus IN ('COMPLETED', 'DEGRADED')`,
-    pageSize: limit,
+async function recentPredictions(client: Client, tenantId: string) {
+  const finished = await latestRuns(
+    client,
+    tenantId,
+    `ExecutionStatus != 'Running' AND DeliveryStatus IN ('COMPLETED', 'DEGRADED')`,
+    20,
+  );
+  const runs = finished.flatMap(({ runId, result }) => {
+    const projected = result?.decisions[0]?.runProjectedUsd;
+    if (!result || projected === undefined || !(result.costUsd > 0)) return [];
+    const errorPct = Math.round((Math.abs(projected - result.costUsd) / result.costUsd) * 1000) / 10;
+    return [{ runId, projectedUsd: projected, actualUsd: result.costUsd, errorPct }];
   });
-  const runs = (
-    await Promise.all(
-      (page.executions ?? []).map(async (raw) => {
-        const workflowId = raw.execution?.workflowId ?? '';
-        const runId = workflowId.slice(workflowId.lastIndexOf(':') + 1);
-        const result = await runProgress(client, tenantId, runId).catch(() => undefined);
-        const projected = result?.decisions[0]?.runProjectedUsd;
-        if (!result || projected === undefined || !(result.costUsd > 0)) return undefined;
-        const errorPct = Math.round((Math.abs(projected - result.costUsd) / result.costUsd) * 1000) / 10;
-        return { runId, projectedUsd: projected, actualUsd: result.costUsd, errorPct };
-      }),
-    )
-  ).filter((r) => r !== undefined);
   const errors = runs.map((r) => r.errorPct).sort((a, b) => a - b);
   return { runs, ...(errors.length > 0 ? { medianErrorPct: errors[Math.floor(errors.length / 2)]! } : {}) };
 }
 
 /** Decisions and predictions change only as runs end: looked up at most every 5 s per tenant (each costs a visibility list and a result per run). */
-const finishedCache = new Map<
-  string,
-  { at: number; answer: Promise<Pick<TenantDashboard, 'decisions' | 'predictions'>> }
->();
+const finished = new SharedAnswers(5000);
 function finishedRunsOf(client: Client, tenantId: string, webUiUrl: string) {
-  const cached = finishedCache.get(tenantId);
-  if (cached && Date.now() - cached.at < 5000) return cached.answer;
-  const answer = Promise.all([recentDecisions(client, tenantId, webUiUrl), recentPredictions(client, tenantId)]).then(
-    ([decisions, predictions]) => ({ decisions, predictions }),
+  return finished.get(tenantId, async () => {
+    const [decisions, predictions] = await Promise.all([
+      recentDecisions(client, tenantId, webUiUrl),
+      recentPredictions(client, tenantId),
+    ]);
+    return { decisions, predictions };
+  });
+}
+
+/** What the runs in flight are predicted to spend still: each run's projection, at least its unspent lease. */
+function committedMicrosOf(status: TenantStatus): number {
+  return status.runsInFlight.reduce(
+    (sum, r) => sum + Math.max(0, r.grantedMicros - r.reportedMicros, r.estRemainingMicros),
+    0,
   );
-  finishedCache.set(tenantId, { at: Date.now(), answer });
-  answer.catch(() => finishedCache.delete(tenantId));
-  return answer;
 }
 
 export async function tenantDashboard(client: Client, tenantId: string, webUiUrl: string): Promise<TenantDashboard> {
   const status = await tenantStatus(client, tenantId);
   const now = new Date().toISOString();
-  const committedMicros = status.runsInFlight.reduce(
-    (sum, r) => sum + Math.max(0, r.grantedMicros - r.reportedMicros, r.estRemainingMicros),
-    0,
-  );
+  const committedMicros = committedMicrosOf(status);
   const priorities = new Map<number, [number, number]>();
   for (const r of status.runsInFlight)
     (priorities.get(r.priority) ?? priorities.set(r.priority, [0, 0]).get(r.priority)!)[0]++;
@@ -230,10 +232,6 @@ export async function tenantsOverview(client: Client, only?: string) {
     [...new Set(ids)].sort().map(async (tenantId) => {
       const s = await tenantStatus(client, tenantId).catch(() => undefined);
       if (!s) return undefined;
-      const committed = s.runsInFlight.reduce(
-        (sum, r) => sum + Math.max(0, r.grantedMicros - r.reportedMicros, r.estRemainingMicros),
-        0,
-      );
       return {
         tenantId,
         budgetUsd: s.budgetUsd,
@@ -242,7 +240,7 @@ export async function tenantsOverview(client: Client, only?: string) {
         budgetStatus: s.budgetStatus,
         runsInFlight: s.runsInFlight.length,
         runsWaiting: s.runsWaiting.length,
-        ...burnOf(s, committed, now),
+        ...burnOf(s, committedMicrosOf(s), now),
       };
     }),
   );

@@ -11,6 +11,7 @@ import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { CHROMIUM_FLAGS, ensureChromium } from '../../infra/chromium';
 import type { DevServer } from '../../infra/dev-server';
 import { freePort } from '../../infra/ports';
+import { textInAnyFrame } from '../helpers/web-ui';
 import { startServerWithWorkers } from '../helpers/temporal';
 
 // Every payload of this file's clients and workers is sealed with this key ring.
@@ -79,20 +80,7 @@ describe('the Temporal Web UI with the codec server', () => {
     const url = `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent('delivery-run:webui-sealed:sealed-run')}`;
     await page.goto(url);
     await page.getByText('deliveryRun', { exact: true }).first().waitFor({ timeout: 30_000 });
-    const visible = async (text: string | RegExp) => {
-      for (let i = 0; i < 30; i++) {
-        for (const frame of page.frames()) {
-          // The UI replaces its frames as it re-renders: a frame detached under the count is looked at again next turn.
-          const found = await frame
-            .getByText(text)
-            .count()
-            .catch(() => 0);
-          if (found > 0) return true;
-        }
-        await page.waitForTimeout(500);
-      }
-      return false;
-    };
+    const visible = (text: string | RegExp) => textInAnyFrame(page, text);
     assert.ok(await visible(planted), 'the run input, decoded by the codec server, shows the question');
     await page
       .getByRole('link', { name: 'User Metadata' })

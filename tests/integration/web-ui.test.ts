@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import type { DevServer } from '../../infra/dev-server';
 import { freePort } from '../../infra/ports';
+import { textInAnyFrame } from '../helpers/web-ui';
 import { CHROMIUM_FLAGS, ensureChromium } from '../../infra/chromium';
 import { startServerWithWorkers } from '../helpers/temporal';
 
@@ -67,20 +68,7 @@ describe('the Temporal Web UI', () => {
       .first()
       .click();
     // The UI renders summaries and details as markdown inside sandboxed frames: look in every frame.
-    const inAnyFrame = async (text: string | RegExp) => {
-      for (let i = 0; i < 30; i++) {
-        for (const frame of page.frames()) {
-          // The UI replaces its frames as it re-renders: a frame detached under the count is looked at again next turn.
-          const found = await frame
-            .getByText(text)
-            .count()
-            .catch(() => 0);
-          if (found > 0) return true;
-        }
-        await page.waitForTimeout(500);
-      }
-      return false;
-    };
+    const inAnyFrame = (text: string | RegExp) => textInAnyFrame(page, text);
     assert.ok(
       await inAnyFrame('webui · rag-ui · 3 nodes · priority 2'),
       'the static summary names tenant, DAG and priority',
