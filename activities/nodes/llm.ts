@@ -37,9 +37,33 @@ export interface LlmProvider {
   complete(request: CompletionRequest): Promise<Completion>;
 }
 
+/** A sentence ends at . ! or ?, and a table row where the next begins (`| … | | … |` once flattened). */
+const SENTENCE_END = /(?<=[.!?])\s+|(?<=\|)\s+(?=\|)/;
+/** Longer than this, a "sentence" (a list run together, a table header) is quoted clause by clause. */
+const LONG_SENTENCE_TOKENS = 60;
+
+/** A long sentence as clauses (split after , and ;), joined back while they stay short. */
+function clauses(sentence: string): string[] {
+  if (countTokens(sentence) <= LONG_SENTENCE_TOKENS) return [sentence];
+  const out: string[] = [];
+  let current = '';
+  for (const part of sentence.split(/(?<=[,;])\s+/)) {
+    const joined = current ? `${current} ${part}` : part;
+    if (current && countTokens(joined) > LONG_SENTENCE_TOKENS) {
+      out.push(current);
+      current = part;
+    } else current = joined;
+  }
+  if (current) out.push(current);
+  return out;
+}
+
 /**
- * Deterministic and free of the network: answers by quoting the retrieved passages most relevant
- * to the prompt, and counts tokens with the model family's real tokenizer, so costs are realistic.
+ * Deterministic and free of the network: answers by quoting the retrieved passages sentence by
+ * sentence (a table row by row, a long list clause by clause) and stops before the first that does
+ * not fit in max_tokens, or when it has quoted them all, and counts tokens with the model family's
+ * real tokenizer, so costs are realistic. Like the local model, it mostly writes close to max_tokens
+ * and sometimes ends well before.
  */
 export const offlineProvider: LlmProvider = {
   name: 'offline',
@@ -47,7 +71,8 @@ export const offlineProvider: LlmProvider = {
     const sentences = prompt
       .split('\n')
       .filter((line) => line.startsWith('[passage]'))
-      .flatMap((line) => line.slice('[passage]'.length).split(/(?<=[.!?])\s+/))
+      .flatMap((line) => line.slice('[passage]'.length).split(SENTENCE_END))
+      .flatMap(clauses)
       .map((s) => s.trim())
       .filter((s) => s.length > 20);
     const question =
