@@ -1,4 +1,5 @@
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { Duration } from '@temporalio/common';
 import { createAlertActivities } from '../activities/alerts';
 import { adosDataConverter } from '../infra/payload-codec';
 import { createControlActivities, lazyClient, nodePartitionsFromEnv } from '../activities/control';
@@ -35,6 +36,11 @@ export interface AdosWorkerOptions {
   trace?: ExecutionTrace;
   /** Prometheus metrics to count into (runs, decisions, admission waits, spend, node durations). @default none */
   metrics?: AdosMetrics;
+  /**
+   * How long a shutdown waits for in-flight tasks before it gives up on them (they are retried
+   * elsewhere after their timeouts). @default no limit: a shutdown drains every in-flight activity
+   */
+  shutdownForceTime?: Duration;
 }
 
 /**
@@ -109,6 +115,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         interceptors: { activity: activityInterceptors },
         sinks: { ...metricsSinks(options.metrics), ...releaseSinks(client) },
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
+        ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
         ...(options.identity ? { identity: `${options.identity}/control` } : {}),
       }),
     );
@@ -124,6 +131,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         dataConverter,
         maxConcurrentActivityTaskExecutions: nodeConcurrency,
         interceptors: { activity: activityInterceptors },
+        ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
         ...(options.identity ? { identity: `${options.identity}/${taskQueue}` } : {}),
       }),
     );
