@@ -281,6 +281,11 @@ export class LearningProfile {
     return true;
   }
 
+  /** Explorations drawn for runs that never started (a block's unused slots) are drawn again later. */
+  refundExplorations(count: number): void {
+    this.state.explorationCredit += count;
+  }
+
   /**
    * A shadow asks for learning money: granted only if its whole estimate fits what is left of the
    * learning share, and never while the intensity is CONSERVATIVE.

@@ -35,6 +35,22 @@ import type {
 } from './tenant-payloads';
 
 import { OTHER_KEY, addCharge, addSpendPoint, emptyBreakdown, type SpendBreakdown } from './spend-breakdown';
+import { AdmissionBlocks, type AdmissionBlockState, type BlockGrant, type BlockLeaseRequest } from './admission-blocks';
+import type { RunLearning } from './learning';
+
+/** The entity's answer to a starter's block lease request: a new block, or why none. */
+export interface BlockLeaseAnswer {
+  grant?: BlockGrant & {
+    budgetStatus: BudgetStatus;
+    dedicatedQueue: boolean;
+    /** The tenant's pressure when the block was granted, for its runs' first CostAgent decisions. */
+    pressure: TenantPressure;
+    /** The learning profile its runs start with (each explores if its slot is in `explore`). */
+    learning: RunLearning;
+  };
+  /** Why no block was granted: the starter asks for each run's admission instead. */
+  none?: string;
+}
 
 /** Everything the entity carries across continue-as-new. */
 export interface TenantLedgerState {
@@ -56,6 +72,8 @@ export interface TenantLedgerState {
   alerts?: AlertState;
   /** This period's spend by model and tag, and over time; absent in states written before it was kept. */
   breakdown?: SpendBreakdown;
+  /** Admission blocks leased to starters; absent until a starter leases one. */
+  blocks?: AdmissionBlockState[];
 }
 
 /**
@@ -121,7 +139,22 @@ export class TenantLedger {
 
   /** Money authorised and not yet spent: runs' lease remainders and shadows' learning grants. */
   reservedMicros(): number {
-    return this.state.inFlight.reduce((sum, run) => sum + this.reservation(run), 0) + this.learning.reservedMicros();
+    return (
+      this.state.inFlight.reduce((sum, run) => sum + this.reservation(run), 0) +
+      this.learning.reservedMicros() +
+      this.blocks().micros()
+    );
+  }
+
+  /** The blocks leased to starters (`create`: keep a list in the state for new ones). */
+  blocks(create = false): AdmissionBlocks {
+    if (create) this.state.blocks ??= [];
+    return new AdmissionBlocks(this.state.blocks ?? []);
+  }
+
+  /** Runs in flight and slots held by blocks: what counts against the concurrency limit. */
+  activeSlots(): number {
+    return this.state.inFlight.length + this.blocks().slots();
   }
 
   learningSpentMicros(): number {
@@ -170,7 +203,8 @@ export class TenantLedger {
       this.state.inFlight
         .filter((r) => r.runId !== except)
         .reduce((sum, r) => sum + Math.max(this.reservation(r), r.estRemainingMicros), 0) +
-      this.learning.reservedMicros()
+      this.learning.reservedMicros() +
+      this.blocks().micros()
     );
   }
 
@@ -180,7 +214,7 @@ export class TenantLedger {
       budgetMicros: this.budgetMicros(),
       spentMicros: this.spentMicros(),
       othersCommittedMicros,
-      activeRuns: this.state.inFlight.length,
+      activeRuns: this.activeSlots(),
       maxConcurrentRuns: this.config.maxConcurrentRuns,
       backpressureThreshold: this.config.backpressureThreshold,
       thresholds: this.config.thresholds,
@@ -280,7 +314,7 @@ export class TenantLedger {
 
   /** Runs that may start now: below the limit, and only urgent ones once backpressure applies. */
   private hasRoomFor(priority: number): boolean {
-    const active = this.state.inFlight.length;
+    const active = this.activeSlots();
     if (active >= this.config.maxConcurrentRuns) return false;
     const underPressure = active >= this.config.backpressureThreshold * this.config.maxConcurrentRuns;
     return !underPressure || priority <= 2;
@@ -365,13 +399,71 @@ export class TenantLedger {
     this.state.waiting.sort((a, b) => a.priority - b.priority);
   }
 
-  /** Charges a run's last costs, then frees its slot and its unspent reservation (or its place in the queue). Idempotent. */
-  releaseRun(runId: string, costs: CostEvent[], now: string): boolean {
+  /**
+   * Charges a run's last costs, then frees its slot and its unspent reservation (or its place in the
+   * queue). A run admitted from a block that its starter has not reported yet frees its slot and
+   * lease in the block. Idempotent.
+   */
+  releaseRun(
+    runId: string,
+    costs: CostEvent[],
+    now: string,
+    block?: { blockId: string; leaseMicros: number },
+  ): boolean {
     this.recordCosts(costs, now);
     const before = this.state.inFlight.length + this.state.waiting.length;
     this.state.inFlight = this.state.inFlight.filter((r) => r.runId !== runId);
     this.state.waiting = this.state.waiting.filter((r) => r.runId !== runId);
-    return this.state.inFlight.length + this.state.waiting.length < before;
+    const released = this.state.inFlight.length + this.state.waiting.length < before;
+    if (!released && block) this.blocks().releaseUnreported(block.blockId, runId, block.leaseMicros);
+    return released;
+  }
+
+  /**
+   * A starter's block lease request, in order: the runs it started from its blocks become runs in
+   * flight holding the leases it gave them; the blocks it hands back free what was not used; then a
+   * new block, of what room and money there is. No block while runs wait for admission (a block
+   * would let later runs overtake them), above the backpressure threshold (where the entity decides
+   * by priority), or once the budget is exceeded: the starter then asks for each run.
+   */
+  leaseBlocks(request: BlockLeaseRequest, now: string): BlockLeaseAnswer {
+    const blocks = this.blocks(request.used.length > 0 || request.want !== undefined);
+    for (const use of request.used) {
+      if (this.state.inFlight.some((r) => r.runId === use.runId) || !blocks.take(use)) continue;
+      this.state.inFlight.push({
+        runId: use.runId,
+        workflowId: use.workflowId,
+        priority: use.priority,
+        admittedAt: now,
+        grantedMicros: use.leaseMicros,
+        reportedMicros: 0,
+        estRemainingMicros: use.estimatedMicros,
+      });
+    }
+    for (const blockId of request.handBack) this.learning.refundExplorations(blocks.handBack(blockId));
+    if (!request.want) return { none: 'no block asked for' };
+    if (this.budgetStatus() === 'EXCEEDED') return { none: 'budget exceeded' };
+    if (this.state.waiting.length > 0) return { none: 'runs are waiting for admission' };
+    const room = Math.floor(this.config.backpressureThreshold * this.config.maxConcurrentRuns) - this.activeSlots();
+    const canAfford = this.learningAvailableMicros() > 0;
+    const grant = blocks.grant(request.want, request.starter, room, this.availableMicros(), now, () =>
+      this.learning.nextRunExplores(canAfford),
+    );
+    if (!grant) return { none: room <= 0 ? 'no room below the backpressure threshold' : 'no money available' };
+    return {
+      grant: {
+        ...grant,
+        budgetStatus: this.budgetStatus(),
+        dedicatedQueue: this.config.dedicatedQueue,
+        pressure: this.pressureFor(''),
+        learning: this.learning.runLearning(false),
+      },
+    };
+  }
+
+  /** Visibility's list of the runs started from an expired block its starter never handed back. */
+  reconcileBlock(blockId: string, startedRunIds: readonly string[]): void {
+    this.blocks().reconcile(blockId, startedRunIds);
   }
 
   /**
