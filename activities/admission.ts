@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { admitRunsUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/messages/tenant-budget';
+import { admitRunsUpdate, leaseBlocksUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/messages/tenant-budget';
+import type { BlockLeaseAnswer } from '../workflows/policy/tenant-ledger';
+import type { BlockUse } from '../workflows/policy/admission-blocks';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import type { AdmissionRequest, AdmissionTicket } from '../workflows/policy/tenant-payloads';
 
@@ -77,7 +79,214 @@ class TenantAdmissions {
   }
 }
 
+/** A block this process holds for a tenant, as it uses it. */
+interface HeldBlock {
+  grant: NonNullable<BlockLeaseAnswer['grant']>;
+  slotsLeft: number;
+  microsLeft: number;
+  nextSlot: number;
+  /** Local time after which no run is admitted from it (a margin before its expiry). */
+  usableUntil: number;
+  leasedAt: number;
+}
+
+/** Stop admitting from a block this long before it expires, so its runs start well within it. */
+const BLOCK_EXPIRY_MARGIN_MS = 5_000;
+/** Ask for a new block when this share of the current one is left. */
+const REFILL_AT = 0.25;
+/** A block's size in slots: it starts small and doubles while blocks run out quickly. */
+const BLOCK_SLOTS = { first: 8, max: 256 } as const;
+/** After the entity grants no block, admit run by run for this long before asking again. */
+const NO_BLOCK_BACKOFF_MS = 1_000;
+
+export interface AdmissionBlockOptions {
+  /** This process's name in the entities' block records (letters, digits, . _ : -). */
+  starter: string;
+  /** How long each block is leased for. */
+  ttlSeconds: number;
+}
+
+/**
+ * A long-lived starter's admission from blocks: runs are admitted here, against a block of slots
+ * and money the tenant's entity leased to this process, with no round trip; the block is refilled
+ * in the background before it runs low (one `leaseBlocks` update reports the runs started from the
+ * old block, hands it back and leases the next), and handed back on close. When the entity grants
+ * no block (runs are waiting, the tenant is above its backpressure threshold or over budget, or
+ * a run's lease does not fit what is left), the run is admitted by the entity itself as before.
+ */
+class TenantBlocks {
+  private held: HeldBlock | undefined;
+  /** Blocks no longer used, handed back with the next message (after the runs started from them). */
+  private retired: string[] = [];
+  private unreported: BlockUse[] = [];
+  private exchanging: Promise<void> | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private slots: number = BLOCK_SLOTS.first;
+  private seq = 0;
+  private noBlockUntil = 0;
+  private lastLeaseMicros = 0;
+
+  constructor(
+    private readonly client: Client,
+    private readonly tenantId: string,
+    private readonly options: AdmissionBlockOptions,
+  ) {}
+
+  async admit(request: AdmissionRequest, fallback: () => Promise<AdmissionTicket | undefined>) {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const ticket = this.take(request);
+      if (ticket) {
+        if (this.low()) void this.exchange(true);
+        return ticket;
+      }
+      if (Date.now() < this.noBlockUntil) break;
+      await this.exchange(true);
+    }
+    return fallback();
+  }
+
+  /** Reports what was started and hands every block back (the process is stopping). */
+  async close(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    await this.exchanging;
+    if (this.held) this.retired.push(this.held.grant.blockId);
+    this.held = undefined;
+    if (this.retired.length > 0 || this.unreported.length > 0) await this.exchange(false);
+  }
+
+  private take(request: AdmissionRequest): AdmissionTicket | undefined {
+    const held = this.held;
+    const estimate = request.estimatedMicros ?? 0;
+    const leaseMicros = held?.grant.leaseAt === 'p95' ? Math.max(estimate, request.p95Micros ?? 0) : estimate;
+    this.lastLeaseMicros = Math.max(leaseMicros, Math.round(this.lastLeaseMicros * 0.9));
+    if (!held || held.slotsLeft === 0 || Date.now() >= held.usableUntil || leaseMicros > held.microsLeft)
+      return undefined;
+    const slot = held.nextSlot++;
+    held.slotsLeft--;
+    held.microsLeft -= leaseMicros;
+    const blockId = held.grant.blockId;
+    this.unreported.push({
+      blockId,
+      runId: request.runId,
+      workflowId: request.workflowId,
+      priority: request.priority,
+      leaseMicros,
+      estimatedMicros: estimate,
+    });
+    return {
+      kind: 'ADMITTED',
+      runId: request.runId,
+      dedicatedQueue: held.grant.dedicatedQueue,
+      budgetStatus: held.grant.budgetStatus,
+      lease: { runId: request.runId, grantedMicros: leaseMicros, pressure: held.grant.pressure, seq: 0 },
+      learning: { ...held.grant.learning, explore: held.grant.explore.includes(slot) },
+      block: { blockId, leaseMicros },
+    };
+  }
+
+  /** Time to lease the next block: little left of this one, in slots, money or time. */
+  private low(): boolean {
+    const held = this.held;
+    if (!held) return true;
+    return (
+      held.slotsLeft <= held.grant.slots * REFILL_AT ||
+      held.microsLeft <= held.grant.micros * REFILL_AT ||
+      Date.now() >= held.usableUntil - this.options.ttlSeconds * 1000 * REFILL_AT
+    );
+  }
+
+  /**
+   * One message at a time: the runs started since the last one, the retired blocks, and (`lease`)
+   * a request for the next block. The current block stays in use until the next one arrives; it
+   * is then retired and handed back by the following message, after the runs started from it.
+   */
+  private exchange(lease: boolean): Promise<void> {
+    this.exchanging ??= (async () => {
+      const used = this.unreported.splice(0);
+      const handBack = this.retired.splice(0);
+      const old = this.held;
+      if (lease && old && old.slotsLeft === 0 && Date.now() - old.leasedAt < (this.options.ttlSeconds * 1000) / 2)
+        this.slots = Math.min(BLOCK_SLOTS.max, this.slots * 2);
+      const want = lease
+        ? {
+            blockId: `${this.options.starter}.${Date.now().toString(36)}.${this.seq++}`,
+            slots: this.slots,
+            micros: Math.max(1, Math.ceil(this.slots * Math.max(1, this.lastLeaseMicros) * 1.5)),
+            ttlSeconds: this.options.ttlSeconds,
+          }
+        : undefined;
+      try {
+        const answer = await this.send(used, handBack, want);
+        if (!lease) return;
+        if (!answer.grant) {
+          this.noBlockUntil = Date.now() + NO_BLOCK_BACKOFF_MS;
+          return;
+        }
+        const leasedAt = Date.now();
+        const ttlMs = Math.min(this.options.ttlSeconds * 1000, Date.parse(answer.grant.expiresAt) - leasedAt);
+        if (this.held) this.retired.push(this.held.grant.blockId);
+        this.held = {
+          grant: answer.grant,
+          slotsLeft: answer.grant.slots,
+          microsLeft: answer.grant.micros,
+          nextSlot: 0,
+          leasedAt,
+          usableUntil: leasedAt + ttlMs - BLOCK_EXPIRY_MARGIN_MS,
+        };
+      } catch {
+        // Unanswered: its runs stay counted in their blocks, which the entity reconciles when they expire.
+        if (lease) this.noBlockUntil = Date.now() + NO_BLOCK_BACKOFF_MS;
+      } finally {
+        this.scheduleFlush();
+      }
+    })().finally(() => (this.exchanging = undefined));
+    return this.exchanging;
+  }
+
+  /** Retired blocks and unreported runs go out within a second even when no block runs low. */
+  private scheduleFlush(): void {
+    if (this.flushTimer || (this.retired.length === 0 && this.unreported.length === 0)) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      if (this.retired.length > 0 || this.unreported.length > 0) void this.exchange(false);
+    }, 1_000);
+    this.flushTimer.unref();
+  }
+
+  private async send(
+    used: BlockUse[],
+    handBack: string[],
+    want: { blockId: string; slots: number; micros: number; ttlSeconds: number } | undefined,
+  ): Promise<BlockLeaseAnswer> {
+    const entity = this.client.workflow.getHandle(tenantBudgetWorkflowId(this.tenantId));
+    try {
+      return await this.client.withDeadline(Date.now() + ADMISSION_TIMEOUT_MS, () =>
+        entity.executeUpdate(leaseBlocksUpdate, {
+          args: [{ starter: this.options.starter, used, handBack, ...(want ? { want } : {}) }],
+        }),
+      );
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return { none: 'unknown tenant' };
+      throw err;
+    }
+  }
+}
+
 const byClient = new WeakMap<Client, Map<string, TenantAdmissions>>();
+const blockModes = new WeakMap<Client, { options: AdmissionBlockOptions; tenants: Map<string, TenantBlocks> }>();
+
+/**
+ * From now on this client's starts admit from blocks (a long-lived starter: the HTTP API). Returns
+ * what hands the blocks back when the process stops.
+ */
+export function admitFromBlocks(client: Client, options: AdmissionBlockOptions): () => Promise<void> {
+  const mode = { options, tenants: new Map<string, TenantBlocks>() };
+  blockModes.set(client, mode);
+  return async () => {
+    blockModes.delete(client);
+    await Promise.all([...mode.tenants.values()].map((t) => t.close()));
+  };
+}
 
 /** Asks the tenant to admit a run before it starts; undefined when the run must ask itself (it would wait, or no answer came). */
 export function admitBeforeStart(
@@ -89,5 +298,10 @@ export function admitBeforeStart(
   if (!tenants) byClient.set(client, (tenants = new Map()));
   let admissions = tenants.get(tenantId);
   if (!admissions) tenants.set(tenantId, (admissions = new TenantAdmissions(client, tenantId)));
-  return admissions.admit(request);
+  const byEntity = admissions;
+  const mode = blockModes.get(client);
+  if (!mode) return byEntity.admit(request);
+  let blocks = mode.tenants.get(tenantId);
+  if (!blocks) mode.tenants.set(tenantId, (blocks = new TenantBlocks(client, tenantId, mode.options)));
+  return blocks.admit(request, () => byEntity.admit(request));
 }

@@ -3,6 +3,7 @@ import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { releaseRunSignal, tenantStatusQuery } from '../workflows/messages/tenant-budget';
 import { progressQuery } from '../workflows/messages/delivery-run';
 import { costEventsOf } from '../workflows/policy/run-state';
+import { parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
 import { temporalClient, temporalTarget, type TemporalTarget } from '../infra/temporal-connection';
 import { environment, loadConfig } from '../infra/config';
 import { randomBytes } from 'node:crypto';
@@ -179,6 +180,17 @@ export function createControlActivities(
           if (err instanceof WorkflowNotFoundError) return undefined;
           throw err;
         });
+    },
+    async blockRuns({ tenantId, blockId }) {
+      const c = await getClient();
+      const runIds: string[] = [];
+      for await (const run of c.workflow.list({
+        query: `WorkflowType = 'deliveryRun' AND TenantId = '${tenantId}' AND AdmissionBlock = '${blockId}'`,
+      })) {
+        const parsed = parseDeliveryRunWorkflowId(run.workflowId);
+        if (parsed) runIds.push(parsed.runId);
+      }
+      return runIds;
     },
   };
 }

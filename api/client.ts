@@ -52,7 +52,13 @@ import { seal } from '../infra/seal';
 import type { AlertRecord } from '../workflows/policy/budget-alerts';
 import { metaLearningStatusQuery } from '../workflows/messages/meta-learning';
 import type { TenantStatus } from '../workflows/policy/tenant-status';
-import { BudgetStatusKey, DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../workflows/search-attributes';
+import {
+  AdmissionBlockKey,
+  BudgetStatusKey,
+  DeliveryPriorityKey,
+  DeliveryStatusKey,
+  TenantIdKey,
+} from '../workflows/search-attributes';
 import { runPrices } from '../activities/pricing';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 
@@ -328,6 +334,9 @@ export async function startRun(client: Client, input: unknown): Promise<StartedR
         { key: DeliveryStatusKey, value: status },
         { key: DeliveryPriorityKey, value: spec.priority },
         ...(ticket?.kind === 'ADMITTED' ? [{ key: BudgetStatusKey, value: ticket.lease.pressure.budgetStatus }] : []),
+        ...(ticket?.kind === 'ADMITTED' && ticket.block
+          ? [{ key: AdmissionBlockKey, value: ticket.block.blockId }]
+          : []),
       ],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
     });

@@ -17,11 +17,13 @@ export function releaseSinks(client: () => Promise<Client>): InjectedSinks<Relea
   return {
     releases: {
       release: {
-        fn: async (_info, { tenantId, runId, costs }) => {
+        fn: async (_info, { tenantId, runId, costs, block }) => {
           try {
             const c = await client();
             await c.withDeadline(Date.now() + RELEASE_TIMEOUT_MS, () =>
-              c.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).signal(releaseRunSignal, { runId, costs }),
+              c.workflow
+                .getHandle(tenantBudgetWorkflowId(tenantId))
+                .signal(releaseRunSignal, { runId, costs, ...(block ? { block } : {}) }),
             );
           } catch (err) {
             logger.warn(

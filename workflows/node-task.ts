@@ -57,6 +57,8 @@ export interface ControlActivities {
   withdrawCostStats(input: { tenantId: string }): Promise<void>;
   /** The latest published priors, or undefined while there are none. */
   publishedPriors(): Promise<PublishedPriors | undefined>;
+  /** The runIds of the runs started from an admission block (its AdmissionBlock search attribute). */
+  blockRuns(input: { tenantId: string; blockId: string }): Promise<string[]>;
 }
 
 /** What the budgetAlert workflow hands its delivery activity. */

@@ -11,7 +11,12 @@ import type { CostEvent } from './policy/tenant-payloads';
  */
 export interface ReleaseSinks extends Sinks {
   releases: {
-    release(input: { tenantId: string; runId: string; costs: CostEvent[] }): void;
+    release(input: {
+      tenantId: string;
+      runId: string;
+      costs: CostEvent[];
+      block?: { blockId: string; leaseMicros: number };
+    }): void;
   };
 }
 

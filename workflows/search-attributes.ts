@@ -1,11 +1,13 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 
-/** ADOS's five search attributes (docs/CONTRACT.md); `ados dev` and `ados cluster up` register them. */
+/** ADOS's six search attributes (docs/CONTRACT.md); `ados dev` and `ados cluster up` register them. */
 export const TenantIdKey = defineSearchAttributeKey('TenantId', 'KEYWORD');
 export const DeliveryStatusKey = defineSearchAttributeKey('DeliveryStatus', 'KEYWORD');
 export const DeliveryCostUsdKey = defineSearchAttributeKey('DeliveryCostUsd', 'DOUBLE');
 export const BudgetStatusKey = defineSearchAttributeKey('BudgetStatus', 'KEYWORD');
 export const DeliveryPriorityKey = defineSearchAttributeKey('DeliveryPriority', 'INT');
+/** The admission block a run's starter admitted it from (absent for runs the entity admitted itself). */
+export const AdmissionBlockKey = defineSearchAttributeKey('AdmissionBlock', 'KEYWORD');
 
 export const ADOS_SEARCH_ATTRIBUTES = [
   TenantIdKey,
@@ -13,4 +15,5 @@ export const ADOS_SEARCH_ATTRIBUTES = [
   DeliveryCostUsdKey,
   BudgetStatusKey,
   DeliveryPriorityKey,
+  AdmissionBlockKey,
 ];

@@ -14,12 +14,14 @@ import {
   tenantConfigSchema,
   type TenantConfigInput,
 } from './policy/tenant-config';
+import type { BlockLeaseRequest } from './policy/admission-blocks';
 import type { TenantLedgerState } from './policy/tenant-ledger';
 import { tenantStatusOf } from './policy/tenant-status';
 import { PeriodTimer, TenantEntity, type Reply } from './tenant-entity';
 import {
   MAX_ADMISSIONS_PER_UPDATE,
   admitRunsUpdate,
+  leaseBlocksUpdate,
   alertSettledSignal,
   authTokensQuery,
   configureTenantUpdate,
@@ -73,17 +75,25 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   setHandler(requestAdmissionSignal, (request) => entity.requestAdmission(request));
   setHandler(requestLeaseSignal, (request) => entity.requestLease(request));
   setHandler(recordCostsSignal, ({ events }) => entity.recordCosts(events));
-  setHandler(releaseRunSignal, ({ runId, costs }) => entity.releaseRun(runId, costs));
+  setHandler(releaseRunSignal, ({ runId, costs, block }) => entity.releaseRun(runId, costs, block));
+  setHandler(leaseBlocksUpdate, (request) => entity.leaseBlocks(request), { validator: validateBlockLease });
   setHandler(requestExplorationSignal, (request) => entity.requestExploration(request));
   setHandler(settleExplorationSignal, (report) => entity.settleExploration(report));
   setHandler(alertSettledSignal, (settlement) => entity.alertSettled(settlement));
 
   // Executions recorded before the period timer existed started a timer on every wait.
   const periodTimer = patched('ados-tenant-period-timer') ? new PeriodTimer() : undefined;
+  // Wakes the entity when a block its starter never handed back is due for reconciling (none before a block exists).
+  const blockTimer = new PeriodTimer();
   for (;;) {
     if (periodTimer) {
-      periodTimer.watch(ledger.currentPeriodEnd(), new Date().toISOString());
-      await condition(() => entity.hasWork() || periodTimer.due || workflowInfo().continueAsNewSuggested);
+      const now = new Date().toISOString();
+      periodTimer.watch(ledger.currentPeriodEnd(), now);
+      blockTimer.watch(ledger.blocks().nextDue(), now);
+      await condition(
+        () => entity.hasWork() || periodTimer.due || blockTimer.due || workflowInfo().continueAsNewSuggested,
+      );
+      if (blockTimer.due) entity.reconcileDueBlocks();
     } else {
       const periodEnd = ledger.currentPeriodEnd();
       await condition(
@@ -132,6 +142,46 @@ function validateAdmissions({ requests }: { requests: unknown }): void {
       throw new Error(`each request needs runId, workflowId and a priority from 1 to 5; got ${JSON.stringify(r)}`);
     }
   }
+}
+
+/** A block lease request's shape, checked before it enters history. */
+function validateBlockLease(request: BlockLeaseRequest): void {
+  const id = /^[A-Za-z0-9._:-]{1,64}$/;
+  const problems: string[] = [];
+  if (typeof request?.starter !== 'string' || !id.test(request.starter))
+    problems.push('starter: a name of 1-64 letters, digits, . _ : -');
+  if (!Array.isArray(request?.used) || request.used.length > MAX_ADMISSIONS_PER_UPDATE)
+    problems.push(`used: a list of at most ${MAX_ADMISSIONS_PER_UPDATE} runs`);
+  else
+    for (const u of request.used)
+      if (
+        typeof u?.blockId !== 'string' ||
+        !id.test(u.blockId) ||
+        typeof u.runId !== 'string' ||
+        typeof u.workflowId !== 'string' ||
+        !Number.isInteger(u.priority) ||
+        !Number.isSafeInteger(u.leaseMicros) ||
+        u.leaseMicros < 0 ||
+        !Number.isSafeInteger(u.estimatedMicros)
+      )
+        problems.push(
+          `used: each run needs blockId, runId, workflowId, priority, leaseMicros ≥ 0, estimatedMicros; got ${JSON.stringify(u)}`,
+        );
+  if (!Array.isArray(request?.handBack) || request.handBack.some((b: unknown) => typeof b !== 'string' || !id.test(b)))
+    problems.push('handBack: a list of block ids');
+  const want = request?.want;
+  if (
+    want !== undefined &&
+    (typeof want?.blockId !== 'string' ||
+      !id.test(want.blockId) ||
+      !Number.isInteger(want.slots) ||
+      want.slots < 1 ||
+      !Number.isSafeInteger(want.micros) ||
+      want.micros < 1 ||
+      typeof want.ttlSeconds !== 'number')
+  )
+    problems.push('want: blockId, slots ≥ 1, micros ≥ 1 and ttlSeconds');
+  if (problems.length > 0) throw new Error(problems.join('; '));
 }
 
 function parseOrFail<T>(parse: () => T): T {

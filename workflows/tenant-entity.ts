@@ -15,7 +15,8 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { PRIOR_WEIGHT } from './policy/cost-model';
 import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
 import { tokenContribution } from './policy/token-model';
-import { TenantLedger, type TenantLedgerState } from './policy/tenant-ledger';
+import { TenantLedger, type BlockLeaseAnswer, type TenantLedgerState } from './policy/tenant-ledger';
+import type { BlockLeaseRequest } from './policy/admission-blocks';
 import { budgetGaugeOf } from './policy/tenant-status';
 import type * as msg from './policy/tenant-payloads';
 import type { TenantConfig, TenantConfigPatch } from './policy/tenant-config';
@@ -61,6 +62,7 @@ export class TenantEntity {
   private pushedStatus: string;
   private published: { budgetStatus?: string; details?: string } = {};
   private metaBusy = false;
+  private reconciling = false;
   /** Projected exhaustion counts what the runs in flight are predicted to spend still (tenant-budget.ts sets it). */
   alertsCountCommitted = false;
 
@@ -108,9 +110,46 @@ export class TenantEntity {
     this.touch(this.ledger.admitWaiting(this.now()));
   }
 
-  releaseRun(runId: string, costs: msg.CostEvent[] = []): void {
-    this.ledger.releaseRun(runId, costs, this.now());
+  releaseRun(runId: string, costs: msg.CostEvent[] = [], block?: { blockId: string; leaseMicros: number }): void {
+    this.ledger.releaseRun(runId, costs, this.now(), block);
     this.touch(this.ledger.admitWaiting(this.now()));
+  }
+
+  /** A starter's report, hand-back and request for a block; what it frees may admit waiting runs. */
+  leaseBlocks(request: BlockLeaseRequest): BlockLeaseAnswer {
+    const now = this.now();
+    const answer = this.ledger.leaseBlocks(request, now);
+    this.touch(this.ledger.admitWaiting(now));
+    return answer;
+  }
+
+  /**
+   * Blocks whose starters never handed them back, past their expiry: visibility says which runs
+   * were started from each, and the block keeps a slot for each of those still running.
+   */
+  reconcileDueBlocks(): void {
+    if (this.reconciling) return;
+    const due = this.ledger.blocks().due(this.now());
+    if (due.length === 0) return;
+    this.reconciling = true;
+    const tenantId = this.ledger.config.tenantId;
+    (async () => {
+      for (const block of due) {
+        const runIds = await meta.blockRuns({ tenantId, blockId: block.blockId });
+        this.ledger.reconcileBlock(block.blockId, runIds);
+        log.info('expired admission block reconciled', {
+          tenantId,
+          blockId: block.blockId,
+          starter: block.starter,
+          runsStillHolding: this.ledger.blocks().find(block.blockId)?.slots ?? 0,
+        });
+      }
+    })()
+      .catch((err: unknown) => log.warn('admission block reconciliation failed; tried again', { error: String(err) }))
+      .finally(() => {
+        this.reconciling = false;
+        this.touch(this.ledger.admitWaiting(this.now()));
+      });
   }
 
   requestExploration(request: msg.ExplorationRequest): void {

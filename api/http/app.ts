@@ -1,3 +1,5 @@
+import { hostname } from 'node:os';
+import { admitFromBlocks } from '../../activities/admission';
 import Fastify from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -30,7 +32,7 @@ export interface ApiOptions {
     | 'ADOS_API_TOKEN_CACHE_SECONDS'
     | 'ADOS_ARTIFACTS_DIR'
   > &
-    Partial<Pick<AdosConfig, 'ADOS_ALERT_ALLOW_PRIVATE' | 'ADOS_WEB_UI_URL'>>;
+    Partial<Pick<AdosConfig, 'ADOS_ALERT_ALLOW_PRIVATE' | 'ADOS_WEB_UI_URL' | 'ADOS_ADMISSION_BLOCK_SECONDS'>>;
   logger: Logger;
   metrics: AdosMetrics;
 }
@@ -107,6 +109,18 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(errorsPlugin);
+
+  // Runs started here are admitted against blocks leased from their tenants; handed back on close.
+  const blockSeconds = config.ADOS_ADMISSION_BLOCK_SECONDS ?? 30;
+  if (blockSeconds > 0) {
+    const handBack = admitFromBlocks(client, {
+      starter: `api.${hostname()
+        .replace(/[^A-Za-z0-9._:-]/g, '-')
+        .slice(0, 40)}.${process.pid}`,
+      ttlSeconds: blockSeconds,
+    });
+    app.addHook('onClose', handBack);
+  }
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown';

@@ -20,6 +20,8 @@ import type { ApiToken } from '../policy/api-tokens';
 import type { AlertSettlement } from '../policy/budget-alerts';
 import type { TenantConfigPatch } from '../policy/tenant-config';
 import type { TenantStatus } from '../policy/tenant-status';
+import type { BlockLeaseRequest } from '../policy/admission-blocks';
+import type { BlockLeaseAnswer } from '../policy/tenant-ledger';
 
 /** Creates or changes the tenant's configuration. An update, so the caller learns at once whether it was accepted. */
 export const configureTenantUpdate = defineUpdate<TenantStatus, [TenantConfigPatch]>('configure');
@@ -59,7 +61,19 @@ export const requestLeaseSignal = defineSignal<[LeaseRequest]>('requestLease');
 /** A batch of node costs; each idempotent on its `{runId}/{nodeId}` key. */
 export const recordCostsSignal = defineSignal<[{ events: CostEvent[] }]>('recordCosts');
 /** A run ended (or gave up waiting): charge its last costs, free its slot and its unspent reservation. */
-export const releaseRunSignal = defineSignal<[{ runId: string; costs?: CostEvent[] }]>('releaseRun');
+export const releaseRunSignal =
+  defineSignal<[{ runId: string; costs?: CostEvent[]; block?: BlockRelease }]>('releaseRun');
+/** A run admitted from a starter's block names it in its release, with the lease its starter gave it. */
+export interface BlockRelease {
+  blockId: string;
+  leaseMicros: number;
+}
+/**
+ * A long-lived starter (the HTTP API) leases blocks of admissions and admits runs against them
+ * itself; in one update it reports the runs it started from its blocks, hands back the blocks it is
+ * done with, and asks for a new one (workflows/policy/admission-blocks.ts).
+ */
+export const leaseBlocksUpdate = defineUpdate<BlockLeaseAnswer, [BlockLeaseRequest]>('leaseBlocks');
 /** The entity's answer to `requestAdmission`, sent to the run. */
 export const admissionDecisionSignal = defineSignal<[AdmissionDecision]>('admissionDecision');
 /** The entity's answer to `requestLease`, sent to the run. */

@@ -43,6 +43,8 @@ export interface BlockLeaseAnswer {
   grant?: BlockGrant & {
     budgetStatus: BudgetStatus;
     dedicatedQueue: boolean;
+    /** How the starter sizes each run's lease, as the entity would: its estimate, or its p95. */
+    leaseAt: 'estimate' | 'p95';
     /** The tenant's pressure when the block was granted, for its runs' first CostAgent decisions. */
     pressure: TenantPressure;
     /** The learning profile its runs start with (each explores if its slot is in `explore`). */
@@ -455,6 +457,7 @@ export class TenantLedger {
         ...grant,
         budgetStatus: this.budgetStatus(),
         dedicatedQueue: this.config.dedicatedQueue,
+        leaseAt: this.config.leaseAt === 'p95' ? 'p95' : 'estimate',
         pressure: this.pressureFor(''),
         learning: this.learning.runLearning(false),
       },

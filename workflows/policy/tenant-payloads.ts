@@ -111,6 +111,8 @@ export type AdmissionDecision =
       budgetStatus: BudgetStatus;
       lease: LeaseGrant;
       learning?: RunLearning;
+      /** Admitted by its starter from a block the entity leased it: the run's release names it. */
+      block?: { blockId: string; leaseMicros: number };
     }
   | { kind: 'WAITING'; runId: string; position: number }
   | {

@@ -153,8 +153,10 @@ export class DeliveryRun {
       // The slot (or the place in the queue) goes back with the last costs: a run admitted by
       // ticket through its worker (no workflow task waits for it), a run that asked by signal by signal.
       const release = { runId: this.runId, costs: this.governor.takeUnreported() };
-      if (ticket) releases.release({ tenantId: this.spec.tenantId, ...release });
-      else
+      if (ticket) {
+        const block = ticket.kind === 'ADMITTED' ? ticket.block : undefined;
+        releases.release({ tenantId: this.spec.tenantId, ...release, ...(block ? { block } : {}) });
+      } else
         await CancellationScope.nonCancellable(() => this.tenant().signal(releaseRunSignal, release)).catch((err) =>
           log.error('slot release not delivered', { error: String(err) }),
         );
