@@ -4,6 +4,7 @@ import { releaseRunSignal, tenantStatusQuery } from '../workflows/messages/tenan
 import { progressQuery } from '../workflows/messages/delivery-run';
 import { costEventsOf } from '../workflows/policy/run-state';
 import { parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
+import type { BlockRun } from '../workflows/policy/admission-blocks';
 import { temporalClient, temporalTarget, type TemporalTarget } from '../infra/temporal-connection';
 import { environment, loadConfig } from '../infra/config';
 import { randomBytes } from 'node:crypto';
@@ -183,14 +184,15 @@ export function createControlActivities(
     },
     async blockRuns({ tenantId, blockId }) {
       const c = await getClient();
-      const runIds: string[] = [];
+      const runs: BlockRun[] = [];
       for await (const run of c.workflow.list({
         query: `WorkflowType = 'deliveryRun' AND TenantId = '${tenantId}' AND AdmissionBlock = '${blockId}'`,
       })) {
         const parsed = parseDeliveryRunWorkflowId(run.workflowId);
-        if (parsed) runIds.push(parsed.runId);
+        if (parsed)
+          runs.push({ runId: parsed.runId, workflowId: run.workflowId, running: run.status.name === 'RUNNING' });
       }
-      return runIds;
+      return runs;
     },
   };
 }

@@ -38,6 +38,8 @@ export interface DeploymentSettings {
   launched?: { problems: string[] } | { launch: RunLaunch };
 }
 
+import type { BlockRun } from './policy/admission-blocks';
+
 export interface ControlActivities {
   /**
    * The worker's settings; given a run started bare, also its launch, made as ADOS starters make
@@ -57,8 +59,8 @@ export interface ControlActivities {
   withdrawCostStats(input: { tenantId: string }): Promise<void>;
   /** The latest published priors, or undefined while there are none. */
   publishedPriors(): Promise<PublishedPriors | undefined>;
-  /** The runIds of the runs started from an admission block (its AdmissionBlock search attribute). */
-  blockRuns(input: { tenantId: string; blockId: string }): Promise<string[]>;
+  /** The runs started from an admission block (its AdmissionBlock search attribute), and whether each still runs. */
+  blockRuns(input: { tenantId: string; blockId: string }): Promise<BlockRun[]>;
 }
 
 /** What the budgetAlert workflow hands its delivery activity. */

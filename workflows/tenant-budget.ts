@@ -83,17 +83,10 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
 
   // Executions recorded before the period timer existed started a timer on every wait.
   const periodTimer = patched('ados-tenant-period-timer') ? new PeriodTimer() : undefined;
-  // Wakes the entity when a block its starter never handed back is due for reconciling (none before a block exists).
-  const blockTimer = new PeriodTimer();
   for (;;) {
     if (periodTimer) {
-      const now = new Date().toISOString();
-      periodTimer.watch(ledger.currentPeriodEnd(), now);
-      blockTimer.watch(ledger.blocks().nextDue(), now);
-      await condition(
-        () => entity.hasWork() || periodTimer.due || blockTimer.due || workflowInfo().continueAsNewSuggested,
-      );
-      if (blockTimer.due) entity.reconcileDueBlocks();
+      periodTimer.watch(ledger.currentPeriodEnd(), new Date().toISOString());
+      await condition(() => entity.hasWork() || periodTimer.due || workflowInfo().continueAsNewSuggested);
     } else {
       const periodEnd = ledger.currentPeriodEnd();
       await condition(

@@ -62,7 +62,7 @@ export class TenantEntity {
   private pushedStatus: string;
   private published: { budgetStatus?: string; details?: string } = {};
   private metaBusy = false;
-  private reconciling = false;
+  private blockWatch: Promise<void> | undefined;
   /** Projected exhaustion counts what the runs in flight are predicted to spend still (tenant-budget.ts sets it). */
   alertsCountCommitted = false;
 
@@ -124,32 +124,37 @@ export class TenantEntity {
   }
 
   /**
-   * Blocks whose starters never handed them back, past their expiry: visibility says which runs
-   * were started from each, and the block keeps a slot for each of those still running.
+   * While blocks are leased, waits for the first to fall due (its expiry and a grace, without being
+   * handed back) and reconciles the due ones: visibility says which runs were started from each.
+   * Started when a block exists (never in executions without blocks), again after a continue-as-new.
    */
-  reconcileDueBlocks(): void {
-    if (this.reconciling) return;
-    const due = this.ledger.blocks().due(this.now());
-    if (due.length === 0) return;
-    this.reconciling = true;
+  private watchBlocks(): void {
+    if (this.blockWatch || this.ledger.blocks().nextDue() === undefined) return;
     const tenantId = this.ledger.config.tenantId;
-    (async () => {
-      for (const block of due) {
-        const runIds = await meta.blockRuns({ tenantId, blockId: block.blockId });
-        this.ledger.reconcileBlock(block.blockId, runIds);
-        log.info('expired admission block reconciled', {
-          tenantId,
-          blockId: block.blockId,
-          starter: block.starter,
-          runsStillHolding: this.ledger.blocks().find(block.blockId)?.slots ?? 0,
-        });
+    this.blockWatch = (async () => {
+      for (let due = this.ledger.blocks().nextDue(); due !== undefined; due = this.ledger.blocks().nextDue()) {
+        await sleep(Math.max(1, Date.parse(due) - Date.parse(this.now())));
+        for (const block of this.ledger.blocks().due(this.now())) {
+          const runs = await meta.blockRuns({ tenantId, blockId: block.blockId }).catch(async (err: unknown) => {
+            log.warn('admission block not reconciled yet; tried again in 30 s', { tenantId, error: String(err) });
+            await sleep(30_000);
+            return undefined;
+          });
+          if (!runs) continue;
+          this.ledger.reconcileBlock(block.blockId, runs, this.now());
+          log.info('expired admission block reconciled', {
+            tenantId,
+            blockId: block.blockId,
+            starter: block.starter,
+            runsStillHolding: this.ledger.blocks().find(block.blockId)?.slots ?? 0,
+          });
+          this.touch(this.ledger.admitWaiting(this.now()));
+        }
       }
-    })()
-      .catch((err: unknown) => log.warn('admission block reconciliation failed; tried again', { error: String(err) }))
-      .finally(() => {
-        this.reconciling = false;
-        this.touch(this.ledger.admitWaiting(this.now()));
-      });
+    })().finally(() => {
+      this.blockWatch = undefined;
+      this.changed = true;
+    });
   }
 
   requestExploration(request: msg.ExplorationRequest): void {
@@ -224,6 +229,7 @@ export class TenantEntity {
   flush(): void {
     for (const reply of this.outbox.splice(0)) this.send(reply);
     this.exchangeWithMetaLearning();
+    this.watchBlocks();
     this.publish();
   }
 

@@ -96,6 +96,18 @@ export const tenantStatusBody = z
       .array(z.object({ at: z.string(), spentUsd: z.number() }))
       .describe('cumulative spend this period over time, oldest first (at most 120 points)'),
     runsInFlight: z.array(runRef.extend({ admittedAt: isoTime('admitted') })),
+    admissionBlocks: z
+      .array(
+        z.object({
+          blockId: z.string(),
+          starter: z.string(),
+          slots: z.number().int(),
+          reservedUsd: z.number(),
+          expiresAt: z.string(),
+        }),
+      )
+      .describe('admission blocks leased to starters (docs/GOVERNANCE.md): slots and money each holds')
+      .optional(),
     runsWaiting: z.array(runRef.extend({ requestedAt: isoTime('asked for admission') })),
     chargedEvents: z.number().int().describe('cost events charged this period'),
     reservedUsd: usdField('authorised to runs in flight and not yet spent'),

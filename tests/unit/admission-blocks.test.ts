@@ -26,6 +26,7 @@ const use = (blockId: string, runId: string, leaseMicros: number): BlockUse => (
   leaseMicros,
   estimatedMicros: leaseMicros,
 });
+const started = (runId: string, running = true) => ({ runId, workflowId: `delivery-run:acme:${runId}`, running });
 const request = (runId: string) => ({ runId, workflowId: `delivery-run:acme:${runId}`, priority: 3 });
 
 describe('admission blocks', () => {
@@ -111,7 +112,7 @@ describe('admission blocks', () => {
     assert.equal(l.availableMicros(), 960_000);
   });
 
-  test('a block its starter never hands back keeps, after reconciling with visibility, only the runs still in flight, with its money, until they end', () => {
+  test('a block its starter never hands back keeps, after reconciling with visibility, only the runs still running, with its money, until they end', () => {
     const l = ledger();
     l.leaseBlocks({ starter: 'api-1', used: [], handBack: [], want: want('b1', 5, 500_000, 30) }, now);
     // The starter started r1, r2 and r3, reported nothing, and died; r1 ended already.
@@ -123,7 +124,13 @@ describe('admission blocks', () => {
       blocks.due(later(30_000 + BLOCK_RECONCILE_AFTER_MS)).map((b) => b.blockId),
       ['b1'],
     );
-    l.reconcileBlock('b1', ['r1', 'r2', 'r3']);
+    // r4 ended too, but its release was lost: it is held as a run in flight for the export sweep to release.
+    l.reconcileBlock('b1', [started('r1', false), started('r2'), started('r3'), started('r4', false)], later(41_000));
+    assert.deepEqual(
+      l.state.inFlight.map((r) => [r.runId, r.grantedMicros]),
+      [['r4', 0]],
+    );
+    l.releaseRun('r4', [], later(42_000));
     assert.equal(l.activeSlots(), 2);
     assert.equal(l.reservedMicros(), 400_000);
     assert.equal(l.blocks().nextDue(), undefined);
@@ -204,7 +211,12 @@ describe('admission blocks', () => {
           assert.ok(l.activeSlots() >= running.size, `${running.size} runs running, ${l.activeSlots()} slots held`);
         }
         if (block) l.leaseBlocks({ starter: 's', used: unreported, handBack: [block.blockId] }, now);
-        for (const d of dead) l.reconcileBlock(d.blockId, d.runIds);
+        for (const d of dead)
+          l.reconcileBlock(
+            d.blockId,
+            d.runIds.map((id) => started(id, running.has(id))),
+            now,
+          );
         assert.ok(l.activeSlots() >= running.size);
         for (const [runId, u] of running)
           l.releaseRun(runId, [], now, u ? { blockId: u.blockId, leaseMicros: u.leaseMicros } : undefined);

@@ -47,6 +47,14 @@ export interface BlockUse {
   estimatedMicros: number;
 }
 
+/** A run visibility lists as started from a block. */
+export interface BlockRun {
+  runId: string;
+  workflowId: string;
+  /** Still running; a closed one whose release never came is handed to the export sweep's release. */
+  running: boolean;
+}
+
 /** What a starter asks of its tenant's entity, in one update: report, hand back, and ask anew. */
 export interface BlockLeaseRequest {
   starter: string;
@@ -192,18 +200,23 @@ export class AdmissionBlocks {
   }
 
   /**
-   * What visibility says was started from an expired block: the runs not yet reported or released
-   * keep one slot each and, together, the block's money, until they are released.
+   * What visibility says was started from an expired block: the runs still running and not yet
+   * reported or released keep one slot each and, together, the block's money, until they are
+   * released. Returns the closed ones whose release never came: the caller holds them as runs in
+   * flight, which the export sweep releases with the costs of their results.
    */
-  reconcile(blockId: string, startedRunIds: readonly string[]): void {
+  reconcile(blockId: string, started: readonly BlockRun[]): BlockRun[] {
     const block = this.find(blockId);
-    if (!block || block.reconciled) return;
+    if (!block || block.reconciled) return [];
     const accounted = new Set([...block.releasedEarly, ...block.reported]);
-    block.slots = Math.min(block.slots, new Set(startedRunIds.filter((id) => !accounted.has(id))).size);
+    const open = new Map(started.filter((r) => !accounted.has(r.runId)).map((r) => [r.runId, r]));
+    const closed = [...open.values()].filter((r) => !r.running);
+    block.slots = Math.min(block.slots, open.size - closed.length);
     block.reconciled = true;
     block.releasedEarly = [];
     block.reported = [];
     this.forgetIfEmpty(block);
+    return closed;
   }
 
   /** A reconciled block no run holds any more is forgotten, and its money with it. */

@@ -35,7 +35,13 @@ import type {
 } from './tenant-payloads';
 
 import { OTHER_KEY, addCharge, addSpendPoint, emptyBreakdown, type SpendBreakdown } from './spend-breakdown';
-import { AdmissionBlocks, type AdmissionBlockState, type BlockGrant, type BlockLeaseRequest } from './admission-blocks';
+import {
+  AdmissionBlocks,
+  type AdmissionBlockState,
+  type BlockGrant,
+  type BlockLeaseRequest,
+  type BlockRun,
+} from './admission-blocks';
 import type { RunLearning } from './learning';
 
 /** The entity's answer to a starter's block lease request: a new block, or why none. */
@@ -464,9 +470,24 @@ export class TenantLedger {
     };
   }
 
-  /** Visibility's list of the runs started from an expired block its starter never handed back. */
-  reconcileBlock(blockId: string, startedRunIds: readonly string[]): void {
-    this.blocks().reconcile(blockId, startedRunIds);
+  /**
+   * Visibility's list of the runs started from an expired block its starter never handed back. A
+   * closed run whose release never came is held as a run in flight (no lease) until the export
+   * sweep releases it with the costs of its result.
+   */
+  reconcileBlock(blockId: string, started: readonly BlockRun[], now: string): void {
+    for (const run of this.blocks().reconcile(blockId, started)) {
+      if (this.state.inFlight.some((r) => r.runId === run.runId)) continue;
+      this.state.inFlight.push({
+        runId: run.runId,
+        workflowId: run.workflowId,
+        priority: 3,
+        admittedAt: now,
+        grantedMicros: 0,
+        reportedMicros: 0,
+        estRemainingMicros: 0,
+      });
+    }
   }
 
   /**

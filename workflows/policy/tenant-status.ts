@@ -32,6 +32,11 @@ export interface TenantStatus {
   /** Cumulative spend this period over time, oldest first (at most 120 points, coarser as the period fills). */
   spendSeries: Array<{ at: string; spentUsd: number }>;
   runsInFlight: InFlightRun[];
+  /**
+   * Admission blocks leased to starters: the slots and money each holds (runs started from it and
+   * not yet reported count in it), and until when.
+   */
+  admissionBlocks: Array<{ blockId: string; starter: string; slots: number; reservedUsd: number; expiresAt: string }>;
   /** The newest budget alerts and their delivery (all of them in the tenant's alerts.jsonl). */
   alerts: AlertRecord[];
   /**
@@ -104,6 +109,16 @@ export function tenantStatusOf(ledger: TenantLedger): TenantStatus {
     spendByCategory: ledger.spendByCategory(),
     ...spendViews(ledger),
     runsInFlight: ledger.state.inFlight.map((r) => ({ ...r })),
+    admissionBlocks: ledger
+      .blocks()
+      .list()
+      .map((b) => ({
+        blockId: b.blockId,
+        starter: b.starter,
+        slots: b.slots,
+        reservedUsd: usd(b.micros),
+        expiresAt: b.expiresAt,
+      })),
     alerts: ledger.state.alerts?.log.map((a) => ({ ...a })) ?? [],
     runsWaiting: [...ledger.state.waiting],
     chargedEvents: ledger.state.chargedEvents,
