@@ -3,6 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { admitRunsUpdate, leaseBlocksUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/messages/tenant-budget';
 import type { BlockLeaseAnswer } from '../workflows/policy/tenant-ledger';
 import type { BlockUse } from '../workflows/policy/admission-blocks';
+import { AdmissionBlockKey } from '../workflows/search-attributes';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import type { AdmissionRequest, AdmissionTicket } from '../workflows/policy/tenant-payloads';
 
@@ -273,14 +274,43 @@ class TenantBlocks {
 }
 
 const byClient = new WeakMap<Client, Map<string, TenantAdmissions>>();
-const blockModes = new WeakMap<Client, { options: AdmissionBlockOptions; tenants: Map<string, TenantBlocks> }>();
+const blockModes = new WeakMap<
+  Client,
+  { options: AdmissionBlockOptions; tenants: Map<string, TenantBlocks>; supported: Promise<boolean> }
+>();
+
+/**
+ * Blocks need the AdmissionBlock search attribute (a run records its block there, for the entity
+ * to find the runs of a starter that died). A namespace made before it existed has not got it
+ * (`ados cluster up` and `ados dev` register it; docs/DEPLOYMENT.md says how elsewhere): starts
+ * there are admitted by the entity, as before, and the starter says so once.
+ */
+async function blocksSupported(client: Client, onMissing: (reason: string) => void): Promise<boolean> {
+  try {
+    const { customAttributes } = await client.connection.operatorService.listSearchAttributes({
+      namespace: client.options.namespace,
+    });
+    if (customAttributes && AdmissionBlockKey.name in customAttributes) return true;
+    onMissing(`namespace ${client.options.namespace} has no AdmissionBlock search attribute`);
+  } catch (err) {
+    onMissing(`could not list the namespace's search attributes: ${String(err)}`);
+  }
+  return false;
+}
 
 /**
  * From now on this client's starts admit from blocks (a long-lived starter: the HTTP API). Returns
  * what hands the blocks back when the process stops.
  */
-export function admitFromBlocks(client: Client, options: AdmissionBlockOptions): () => Promise<void> {
-  const mode = { options, tenants: new Map<string, TenantBlocks>() };
+export function admitFromBlocks(
+  client: Client,
+  options: AdmissionBlockOptions & { onUnsupported?: (reason: string) => void },
+): () => Promise<void> {
+  const mode = {
+    options,
+    tenants: new Map<string, TenantBlocks>(),
+    supported: blocksSupported(client, options.onUnsupported ?? (() => undefined)),
+  };
   blockModes.set(client, mode);
   return async () => {
     blockModes.delete(client);
@@ -301,7 +331,10 @@ export function admitBeforeStart(
   const byEntity = admissions;
   const mode = blockModes.get(client);
   if (!mode) return byEntity.admit(request);
-  let blocks = mode.tenants.get(tenantId);
-  if (!blocks) mode.tenants.set(tenantId, (blocks = new TenantBlocks(client, tenantId, mode.options)));
-  return blocks.admit(request, () => byEntity.admit(request));
+  return mode.supported.then((supported) => {
+    if (!supported) return byEntity.admit(request);
+    let blocks = mode.tenants.get(tenantId);
+    if (!blocks) mode.tenants.set(tenantId, (blocks = new TenantBlocks(client, tenantId, mode.options)));
+    return blocks.admit(request, () => byEntity.admit(request));
+  });
 }

@@ -118,6 +118,8 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
         .replace(/[^A-Za-z0-9._:-]/g, '-')
         .slice(0, 40)}.${process.pid}`,
       ttlSeconds: blockSeconds,
+      onUnsupported: (reason) =>
+        app.log.warn(`admission blocks off (${reason}): each run is admitted by its tenant's entity`),
     });
     app.addHook('onClose', handBack);
   }

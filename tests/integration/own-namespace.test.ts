@@ -36,7 +36,7 @@ describe('a tenant with keys of its own, in a namespace of its own', () => {
     const commands = docCommands(
       docText('docs/DEPLOYMENT.md', '### Tenants that need their own keys: a namespace of their own'),
     );
-    assert.equal(commands.length, 6, 'the namespace and its five search attributes');
+    assert.equal(commands.length, 7, 'the namespace and its six search attributes');
     for (const args of commands) await run(findTemporalCli(), [...args, '--address', env.address]);
 
     // Everything of the dedicated deployment runs with its namespace and its ring.
