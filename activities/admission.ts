@@ -126,6 +126,8 @@ class TenantBlocks {
   private seq = 0;
   private noBlockUntil = 0;
   private lastLeaseMicros = 0;
+  /** Starts waiting for the next block. */
+  private demand = 0;
 
   constructor(
     private readonly client: Client,
@@ -134,16 +136,17 @@ class TenantBlocks {
   ) {}
 
   async admit(request: AdmissionRequest, fallback: () => Promise<AdmissionTicket | undefined>) {
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       const ticket = this.take(request);
       if (ticket) {
         if (this.low()) void this.exchange(true);
         return ticket;
       }
-      if (Date.now() < this.noBlockUntil) break;
-      await this.exchange(true);
+      if (attempt === 2 || Date.now() < this.noBlockUntil) return fallback();
+      // Starts waiting for a block size the next one.
+      this.demand++;
+      await this.exchange(true).finally(() => this.demand--);
     }
-    return fallback();
   }
 
   /** Reports what was started and hands every block back (the process is stopping). */
@@ -203,11 +206,15 @@ class TenantBlocks {
    */
   private exchange(lease: boolean): Promise<void> {
     this.exchanging ??= (async () => {
+      // Starts that arrive together (a burst) all count towards the size of the block asked for.
+      await new Promise((resolve) => setImmediate(resolve));
       const used = this.unreported.splice(0);
       const handBack = this.retired.splice(0);
       const old = this.held;
       if (lease && old && old.slotsLeft === 0 && Date.now() - old.leasedAt < (this.options.ttlSeconds * 1000) / 2)
         this.slots = Math.min(BLOCK_SLOTS.max, this.slots * 2);
+      // A burst waiting for this block gets room for itself and as many again.
+      this.slots = Math.min(BLOCK_SLOTS.max, Math.max(this.slots, this.demand * 2));
       const want = lease
         ? {
             blockId: `${this.options.starter}.${Date.now().toString(36)}.${this.seq++}`,
