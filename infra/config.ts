@@ -84,9 +84,9 @@ export const configSchema = z
     /**
      * How long an admission block the API leases from a tenant lasts, in seconds; the API admits
      * runs against its blocks with no round trip to the tenant (docs/GOVERNANCE.md). 0: every run is
-     * admitted by its tenant's entity. @default 30
+     * admitted by its tenant's entity. @default 0 (off while the blocks are measured against the goals)
      */
-    ADOS_ADMISSION_BLOCK_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+    ADOS_ADMISSION_BLOCK_SECONDS: z.coerce.number().int().min(0).max(300).default(0),
     /** Requests per minute per token (or per address without one). @default 600 */
     ADOS_API_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
     /** Largest request body in bytes. @default 1048576 */

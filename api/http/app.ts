@@ -111,7 +111,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
   await app.register(errorsPlugin);
 
   // Runs started here are admitted against blocks leased from their tenants; handed back on close.
-  const blockSeconds = config.ADOS_ADMISSION_BLOCK_SECONDS ?? 30;
+  const blockSeconds = config.ADOS_ADMISSION_BLOCK_SECONDS ?? 0;
   if (blockSeconds > 0) {
     const handBack = admitFromBlocks(client, {
       starter: `api.${hostname()

@@ -7,7 +7,7 @@ import { createMetrics } from '../../infra/metrics';
 export function testApi(
   client: Client,
   adminToken: string,
-  { rateLimit = 1_000_000, tokenCacheSeconds = 0, allowPrivateAlerts = false } = {},
+  { rateLimit = 1_000_000, tokenCacheSeconds = 0, allowPrivateAlerts = false, admissionBlockSeconds = 0 } = {},
 ) {
   return buildApi({
     client,
@@ -18,6 +18,7 @@ export function testApi(
       ADOS_API_TOKEN_CACHE_SECONDS: tokenCacheSeconds,
       ADOS_ARTIFACTS_DIR: process.env.ADOS_ARTIFACTS_DIR!,
       ADOS_ALERT_ALLOW_PRIVATE: allowPrivateAlerts,
+      ADOS_ADMISSION_BLOCK_SECONDS: admissionBlockSeconds,
     },
     logger: pino({ level: 'silent' }),
     metrics: createMetrics(),

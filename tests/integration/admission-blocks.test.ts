@@ -40,7 +40,7 @@ async function entityUpdates(tenantId: string): Promise<Record<string, number>> 
 describe('admission blocks', () => {
   test('the API admits a burst from blocks its tenant leased it: every run starts with its block named, spend is exact, and the blocks go back when the API stops', async () => {
     await configureTenant(env.client, 'blocks', { budgetUsd: 5, maxConcurrentRuns: 60, backpressureThreshold: 1 });
-    const app = await testApi(env.client, ADMIN);
+    const app = await testApi(env.client, ADMIN, { admissionBlockSeconds: 30 });
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     let closed = false;
     try {
