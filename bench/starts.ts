@@ -6,6 +6,8 @@
  * over ten tenants (5 each, a token each). Reported per workload: starts accepted per second, the
  * POST latency's deciles, p99 and maximum, runs completed per second, and whether each tenant's
  * spend equals the sum of its runs' costs. Their ratio is one tenant's throughput ÷ ten tenants'.
+ * Both workloads run twice, on an API process of their own each time: with every start admitted by
+ * its tenant's entity (ADOS_ADMISSION_BLOCK_SECONDS=0), then from admission blocks (30 s).
  *
  * Usage: node --import tsx bench/starts.ts [--quick] (writes bench/results/starts.json)
  */
@@ -189,34 +191,46 @@ async function workload(
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const starts = quick ? 100 : 400;
-  const rows = await withBenchEnv({}, async (client, server) => {
-    const port = await freePort();
-    const api = spawn(process.execPath, [ADOS, 'api', '--port', String(port)], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: server.address,
-        ADOS_ADMIN_TOKEN: 'admin-token-for-the-starts-bench',
-        ADOS_API_RATE_LIMIT: '1000000',
-        ADOS_LOG_LEVEL: 'error',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitForApi(url);
-      return [
-        await workload(client, url, 'ten-tenants', 10, starts),
-        await workload(client, url, 'one-tenant', 1, starts),
-      ];
-    } finally {
-      api.kill('SIGTERM');
+  const measured = await withBenchEnv({}, async (client, server) => {
+    const bySetting: Array<{ admissionBlockSeconds: number; rows: StartsRow[] }> = [];
+    // Each start admitted by its tenant's entity, then by the API from admission blocks.
+    for (const admissionBlockSeconds of [0, 30]) {
+      const port = await freePort();
+      const api = spawn(process.execPath, [ADOS, 'api', '--port', String(port)], {
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: server.address,
+          ADOS_ADMIN_TOKEN: 'admin-token-for-the-starts-bench',
+          ADOS_API_RATE_LIMIT: '1000000',
+          ADOS_ADMISSION_BLOCK_SECONDS: String(admissionBlockSeconds),
+          ADOS_LOG_LEVEL: 'error',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      const url = `http://127.0.0.1:${port}`;
+      try {
+        await waitForApi(url);
+        const tag = admissionBlockSeconds > 0 ? 'blocks' : 'entity';
+        bySetting.push({
+          admissionBlockSeconds,
+          rows: [
+            await workload(client, url, `ten-tenants-${tag}`, 10, starts),
+            await workload(client, url, `one-tenant-${tag}`, 1, starts),
+          ],
+        });
+      } finally {
+        api.kill('SIGTERM');
+      }
     }
+    return bySetting;
   });
-  const [ten, one] = rows;
   writeReport(`starts${quick ? '-quick' : ''}`, {
     quick,
-    rows,
-    oneTenantOverTen: Math.round((one!.completedPerSecond / ten!.completedPerSecond) * 100) / 100,
+    settings: measured.map(({ admissionBlockSeconds, rows }) => ({
+      admissionBlockSeconds,
+      rows,
+      oneTenantOverTen: Math.round((rows[1]!.completedPerSecond / rows[0]!.completedPerSecond) * 100) / 100,
+    })),
     at: new Date().toISOString(),
   });
 }

@@ -26,6 +26,7 @@ const RELEASES = [
   'before-worker-launch',
   'before-token-model',
   'before-predicted-alerts',
+  'before-admission-blocks',
 ];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */
@@ -58,6 +59,7 @@ describe('replay of recorded histories', () => {
       'started-bare-waited',
       'foreign-tenant',
       'negotiated-rate',
+      'admitted-from-block',
     ]) {
       assert.ok(names.includes(`deliveryRun-${variant}.json`), `deliveryRun-${variant}`);
     }
@@ -71,6 +73,7 @@ describe('replay of recorded histories', () => {
     assert.ok(names.includes('shadowExploration-compared.json'));
     assert.ok(names.includes('metaLearning-published.json'));
     assert.ok(names.includes('tenantBudget-alerts.json'));
+    assert.ok(names.includes('tenantBudget-admission-blocks.json'));
     assert.ok(names.includes('budgetAlert-sent.json'));
     assert.ok(names.includes('budgetAlert-refused.json'));
   });
