@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { admitRunsUpdate, leaseBlocksUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/messages/tenant-budget';
-import type { BlockLeaseAnswer } from '../workflows/policy/tenant-ledger';
-import type { BlockUse } from '../workflows/policy/admission-blocks';
+import { firstLeaseMicros, type BlockLeaseAnswer } from '../workflows/policy/tenant-ledger';
+import type { BlockLeaseRequest, BlockUse } from '../workflows/policy/admission-blocks';
 import { AdmissionBlockKey } from '../workflows/search-attributes';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import type { AdmissionRequest, AdmissionTicket } from '../workflows/policy/tenant-payloads';
@@ -160,8 +160,7 @@ class TenantBlocks {
 
   private take(request: AdmissionRequest): AdmissionTicket | undefined {
     const held = this.held;
-    const estimate = request.estimatedMicros ?? 0;
-    const leaseMicros = held?.grant.leaseAt === 'p95' ? Math.max(estimate, request.p95Micros ?? 0) : estimate;
+    const leaseMicros = firstLeaseMicros(held?.grant.leaseAt, request);
     this.lastLeaseMicros = Math.max(leaseMicros, Math.round(this.lastLeaseMicros * 0.9));
     if (!held || held.slotsLeft === 0 || Date.now() >= held.usableUntil || leaseMicros > held.microsLeft)
       return undefined;
@@ -175,7 +174,7 @@ class TenantBlocks {
       workflowId: request.workflowId,
       priority: request.priority,
       leaseMicros,
-      estimatedMicros: estimate,
+      estimatedMicros: request.estimatedMicros ?? 0,
     });
     return {
       kind: 'ADMITTED',
@@ -261,11 +260,7 @@ class TenantBlocks {
     this.flushTimer.unref();
   }
 
-  private async send(
-    used: BlockUse[],
-    handBack: string[],
-    want: { blockId: string; slots: number; micros: number; ttlSeconds: number } | undefined,
-  ): Promise<BlockLeaseAnswer> {
+  private async send(used: BlockUse[], handBack: string[], want: BlockLeaseRequest['want']): Promise<BlockLeaseAnswer> {
     const entity = this.client.workflow.getHandle(tenantBudgetWorkflowId(this.tenantId));
     try {
       return await this.client.withDeadline(Date.now() + ADMISSION_TIMEOUT_MS, () =>

@@ -188,14 +188,12 @@ export class AdmissionBlocks {
   /** Blocks past their expiry by `BLOCK_RECONCILE_AFTER_MS` whose starter never handed them back. */
   due(now: string): AdmissionBlockState[] {
     const t = Date.parse(now);
-    return this.blocks.filter((b) => !b.reconciled && Date.parse(b.expiresAt) + BLOCK_RECONCILE_AFTER_MS <= t);
+    return this.blocks.filter((b) => !b.reconciled && dueAt(b) <= t);
   }
 
   /** The earliest time a block falls due, for the entity's timer. */
   nextDue(): string | undefined {
-    const times = this.blocks
-      .filter((b) => !b.reconciled)
-      .map((b) => Date.parse(b.expiresAt) + BLOCK_RECONCILE_AFTER_MS);
+    const times = this.blocks.filter((b) => !b.reconciled).map(dueAt);
     return times.length > 0 ? new Date(Math.min(...times)).toISOString() : undefined;
   }
 
@@ -223,6 +221,11 @@ export class AdmissionBlocks {
   private forgetIfEmpty(block: AdmissionBlockState): void {
     if (block.reconciled && block.slots === 0) this.blocks.splice(this.blocks.indexOf(block), 1);
   }
+}
+
+/** When a block not handed back is reconciled: its expiry and a grace for its last starts to be visible. */
+function dueAt(block: AdmissionBlockState): number {
+  return Date.parse(block.expiresAt) + BLOCK_RECONCILE_AFTER_MS;
 }
 
 function grantOf(block: AdmissionBlockState): BlockGrant {

@@ -44,6 +44,19 @@ import {
 } from './admission-blocks';
 import type { RunLearning } from './learning';
 
+/**
+ * The money a newly admitted run's first lease asks for, whoever admits it (the entity, or a starter
+ * from a block): its estimate, or for a tenant that leases at p95 its quoted 95th percentile where
+ * the run gave one.
+ */
+export function firstLeaseMicros(
+  leaseAt: string | undefined,
+  request: Pick<AdmissionRequest, 'estimatedMicros' | 'p95Micros'>,
+): number {
+  const estimate = request.estimatedMicros ?? 0;
+  return leaseAt === 'p95' ? Math.max(estimate, request.p95Micros ?? 0) : estimate;
+}
+
 /** The entity's answer to a starter's block lease request: a new block, or why none. */
 export interface BlockLeaseAnswer {
   grant?: BlockGrant & {
@@ -379,12 +392,7 @@ export class TenantLedger {
       estRemainingMicros: request.estimatedMicros ?? 0,
     };
     this.state.inFlight.push(run);
-    // A tenant that leases at p95 reserves the run's quoted 95th percentile, where the run gave one.
-    const leaseMicros =
-      this.config.leaseAt === 'p95'
-        ? Math.max(request.estimatedMicros ?? 0, request.p95Micros ?? 0)
-        : (request.estimatedMicros ?? 0);
-    return this.admitted(run, leaseMicros, true);
+    return this.admitted(run, firstLeaseMicros(this.config.leaseAt, request), true);
   }
 
   /** The admission answer; a new admission (not a repeat) also takes its turn at exploring. */
