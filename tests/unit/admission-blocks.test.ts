@@ -223,6 +223,20 @@ describe('admission blocks', () => {
         assert.equal(l.activeSlots(), 0);
         assert.equal(l.reservedMicros(), 0);
       }),
+      {
+        // Found by CI: a run released before its report, then reported, then its starter died.
+        examples: [
+          [
+            [
+              { kind: 'grant', slots: 2 },
+              { kind: 'start' },
+              { kind: 'end', pick: 0 },
+              { kind: 'report' },
+              { kind: 'die' },
+            ],
+          ],
+        ],
+      },
     );
   });
 });

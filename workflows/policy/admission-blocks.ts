@@ -33,7 +33,7 @@ export interface AdmissionBlockState {
   reconciled?: boolean;
   /** Runs of this block released before their starter reported them: a later report skips them. */
   releasedEarly: string[];
-  /** Runs of this block its starter reported (they hold slots of their own now). */
+  /** Runs of this block its starter reported (holding slots of their own now, or released already). */
   reported: string[];
 }
 
@@ -145,7 +145,9 @@ export class AdmissionBlocks {
     if (!block || block.slots === 0) return false;
     const early = block.releasedEarly.indexOf(use.runId);
     if (early >= 0) {
+      // Reported at last: still accounted for, should the block be reconciled later.
       block.releasedEarly.splice(early, 1);
+      block.reported.push(use.runId);
       this.forgetIfEmpty(block);
       return false;
     }
