@@ -1,11 +1,11 @@
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { admitRunsUpdate, leaseBlocksUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/messages/tenant-budget';
 import { firstLeaseMicros, type BlockLeaseAnswer } from '../workflows/policy/tenant-ledger';
 import type { BlockLeaseRequest, BlockUse } from '../workflows/policy/admission-blocks';
 import { AdmissionBlockKey } from '../workflows/search-attributes';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import type { AdmissionRequest, AdmissionTicket } from '../workflows/policy/tenant-payloads';
+import type { AdmissionRequest, AdmissionTicket, TenantPressure } from '../workflows/policy/tenant-payloads';
 
 /**
  * How long a starter waits for its tenant's admission answer before starting the run without a
@@ -89,6 +89,8 @@ interface HeldBlock {
   /** Local time after which no run is admitted from it (a margin before its expiry). */
   usableUntil: number;
   leasedAt: number;
+  /** When a run was last admitted from it (or it was leased). */
+  lastUsedAt: number;
 }
 
 /** Stop admitting from a block this long before it expires, so its runs start well within it. */
@@ -99,6 +101,13 @@ const REFILL_AT = 0.25;
 const BLOCK_SLOTS = { first: 8, max: 256 } as const;
 /** After the entity grants no block, admit run by run for this long before asking again. */
 const NO_BLOCK_BACKOFF_MS = 1_000;
+/** Runs started and blocks retired are reported at the latest this long after. */
+const FLUSH_MS = 1_000;
+/**
+ * A block no run was admitted from for this long goes back to the entity: an idle starter holds no
+ * slots or money that other doors' runs could use. The next start leases a block again.
+ */
+const BLOCK_IDLE_MS = 2_000;
 
 export interface AdmissionBlockOptions {
   /** This process's name in the entities' block records (letters, digits, . _ : -). */
@@ -155,7 +164,8 @@ class TenantBlocks {
     await this.exchanging;
     if (this.held) this.retired.push(this.held.grant.blockId);
     this.held = undefined;
-    if (this.retired.length > 0 || this.unreported.length > 0) await this.exchange(false);
+    // Once more should the first message go unanswered; then the entity reconciles what is left.
+    for (let i = 0; i < 2 && (this.retired.length > 0 || this.unreported.length > 0); i++) await this.exchange(false);
   }
 
   private take(request: AdmissionRequest): AdmissionTicket | undefined {
@@ -167,6 +177,7 @@ class TenantBlocks {
     const slot = held.nextSlot++;
     held.slotsLeft--;
     held.microsLeft -= leaseMicros;
+    held.lastUsedAt = Date.now();
     const blockId = held.grant.blockId;
     this.unreported.push({
       blockId,
@@ -181,10 +192,20 @@ class TenantBlocks {
       runId: request.runId,
       dedicatedQueue: held.grant.dedicatedQueue,
       budgetStatus: held.grant.budgetStatus,
-      lease: { runId: request.runId, grantedMicros: leaseMicros, pressure: held.grant.pressure, seq: 0 },
+      lease: { runId: request.runId, grantedMicros: leaseMicros, pressure: this.pressureFor(leaseMicros), seq: 0 },
       learning: { ...held.grant.learning, explore: held.grant.explore.includes(slot) },
       block: { blockId, leaseMicros },
     };
+  }
+
+  /**
+   * The block's snapshot of the tenant's pressure, as the entity would give this run: the money
+   * others have committed counts the whole block, this run's own lease among it, which the run's
+   * CostAgent counts as its own remainder.
+   */
+  private pressureFor(leaseMicros: number): TenantPressure {
+    const pressure = this.held!.grant.pressure;
+    return { ...pressure, othersCommittedMicros: Math.max(0, pressure.othersCommittedMicros - leaseMicros) };
   }
 
   /** Time to lease the next block: little left of this one, in slots, money or time. */
@@ -224,6 +245,7 @@ class TenantBlocks {
         : undefined;
       try {
         const answer = await this.send(used, handBack, want);
+        this.dropRevoked(answer.revoked);
         if (!lease) return;
         if (!answer.grant) {
           this.noBlockUntil = Date.now() + NO_BLOCK_BACKOFF_MS;
@@ -238,10 +260,17 @@ class TenantBlocks {
           microsLeft: answer.grant.micros,
           nextSlot: 0,
           leasedAt,
+          lastUsedAt: leasedAt,
           usableUntil: leasedAt + ttlMs - BLOCK_EXPIRY_MARGIN_MS,
         };
-      } catch {
-        // Unanswered: its runs stay counted in their blocks, which the entity reconciles when they expire.
+      } catch (err) {
+        // Unanswered, though the entity may have taken it: the next message says it all again
+        // (reports and hand-backs are idempotent), and hands back the block asked for, in case it
+        // was granted. A message the entity refused is not sent again.
+        if (!(err instanceof WorkflowUpdateFailedError)) {
+          this.unreported.unshift(...used);
+          this.retired.push(...handBack, ...(want ? [want.blockId] : []));
+        }
         if (lease) this.noBlockUntil = Date.now() + NO_BLOCK_BACKOFF_MS;
       } finally {
         this.scheduleFlush();
@@ -250,13 +279,34 @@ class TenantBlocks {
     return this.exchanging;
   }
 
-  /** Retired blocks and unreported runs go out within a second even when no block runs low. */
+  /**
+   * The entity no longer honours these blocks (the tenant's settings changed, or it is over
+   * budget): no run is admitted from them any more; they go back with the next message.
+   */
+  private dropRevoked(revoked: string[] | undefined): void {
+    if (!revoked || revoked.length === 0) return;
+    if (this.held && revoked.includes(this.held.grant.blockId)) {
+      this.retired.push(this.held.grant.blockId);
+      this.held = undefined;
+    }
+  }
+
+  /**
+   * Retired blocks and unreported runs go out within a second even when no block runs low, and a
+   * block left idle goes back.
+   */
   private scheduleFlush(): void {
-    if (this.flushTimer || (this.retired.length === 0 && this.unreported.length === 0)) return;
+    if (this.flushTimer || (!this.held && this.retired.length === 0 && this.unreported.length === 0)) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
+      const held = this.held;
+      if (held && !this.exchanging && Date.now() - held.lastUsedAt >= BLOCK_IDLE_MS) {
+        this.retired.push(held.grant.blockId);
+        this.held = undefined;
+      }
       if (this.retired.length > 0 || this.unreported.length > 0) void this.exchange(false);
-    }, 1_000);
+      else this.scheduleFlush();
+    }, FLUSH_MS);
     this.flushTimer.unref();
   }
 
@@ -315,7 +365,7 @@ export function admitFromBlocks(
   };
   blockModes.set(client, mode);
   return async () => {
-    blockModes.delete(client);
+    if (blockModes.get(client) === mode) blockModes.delete(client);
     await Promise.all([...mode.tenants.values()].map((t) => t.close()));
   };
 }

@@ -8,10 +8,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
+import { admitFromBlocks } from '../activities/admission';
+import { adosDataConverter } from '../infra/payload-codec';
 import { temporal } from '@temporalio/proto';
 import { configureTenant, connectClient, runOutcome, startRun } from '../api/client';
-import { environment } from '../infra/config';
+import { DEFAULT_ADMISSION_BLOCK_SECONDS, environment } from '../infra/config';
 import { benchServer, benchServerKind, nodeProcesses } from './target';
 import { bareDag } from '../workflows/bare-dag';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../workflows/policy/ids';
@@ -395,8 +397,8 @@ export async function governedBatch(
     const input = { tenantId, runId: `g${i}`, maxParallelism: 8, dag: { name, nodes } };
     // A plain start is what `temporal workflow start` sends: the input alone; the run's worker launches it.
     const handle =
-      door === 'ados'
-        ? await startRun(client, input)
+      door !== 'plain'
+        ? await startRun(door === 'blocks' ? blockStarter(client) : client, input)
         : await client.workflow.start(deliveryRun, {
             workflowId: deliveryRunWorkflowId(tenantId, input.runId),
             taskQueue: CONTROL_TASK_QUEUE,
@@ -408,8 +410,29 @@ export async function governedBatch(
   return describeBatch(client, await entityEventsSince(client, tenantId, mark), measured);
 }
 
-/** How a governed run is started: by an ADOS starter (with its launch), or by a plain Temporal client (the Temporal CLI). */
-export type StartDoor = 'ados' | 'plain';
+/**
+ * How a governed run is started: by an ADOS starter admitted by its tenant's entity, by a
+ * long-lived ADOS starter admitting from blocks (as the HTTP API does), or by a plain Temporal
+ * client (the Temporal CLI).
+ */
+export type StartDoor = 'ados' | 'blocks' | 'plain';
+
+const blockStarters = new WeakMap<Client, Client>();
+
+/** A second client on the same connection whose starts admit from blocks, as the HTTP API's do. */
+function blockStarter(client: Client): Client {
+  let starter = blockStarters.get(client);
+  if (!starter) {
+    starter = new Client({
+      connection: client.connection,
+      namespace: client.options.namespace,
+      dataConverter: adosDataConverter(),
+    });
+    admitFromBlocks(starter, { starter: `bench.${process.pid}`, ttlSeconds: DEFAULT_ADMISSION_BLOCK_SECONDS });
+    blockStarters.set(client, starter);
+  }
+  return starter;
+}
 
 /** The same DAG as a bare Temporal workflow: same activities, queue, timeouts, retries and parallelism. */
 export async function bareBatch(
@@ -465,9 +488,22 @@ export interface EngineReport {
   server?: string;
   nodeProcesses?: number;
   /** One chain5 batch per start path: an ADOS start, a plain Temporal start, and bare Temporal. */
-  doors?: { runs: number; ados: EngineBatch; plain: EngineBatch; bare: EngineBatch };
-  /** Below saturation: `concurrency` runs in flight at a time, of 250-ms nodes, back to back in staggered lanes. */
-  light: { concurrency: number; runs: number; governed: EngineBatch; bare: EngineBatch; p50LatencyDeltaMs: number };
+  doors?: { runs: number; ados: EngineBatch; plain: EngineBatch; bare: EngineBatch; blocks?: EngineBatch };
+  /**
+   * Below saturation: `concurrency` runs in flight at a time, of 250-ms nodes, back to back in
+   * staggered lanes; governed runs admitted by the entity, and (`blocks`) from a block.
+   */
+  light: {
+    concurrency: number;
+    runs: number;
+    governed: EngineBatch;
+    bare: EngineBatch;
+    p50LatencyDeltaMs: number;
+    blocks?: EngineBatch;
+    blocksP50LatencyDeltaMs?: number;
+  };
+  /** Four lanes each starting one-node runs (one 50-ms node) one after the other: entity, blocks, bare. */
+  lanes?: { concurrency: number; runs: number; governed: EngineBatch; blocks: EngineBatch; bare: EngineBatch };
   /** Where the worker's time goes under the governed and the bare load (bench:engine --profile). */
   profile?: { runs: number; governed: ProfileSummary; bare: ProfileSummary };
 }
@@ -527,6 +563,7 @@ export async function measureEngine(
     ados: await governedBatch(client, workers, chain5(), doorRuns, { name: 'chain5' }),
     plain: await governedBatch(client, workers, chain5(), doorRuns, { name: 'chain5', door: 'plain' }),
     bare: await bareBatch(client, workers, chain5(), doorRuns),
+    blocks: await governedBatch(client, workers, chain5(), doorRuns, { name: 'chain5', door: 'blocks' }),
   };
   process.stderr.write(
     `  start paths (chain5 × ${doorRuns}): events ${doors.ados.eventsPerRun.total} (ados) / ${doors.plain.eventsPerRun.total} (plain) / ${doors.bare.eventsPerRun.total} (bare)\n`,
@@ -540,8 +577,30 @@ export async function measureEngine(
     staggerMs,
   });
   const bare = await bareBatch(client, workers, chain5(250), lightRuns, { concurrency, staggerMs });
+  const blocks = await governedBatch(client, workers, chain5(250), lightRuns, {
+    concurrency,
+    name: 'chain5-250ms',
+    staggerMs,
+    door: 'blocks',
+  });
   process.stderr.write(
-    `  light load (${concurrency} in flight, 250-ms nodes): p50 ${governed.latencyMs.p50} / ${bare.latencyMs.p50} ms, start call p99 ${governed.startCallMs.p99} / ${bare.startCallMs.p99} ms\n`,
+    `  light load (${concurrency} in flight, 250-ms nodes): p50 ${governed.latencyMs.p50} (entity) / ${blocks.latencyMs.p50} (blocks) / ${bare.latencyMs.p50} (bare) ms, start call p99 ${governed.startCallMs.p99} / ${blocks.startCallMs.p99} / ${bare.startCallMs.p99} ms\n`,
+  );
+  const oneNode = [{ id: 'n0', kind: 'util.sleep', params: { ms: 50, costUsd: 0.0001 } }];
+  const laneRuns = lightRuns * 2;
+  const lanes = {
+    concurrency: 4,
+    runs: laneRuns,
+    governed: await governedBatch(client, workers, oneNode, laneRuns, { concurrency: 4, name: 'one-node' }),
+    blocks: await governedBatch(client, workers, oneNode, laneRuns, {
+      concurrency: 4,
+      name: 'one-node',
+      door: 'blocks',
+    }),
+    bare: await bareBatch(client, workers, oneNode, laneRuns, { concurrency: 4 }),
+  };
+  process.stderr.write(
+    `  four lanes of one-node runs: p50 ${lanes.governed.latencyMs.p50} / ${lanes.blocks.latencyMs.p50} / ${lanes.bare.latencyMs.p50} ms, start call p50/p99 ${lanes.governed.startCallMs.p50}/${lanes.governed.startCallMs.p99} (entity) ${lanes.blocks.startCallMs.p50}/${lanes.blocks.startCallMs.p99} (blocks) ${lanes.bare.startCallMs.p50}/${lanes.bare.startCallMs.p99} (bare) ms\n`,
   );
   return {
     rows,
@@ -555,7 +614,10 @@ export async function measureEngine(
       governed,
       bare,
       p50LatencyDeltaMs: governed.latencyMs.p50 - bare.latencyMs.p50,
+      blocks,
+      blocksP50LatencyDeltaMs: blocks.latencyMs.p50 - bare.latencyMs.p50,
     },
+    lanes,
   };
 }
 

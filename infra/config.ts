@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { BLOCK_TTL_SECONDS } from '../workflows/policy/admission-blocks';
+
+/** How long the API's admission blocks last unless ADOS_ADMISSION_BLOCK_SECONDS says otherwise. */
+export const DEFAULT_ADMISSION_BLOCK_SECONDS = 30;
 
 /**
  * Every ADOS setting read from the environment, in one zod schema (how to reach Temporal is
@@ -82,11 +86,20 @@ export const configSchema = z
     /** @default '127.0.0.1' */
     ADOS_API_HOST: z.string().min(1).default('127.0.0.1'),
     /**
-     * How long an admission block the API leases from a tenant lasts, in seconds; the API admits
-     * runs against its blocks with no round trip to the tenant (docs/GOVERNANCE.md). 0: every run is
-     * admitted by its tenant's entity. @default 0 (off while the blocks are measured against the goals)
+     * How long an admission block the API leases from a tenant lasts, in seconds (5 to 300); the API
+     * admits runs against its blocks with no round trip to the tenant (docs/GOVERNANCE.md). 0: every
+     * run is admitted by its tenant's entity. @default 30
      */
-    ADOS_ADMISSION_BLOCK_SECONDS: z.coerce.number().int().min(0).max(300).default(0),
+    ADOS_ADMISSION_BLOCK_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(BLOCK_TTL_SECONDS.max)
+      .refine(
+        (s) => s === 0 || s >= BLOCK_TTL_SECONDS.min,
+        `must be 0 (off) or ${BLOCK_TTL_SECONDS.min} to ${BLOCK_TTL_SECONDS.max} seconds: the entity grants no shorter block`,
+      )
+      .default(DEFAULT_ADMISSION_BLOCK_SECONDS),
     /** Requests per minute per token (or per address without one). @default 600 */
     ADOS_API_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
     /** Largest request body in bytes. @default 1048576 */

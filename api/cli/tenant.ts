@@ -69,6 +69,7 @@ function renderTenant(s: TenantStatus): string {
         ]
       : []),
     `  runs in flight: ${s.runsInFlight.length}/${s.config.maxConcurrentRuns}${s.runsInFlight.length ? ` (${s.runsInFlight.map((r) => r.runId).join(', ')})` : ''} · waiting: ${s.runsWaiting.length}${s.runsWaiting.length ? ` (${s.runsWaiting.map((r) => `${r.runId}@p${r.priority}`).join(', ')})` : ''}`,
+    ...renderBlocks(s),
     `  reserved for runs in flight: $${s.reservedUsd.toFixed(6)} · period ${s.periodStart}${s.periodEnd ? ` → ${s.periodEnd}` : ' (no end)'} · archived periods: ${s.archivedPeriods.length}`,
     ...s.archivedPeriods.slice(-3).map((p) => `    ${p.start} → ${p.end}: $${p.spentUsd.toFixed(6)}`),
     `  dedicated queue: ${s.config.dedicatedQueue ? 'yes' : 'no'}`,
@@ -84,6 +85,18 @@ function renderTenant(s: TenantStatus): string {
         ]
       : []),
   ].join('\n');
+}
+
+/** Slots and money leased to starters (the API) that admit runs themselves: they count against the limit and as reserved. */
+function renderBlocks(s: TenantStatus): string[] {
+  const blocks = s.admissionBlocks ?? [];
+  if (blocks.length === 0) return [];
+  return [
+    `  admission blocks: ${blocks.length} holding ${blocks.reduce((n, b) => n + b.slots, 0)} slots`,
+    ...blocks.map(
+      (b) => `    ${b.blockId} (${b.starter}): ${b.slots} slots, $${b.reservedUsd.toFixed(6)} · expires ${b.expiresAt}`,
+    ),
+  ];
 }
 
 function renderAlerts(s: TenantStatus): string[] {

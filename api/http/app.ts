@@ -11,7 +11,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import type { AdosConfig } from '../../infra/config';
+import { DEFAULT_ADMISSION_BLOCK_SECONDS, type AdosConfig } from '../../infra/config';
 import { metricsText, type AdosMetrics } from '../../infra/metrics';
 import { artifactRoutes } from './artifacts';
 import { authPlugin } from './auth';
@@ -111,7 +111,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
   await app.register(errorsPlugin);
 
   // Runs started here are admitted against blocks leased from their tenants; handed back on close.
-  const blockSeconds = config.ADOS_ADMISSION_BLOCK_SECONDS ?? 0;
+  const blockSeconds = config.ADOS_ADMISSION_BLOCK_SECONDS ?? DEFAULT_ADMISSION_BLOCK_SECONDS;
   if (blockSeconds > 0) {
     const handBack = admitFromBlocks(client, {
       starter: `api.${hostname()

@@ -2,12 +2,18 @@ import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import { buildApi } from '../../api/http/app';
 import { createMetrics } from '../../infra/metrics';
+import { DEFAULT_ADMISSION_BLOCK_SECONDS } from '../../infra/config';
 
 /** The HTTP API over a test's client, with the given admin token, silent logs and a generous rate limit. */
 export function testApi(
   client: Client,
   adminToken: string,
-  { rateLimit = 1_000_000, tokenCacheSeconds = 0, allowPrivateAlerts = false, admissionBlockSeconds = 0 } = {},
+  {
+    rateLimit = 1_000_000,
+    tokenCacheSeconds = 0,
+    allowPrivateAlerts = false,
+    admissionBlockSeconds = DEFAULT_ADMISSION_BLOCK_SECONDS,
+  } = {},
 ) {
   return buildApi({
     client,

@@ -8,7 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { findTemporalCli } from '../../infra/temporal-cli';
-import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
+import { configureTenant, connectClient, runOutcome, startRun, tenantStatus } from '../../api/client';
+import type { deliveryRun } from '../../workflows';
+import { testApi } from '../helpers/api';
 import { planLocalCodecServer } from '../../api/codec-server';
 import { logger } from '../../activities/logger';
 import type { DeliveryRunResult } from '../../workflows/policy/run-result';
@@ -20,6 +22,7 @@ import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/tempo
 
 const exec = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'ados-doors-'));
+const API_ADMIN = 'admin-token-for-the-doors-test';
 let env: TestEnv;
 let stopWorkers: () => Promise<void>;
 let stopCodec: () => Promise<void>;
@@ -112,13 +115,20 @@ async function validationProblems(workflowId: string): Promise<string[]> {
 }
 
 describe('one run, one contract, whatever starts it', () => {
-  test('the same AGGRESSIVE workload started with the Temporal CLI and with `ados run start` explores alike: the same runs explore, at the same cost, within the learning share', async () => {
-    // minSamples out of reach: no cheaper model is adopted, so every run of both tenants plans alike.
+  test('the same AGGRESSIVE workload started with the Temporal CLI, with `ados run start` and through the HTTP API (admitted from its blocks) explores alike: the same runs explore, at the same cost, within the learning share', async () => {
+    // minSamples out of reach: no cheaper model is adopted, so every run of every tenant plans alike.
     const learning = { intensity: 'AGGRESSIVE' as const, minSamples: 1000 };
-    await configureTenant(env.client, 'door-temporal', { budgetUsd: 1, maxConcurrentRuns: 10, learning });
-    await configureTenant(env.client, 'door-ados', { budgetUsd: 1, maxConcurrentRuns: 10, learning });
+    const tenants = ['door-temporal', 'door-ados', 'door-api'];
+    for (const tenantId of tenants)
+      await configureTenant(env.client, tenantId, { budgetUsd: 1, maxConcurrentRuns: 10, learning });
+    // The API on a client of its own, as `ados api` is: its starts admit from blocks (the default).
+    const apiClient = await connectClient(env.address);
+    const app = await testApi(apiClient, API_ADMIN);
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
     const viaTemporal: DeliveryRunResult[] = [];
     const viaAdos: DeliveryRunResult[] = [];
+    const viaApi: DeliveryRunResult[] = [];
+    const apiBlocks: Array<string | undefined> = [];
     for (let i = 0; i < 6; i++) {
       const started = (await temporal(
         ...runStartArgs('execute', deliveryRunWorkflowId('door-temporal', `r-${i}`), {
@@ -139,28 +149,62 @@ describe('one run, one contract, whatever starts it', () => {
           '--wait',
         )) as DeliveryRunResult,
       );
+      const { dag } = rag('door-api', i);
+      const res = await fetch(`${url}/v1/tenants/door-api/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ runId: `r-${i}`, dag }),
+      });
+      assert.equal(res.status, 202, await res.clone().text());
+      const handle = env.client.workflow.getHandle<typeof deliveryRun>(deliveryRunWorkflowId('door-api', `r-${i}`));
+      viaApi.push(await runOutcome(handle));
+      apiBlocks.push((await handle.describe()).searchAttributes.AdmissionBlock?.[0] as string | undefined);
     }
-    const [t, a] = [await settled('door-temporal'), await settled('door-ados')];
+    await app.close();
+    await apiClient.connection.close();
+    assert.ok(
+      apiBlocks.every((b) => b !== undefined),
+      `every API run admitted from a block: ${JSON.stringify(apiBlocks)}`,
+    );
+    // Shadows outlive their runs: every one has settled its learning money before the tenants are compared.
+    for (const run of [...viaTemporal, ...viaAdos, ...viaApi])
+      if (run.learning?.shadow) await env.client.workflow.getHandle(run.learning.shadow.workflowId).result();
+    const status = await Promise.all(tenants.map(settled));
     const explored = (runs: DeliveryRunResult[]) => runs.filter((r) => r.learning?.shadow).map((r) => r.runId);
     assert.deepEqual(explored(viaTemporal), ['r-1', 'r-3', 'r-5'], 'AGGRESSIVE: every second run explores');
     assert.deepEqual(explored(viaAdos), explored(viaTemporal));
+    assert.deepEqual(explored(viaApi), explored(viaTemporal));
+    const byTenant = { 'door-temporal': viaTemporal, 'door-ados': viaAdos, 'door-api': viaApi };
     for (let i = 0; i < 6; i++) {
-      assert.equal(viaTemporal[i]!.status, 'COMPLETED');
-      assert.equal(viaAdos[i]!.status, 'COMPLETED');
+      for (const runs of Object.values(byTenant)) assert.equal(runs[i]!.status, 'COMPLETED');
       assert.equal(micros(viaTemporal[i]!.costUsd), micros(viaAdos[i]!.costUsd), `run ${i} costs the same`);
+      assert.equal(micros(viaTemporal[i]!.costUsd), micros(viaApi[i]!.costUsd), `run ${i} costs the same`);
+      assert.deepEqual(
+        viaApi[i]!.decisions.map((d) => d.action),
+        viaTemporal[i]!.decisions.map((d) => d.action),
+        `run ${i}: the same CostAgent actions`,
+      );
     }
-    for (const s of [t, a]) {
+    for (const s of status) {
       assert.ok(s.learning.learningSpentUsd > 0, `${s.tenantId} paid for its shadows`);
       assert.ok(s.learning.learningSpentUsd <= 0.2 * s.budgetUsd, `${s.tenantId} within its 20% share`);
-      const runs = s.tenantId === 'door-temporal' ? viaTemporal : viaAdos;
+      const runs = byTenant[s.tenantId as keyof typeof byTenant];
       assert.equal(
         micros(s.spentUsd),
         runs.reduce((sum, r) => sum + micros(r.costUsd), 0) + micros(s.learning.learningSpentUsd),
         `${s.tenantId}: spend = runs + learning, exactly`,
       );
+      assert.equal(
+        s.learning.learningSpentUsd,
+        status[0]!.learning.learningSpentUsd,
+        `${s.tenantId}: the same learning spend`,
+      );
+      assert.equal(
+        s.reservedUsd,
+        0,
+        `${s.tenantId}: nothing held once settled; blocks: ${JSON.stringify(s.admissionBlocks)}`,
+      );
     }
-    assert.equal(micros(t.learning.learningSpentUsd), micros(a.learning.learningSpentUsd), 'the same learning spend');
-    assert.equal(t.learning.learningSpentUsd, a.learning.learningSpentUsd);
   });
 
   test('a run whose workflow id names another tenant than its input fails at once, naming both, and nobody is charged', async () => {

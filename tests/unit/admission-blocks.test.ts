@@ -70,6 +70,37 @@ describe('admission blocks', () => {
     assert.match(e.none ?? '', /budget exceeded/);
   });
 
+  test('a change of the tenant’s settings, or its budget running out, tells each starter to stop admitting from the blocks it holds', () => {
+    const l = ledger({ backpressureThreshold: 1 });
+    l.leaseBlocks({ starter: 'api-1', used: [], handBack: [], want: want('b1', 4, 400_000) }, now);
+    l.leaseBlocks({ starter: 'api-2', used: [], handBack: [], want: want('b2', 4, 400_000) }, now);
+    const quiet = l.leaseBlocks({ starter: 'api-1', used: [use('b1', 'r1', 100_000)], handBack: [] }, now);
+    assert.equal(quiet.revoked, undefined);
+
+    l.configure({ maxConcurrentRuns: 2 }, now);
+    const told = l.leaseBlocks({ starter: 'api-1', used: [use('b1', 'r2', 100_000)], handBack: [] }, now);
+    assert.deepEqual(told.revoked, ['b1']);
+    // A revoked block still takes the reports of runs started before its starter heard, and goes back whole.
+    assert.equal(l.state.inFlight.length, 2);
+    l.leaseBlocks({ starter: 'api-1', used: [], handBack: ['b1'] }, now);
+    assert.equal(l.blocks().find('b1'), undefined);
+    // Each starter hears of its own blocks only; a new block is granted under the new settings.
+    const other = l.leaseBlocks({ starter: 'api-2', used: [], handBack: [], want: want('b3', 4, 400_000) }, now);
+    assert.deepEqual(other.revoked, ['b2']);
+    assert.equal(other.grant, undefined, 'the old block and two runs in flight fill the new limit of 2');
+    l.leaseBlocks({ starter: 'api-2', used: [], handBack: ['b2'] }, now);
+    l.releaseRun('r1', [], now);
+    const after = l.leaseBlocks({ starter: 'api-2', used: [], handBack: [], want: want('b4', 4, 400_000) }, now);
+    assert.equal(after.grant?.slots, 1);
+    assert.equal(after.revoked, undefined);
+
+    const spent = ledger({ backpressureThreshold: 1 });
+    spent.leaseBlocks({ starter: 'api-1', used: [], handBack: [], want: want('b1', 2, 100_000) }, now);
+    spent.recordCost({ key: 'r/n', runId: 'r', nodeId: 'n', category: 'llm', costMicros: 1_000_000 });
+    const over = spent.leaseBlocks({ starter: 'api-1', used: [], handBack: [] }, now);
+    assert.deepEqual(over.revoked, ['b1']);
+  });
+
   test('reported runs become runs in flight holding the leases their starter gave them; handing the block back frees the rest', () => {
     const l = ledger();
     l.leaseBlocks({ starter: 'api-1', used: [], handBack: [], want: want('b1', 5, 500_000) }, now);
@@ -112,6 +143,27 @@ describe('admission blocks', () => {
     assert.equal(l.availableMicros(), 960_000);
   });
 
+  test('a run that asks for a top-up before its starter reported it is taken out of its block then, and the later report holds nothing more', () => {
+    const l = ledger({ backpressureThreshold: 1 });
+    l.leaseBlocks({ starter: 'api-1', used: [], handBack: [], want: want('b1', 4, 400_000) }, now);
+    const { runId, ...block } = use('b1', 'r1', 100_000);
+    const grant = l.topUpLease(
+      { runId, seq: 1, requestMicros: 50_000, estRemainingMicros: 120_000, costs: [], block },
+      now,
+    );
+    assert.equal(grant.grantedMicros, 150_000, 'its lease from the block and the top-up');
+    assert.equal(l.state.inFlight.length, 1);
+    assert.equal(l.blocks().find('b1')?.slots, 3);
+    assert.equal(l.activeSlots(), 4);
+    l.leaseBlocks({ starter: 'api-1', used: [use('b1', 'r1', 100_000)], handBack: [] }, now);
+    assert.equal(l.activeSlots(), 4, 'the report holds no second slot');
+    assert.equal(l.reservedMicros(), 150_000 + 300_000);
+    l.releaseRun('r1', [], now);
+    l.leaseBlocks({ starter: 'api-1', used: [], handBack: ['b1'] }, now);
+    assert.equal(l.activeSlots(), 0);
+    assert.equal(l.reservedMicros(), 0);
+  });
+
   test('a block its starter never hands back keeps, after reconciling with visibility, only the runs still running, with its money, until they end', () => {
     const l = ledger();
     l.leaseBlocks({ starter: 'api-1', used: [], handBack: [], want: want('b1', 5, 500_000, 30) }, now);
@@ -142,13 +194,30 @@ describe('admission blocks', () => {
     assert.equal(l.state.blocks?.length, 0);
   });
 
-  test('explorations drawn for a block’s unused slots are drawn again for later runs', () => {
-    const l = ledger({ learning: { intensity: 'AGGRESSIVE' } });
-    const grant = l.leaseBlocks({ starter: 's', used: [], handBack: [], want: want('b1', 10, 500_000) }, now).grant!;
-    assert.ok(grant.explore.length > 0 && grant.explore.length < 10, `${grant.explore.length} of 10 explore`);
-    const creditBefore = l.state.learning!.explorationCredit;
-    l.leaseBlocks({ starter: 's', used: [], handBack: ['b1'] }, later(1000));
-    assert.equal(l.state.learning!.explorationCredit, creditBefore + grant.explore.length);
+  test('a block’s unused slots give back their exploration draws: the runs admitted after it explore as if those slots were never drawn', () => {
+    // Every other run explores (AGGRESSIVE); one ledger admits run by run, the other leases blocks
+    // of 8 of which each use 1, 2 or 3 before handing them back.
+    const byEntity = ledger({ maxConcurrentRuns: 100, learning: { intensity: 'AGGRESSIVE' } });
+    const byBlocks = ledger({ maxConcurrentRuns: 100, learning: { intensity: 'AGGRESSIVE' } });
+    const explored = { byEntity: [] as number[], byBlocks: [] as number[] };
+    let run = 0;
+    for (const [b, uses] of [1, 2, 3, 1, 2].entries()) {
+      const grant = byBlocks.leaseBlocks(
+        { starter: 's', used: [], handBack: [], want: want(`b${b}`, 8, 80_000) },
+        now,
+      ).grant!;
+      const used: BlockUse[] = [];
+      for (let slot = 0; slot < uses; slot++, run++) {
+        if (grant.explore.includes(slot)) explored.byBlocks.push(run);
+        used.push(use(`b${b}`, `r${run}`, 1000));
+        const ticket = byEntity.requestAdmission(request(`r${run}`), now);
+        if (ticket.kind === 'ADMITTED' && ticket.learning?.explore) explored.byEntity.push(run);
+      }
+      byBlocks.leaseBlocks({ starter: 's', used, handBack: [`b${b}`] }, now);
+    }
+    assert.deepEqual(explored.byBlocks, [1, 3, 5, 7]);
+    assert.deepEqual(explored.byBlocks, explored.byEntity);
+    assert.equal(byBlocks.state.learning!.explorationCredit, byEntity.state.learning!.explorationCredit);
   });
 
   test('whatever starters do, the slots held never exceed the limit, and once every run ends and every block is settled nothing is held', () => {
@@ -158,6 +227,8 @@ describe('admission blocks', () => {
       fc.record({ kind: fc.constant('start' as const) }),
       fc.record({ kind: fc.constant('report' as const) }),
       fc.record({ kind: fc.constant('end' as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant('topUp' as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant('releaseAgain' as const), pick: fc.nat() }),
       fc.record({ kind: fc.constant('handBack' as const) }),
       fc.record({ kind: fc.constant('die' as const) }),
     );
@@ -168,6 +239,7 @@ describe('admission blocks', () => {
         let block: { blockId: string; left: number } | undefined;
         let unreported: BlockUse[] = [];
         const running = new Map<string, BlockUse | undefined>();
+        const ended: Array<BlockUse | string> = [];
         const dead: Array<{ blockId: string; runIds: string[] }> = [];
         const startedFrom = new Map<string, string[]>();
         for (const o of ops) {
@@ -196,7 +268,29 @@ describe('admission blocks', () => {
             const runId = [...running.keys()][o.pick % running.size]!;
             const u = running.get(runId);
             running.delete(runId);
+            ended.push(u ?? runId);
             l.releaseRun(runId, [], now, u ? { blockId: u.blockId, leaseMicros: u.leaseMicros } : undefined);
+          } else if (o.kind === 'releaseAgain' && ended.length > 0) {
+            // The export sweep backs up a release the worker sent already.
+            const u = ended[o.pick % ended.length]!;
+            if (typeof u === 'string') l.releaseRun(u, [], now);
+            else l.releaseRun(u.runId, [], now, { blockId: u.blockId, leaseMicros: u.leaseMicros });
+          } else if (o.kind === 'topUp' && running.size > 0) {
+            // A run asks for more money, naming its block (reported by its starter or not).
+            const runId = [...running.keys()][o.pick % running.size]!;
+            const u = running.get(runId);
+            const grant = l.topUpLease(
+              {
+                runId,
+                seq: seq++,
+                requestMicros: 10,
+                estRemainingMicros: 10,
+                costs: [],
+                ...(u ? { block: u } : {}),
+              },
+              now,
+            );
+            assert.ok(grant.grantedMicros > 0, `${runId} is known to its entity when it asks`);
           } else if (o.kind === 'handBack' && block) {
             l.leaseBlocks({ starter: 's', used: unreported, handBack: [block.blockId] }, now);
             unreported = [];
@@ -233,6 +327,17 @@ describe('admission blocks', () => {
               { kind: 'end', pick: 0 },
               { kind: 'report' },
               { kind: 'die' },
+            ],
+          ],
+          // A release repeated after its run was reported must not free a slot of the block's unreported run.
+          [
+            [
+              { kind: 'grant', slots: 2 },
+              { kind: 'start' },
+              { kind: 'report' },
+              { kind: 'start' },
+              { kind: 'end', pick: 0 },
+              { kind: 'releaseAgain', pick: 0 },
             ],
           ],
         ],

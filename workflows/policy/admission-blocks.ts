@@ -29,12 +29,19 @@ export interface AdmissionBlockState {
   used: number;
   /** The slots (0-based, in order of use) whose runs explore in shadow, drawn when it was granted. */
   explore: number[];
+  /** What each slot's draw added to the tenant's exploration credit (absent in blocks granted before it was kept). */
+  exploreDraw?: number;
   /** Past its expiry without being handed back: `slots` are the runs visibility found, not yet released. */
   reconciled?: boolean;
   /** Runs of this block released before their starter reported them: a later report skips them. */
   releasedEarly: string[];
   /** Runs of this block its starter reported (holding slots of their own now, or released already). */
   reported: string[];
+  /**
+   * The tenant's settings changed after it was granted: its starter is told to stop admitting from
+   * it (at its next message) and to ask for a block under the new settings.
+   */
+  revoked?: boolean;
 }
 
 /** A run a starter admitted from one of its blocks, with the lease it gave it. */
@@ -111,7 +118,7 @@ export class AdmissionBlocks {
     room: number,
     money: number,
     now: string,
-    explores: (slot: number) => boolean,
+    explores: { draw: number; next: (slot: number) => boolean },
   ): BlockGrant | undefined {
     const existing = this.find(want.blockId);
     if (existing) return grantOf(existing);
@@ -127,7 +134,8 @@ export class AdmissionBlocks {
       grantedAt: now,
       expiresAt: new Date(Date.parse(now) + ttl * 1000).toISOString(),
       used: 0,
-      explore: Array.from({ length: slots }, (_, slot) => slot).filter(explores),
+      explore: Array.from({ length: slots }, (_, slot) => slot).filter(explores.next),
+      exploreDraw: explores.draw,
       releasedEarly: [],
       reported: [],
     };
@@ -166,7 +174,8 @@ export class AdmissionBlocks {
    */
   releaseUnreported(blockId: string, runId: string, leaseMicros: number): void {
     const block = this.find(blockId);
-    if (!block || block.slots === 0) return;
+    // A release repeated (the export sweep backs up the worker's), or of a run reported already, frees nothing here.
+    if (!block || block.slots === 0 || block.reported.includes(runId) || block.releasedEarly.includes(runId)) return;
     block.slots -= 1;
     block.used += 1;
     block.micros = Math.max(0, block.micros - leaseMicros);
@@ -176,15 +185,30 @@ export class AdmissionBlocks {
   }
 
   /**
-   * The starter is done with a block: what no report named was not used. Returns how many of the
-   * slots picked to explore went unused, for the learning profile to take back.
+   * The starter is done with a block: what no report named was not used. Returns the unused slots'
+   * exploration draws, for the learning profile to undo.
    */
-  handBack(blockId: string): number {
+  handBack(blockId: string): { slots: number; explorations: number; draw?: number } {
     const block = this.find(blockId);
-    if (!block || block.reconciled) return 0;
-    const unusedExplorations = block.explore.filter((slot) => slot >= block.used).length;
+    if (!block || block.reconciled) return { slots: 0, explorations: 0 };
     this.blocks.splice(this.blocks.indexOf(block), 1);
-    return unusedExplorations;
+    const explorations = block.explore.filter((slot) => slot >= block.used).length;
+    // Blocks granted before draws were kept gave back their explorations alone.
+    return block.exploreDraw === undefined
+      ? { slots: 0, explorations }
+      : { slots: block.slots, explorations, draw: block.exploreDraw };
+  }
+
+  /** Every block now held is granted under settings that no longer hold: its starter stops using it. */
+  revokeAll(): void {
+    for (const block of this.blocks) if (!block.reconciled) block.revoked = true;
+  }
+
+  /** The blocks a starter must stop admitting from: revoked, or all of them (`all`: the tenant is over budget). */
+  revokedFor(starter: string, all: boolean): string[] {
+    return this.blocks
+      .filter((b) => b.starter === starter && !b.reconciled && (all || b.revoked))
+      .map((b) => b.blockId);
   }
 
   /** Blocks past their expiry by `BLOCK_RECONCILE_AFTER_MS` whose starter never handed them back. */

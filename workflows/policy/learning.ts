@@ -271,19 +271,29 @@ export class LearningProfile {
     this.state.effectiveIntensity = to;
   }
 
+  /** What each run admitted now adds to the exploration credit: the current rate, or 0 when none may explore. */
+  explorationDraw(canAfford: boolean): number {
+    const rate = this.config().explorationRates[this.state.effectiveIntensity];
+    return rate > 0 && canAfford ? rate : 0;
+  }
+
   /** Whether the run being admitted explores: a deterministic share of runs, at the current rate. */
   nextRunExplores(canAfford: boolean): boolean {
-    const rate = this.config().explorationRates[this.state.effectiveIntensity];
-    if (rate <= 0 || !canAfford) return false;
+    const rate = this.explorationDraw(canAfford);
+    if (rate === 0) return false;
     this.state.explorationCredit += rate;
     if (this.state.explorationCredit < 1) return false;
     this.state.explorationCredit -= 1;
     return true;
   }
 
-  /** Explorations drawn for runs that never started (a block's unused slots) are drawn again later. */
-  refundExplorations(count: number): void {
-    this.state.explorationCredit += count;
+  /**
+   * Draws made for runs that never started (a block's unused slots) are undone: `explorations` of
+   * them were to explore, and each added `draw` to the credit. The runs admitted next then explore
+   * as they would have had the unused slots never been drawn.
+   */
+  undoDraws(unused: { slots: number; explorations: number; draw?: number }): void {
+    this.state.explorationCredit += unused.explorations - unused.slots * (unused.draw ?? 0);
   }
 
   /**

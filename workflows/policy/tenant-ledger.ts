@@ -41,6 +41,7 @@ import {
   type BlockGrant,
   type BlockLeaseRequest,
   type BlockRun,
+  type BlockUse,
 } from './admission-blocks';
 import type { RunLearning } from './learning';
 
@@ -71,6 +72,11 @@ export interface BlockLeaseAnswer {
   };
   /** Why no block was granted: the starter asks for each run's admission instead. */
   none?: string;
+  /**
+   * Blocks of this starter it must no longer admit from (the tenant's settings changed, or it is
+   * over budget); it hands them back with its next message.
+   */
+  revoked?: string[];
 }
 
 /** Everything the entity carries across continue-as-new. */
@@ -142,6 +148,7 @@ export class TenantLedger {
     const before = this.state.config.learning;
     const merged = tenantConfigSchema.parse(mergeTenantConfig(this.state.config, patch));
     this.state.config = merged;
+    if (this.state.blocks) this.blocks().revokeAll();
     if (merged.learning.intensity !== before.intensity)
       this.learning.restoreIntensity(this.budgetStatus(), now, `configured intensity ${merged.learning.intensity}`);
     else this.learning.adjustIntensity(this.budgetStatus(), now);
@@ -259,6 +266,8 @@ export class TenantLedger {
    */
   topUpLease(request: LeaseRequest, now: string): LeaseGrant {
     this.recordCosts(request.costs, now);
+    // A run admitted from a block may ask before its starter reported it.
+    if (request.block) this.takeFromBlock({ ...request.block, runId: request.runId }, now);
     const run = this.state.inFlight.find((r) => r.runId === request.runId);
     if (!run)
       return { runId: request.runId, grantedMicros: 0, pressure: this.pressureFor(request.runId), seq: request.seq };
@@ -382,16 +391,7 @@ export class TenantLedger {
   }
 
   private admit(request: AdmissionRequest, now: string): AdmissionDecision {
-    const run: InFlightRun = {
-      runId: request.runId,
-      workflowId: request.workflowId,
-      priority: request.priority,
-      admittedAt: now,
-      grantedMicros: 0,
-      reportedMicros: 0,
-      estRemainingMicros: request.estimatedMicros ?? 0,
-    };
-    this.state.inFlight.push(run);
+    const run = this.holdRun(request, now);
     return this.admitted(run, firstLeaseMicros(this.config.leaseAt, request), true);
   }
 
@@ -444,29 +444,22 @@ export class TenantLedger {
    */
   leaseBlocks(request: BlockLeaseRequest, now: string): BlockLeaseAnswer {
     const blocks = this.blocks(request.used.length > 0 || request.want !== undefined);
-    for (const use of request.used) {
-      if (this.state.inFlight.some((r) => r.runId === use.runId) || !blocks.take(use)) continue;
-      this.state.inFlight.push({
-        runId: use.runId,
-        workflowId: use.workflowId,
-        priority: use.priority,
-        admittedAt: now,
-        grantedMicros: use.leaseMicros,
-        reportedMicros: 0,
-        estRemainingMicros: use.estimatedMicros,
-      });
-    }
-    for (const blockId of request.handBack) this.learning.refundExplorations(blocks.handBack(blockId));
-    if (!request.want) return { none: 'no block asked for' };
-    if (this.budgetStatus() === 'EXCEEDED') return { none: 'budget exceeded' };
-    if (this.state.waiting.length > 0) return { none: 'runs are waiting for admission' };
+    for (const use of request.used) this.takeFromBlock(use, now);
+    for (const blockId of request.handBack) this.learning.undoDraws(blocks.handBack(blockId));
+    const exceeded = this.budgetStatus() === 'EXCEEDED';
+    const revoked = blocks.revokedFor(request.starter, exceeded);
+    const answer = (a: BlockLeaseAnswer): BlockLeaseAnswer => (revoked.length > 0 ? { ...a, revoked } : a);
+    if (!request.want) return answer({ none: 'no block asked for' });
+    if (exceeded) return answer({ none: 'budget exceeded' });
+    if (this.state.waiting.length > 0) return answer({ none: 'runs are waiting for admission' });
     const room = Math.floor(this.config.backpressureThreshold * this.config.maxConcurrentRuns) - this.activeSlots();
     const canAfford = this.learningAvailableMicros() > 0;
-    const grant = blocks.grant(request.want, request.starter, room, this.availableMicros(), now, () =>
-      this.learning.nextRunExplores(canAfford),
-    );
-    if (!grant) return { none: room <= 0 ? 'no room below the backpressure threshold' : 'no money available' };
-    return {
+    const grant = blocks.grant(request.want, request.starter, room, this.availableMicros(), now, {
+      draw: this.learning.explorationDraw(canAfford),
+      next: () => this.learning.nextRunExplores(canAfford),
+    });
+    if (!grant) return answer({ none: room <= 0 ? 'no room below the backpressure threshold' : 'no money available' });
+    return answer({
       grant: {
         ...grant,
         budgetStatus: this.budgetStatus(),
@@ -475,7 +468,7 @@ export class TenantLedger {
         pressure: this.pressureFor(''),
         learning: this.learning.runLearning(false),
       },
-    };
+    });
   }
 
   /**
@@ -484,18 +477,32 @@ export class TenantLedger {
    * sweep releases it with the costs of its result.
    */
   reconcileBlock(blockId: string, started: readonly BlockRun[], now: string): void {
-    for (const run of this.blocks().reconcile(blockId, started)) {
-      if (this.state.inFlight.some((r) => r.runId === run.runId)) continue;
-      this.state.inFlight.push({
-        runId: run.runId,
-        workflowId: run.workflowId,
-        priority: 3,
-        admittedAt: now,
-        grantedMicros: 0,
-        reportedMicros: 0,
-        estRemainingMicros: 0,
-      });
-    }
+    for (const run of this.blocks().reconcile(blockId, started))
+      if (!this.state.inFlight.some((r) => r.runId === run.runId)) this.holdRun({ ...run, priority: 3 }, now);
+  }
+
+  /** A run of a starter's block, reported (by its starter, or by the run itself): it holds a slot and its lease of its own now. */
+  private takeFromBlock(use: BlockUse, now: string): void {
+    if (this.state.inFlight.some((r) => r.runId === use.runId) || !this.blocks(true).take(use)) return;
+    this.holdRun(use, now).grantedMicros = use.leaseMicros;
+  }
+
+  /** A run that holds a slot from now on, with no money granted yet. */
+  private holdRun(
+    run: { runId: string; workflowId: string; priority: number; estimatedMicros?: number },
+    now: string,
+  ): InFlightRun {
+    const held: InFlightRun = {
+      runId: run.runId,
+      workflowId: run.workflowId,
+      priority: run.priority,
+      admittedAt: now,
+      grantedMicros: 0,
+      reportedMicros: 0,
+      estRemainingMicros: run.estimatedMicros ?? 0,
+    };
+    this.state.inFlight.push(held);
+    return held;
   }
 
   /**

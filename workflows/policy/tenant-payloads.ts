@@ -1,3 +1,4 @@
+import type { BlockUse } from './admission-blocks';
 import type { NodeFeatures } from './token-model';
 import type { CostCategory, NegotiatedRate } from './catalog';
 import type { BudgetStatus } from './budget-status';
@@ -101,6 +102,11 @@ export interface LeaseRequest {
   requestMicros: number;
   estRemainingMicros: number;
   costs: CostEvent[];
+  /**
+   * A run admitted from a starter's block says so: should its starter not have reported it yet,
+   * the entity takes it out of the block now, as the report would.
+   */
+  block?: Omit<BlockUse, 'runId'>;
 }
 
 export type AdmissionDecision =

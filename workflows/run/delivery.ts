@@ -30,7 +30,7 @@ import {
   type RunLearningReport,
   type RunStatus,
 } from '../policy/run-result';
-import type { AdmissionDecision, CostEvent, LeaseGrant, TenantPressure } from '../policy/tenant-payloads';
+import type { AdmissionDecision, CostEvent, LeaseGrant, LeaseRequest, TenantPressure } from '../policy/tenant-payloads';
 import type { RunLaunch } from '../messages/delivery-run';
 import type { NodeTask } from '../node-task';
 import {
@@ -279,13 +279,28 @@ export class DeliveryRun {
     return gate.kind === 'short' ? this.topUpThenDecide(node, gate) : verdictOf(gate);
   }
 
+  /** A run admitted from a starter's block names it, with what its starter would report of it. */
+  private withBlock(request: LeaseRequest): LeaseRequest {
+    const ticket = this.launch?.ticket;
+    if (ticket?.kind !== 'ADMITTED' || !ticket.block) return request;
+    return {
+      ...request,
+      block: {
+        ...ticket.block,
+        workflowId: workflowInfo().workflowId,
+        priority: this.spec.priority,
+        estimatedMicros: request.estRemainingMicros,
+      },
+    };
+  }
+
   private async topUpThenDecide(node: DagNode, short: Extract<Gate, { kind: 'short' }>): Promise<Verdict> {
     const { governor } = this;
     // Nodes still in flight may finish during the round trip and overdraw the new lease again
     // (a cost above its estimate); ask again while the entity keeps granting what is asked.
     for (let asks = 0; asks < 3 && short.neededMicros > governor.available(); asks++) {
       const before = governor.grantedMicros();
-      const request = governor.leaseRequest(this.runId);
+      const request = this.withBlock(governor.leaseRequest(this.runId));
       await CancellationScope.nonCancellable(() => this.tenant().signal(requestLeaseSignal, request));
       await condition(() => governor.hasAnswer(request.seq));
       if (governor.grantedMicros() - before < request.requestMicros) break;
