@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { admitRunsUpdate, leaseBlocksUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/messages/tenant-budget';
 import { firstLeaseMicros, type BlockLeaseAnswer } from '../workflows/policy/tenant-ledger';
+import { hostname } from 'node:os';
 import type { BlockLeaseRequest, BlockUse } from '../workflows/policy/admission-blocks';
 import { AdmissionBlockKey } from '../workflows/search-attributes';
 import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
@@ -323,6 +324,13 @@ class TenantBlocks {
       throw err;
     }
   }
+}
+
+/** A starter's name in its tenants' block records: its kind, host and process (letters, digits, . _ : -). */
+export function starterName(kind: string): string {
+  return `${kind}.${hostname()
+    .replace(/[^A-Za-z0-9._:-]/g, '-')
+    .slice(0, 40)}.${process.pid}`;
 }
 
 const byClient = new WeakMap<Client, Map<string, TenantAdmissions>>();

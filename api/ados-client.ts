@@ -26,6 +26,8 @@ import {
   tenantStatus,
   type RunAdmission,
 } from './client';
+import { admitFromBlocks, starterName } from '../activities/admission';
+import { blockSecondsProblem } from '../workflows/policy/admission-blocks';
 
 export type { DeliveryRunInput, DagNode } from '../workflows/policy/dag';
 export type { DeliveryRunResult, RunStatus, NodeResult, CostDecision } from '../workflows/policy/run-result';
@@ -63,17 +65,40 @@ export interface AdosClientOptions {
   address?: string;
   /** @default the environment's (TEMPORAL_NAMESPACE, or 'default') */
   namespace?: string;
+  /**
+   * For a long-lived program that starts many runs: admit its starts from admission blocks its
+   * tenants lease it, each for this many seconds (5 to 300), as the HTTP API does — no round trip
+   * to the tenant before a start (docs/GOVERNANCE.md). `close()` hands the blocks back; a program
+   * that exits without it leaves them to expire (their slots come back 10 s after).
+   * @default 0: each start is admitted by its tenant's entity
+   */
+  admissionBlockSeconds?: number;
 }
 
 export class AdosClient {
+  private readonly handBackBlocks: (() => Promise<void>) | undefined;
+
   /** Use `AdosClient.connect()`, or wrap a Temporal client of your own (its data converter must be ADOS's: infra/payload-codec.ts). */
-  constructor(readonly temporal: Client) {}
+  constructor(
+    readonly temporal: Client,
+    { admissionBlockSeconds = 0 }: Pick<AdosClientOptions, 'admissionBlockSeconds'> = {},
+  ) {
+    const problem = blockSecondsProblem(admissionBlockSeconds);
+    if (problem) throw new UserError(`admissionBlockSeconds ${problem}`, 'INVALID_INPUT', [problem]);
+    this.handBackBlocks =
+      admissionBlockSeconds > 0
+        ? admitFromBlocks(temporal, { starter: starterName('client'), ttlSeconds: admissionBlockSeconds })
+        : undefined;
+  }
 
   /** Connects through ADOS's one connection factory (infra/temporal-connection.ts); payloads sealed as every ADOS process seals them. */
   static async connect(options: AdosClientOptions = {}): Promise<AdosClient> {
-    const { address, namespace } = options;
+    const { address, namespace, admissionBlockSeconds } = options;
+    const problem = blockSecondsProblem(admissionBlockSeconds ?? 0);
+    if (problem) throw new UserError(`admissionBlockSeconds ${problem}`, 'INVALID_INPUT', [problem]);
     return new AdosClient(
       await temporalClient(temporalTarget({ ...(address ? { address } : {}), ...(namespace ? { namespace } : {}) })),
+      { admissionBlockSeconds },
     );
   }
 
@@ -141,8 +166,9 @@ export class AdosClient {
     return tenantReport(this.temporal, tenantId, range);
   }
 
-  /** Closes the connection to Temporal. */
+  /** Hands back the admission blocks it holds, if any, and closes the connection to Temporal. */
   async close(): Promise<void> {
+    await this.handBackBlocks?.();
     await this.temporal.connection.close();
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BLOCK_TTL_SECONDS } from '../workflows/policy/admission-blocks';
+import { blockSecondsProblem } from '../workflows/policy/admission-blocks';
 
 /** How long the API's admission blocks last unless ADOS_ADMISSION_BLOCK_SECONDS says otherwise. */
 export const DEFAULT_ADMISSION_BLOCK_SECONDS = 30;
@@ -93,12 +93,10 @@ export const configSchema = z
     ADOS_ADMISSION_BLOCK_SECONDS: z.coerce
       .number()
       .int()
-      .min(0)
-      .max(BLOCK_TTL_SECONDS.max)
-      .refine(
-        (s) => s === 0 || s >= BLOCK_TTL_SECONDS.min,
-        `must be 0 (off) or ${BLOCK_TTL_SECONDS.min} to ${BLOCK_TTL_SECONDS.max} seconds: the entity grants no shorter block`,
-      )
+      .superRefine((s, ctx) => {
+        const problem = blockSecondsProblem(s);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .default(DEFAULT_ADMISSION_BLOCK_SECONDS),
     /** Requests per minute per token (or per address without one). @default 600 */
     ADOS_API_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),

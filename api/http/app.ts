@@ -1,5 +1,4 @@
-import { hostname } from 'node:os';
-import { admitFromBlocks } from '../../activities/admission';
+import { admitFromBlocks, starterName } from '../../activities/admission';
 import Fastify from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -114,9 +113,7 @@ export async function buildApi({ client, config, logger, metrics }: ApiOptions) 
   const blockSeconds = config.ADOS_ADMISSION_BLOCK_SECONDS ?? DEFAULT_ADMISSION_BLOCK_SECONDS;
   if (blockSeconds > 0) {
     const handBack = admitFromBlocks(client, {
-      starter: `api.${hostname()
-        .replace(/[^A-Za-z0-9._:-]/g, '-')
-        .slice(0, 40)}.${process.pid}`,
+      starter: starterName('api'),
       ttlSeconds: blockSeconds,
       onUnsupported: (reason) =>
         app.log.warn(`admission blocks off (${reason}): each run is admitted by its tenant's entity`),

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { AdosClient, AdosError } from 'ados';
 import { REPO } from '../helpers/docs';
-import { micros, useTestEnvWithWorkers } from '../helpers/temporal';
+import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 
 const exec = promisify(execFile);
 const env = useTestEnvWithWorkers();
@@ -53,5 +53,52 @@ describe('the TypeScript client', () => {
     const missing = await ados.runResult('tsclient', 'bad').catch((e: unknown) => e);
     assert.ok(missing instanceof AdosError);
     assert.equal(missing.code, 'NOT_FOUND');
+  });
+
+  test('a long-lived program admits its starts from blocks (admissionBlockSeconds): its runs start from a block, spend is exact, and close() hands the blocks back', async () => {
+    const refused = await AdosClient.connect({ address: env.address, admissionBlockSeconds: 3 }).catch(
+      (e: unknown) => e,
+    );
+    assert.ok(refused instanceof AdosError);
+    assert.equal(refused.code, 'INVALID_INPUT');
+    assert.match(
+      refused.message,
+      /admissionBlockSeconds must be 0 \(off\) or a whole number of seconds from 5 to 300 \(got 3\)/,
+    );
+
+    const ados = await AdosClient.connect({ address: env.address, admissionBlockSeconds: 30 });
+    await ados.configureTenant('tsblocks', { budgetUsd: 1, maxConcurrentRuns: 20, backpressureThreshold: 1 });
+    const node = { id: 'work', kind: 'util.sleep', params: { ms: 3000, costUsd: 0.01 } };
+    const started = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        ados.startRun({ tenantId: 'tsblocks', runId: `b-${i}`, dag: { nodes: [node] } }),
+      ),
+    );
+    assert.deepEqual(new Set(started.map((s) => s.admission.status)), new Set(['ADMITTED']));
+    const blocks = await Promise.all(
+      started.map(
+        async (s) =>
+          (await env.client.workflow.getHandle(s.workflowId).describe()).searchAttributes.AdmissionBlock?.[0] as
+            string | undefined,
+      ),
+    );
+    assert.ok(blocks.filter(Boolean).length >= 8, `${blocks.filter(Boolean).length} of 12 started from a block`);
+    // Closed while its runs still run: the blocks go back at once, the runs keep their own slots.
+    await ados.close();
+    const reader = new AdosClient(env.client);
+    const closed = await reader.tenantStatus('tsblocks');
+    assert.deepEqual(closed.admissionBlocks, []);
+    assert.equal(closed.runsInFlight.length, 12);
+    const results = await Promise.all(started.map((s) => reader.runResult('tsblocks', s.runId)));
+    assert.ok(results.every((r) => r.status === 'COMPLETED'));
+    const after = await eventually(
+      async () => {
+        const st = await reader.tenantStatus('tsblocks');
+        return st.runsInFlight.length === 0 ? st : undefined;
+      },
+      { what: 'every run released' },
+    );
+    assert.equal(micros(after.spentUsd), 12 * micros(0.01));
+    assert.equal(after.reservedUsd, 0);
   });
 });

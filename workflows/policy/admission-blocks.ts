@@ -84,6 +84,16 @@ export interface BlockGrant {
 
 /** Longest a block may be leased for, and the shortest. */
 export const BLOCK_TTL_SECONDS = { min: 5, max: 300 } as const;
+/** What is wrong with a block length, or undefined: 0 (off) or 5 to 300 seconds. */
+export function blockSecondsProblem(seconds: number): string | undefined {
+  if (
+    seconds === 0 ||
+    (Number.isInteger(seconds) && seconds >= BLOCK_TTL_SECONDS.min && seconds <= BLOCK_TTL_SECONDS.max)
+  )
+    return undefined;
+  return `must be 0 (off) or a whole number of seconds from ${BLOCK_TTL_SECONDS.min} to ${BLOCK_TTL_SECONDS.max} (got ${seconds}): the entity grants no shorter block`;
+}
+
 /** How long after a block's expiry its runs are looked up in visibility (its last starts must be visible). */
 export const BLOCK_RECONCILE_AFTER_MS = 10_000;
 
