@@ -165,8 +165,13 @@ class TenantBlocks {
     await this.exchanging;
     if (this.held) this.retired.push(this.held.grant.blockId);
     this.held = undefined;
-    // Once more should the first message go unanswered; then the entity reconciles what is left.
-    for (let i = 0; i < 2 && (this.retired.length > 0 || this.unreported.length > 0); i++) await this.exchange(false);
+    // As many messages as it takes; twice more should one go unanswered, then the entity reconciles what is left.
+    const left = () => this.retired.length + this.unreported.length;
+    for (let unanswered = 0; unanswered < 2 && left() > 0;) {
+      const before = left();
+      await this.exchange(false);
+      if (left() >= before) unanswered++;
+    }
   }
 
   private take(request: AdmissionRequest): AdmissionTicket | undefined {
@@ -229,8 +234,11 @@ class TenantBlocks {
     this.exchanging ??= (async () => {
       // Starts that arrive together (a burst) all count towards the size of the block asked for.
       await new Promise((resolve) => setImmediate(resolve));
-      const used = this.unreported.splice(0);
-      const handBack = this.retired.splice(0);
+      // At most one update's worth of reports; a block goes back only once every run started from it is reported.
+      const used = this.unreported.splice(0, MAX_ADMISSIONS_PER_UPDATE);
+      const stillUnreported = new Set(this.unreported.map((u) => u.blockId));
+      const handBack = this.retired.filter((b) => !stillUnreported.has(b));
+      this.retired = this.retired.filter((b) => stillUnreported.has(b));
       const old = this.held;
       if (lease && old && old.slotsLeft === 0 && Date.now() - old.leasedAt < (this.options.ttlSeconds * 1000) / 2)
         this.slots = Math.min(BLOCK_SLOTS.max, this.slots * 2);

@@ -29,6 +29,7 @@ import {
   quoteInputsQuery,
   recordCostsSignal,
   releaseRunSignal,
+  releaseRunsSignal,
   requestAdmissionSignal,
   requestExplorationSignal,
   requestLeaseSignal,
@@ -76,6 +77,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   setHandler(requestLeaseSignal, (request) => entity.requestLease(request));
   setHandler(recordCostsSignal, ({ events }) => entity.recordCosts(events));
   setHandler(releaseRunSignal, ({ runId, costs, block }) => entity.releaseRun(runId, costs, block));
+  setHandler(releaseRunsSignal, ({ releases }) => entity.releaseRuns(releases));
   setHandler(leaseBlocksUpdate, (request) => entity.leaseBlocks(request), { validator: validateBlockLease });
   setHandler(requestExplorationSignal, (request) => entity.requestExploration(request));
   setHandler(settleExplorationSignal, (report) => entity.settleExploration(report));

@@ -30,6 +30,7 @@ import {
   explorationGrantedSignal,
   leaseGrantedSignal,
   pressureChangedSignal,
+  type RunRelease,
 } from './messages/tenant-budget';
 
 /** Answers to runs and shadows, queued until the entity sends them (or carries them over a continue-as-new). */
@@ -114,6 +115,14 @@ export class TenantEntity {
   releaseRun(runId: string, costs: msg.CostEvent[] = [], block?: { blockId: string; leaseMicros: number }): void {
     this.ledger.releaseRun(runId, costs, this.now(), block);
     this.touch(this.ledger.admitWaiting(this.now()));
+  }
+
+  /** Several runs' releases at once (a worker's batch); what they free admits waiting runs once. */
+  releaseRuns(releases: RunRelease[]): void {
+    const now = this.now();
+    for (const { runId, costs, block } of Array.isArray(releases) ? releases : [])
+      if (typeof runId === 'string') this.ledger.releaseRun(runId, costs ?? [], now, block);
+    this.touch(this.ledger.admitWaiting(now));
   }
 
   /** A starter's report, hand-back and request for a block; what it frees may admit waiting runs. */

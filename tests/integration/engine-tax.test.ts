@@ -61,6 +61,46 @@ describe('the engine tax', () => {
     assert.ok(entityEvents.length <= 9, `the entity recorded ${entityEvents.length} events for the run`);
   });
 
+  test('runs that end together release their slots in a few signals, not one each, and every one is released with its costs', async () => {
+    await configureTenant(env.client, 'released-together', {
+      budgetUsd: 10,
+      maxConcurrentRuns: 60,
+      backpressureThreshold: 1,
+      learning: { intensity: 'CONSERVATIVE' },
+    });
+    const entity = env.client.workflow.getHandle(tenantBudgetWorkflowId('released-together'));
+    const { runId: entityRunId } = await entity.describe();
+    const before = (await history(entity.workflowId, entityRunId)).length;
+    const handles = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        startRun(env.client, {
+          tenantId: 'released-together',
+          runId: `r-${i}`,
+          maxParallelism: 8,
+          dag: { name: 'chain5', nodes: chain5() },
+        }),
+      ),
+    );
+    const results = await Promise.all(handles.map(runOutcome));
+    assert.ok(results.every((r) => r.status === 'COMPLETED'));
+    const released = await eventually(
+      async () => {
+        const status = await entity.query(tenantStatusQuery);
+        return status.runsInFlight.length === 0 ? status : undefined;
+      },
+      { what: 'every run to give its slot back' },
+    );
+    assert.equal(released.chargedEvents, 5 * 60, 'every cost charged once');
+    const signals = (await history(entity.workflowId, entityRunId))
+      .slice(before)
+      .map((e) => e.workflowExecutionSignaledEventAttributes?.signalName)
+      .filter((name) => name !== undefined);
+    const batches = signals.filter((n) => n === 'releaseRuns').length;
+    const singles = signals.filter((n) => n === 'releaseRun').length;
+    assert.ok(batches > 0, `releases were batched: ${batches} releaseRuns, ${singles} releaseRun`);
+    assert.ok(batches + singles < 60, `${batches + singles} release signals for 60 runs`);
+  });
+
   test(`a chain5 run started with a plain Temporal client (no launch) costs ${PLAIN_CHAIN5.runEvents} events, its worker launching it as an ADOS starter would, and its entity the same two messages`, async () => {
     await configureTenant(env.client, 'plain', { budgetUsd: 10, learning: { intensity: 'CONSERVATIVE' } });
     const entity = env.client.workflow.getHandle(tenantBudgetWorkflowId('plain'));

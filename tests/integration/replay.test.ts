@@ -27,6 +27,7 @@ const RELEASES = [
   'before-token-model',
   'before-predicted-alerts',
   'before-admission-blocks',
+  'before-release-batches',
 ];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */
@@ -74,6 +75,11 @@ describe('replay of recorded histories', () => {
     assert.ok(names.includes('metaLearning-published.json'));
     assert.ok(names.includes('tenantBudget-alerts.json'));
     assert.ok(names.includes('tenantBudget-admission-blocks.json'));
+    // Every message the entity handles crosses some fixture: here a worker's batch of releases.
+    assert.ok(
+      fixtures().some((f) => JSON.stringify(f.history).includes('"signalName":"releaseRuns"')),
+      'a fixture holds a releaseRuns signal',
+    );
     assert.ok(names.includes('budgetAlert-sent.json'));
     assert.ok(names.includes('budgetAlert-refused.json'));
   });

@@ -63,6 +63,15 @@ export const recordCostsSignal = defineSignal<[{ events: CostEvent[] }]>('record
 /** A run ended (or gave up waiting): charge its last costs, free its slot and its unspent reservation. */
 export const releaseRunSignal =
   defineSignal<[{ runId: string; costs?: CostEvent[]; block?: BlockRelease }]>('releaseRun');
+/** One run's release, as `releaseRun` carries it. */
+export type RunRelease = { runId: string; costs?: CostEvent[]; block?: BlockRelease };
+/**
+ * Several runs' releases in one signal: a worker whose runs end while its last release to the
+ * tenant is on its way sends the next ones together (each is applied as `releaseRun` would).
+ */
+export const releaseRunsSignal = defineSignal<[{ releases: RunRelease[] }]>('releaseRuns');
+/** At most this many releases travel in one `releaseRuns` signal. */
+export const MAX_RELEASES_PER_SIGNAL = 200;
 /** A run admitted from a starter's block names it in its release, with the lease its starter gave it. */
 export interface BlockRelease {
   blockId: string;
