@@ -76,7 +76,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   setHandler(requestAdmissionSignal, (request) => entity.requestAdmission(request));
   setHandler(requestLeaseSignal, (request) => entity.requestLease(request));
   setHandler(recordCostsSignal, ({ events }) => entity.recordCosts(events));
-  setHandler(releaseRunSignal, ({ runId, costs, block }) => entity.releaseRun(runId, costs, block));
+  setHandler(releaseRunSignal, (release) => entity.releaseRuns([release]));
   setHandler(releaseRunsSignal, ({ releases }) => entity.releaseRuns(releases));
   setHandler(leaseBlocksUpdate, (request) => entity.leaseBlocks(request), { validator: validateBlockLease });
   setHandler(requestExplorationSignal, (request) => entity.requestExploration(request));

@@ -112,12 +112,7 @@ export class TenantEntity {
     this.touch(this.ledger.admitWaiting(this.now()));
   }
 
-  releaseRun(runId: string, costs: msg.CostEvent[] = [], block?: { blockId: string; leaseMicros: number }): void {
-    this.ledger.releaseRun(runId, costs, this.now(), block);
-    this.touch(this.ledger.admitWaiting(this.now()));
-  }
-
-  /** Several runs' releases at once (a worker's batch); what they free admits waiting runs once. */
+  /** Runs' releases (one, or a worker's batch): each charges its last costs and frees its slot; what they free admits waiting runs once. */
   releaseRuns(releases: RunRelease[]): void {
     const now = this.now();
     for (const { runId, costs, block } of Array.isArray(releases) ? releases : [])
