@@ -96,8 +96,13 @@ interface HeldBlock {
 
 /** Stop admitting from a block this long before it expires, so its runs start well within it. */
 const BLOCK_EXPIRY_MARGIN_MS = 5_000;
-/** Ask for a new block when this share of the current one is left. */
+/**
+ * Ask for a new block when this share of the current one is left, or sooner: when what is left
+ * lasts, at the current rate of starts, no longer than a lease message takes twice over.
+ */
 const REFILL_AT = 0.25;
+/** A block holds this long's starts at the current rate, at least (and at least four lease messages' time). */
+const BLOCK_LASTS_MS = 2_000;
 /** A block's size in slots: it starts small and doubles while blocks run out quickly. */
 const BLOCK_SLOTS = { first: 8, max: 256 } as const;
 /** After the entity grants no block, admit run by run for this long before asking again. */
@@ -138,6 +143,15 @@ class TenantBlocks {
   private lastLeaseMicros = 0;
   /** Starts waiting for the next block. */
   private demand = 0;
+  /** Starts admitted here per second, measured between block requests. */
+  private rate = 0;
+  private admittedSinceRate = 0;
+  private rateSince = Date.now();
+  /** How long a lease message takes to be answered, smoothed but quick to rise. */
+  private roundTripMs = 0;
+  /** Whether the message in flight asks for a block; else a block wanted meanwhile is asked for after it. */
+  private leasing = false;
+  private leaseAfter: Promise<void> | undefined;
 
   constructor(
     private readonly client: Client,
@@ -182,6 +196,7 @@ class TenantBlocks {
       return undefined;
     const slot = held.nextSlot++;
     held.slotsLeft--;
+    this.admittedSinceRate++;
     held.microsLeft -= leaseMicros;
     held.lastUsedAt = Date.now();
     const blockId = held.grant.blockId;
@@ -219,7 +234,7 @@ class TenantBlocks {
     const held = this.held;
     if (!held) return true;
     return (
-      held.slotsLeft <= held.grant.slots * REFILL_AT ||
+      held.slotsLeft <= Math.max(held.grant.slots * REFILL_AT, (this.rate * 2 * this.roundTripMs) / 1000) ||
       held.microsLeft <= held.grant.micros * REFILL_AT ||
       Date.now() >= held.usableUntil - this.options.ttlSeconds * 1000 * REFILL_AT
     );
@@ -231,7 +246,17 @@ class TenantBlocks {
    * is then retired and handed back by the following message, after the runs started from it.
    */
   private exchange(lease: boolean): Promise<void> {
-    this.exchanging ??= (async () => {
+    if (this.exchanging) {
+      if (!lease || this.leasing) return this.exchanging;
+      // A block wanted while a message without a request is out: asked for as soon as it is answered.
+      this.leaseAfter ??= this.exchanging.then(() => {
+        this.leaseAfter = undefined;
+        return this.low() || this.demand > 0 ? this.exchange(true) : undefined;
+      });
+      return this.leaseAfter;
+    }
+    this.leasing = lease;
+    this.exchanging = (async () => {
       // Starts that arrive together (a burst) all count towards the size of the block asked for.
       await new Promise((resolve) => setImmediate(resolve));
       // At most one update's worth of reports; a block goes back only once every run started from it is reported.
@@ -242,8 +267,11 @@ class TenantBlocks {
       const old = this.held;
       if (lease && old && old.slotsLeft === 0 && Date.now() - old.leasedAt < (this.options.ttlSeconds * 1000) / 2)
         this.slots = Math.min(BLOCK_SLOTS.max, this.slots * 2);
-      // A burst waiting for this block gets room for itself and as many again.
-      this.slots = Math.min(BLOCK_SLOTS.max, Math.max(this.slots, this.demand * 2));
+      // A burst waiting for this block gets room for itself and as many again, and a steady stream
+      // a block that lasts a while at its rate, so that a refill is answered before it runs out.
+      if (lease) this.measureRate();
+      const lasting = (this.rate * Math.max(BLOCK_LASTS_MS, 4 * this.roundTripMs)) / 1000;
+      this.slots = Math.min(BLOCK_SLOTS.max, Math.ceil(Math.max(this.slots, this.demand * 2, lasting)));
       const want = lease
         ? {
             blockId: `${this.options.starter}.${Date.now().toString(36)}.${this.seq++}`,
@@ -253,7 +281,10 @@ class TenantBlocks {
           }
         : undefined;
       try {
+        const sentAt = Date.now();
         const answer = await this.send(used, handBack, want);
+        const took = Date.now() - sentAt;
+        this.roundTripMs = took > this.roundTripMs ? took : 0.8 * this.roundTripMs + 0.2 * took;
         this.dropRevoked(answer.revoked);
         if (!lease) return;
         if (!answer.grant) {
@@ -286,6 +317,15 @@ class TenantBlocks {
       }
     })().finally(() => (this.exchanging = undefined));
     return this.exchanging;
+  }
+
+  /** Starts per second since the last block request: quick to rise with a burst, slower to fall. */
+  private measureRate(): void {
+    const now = Date.now();
+    const current = (this.admittedSinceRate * 1000) / Math.max(100, now - this.rateSince);
+    this.rate = Math.max(current, (this.rate + current) / 2);
+    this.admittedSinceRate = 0;
+    this.rateSince = now;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { SharedFetches } from '../infra/shared-fetch';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { releaseRunSignal, tenantStatusQuery } from '../workflows/messages/tenant-budget';
@@ -203,27 +204,9 @@ export function createControlActivities(
  * load. Callers arriving while a refresh runs share the next one, which starts after it; so
  * every caller still returns with files at least as new as its own run.
  */
-const tenantRefreshes = new Map<string, { running: Promise<string[]>; next?: Promise<string[]> }>();
+const tenantRefreshes = new SharedFetches<string[]>();
 export function refreshTenant(tenantId: string, refresh: () => Promise<string[]>): Promise<string[]> {
-  const current = tenantRefreshes.get(tenantId);
-  if (!current) {
-    const running = refresh().finally(() => {
-      const entry = tenantRefreshes.get(tenantId);
-      if (entry?.running === running && !entry.next) tenantRefreshes.delete(tenantId);
-    });
-    tenantRefreshes.set(tenantId, { running });
-    return running;
-  }
-  current.next ??= current.running
-    .catch(() => [])
-    .then(() => {
-      const next = current.next!;
-      tenantRefreshes.set(tenantId, { running: next });
-      return refresh().finally(() => {
-        if (tenantRefreshes.get(tenantId)?.running === next) tenantRefreshes.delete(tenantId);
-      });
-    });
-  return current.next;
+  return tenantRefreshes.after(tenantId, tenantRefreshes.mark(), refresh);
 }
 
 /** Uniform draws in (-0.5, 0.5) from 48 random bits each, never exactly ±0.5. */

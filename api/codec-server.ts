@@ -45,7 +45,7 @@ export async function buildCodecServer({
 }: CodecServerOptions) {
   const app = Fastify({ loggerInstance: logger, bodyLimit: 16 * 1024 * 1024 });
   const codec = new KeyRingCodec();
-  const tokens = new TokenVerifier(client, tokenCacheMs);
+  const tokens = TokenVerifier.forClient(client, tokenCacheMs);
   const admin = adminToken ? Buffer.from(hashToken(adminToken), 'hex') : undefined;
   const origin = new URL(corsOrigin).origin;
 

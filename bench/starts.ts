@@ -7,7 +7,9 @@
  * POST latency's deciles, p99 and maximum, runs completed per second, and whether each tenant's
  * spend equals the sum of its runs' costs. Their ratio is one tenant's throughput ÷ ten tenants'.
  * Both workloads run twice, on an API process of their own each time: with every start admitted by
- * its tenant's entity (ADOS_ADMISSION_BLOCK_SECONDS=0), then from admission blocks (30 s).
+ * its tenant's entity (ADOS_ADMISSION_BLOCK_SECONDS=0), then from admission blocks (30 s). Last, the
+ * floor: 50 TypeScript clients starting the same DAG as a bare Temporal workflow (no HTTP, no
+ * admission), 400 in all, on the same server and workers.
  *
  * Usage: node --import tsx bench/starts.ts [--quick] (writes bench/results/starts.json)
  */
@@ -18,8 +20,10 @@ import { configureTenant, runOutcome, tenantStatus } from '../api/client';
 import { issueTenantToken } from '../api/http/tokens';
 import { freePort } from '../infra/ports';
 import type { deliveryRun } from '../workflows';
+import { bareDag } from '../workflows/bare-dag';
+import { nodeTaskQueue } from '../workflows/policy/routing';
 import { toMicros } from '../workflows/policy/catalog';
-import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import { CONTROL_TASK_QUEUE, tenantBudgetWorkflowId } from '../workflows/policy/ids';
 import { runBench, withBenchEnv, writeReport } from './harness';
 
 const ADOS = join(__dirname, '..', 'bin', 'ados.js');
@@ -188,6 +192,52 @@ async function workload(
   };
 }
 
+/** The floor: CLIENTS clients starting the same one-node DAG as a bare workflow, straight to Temporal. */
+async function bareStarts(client: Client, starts: number) {
+  const tenantId = 'starts-bare';
+  let next = 0;
+  const latencies: number[] = [];
+  const handles: Array<Promise<unknown>> = [];
+  const began = Date.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      for (let i = next++; i < starts; i = next++) {
+        const t0 = performance.now();
+        const handle = await client.workflow.start(bareDag, {
+          workflowId: `bare:${tenantId}:s-${i}`,
+          taskQueue: CONTROL_TASK_QUEUE,
+          args: [
+            {
+              runId: `s-${i}`,
+              tenantId,
+              taskQueue: nodeTaskQueue({ tenantId }),
+              maxParallelism: 8,
+              nodes: [{ id: 'work', kind: 'util.sleep', params: { ms: 50, costUsd: 0.001 } }],
+            },
+          ],
+        });
+        latencies.push(performance.now() - t0);
+        handles.push(handle.result());
+      }
+    }),
+  );
+  const startedIn = Date.now() - began;
+  await Promise.all(handles);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    workload: 'bare-starts',
+    clients: CLIENTS,
+    starts,
+    startsPerSecond: Math.round((starts / (startedIn / 1000)) * 10) / 10,
+    startMs: {
+      deciles: [10, 20, 30, 40, 50, 60, 70, 80, 90].map((p) => Math.round(pct(sorted, p))),
+      p99: Math.round(pct(sorted, 99)),
+      max: Math.round(sorted.at(-1) ?? 0),
+    },
+    completedPerSecond: Math.round((starts / ((Date.now() - began) / 1000)) * 10) / 10,
+  };
+}
+
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const starts = quick ? 100 : 400;
@@ -222,15 +272,16 @@ async function main(): Promise<void> {
         api.kill('SIGTERM');
       }
     }
-    return bySetting;
+    return { bySetting, bare: await bareStarts(client, starts) };
   });
   writeReport(`starts${quick ? '-quick' : ''}`, {
     quick,
-    settings: measured.map(({ admissionBlockSeconds, rows }) => ({
+    settings: measured.bySetting.map(({ admissionBlockSeconds, rows }) => ({
       admissionBlockSeconds,
       rows,
       oneTenantOverTen: Math.round((rows[1]!.completedPerSecond / rows[0]!.completedPerSecond) * 100) / 100,
     })),
+    bare: measured.bare,
     at: new Date().toISOString(),
   });
 }

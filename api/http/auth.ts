@@ -34,7 +34,7 @@ function bearer(request: FastifyRequest): string | undefined {
  * without one). A tenant token sees only its own tenant: another's things answer 404 as if absent.
  */
 export const authPlugin = fp(async function auth(app: FastifyInstance, options: AuthOptions) {
-  const tokens = new TokenVerifier(options.client, options.tokenCacheMs);
+  const tokens = TokenVerifier.forClient(options.client, options.tokenCacheMs);
   const admin = options.adminToken ? Buffer.from(hashToken(options.adminToken), 'hex') : undefined;
   app.decorateRequest('caller', null);
   await app.register(rateLimit, {

@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { isValidId, tenantBudgetWorkflowId } from '../../workflows/policy/ids';
 import { authTokensQuery, issueTokenUpdate, revokeTokenUpdate } from '../../workflows/messages/tenant-budget';
 import { UserError } from '../client';
+import { SharedFetches } from '../../infra/shared-fetch';
 
 /**
  * Tenant API tokens: `ados.{tenantId}.{secret}` with a 256-bit random secret. The tenant id in the
@@ -55,36 +56,66 @@ export async function revokeTenantToken(client: Client, tenantId: string, tokenI
 }
 
 /**
- * Checks bearer tokens against their tenants' entities, remembering answers for a few seconds so
- * that a busy client costs its entity one query per window, not one per request. A revoked token
- * stops working when its cached answer expires.
+ * Checks bearer tokens against their tenants' entities. One query of a tenant's entity fetches all
+ * its active token hashes, and every request of that tenant waiting meanwhile shares it: fifty
+ * clients arriving at once with twenty new tokens cost the entity one query, not fifty (and one at a
+ * time is what an entity busy with admission answers promptly). A token in a list begun at most
+ * `cacheMs` ago is valid without another query, so a revoked token stops working within `cacheMs`.
+ * A token missing from that list is looked for in a list begun after it was presented (it may just
+ * have been issued); a token in neither is refused, and refused again for `cacheMs` without a query.
  */
 export class TokenVerifier {
-  private readonly cache = new Map<string, { tenantId: string | undefined; until: number }>();
+  private readonly lists = new SharedFetches<Set<string>>();
+  private readonly refused = new Map<string, number>();
 
   constructor(
-    private readonly client: Client,
+    private readonly fetchHashes: (tenantId: string) => Promise<string[]>,
     private readonly cacheMs: number,
   ) {}
+
+  /** A verifier that asks each tenant's entity for its active tokens. */
+  static forClient(client: Client, cacheMs: number): TokenVerifier {
+    return new TokenVerifier(
+      (tenantId) =>
+        client.workflow
+          .getHandle(tenantBudgetWorkflowId(tenantId))
+          .query(authTokensQuery)
+          .then(
+            (active) => active.map((t) => t.hash),
+            (err: unknown) => {
+              if (err instanceof WorkflowNotFoundError) return [];
+              throw err;
+            },
+          ),
+      cacheMs,
+    );
+  }
 
   /** The tenant the token belongs to, or undefined for a token that is not valid. */
   async verify(token: string): Promise<string | undefined> {
     const tenantId = tokenTenant(token);
     if (!tenantId) return undefined;
     const hash = hashToken(token);
-    const cached = this.cache.get(hash);
-    if (cached && cached.until > Date.now()) return cached.tenantId;
-    const active = await this.client.workflow
-      .getHandle(tenantBudgetWorkflowId(tenantId))
-      .query(authTokensQuery)
-      .catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return [];
-        throw err;
-      });
-    const given = Buffer.from(hash, 'hex');
-    const valid = active.some((t) => timingSafeEqual(Buffer.from(t.hash, 'hex'), given));
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(hash, { tenantId: valid ? tenantId : undefined, until: Date.now() + this.cacheMs });
-    return valid ? tenantId : undefined;
+    const presented = this.lists.mark();
+    const presentedAt = Date.now();
+    if ((this.refused.get(hash) ?? 0) > presentedAt) return undefined;
+    const recent = this.lists.latest(tenantId);
+    if (recent && presentedAt - recent.startedAt <= this.cacheMs) {
+      const hashes = await recent.value.catch(() => undefined);
+      if (hashes && holds(hashes, hash)) return tenantId;
+    }
+    const fetch = () => this.fetchHashes(tenantId).then((listed) => new Set(listed));
+    if (holds(await this.lists.after(tenantId, presented, fetch), hash)) return tenantId;
+    if (this.refused.size >= 10_000) this.refused.clear();
+    if (this.cacheMs > 0) this.refused.set(hash, Date.now() + this.cacheMs);
+    return undefined;
   }
+}
+
+/** Whether the set holds the hash, compared in constant time with every member. */
+function holds(hashes: Set<string>, hash: string): boolean {
+  const given = Buffer.from(hash, 'hex');
+  let found = false;
+  for (const h of hashes) found = timingSafeEqual(Buffer.from(h, 'hex'), given) || found;
+  return found;
 }
