@@ -143,6 +143,12 @@ class TenantBlocks {
   private lastLeaseMicros = 0;
   /** Starts waiting for the next block. */
   private demand = 0;
+  /**
+   * The most slots one block asks for: half the tenant's admission limit (its concurrency limit at
+   * its backpressure threshold), known from the last grant; so a refill, or another starter of
+   * the same tenant, finds room while this block is still held.
+   */
+  private maxSlots: number = BLOCK_SLOTS.max;
   /** Starts admitted here per second, measured between block requests. */
   private rate = 0;
   private admittedSinceRate = 0;
@@ -272,11 +278,12 @@ class TenantBlocks {
       if (lease) this.measureRate();
       const lasting = (this.rate * Math.max(BLOCK_LASTS_MS, 4 * this.roundTripMs)) / 1000;
       this.slots = Math.min(BLOCK_SLOTS.max, Math.ceil(Math.max(this.slots, this.demand * 2, lasting)));
+      const slots = Math.min(this.slots, this.maxSlots);
       const want = lease
         ? {
             blockId: `${this.options.starter}.${Date.now().toString(36)}.${this.seq++}`,
-            slots: this.slots,
-            micros: Math.max(1, Math.ceil(this.slots * Math.max(1, this.lastLeaseMicros) * 1.5)),
+            slots,
+            micros: Math.max(1, Math.ceil(slots * Math.max(1, this.lastLeaseMicros) * 1.5)),
             ttlSeconds: this.options.ttlSeconds,
           }
         : undefined;
@@ -291,6 +298,8 @@ class TenantBlocks {
           this.noBlockUntil = Date.now() + NO_BLOCK_BACKOFF_MS;
           return;
         }
+        const { maxConcurrentRuns, backpressureThreshold } = answer.grant.pressure;
+        this.maxSlots = Math.max(1, Math.floor((maxConcurrentRuns * backpressureThreshold) / 2));
         const leasedAt = Date.now();
         const ttlMs = Math.min(this.options.ttlSeconds * 1000, Date.parse(answer.grant.expiresAt) - leasedAt);
         if (this.held) this.retired.push(this.held.grant.blockId);

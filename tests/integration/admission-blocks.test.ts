@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
@@ -22,6 +23,33 @@ async function post(url: string, tenantId: string, runId: string, dag: unknown) 
     body: JSON.stringify({ runId, dag }),
   });
   return { status: res.status, body: (await res.json()) as { workflowId: string; status: string } };
+}
+
+/** An API process of its own (a starter of its own), admitting from blocks of `blockSeconds`. */
+async function apiProcess(blockSeconds: number) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [ADOS, 'api', '--port', String(port)], {
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.address,
+      ADOS_ADMIN_TOKEN: ADMIN,
+      ADOS_API_RATE_LIMIT: '1000000',
+      ADOS_ADMISSION_BLOCK_SECONDS: String(blockSeconds),
+      ADOS_LOG_LEVEL: 'error',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok || undefined, {
+    what: 'the API to listen',
+  });
+  return {
+    child,
+    url,
+    starter: `api.${hostname()
+      .replace(/[^A-Za-z0-9._:-]/g, '-')
+      .slice(0, 40)}.${child.pid}`,
+  };
 }
 
 /** The entity's updates by name, over all its executions. */
@@ -83,21 +111,8 @@ describe('admission blocks', () => {
 
   test('an API holding a block is killed mid-burst: its runs complete, charged once, and the block’s slots and money come back after it expires', async () => {
     await configureTenant(env.client, 'dying', { budgetUsd: 5, maxConcurrentRuns: 30, backpressureThreshold: 1 });
-    const port = await freePort();
-    const api = spawn(process.execPath, [ADOS, 'api', '--port', String(port)], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: env.address,
-        ADOS_ADMIN_TOKEN: ADMIN,
-        ADOS_API_RATE_LIMIT: '1000000',
-        ADOS_ADMISSION_BLOCK_SECONDS: '5',
-        ADOS_LOG_LEVEL: 'error',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const url = `http://127.0.0.1:${port}`;
+    const { child: api, url } = await apiProcess(5);
     try {
-      await eventually(async () => (await fetch(`${url}/healthz`)).ok || undefined, { what: 'the API to listen' });
       const started = await Promise.all(
         Array.from({ length: 10 }, (_, i) => post(url, 'dying', `d-${i}`, oneNode(4000, 0.02))),
       );
@@ -140,6 +155,95 @@ describe('admission blocks', () => {
       await Promise.all(again.map(runOutcome));
     } finally {
       await stopChild(api, 'SIGKILL');
+    }
+  });
+
+  test("a hot tenant's load moves from one API process to another: the entity hands the slots over, within the tenant's limit, and spend is exact", async () => {
+    const limit = 40;
+    await configureTenant(env.client, 'moving', { budgetUsd: 10, maxConcurrentRuns: limit, backpressureThreshold: 1 });
+    const [a, b] = [await apiProcess(30), await apiProcess(30)];
+    const samples: Array<{ phase: 'A' | 'B'; t: number; a: number; b: number; inFlight: number }> = [];
+    let phase: 'A' | 'B' = 'A';
+    let phaseBegan = Date.now();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const s = await tenantStatus(env.client, 'moving');
+        const held = (starter: string) =>
+          (s.admissionBlocks ?? []).filter((x) => x.starter === starter).reduce((n, x) => n + x.slots, 0);
+        const t = Date.now() - phaseBegan;
+        samples.push({ phase, t, a: held(a.starter), b: held(b.starter), inFlight: s.runsInFlight.length });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    /** `clients` loops posting one-node runs to `url` for `ms`, each run 100 ms apart: below the limit. */
+    const load = async (url: string, prefix: string, ms: number, clients = 3) => {
+      const began = Date.now();
+      const runs: Array<{ id: string; at: number }> = [];
+      await Promise.all(
+        Array.from({ length: clients }, async (_, c) => {
+          for (let i = 0; Date.now() - began < ms; i++) {
+            const at = Date.now() - began;
+            const { status, body } = await post(url, 'moving', `${prefix}-${c}-${i}`, oneNode(300, 0.01));
+            assert.equal(status, 202, JSON.stringify(body));
+            runs.push({ id: body.workflowId, at });
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }),
+      );
+      return runs;
+    };
+    try {
+      phaseBegan = Date.now();
+      const fromA = await load(a.url, 'a', 4_000);
+      [phase, phaseBegan] = ['B', Date.now()];
+      const fromB = await load(b.url, 'b', 7_000);
+      sampling = false;
+      await sampler;
+      const handles = [...fromA, ...fromB].map((r) => env.client.workflow.getHandle<typeof deliveryRun>(r.id));
+      const results = await Promise.all(handles.map(runOutcome));
+      assert.ok(
+        results.every((r) => r.status === 'COMPLETED'),
+        JSON.stringify(results.filter((r) => r.status !== 'COMPLETED')),
+      );
+      // The slots moved with the load: A's blocks went back once it was idle (2 s, then its next
+      // report), and B's took their place.
+      const early = samples.filter((x) => x.phase === 'A' && x.t >= 1_000);
+      const late = samples.filter((x) => x.phase === 'B' && x.t >= 4_000);
+      assert.ok(
+        early.some((x) => x.a > 0 && x.b === 0),
+        `A held blocks while it had the load: ${JSON.stringify(early)}`,
+      );
+      assert.ok(
+        late.length > 0 && late.every((x) => x.a === 0) && late.some((x) => x.b > 0),
+        `B held them after the load moved: ${JSON.stringify(late)}`,
+      );
+      // Never more held than the tenant's limit, in runs reported and block slots together.
+      for (const x of samples) assert.ok(x.inFlight + x.a + x.b <= limit, JSON.stringify(x));
+      // Once A's idle block went back (idle for 2 s, then its next report), B's runs came from B's own blocks.
+      const blockOf = async (id: string) =>
+        (await env.client.workflow.getHandle(id).describe()).searchAttributes.AdmissionBlock?.[0] as string | undefined;
+      const settled = fromB.filter((r) => r.at >= 4_000);
+      const own = (await Promise.all(settled.map((r) => blockOf(r.id)))).filter((x) =>
+        x?.startsWith(`${b.starter}.`),
+      ).length;
+      assert.ok(own >= settled.length * 0.9, `${own} of ${settled.length} of B's later runs from B's blocks`);
+      await Promise.all([stopChild(a.child, 'SIGTERM'), stopChild(b.child, 'SIGTERM')]);
+      const status = await eventually(
+        async () => {
+          const s = await tenantStatus(env.client, 'moving');
+          return s.runsInFlight.length === 0 && (s.admissionBlocks ?? []).length === 0 ? s : undefined;
+        },
+        { what: 'every run released and every block handed back' },
+      );
+      const charged = results.reduce((sum, r) => sum + micros(r.costUsd), 0);
+      assert.equal(micros(status.spentUsd), charged);
+      assert.equal(charged, micros(0.01) * results.length);
+      assert.equal(status.reservedUsd, 0);
+    } finally {
+      sampling = false;
+      await sampler;
+      await Promise.all([stopChild(a.child, 'SIGKILL'), stopChild(b.child, 'SIGKILL')]);
     }
   });
 });
