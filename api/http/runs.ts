@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag';
+import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
 import { idSchema, parseDeliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { runHandle, runProgress, startRun, tenantStatus } from '../client';
 import { ApiError, commonErrors } from './errors';

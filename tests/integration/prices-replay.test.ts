@@ -10,7 +10,7 @@ import { priceLlmUsage, runPrices } from '../../activities/pricing';
 import { deliveryRun, progressQuery, type RunLaunch } from '../../workflows/delivery-run';
 import type { NodeOutcome } from '../../workflows/policy/run-state';
 import { catalogEstimateMicros, fullVariant } from '../../workflows/policy/estimates';
-import { dagNodeSchema } from '../../workflows/policy/dag';
+import { dagNodeSchema } from '../../workflows/policy/dag-schema';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
 import { toMicros } from '../../workflows/policy/catalog';
 import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';

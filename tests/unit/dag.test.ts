@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { DAG_LIMITS, findCycles, graphProblems, validateDeliveryRunInput } from '../../workflows/policy/dag';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DAG_LIMITS,
+  findCycles,
+  graphProblems,
+  plainSpec,
+  recheckDeliveryRunInput,
+  validateDeliveryRunInput,
+} from '../../workflows/policy/dag';
+import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
 
 const kinds = new Set(['util.sleep', 'llm.generate']);
 const node = (id: string, deps: string[] = [], kind = 'util.sleep') => ({ id, kind, deps });
@@ -97,5 +107,106 @@ describe('DAG validation', () => {
         },
       ),
     );
+  });
+
+  describe("a run's own check without the schema (plainSpec)", () => {
+    /** Inputs near the plain form: valid ones, and ones with a field of the wrong type, range or name. */
+    const anything = fc.oneof(
+      fc.constant(undefined),
+      fc.constant(null),
+      fc.boolean(),
+      fc.integer({ min: -10, max: 100_000 }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.string({ maxLength: 5 }),
+      fc.constantFrom('a', 'acme', 'Bad Id', '', 'x'.repeat(70), 'llm.generate', 'util.sleep', 'Util.Sleep'),
+      fc.array(fc.constantFrom('a', 'b', 'c', 'B'), { maxLength: 3 }),
+      fc.dictionary(fc.constantFrom('ms', 'costUsd', 'model'), fc.jsonValue(), { maxKeys: 2 }),
+    );
+    const maybe = <T>(arb: fc.Arbitrary<T>) =>
+      fc.option(fc.oneof({ weight: 30, arbitrary: arb }, { weight: 1, arbitrary: anything }), {
+        nil: undefined,
+        freq: 2,
+      });
+    /** Fields the plain path leaves to the schema, or that break the contract: mostly absent. */
+    const rare = <T>(arb: fc.Arbitrary<T>) =>
+      fc.oneof({ weight: 10, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+    const nodeArb = fc
+      .record(
+        {
+          id: fc.oneof({ weight: 30, arbitrary: fc.constantFrom('a', 'b', 'c') }, anything),
+          kind: fc.oneof({ weight: 30, arbitrary: fc.constantFrom('util.sleep', 'llm.generate') }, anything),
+          deps: maybe(fc.array(fc.constantFrom('a', 'b', 'c'), { maxLength: 2 })),
+          params: maybe(fc.dictionary(fc.constantFrom('ms', 'costUsd', 'model'), fc.jsonValue(), { maxKeys: 3 })),
+          critical: maybe(fc.boolean()),
+          priority: maybe(fc.integer({ min: 0, max: 6 })),
+          estimatedCostUsd: maybe(fc.double({ min: -0.1, max: 1, noNaN: true })),
+          degrade: maybe(
+            fc.record(
+              {
+                params: maybe(fc.dictionary(fc.constantFrom('ms'), fc.nat(), { maxKeys: 1 })),
+                model: maybe(fc.string()),
+              },
+              { requiredKeys: [] },
+            ),
+          ),
+          timeoutSec: maybe(fc.integer({ min: 0, max: 100_000 })),
+          retry: rare(fc.record({ maximumAttempts: fc.integer({ min: 1, max: 3 }) })),
+          extra: rare(fc.string()),
+        },
+        { requiredKeys: ['id', 'kind'] },
+      )
+      .map((n) => Object.fromEntries(Object.entries(n).filter(([, v]) => v !== undefined)));
+    const inputArb = fc
+      .record(
+        {
+          tenantId: fc.oneof({ weight: 30, arbitrary: fc.constant('acme') }, anything),
+          runId: maybe(fc.constantFrom('r1', 'run-2')),
+          priority: maybe(fc.integer({ min: 0, max: 6 })),
+          maxParallelism: maybe(fc.integer({ min: 0, max: 70 })),
+          tags: rare(fc.dictionary(fc.constantFrom('team'), fc.constantFrom('search'), { maxKeys: 1 })),
+          dag: fc.oneof(
+            {
+              weight: 8,
+              arbitrary: fc.record(
+                { name: maybe(fc.string({ maxLength: 3 })), nodes: fc.array(nodeArb, { minLength: 1, maxLength: 3 }) },
+                { requiredKeys: ['nodes'] },
+              ),
+            },
+            anything,
+          ),
+        },
+        { requiredKeys: ['tenantId', 'dag'] },
+      )
+      .map((i) => JSON.parse(JSON.stringify(i)) as unknown);
+
+    test("it never accepts what the schema refuses, and gives exactly the schema's output, key order included", () => {
+      let plain = 0;
+      fc.assert(
+        fc.property(inputArb, (input) => {
+          const spec = plainSpec(input);
+          if (spec === undefined) return;
+          plain++;
+          const parsed = deliveryRunInputSchema.safeParse(input);
+          assert.ok(parsed.success, `plainSpec accepted what the schema refuses: ${JSON.stringify(input)}`);
+          assert.equal(JSON.stringify(spec), JSON.stringify(parsed.data));
+        }),
+        { numRuns: 3000 },
+      );
+      assert.ok(plain > 100, `only ${plain} of 3000 generated inputs took the plain path`);
+    });
+
+    test("the shipped examples take the plain path, and the run's check answers as the validation does", () => {
+      const rag = JSON.parse(readFileSync(join(__dirname, '../../examples/rag-run.json'), 'utf8')) as unknown;
+      assert.ok(plainSpec(rag), 'examples/rag-run.json is plain');
+      assert.deepEqual(recheckDeliveryRunInput(rag), validateDeliveryRunInput(rag));
+      const tagged = { tenantId: 'acme', tags: { team: 'search' }, dag: { nodes: [node('a')] } };
+      assert.equal(plainSpec(tagged), undefined, 'tags go through the schema');
+      assert.deepEqual(recheckDeliveryRunInput(tagged), validateDeliveryRunInput(tagged));
+      const cyclic = { tenantId: 'acme', dag: { nodes: [node('a', ['b']), node('b', ['a'])] } };
+      assert.deepEqual(recheckDeliveryRunInput(cyclic, { workflowId: 'delivery-run:acme:r1' }), {
+        ok: false,
+        problems: ['cycle: a -> b -> a'],
+      });
+    });
   });
 });

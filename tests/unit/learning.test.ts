@@ -9,7 +9,7 @@ import { tenantConfigSchema } from '../../workflows/policy/tenant-config';
 import type { CostEvent } from '../../workflows/policy/tenant-payloads';
 import { RunPlan } from '../../workflows/policy/run-plan';
 import { RunState } from '../../workflows/policy/run-state';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag';
+import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const ledger = (config: Record<string, unknown> = {}) =>

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runPrices } from '../../activities/pricing';
 import { learnCost, type CostModel } from '../../workflows/policy/cost-model';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag';
+import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
 import { quoteRun } from '../../workflows/policy/quote';
 
 const spec = deliveryRunInputSchema.parse({

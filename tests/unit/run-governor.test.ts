@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag';
+import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
 import { COST_BATCH, RunGovernor } from '../../workflows/policy/run-governor';
 import { RunPlan } from '../../workflows/policy/run-plan';
 import { RunState } from '../../workflows/policy/run-state';

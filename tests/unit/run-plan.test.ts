@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag';
+import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
 import { estimateNodeMicros } from '../../workflows/policy/estimates';
 import { RunPlan } from '../../workflows/policy/run-plan';
 import { RunState } from '../../workflows/policy/run-state';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag';
+import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
 import { RunState, costEventsOf } from '../../workflows/policy/run-state';
 
 const at = '2026-01-01T00:00:00.000Z';

@@ -1,5 +1,6 @@
-import { z } from 'zod';
-import { deliveryRunWorkflowId, idSchema, parseDeliveryRunWorkflowId } from './ids';
+import type { z } from 'zod';
+import type * as Schemas from './dag-schema';
+import { deliveryRunWorkflowId, isValidId, parseDeliveryRunWorkflowId } from './ids';
 
 /** Limits that keep one run's history and fan-out within what one workflow handles well. */
 export const DAG_LIMITS = {
@@ -10,82 +11,16 @@ export const DAG_LIMITS = {
   maxParamsChars: 16_000,
 } as const;
 
-export const prioritySchema = z.number().int().min(1).max(5);
-
-export const retryPolicySchema = z
-  .object({
-    maximumAttempts: z.number().int().min(1).max(100).optional(),
-    initialIntervalMs: z.number().int().min(1).max(3_600_000).optional(),
-    backoffCoefficient: z.number().min(1).max(10).optional(),
-    maximumIntervalMs: z.number().int().min(1).max(3_600_000).optional(),
-  })
-  .strict();
-
-export const degradeSchema = z
-  .object({
-    params: z.record(z.string(), z.unknown()).optional(),
-    model: z.string().min(1).max(100).optional(),
-  })
-  .strict();
-
-export const dagNodeSchema = z
-  .object({
-    id: idSchema,
-    kind: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/, { message: 'must be a node kind such as llm.generate' }),
-    /** Ids of nodes of the same DAG this node waits for. @default none */
-    deps: z.array(idSchema).max(DAG_LIMITS.maxDepsPerNode).default([]),
-    params: z.record(z.string(), z.unknown()).default({}),
-    /** A non-critical node may be skipped or fail without failing the run. @default true */
-    critical: z.boolean().default(true),
-    /** 1 (most urgent) … 5; @default the run's priority */
-    priority: prioritySchema.optional(),
-    estimatedCostUsd: z.number().min(0).optional(),
-    degrade: degradeSchema.optional(),
-    retry: retryPolicySchema.optional(),
-    timeoutSec: z.number().int().min(1).max(86_400).optional(),
-  })
-  .strict();
-
-export const dagSchema = z
-  .object({
-    name: z.string().min(1).max(200).default('dag'),
-    nodes: z.array(dagNodeSchema).min(1).max(DAG_LIMITS.maxNodes),
-  })
-  .strict();
-
 /** Labels for showback (`ados report` by tag): at most 10, short keys and values, recorded with every charge. */
 export const TAG_KEY = /^[a-z][a-z0-9_.-]{0,31}$/;
-export const tagsSchema = z
-  .record(z.string(), z.string().min(1).max(64))
-  .superRefine((tags, ctx) => {
-    const keys = Object.keys(tags);
-    if (keys.length > 10) ctx.addIssue({ code: 'custom', message: `at most 10 tags (${keys.length} given)` });
-    for (const key of keys)
-      if (!TAG_KEY.test(key))
-        ctx.addIssue({ code: 'custom', path: [key], message: `tag keys must match ${TAG_KEY.source}` });
-  })
-  // What the refinement checks, stated for the OpenAPI document (3.0 has no propertyNames: the key rule is in words).
-  .meta({ maxProperties: 10 })
-  .describe(`showback labels: at most 10, keys matching ${TAG_KEY.source}, values of 1 to 64 characters`);
 
-export const deliveryRunInputSchema = z
-  .object({
-    tenantId: idSchema,
-    runId: idSchema.optional(),
-    /** 1 (most urgent) … 5. @default 3 */
-    priority: prioritySchema.default(3),
-    /** Nodes of this run in flight at once. @default 4 */
-    maxParallelism: z.number().int().min(1).max(DAG_LIMITS.maxParallelism).default(4),
-    /** Showback labels, e.g. { team: "search", feature: "answers" }. */
-    tags: tagsSchema.optional(),
-    dag: dagSchema,
-  })
-  .strict();
+/** The schemas, built on first use (see dag-schema.ts). */
+const schemas = (): typeof Schemas => require('./dag-schema') as typeof Schemas;
 
-export type DeliveryRunInput = z.input<typeof deliveryRunInputSchema>;
-export type DeliveryRunSpec = z.output<typeof deliveryRunInputSchema>;
-export type DagNode = z.output<typeof dagNodeSchema>;
-export type Dag = z.output<typeof dagSchema>;
+export type DeliveryRunInput = z.input<typeof Schemas.deliveryRunInputSchema>;
+export type DeliveryRunSpec = z.output<typeof Schemas.deliveryRunInputSchema>;
+export type DagNode = z.output<typeof Schemas.dagNodeSchema>;
+export type Dag = z.output<typeof Schemas.dagSchema>;
 
 function formatIssuePath(path: readonly PropertyKey[]): string {
   return path.length === 0
@@ -183,14 +118,28 @@ export interface RunRules {
  * listed, so a user fixes them all in one round. The spec's runId is the input's, else the id's (if given).
  */
 export function validateDeliveryRunInput(input: unknown, rules: RunRules = {}): ValidationResult {
-  const parsed = deliveryRunInputSchema.safeParse(input);
+  const parsed = schemas().deliveryRunInputSchema.safeParse(input);
   if (!parsed.success) {
     return {
       ok: false,
       problems: parsed.error.issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`),
     };
   }
-  const spec = parsed.data;
+  return checkSpec(parsed.data, rules);
+}
+
+/**
+ * A run's check inside its workflow when a starter (or the run's own worker) already made the one
+ * validation: the same checks, with the schema's part done by `plainSpec` when the input is plain
+ * enough for it, so the run builds no schema object; else by the schema, as at the start.
+ */
+export function recheckDeliveryRunInput(input: unknown, rules: RunRules = {}): ValidationResult {
+  const spec = plainSpec(input);
+  return spec ? checkSpec(spec, rules) : validateDeliveryRunInput(input, rules);
+}
+
+/** The checks past the schema: the graph, the kinds, the sizes and the workflow id's tenant and run. */
+function checkSpec(spec: DeliveryRunSpec, rules: RunRules): ValidationResult {
   const problems = graphProblems(spec.dag.nodes);
   if (rules.knownKinds) {
     const known = new Set(rules.knownKinds);
@@ -222,4 +171,76 @@ function ownerProblem(workflowId: string, spec: DeliveryRunSpec): string | undef
   if (spec.runId !== undefined && ids.runId !== spec.runId)
     return `workflow id ${workflowId} names run ${ids.runId} but the input's runId is ${spec.runId} (start it as ${expected})`;
   return undefined;
+}
+
+const NODE_KIND = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/;
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype;
+const onlyKeys = (x: Record<string, unknown>, keys: readonly string[]) => Object.keys(x).every((k) => keys.includes(k));
+const intIn = (x: unknown, min: number, max: number) =>
+  Number.isInteger(x) && (x as number) >= min && (x as number) <= max;
+const optional = (x: unknown, ok: (x: unknown) => boolean) => x === undefined || ok(x);
+
+/**
+ * The schema's output for an input in the plain form every starter sends (no tags, no retry
+ * policy), with the schema's defaults, its key order and none of its objects; undefined for any
+ * input it is not sure of, which then goes through the schema. It never accepts what the schema
+ * refuses, nor answers differently (tests/unit/dag.test.ts holds it to that on generated inputs).
+ */
+export function plainSpec(input: unknown): DeliveryRunSpec | undefined {
+  if (!isPlainObject(input) || !onlyKeys(input, ['tenantId', 'runId', 'priority', 'maxParallelism', 'dag'])) return;
+  const { tenantId, runId, priority, maxParallelism, dag } = input;
+  if (!isValidId(tenantId) || !optional(runId, isValidId)) return;
+  if (!optional(priority, (p) => intIn(p, 1, 5))) return;
+  if (!optional(maxParallelism, (m) => intIn(m, 1, DAG_LIMITS.maxParallelism))) return;
+  if (!isPlainObject(dag) || !onlyKeys(dag, ['name', 'nodes'])) return;
+  const { name, nodes } = dag;
+  if (!optional(name, (n) => typeof n === 'string' && n.length >= 1 && n.length <= 200)) return;
+  if (!Array.isArray(nodes) || nodes.length < 1 || nodes.length > DAG_LIMITS.maxNodes) return;
+  const specNodes: DagNode[] = [];
+  for (const node of nodes as unknown[]) {
+    const plain = plainNode(node);
+    if (!plain) return;
+    specNodes.push(plain);
+  }
+  return {
+    tenantId,
+    ...(runId !== undefined ? { runId: runId as string } : {}),
+    priority: (priority as number | undefined) ?? 3,
+    maxParallelism: (maxParallelism as number | undefined) ?? 4,
+    dag: { name: (name as string | undefined) ?? 'dag', nodes: specNodes },
+  };
+}
+
+function plainNode(node: unknown): DagNode | undefined {
+  const keys = ['id', 'kind', 'deps', 'params', 'critical', 'priority', 'estimatedCostUsd', 'degrade', 'timeoutSec'];
+  if (!isPlainObject(node) || !onlyKeys(node, keys)) return;
+  const { id, kind, deps, params, critical, priority, estimatedCostUsd, degrade, timeoutSec } = node;
+  if (!isValidId(id) || typeof kind !== 'string' || !NODE_KIND.test(kind)) return;
+  if (!optional(deps, (d) => Array.isArray(d) && d.length <= DAG_LIMITS.maxDepsPerNode && d.every(isValidId))) return;
+  if (!optional(params, isPlainObject) || !optional(critical, (c) => typeof c === 'boolean')) return;
+  if (!optional(priority, (p) => intIn(p, 1, 5)) || !optional(timeoutSec, (t) => intIn(t, 1, 86_400))) return;
+  if (!optional(estimatedCostUsd, (c) => typeof c === 'number' && Number.isFinite(c) && c >= 0)) return;
+  let plainDegrade: DagNode['degrade'];
+  if (degrade !== undefined) {
+    if (!isPlainObject(degrade) || !onlyKeys(degrade, ['params', 'model'])) return;
+    const { params: degradeParams, model } = degrade;
+    if (!optional(degradeParams, isPlainObject)) return;
+    if (!optional(model, (m) => typeof m === 'string' && m.length >= 1 && m.length <= 100)) return;
+    plainDegrade = {
+      ...(degradeParams !== undefined ? { params: { ...(degradeParams as Record<string, unknown>) } } : {}),
+      ...(model !== undefined ? { model: model as string } : {}),
+    };
+  }
+  return {
+    id,
+    kind,
+    deps: (deps as string[] | undefined) ?? [],
+    params: { ...(params as Record<string, unknown> | undefined) },
+    critical: (critical as boolean | undefined) ?? true,
+    ...(priority !== undefined ? { priority: priority as number } : {}),
+    ...(estimatedCostUsd !== undefined ? { estimatedCostUsd: estimatedCostUsd as number } : {}),
+    ...(plainDegrade ? { degrade: plainDegrade } : {}),
+    ...(timeoutSec !== undefined ? { timeoutSec: timeoutSec as number } : {}),
+  };
 }

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import type { learningConfigSchema } from './learning-schema';
 import {
   emptyTokenModel,
   learnTokens,
@@ -19,38 +20,9 @@ import { formatUsd, usd } from './catalog';
 
 export const INTENSITIES = ['CONSERVATIVE', 'BALANCED', 'AGGRESSIVE'] as const;
 export type Intensity = (typeof INTENSITIES)[number];
-export const learningIntensitySchema = z.enum(INTENSITIES);
-
-const perIntensity = (defaults: Record<Intensity, number>, max: number) =>
-  z
-    .object({
-      CONSERVATIVE: z.number().min(0).max(max).default(defaults.CONSERVATIVE),
-      BALANCED: z.number().min(0).max(max).default(defaults.BALANCED),
-      AGGRESSIVE: z.number().min(0).max(max).default(defaults.AGGRESSIVE),
-    })
-    .strict()
-    .default(defaults);
-
 export const DEFAULT_BUDGET_SHARES: Record<Intensity, number> = { CONSERVATIVE: 0.05, BALANCED: 0.1, AGGRESSIVE: 0.2 };
 /** Share of admitted runs that explore a cheaper variant in shadow. CONSERVATIVE never explores. */
 export const DEFAULT_EXPLORATION_RATES: Record<Intensity, number> = { CONSERVATIVE: 0, BALANCED: 0.2, AGGRESSIVE: 0.5 };
-
-export const learningConfigSchema = z
-  .object({
-    /** @default 'BALANCED' */
-    intensity: learningIntensitySchema.default('BALANCED'),
-    /** Contribute noised cost statistics to the cross-tenant priors, and start from them. @default false */
-    metaLearningOptIn: z.boolean().default(false),
-    /** Share of the budget that learning may spend, per intensity. @default 5% / 10% / 20% */
-    budgetShares: perIntensity(DEFAULT_BUDGET_SHARES, 1),
-    /** Share of runs that explore in shadow, per intensity. @default 0 / 0.2 / 0.5 */
-    explorationRates: perIntensity(DEFAULT_EXPLORATION_RATES, 1),
-    /** A cheaper variant is good enough when its mean quality is at most this much below the full one's. @default 0.05 */
-    qualityTolerance: z.number().min(0).max(1).default(0.05),
-    /** Shadow comparisons needed before a cheaper variant is preferred. @default 5 */
-    minSamples: z.number().int().min(1).max(10_000).default(5),
-  })
-  .strict();
 
 export type LearningConfig = z.output<typeof learningConfigSchema>;
 export type LearningConfigInput = z.input<typeof learningConfigSchema>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idSchema } from './ids';
-import { learningConfigSchema } from './learning';
+import { learningConfigSchema } from './learning-schema';
 
 /**
  * A tenant's configuration: its schema (checked by the entity's update validator and by the API), and

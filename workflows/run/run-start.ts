@@ -1,5 +1,6 @@
 import { ApplicationFailure, CancellationScope, proxyLocalActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import {
+  recheckDeliveryRunInput,
   validateDeliveryRunInput,
   type DeliveryRunInput,
   type DeliveryRunSpec,
@@ -37,7 +38,8 @@ export type RunOpening = ({ ok: true } & RunStart) | { ok: false; problems: stri
  */
 export async function openRun(input: DeliveryRunInput, given: RunLaunch | undefined): Promise<RunOpening> {
   const { workflowId } = workflowInfo();
-  if (given?.kindsChecked) return opened(validateDeliveryRunInput(input, { workflowId }), { launch: given });
+  // Checked by its starter: the same checks again as the last line of defence, without building the schema.
+  if (given?.kindsChecked) return opened(recheckDeliveryRunInput(input, { workflowId }), { launch: given });
   if (given) {
     // Runs recorded by starters that left custom kinds to the run: settings first, then the check.
     const settings = await deploymentSettings();
@@ -52,8 +54,8 @@ export async function openRun(input: DeliveryRunInput, given: RunLaunch | undefi
   // (A patch would say it too, at two more events a run: its marker and its search-attribute upsert.)
   if (settings.launched) {
     if ('problems' in settings.launched) return { ok: false, problems: settings.launched.problems };
-    // The last line of defence: the same validation again, in the workflow (the launch checked the kinds).
-    return opened(validateDeliveryRunInput(input, { workflowId }), { launch: settings.launched.launch });
+    // The last line of defence: the same checks again, in the workflow (the launch checked the kinds).
+    return opened(recheckDeliveryRunInput(input, { workflowId }), { launch: settings.launched.launch });
   }
   // Recorded by an earlier version: the settings alone; the run asks its tenant by signal.
   const validation = validateDeliveryRunInput(input, { knownKinds: settings.nodeKinds });
