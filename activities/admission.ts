@@ -384,10 +384,10 @@ class TenantBlocks {
 }
 
 /** A starter's name in its tenants' block records: its kind, host and process (letters, digits, . _ : -). */
-export function starterName(kind: string): string {
+export function starterName(kind: string, pid: number = process.pid): string {
   return `${kind}.${hostname()
     .replace(/[^A-Za-z0-9._:-]/g, '-')
-    .slice(0, 40)}.${process.pid}`;
+    .slice(0, 40)}.${pid}`;
 }
 
 const byClient = new WeakMap<Client, Map<string, TenantAdmissions>>();

@@ -7,14 +7,11 @@
  *
  * Usage: node --import tsx bench/dashboard-load.ts [--quick] (writes bench/results/dashboard-load.json)
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { configureTenant, runOutcome, startRun } from '../api/client';
-import { freePort } from '../infra/ports';
+import { spawnAdosApi } from '../tests/helpers/processes';
 import { runBench, withBenchEnv, writeReport } from './harness';
 
-const ADOS = join(__dirname, '..', 'bin', 'ados.js');
 const ADMIN = 'admin-token-for-the-dashboard-load';
 const TICKS = 100; // /proc's clock ticks per second on Linux
 
@@ -36,29 +33,12 @@ async function main(): Promise<void> {
   const seconds = quick ? 10 : 30;
   const report = await withBenchEnv({}, async (client, server) => {
     await configureTenant(client, 'watched', { budgetUsd: 100, maxConcurrentRuns: 20 });
-    const port = await freePort();
-    const api = spawn(process.execPath, [ADOS, 'api', '--port', String(port)], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: server.address,
-        ADOS_ADMIN_TOKEN: ADMIN,
-        ADOS_API_RATE_LIMIT: '1000000',
-        ADOS_LOG_LEVEL: 'error',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+    const { child: api, url } = await spawnAdosApi({
+      ...process.env,
+      TEMPORAL_ADDRESS: server.address,
+      ADOS_ADMIN_TOKEN: ADMIN,
     });
-    const url = `http://127.0.0.1:${port}`;
     try {
-      for (let i = 0; i < 100; i++) {
-        if (
-          await fetch(`${url}/healthz`).then(
-            (r) => r.ok,
-            () => false,
-          )
-        )
-          break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
       // A steady workload: 4 runs at a time, each a few cheap nodes.
       let stop = false;
       let runs = 0;

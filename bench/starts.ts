@@ -13,36 +13,21 @@
  *
  * Usage: node --import tsx bench/starts.ts [--quick] (writes bench/results/starts.json)
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, tenantStatus } from '../api/client';
 import { issueTenantToken } from '../api/http/tokens';
-import { freePort } from '../infra/ports';
 import type { deliveryRun } from '../workflows';
 import { bareDag } from '../workflows/bare-dag';
 import { nodeTaskQueue } from '../workflows/policy/routing';
 import { toMicros } from '../workflows/policy/catalog';
 import { CONTROL_TASK_QUEUE, tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import { spawnAdosApi } from '../tests/helpers/processes';
 import { runBench, withBenchEnv, writeReport } from './harness';
 
-const ADOS = join(__dirname, '..', 'bin', 'ados.js');
 const CLIENTS = 50;
 
 const pct = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0;
-
-async function waitForApi(url: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    const up = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`the API at ${url} did not come up`);
-}
 
 interface StartsRow {
   workload: string;
@@ -245,21 +230,13 @@ async function main(): Promise<void> {
     const bySetting: Array<{ admissionBlockSeconds: number; rows: StartsRow[] }> = [];
     // Each start admitted by its tenant's entity, then by the API from admission blocks.
     for (const admissionBlockSeconds of [0, 30]) {
-      const port = await freePort();
-      const api = spawn(process.execPath, [ADOS, 'api', '--port', String(port)], {
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: server.address,
-          ADOS_ADMIN_TOKEN: 'admin-token-for-the-starts-bench',
-          ADOS_API_RATE_LIMIT: '1000000',
-          ADOS_ADMISSION_BLOCK_SECONDS: String(admissionBlockSeconds),
-          ADOS_LOG_LEVEL: 'error',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
+      const { child: api, url } = await spawnAdosApi({
+        ...process.env,
+        TEMPORAL_ADDRESS: server.address,
+        ADOS_ADMIN_TOKEN: 'admin-token-for-the-starts-bench',
+        ADOS_ADMISSION_BLOCK_SECONDS: String(admissionBlockSeconds),
       });
-      const url = `http://127.0.0.1:${port}`;
       try {
-        await waitForApi(url);
         const tag = admissionBlockSeconds > 0 ? 'blocks' : 'entity';
         bySetting.push({
           admissionBlockSeconds,

@@ -23,7 +23,8 @@ const RELEASE_TIMEOUT_MS = 5_000;
  */
 export function releaseSinks(client: () => Promise<Client>): InjectedSinks<ReleaseSinks> {
   // Each waiting release resolves once sent, so that its run's last workflow task completes after it, as before.
-  const tenants = new Map<string, { queue: Array<{ release: RunRelease; sent: () => void }>; sending: boolean }>();
+  // A tenant is in the map while its releases are being sent.
+  const tenants = new Map<string, Array<{ release: RunRelease; sent: () => void }>>();
 
   async function send(tenantId: string, releases: RunRelease[]): Promise<void> {
     try {
@@ -43,17 +44,15 @@ export function releaseSinks(client: () => Promise<Client>): InjectedSinks<Relea
   }
 
   async function drain(tenantId: string): Promise<void> {
-    const tenant = tenants.get(tenantId)!;
-    tenant.sending = true;
-    while (tenant.queue.length > 0) {
-      const batch = tenant.queue.splice(0, MAX_RELEASES_PER_SIGNAL);
+    const queue = tenants.get(tenantId)!;
+    while (queue.length > 0) {
+      const batch = queue.splice(0, MAX_RELEASES_PER_SIGNAL);
       await send(
         tenantId,
         batch.map((b) => b.release),
       );
       for (const b of batch) b.sent();
     }
-    tenant.sending = false;
     tenants.delete(tenantId);
   }
 
@@ -61,12 +60,13 @@ export function releaseSinks(client: () => Promise<Client>): InjectedSinks<Relea
     releases: {
       release: {
         fn: async (_info, { tenantId, runId, costs, block }) => {
-          let tenant = tenants.get(tenantId);
-          if (!tenant) tenants.set(tenantId, (tenant = { queue: [], sending: false }));
+          const sending = tenants.get(tenantId);
+          const queue = sending ?? [];
+          if (!sending) tenants.set(tenantId, queue);
           const sent = new Promise<void>((resolve) =>
-            tenant.queue.push({ release: { runId, costs, ...(block ? { block } : {}) }, sent: resolve }),
+            queue.push({ release: { runId, costs, ...(block ? { block } : {}) }, sent: resolve }),
           );
-          if (!tenant.sending) void drain(tenantId);
+          if (!sending) void drain(tenantId);
           await sent;
         },
       },

@@ -2,6 +2,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO } from './docs';
+import { starterName } from '../../activities/admission';
+import { freePort } from '../../infra/ports';
 
 const run = promisify(execFile);
 export const ADOS = join(REPO, 'bin', 'ados.js');
@@ -20,6 +22,32 @@ export function spawnAdosWorker(env: NodeJS.ProcessEnv): ChildProcess {
     env: { ...env, ADOS_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+}
+
+/**
+ * `ados api` in a process of its own on a free port, with the given environment (server, admin
+ * token, settings) and the rate limit raised unless it sets one, once it answers /healthz: its
+ * process, URL, and its name as a starter in its tenants' block records.
+ */
+export async function spawnAdosApi(
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; url: string; starter: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [ADOS, 'api', '--port', String(port)], {
+    env: { ADOS_API_RATE_LIMIT: '1000000', ...env, ADOS_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 150; i++) {
+    const up = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return { child, url, starter: starterName('api', child.pid!) };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await stopChild(child, 'SIGKILL');
+  throw new Error(`the API at ${url} did not come up within 30 s`);
 }
 
 /**

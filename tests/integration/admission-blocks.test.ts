@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { hostname } from 'node:os';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
 import type { deliveryRun } from '../../workflows';
 import { testApi } from '../helpers/api';
-import { ADOS, stopChild } from '../helpers/processes';
-import { eventually, freePort, micros, useTestEnvWithWorkers } from '../helpers/temporal';
+import { spawnAdosApi, stopChild } from '../helpers/processes';
+import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 
 const env = useTestEnvWithWorkers();
 const ADMIN = 'admin-token-for-the-blocks-test';
@@ -26,31 +24,13 @@ async function post(url: string, tenantId: string, runId: string, dag: unknown) 
 }
 
 /** An API process of its own (a starter of its own), admitting from blocks of `blockSeconds`. */
-async function apiProcess(blockSeconds: number) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [ADOS, 'api', '--port', String(port)], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.address,
-      ADOS_ADMIN_TOKEN: ADMIN,
-      ADOS_API_RATE_LIMIT: '1000000',
-      ADOS_ADMISSION_BLOCK_SECONDS: String(blockSeconds),
-      ADOS_LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+const apiProcess = (blockSeconds: number) =>
+  spawnAdosApi({
+    ...process.env,
+    TEMPORAL_ADDRESS: env.address,
+    ADOS_ADMIN_TOKEN: ADMIN,
+    ADOS_ADMISSION_BLOCK_SECONDS: String(blockSeconds),
   });
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok || undefined, {
-    what: 'the API to listen',
-  });
-  return {
-    child,
-    url,
-    starter: `api.${hostname()
-      .replace(/[^A-Za-z0-9._:-]/g, '-')
-      .slice(0, 40)}.${child.pid}`,
-  };
-}
 
 /** The entity's updates by name, over all its executions. */
 async function entityUpdates(tenantId: string): Promise<Record<string, number>> {

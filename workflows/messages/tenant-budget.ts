@@ -61,8 +61,7 @@ export const requestLeaseSignal = defineSignal<[LeaseRequest]>('requestLease');
 /** A batch of node costs; each idempotent on its `{runId}/{nodeId}` key. */
 export const recordCostsSignal = defineSignal<[{ events: CostEvent[] }]>('recordCosts');
 /** A run ended (or gave up waiting): charge its last costs, free its slot and its unspent reservation. */
-export const releaseRunSignal =
-  defineSignal<[{ runId: string; costs?: CostEvent[]; block?: BlockRelease }]>('releaseRun');
+export const releaseRunSignal = defineSignal<[RunRelease]>('releaseRun');
 /** One run's release, as `releaseRun` carries it. */
 export type RunRelease = { runId: string; costs?: CostEvent[]; block?: BlockRelease };
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DAG_LIMITS, TAG_KEY } from './dag';
+import { DAG_LIMITS, NODE_KIND, TAG_KEY } from './dag';
 import { idSchema } from './ids';
 
 /**
@@ -29,7 +29,7 @@ export const degradeSchema = z
 export const dagNodeSchema = z
   .object({
     id: idSchema,
-    kind: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/, { message: 'must be a node kind such as llm.generate' }),
+    kind: z.string().regex(NODE_KIND, { message: 'must be a node kind such as llm.generate' }),
     /** Ids of nodes of the same DAG this node waits for. @default none */
     deps: z.array(idSchema).max(DAG_LIMITS.maxDepsPerNode).default([]),
     params: z.record(z.string(), z.unknown()).default({}),

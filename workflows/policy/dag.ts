@@ -11,6 +11,9 @@ export const DAG_LIMITS = {
   maxParamsChars: 16_000,
 } as const;
 
+/** A node kind: dot-separated lowercase words, such as llm.generate. */
+export const NODE_KIND = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/;
+
 /** Labels for showback (`ados report` by tag): at most 10, short keys and values, recorded with every charge. */
 export const TAG_KEY = /^[a-z][a-z0-9_.-]{0,31}$/;
 
@@ -173,7 +176,6 @@ function ownerProblem(workflowId: string, spec: DeliveryRunSpec): string | undef
   return undefined;
 }
 
-const NODE_KIND = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/;
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype;
 const onlyKeys = (x: Record<string, unknown>, keys: readonly string[]) => Object.keys(x).every((k) => keys.includes(k));
