@@ -223,8 +223,10 @@ async function bareStarts(client: Client, starts: number) {
   };
 }
 
-async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
+export type StartsReport = Awaited<ReturnType<typeof measureStarts>>;
+
+/** Both workloads with the entity admitting and from blocks, then bare starts; one dev server. */
+export async function measureStarts({ quick }: { quick: boolean }) {
   const starts = quick ? 100 : 400;
   const measured = await withBenchEnv({}, async (client, server) => {
     const bySetting: Array<{ admissionBlockSeconds: number; rows: StartsRow[] }> = [];
@@ -251,7 +253,7 @@ async function main(): Promise<void> {
     }
     return { bySetting, bare: await bareStarts(client, starts) };
   });
-  writeReport(`starts${quick ? '-quick' : ''}`, {
+  return {
     quick,
     settings: measured.bySetting.map(({ admissionBlockSeconds, rows }) => ({
       admissionBlockSeconds,
@@ -260,7 +262,12 @@ async function main(): Promise<void> {
     })),
     bare: measured.bare,
     at: new Date().toISOString(),
-  });
+  };
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  writeReport(`starts${quick ? '-quick' : ''}`, await measureStarts({ quick }));
 }
 
 if (require.main === module) runBench(main);

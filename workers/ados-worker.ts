@@ -44,20 +44,17 @@ export interface AdosWorkerOptions {
 }
 
 /**
- * Modules every workflow shares instead of initialising its own copy. zod's module set-up (its
- * hundred-odd schema classes) cost more CPU than a whole short run when each workflow execution
- * repeated it. The SDK deep-freezes shared modules: fine for zod's classes and functions, not for
- * schema objects (they define their methods lazily), so modules that build schemas stay per workflow.
+ * The workflow bundle. Each workflow execution evaluates the modules it imports afresh, so the
+ * modules a delivery run loads import no zod (its schemas load only for input that needs them).
+ * Sharing zod through the SDK's `preloadModules` does not work: zod declares itself free of side
+ * effects, so webpack drops the preload's bare `require('zod')`.
  */
-export const SHARED_WORKFLOW_MODULES = ['zod'];
-
 export function bundleWorkflows(): Promise<WorkflowBundle> {
   // Workflow failures are converted in the sandbox: it takes the failure converter of the workers' data converter.
   const { failureConverterPath } = adosDataConverter();
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
     logger: quietBundlerLogger,
-    preloadModules: SHARED_WORKFLOW_MODULES,
     ...(failureConverterPath ? { failureConverterPath } : {}),
   });
 }

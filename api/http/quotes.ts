@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
-import { idSchema } from '../../workflows/policy/ids';
+import { idSchema } from '../../workflows/policy/dag-schema';
 import { quote } from '../client';
 import { QUOTE_BASES, RUN_QUOTE_BASES } from '../../workflows/policy/quote';
 import { commonErrors } from './errors';

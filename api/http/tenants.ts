@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
-import { idSchema } from '../../workflows/policy/ids';
+import { idSchema } from '../../workflows/policy/dag-schema';
 import { tenantSettingsSchema } from '../../workflows/policy/tenant-config';
 import { configureTenant, tenantStatus } from '../client';
 import { adminOnly } from './auth';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DAG_LIMITS, NODE_KIND, TAG_KEY } from './dag';
-import { idSchema } from './ids';
+import { ID_PATTERN } from './ids';
 
 /**
  * The zod schemas of a run's input (the contract's shape; docs/CONTRACT.md). Kept apart from
@@ -8,6 +8,11 @@ import { idSchema } from './ids';
  * each execution its own module cache, and building these objects again for every run cost more
  * CPU than the validation itself. Starters, the API and the one validation import them from here.
  */
+/** A tenant, run or node id (ids.ts has the rule; zod stays out of the modules every run loads). */
+export const idSchema = z
+  .string()
+  .regex(ID_PATTERN, { message: 'must match ^[a-z0-9][a-z0-9_-]{0,62}$ (lowercase letters, digits, _ and -)' });
+
 export const prioritySchema = z.number().int().min(1).max(5);
 
 export const retryPolicySchema = z

@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 /**
  * Every id ADOS gives a workflow, built and parsed here and nowhere else: the exporter, the API,
  * the codec's key scope, the logs and the runs themselves read a run's tenant the same way.
@@ -7,10 +5,6 @@ import { z } from 'zod';
 
 /** Tenant, run and node ids: safe as path segments and inside workflow ids (`^[a-z0-9][a-z0-9_-]{0,62}$`). */
 export const ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
-export const idSchema = z
-  .string()
-  .regex(ID_PATTERN, { message: 'must match ^[a-z0-9][a-z0-9_-]{0,62}$ (lowercase letters, digits, _ and -)' });
 
 export function isValidId(value: unknown): value is string {
   return typeof value === 'string' && ID_PATTERN.test(value);

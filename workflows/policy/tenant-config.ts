@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema } from './ids';
+import { idSchema } from './dag-schema';
 import { learningConfigSchema } from './learning-schema';
 
 /**
