@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * ADOS's Prometheus metrics, one registry per process. Workers count what their workflows report
@@ -21,6 +21,12 @@ export function createMetrics() {
       help: 'Node activity attempts, by kind and outcome',
       labelNames: ['kind', 'outcome'],
       buckets: seconds,
+      registers: [registry],
+    }),
+    nodesRunning: new Gauge({
+      name: 'ados_node_activities_running',
+      help: 'Activities running in this process now, by task queue (node queues: what the autoscaler reads)',
+      labelNames: ['queue'],
       registers: [registry],
     }),
     decisions: new Counter({

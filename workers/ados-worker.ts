@@ -1,4 +1,10 @@
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  ResourceBasedController,
+  Worker,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import { createAlertActivities } from '../activities/alerts';
 import { adosDataConverter } from '../infra/payload-codec';
@@ -23,8 +29,14 @@ export interface AdosWorkerOptions {
   partitions?: number[];
   /** Tenants whose dedicated queues `ados-tenant-{id}` this process serves. @default none */
   tenants?: string[];
-  /** Node activities run at once per node queue. @default 20 */
+  /** Node activities run at once per node queue (fixed slots). @default 20 */
   nodeConcurrency?: number;
+  /**
+   * How node workers size their activity slots: a fixed number per queue (`nodeConcurrency`), or
+   * Temporal's resource-based tuner, which hands out slots while the machine's CPU and memory stay
+   * below their targets (one controller for every node queue of the process). @default fixed
+   */
+  nodeSlots?: NodeSlots;
   /** Workflow tasks at once on the control queue. @default 40 */
   workflowConcurrency?: number;
   /** A prebuilt workflow bundle (tests build it once); otherwise bundled at start. */
@@ -79,6 +91,76 @@ export function nodeQueuesFor({
   return [...all.map(partitionTaskQueue), ...tenants.map((t) => dedicatedTaskQueue(assertId('tenant id', t)))];
 }
 
+/** Node activity slots: fixed per queue, or handed out by Temporal's resource-based tuner. */
+export type NodeSlots =
+  | { kind: 'fixed'; perQueue: number }
+  | {
+      kind: 'resource';
+      /** Machine CPU use (0–1) above which no new slot is handed out. */
+      targetCpu: number;
+      /** Machine memory use (0–1) above which no new slot is handed out. */
+      targetMemory: number;
+      /** Slots per queue handed out whatever the load. */
+      minimum: number;
+      /** Slots per queue at most. */
+      maximum: number;
+      /** The least time between two slots handed out above the minimum (the tuner then sees their effect). */
+      rampMs: number;
+    };
+
+export const RESOURCE_SLOT_DEFAULTS = {
+  targetCpu: 0.8,
+  targetMemory: 0.8,
+  minimum: 20,
+  maximum: 500,
+  rampMs: 10,
+} as const;
+
+/**
+ * The Worker options that size each node worker's activity slots. The resource-based tuners of one
+ * process share one controller, so its node queues together keep to one CPU and memory target.
+ */
+function nodeSlotSizer(
+  slots: NodeSlots,
+): () => Pick<Parameters<typeof Worker.create>[0], 'maxConcurrentActivityTaskExecutions' | 'tuner'> {
+  if (slots.kind === 'fixed') return () => ({ maxConcurrentActivityTaskExecutions: slots.perQueue });
+  const controller = ResourceBasedController.create({
+    targetCpuUsage: slots.targetCpu,
+    targetMemoryUsage: slots.targetMemory,
+  });
+  const unused = { minimumSlots: 1, maximumSlots: 1 };
+  return () => ({
+    tuner: {
+      controller,
+      activityTaskSlotOptions: { minimumSlots: slots.minimum, maximumSlots: slots.maximum, rampThrottle: slots.rampMs },
+      // A node worker runs no workflows, local activities or Nexus tasks.
+      workflowTaskSlotOptions: unused,
+      localActivityTaskSlotOptions: unused,
+      nexusTaskSlotOptions: unused,
+    },
+  });
+}
+
+/** The problem with a node slot setting, or undefined. */
+export function nodeSlotsProblem(slots: NodeSlots): string | undefined {
+  if (slots.kind === 'fixed')
+    return Number.isInteger(slots.perQueue) && slots.perQueue >= 1
+      ? undefined
+      : 'fixed node slots must be a whole number ≥ 1';
+  for (const [name, value] of [
+    ['target CPU', slots.targetCpu],
+    ['target memory', slots.targetMemory],
+  ] as const)
+    if (!(value > 0 && value <= 1)) return `${name} must be a fraction in (0, 1], got ${value}`;
+  if (!Number.isInteger(slots.minimum) || slots.minimum < 1)
+    return `minimum slots must be a whole number ≥ 1, got ${slots.minimum}`;
+  if (!Number.isInteger(slots.maximum) || slots.maximum < slots.minimum)
+    return `maximum slots must be a whole number ≥ the minimum (${slots.minimum}), got ${slots.maximum}`;
+  if (!Number.isInteger(slots.rampMs) || slots.rampMs < 0)
+    return `slot ramp must be whole milliseconds ≥ 0, got ${slots.rampMs}`;
+  return undefined;
+}
+
 /**
  * One process, several workers: the control worker runs the workflows (and their local
  * activities), and one node worker per served queue runs the DAG nodes as activities.
@@ -118,6 +200,10 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
     );
   }
   const activities = createNodeActivities();
+  const nodeSlots = options.nodeSlots ?? { kind: 'fixed', perQueue: nodeConcurrency };
+  const problem = nodeSlotsProblem(nodeSlots);
+  if (problem) throw new Error(problem);
+  const slotOptions = nodeSlotSizer(nodeSlots);
   for (const taskQueue of nodeQueuesFor(options)) {
     workers.push(
       await Worker.create({
@@ -126,7 +212,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         taskQueue,
         activities,
         dataConverter,
-        maxConcurrentActivityTaskExecutions: nodeConcurrency,
+        ...slotOptions(),
         interceptors: { activity: activityInterceptors },
         ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
         ...(options.identity ? { identity: `${options.identity}/${taskQueue}` } : {}),

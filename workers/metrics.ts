@@ -26,6 +26,8 @@ export function nodeDurationInterceptor(m: AdosMetrics): ActivityInterceptorsFac
     inbound: {
       execute: async (input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>) => {
         const end = m.nodeDuration.startTimer({ kind: ctx.info.activityType });
+        const queue = { queue: ctx.info.taskQueue };
+        m.nodesRunning.inc(queue);
         try {
           const result = await next(input);
           end({ outcome: 'completed' });
@@ -33,6 +35,8 @@ export function nodeDurationInterceptor(m: AdosMetrics): ActivityInterceptorsFac
         } catch (err) {
           end({ outcome: (err as Error)?.name === 'CancelledFailure' ? 'cancelled' : 'failed' });
           throw err;
+        } finally {
+          m.nodesRunning.dec(queue);
         }
       },
     },

@@ -1,7 +1,7 @@
 import { llmGenerate } from './llm';
 import { evalScore, rerank } from './quality';
 import { retrievalSearch } from './retrieval';
-import { utilFail, utilSleep } from './util';
+import { utilFail, utilSleep, utilSpin } from './util';
 import type { NodeKind } from './kind';
 import { BUILTIN_NODE_KINDS } from '../../workflows/policy/routing';
 
@@ -21,7 +21,7 @@ export function nodeKinds(): NodeKind[] {
   return [...kinds.values()];
 }
 
-const builtins = [retrievalSearch, llmGenerate, rerank, evalScore, utilSleep, utilFail];
+const builtins = [retrievalSearch, llmGenerate, rerank, evalScore, utilSleep, utilSpin, utilFail];
 for (const builtin of builtins) registerNodeKind(builtin);
 // Starters trust this list without loading the kinds (workflows/policy/routing.ts): it must name exactly these.
 if (builtins.map((k) => k.kind).join() !== BUILTIN_NODE_KINDS.join())

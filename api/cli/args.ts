@@ -19,6 +19,16 @@ export function positiveNumber(name: string) {
   };
 }
 
+/** A fraction in (0, 1], e.g. a target share of the machine's CPU. */
+export function fraction(name: string) {
+  return (raw: string) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0 || n > 1)
+      throw new InvalidArgumentError(`${name} must be a fraction above 0 and at most 1, e.g. 0.8`);
+    return n;
+  };
+}
+
 /** An id from the command line, checked before it reaches Temporal or a path. */
 export function assertCliId(what: string, value: string): string {
   if (!isValidId(value))

@@ -1,5 +1,15 @@
 import { Command, Option } from 'commander';
-import { nodeQueuesFor, startAdosWorkers } from '../../workers/ados-worker';
+import {
+  RESOURCE_SLOT_DEFAULTS,
+  nodeQueuesFor,
+  nodeSlotsProblem,
+  startAdosWorkers,
+  type NodeSlots,
+} from '../../workers/ados-worker';
+import { AUTOSCALE_DEFAULTS, parseProcessRange } from '../../workers/autoscale-policy';
+import { NodeAutoscaler } from '../../workers/autoscaler';
+import { temporalClient } from '../../infra/temporal-connection';
+import { createServer } from 'node:http';
 import { installTemporalLogging } from '../../workers/logging';
 import { logger } from '../../activities/logger';
 import { UserError } from '../client';
@@ -11,7 +21,7 @@ import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
 import { serveWorkerMetrics } from '../../workers/metrics';
 import { print } from './output';
-import { int, list } from './args';
+import { fraction, int, list, positiveNumber, untilStopped } from './args';
 
 const WORKER_ROLES = ['all', 'control', 'nodes'] as const;
 
@@ -34,25 +44,85 @@ export function workerCommand(program: Command): void {
     )
     .option('--tenants <list>', 'tenants whose dedicated queues (ados-tenant-{id}) to serve', list)
     .option('--no-control', 'do not host the workflows (same as --role nodes)')
-    .option('--concurrency <n>', 'node activities at once per queue', int('concurrency', 1, 10_000), 20)
+    .option('--concurrency <n>', 'node activities at once per queue (fixed slots)', int('concurrency', 1, 10_000), 20)
+    .addOption(
+      new Option(
+        '--slots <kind>',
+        "how node slots are sized: fixed (--concurrency per queue) or resource (Temporal's resource-based tuner: slots while CPU and memory stay below their targets)",
+      )
+        .choices(['fixed', 'resource'])
+        .default('fixed'),
+    )
+    .option(
+      '--target-cpu <fraction>',
+      `with --slots resource: the machine's CPU use to stay below (default ${RESOURCE_SLOT_DEFAULTS.targetCpu})`,
+      fraction('target CPU'),
+    )
+    .option(
+      '--target-memory <fraction>',
+      `with --slots resource: the machine's memory use to stay below (default ${RESOURCE_SLOT_DEFAULTS.targetMemory})`,
+      fraction('target memory'),
+    )
+    .option(
+      '--min-slots <n>',
+      `with --slots resource: slots per queue whatever the load (default ${RESOURCE_SLOT_DEFAULTS.minimum})`,
+      int('min slots', 1, 10_000),
+    )
+    .option(
+      '--max-slots <n>',
+      `with --slots resource: slots per queue at most (default ${RESOURCE_SLOT_DEFAULTS.maximum})`,
+      int('max slots', 1, 10_000),
+    )
+    .option(
+      '--slot-ramp-ms <ms>',
+      `with --slots resource: the least time between two slots handed out above the minimum (default ${RESOURCE_SLOT_DEFAULTS.rampMs})`,
+      int('slot ramp', 0, 60_000),
+    )
+    .option(
+      '--autoscale <MIN..MAX>',
+      'with --role nodes: supervise MIN to MAX node-worker processes on this machine, following the node queues (backlog and its age from Temporal, nodes running from each process)',
+    )
+    .option(
+      '--scale-up-after <seconds>',
+      `with --autoscale: the least time between a change and a step up (default ${AUTOSCALE_DEFAULTS.upCooldownMs / 1000})`,
+      positiveNumber('scale-up cool-down'),
+    )
+    .option(
+      '--scale-down-after <seconds>',
+      `with --autoscale: how long the queues must stay calm, and the last change be past, before a step down (default ${AUTOSCALE_DEFAULTS.downCooldownMs / 1000})`,
+      positiveNumber('scale-down cool-down'),
+    )
     .option(
       '--metrics-port <port>',
       'serve Prometheus metrics (ADOS and Temporal runtime) on this port (default ADOS_METRICS_PORT, 0 = off)',
       int('metrics port', 0, 65535),
     )
     .action(
-      async (opts: {
-        role: WorkerRole;
-        partitions?: number[];
-        tenants?: string[];
-        control: boolean;
-        concurrency: number;
-        metricsPort?: number;
-      }) => {
+      async (
+        opts: SlotFlags & {
+          role: WorkerRole;
+          partitions?: number[];
+          tenants?: string[];
+          control: boolean;
+          autoscale?: string;
+          scaleUpAfter?: number;
+          scaleDownAfter?: number;
+          metricsPort?: number;
+        },
+      ) => {
         const role: WorkerRole = opts.control ? opts.role : 'nodes';
         if (role === 'control' && (opts.partitions || opts.tenants))
           throw new UserError('--partitions and --tenants choose node queues; the control role serves none of them');
         const control = role !== 'nodes';
+        const nodeSlots = nodeSlotsFrom(opts);
+        if (opts.autoscale === undefined && (opts.scaleUpAfter ?? opts.scaleDownAfter) !== undefined)
+          throw new UserError('--scale-up-after and --scale-down-after tune --autoscale: add --autoscale MIN..MAX');
+        if (opts.autoscale !== undefined) {
+          if (role !== 'nodes')
+            throw new UserError('--autoscale supervises node-worker processes: use it with --role nodes');
+          await superviseNodeWorkers(opts, nodeSlots);
+          return;
+        }
         const config = loadConfig(environment(), { ADOS_METRICS_PORT: opts.metricsPort });
         const target = temporalTarget();
         const temporalMetrics = config.ADOS_METRICS_PORT ? `127.0.0.1:${await freePort()}` : undefined;
@@ -74,7 +144,7 @@ export function workerCommand(program: Command): void {
           control,
           partitions: role === 'control' ? [] : opts.partitions,
           tenants: opts.tenants,
-          nodeConcurrency: opts.concurrency,
+          nodeSlots,
           trace,
           ...(metrics ? { metrics } : {}),
         });
@@ -85,7 +155,7 @@ export function workerCommand(program: Command): void {
             address: target.address,
             namespace: target.namespace,
             queues: served,
-            concurrency: opts.concurrency,
+            slots: nodeSlots,
             workerId: trace.workerId,
           },
           'workers running; SIGINT or SIGTERM shuts them down gracefully',
@@ -98,6 +168,7 @@ export function workerCommand(program: Command): void {
             connection: target.summary,
             control,
             queues: served,
+            slots: nodeSlots,
             workerId: trace.workerId,
             ...(metricsServer ? { metricsUrl: `http://localhost:${config.ADOS_METRICS_PORT}/metrics` } : {}),
           },
@@ -110,4 +181,141 @@ export function workerCommand(program: Command): void {
         logger.info('workers stopped');
       },
     );
+}
+
+/** The flags that size node slots. */
+interface SlotFlags {
+  concurrency: number;
+  slots: NodeSlots['kind'];
+  targetCpu?: number;
+  targetMemory?: number;
+  minSlots?: number;
+  maxSlots?: number;
+  slotRampMs?: number;
+}
+
+/** The node slot setting the flags ask for; resource-tuner flags without `--slots resource` are an error. */
+function nodeSlotsFrom(opts: SlotFlags): NodeSlots {
+  const tunerFlags = (
+    [
+      ['--target-cpu', opts.targetCpu],
+      ['--target-memory', opts.targetMemory],
+      ['--min-slots', opts.minSlots],
+      ['--max-slots', opts.maxSlots],
+      ['--slot-ramp-ms', opts.slotRampMs],
+    ] as const
+  ).filter(([, value]) => value !== undefined);
+  if (opts.slots === 'fixed') {
+    if (tunerFlags.length > 0)
+      throw new UserError(
+        `${tunerFlags.map(([flag]) => flag).join(', ')} size resource-based slots: add --slots resource`,
+      );
+    return { kind: 'fixed', perQueue: opts.concurrency };
+  }
+  const slots: NodeSlots = {
+    kind: 'resource',
+    targetCpu: opts.targetCpu ?? RESOURCE_SLOT_DEFAULTS.targetCpu,
+    targetMemory: opts.targetMemory ?? RESOURCE_SLOT_DEFAULTS.targetMemory,
+    minimum: opts.minSlots ?? Math.min(RESOURCE_SLOT_DEFAULTS.minimum, opts.maxSlots ?? Infinity),
+    maximum: opts.maxSlots ?? Math.max(RESOURCE_SLOT_DEFAULTS.maximum, opts.minSlots ?? 0),
+    rampMs: opts.slotRampMs ?? RESOURCE_SLOT_DEFAULTS.rampMs,
+  };
+  const problem = nodeSlotsProblem(slots);
+  if (problem) throw new UserError(problem);
+  return slots;
+}
+
+/** The flags an autoscaled process is started with: its queues and its slots, as the supervisor was given them. */
+function nodeWorkerArgs(opts: { partitions?: number[]; tenants?: string[] }, slots: NodeSlots): string[] {
+  return [
+    ...(opts.partitions ? ['--partitions', opts.partitions.join(',')] : []),
+    ...(opts.tenants ? ['--tenants', opts.tenants.join(',')] : []),
+    ...(slots.kind === 'fixed'
+      ? ['--concurrency', String(slots.perQueue)]
+      : [
+          '--slots',
+          'resource',
+          '--target-cpu',
+          String(slots.targetCpu),
+          '--target-memory',
+          String(slots.targetMemory),
+          '--min-slots',
+          String(slots.minimum),
+          '--max-slots',
+          String(slots.maximum),
+          '--slot-ramp-ms',
+          String(slots.rampMs),
+        ]),
+  ];
+}
+
+/** `ados worker --role nodes --autoscale MIN..MAX`: the supervisor, until SIGINT or SIGTERM. */
+async function superviseNodeWorkers(
+  opts: {
+    autoscale?: string;
+    partitions?: number[];
+    tenants?: string[];
+    scaleUpAfter?: number;
+    scaleDownAfter?: number;
+    metricsPort?: number;
+  },
+  slots: NodeSlots,
+): Promise<void> {
+  let range: { min: number; max: number };
+  try {
+    range = parseProcessRange(opts.autoscale ?? '');
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  const config = loadConfig(environment(), { ADOS_METRICS_PORT: opts.metricsPort });
+  const target = temporalTarget();
+  const client = await temporalClient(target);
+  const queues = nodeQueuesFor(opts);
+  // A process's capacity on each queue: its fixed slots, or the tuner's guaranteed minimum.
+  const slotsPerProcess = slots.kind === 'fixed' ? slots.perQueue : slots.minimum;
+  const autoscaler = new NodeAutoscaler({
+    settings: {
+      ...AUTOSCALE_DEFAULTS,
+      ...range,
+      slotsPerProcess,
+      ...(opts.scaleUpAfter ? { upCooldownMs: opts.scaleUpAfter * 1000 } : {}),
+      ...(opts.scaleDownAfter ? { downCooldownMs: opts.scaleDownAfter * 1000 } : {}),
+    },
+    queues,
+    workerArgs: nodeWorkerArgs(opts, slots),
+    env: process.env,
+    client,
+    logger,
+  });
+  const metricsServer = config.ADOS_METRICS_PORT
+    ? createServer((request, response) => {
+        if (request.url !== '/metrics') return void response.writeHead(404).end();
+        autoscaler.registry.metrics().then(
+          (text) => response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),
+          (err: unknown) => response.writeHead(500).end(String(err)),
+        );
+      }).listen(config.ADOS_METRICS_PORT)
+    : undefined;
+  await autoscaler.start();
+  logger.info(
+    { ...range, queues, slotsPerProcess },
+    'node-worker autoscaler running; SIGINT or SIGTERM drains every process',
+  );
+  print(
+    {
+      role: 'nodes',
+      autoscale: range,
+      queues,
+      slotsPerProcess,
+      connection: target.summary,
+      ...(metricsServer ? { metricsUrl: `http://localhost:${config.ADOS_METRICS_PORT}/metrics` } : {}),
+    },
+    () =>
+      `ados worker · autoscaling ${range.min}..${range.max} node-worker processes · queues ${queues.join(', ')} · Temporal ${target.summary}${metricsServer ? ` · metrics on :${config.ADOS_METRICS_PORT}/metrics` : ''} · Ctrl-C to stop`,
+  );
+  await untilStopped();
+  await autoscaler.stop();
+  metricsServer?.close();
+  await client.connection.close();
+  logger.info({ decisions: autoscaler.decisions.length }, 'autoscaler stopped; every node-worker process drained');
 }

@@ -16,9 +16,9 @@ export async function stopChild(child: ChildProcess | undefined, signal: NodeJS.
   await exited;
 }
 
-/** `ados worker` in a process of its own, with the given environment (server, namespace, key ring). */
-export function spawnAdosWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [ADOS, 'worker'], {
+/** `ados worker [args]` in a process of its own, with the given environment (server, namespace, key ring). */
+export function spawnAdosWorker(env: NodeJS.ProcessEnv, args: string[] = []): ChildProcess {
+  return spawn(process.execPath, [ADOS, 'worker', ...args], {
     env: { ...env, ADOS_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

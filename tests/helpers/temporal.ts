@@ -32,8 +32,11 @@ export interface TestEnv {
   client: Client;
   connection: NativeConnection;
   bundle: WorkflowBundle;
-  /** Starts in-process ADOS workers (control + all node partitions); stop them with the returned function. */
-  startWorkers(): Promise<() => Promise<void>>;
+  /**
+   * Starts in-process ADOS workers (control + all node partitions, or the partitions given: `[]`
+   * for the control queue alone); stop them with the returned function.
+   */
+  startWorkers(options?: { partitions?: number[] }): Promise<() => Promise<void>>;
   teardown(): Promise<void>;
 }
 
@@ -64,7 +67,7 @@ export async function startTestEnv(): Promise<TestEnv> {
     client,
     connection,
     bundle,
-    async startWorkers() {
+    async startWorkers({ partitions }: { partitions?: number[] } = {}) {
       const trace = new ExecutionTrace(`test-${process.pid}-${running.size}`);
       // As `ados worker` does, with the export sweep's Schedule: finished runs' artifacts are written by it.
       const entry = await startAdosWorkers({
@@ -75,6 +78,7 @@ export async function startTestEnv(): Promise<TestEnv> {
         // A test's teardown must not wait for ever on a task that does not drain (seen once in CI:
         // a file's workers never finished shutting down, and the file hit its 600-s timeout).
         shutdownForceTime: '20s',
+        ...(partitions ? { partitions } : {}),
       });
       running.add(entry);
       return async () => {

@@ -9,6 +9,7 @@ import { evalScore, rougeL, tokenF1 } from '../../activities/nodes/quality';
 import { DEFAULT_CORPUS_DIR, retrievalSearch } from '../../activities/nodes/retrieval';
 import { countTokens } from '../../activities/tokenizer';
 import { nodeKinds } from '../../activities/nodes/registry';
+import { utilSpin } from '../../activities/nodes/util';
 import { priceLlmUsage } from '../../activities/pricing';
 import type { NodeTask } from '../../workflows/node-task';
 
@@ -28,8 +29,24 @@ describe('node kinds', () => {
       nodeKinds()
         .map((k) => k.kind)
         .sort(),
-      ['eval.score', 'llm.generate', 'rerank', 'retrieval.search', 'util.fail', 'util.sleep'],
+      ['eval.score', 'llm.generate', 'rerank', 'retrieval.search', 'util.fail', 'util.sleep', 'util.spin'],
     );
+  });
+
+  test('util.spin keeps a CPU busy for its ms and charges its cost; a cancel stops it at the next slice', async () => {
+    const done = await utilSpin.execute(task('util.spin', { ms: 120, costUsd: 0.002 }), ctx);
+    const output = done.output as { spunMs: number; processCpuMs: number };
+    assert.equal(output.spunMs, 120);
+    assert.ok(output.processCpuMs >= 80, `CPU used ${output.processCpuMs} ms of 120`);
+    assert.equal(done.costMicros, 2000);
+    const cancel = new AbortController();
+    setTimeout(() => cancel.abort(new Error('cancelled')), 30);
+    const began = performance.now();
+    await assert.rejects(
+      utilSpin.execute(task('util.spin', { ms: 5000 }), { ...ctx, signal: cancel.signal }),
+      /cancelled/,
+    );
+    assert.ok(performance.now() - began < 1000, 'stopped soon after the cancel');
   });
 
   test('retrieval.search ranks the passage that answers the query first (BM25)', async () => {

@@ -56,5 +56,6 @@ export const BUILTIN_NODE_KINDS: readonly string[] = [
   'rerank',
   'eval.score',
   'util.sleep',
+  'util.spin',
   'util.fail',
 ];

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
+import { freePort } from '../../infra/ports';
+import { nodeTaskQueue } from '../../workflows/policy/routing';
+import { ADOS, stopChild } from '../helpers/processes';
+import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
+
+let env: TestEnv;
+let supervisor: ChildProcess | undefined;
+
+before(async () => {
+  env = await startTestEnv();
+  // The workflows in this process; every node runs in the supervisor's processes.
+  await env.startWorkers({ partitions: [] });
+});
+
+after(async () => {
+  await stopChild(supervisor, 'SIGKILL');
+  await env?.teardown();
+});
+
+/** One gauge of the supervisor's /metrics, or undefined while it does not answer. */
+async function gauge(port: number, name: string): Promise<number | undefined> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+describe('node-worker autoscaling', () => {
+  test('a burst of 250-ms nodes on one partition grows the processes from MIN within 15 s; once it is over they drain back to MIN; every node ran once and spend is exact', async () => {
+    const tenantId = 'burst';
+    await configureTenant(env.client, tenantId, { budgetUsd: 100, maxConcurrentRuns: 500, backpressureThreshold: 1 });
+    const metricsPort = await freePort();
+    supervisor = spawn(
+      process.execPath,
+      [
+        ADOS,
+        'worker',
+        '--role',
+        'nodes',
+        '--autoscale',
+        '1..3',
+        '--concurrency',
+        '5',
+        '--scale-down-after',
+        '6',
+        '--metrics-port',
+        String(metricsPort),
+      ],
+      {
+        env: { ...process.env, TEMPORAL_ADDRESS: env.address, ADOS_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    // Its log (JSON lines on stderr, its processes' too): the decisions are read from it below.
+    let log = '';
+    supervisor.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+    await eventually(async () => (await gauge(metricsPort, 'ados_autoscale_processes')) === 1, {
+      timeoutMs: 60_000,
+      what: 'the supervisor running MIN (1) processes',
+    });
+    const node = (i: number) => ({ id: `n${i}`, kind: 'util.sleep', params: { ms: 250, costUsd: 0.001 } });
+    // One run through the first process, so that the burst starts against a polling worker.
+    const warm = await runOutcome(await startRun(env.client, { tenantId, runId: 'warm', dag: { nodes: [node(0)] } }));
+    assert.equal(warm.status, 'COMPLETED');
+
+    // The burst: 60 runs of four parallel 250-ms nodes, 240 nodes on one partition; 12 s on one process of 5 slots.
+    const samples: Array<{ at: number; processes: number }> = [];
+    const began = Date.now();
+    const sampler = setInterval(() => {
+      void gauge(metricsPort, 'ados_autoscale_processes').then((processes) => {
+        if (processes !== undefined) samples.push({ at: Date.now() - began, processes });
+      });
+    }, 250);
+    const results = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) =>
+        runOutcome(
+          await startRun(env.client, {
+            tenantId,
+            runId: `r-${i}`,
+            maxParallelism: 4,
+            dag: { nodes: [0, 1, 2, 3].map(node) },
+          }),
+        ),
+      ),
+    );
+    const burstMs = Date.now() - began;
+    const grewAt = samples.find((s) => s.processes > 1)?.at;
+    assert.ok(
+      grewAt !== undefined,
+      `the processes grew during the burst (samples: ${JSON.stringify(samples.slice(-5))})`,
+    );
+    assert.ok(grewAt <= 15_000, `grew ${grewAt} ms into the burst`);
+    const peak = Math.max(...samples.map((s) => s.processes));
+    assert.ok(peak >= 2 && peak <= 3, `peak ${peak} within MIN..MAX`);
+
+    // After the burst: one step down per 6 s of calm, back to MIN.
+    await eventually(async () => (await gauge(metricsPort, 'ados_autoscale_processes')) === 1, {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      what: 'the processes back at MIN after the burst',
+    });
+    clearInterval(sampler);
+    const backAt = Date.now() - began;
+
+    // Every run completed, every node ran once (no retry was needed, none ran twice), spend is exact.
+    assert.deepEqual(
+      results.map((r) => r.status),
+      results.map(() => 'COMPLETED'),
+    );
+    const attempts = results.flatMap((r) => Object.values(r.nodes).map((n) => n.attempts));
+    assert.equal(attempts.length, 240);
+    assert.ok(
+      attempts.every((a) => a === 1),
+      'each node ran once',
+    );
+    // Runs report their charges to the entity in batches from the worker: wait for the last batch.
+    const spent = await eventually(
+      async () => {
+        const { spentUsd, runsInFlight } = await tenantStatus(env.client, tenantId);
+        return runsInFlight.length === 0 ? micros(spentUsd) : undefined;
+      },
+      { timeoutMs: 30_000, what: 'every run released' },
+    );
+    assert.equal(spent, 241 * 1000, 'spend is the sum of the 241 nodes, exactly');
+
+    // Each change of target was logged with its reason and its inputs: the queue's backlog and running nodes.
+    const decisions = log
+      .split('\n')
+      .filter((l) => l.includes('autoscaler changed its target'))
+      .map((l) => JSON.parse(l) as { from: number; to: number; reason: string; queues: Record<string, unknown> });
+    const queue = nodeTaskQueue({ tenantId });
+    assert.ok(decisions.some((d) => d.reason === 'backlog' && d.to > d.from));
+    assert.ok(decisions.some((d) => d.reason === 'idle' && d.to === d.from - 1));
+    assert.ok(decisions.every((d) => queue in d.queues));
+    process.stdout.write(
+      `# burst ${burstMs} ms; grew at ${grewAt} ms, peak ${peak}; back at MIN at ${backAt} ms; decisions ${decisions.map((d) => `${d.from}→${d.to} (${d.reason})`).join(', ')}\n`,
+    );
+
+    // SIGTERM drains every process, and the supervisor exits cleanly.
+    const exit = new Promise<number | null>((resolve) => supervisor!.once('exit', (code) => resolve(code)));
+    supervisor.kill('SIGTERM');
+    assert.equal(await exit, 0);
+  });
+});

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import {
+  AUTOSCALE_DEFAULTS,
+  decideProcesses,
+  initialAutoscaleState,
+  parseProcessRange,
+  type AutoscaleSettings,
+  type QueueLoad,
+} from '../../workers/autoscale-policy';
+
+const settings: AutoscaleSettings = { min: 1, max: 4, slotsPerProcess: 20, ...AUTOSCALE_DEFAULTS };
+
+/** Runs the policy over samples one `stepMs` apart; the targets after each. */
+function follow(
+  s: AutoscaleSettings,
+  samples: Array<QueueLoad | QueueLoad[]>,
+  state = initialAutoscaleState(s, 0),
+  stepMs = 1000,
+) {
+  return samples.map((sample, i) => {
+    const queues = Array.isArray(sample) ? sample : [sample];
+    const decision = decideProcesses(s, state, { queues, at: (i + 1) * stepMs });
+    state = decision.state;
+    return { at: (i + 1) * stepMs, ...decision };
+  });
+}
+
+const sampleArb = fc.record({
+  backlog: fc.integer({ min: 0, max: 400 }),
+  backlogAgeMs: fc.integer({ min: 0, max: 10_000 }),
+  running: fc.integer({ min: 0, max: 100 }),
+});
+
+describe('the autoscaling policy', () => {
+  test('a burst grows the target at once to what the backlog needs; idle shrinks it one process per cool-down', () => {
+    const burst = Array.from({ length: 10 }, () => ({ backlog: 200, backlogAgeMs: 3000, running: 20 }));
+    const idle = Array.from({ length: 200 }, () => ({ backlog: 0, backlogAgeMs: 0, running: 0 }));
+    const steps = follow(settings, [...burst, ...idle]);
+    // 5 s after start (the up cool-down from the supervisor's start), straight to MAX: 220 nodes need 11.
+    assert.equal(steps[3]!.state.target, 1);
+    assert.equal(steps[4]!.state.target, 4);
+    assert.equal(steps[4]!.reason, 'backlog');
+    const downs = steps.filter((s) => s.reason === 'idle').map((s) => s.at);
+    // Three steps down, 30 s apart, the first 30 s after the calm began (the first idle sample, at 11 s).
+    assert.deepEqual(downs, [41_000, 71_000, 101_000]);
+    assert.equal(steps.at(-1)!.state.target, 1);
+  });
+
+  test('after a burst, a steady load below capacity settles on one number: no flapping', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 80 }), (running) => {
+        const steps = follow(
+          settings,
+          Array.from({ length: 300 }, () => ({ backlog: 0, backlogAgeMs: 0, running })),
+          { target: settings.max, changedAt: 0 },
+        );
+        const targets = steps.map((s) => s.state.target);
+        // Only downward steps, each to one less, and never below what the load needs at 50%.
+        for (let i = 1; i < targets.length; i++)
+          assert.ok(targets[i]! === targets[i - 1]! || targets[i]! === targets[i - 1]! - 1);
+        assert.ok(targets.at(-1)! >= Math.min(settings.max, Math.max(settings.min, Math.ceil(running / 10))));
+      }),
+    );
+  });
+
+  test('property: the target stays in MIN..MAX, rises only with a backlog, falls by one only when calm, and never changes within a cool-down', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.array(fc.array(sampleArb, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 200 }),
+        (min, extra, samples) => {
+          const s = { ...settings, min, max: min + extra };
+          const steps = follow(s, samples);
+          let previous = { target: min, changedAt: 0 };
+          steps.forEach((step, i) => {
+            const { target } = step.state;
+            const queues = samples[i]!;
+            assert.ok(target >= s.min && target <= s.max);
+            if (target > previous.target) {
+              assert.ok(queues.some((q) => q.backlog > 0));
+              assert.ok(step.at - previous.changedAt >= s.upCooldownMs);
+            }
+            if (target < previous.target) {
+              assert.equal(target, previous.target - 1);
+              assert.ok(queues.every((q) => q.backlog === 0));
+              assert.ok(step.at - previous.changedAt >= s.downCooldownMs);
+            }
+            if (target !== previous.target) previous = { target, changedAt: step.at };
+          });
+        },
+      ),
+    );
+  });
+
+  test('MIN..MAX is read from the command line, and a bad range names the problem', () => {
+    assert.deepEqual(parseProcessRange('1..4'), { min: 1, max: 4 });
+    assert.throws(() => parseProcessRange('4'), /MIN\.\.MAX/);
+    assert.throws(() => parseProcessRange('0..2'), /MIN must be at least 1/);
+    assert.throws(() => parseProcessRange('3..2'), /MAX \(2\) must be at least MIN \(3\)/);
+  });
+});

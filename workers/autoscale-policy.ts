@@ -1,0 +1,109 @@
+/**
+ * How many node-worker processes a machine should run, decided from what Temporal and the workers
+ * say about the node queues. Pure: the supervisor (workers/autoscaler.ts) samples, this decides.
+ *
+ * - **Up**, at once and as far as needed: when tasks wait on a queue (a backlog older than
+ *   `upBacklogAgeMs`, or at least a process's worth of them), the target becomes what the busiest
+ *   queue's running nodes plus backlog need, in whole processes. Not again within `upCooldownMs` of the last change, so that
+ *   the processes just started are polling before the backlog is read again.
+ * - **Down**, one process at a time: only when nothing waits and every queue's running nodes would
+ *   fit in one process fewer at `downUtilization` of its slots, continuously for `downCooldownMs`, and that
+ *   long after the last change. The gap between the two conditions (over 100% against under 50% by
+ *   default) and the long calm are the hysteresis: a steady load settles on one number.
+ * - Always within MIN..MAX.
+ */
+
+export interface AutoscaleSettings {
+  min: number;
+  max: number;
+  /** Node activities one process runs at once on each queue it serves (its slots per queue). */
+  slotsPerProcess: number;
+  upBacklogAgeMs: number;
+  upCooldownMs: number;
+  downCooldownMs: number;
+  downUtilization: number;
+}
+
+export const AUTOSCALE_DEFAULTS = {
+  upBacklogAgeMs: 1000,
+  upCooldownMs: 5000,
+  downCooldownMs: 30_000,
+  downUtilization: 0.5,
+} as const;
+
+/** One node queue at one instant. */
+export interface QueueLoad {
+  /** Node tasks waiting (Temporal's approximate backlog count). */
+  backlog: number;
+  /** Age of the oldest waiting task, ms. */
+  backlogAgeMs: number;
+  /** Node activities of this queue running in the supervised processes. */
+  running: number;
+}
+
+/** What the supervisor saw at one instant: every served queue (each process serves them all). */
+export interface AutoscaleSample {
+  /** ms since some origin (a clock the supervisor keeps). */
+  at: number;
+  queues: QueueLoad[];
+}
+
+export interface AutoscaleState {
+  target: number;
+  /** When the target last changed (or the supervisor started). */
+  changedAt: number;
+  /** Since when the down condition has held without a break. */
+  calmSince?: number;
+}
+
+export interface AutoscaleDecision {
+  state: AutoscaleState;
+  /** Why the target is what it is: 'backlog', 'idle', or 'hold'. */
+  reason: 'backlog' | 'idle' | 'hold';
+  /** Processes the running nodes and the backlog need, before MIN..MAX. */
+  needed: number;
+}
+
+export function initialAutoscaleState(settings: AutoscaleSettings, at: number): AutoscaleState {
+  return { target: settings.min, changedAt: at };
+}
+
+export function decideProcesses(
+  settings: AutoscaleSettings,
+  state: AutoscaleState,
+  sample: AutoscaleSample,
+): AutoscaleDecision {
+  const { min, max, slotsPerProcess } = settings;
+  const clamp = (n: number) => Math.max(min, Math.min(max, n));
+  // The busiest queue decides: every process serves every queue, with its slots on each.
+  const needed = Math.max(0, ...sample.queues.map((q) => Math.ceil((q.running + q.backlog) / slotsPerProcess)));
+  const current = clamp(state.target);
+  const sinceChange = sample.at - state.changedAt;
+  const waiting = sample.queues.some(
+    (q) => q.backlog > 0 && (q.backlogAgeMs >= settings.upBacklogAgeMs || q.backlog >= slotsPerProcess),
+  );
+  if (waiting && clamp(needed) > current) {
+    if (sinceChange < settings.upCooldownMs) return { state: { ...state, target: current }, reason: 'hold', needed };
+    return { state: { target: clamp(needed), changedAt: sample.at }, reason: 'backlog', needed };
+  }
+  const fitsInFewer = sample.queues.every(
+    (q) => q.backlog === 0 && q.running <= (current - 1) * slotsPerProcess * settings.downUtilization,
+  );
+  if (!fitsInFewer || current <= min)
+    return { state: { target: current, changedAt: state.changedAt }, reason: 'hold', needed };
+  const calmSince = state.calmSince ?? sample.at;
+  if (sample.at - calmSince >= settings.downCooldownMs && sinceChange >= settings.downCooldownMs)
+    return { state: { target: current - 1, changedAt: sample.at, calmSince }, reason: 'idle', needed };
+  return { state: { target: current, changedAt: state.changedAt, calmSince }, reason: 'hold', needed };
+}
+
+/** `MIN..MAX` from the command line, e.g. `1..4`. */
+export function parseProcessRange(raw: string): { min: number; max: number } {
+  const match = /^(\d+)\.\.(\d+)$/.exec(raw.trim());
+  if (!match) throw new Error(`--autoscale takes MIN..MAX, e.g. 1..4; got ${JSON.stringify(raw)}`);
+  const [min, max] = [Number(match[1]), Number(match[2])];
+  if (min < 1) throw new Error(`--autoscale: MIN must be at least 1, got ${min}`);
+  if (max < min) throw new Error(`--autoscale: MAX (${max}) must be at least MIN (${min})`);
+  if (max > 64) throw new Error(`--autoscale: MAX must be at most 64 processes on one machine, got ${max}`);
+  return { min, max };
+}

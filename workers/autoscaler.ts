@@ -1,0 +1,224 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { Gauge, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { freePort } from '../infra/ports';
+import {
+  decideProcesses,
+  initialAutoscaleState,
+  type AutoscaleSettings,
+  type AutoscaleState,
+  type QueueLoad,
+} from './autoscale-policy';
+
+const { TaskQueueType } = temporal.api.enums.v1;
+const ADOS_BIN = join(__dirname, '..', 'bin', 'ados.js');
+
+/** What one queue looks like from Temporal: its waiting node tasks (DescribeTaskQueue with stats). */
+export async function queueBacklog(client: Client, queue: string): Promise<{ backlog: number; backlogAgeMs: number }> {
+  const response = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: queue },
+    taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    reportStats: true,
+  });
+  const stats = response.stats;
+  const age = stats?.approximateBacklogAge;
+  return {
+    backlog: Number(stats?.approximateBacklogCount ?? 0),
+    backlogAgeMs: age ? Number(age.seconds ?? 0) * 1000 + Math.round((age.nanos ?? 0) / 1e6) : 0,
+  };
+}
+
+/** Activities running per queue in one `ados worker`, from its /metrics; empty while it is not serving yet. */
+export async function runningByQueue(metricsPort: number): Promise<Map<string, number>> {
+  const running = new Map<string, number>();
+  const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(1500) })
+    .then((r) => (r.ok ? r.text() : ''))
+    .catch(() => '');
+  for (const match of text.matchAll(/^ados_node_activities_running\{queue="([^"]+)"\} (\S+)$/gm))
+    running.set(match[1]!, Number(match[2]));
+  return running;
+}
+
+export interface AutoscalerOptions {
+  settings: AutoscaleSettings;
+  /** The node queues every supervised process serves. */
+  queues: string[];
+  /** Arguments for each `ados worker` process after `worker --role nodes` (partitions, tenants, slots). */
+  workerArgs: string[];
+  env: NodeJS.ProcessEnv;
+  client: Client;
+  logger: Logger;
+  /** How often the queues are read and the target decided. @default 2000 */
+  intervalMs?: number;
+}
+
+interface Supervised {
+  child: ChildProcess;
+  metricsPort: number;
+  /** SIGTERM sent: it finishes its activities and exits; no longer counted as capacity. */
+  draining: boolean;
+}
+
+/**
+ * `ados worker --role nodes --autoscale MIN..MAX`: spawns `ados worker --role nodes` processes on
+ * this machine and follows the node queues' backlog (Temporal's task queue statistics) and what
+ * the processes run (their /metrics), deciding the number of processes by workers/autoscale-policy.ts.
+ * Scaling in sends SIGTERM to the newest process, which drains its activities before it exits.
+ */
+export class NodeAutoscaler {
+  readonly registry = new Registry();
+  private readonly targetGauge = new Gauge({
+    name: 'ados_autoscale_target',
+    help: 'Node-worker processes the autoscaler wants',
+    registers: [this.registry],
+  });
+  private readonly processesGauge = new Gauge({
+    name: 'ados_autoscale_processes',
+    help: 'Node-worker processes running (not draining)',
+    registers: [this.registry],
+  });
+  private readonly backlogGauge = new Gauge({
+    name: 'ados_node_backlog',
+    help: 'Node tasks waiting, by queue (Temporal task queue statistics)',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
+  private readonly backlogAgeGauge = new Gauge({
+    name: 'ados_node_backlog_age_seconds',
+    help: 'Age of the oldest waiting node task, by queue',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
+  private readonly runningGauge = new Gauge({
+    name: 'ados_autoscale_nodes_running',
+    help: 'Node activities running in the supervised processes, by queue',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
+  private readonly processes: Supervised[] = [];
+  private state: AutoscaleState;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+  private readonly began = Date.now();
+  private stopped = false;
+  /** Every decision that changed the target, with its inputs (also logged). */
+  readonly decisions: Array<{
+    at: string;
+    from: number;
+    to: number;
+    reason: string;
+    queues: Record<string, QueueLoad>;
+  }> = [];
+
+  constructor(private readonly options: AutoscalerOptions) {
+    this.state = initialAutoscaleState(options.settings, 0);
+  }
+
+  /** Starts MIN processes and begins following the queues. */
+  async start(): Promise<void> {
+    await this.apply(this.state.target);
+    this.timer = setInterval(() => {
+      this.ticking = this.ticking
+        .then(() => this.tick())
+        .catch((err: unknown) => {
+          this.options.logger.warn(
+            { err: String(err) },
+            'autoscaler could not read the node queues; keeping the processes',
+          );
+        });
+    }, this.options.intervalMs ?? 2000);
+  }
+
+  /** Processes serving now (not draining). */
+  get running(): number {
+    return this.processes.filter((p) => !p.draining).length;
+  }
+
+  get target(): number {
+    return this.state.target;
+  }
+
+  /** One sample, one decision, applied. */
+  async tick(): Promise<void> {
+    if (this.stopped) return;
+    const perQueue = await Promise.all(this.processes.map((p) => runningByQueue(p.metricsPort)));
+    const queues: Record<string, QueueLoad> = {};
+    for (const queue of this.options.queues) {
+      const { backlog, backlogAgeMs } = await queueBacklog(this.options.client, queue);
+      const running = perQueue.reduce((sum, m) => sum + (m.get(queue) ?? 0), 0);
+      queues[queue] = { backlog, backlogAgeMs, running };
+      this.backlogGauge.set({ queue }, backlog);
+      this.backlogAgeGauge.set({ queue }, backlogAgeMs / 1000);
+      this.runningGauge.set({ queue }, running);
+    }
+    const from = this.state.target;
+    const decision = decideProcesses(this.options.settings, this.state, {
+      at: Date.now() - this.began,
+      queues: Object.values(queues),
+    });
+    this.state = decision.state;
+    if (decision.state.target !== from) {
+      const record = { at: new Date().toISOString(), from, to: decision.state.target, reason: decision.reason, queues };
+      this.decisions.push(record);
+      this.options.logger.info({ ...record, needed: decision.needed }, 'autoscaler changed its target');
+    } else {
+      this.options.logger.debug({ target: from, needed: decision.needed, queues }, 'autoscaler holds');
+    }
+    await this.apply(this.state.target);
+  }
+
+  /** Starts or drains processes until as many serve as the target. */
+  private async apply(target: number): Promise<void> {
+    while (!this.stopped && this.running < target) await this.spawnOne();
+    while (this.running > target) {
+      const newest = [...this.processes].reverse().find((p) => !p.draining)!;
+      newest.draining = true;
+      newest.child.kill('SIGTERM');
+    }
+    this.targetGauge.set(target);
+    this.processesGauge.set(this.running);
+  }
+
+  private async spawnOne(): Promise<void> {
+    const metricsPort = await freePort();
+    const child = spawn(
+      process.execPath,
+      [ADOS_BIN, 'worker', '--role', 'nodes', '--metrics-port', String(metricsPort), ...this.options.workerArgs],
+      { env: this.options.env, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const supervised: Supervised = { child, metricsPort, draining: false };
+    this.processes.push(supervised);
+    child.once('exit', (code, signal) => {
+      this.processes.splice(this.processes.indexOf(supervised), 1);
+      this.processesGauge.set(this.running);
+      if (!supervised.draining && !this.stopped)
+        this.options.logger.warn(
+          { pid: child.pid, code, signal },
+          'a node-worker process exited on its own; the next sample replaces it',
+        );
+      else this.options.logger.info({ pid: child.pid }, 'node-worker process drained and exited');
+    });
+    this.options.logger.info({ pid: child.pid, metricsPort }, 'node-worker process started');
+  }
+
+  /** Stops following the queues and drains every process (SIGTERM), waiting until all have exited. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking.catch(() => undefined);
+    const exits = this.processes.map(
+      (p) =>
+        new Promise<void>((resolve) => (p.child.exitCode !== null ? resolve() : p.child.once('exit', () => resolve()))),
+    );
+    for (const p of this.processes) {
+      p.draining = true;
+      p.child.kill('SIGTERM');
+    }
+    await Promise.all(exits);
+    this.processesGauge.set(0);
+  }
+}
