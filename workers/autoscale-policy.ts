@@ -97,13 +97,16 @@ export function decideProcesses(
   return { state: { target: current, changedAt: state.changedAt, calmSince }, reason: 'hold', needed };
 }
 
-/** `MIN..MAX` from the command line, e.g. `1..4`. */
-export function parseProcessRange(raw: string): { min: number; max: number } {
+/** `MIN..MAX` from the command line, e.g. `1..4`; `limit` is the most MAX may be (processes on one machine by default). */
+export function parseProcessRange(
+  raw: string,
+  limit = { max: 64, what: 'processes on one machine' },
+): { min: number; max: number } {
   const match = /^(\d+)\.\.(\d+)$/.exec(raw.trim());
   if (!match) throw new Error(`--autoscale takes MIN..MAX, e.g. 1..4; got ${JSON.stringify(raw)}`);
   const [min, max] = [Number(match[1]), Number(match[2])];
   if (min < 1) throw new Error(`--autoscale: MIN must be at least 1, got ${min}`);
   if (max < min) throw new Error(`--autoscale: MAX (${max}) must be at least MIN (${min})`);
-  if (max > 64) throw new Error(`--autoscale: MAX must be at most 64 processes on one machine, got ${max}`);
+  if (max > limit.max) throw new Error(`--autoscale: MAX must be at most ${limit.max} ${limit.what}, got ${max}`);
   return { min, max };
 }

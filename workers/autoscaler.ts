@@ -188,7 +188,9 @@ export class NodeAutoscaler {
     const child = spawn(
       process.execPath,
       [ADOS_BIN, 'worker', '--role', 'nodes', '--metrics-port', String(metricsPort), ...this.options.workerArgs],
-      { env: this.options.env, stdio: ['ignore', 'ignore', 'inherit'] },
+      // The IPC channel is the process's tie to its supervisor: when it closes (the supervisor died,
+      // even by SIGKILL), the process drains and exits instead of running on unsupervised.
+      { env: this.options.env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
     );
     const supervised: Supervised = { child, metricsPort, draining: false };
     this.processes.push(supervised);

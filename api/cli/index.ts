@@ -14,6 +14,7 @@ import { apiCommands } from './api';
 import { benchCommand } from './bench';
 import { demoCommand } from './demo';
 import { llmCommands } from './llm';
+import { k8sCommands } from './k8s';
 
 /** The `ados` command line: one module per command (api/cli/), assembled here. */
 export function adosProgram(): Command {
@@ -43,6 +44,7 @@ Exit codes:  0 ok · 1 error · 2 invalid input · 3 not found · 4 conflict · 
   benchCommand(program);
   demoCommand(program);
   llmCommands(program);
+  k8sCommands(program);
   return program;
 }
 

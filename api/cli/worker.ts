@@ -110,6 +110,14 @@ export function workerCommand(program: Command): void {
           metricsPort?: number;
         },
       ) => {
+        // Started by an autoscaler (`--autoscale`) with an IPC channel: when the supervisor goes away
+        // (even killed with SIGKILL), shut down as on SIGTERM: workers already running drain their
+        // activities first; a process still starting simply ends. Registered first, so that a
+        // supervisor lost during start-up is not missed.
+        if (process.channel) {
+          process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+          process.channel.unref();
+        }
         const role: WorkerRole = opts.control ? opts.role : 'nodes';
         if (role === 'control' && (opts.partitions || opts.tenants))
           throw new UserError('--partitions and --tenants choose node queues; the control role serves none of them');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { freePort } from '../../infra/ports';
@@ -145,5 +146,41 @@ describe('node-worker autoscaling', () => {
     const exit = new Promise<number | null>((resolve) => supervisor!.once('exit', (code) => resolve(code)));
     supervisor.kill('SIGTERM');
     assert.equal(await exit, 0);
+  });
+
+  test('a supervisor killed with SIGKILL leaves no process behind: each drains and exits on its own', async () => {
+    const metricsPort = await freePort();
+    const killed = spawn(
+      process.execPath,
+      [ADOS, 'worker', '--role', 'nodes', '--autoscale', '2..2', '--metrics-port', String(metricsPort)],
+      { env: { ...process.env, TEMPORAL_ADDRESS: env.address }, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    supervisor = killed;
+    // Its processes: its children, once both serve.
+    const pids = await eventually(
+      async () => {
+        if ((await gauge(metricsPort, 'ados_autoscale_processes')) !== 2) return undefined;
+        const children = execFileSync('pgrep', ['-P', String(killed.pid)], { encoding: 'utf8' })
+          .split('\n')
+          .filter(Boolean)
+          .map(Number);
+        return children.length === 2 ? children : undefined;
+      },
+      { timeoutMs: 60_000, what: 'two supervised processes' },
+    );
+    // Running, not a zombie (an orphan's exit is reaped by whatever init this machine has, if any).
+    const alive = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    assert.ok(pids.every(alive));
+    await stopChild(killed, 'SIGKILL');
+    await eventually(async () => pids.every((pid) => !alive(pid)), {
+      timeoutMs: 30_000,
+      what: 'the orphaned processes gone',
+    });
   });
 });
