@@ -1,0 +1,170 @@
+/**
+ * Node workers for a bursty load: idle, a burst of runs, idle. Three ways to serve it, each on the
+ * same dev server with the workflows in this process and the nodes in `ados worker --role nodes`
+ * processes started as a user would: one fixed process, N fixed processes, and the supervisor
+ * (`--autoscale 1..N`). Reported per way: run latency p50/p99 over the burst, node throughput,
+ * peak resident memory of the node processes together, and process-seconds (node processes alive,
+ * integrated over the whole idle–burst–idle window).
+ * Goal: autoscale within 10% of fixed-N's p99, using at most 60% of its process-seconds.
+ *
+ * Usage: node --import tsx bench/autoscale.ts [--quick] (writes bench/results/autoscale.json)
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
+import { configureTenant, runOutcome, startRun } from '../api/client';
+import { spawnAdosWorker, stopChild } from '../tests/helpers/processes';
+import { runBench, withBenchEnv, writeReport } from './harness';
+
+const TENANT = 'bursty';
+const SLOTS = 10;
+const MAX = 4;
+
+const pct = (xs: number[], p: number) =>
+  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resident memory of a process in MiB, or 0 once it is gone. */
+function rssMb(pid: number): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+    return line ? Number(line[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The node-worker processes of a way of serving: fixed ones are ours, the supervisor's are its children. */
+function nodeProcessPids(fixed: ChildProcess[], supervisor: ChildProcess | undefined): number[] {
+  if (!supervisor) return fixed.filter((c) => c.exitCode === null).map((c) => c.pid!);
+  try {
+    return execFileSync('pgrep', ['-P', String(supervisor.pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+interface Way {
+  label: string;
+  /** For run ids. */
+  id: string;
+  fixed: number;
+  autoscale?: string;
+}
+
+async function serve(client: Client, address: string, way: Way, o: { runs: number; nodeMs: number; idleMs: number }) {
+  const env = { ...process.env, TEMPORAL_ADDRESS: address };
+  const fixed = Array.from({ length: way.fixed }, () =>
+    spawnAdosWorker(env, ['--role', 'nodes', '--concurrency', String(SLOTS)]),
+  );
+  const supervisor = way.autoscale
+    ? spawnAdosWorker(env, [
+        '--role',
+        'nodes',
+        '--autoscale',
+        way.autoscale,
+        '--concurrency',
+        String(SLOTS),
+        '--scale-down-after',
+        '10',
+      ])
+    : undefined;
+  try {
+    // Ready: a one-node run through whatever serves.
+    const warm = await startRun(client, {
+      tenantId: TENANT,
+      runId: `${way.id}-warm`,
+      dag: { nodes: [{ id: 'n', kind: 'util.sleep', params: { ms: 1 } }] },
+    });
+    await runOutcome(warm);
+    const began = Date.now();
+    let processSeconds = 0;
+    let peakRss = 0;
+    let peakProcesses = 0;
+    let last = began;
+    const sampler = setInterval(() => {
+      const now = Date.now();
+      const pids = nodeProcessPids(fixed, supervisor);
+      processSeconds += (pids.length * (now - last)) / 1000;
+      last = now;
+      peakProcesses = Math.max(peakProcesses, pids.length);
+      peakRss = Math.max(
+        peakRss,
+        pids.reduce((sum, pid) => sum + rssMb(pid), 0),
+      );
+    }, 250);
+    await sleep(o.idleMs);
+    const burstAt = Date.now();
+    const latencies: number[] = [];
+    let completed = 0;
+    await Promise.all(
+      Array.from({ length: o.runs }, async (_, i) => {
+        const t0 = Date.now();
+        const handle = await startRun(client, {
+          tenantId: TENANT,
+          runId: `${way.id}-${i}`,
+          dag: { nodes: [{ id: 'n', kind: 'util.sleep', params: { ms: o.nodeMs, costUsd: 0.0001 } }] },
+        });
+        if ((await runOutcome(handle)).status === 'COMPLETED') completed++;
+        latencies.push(Date.now() - t0);
+      }),
+    );
+    const burstMs = Date.now() - burstAt;
+    await sleep(o.idleMs);
+    clearInterval(sampler);
+    return {
+      way: way.label,
+      runs: o.runs,
+      completed,
+      burstMs,
+      runLatencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
+      nodesPerSecond: Math.round((o.runs / (burstMs / 1000)) * 10) / 10,
+      peakProcesses,
+      peakRssMb: Math.round(peakRss),
+      processSeconds: Math.round(processSeconds),
+      windowSeconds: Math.round((Date.now() - began) / 1000),
+    };
+  } finally {
+    await Promise.all([...fixed.map((c) => stopChild(c)), stopChild(supervisor)]);
+  }
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const o = quick ? { runs: 200, nodeMs: 2000, idleMs: 15_000 } : { runs: 500, nodeMs: 2000, idleMs: 30_000 };
+  const ways: Way[] = [
+    { label: 'fixed-1', id: 'fixed-1', fixed: 1 },
+    { label: `fixed-${MAX}`, id: `fixed-${MAX}`, fixed: MAX },
+    { label: `autoscale-1..${MAX}`, id: 'autoscale', fixed: 0, autoscale: `1..${MAX}` },
+  ];
+  const rows = await withBenchEnv({ workers: { partitions: [], workflowConcurrency: 200 } }, async (client, server) => {
+    await configureTenant(client, TENANT, {
+      budgetUsd: 1e6,
+      maxConcurrentRuns: 2000,
+      backpressureThreshold: 1,
+      learning: { intensity: 'CONSERVATIVE' },
+    });
+    const measured = [];
+    for (const way of ways) {
+      const row = await serve(client, server.address, way, o);
+      process.stderr.write(`  ${JSON.stringify(row)}\n`);
+      measured.push(row);
+    }
+    return measured;
+  });
+  const fixedN = rows[1]!;
+  const auto = rows[2]!;
+  writeReport(`autoscale${quick ? '-quick' : ''}`, {
+    quick,
+    workload: { ...o, slotsPerProcess: SLOTS, max: MAX, scaleDownAfterSeconds: 10 },
+    rows,
+    autoscaleP99OverFixedN: Math.round((auto.runLatencyMs.p99 / fixedN.runLatencyMs.p99) * 100) / 100,
+    autoscaleProcessSecondsShare: Math.round((auto.processSeconds / fixedN.processSeconds) * 100) / 100,
+    at: new Date().toISOString(),
+  });
+}
+
+if (require.main === module) runBench(main);
