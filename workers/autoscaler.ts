@@ -138,17 +138,16 @@ export class NodeAutoscaler {
     return this.processes.filter((p) => !p.draining).length;
   }
 
-  get target(): number {
-    return this.state.target;
-  }
-
   /** One sample, one decision, applied. */
   async tick(): Promise<void> {
     if (this.stopped) return;
-    const perQueue = await Promise.all(this.processes.map((p) => runningByQueue(p.metricsPort)));
+    const [perQueue, backlogs] = await Promise.all([
+      Promise.all(this.processes.map((p) => runningByQueue(p.metricsPort))),
+      Promise.all(this.options.queues.map((queue) => queueBacklog(this.options.client, queue))),
+    ]);
     const queues: Record<string, QueueLoad> = {};
-    for (const queue of this.options.queues) {
-      const { backlog, backlogAgeMs } = await queueBacklog(this.options.client, queue);
+    for (const [i, queue] of this.options.queues.entries()) {
+      const { backlog, backlogAgeMs } = backlogs[i]!;
       const running = perQueue.reduce((sum, m) => sum + (m.get(queue) ?? 0), 0);
       queues[queue] = { backlog, backlogAgeMs, running };
       this.backlogGauge.set({ queue }, backlog);

@@ -48,6 +48,11 @@ export function nodeDurationInterceptor(m: AdosMetrics): ActivityInterceptorsFac
  * Prometheus exporter on `temporalMetricsUrl`), so one scrape gets both.
  */
 export function serveWorkerMetrics(m: AdosMetrics, port: number, temporalMetricsUrl?: string): Promise<Server> {
+  return serveMetrics(port, () => metricsText(m, temporalMetricsUrl));
+}
+
+/** Serves /metrics on `port` with the text `metrics` gives at each scrape (404 for any other path). */
+export function serveMetrics(port: number, metrics: () => Promise<string>): Promise<Server> {
   const server = createServer((request, response) => {
     if (request.url !== '/metrics') {
       response
@@ -55,7 +60,7 @@ export function serveWorkerMetrics(m: AdosMetrics, port: number, temporalMetrics
         .end(JSON.stringify({ error: 'NOT_FOUND', message: 'only /metrics is served here' }));
       return;
     }
-    metricsText(m, temporalMetricsUrl).then(
+    metrics().then(
       (text) => response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),
       (err: unknown) => response.writeHead(500).end(String(err)),
     );

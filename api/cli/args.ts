@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { ID_PATTERN, isValidId } from '../../workflows/policy/ids';
 import { UserError } from '../../infra/user-error';
+import { parseProcessRange } from '../../workers/autoscale-policy';
 
 export function int(name: string, min: number, max: number) {
   return (raw: string) => {
@@ -26,6 +27,20 @@ export function fraction(name: string) {
     if (!Number.isFinite(n) || n <= 0 || n > 1)
       throw new InvalidArgumentError(`${name} must be a fraction above 0 and at most 1, e.g. 0.8`);
     return n;
+  };
+}
+
+/**
+ * `MIN..MAX` for `--autoscale`, checked by the policy's rule; `limit` bounds MAX. A bad range is a
+ * UserError (the message alone, exit 2), as it was when the commands checked it themselves.
+ */
+export function processRange(limit?: Parameters<typeof parseProcessRange>[1]) {
+  return (raw: string) => {
+    try {
+      return parseProcessRange(raw, limit);
+    } catch (err) {
+      throw new UserError((err as Error).message);
+    }
   };
 }
 

@@ -1,9 +1,8 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { nodeScalingYaml } from '../../infra/k8s';
 import { nodePartitionsFromEnv } from '../../activities/control';
-import { AUTOSCALE_DEFAULTS, parseProcessRange } from '../../workers/autoscale-policy';
-import { UserError } from '../../infra/user-error';
-import { int, positiveNumber } from './args';
+import { AUTOSCALE_DEFAULTS } from '../../workers/autoscale-policy';
+import { int, positiveNumber, processRange } from './args';
 
 /** `ados k8s nodes`: the node-worker autoscaling policy as Kubernetes objects (KEDA), printed as YAML. */
 export function k8sCommands(program: Command): void {
@@ -18,7 +17,11 @@ export function k8sCommands(program: Command): void {
     .requiredOption('--image <image>', 'the ADOS container image, e.g. registry.internal/ados:1.0.0')
     .requiredOption('--temporal-address <host:port>', 'the Temporal frontend as the pods and KEDA reach it')
     .option('--temporal-namespace <name>', 'the Temporal namespace', 'default')
-    .option('--autoscale <MIN..MAX>', 'pods per partition', '1..10')
+    .addOption(
+      new Option('--autoscale <MIN..MAX>', 'pods per partition')
+        .argParser(processRange({ max: 1000, what: 'pods per partition' }))
+        .default({ min: 1, max: 10 }, '1..10'),
+    )
     .option('--partitions <n>', 'node partitions (ADOS_NODE_PARTITIONS)', int('partitions', 1, 1024))
     .option('--concurrency <n>', "a pod's node slots: a pod's worth of backlog", int('concurrency', 1, 10_000), 20)
     .option(
@@ -43,7 +46,7 @@ export function k8sCommands(program: Command): void {
         image: string;
         temporalAddress: string;
         temporalNamespace: string;
-        autoscale: string;
+        autoscale: { min: number; max: number };
         partitions?: number;
         concurrency: number;
         prometheus: string;
@@ -52,15 +55,9 @@ export function k8sCommands(program: Command): void {
         scaleUpAfter?: number;
         scaleDownAfter?: number;
       }) => {
-        let range: { min: number; max: number };
-        try {
-          range = parseProcessRange(opts.autoscale, { max: 1000, what: 'pods per partition' });
-        } catch (err) {
-          throw new UserError((err as Error).message);
-        }
         process.stdout.write(
           nodeScalingYaml({
-            ...range,
+            ...opts.autoscale,
             partitions: opts.partitions ?? nodePartitionsFromEnv(),
             slotsPerProcess: opts.concurrency,
             image: opts.image,

@@ -6,10 +6,9 @@ import {
   startAdosWorkers,
   type NodeSlots,
 } from '../../workers/ados-worker';
-import { AUTOSCALE_DEFAULTS, parseProcessRange } from '../../workers/autoscale-policy';
+import { AUTOSCALE_DEFAULTS } from '../../workers/autoscale-policy';
 import { NodeAutoscaler } from '../../workers/autoscaler';
 import { temporalClient } from '../../infra/temporal-connection';
-import { createServer } from 'node:http';
 import { installTemporalLogging } from '../../workers/logging';
 import { logger } from '../../activities/logger';
 import { UserError } from '../client';
@@ -19,9 +18,9 @@ import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { CONTROL_TASK_QUEUE } from '../../workflows/policy/ids';
 import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
-import { serveWorkerMetrics } from '../../workers/metrics';
+import { serveMetrics, serveWorkerMetrics } from '../../workers/metrics';
 import { print } from './output';
-import { fraction, int, list, positiveNumber, untilStopped } from './args';
+import { fraction, int, list, positiveNumber, processRange, untilStopped } from './args';
 
 const WORKER_ROLES = ['all', 'control', 'nodes'] as const;
 
@@ -81,6 +80,7 @@ export function workerCommand(program: Command): void {
     .option(
       '--autoscale <MIN..MAX>',
       'with --role nodes: supervise MIN to MAX node-worker processes on this machine, following the node queues (backlog and its age from Temporal, nodes running from each process)',
+      processRange(),
     )
     .option(
       '--scale-up-after <seconds>',
@@ -104,7 +104,7 @@ export function workerCommand(program: Command): void {
           partitions?: number[];
           tenants?: string[];
           control: boolean;
-          autoscale?: string;
+          autoscale?: { min: number; max: number };
           scaleUpAfter?: number;
           scaleDownAfter?: number;
           metricsPort?: number;
@@ -128,7 +128,7 @@ export function workerCommand(program: Command): void {
         if (opts.autoscale !== undefined) {
           if (role !== 'nodes')
             throw new UserError('--autoscale supervises node-worker processes: use it with --role nodes');
-          await superviseNodeWorkers(opts, nodeSlots);
+          await superviseNodeWorkers({ ...opts, autoscale: opts.autoscale }, nodeSlots);
           return;
         }
         const config = loadConfig(environment(), { ADOS_METRICS_PORT: opts.metricsPort });
@@ -260,7 +260,7 @@ function nodeWorkerArgs(opts: { partitions?: number[]; tenants?: string[] }, slo
 /** `ados worker --role nodes --autoscale MIN..MAX`: the supervisor, until SIGINT or SIGTERM. */
 async function superviseNodeWorkers(
   opts: {
-    autoscale?: string;
+    autoscale: { min: number; max: number };
     partitions?: number[];
     tenants?: string[];
     scaleUpAfter?: number;
@@ -269,12 +269,7 @@ async function superviseNodeWorkers(
   },
   slots: NodeSlots,
 ): Promise<void> {
-  let range: { min: number; max: number };
-  try {
-    range = parseProcessRange(opts.autoscale ?? '');
-  } catch (err) {
-    throw new UserError((err as Error).message);
-  }
+  const range = opts.autoscale;
   const config = loadConfig(environment(), { ADOS_METRICS_PORT: opts.metricsPort });
   const target = temporalTarget();
   const client = await temporalClient(target);
@@ -296,13 +291,7 @@ async function superviseNodeWorkers(
     logger,
   });
   const metricsServer = config.ADOS_METRICS_PORT
-    ? createServer((request, response) => {
-        if (request.url !== '/metrics') return void response.writeHead(404).end();
-        autoscaler.registry.metrics().then(
-          (text) => response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),
-          (err: unknown) => response.writeHead(500).end(String(err)),
-        );
-      }).listen(config.ADOS_METRICS_PORT)
+    ? await serveMetrics(config.ADOS_METRICS_PORT, () => autoscaler.registry.metrics())
     : undefined;
   await autoscaler.start();
   logger.info(
