@@ -33,7 +33,8 @@ function asNodeActivity(kind: NodeKind): NodeActivity {
       if (JSON.stringify(execution.output ?? null).length > MAX_OUTPUT_CHARS) {
         throw new NodeInputError(`node ${task.nodeId} output exceeds ${MAX_OUTPUT_CHARS} characters`);
       }
-      log.info({ costMicros: execution.costMicros, durationMs: Date.now() - started }, 'node completed');
+      const durationMs = Date.now() - started;
+      log.info({ costMicros: execution.costMicros, durationMs }, 'node completed');
       return {
         output: execution.output,
         costMicros: execution.costMicros,
@@ -41,6 +42,7 @@ function asNodeActivity(kind: NodeKind): NodeActivity {
         attempt,
         ...(execution.model ? { model: execution.model } : {}),
         ...(execution.pricing ? { pricing: execution.pricing } : {}),
+        durationMs,
       };
     } catch (err) {
       if (err instanceof CancelledFailure) {

@@ -1,8 +1,9 @@
 /**
  * Node workers for a bursty load: idle, a burst of runs, idle. Three ways to serve it, each on the
  * same dev server with the workflows in this process and the nodes in `ados worker --role nodes`
- * processes started as a user would: one fixed process, N fixed processes, and the supervisor
- * (`--autoscale 1..N`). Reported per way: run latency p50/p99 over the burst, node throughput,
+ * processes started as a user would: one fixed process, N fixed processes, the supervisor
+ * (`--autoscale 1..N`) on the queues alone, and the supervisor also following the admitted runs'
+ * remaining work (`--control-metrics`, the /metrics of the control worker in this process). Reported per way: run latency p50/p99 over the burst, node throughput,
  * peak resident memory of the node processes together, and process-seconds (node processes alive,
  * integrated over the whole idle–burst–idle window).
  * Goal: autoscale within 10% of fixed-N's p99, using at most 60% of its process-seconds.
@@ -13,6 +14,9 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun } from '../api/client';
+import { createMetrics } from '../infra/metrics';
+import { freePort } from '../infra/ports';
+import { serveWorkerMetrics } from '../workers/metrics';
 import { spawnAdosWorker, stopChild } from '../tests/helpers/processes';
 import { runBench, withBenchEnv, writeReport } from './harness';
 
@@ -53,6 +57,8 @@ interface Way {
   id: string;
   fixed: number;
   autoscale?: string;
+  /** The control worker's /metrics URL the supervisor follows (`--control-metrics`). */
+  controlMetrics?: string;
 }
 
 async function serve(client: Client, address: string, way: Way, o: { runs: number; nodeMs: number; idleMs: number }) {
@@ -70,6 +76,7 @@ async function serve(client: Client, address: string, way: Way, o: { runs: numbe
         String(SLOTS),
         '--scale-down-after',
         '10',
+        ...(way.controlMetrics ? ['--control-metrics', way.controlMetrics] : []),
       ])
     : undefined;
   try {
@@ -135,34 +142,52 @@ async function serve(client: Client, address: string, way: Way, o: { runs: numbe
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const o = quick ? { runs: 200, nodeMs: 2000, idleMs: 15_000 } : { runs: 500, nodeMs: 2000, idleMs: 30_000 };
+  const metrics = createMetrics();
+  const metricsPort = await freePort();
+  const controlMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
   const ways: Way[] = [
     { label: 'fixed-1', id: 'fixed-1', fixed: 1 },
     { label: `fixed-${MAX}`, id: `fixed-${MAX}`, fixed: MAX },
     { label: `autoscale-1..${MAX}`, id: 'autoscale', fixed: 0, autoscale: `1..${MAX}` },
+    {
+      label: `autoscale-1..${MAX}+work`,
+      id: 'autoscale-work',
+      fixed: 0,
+      autoscale: `1..${MAX}`,
+      controlMetrics,
+    },
   ];
-  const rows = await withBenchEnv({ workers: { partitions: [], workflowConcurrency: 200 } }, async (client, server) => {
-    await configureTenant(client, TENANT, {
-      budgetUsd: 1e6,
-      maxConcurrentRuns: 2000,
-      backpressureThreshold: 1,
-      learning: { intensity: 'CONSERVATIVE' },
-    });
-    const measured = [];
-    for (const way of ways) {
-      const row = await serve(client, server.address, way, o);
-      process.stderr.write(`  ${JSON.stringify(row)}\n`);
-      measured.push(row);
-    }
-    return measured;
-  });
+  const served = await serveWorkerMetrics(metrics, metricsPort);
+  const rows = await withBenchEnv(
+    { workers: { partitions: [], workflowConcurrency: 200, metrics } },
+    async (client, server) => {
+      await configureTenant(client, TENANT, {
+        budgetUsd: 1e6,
+        maxConcurrentRuns: 2000,
+        backpressureThreshold: 1,
+        learning: { intensity: 'CONSERVATIVE' },
+      });
+      const measured = [];
+      for (const way of ways) {
+        const row = await serve(client, server.address, way, o);
+        process.stderr.write(`  ${JSON.stringify(row)}\n`);
+        measured.push(row);
+      }
+      return measured;
+    },
+  );
+  served.close();
   const fixedN = rows[1]!;
-  const auto = rows[2]!;
+  const against = (auto: (typeof rows)[number]) => ({
+    p99OverFixedN: Math.round((auto.runLatencyMs.p99 / fixedN.runLatencyMs.p99) * 100) / 100,
+    processSecondsShare: Math.round((auto.processSeconds / fixedN.processSeconds) * 100) / 100,
+  });
   writeReport(`autoscale${quick ? '-quick' : ''}`, {
     quick,
     workload: { ...o, slotsPerProcess: SLOTS, max: MAX, scaleDownAfterSeconds: 10 },
     rows,
-    autoscaleP99OverFixedN: Math.round((auto.runLatencyMs.p99 / fixedN.runLatencyMs.p99) * 100) / 100,
-    autoscaleProcessSecondsShare: Math.round((auto.processSeconds / fixedN.processSeconds) * 100) / 100,
+    queuesOnly: against(rows[2]!),
+    withAdmittedWork: against(rows[3]!),
     at: new Date().toISOString(),
   });
 }

@@ -6,8 +6,9 @@ import { partitionTaskQueue } from '../workflows/policy/routing';
  * The node-worker autoscaling policy of `ados worker --autoscale` (workers/autoscale-policy.ts),
  * expressed for Kubernetes: per node-queue partition, a Deployment of `ados worker --role nodes
  * --partitions k` and a KEDA ScaledObject that scales it on that queue's backlog (KEDA's Temporal
- * scaler) and on the nodes its pods run (`ados_node_activities_running`, through Prometheus), with
- * the supervisor's thresholds and cool-downs as the HPA's behaviour. `ados k8s nodes` prints them.
+ * scaler), on the nodes its pods run (`ados_node_activities_running`, through Prometheus) and on
+ * the admitted runs' remaining node-seconds (`ados_admitted_node_seconds_remaining`, from the
+ * control workers), with the supervisor's thresholds and cool-downs as the HPA's behaviour. `ados k8s nodes` prints them.
  * Validated against the Kubernetes and KEDA schemas by tests/unit/k8s.test.ts; not run on a cluster here.
  */
 export interface NodeScalingOptions {
@@ -21,7 +22,7 @@ export interface NodeScalingOptions {
   /** The Temporal frontend, as the pods and KEDA reach it. */
   temporalAddress: string;
   temporalNamespace: string;
-  /** The Prometheus that scrapes the node pods' /metrics (port 9464). */
+  /** The Prometheus that scrapes the node and control pods' /metrics (port 9464). */
   prometheusUrl: string;
   /** The Kubernetes namespace. @default ados */
   namespace?: string;
@@ -150,6 +151,17 @@ export function nodeScalingObjects(o: NodeScalingOptions): Array<Record<string, 
               serverAddress: o.prometheusUrl,
               query: `sum(ados_node_activities_running{queue="${queue}"})`,
               threshold: String(o.slotsPerProcess),
+            },
+          },
+          // The admitted runs' remaining node-seconds on the queue, from the control workers' /metrics:
+          // a pod per what one pod does half busy over a down cool-down, so work ahead holds the pods
+          // that will run it (the supervisor's hold rule).
+          {
+            type: 'prometheus',
+            metadata: {
+              serverAddress: o.prometheusUrl,
+              query: `sum(ados_admitted_node_seconds_remaining{queue="${queue}"})`,
+              threshold: String(o.slotsPerProcess * AUTOSCALE_DEFAULTS.downUtilization * downSeconds),
             },
           },
         ],

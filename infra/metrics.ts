@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AdmittedWork } from './admitted-work';
 
 /**
  * ADOS's Prometheus metrics, one registry per process. Workers count what their workflows report
@@ -7,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ados_process_' });
+  const work = new AdmittedWork();
   const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
   return {
     registry,
@@ -28,6 +30,39 @@ export function createMetrics() {
       help: 'Activities running in this process now, by task queue (node queues: what the autoscaler reads)',
       labelNames: ['queue'],
       registers: [registry],
+    }),
+    /** The admitted runs' remaining work, as their workflows report it to this (control) worker. */
+    work,
+    workNodes: new Gauge({
+      name: 'ados_admitted_nodes_remaining',
+      help: 'Nodes not yet ended of the admitted runs this worker hosts, by node queue',
+      labelNames: ['queue'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [queue, { nodes }] of work.byQueue()) this.set({ queue }, nodes);
+      },
+    }),
+    workSeconds: new Gauge({
+      name: 'ados_admitted_node_seconds_remaining',
+      help: "Expected node-seconds of the admitted runs' nodes not yet ended (each kind's measured mean duration), by node queue",
+      labelNames: ['queue'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [queue, { nodeSeconds }] of work.byQueue())
+          this.set({ queue }, Math.round(nodeSeconds * 1000) / 1000);
+      },
+    }),
+    workScheduled: new Gauge({
+      name: 'ados_admitted_nodes_scheduled',
+      help: 'Nodes of the admitted runs this worker hosts handed to Temporal now (waiting on the queue or running), by node queue',
+      labelNames: ['queue'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [queue, { scheduled }] of work.byQueue()) this.set({ queue }, scheduled);
+      },
     }),
     decisions: new Counter({
       name: 'ados_cost_decisions_total',

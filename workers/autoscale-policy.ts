@@ -4,12 +4,21 @@
  *
  * - **Up**, at once and as far as needed: when tasks wait on a queue (a backlog older than
  *   `upBacklogAgeMs`, or at least a process's worth of them), the target becomes what the busiest
- *   queue's running nodes plus backlog need, in whole processes. Not again within `upCooldownMs` of the last change, so that
+ *   queue's running nodes plus backlog need, in whole processes. With the admitted work followed,
+ *   what waits is also read live from the runs (their scheduled nodes not running), ahead of
+ *   Temporal's cached statistics. Not again within `upCooldownMs` of the last change, so that
  *   the processes just started are polling before the backlog is read again.
  * - **Down**, one process at a time: only when nothing waits and every queue's running nodes would
  *   fit in one process fewer at `downUtilization` of its slots, continuously for `downCooldownMs`, and that
  *   long after the last change. The gap between the two conditions (over 100% against under 50% by
  *   default) and the long calm are the hysteresis: a steady load settles on one number.
+ * - **The admitted runs' remaining work**, when the supervisor follows it (node-seconds per queue,
+ *   from the control workers): it holds processes while the work ahead would keep fewer busy
+ *   (no step down while it exceeds what one process fewer does at `downUtilization` over a
+ *   down cool-down), and once every queue is drained (no backlog, nothing running, no admitted
+ *   work left) for `drainMs`, the target falls to MIN at once: ADOS knows no node is coming that
+ *   an admitted run would start. Scaling up follows only what waits: an admitted run's next nodes
+ *   wait for the ones it runs, so they cannot use more slots yet.
  * - Always within MIN..MAX.
  */
 
@@ -22,6 +31,8 @@ export interface AutoscaleSettings {
   upCooldownMs: number;
   downCooldownMs: number;
   downUtilization: number;
+  /** How long every queue must stay drained (the admitted work followed and none left) before the target falls to MIN. */
+  drainMs: number;
 }
 
 export const AUTOSCALE_DEFAULTS = {
@@ -29,6 +40,7 @@ export const AUTOSCALE_DEFAULTS = {
   upCooldownMs: 5000,
   downCooldownMs: 30_000,
   downUtilization: 0.5,
+  drainMs: 3000,
 } as const;
 
 /** One node queue at one instant. */
@@ -39,6 +51,14 @@ export interface QueueLoad {
   backlogAgeMs: number;
   /** Node activities of this queue running in the supervised processes. */
   running: number;
+  /** Expected node-seconds the admitted runs still have on this queue; absent when not followed. */
+  work?: number;
+  /**
+   * The admitted runs' nodes handed to Temporal on this queue (waiting or running), as the runs
+   * report them: live, where Temporal's backlog statistics are cached for some seconds. Absent
+   * when not followed.
+   */
+  scheduled?: number;
 }
 
 /** What the supervisor saw at one instant: every served queue (each process serves them all). */
@@ -54,12 +74,14 @@ export interface AutoscaleState {
   changedAt: number;
   /** Since when the down condition has held without a break. */
   calmSince?: number;
+  /** Since when every queue has been drained (admitted work followed and none left) without a break. */
+  drainedSince?: number;
 }
 
 export interface AutoscaleDecision {
   state: AutoscaleState;
-  /** Why the target is what it is: 'backlog', 'idle', or 'hold'. */
-  reason: 'backlog' | 'idle' | 'hold';
+  /** Why the target is what it is: 'backlog' (up), 'idle' (one down), 'drained' (down to MIN), or 'hold'. */
+  reason: 'backlog' | 'idle' | 'drained' | 'hold';
   /** Processes the running nodes and the backlog need, before MIN..MAX. */
   needed: number;
 }
@@ -75,26 +97,39 @@ export function decideProcesses(
 ): AutoscaleDecision {
   const { min, max, slotsPerProcess } = settings;
   const clamp = (n: number) => Math.max(min, Math.min(max, n));
+  // What waits on a queue: Temporal's count, or, sooner, the admitted runs' scheduled nodes not running.
+  const waitingOn = (q: QueueLoad) => Math.max(q.backlog, (q.scheduled ?? 0) - q.running);
   // The busiest queue decides: every process serves every queue, with its slots on each.
-  const needed = Math.max(0, ...sample.queues.map((q) => Math.ceil((q.running + q.backlog) / slotsPerProcess)));
+  const needed = Math.max(0, ...sample.queues.map((q) => Math.ceil((q.running + waitingOn(q)) / slotsPerProcess)));
   const current = clamp(state.target);
   const sinceChange = sample.at - state.changedAt;
   const waiting = sample.queues.some(
-    (q) => q.backlog > 0 && (q.backlogAgeMs >= settings.upBacklogAgeMs || q.backlog >= slotsPerProcess),
+    (q) => (q.backlog > 0 && q.backlogAgeMs >= settings.upBacklogAgeMs) || waitingOn(q) >= slotsPerProcess,
   );
   if (waiting && clamp(needed) > current) {
-    if (sinceChange < settings.upCooldownMs) return { state: { ...state, target: current }, reason: 'hold', needed };
+    if (sinceChange < settings.upCooldownMs)
+      return { state: { target: current, changedAt: state.changedAt }, reason: 'hold', needed };
     return { state: { target: clamp(needed), changedAt: sample.at }, reason: 'backlog', needed };
   }
+  const drained = sample.queues.every((q) => q.backlog === 0 && q.running === 0 && q.work === 0);
+  const drainedSince = drained ? (state.drainedSince ?? sample.at) : undefined;
+  const held = { target: current, changedAt: state.changedAt, ...(drainedSince !== undefined ? { drainedSince } : {}) };
+  if (drainedSince !== undefined && current > min && sample.at - drainedSince >= settings.drainMs)
+    if (sinceChange >= settings.upCooldownMs)
+      return { state: { target: min, changedAt: sample.at, drainedSince }, reason: 'drained', needed };
+  // The work ahead, if followed, must leave one process fewer under `downUtilization` for a down cool-down.
+  const fewerCapacity = (current - 1) * slotsPerProcess * settings.downUtilization;
   const fitsInFewer = sample.queues.every(
-    (q) => q.backlog === 0 && q.running <= (current - 1) * slotsPerProcess * settings.downUtilization,
+    (q) =>
+      waitingOn(q) === 0 &&
+      q.running <= fewerCapacity &&
+      (q.work === undefined || q.work <= (fewerCapacity * settings.downCooldownMs) / 1000),
   );
-  if (!fitsInFewer || current <= min)
-    return { state: { target: current, changedAt: state.changedAt }, reason: 'hold', needed };
+  if (!fitsInFewer || current <= min) return { state: held, reason: 'hold', needed };
   const calmSince = state.calmSince ?? sample.at;
   if (sample.at - calmSince >= settings.downCooldownMs && sinceChange >= settings.downCooldownMs)
     return { state: { target: current - 1, changedAt: sample.at, calmSince }, reason: 'idle', needed };
-  return { state: { target: current, changedAt: state.changedAt, calmSince }, reason: 'hold', needed };
+  return { state: { ...held, calmSince }, reason: 'hold', needed };
 }
 
 /** `MIN..MAX` from the command line, e.g. `1..4`; `limit` is the most MAX may be (processes on one machine by default). */

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { freePort } from '../infra/ports';
+import { queueBacklog } from './metrics';
 import {
   decideProcesses,
   initialAutoscaleState,
@@ -13,34 +13,26 @@ import {
   type QueueLoad,
 } from './autoscale-policy';
 
-const { TaskQueueType } = temporal.api.enums.v1;
 const ADOS_BIN = join(__dirname, '..', 'bin', 'ados.js');
 
-/** What one queue looks like from Temporal: its waiting node tasks (DescribeTaskQueue with stats). */
-export async function queueBacklog(client: Client, queue: string): Promise<{ backlog: number; backlogAgeMs: number }> {
-  const response = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
-    taskQueue: { name: queue },
-    taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    reportStats: true,
-  });
-  const stats = response.stats;
-  const age = stats?.approximateBacklogAge;
-  return {
-    backlog: Number(stats?.approximateBacklogCount ?? 0),
-    backlogAgeMs: age ? Number(age.seconds ?? 0) * 1000 + Math.round((age.nanos ?? 0) / 1e6) : 0,
-  };
-}
-
-/** Activities running per queue in one `ados worker`, from its /metrics; empty while it is not serving yet. */
-export async function runningByQueue(metricsPort: number): Promise<Map<string, number>> {
-  const running = new Map<string, number>();
-  const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(1500) })
-    .then((r) => (r.ok ? r.text() : ''))
-    .catch(() => '');
-  for (const match of text.matchAll(/^ados_node_activities_running\{queue="([^"]+)"\} (\S+)$/gm))
-    running.set(match[1]!, Number(match[2]));
-  return running;
+/**
+ * Gauges by queue from an `ados worker`'s /metrics (e.g. `ados_node_activities_running`), by
+ * name; undefined when the worker does not answer (not serving yet, or gone).
+ */
+export async function scrapeByQueue(
+  url: string,
+  gauges: readonly string[],
+): Promise<Map<string, Map<string, number>> | undefined> {
+  const text = await fetch(url, { signal: AbortSignal.timeout(1500) })
+    .then((r) => (r.ok ? r.text() : undefined))
+    .catch(() => undefined);
+  if (text === undefined) return undefined;
+  const values = new Map(gauges.map((g) => [g, new Map<string, number>()]));
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+)\{queue="([^"]+)"\} (\S+)$/.exec(line);
+    if (match) values.get(match[1]!)?.set(match[2]!, Number(match[3]));
+  }
+  return values;
 }
 
 export interface AutoscalerOptions {
@@ -52,7 +44,12 @@ export interface AutoscalerOptions {
   env: NodeJS.ProcessEnv;
   client: Client;
   logger: Logger;
-  /** How often the queues are read and the target decided. @default 2000 */
+  /**
+   * The control workers' /metrics URLs: the admitted runs' remaining node-seconds
+   * (`ados_admitted_node_seconds_remaining`) join the decision. @default none (backlog and running nodes only)
+   */
+  workFrom?: string[];
+  /** How often the queues are read and the target decided. @default 1000 */
   intervalMs?: number;
 }
 
@@ -93,6 +90,14 @@ export class NodeAutoscaler {
     labelNames: ['queue'],
     registers: [this.registry],
   });
+  private readonly workGauge = new Gauge({
+    name: 'ados_admitted_node_seconds_remaining',
+    help: "Expected node-seconds of the admitted runs' nodes not yet ended, by queue (summed over the control workers followed)",
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
+  /** Whether the last read of the control workers failed (warned once per failing streak). */
+  private workUnread = false;
   private readonly runningGauge = new Gauge({
     name: 'ados_autoscale_nodes_running',
     help: 'Node activities running in the supervised processes, by queue',
@@ -130,7 +135,7 @@ export class NodeAutoscaler {
             'autoscaler could not read the node queues; keeping the processes',
           );
         });
-    }, this.options.intervalMs ?? 2000);
+    }, this.options.intervalMs ?? 1000);
   }
 
   /** Processes serving now (not draining). */
@@ -141,18 +146,27 @@ export class NodeAutoscaler {
   /** One sample, one decision, applied. */
   async tick(): Promise<void> {
     if (this.stopped) return;
-    const [perQueue, backlogs] = await Promise.all([
-      Promise.all(this.processes.map((p) => runningByQueue(p.metricsPort))),
+    const [perQueue, backlogs, work] = await Promise.all([
+      Promise.all(
+        this.processes.map((p) =>
+          scrapeByQueue(`http://127.0.0.1:${p.metricsPort}/metrics`, ['ados_node_activities_running']).then((g) =>
+            g?.get('ados_node_activities_running'),
+          ),
+        ),
+      ),
       Promise.all(this.options.queues.map((queue) => queueBacklog(this.options.client, queue))),
+      this.admittedWork(),
     ]);
     const queues: Record<string, QueueLoad> = {};
     for (const [i, queue] of this.options.queues.entries()) {
       const { backlog, backlogAgeMs } = backlogs[i]!;
-      const running = perQueue.reduce((sum, m) => sum + (m.get(queue) ?? 0), 0);
-      queues[queue] = { backlog, backlogAgeMs, running };
+      const running = perQueue.reduce((sum, m) => sum + (m?.get(queue) ?? 0), 0);
+      const admitted = work ? { work: work.seconds.get(queue) ?? 0, scheduled: work.scheduled.get(queue) ?? 0 } : {};
+      queues[queue] = { backlog, backlogAgeMs, running, ...admitted };
       this.backlogGauge.set({ queue }, backlog);
       this.backlogAgeGauge.set({ queue }, backlogAgeMs / 1000);
       this.runningGauge.set({ queue }, running);
+      if (admitted.work !== undefined) this.workGauge.set({ queue }, admitted.work);
     }
     const from = this.state.target;
     const decision = decideProcesses(this.options.settings, this.state, {
@@ -168,6 +182,36 @@ export class NodeAutoscaler {
       this.options.logger.debug({ target: from, needed: decision.needed, queues }, 'autoscaler holds');
     }
     await this.apply(this.state.target);
+  }
+
+  /**
+   * The admitted runs' remaining node-seconds and scheduled nodes by queue, summed over the control
+   * workers followed; undefined when none is followed or one does not answer (the decision then
+   * goes without them).
+   */
+  private async admittedWork(): Promise<{ seconds: Map<string, number>; scheduled: Map<string, number> } | undefined> {
+    const urls = this.options.workFrom ?? [];
+    if (urls.length === 0) return undefined;
+    const names = ['ados_admitted_node_seconds_remaining', 'ados_admitted_nodes_scheduled'] as const;
+    const all = await Promise.all(urls.map((url) => scrapeByQueue(url, names)));
+    const missing = urls.filter((_, i) => all[i] === undefined);
+    if (missing.length > 0) {
+      if (!this.workUnread)
+        this.options.logger.warn(
+          { unanswered: missing },
+          "a control worker's /metrics did not answer: deciding on backlog and running nodes alone until it does",
+        );
+      this.workUnread = true;
+      return undefined;
+    }
+    this.workUnread = false;
+    const sum = (name: (typeof names)[number]) => {
+      const total = new Map<string, number>();
+      for (const gauges of all)
+        for (const [queue, v] of gauges!.get(name)!) total.set(queue, (total.get(queue) ?? 0) + v);
+      return total;
+    };
+    return { seconds: sum(names[0]), scheduled: sum(names[1]) };
   }
 
   /** Starts or drains processes until as many serve as the target. */

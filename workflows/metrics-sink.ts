@@ -10,6 +10,10 @@ export interface MetricsSinks extends Sinks {
     decision(action: string): void;
     admission(outcome: string, waitMs: number): void;
     spent(tenantId: string, category: string, usd: number): void;
+    /** An admitted run's nodes not yet ended, by kind, on its node queue, and how many are scheduled now (none: the run is done). */
+    work(queue: string, remaining: Record<string, number>, scheduled: number): void;
+    /** A node ran for `ms`, as its node worker measured it. */
+    nodeRan(kind: string, ms: number): void;
   };
 }
 

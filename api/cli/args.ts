@@ -44,6 +44,19 @@ export function processRange(limit?: Parameters<typeof parseProcessRange>[1]) {
   };
 }
 
+/** Comma-separated http(s) URLs; a malformed one is a UserError naming it. */
+export function urlList(name: string) {
+  return (raw: string) =>
+    list(raw).map((url) => {
+      const parsed = URL.canParse(url) ? new URL(url) : undefined;
+      if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
+        throw new UserError(
+          `${name}: ${JSON.stringify(url)} is not an http(s) URL, e.g. http://127.0.0.1:9464/metrics`,
+        );
+      return parsed.href;
+    });
+}
+
 /** An id from the command line, checked before it reaches Temporal or a path. */
 export function assertCliId(what: string, value: string): string {
   if (!isValidId(value))

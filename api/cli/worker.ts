@@ -18,9 +18,10 @@ import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { CONTROL_TASK_QUEUE } from '../../workflows/policy/ids';
 import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
-import { serveMetrics, serveWorkerMetrics } from '../../workers/metrics';
+import { exportNodeBacklog, serveMetrics, serveWorkerMetrics } from '../../workers/metrics';
+import { lazyClient } from '../../activities/control';
 import { print } from './output';
-import { fraction, int, list, positiveNumber, processRange, untilStopped } from './args';
+import { fraction, int, list, positiveNumber, processRange, untilStopped, urlList } from './args';
 
 const WORKER_ROLES = ['all', 'control', 'nodes'] as const;
 
@@ -93,6 +94,11 @@ export function workerCommand(program: Command): void {
       positiveNumber('scale-down cool-down'),
     )
     .option(
+      '--control-metrics <urls>',
+      "with --autoscale: the control workers' /metrics URLs, comma-separated (ados worker --role control --metrics-port P): the admitted runs' remaining node-seconds then hold processes while work is ahead and release them at once when none is left",
+      urlList('--control-metrics'),
+    )
+    .option(
       '--metrics-port <port>',
       'serve Prometheus metrics (ADOS and Temporal runtime) on this port (default ADOS_METRICS_PORT, 0 = off)',
       int('metrics port', 0, 65535),
@@ -107,6 +113,7 @@ export function workerCommand(program: Command): void {
           autoscale?: { min: number; max: number };
           scaleUpAfter?: number;
           scaleDownAfter?: number;
+          controlMetrics?: string[];
           metricsPort?: number;
         },
       ) => {
@@ -125,6 +132,8 @@ export function workerCommand(program: Command): void {
         const nodeSlots = nodeSlotsFrom(opts);
         if (opts.autoscale === undefined && (opts.scaleUpAfter ?? opts.scaleDownAfter) !== undefined)
           throw new UserError('--scale-up-after and --scale-down-after tune --autoscale: add --autoscale MIN..MAX');
+        if (opts.autoscale === undefined && opts.controlMetrics)
+          throw new UserError('--control-metrics is what --autoscale follows: add --autoscale MIN..MAX');
         if (opts.autoscale !== undefined) {
           if (role !== 'nodes')
             throw new UserError('--autoscale supervises node-worker processes: use it with --role nodes');
@@ -146,6 +155,10 @@ export function workerCommand(program: Command): void {
           ? await serveWorkerMetrics(metrics, config.ADOS_METRICS_PORT, `http://${temporalMetrics}/metrics`)
           : undefined;
         const queues = role === 'control' ? [] : nodeQueuesFor(opts);
+        // The node queues' backlog beside the admitted work, for an external autoscaler; a process
+        // under `--autoscale` leaves it to its supervisor, which reads the queues itself.
+        if (metrics && !process.channel)
+          exportNodeBacklog(metrics, lazyClient(target), role === 'control' ? nodeQueuesFor({}) : queues);
         const trace = new ExecutionTrace();
         const running = await startAdosWorkers({
           connection,
@@ -265,6 +278,7 @@ async function superviseNodeWorkers(
     tenants?: string[];
     scaleUpAfter?: number;
     scaleDownAfter?: number;
+    controlMetrics?: string[];
     metricsPort?: number;
   },
   slots: NodeSlots,
@@ -286,6 +300,7 @@ async function superviseNodeWorkers(
     },
     queues,
     workerArgs: nodeWorkerArgs(opts, slots),
+    ...(opts.controlMetrics ? { workFrom: opts.controlMetrics } : {}),
     env: process.env,
     client,
     logger,
@@ -295,7 +310,7 @@ async function superviseNodeWorkers(
     : undefined;
   await autoscaler.start();
   logger.info(
-    { ...range, queues, slotsPerProcess },
+    { ...range, queues, slotsPerProcess, followsWorkFrom: opts.controlMetrics ?? [] },
     'node-worker autoscaler running; SIGINT or SIGTERM drains every process',
   );
   print(

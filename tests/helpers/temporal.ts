@@ -7,6 +7,7 @@ import { Runtime, type NativeConnection, type WorkflowBundle } from '@temporalio
 import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../infra/dev-server';
 import { bundleWorkflows, startAdosWorkers, type RunningWorkers } from '../../workers/ados-worker';
+import type { AdosMetrics } from '../../infra/metrics';
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { connectClient } from '../../api/client';
 import { localCodecServerIfSealed } from '../../api/codec-server';
@@ -36,7 +37,7 @@ export interface TestEnv {
    * Starts in-process ADOS workers (control + all node partitions, or the partitions given: `[]`
    * for the control queue alone); stop them with the returned function.
    */
-  startWorkers(options?: { partitions?: number[] }): Promise<() => Promise<void>>;
+  startWorkers(options?: { partitions?: number[]; metrics?: AdosMetrics }): Promise<() => Promise<void>>;
   teardown(): Promise<void>;
 }
 
@@ -67,7 +68,7 @@ export async function startTestEnv(): Promise<TestEnv> {
     client,
     connection,
     bundle,
-    async startWorkers({ partitions }: { partitions?: number[] } = {}) {
+    async startWorkers({ partitions, metrics }: { partitions?: number[]; metrics?: AdosMetrics } = {}) {
       const trace = new ExecutionTrace(`test-${process.pid}-${running.size}`);
       // As `ados worker` does, with the export sweep's Schedule: finished runs' artifacts are written by it.
       const entry = await startAdosWorkers({
@@ -79,6 +80,7 @@ export async function startTestEnv(): Promise<TestEnv> {
         // a file's workers never finished shutting down, and the file hit its 600-s timeout).
         shutdownForceTime: '20s',
         ...(partitions ? { partitions } : {}),
+        ...(metrics ? { metrics } : {}),
       });
       running.add(entry);
       return async () => {

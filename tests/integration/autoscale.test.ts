@@ -1,24 +1,35 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
+import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
+import { serveWorkerMetrics } from '../../workers/metrics';
 import { nodeTaskQueue } from '../../workflows/policy/routing';
 import { ADOS, stopChild } from '../helpers/processes';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 
 let env: TestEnv;
 let supervisor: ChildProcess | undefined;
+let controlMetrics: Server | undefined;
+let controlMetricsUrl = '';
 
 before(async () => {
   env = await startTestEnv();
-  // The workflows in this process; every node runs in the supervisor's processes.
-  await env.startWorkers({ partitions: [] });
+  // The workflows in this process, with their /metrics (the admitted runs' remaining work, which the
+  // supervisor follows); every node runs in the supervisor's processes.
+  const metrics = createMetrics();
+  await env.startWorkers({ partitions: [], metrics });
+  const port = await freePort();
+  controlMetrics = await serveWorkerMetrics(metrics, port);
+  controlMetricsUrl = `http://127.0.0.1:${port}/metrics`;
 });
 
 after(async () => {
   await stopChild(supervisor, 'SIGKILL');
+  controlMetrics?.close();
   await env?.teardown();
 });
 
@@ -32,7 +43,7 @@ async function gauge(port: number, name: string): Promise<number | undefined> {
 }
 
 describe('node-worker autoscaling', () => {
-  test('a burst of 250-ms nodes on one partition grows the processes from MIN within 15 s; once it is over they drain back to MIN; every node ran once and spend is exact', async () => {
+  test('a burst of 250-ms nodes on one partition grows the processes from MIN within 15 s; when the admitted runs have no node left they go back to MIN in one step; every node ran once and spend is exact', async () => {
     const tenantId = 'burst';
     await configureTenant(env.client, tenantId, { budgetUsd: 100, maxConcurrentRuns: 500, backpressureThreshold: 1 });
     const metricsPort = await freePort();
@@ -49,6 +60,8 @@ describe('node-worker autoscaling', () => {
         '5',
         '--scale-down-after',
         '6',
+        '--control-metrics',
+        controlMetricsUrl,
         '--metrics-port',
         String(metricsPort),
       ],
@@ -99,7 +112,8 @@ describe('node-worker autoscaling', () => {
     const peak = Math.max(...samples.map((s) => s.processes));
     assert.ok(peak >= 2 && peak <= 3, `peak ${peak} within MIN..MAX`);
 
-    // After the burst: one step down per 6 s of calm, back to MIN.
+    // After the burst: no admitted run has a node left, so once drained for 3 s, straight back to MIN.
+    const lastRunEndedAt = Date.now() - began;
     await eventually(async () => (await gauge(metricsPort, 'ados_autoscale_processes')) === 1, {
       timeoutMs: 60_000,
       intervalMs: 250,
@@ -129,17 +143,27 @@ describe('node-worker autoscaling', () => {
     );
     assert.equal(spent, 241 * 1000, 'spend is the sum of the 241 nodes, exactly');
 
-    // Each change of target was logged with its reason and its inputs: the queue's backlog and running nodes.
+    // Each change of target was logged with its reason and its inputs: the queue's backlog, running
+    // nodes and the admitted runs' remaining node-seconds.
+    type Decision = { from: number; to: number; reason: string; queues: Record<string, { work?: number }> };
     const decisions = log
       .split('\n')
       .filter((l) => l.includes('autoscaler changed its target'))
-      .map((l) => JSON.parse(l) as { from: number; to: number; reason: string; queues: Record<string, unknown> });
+      .map((l) => JSON.parse(l) as Decision);
     const queue = nodeTaskQueue({ tenantId });
-    assert.ok(decisions.some((d) => d.reason === 'backlog' && d.to > d.from));
-    assert.ok(decisions.some((d) => d.reason === 'idle' && d.to === d.from - 1));
     assert.ok(decisions.every((d) => queue in d.queues));
+    const up = decisions.find((d) => d.reason === 'backlog' && d.to > d.from);
+    assert.ok(up, 'a step up on the backlog');
+    assert.ok(up.queues[queue]!.work! > 0, 'the admitted work ahead was known when it grew');
+    const last = decisions.at(-1)!;
+    assert.equal(last.reason, 'drained');
+    assert.equal(last.to, 1);
+    assert.equal(last.queues[queue]!.work, 0);
+    // Drained for 3 s, read each second, once Temporal's backlog statistics (cached for some seconds)
+    // show the queue empty: sooner than the calm rule's two 6-s steps.
+    assert.ok(backAt - lastRunEndedAt <= 15_000, `back at MIN ${backAt - lastRunEndedAt} ms after the last run ended`);
     process.stdout.write(
-      `# burst ${burstMs} ms; grew at ${grewAt} ms, peak ${peak}; back at MIN at ${backAt} ms; decisions ${decisions.map((d) => `${d.from}→${d.to} (${d.reason})`).join(', ')}\n`,
+      `# burst ${burstMs} ms; grew at ${grewAt} ms, peak ${peak}; back at MIN at ${backAt} ms (${backAt - lastRunEndedAt} ms after the last run); decisions ${decisions.map((d) => `${d.from}→${d.to} (${d.reason})`).join(', ')}\n`,
     );
 
     // SIGTERM drains every process, and the supervisor exits cleanly.

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
+import { nodeTaskQueue } from '../../workflows/policy/routing';
 import { testApi } from '../helpers/api';
 import { eventually, freePort, startTestEnv, type TestEnv } from '../helpers/temporal';
 import { stopChild } from '../helpers/processes';
@@ -57,6 +58,65 @@ describe('worker metrics', () => {
     assert.match(text, /ados_admission_wait_seconds_count\{outcome="ADMITTED"\} 3/);
     assert.match(text, /ados_spend_usd_total\{tenant="metered",category="compute"\} 2\.25/);
     assert.match(text, /^temporal_\w+/m, "Temporal's runtime metrics are in the same scrape");
+  });
+
+  test("the autoscaling signal on /metrics: each node queue's backlog, and the admitted runs' remaining nodes and node-seconds while they run, zero once they end", async () => {
+    await configureTenant(env.client, 'signal', { budgetUsd: 10 });
+    const queue = nodeTaskQueue({ tenantId: 'signal' });
+    const gauge = (body: string, name: string) => {
+      const match = new RegExp(`^${name}\\{queue="${queue}"\\} (\\S+)$`, 'm').exec(body);
+      return match ? Number(match[1]) : undefined;
+    };
+    const seen: Array<{ nodes?: number; seconds?: number }> = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+        seen.push({
+          nodes: gauge(body, 'ados_admitted_nodes_remaining'),
+          seconds: gauge(body, 'ados_admitted_node_seconds_remaining'),
+        });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    // Four runs of two 1.5-s nodes, one after the other: 8 nodes ahead once admitted, 4 while the second ones run.
+    const handles = await Promise.all(
+      [1, 2, 3, 4].map((i) =>
+        startRun(env.client, {
+          tenantId: 'signal',
+          runId: `s-${i}`,
+          dag: {
+            nodes: [
+              { id: 'a', kind: 'util.sleep', params: { ms: 1500 } },
+              { id: 'b', kind: 'util.sleep', deps: ['a'], params: { ms: 1500 } },
+            ],
+          },
+        }),
+      ),
+    );
+    for (const h of handles) assert.equal((await runOutcome(h)).status, 'COMPLETED');
+    const body = await eventually(
+      async () => {
+        const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+        return gauge(text, 'ados_admitted_nodes_remaining') === 0 ? text : undefined;
+      },
+      { what: 'no admitted node left once the runs ended' },
+    );
+    sampling = false;
+    await sampler;
+    assert.equal(gauge(body, 'ados_admitted_node_seconds_remaining'), 0);
+    const counts = seen.map((s) => s.nodes ?? 0);
+    assert.ok(Math.max(...counts) >= 4 && Math.max(...counts) <= 8, `remaining nodes seen: ${counts.join(',')}`);
+    assert.ok(counts.includes(4), `four nodes left while the second ones ran: ${counts.join(',')}`);
+    // Node-seconds: the nodes ahead at their kind's measured duration, which the first nodes (1.5 s) pulled up.
+    const during = seen.filter((s) => (s.nodes ?? 0) > 0);
+    assert.ok(during.every((s) => s.seconds! > 0));
+    const lastDuring = during.at(-1)!;
+    assert.ok(lastDuring.seconds! / lastDuring.nodes! > 0.1, JSON.stringify(lastDuring));
+    // The backlog of every node queue, read from Temporal at the scrape.
+    for (const k of [0, 1, 2, 3])
+      assert.match(body, new RegExp(`^ados_node_backlog\\{queue="ados-nodes-${k}"\\} \\d+$`, 'm'));
+    assert.match(body, /^ados_node_backlog_age_seconds\{queue="ados-nodes-0"\} /m);
   });
 
   test('every query of the Grafana dashboard (infra/grafana/ados.json) names a metric the worker or the API really exports', async () => {

@@ -27,11 +27,17 @@ function follow(
   });
 }
 
-const sampleArb = fc.record({
-  backlog: fc.integer({ min: 0, max: 400 }),
-  backlogAgeMs: fc.integer({ min: 0, max: 10_000 }),
-  running: fc.integer({ min: 0, max: 100 }),
-});
+const sampleArb = fc.record(
+  {
+    backlog: fc.integer({ min: 0, max: 400 }),
+    backlogAgeMs: fc.integer({ min: 0, max: 10_000 }),
+    running: fc.integer({ min: 0, max: 100 }),
+    // Not followed, none left, or some node-seconds ahead.
+    work: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 5000 })),
+    scheduled: fc.integer({ min: 0, max: 150 }),
+  },
+  { requiredKeys: ['backlog', 'backlogAgeMs', 'running'] },
+);
 
 describe('the autoscaling policy', () => {
   test('a burst grows the target at once to what the backlog needs; idle shrinks it one process per cool-down', () => {
@@ -46,6 +52,43 @@ describe('the autoscaling policy', () => {
     // Three steps down, 30 s apart, the first 30 s after the calm began (the first idle sample, at 11 s).
     assert.deepEqual(downs, [41_000, 71_000, 101_000]);
     assert.equal(steps.at(-1)!.state.target, 1);
+  });
+
+  test('with the admitted work followed: held while work is ahead, down to MIN at once when none is left', () => {
+    const burst = Array.from({ length: 10 }, () => ({ backlog: 200, backlogAgeMs: 3000, running: 20, work: 400 }));
+    // Nothing waits or runs for a minute, but admitted runs still have 1000 node-seconds ahead (between
+    // their nodes): more than three processes at 50% do in a 30-s cool-down (3 × 20 × 0.5 × 30 = 900).
+    const between = Array.from({ length: 60 }, () => ({ backlog: 0, backlogAgeMs: 0, running: 0, work: 1000 }));
+    const drained = Array.from({ length: 20 }, () => ({ backlog: 0, backlogAgeMs: 0, running: 0, work: 0 }));
+    const steps = follow(settings, [...burst, ...between, ...drained]);
+    assert.equal(steps[9]!.state.target, 4);
+    // 1000 node-seconds ahead keep all four: none of the 60 quiet samples steps down.
+    assert.ok(steps.slice(10, 70).every((s) => s.state.target === 4));
+    // Drained from 71 s: MIN 3 s later (drainMs), in one step.
+    const down = steps.slice(10).filter((s) => s.state.target !== 4);
+    assert.equal(down[0]!.at, 74_000);
+    assert.equal(down[0]!.reason, 'drained');
+    assert.equal(down[0]!.state.target, 1);
+    // Without the work followed, the same quiet minute steps down by the calm rule instead.
+    const unfollowed = follow(
+      settings,
+      [...burst, ...between, ...drained].map(({ work: _work, ...q }) => q),
+    );
+    assert.ok(unfollowed.some((s) => s.reason === 'idle'));
+    assert.ok(!unfollowed.some((s) => s.reason === 'drained'));
+  });
+
+  test("with the admitted work followed, the runs' scheduled nodes not yet running count as waiting before Temporal's statistics show them", () => {
+    // Temporal's cached statistics still say 0; the runs have 45 nodes scheduled and 10 running.
+    const steps = follow(settings, [{ backlog: 0, backlogAgeMs: 0, running: 10, work: 90, scheduled: 45 }], {
+      target: 1,
+      changedAt: -10_000,
+    });
+    assert.equal(steps[0]!.reason, 'backlog');
+    assert.equal(steps[0]!.state.target, 3); // 45 nodes at 20 slots a process
+    // Without the work followed, the same instant holds: nothing waits as far as Temporal says.
+    const blind = follow(settings, [{ backlog: 0, backlogAgeMs: 0, running: 10 }], { target: 1, changedAt: -10_000 });
+    assert.equal(blind[0]!.reason, 'hold');
   });
 
   test('after a burst, a steady load below capacity settles on one number: no flapping', () => {
@@ -65,7 +108,7 @@ describe('the autoscaling policy', () => {
     );
   });
 
-  test('property: the target stays in MIN..MAX, rises only with a backlog, falls by one only when calm, and never changes within a cool-down', () => {
+  test('property: the target stays in MIN..MAX, rises only when nodes wait, falls by one only when calm (and the admitted work fits) or to MIN only when drained, and never changes within a cool-down', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 4 }),
@@ -79,14 +122,24 @@ describe('the autoscaling policy', () => {
             const { target } = step.state;
             const queues = samples[i]!;
             assert.ok(target >= s.min && target <= s.max);
+            const waitingOn = (q: QueueLoad) => Math.max(q.backlog, (q.scheduled ?? 0) - q.running);
             if (target > previous.target) {
-              assert.ok(queues.some((q) => q.backlog > 0));
+              assert.ok(queues.some((q) => waitingOn(q) > 0));
               assert.ok(step.at - previous.changedAt >= s.upCooldownMs);
             }
             if (target < previous.target) {
-              assert.equal(target, previous.target - 1);
-              assert.ok(queues.every((q) => q.backlog === 0));
-              assert.ok(step.at - previous.changedAt >= s.downCooldownMs);
+              assert.ok(queues.every((q) => waitingOn(q) === 0));
+              if (step.reason === 'drained') {
+                // Straight to MIN only when ADOS knows no admitted run has a node left.
+                assert.equal(target, s.min);
+                assert.ok(queues.every((q) => q.running === 0 && q.work === 0));
+                assert.ok(step.at - previous.changedAt >= s.upCooldownMs);
+              } else {
+                assert.equal(target, previous.target - 1);
+                assert.ok(step.at - previous.changedAt >= s.downCooldownMs);
+                const fewer = (previous.target - 1) * s.slotsPerProcess * s.downUtilization;
+                assert.ok(queues.every((q) => q.work === undefined || q.work <= (fewer * s.downCooldownMs) / 1000));
+              }
             }
             if (target !== previous.target) previous = { target, changedAt: step.at };
           });

@@ -43,7 +43,7 @@ describe('Kubernetes objects for node autoscaling (ados k8s nodes)', () => {
     assert.deepEqual(objects, JSON.parse(JSON.stringify(nodeScalingObjects(options))));
   });
 
-  test("a ScaledObject carries the supervisor's thresholds: a pod's slots of backlog or of running nodes per pod, up at once, down one pod per cool-down", () => {
+  test("a ScaledObject carries the supervisor's thresholds: a pod's slots of backlog or of running nodes per pod, the admitted work ahead, up at once, down one pod per cool-down", () => {
     const objects = nodeScalingObjects({ ...options, partitions: 2 });
     const scaled = objects.filter((o) => o.kind === 'ScaledObject') as unknown as Array<{
       metadata: { name: string };
@@ -77,9 +77,15 @@ describe('Kubernetes objects for node autoscaling (ados k8s nodes)', () => {
       const temporal = s.spec.triggers.find((t) => t.type === 'temporal')!;
       assert.equal(temporal.metadata.taskQueue, `ados-nodes-${k}`);
       assert.equal(temporal.metadata.targetQueueSize, '20');
-      const running = s.spec.triggers.find((t) => t.type === 'prometheus')!;
-      assert.match(running.metadata.query!, new RegExp(`ados_node_activities_running\\{queue="ados-nodes-${k}"\\}`));
-      assert.equal(running.metadata.threshold, '20');
+      const [running, work] = s.spec.triggers.filter((t) => t.type === 'prometheus');
+      assert.match(running!.metadata.query!, new RegExp(`ados_node_activities_running\\{queue="ados-nodes-${k}"\\}`));
+      assert.equal(running!.metadata.threshold, '20');
+      // The admitted work ahead: a pod per 20 slots × 50% × a 30-s down cool-down of node-seconds.
+      assert.match(
+        work!.metadata.query!,
+        new RegExp(`ados_admitted_node_seconds_remaining\\{queue="ados-nodes-${k}"\\}`),
+      );
+      assert.equal(work!.metadata.threshold, '300');
       const { scaleUp, scaleDown } = s.spec.advanced.horizontalPodAutoscalerConfig.behavior;
       assert.equal(scaleUp.stabilizationWindowSeconds, 0);
       assert.deepEqual(scaleUp.policies, [

@@ -13,6 +13,8 @@ export interface NodeOutcome {
   model?: string;
   /** For an LLM charge: what priced it. */
   pricing?: ChargePricing;
+  /** How long the attempt ran where it ran, ms (absent in histories recorded before it was reported). */
+  durationMs?: number;
 }
 
 /**
@@ -69,6 +71,21 @@ export class RunState {
 
   running(): string[] {
     return Object.keys(this.nodes).filter((id) => this.nodes[id]!.status === 'RUNNING');
+  }
+
+  /** The nodes not yet ended (pending or running), counted by kind, and how many of them are running (scheduled). */
+  remainingByKind(): { kinds: Record<string, number>; count: number; running: number } {
+    const kinds: Record<string, number> = {};
+    let count = 0;
+    let running = 0;
+    for (const node of this.spec.dag.nodes) {
+      const status = this.nodes[node.id]!.status;
+      if (status !== 'PENDING' && status !== 'RUNNING') continue;
+      kinds[node.kind] = (kinds[node.kind] ?? 0) + 1;
+      count++;
+      if (status === 'RUNNING') running++;
+    }
+    return { kinds, count, running };
   }
 
   markRunning(id: string, at: string, model?: string): void {

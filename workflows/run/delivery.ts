@@ -68,6 +68,8 @@ export class DeliveryRun {
   private reason: string | undefined;
   private admission: AdmissionDecision | undefined;
   private learning: RunLearningReport | undefined;
+  /** Nodes not yet ended, and scheduled, when the run last told its worker (the autoscaling signal). */
+  private reportedWork = { remaining: -1, scheduled: -1 };
   /** What the search attributes say now (an ADOS starter sets them at start). */
   private published: { status?: RunStatus; budget?: string } = {};
 
@@ -226,16 +228,24 @@ export class DeliveryRun {
     if (admitted.learning)
       this.learning = { explore: admitted.learning.explore, choices: plan.learn(admitted.learning) };
     this.publish('RUNNING');
+    this.reportWork(taskQueue);
+    // The run's remaining work goes to zero however the nodes end (a failure, a stop, a cancellation).
     const stop = await runNodes(state, plan, {
       taskQueue,
       runId: this.runId,
       tenantId: spec.tenantId,
       authorize: (node) => this.authorize(node),
       charge: (node, event) => this.charge(node, event),
-      explore: (node, task, outcome) => this.explore(node, task, outcome, taskQueue),
-      onChange: () => this.publish(this.status, { details: false }),
+      explore: (node, task, outcome) => {
+        if (outcome.durationMs !== undefined) metrics.nodeRan(node.kind, outcome.durationMs);
+        this.explore(node, task, outcome, taskQueue);
+      },
+      onChange: () => {
+        this.publish(this.status, { details: false });
+        this.reportWork(taskQueue);
+      },
       renderDetails: () => this.renderDetails(),
-    });
+    }).finally(() => metrics.work(taskQueue, {}, 0));
     if (stop?.status === 'FAILED') {
       this.reason = stop.reason;
       this.publish('FAILED');
@@ -253,6 +263,14 @@ export class DeliveryRun {
     }
     this.publish(Object.values(state.nodes).some((n) => n.degraded) ? 'DEGRADED' : 'COMPLETED');
     return this.result();
+  }
+
+  /** Tells the worker what the run still has to run on its node queue, when that changed (autoscalers follow it). */
+  private reportWork(taskQueue: string): void {
+    const { kinds, count, running } = this.state.remainingByKind();
+    if (count === this.reportedWork.remaining && running === this.reportedWork.scheduled) return;
+    this.reportedWork = { remaining: count, scheduled: running };
+    metrics.work(taskQueue, kinds, running);
   }
 
   /** The run ends before or instead of its nodes: every node not finished is closed with the reason. */
