@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve } from 'node:path';
 import bm25 from 'wink-bm25-text-search';
-import nlp from 'wink-nlp-utils';
+import type nlpUtils from 'wink-nlp-utils';
 import { UNIT_PRICES, toMicros } from '../../workflows/policy/catalog';
 import { NodeInputError, numberParam, ragPrompt, stringParam, type NodeKind } from './kind';
 import { countTokens } from '../tokenizer';
@@ -24,13 +24,17 @@ export const DEFAULT_CORPUS_DIR = join(PROJECT_ROOT, 'docs');
 const CORPUS_EXTENSIONS = new Set(['.md', '.txt']);
 const indexes = new Map<string, CorpusIndex>();
 
-const prepare = [
-  nlp.string.lowerCase,
-  nlp.string.removeExtraSpaces,
-  nlp.string.tokenize0,
-  nlp.tokens.removeWords,
-  nlp.tokens.stem,
-];
+/** BM25's text preparation; wink-nlp-utils loads on the first index built (it takes 0.3 s to load, which a node worker's start need not wait for). */
+function prepare() {
+  const nlp = require('wink-nlp-utils') as typeof nlpUtils;
+  return [
+    nlp.string.lowerCase,
+    nlp.string.removeExtraSpaces,
+    nlp.string.tokenize0,
+    nlp.tokens.removeWords,
+    nlp.tokens.stem,
+  ];
+}
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -64,7 +68,7 @@ function corpusIndex(dir: string): CorpusIndex {
     throw new NodeInputError(`corpus folder ${dir} has ${passages.length} passages; BM25 needs at least 3`);
   const engine = bm25();
   engine.defineConfig({ fldWeights: { text: 1 } });
-  engine.definePrepTasks(prepare);
+  engine.definePrepTasks(prepare());
   for (const passage of passages) engine.addDoc({ text: passage.text }, passage.id);
   engine.consolidate();
   const index: CorpusIndex = {

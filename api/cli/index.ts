@@ -2,22 +2,31 @@ import { Command } from 'commander';
 import { ConfigError } from '../../infra/config';
 import { UserError } from '../../infra/user-error';
 import { EXIT, json, outputFor } from './output';
-import { devCommand } from './dev';
-import { clusterCommands } from './cluster';
-import { workerCommand } from './worker';
-import { tenantCommands } from './tenant';
-import { runCommands } from './run';
-import { exportCommand } from './export';
-import { reportCommand } from './report';
-import { replayCommand } from './replay';
-import { apiCommands } from './api';
-import { benchCommand } from './bench';
-import { demoCommand } from './demo';
-import { llmCommands } from './llm';
-import { k8sCommands } from './k8s';
+
+type Register = (program: Command) => void;
+
+/**
+ * Each command's module, by the top-level names it registers. Loaded on demand: a command loads
+ * only its own module (an `ados worker` an autoscaler starts is polling sooner), help loads all.
+ */
+const COMMANDS: Array<[names: string[], load: () => Register]> = [
+  [['dev'], () => (require('./dev') as typeof import('./dev')).devCommand],
+  [['cluster'], () => (require('./cluster') as typeof import('./cluster')).clusterCommands],
+  [['worker'], () => (require('./worker') as typeof import('./worker')).workerCommand],
+  [['tenant'], () => (require('./tenant') as typeof import('./tenant')).tenantCommands],
+  [['run'], () => (require('./run') as typeof import('./run')).runCommands],
+  [['export'], () => (require('./export') as typeof import('./export')).exportCommand],
+  [['report'], () => (require('./report') as typeof import('./report')).reportCommand],
+  [['replay'], () => (require('./replay') as typeof import('./replay')).replayCommand],
+  [['api', 'codec-server'], () => (require('./api') as typeof import('./api')).apiCommands],
+  [['bench'], () => (require('./bench') as typeof import('./bench')).benchCommand],
+  [['demo'], () => (require('./demo') as typeof import('./demo')).demoCommand],
+  [['llm'], () => (require('./llm') as typeof import('./llm')).llmCommands],
+  [['k8s'], () => (require('./k8s') as typeof import('./k8s')).k8sCommands],
+];
 
 /** The `ados` command line: one module per command (api/cli/), assembled here. */
-export function adosProgram(): Command {
+export function adosProgram(argv: readonly string[] = process.argv): Command {
   const program = new Command('ados')
     .description('ADOS — Agentic Delivery OS: multi-tenant AI delivery runs on Temporal')
     .option('--json', 'print machine-readable JSON')
@@ -32,19 +41,10 @@ Environment: ADOS_ARTIFACTS_DIR (./artifacts), ADOS_NODE_PARTITIONS (4), TEMPORA
 Exit codes:  0 ok · 1 error · 2 invalid input · 3 not found · 4 conflict · 5 Temporal unavailable · 6 run did not succeed`,
     );
   outputFor(program);
-  devCommand(program);
-  clusterCommands(program);
-  workerCommand(program);
-  tenantCommands(program);
-  runCommands(program);
-  exportCommand(program);
-  reportCommand(program);
-  replayCommand(program);
-  apiCommands(program);
-  benchCommand(program);
-  demoCommand(program);
-  llmCommands(program);
-  k8sCommands(program);
+  // The command named (the first word after the global flags); none or an unknown one: all of them, for help.
+  const named = argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const own = COMMANDS.find(([names]) => named !== undefined && names.includes(named));
+  for (const [, load] of own ? [own] : COMMANDS) load()(program);
   return program;
 }
 
@@ -61,7 +61,7 @@ function exitCodeFor(err: unknown): number {
 }
 
 export async function main(argv = process.argv): Promise<void> {
-  const program = adosProgram();
+  const program = adosProgram(argv);
   try {
     await program.parseAsync(argv);
   } catch (err) {
