@@ -45,8 +45,9 @@ export interface AutoscalerOptions {
   client: Client;
   logger: Logger;
   /**
-   * The control workers' /metrics URLs: the admitted runs' remaining node-seconds
-   * (`ados_admitted_node_seconds_remaining`) join the decision. @default none (backlog and running nodes only)
+   * The control workers' /metrics URLs: the admitted runs' remaining node-seconds and scheduled
+   * nodes (`ados_admitted_node_seconds_remaining`, `ados_admitted_nodes_scheduled`) join the
+   * decision. @default none (backlog and running nodes only)
    */
   workFrom?: string[];
   /** How often the queues are read and the target decided. @default 1000 */
@@ -62,8 +63,9 @@ interface Supervised {
 
 /**
  * `ados worker --role nodes --autoscale MIN..MAX`: spawns `ados worker --role nodes` processes on
- * this machine and follows the node queues' backlog (Temporal's task queue statistics) and what
- * the processes run (their /metrics), deciding the number of processes by workers/autoscale-policy.ts.
+ * this machine and follows the node queues' backlog (Temporal's task queue statistics), what the
+ * processes run (their /metrics) and, with `workFrom`, the admitted runs' remaining work (the
+ * control workers' /metrics), deciding the number of processes by workers/autoscale-policy.ts.
  * Scaling in sends SIGTERM to the newest process, which drains its activities before it exits.
  */
 export class NodeAutoscaler {

@@ -60,14 +60,14 @@ describe('worker metrics', () => {
     assert.match(text, /^temporal_\w+/m, "Temporal's runtime metrics are in the same scrape");
   });
 
-  test("the autoscaling signal on /metrics: each node queue's backlog, and the admitted runs' remaining nodes and node-seconds while they run, zero once they end", async () => {
+  test("the autoscaling signal on /metrics: each node queue's backlog, and the admitted runs' remaining nodes, node-seconds and scheduled nodes while they run, zero once they end", async () => {
     await configureTenant(env.client, 'signal', { budgetUsd: 10 });
     const queue = nodeTaskQueue({ tenantId: 'signal' });
     const gauge = (body: string, name: string) => {
       const match = new RegExp(`^${name}\\{queue="${queue}"\\} (\\S+)$`, 'm').exec(body);
       return match ? Number(match[1]) : undefined;
     };
-    const seen: Array<{ nodes?: number; seconds?: number }> = [];
+    const seen: Array<{ nodes?: number; seconds?: number; scheduled?: number }> = [];
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
@@ -75,6 +75,7 @@ describe('worker metrics', () => {
         seen.push({
           nodes: gauge(body, 'ados_admitted_nodes_remaining'),
           seconds: gauge(body, 'ados_admitted_node_seconds_remaining'),
+          scheduled: gauge(body, 'ados_admitted_nodes_scheduled'),
         });
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -105,6 +106,10 @@ describe('worker metrics', () => {
     sampling = false;
     await sampler;
     assert.equal(gauge(body, 'ados_admitted_node_seconds_remaining'), 0);
+    assert.equal(gauge(body, 'ados_admitted_nodes_scheduled'), 0);
+    // One node at a time per run: at most four scheduled, and four while all ran.
+    const scheduled = seen.map((s) => s.scheduled ?? 0);
+    assert.equal(Math.max(...scheduled), 4, `scheduled nodes seen: ${scheduled.join(',')}`);
     const counts = seen.map((s) => s.nodes ?? 0);
     assert.ok(Math.max(...counts) >= 4 && Math.max(...counts) <= 8, `remaining nodes seen: ${counts.join(',')}`);
     assert.ok(counts.includes(4), `four nodes left while the second ones ran: ${counts.join(',')}`);
