@@ -92,9 +92,16 @@ async function serve(client: Client, address: string, way: Way, o: { runs: numbe
     let peakRss = 0;
     let peakProcesses = 0;
     let last = began;
+    let burstAt = Number.POSITIVE_INFINITY;
+    // When, into the burst, a supervisor had started its second process, and its last (MAX).
+    const grew: { secondMs?: number; maxMs?: number } = {};
     const sampler = setInterval(() => {
       const now = Date.now();
       const pids = nodeProcessPids(fixed, supervisor);
+      if (supervisor && now >= burstAt) {
+        if (pids.length >= 2) grew.secondMs ??= now - burstAt;
+        if (pids.length >= MAX) grew.maxMs ??= now - burstAt;
+      }
       processSeconds += (pids.length * (now - last)) / 1000;
       last = now;
       peakProcesses = Math.max(peakProcesses, pids.length);
@@ -104,7 +111,7 @@ async function serve(client: Client, address: string, way: Way, o: { runs: numbe
       );
     }, 250);
     await sleep(o.idleMs);
-    const burstAt = Date.now();
+    burstAt = Date.now();
     const latencies: number[] = [];
     let completed = 0;
     await Promise.all(
@@ -130,6 +137,7 @@ async function serve(client: Client, address: string, way: Way, o: { runs: numbe
       runLatencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
       nodesPerSecond: Math.round((o.runs / (burstMs / 1000)) * 10) / 10,
       peakProcesses,
+      ...(supervisor ? { grewIntoBurstMs: grew } : {}),
       peakRssMb: Math.round(peakRss),
       processSeconds: Math.round(processSeconds),
       windowSeconds: Math.round((Date.now() - began) / 1000),

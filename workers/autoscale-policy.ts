@@ -6,8 +6,9 @@
  *   `upBacklogAgeMs`, or at least a process's worth of them), the target becomes what the busiest
  *   queue's running nodes plus backlog need, in whole processes. With the admitted work followed,
  *   what waits is also read live from the runs (their scheduled nodes not running), ahead of
- *   Temporal's cached statistics. Not again within `upCooldownMs` of the last change, so that
- *   the processes just started are polling before the backlog is read again.
+ *   Temporal's cached statistics. Steps up follow one another as the need grows (what the
+ *   running nodes plus what waits need does not change as new processes take tasks over, so a
+ *   second read cannot count the same tasks twice), but not within `upCooldownMs` of a step down.
  * - **Down**, one process at a time: only when nothing waits and every queue's running nodes would
  *   fit in one process fewer at `downUtilization` of its slots, continuously for `downCooldownMs`, and that
  *   long after the last change. The gap between the two conditions (over 100% against under 50% by
@@ -72,6 +73,8 @@ export interface AutoscaleState {
   target: number;
   /** When the target last changed (or the supervisor started). */
   changedAt: number;
+  /** Which way the last change went; none yet at the start. */
+  stepped?: 'up' | 'down';
   /** Since when the down condition has held without a break. */
   calmSince?: number;
   /** Since when every queue has been drained (admitted work followed and none left) without a break. */
@@ -107,16 +110,21 @@ export function decideProcesses(
     (q) => (q.backlog > 0 && q.backlogAgeMs >= settings.upBacklogAgeMs) || waitingOn(q) >= slotsPerProcess,
   );
   if (waiting && clamp(needed) > current) {
-    if (sinceChange < settings.upCooldownMs)
-      return { state: { target: current, changedAt: state.changedAt }, reason: 'hold', needed };
-    return { state: { target: clamp(needed), changedAt: sample.at }, reason: 'backlog', needed };
+    if (state.stepped === 'down' && sinceChange < settings.upCooldownMs)
+      return { state: { target: current, changedAt: state.changedAt, stepped: 'down' }, reason: 'hold', needed };
+    return { state: { target: clamp(needed), changedAt: sample.at, stepped: 'up' }, reason: 'backlog', needed };
   }
   const drained = sample.queues.every((q) => q.backlog === 0 && q.running === 0 && q.work === 0);
   const drainedSince = drained ? (state.drainedSince ?? sample.at) : undefined;
-  const held = { target: current, changedAt: state.changedAt, ...(drainedSince !== undefined ? { drainedSince } : {}) };
+  const held: AutoscaleState = {
+    target: current,
+    changedAt: state.changedAt,
+    ...(state.stepped ? { stepped: state.stepped } : {}),
+    ...(drainedSince !== undefined ? { drainedSince } : {}),
+  };
   if (drainedSince !== undefined && current > min && sample.at - drainedSince >= settings.drainMs)
     if (sinceChange >= settings.upCooldownMs)
-      return { state: { target: min, changedAt: sample.at, drainedSince }, reason: 'drained', needed };
+      return { state: { target: min, changedAt: sample.at, stepped: 'down', drainedSince }, reason: 'drained', needed };
   // The work ahead, if followed, must leave one process fewer under `downUtilization` for a down cool-down.
   const fewerCapacity = (current - 1) * slotsPerProcess * settings.downUtilization;
   const fitsInFewer = sample.queues.every(
@@ -128,7 +136,7 @@ export function decideProcesses(
   if (!fitsInFewer || current <= min) return { state: held, reason: 'hold', needed };
   const calmSince = state.calmSince ?? sample.at;
   if (sample.at - calmSince >= settings.downCooldownMs && sinceChange >= settings.downCooldownMs)
-    return { state: { target: current - 1, changedAt: sample.at, calmSince }, reason: 'idle', needed };
+    return { state: { target: current - 1, changedAt: sample.at, stepped: 'down', calmSince }, reason: 'idle', needed };
   return { state: { ...held, calmSince }, reason: 'hold', needed };
 }
 

@@ -85,7 +85,7 @@ export function workerCommand(program: Command): void {
     )
     .option(
       '--scale-up-after <seconds>',
-      `with --autoscale: the least time between a change and a step up (default ${AUTOSCALE_DEFAULTS.upCooldownMs / 1000})`,
+      `with --autoscale: the least time between a step down and a step up (default ${AUTOSCALE_DEFAULTS.upCooldownMs / 1000})`,
       positiveNumber('scale-up cool-down'),
     )
     .option(

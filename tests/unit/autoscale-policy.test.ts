@@ -44,14 +44,42 @@ describe('the autoscaling policy', () => {
     const burst = Array.from({ length: 10 }, () => ({ backlog: 200, backlogAgeMs: 3000, running: 20 }));
     const idle = Array.from({ length: 200 }, () => ({ backlog: 0, backlogAgeMs: 0, running: 0 }));
     const steps = follow(settings, [...burst, ...idle]);
-    // 5 s after start (the up cool-down from the supervisor's start), straight to MAX: 220 nodes need 11.
-    assert.equal(steps[3]!.state.target, 1);
-    assert.equal(steps[4]!.state.target, 4);
-    assert.equal(steps[4]!.reason, 'backlog');
+    // At the first sample, straight to MAX: 220 nodes need 11.
+    assert.equal(steps[0]!.state.target, 4);
+    assert.equal(steps[0]!.reason, 'backlog');
     const downs = steps.filter((s) => s.reason === 'idle').map((s) => s.at);
     // Three steps down, 30 s apart, the first 30 s after the calm began (the first idle sample, at 11 s).
     assert.deepEqual(downs, [41_000, 71_000, 101_000]);
     assert.equal(steps.at(-1)!.state.target, 1);
+  });
+
+  test('a need that grows while processes start is followed at once: a second step up needs no cool-down, a step up after a step down does', () => {
+    const rising = [
+      { backlog: 25, backlogAgeMs: 500, running: 0 },
+      { backlog: 60, backlogAgeMs: 1500, running: 20 },
+    ];
+    const steps = follow(settings, rising);
+    assert.deepEqual(
+      steps.map((s) => [s.state.target, s.reason]),
+      [
+        [2, 'backlog'],
+        [4, 'backlog'],
+      ],
+    );
+    // Just after a step down (at 0 s, to 2), the same rising need waits out the 5-s up cool-down:
+    // the need for 4 at 2 s and 4 s is held; at 6 s, past it, the target goes up.
+    const afterDown = follow(settings, [...rising, ...rising, ...rising], { target: 2, changedAt: 0, stepped: 'down' });
+    assert.deepEqual(
+      afterDown.map((s) => [s.state.target, s.needed]),
+      [
+        [2, 2],
+        [2, 4],
+        [2, 2],
+        [2, 4],
+        [2, 2],
+        [4, 4],
+      ],
+    );
   });
 
   test('with the admitted work followed: held while work is ahead, down to MIN at once when none is left', () => {
@@ -108,7 +136,7 @@ describe('the autoscaling policy', () => {
     );
   });
 
-  test('property: the target stays in MIN..MAX, rises only when nodes wait, falls by one only when calm (and the admitted work fits) or to MIN only when drained, and never changes within a cool-down', () => {
+  test('property: the target stays in MIN..MAX, rises only when nodes wait, falls by one only when calm (and the admitted work fits) or to MIN only when drained, never rises within a cool-down of a fall, never falls within one of any change', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 4 }),
@@ -117,7 +145,7 @@ describe('the autoscaling policy', () => {
         (min, extra, samples) => {
           const s = { ...settings, min, max: min + extra };
           const steps = follow(s, samples);
-          let previous = { target: min, changedAt: 0 };
+          let previous: { target: number; changedAt: number; stepped?: 'up' | 'down' } = { target: min, changedAt: 0 };
           steps.forEach((step, i) => {
             const { target } = step.state;
             const queues = samples[i]!;
@@ -125,7 +153,8 @@ describe('the autoscaling policy', () => {
             const waitingOn = (q: QueueLoad) => Math.max(q.backlog, (q.scheduled ?? 0) - q.running);
             if (target > previous.target) {
               assert.ok(queues.some((q) => waitingOn(q) > 0));
-              assert.ok(step.at - previous.changedAt >= s.upCooldownMs);
+              // Up after down only past the up cool-down; up after up as the need grows.
+              if (previous.stepped === 'down') assert.ok(step.at - previous.changedAt >= s.upCooldownMs);
             }
             if (target < previous.target) {
               assert.ok(queues.every((q) => waitingOn(q) === 0));
@@ -141,7 +170,8 @@ describe('the autoscaling policy', () => {
                 assert.ok(queues.every((q) => q.work === undefined || q.work <= (fewer * s.downCooldownMs) / 1000));
               }
             }
-            if (target !== previous.target) previous = { target, changedAt: step.at };
+            if (target !== previous.target)
+              previous = { target, changedAt: step.at, stepped: target > previous.target ? 'up' : 'down' };
           });
         },
       ),
