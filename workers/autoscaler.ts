@@ -148,16 +148,24 @@ export class NodeAutoscaler {
   /** One sample, one decision, applied. */
   async tick(): Promise<void> {
     if (this.stopped) return;
+    // How long each source took to read, logged with the decision: a slow source delays the sample.
+    const readMs = { processes: 0, temporal: 0, control: 0 };
+    const began = Date.now();
+    const timed = <T>(source: keyof typeof readMs, reading: Promise<T>) =>
+      reading.finally(() => (readMs[source] = Date.now() - began));
     const [perQueue, backlogs, work] = await Promise.all([
-      Promise.all(
-        this.processes.map((p) =>
-          scrapeByQueue(`http://127.0.0.1:${p.metricsPort}/metrics`, ['ados_node_activities_running']).then((g) =>
-            g?.get('ados_node_activities_running'),
+      timed(
+        'processes',
+        Promise.all(
+          this.processes.map((p) =>
+            scrapeByQueue(`http://127.0.0.1:${p.metricsPort}/metrics`, ['ados_node_activities_running']).then((g) =>
+              g?.get('ados_node_activities_running'),
+            ),
           ),
         ),
       ),
-      Promise.all(this.options.queues.map((queue) => queueBacklog(this.options.client, queue))),
-      this.admittedWork(),
+      timed('temporal', Promise.all(this.options.queues.map((queue) => queueBacklog(this.options.client, queue)))),
+      timed('control', this.admittedWork()),
     ]);
     const queues: Record<string, QueueLoad> = {};
     for (const [i, queue] of this.options.queues.entries()) {
@@ -179,9 +187,9 @@ export class NodeAutoscaler {
     if (decision.state.target !== from) {
       const record = { at: new Date().toISOString(), from, to: decision.state.target, reason: decision.reason, queues };
       this.decisions.push(record);
-      this.options.logger.info({ ...record, needed: decision.needed }, 'autoscaler changed its target');
+      this.options.logger.info({ ...record, needed: decision.needed, readMs }, 'autoscaler changed its target');
     } else {
-      this.options.logger.debug({ target: from, needed: decision.needed, queues }, 'autoscaler holds');
+      this.options.logger.debug({ target: from, needed: decision.needed, queues, readMs }, 'autoscaler holds');
     }
     await this.apply(this.state.target);
   }
