@@ -10,14 +10,15 @@
  *
  * Usage: node --import tsx bench/autoscale.ts [--quick] (writes bench/results/autoscale.json)
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun } from '../api/client';
 import { createMetrics } from '../infra/metrics';
 import { freePort } from '../infra/ports';
 import { serveWorkerMetrics } from '../workers/metrics';
-import { ADOS, spawnAdosWorker, stopChild } from '../tests/helpers/processes';
+import type { QueueLoad } from '../workers/autoscale-policy';
+import { spawnAdosWorker, spawnAutoscaler, stopChild } from '../tests/helpers/processes';
 import { runBench, withBenchEnv, writeReport } from './harness';
 
 const TENANT = 'bursty';
@@ -52,7 +53,7 @@ function nodeProcessPids(fixed: ChildProcess[], supervisor: ChildProcess | undef
 }
 
 /** The queue with the most running and waiting nodes in a decision's inputs. */
-function busiest(queues: Record<string, { running: number; backlog: number }>) {
+function busiest(queues: Record<string, QueueLoad>) {
   return Object.entries(queues).sort(([, a], [, b]) => b.running + b.backlog - (a.running + a.backlog))[0]?.[1];
 }
 
@@ -71,32 +72,18 @@ async function serve(client: Client, address: string, way: Way, o: { runs: numbe
   const fixed = Array.from({ length: way.fixed }, () =>
     spawnAdosWorker(env, ['--role', 'nodes', '--concurrency', String(SLOTS)]),
   );
-  const supervisor = way.autoscale
-    ? spawn(
-        process.execPath,
-        [
-          ADOS,
-          'worker',
-          '--role',
-          'nodes',
-          '--autoscale',
-          way.autoscale,
-          '--concurrency',
-          String(SLOTS),
-          '--scale-down-after',
-          '10',
-          ...(way.controlMetrics ? ['--control-metrics', way.controlMetrics] : []),
-        ],
-        // Its decisions are read from its log (JSON lines on stderr; its processes log errors only).
-        { env: { ...env, ADOS_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] },
-      )
+  // Its decisions are read from its log (JSON lines on stderr, its processes' too).
+  const autoscaler = way.autoscale
+    ? spawnAutoscaler(env, [
+        way.autoscale,
+        '--concurrency',
+        String(SLOTS),
+        '--scale-down-after',
+        '10',
+        ...(way.controlMetrics ? ['--control-metrics', way.controlMetrics] : []),
+      ])
     : undefined;
-  type Decision = { at: number; from: number; to: number; reason: string; queues: unknown; readMs: unknown };
-  const decisions: Decision[] = [];
-  supervisor?.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    for (const line of chunk.split('\n').filter((l) => l.includes('autoscaler changed its target')))
-      decisions.push(JSON.parse(line) as Decision);
-  });
+  const supervisor = autoscaler?.child;
   try {
     // Ready: a one-node run through whatever serves.
     const warm = await startRun(client, {
@@ -159,12 +146,12 @@ async function serve(client: Client, address: string, way: Way, o: { runs: numbe
       // Each change of target, ms into the burst, with the busiest queue's inputs.
       ...(supervisor
         ? {
-            decisions: decisions.map((d) => ({
-              intoBurstMs: Date.parse(String(d.at)) - burstAt,
+            decisions: autoscaler!.decisions.map((d) => ({
+              intoBurstMs: Date.parse(d.at) - burstAt,
               from: d.from,
               to: d.to,
               reason: d.reason,
-              queue: busiest(d.queues as Record<string, { running: number; backlog: number }>),
+              queue: busiest(d.queues),
               readMs: d.readMs,
             })),
           }

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { REPO } from './docs';
 import { starterName } from '../../activities/admission';
 import { freePort } from '../../infra/ports';
+import type { QueueLoad } from '../../workers/autoscale-policy';
 
 const run = promisify(execFile);
 export const ADOS = join(REPO, 'bin', 'ados.js');
@@ -22,6 +23,40 @@ export function spawnAdosWorker(env: NodeJS.ProcessEnv, args: string[] = []): Ch
     env: { ...env, ADOS_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+}
+
+/** One change of target as the supervisor logs it: its reason and each queue's inputs. */
+export interface LoggedAutoscaleDecision {
+  at: string;
+  from: number;
+  to: number;
+  reason: string;
+  queues: Record<string, QueueLoad>;
+  readMs: Record<string, number>;
+}
+
+/**
+ * `ados worker --role nodes --autoscale …[args]` in a process of its own, logging at info on a
+ * piped stderr (its node processes log there too): `decisions` fills with each change of target
+ * as its log line completes.
+ */
+export function spawnAutoscaler(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+): { child: ChildProcess; decisions: LoggedAutoscaleDecision[] } {
+  const child = spawn(process.execPath, [ADOS, 'worker', '--role', 'nodes', '--autoscale', ...args], {
+    env: { ...env, ADOS_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const decisions: LoggedAutoscaleDecision[] = [];
+  let partial = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines)
+      if (line.includes('autoscaler changed its target')) decisions.push(JSON.parse(line) as LoggedAutoscaleDecision);
+  });
+  return { child, decisions };
 }
 
 /**

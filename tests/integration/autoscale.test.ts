@@ -8,7 +8,7 @@ import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
 import { serveWorkerMetrics } from '../../workers/metrics';
 import { nodeTaskQueue } from '../../workflows/policy/routing';
-import { ADOS, stopChild } from '../helpers/processes';
+import { ADOS, spawnAutoscaler, stopChild } from '../helpers/processes';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 
 let env: TestEnv;
@@ -47,32 +47,19 @@ describe('node-worker autoscaling', () => {
     const tenantId = 'burst';
     await configureTenant(env.client, tenantId, { budgetUsd: 100, maxConcurrentRuns: 500, backpressureThreshold: 1 });
     const metricsPort = await freePort();
-    supervisor = spawn(
-      process.execPath,
-      [
-        ADOS,
-        'worker',
-        '--role',
-        'nodes',
-        '--autoscale',
-        '1..3',
-        '--concurrency',
-        '5',
-        '--scale-down-after',
-        '6',
-        '--control-metrics',
-        controlMetricsUrl,
-        '--metrics-port',
-        String(metricsPort),
-      ],
-      {
-        env: { ...process.env, TEMPORAL_ADDRESS: env.address, ADOS_LOG_LEVEL: 'info' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    // Its log (JSON lines on stderr, its processes' too): the decisions are read from it below.
-    let log = '';
-    supervisor.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+    // Its decisions are read from its log (JSON lines on stderr, its processes' too) below.
+    const autoscaler = spawnAutoscaler({ ...process.env, TEMPORAL_ADDRESS: env.address }, [
+      '1..3',
+      '--concurrency',
+      '5',
+      '--scale-down-after',
+      '6',
+      '--control-metrics',
+      controlMetricsUrl,
+      '--metrics-port',
+      String(metricsPort),
+    ]);
+    supervisor = autoscaler.child;
     await eventually(async () => (await gauge(metricsPort, 'ados_autoscale_processes')) === 1, {
       timeoutMs: 60_000,
       what: 'the supervisor running MIN (1) processes',
@@ -145,11 +132,7 @@ describe('node-worker autoscaling', () => {
 
     // Each change of target was logged with its reason and its inputs: the queue's backlog, running
     // nodes and the admitted runs' remaining node-seconds.
-    type Decision = { from: number; to: number; reason: string; queues: Record<string, { work?: number }> };
-    const decisions = log
-      .split('\n')
-      .filter((l) => l.includes('autoscaler changed its target'))
-      .map((l) => JSON.parse(l) as Decision);
+    const { decisions } = autoscaler;
     const queue = nodeTaskQueue({ tenantId });
     assert.ok(decisions.every((d) => queue in d.queues));
     const up = decisions.find((d) => d.reason === 'backlog' && d.to > d.from);
