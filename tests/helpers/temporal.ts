@@ -3,6 +3,7 @@ import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { Runtime, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../infra/dev-server';
@@ -110,6 +111,24 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Waits until a worker polls `taskQueue` for workflow tasks: a worker process started by a test
+ * bundles its workflows first, which takes seconds more on a loaded machine.
+ */
+export async function polled(client: Client, taskQueue: string, timeoutMs = 120_000): Promise<void> {
+  await eventually(
+    async () => {
+      const { pollers } = await client.workflowService.describeTaskQueue({
+        namespace: client.options.namespace,
+        taskQueue: { name: taskQueue },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      return pollers.length > 0 ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 250, what: `a worker polling ${taskQueue}` },
+  );
 }
 
 /** A chain of `util.sleep` nodes `{prefix}0 → {prefix}1 → …`, one per cost, each sleeping `ms`. */

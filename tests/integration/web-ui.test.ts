@@ -9,7 +9,7 @@ import type { DevServer } from '../../infra/dev-server';
 import { freePort } from '../../infra/ports';
 import { textInAnyFrame } from '../helpers/web-ui';
 import { CHROMIUM_FLAGS, ensureChromium } from '../../infra/chromium';
-import { startServerWithWorkers } from '../helpers/temporal';
+import { eventually, startServerWithWorkers } from '../helpers/temporal';
 
 /** Where the screenshot is left for whoever looks at the test run. */
 export const SCREENSHOT = join(__dirname, '..', 'output', 'web-ui-run.png');
@@ -45,13 +45,25 @@ describe('the Temporal Web UI', () => {
     await runOutcome(await startRun(client, { tenantId: 'webui', runId: 'ui-run', priority: 2, dag: dag('rag-ui') }));
     await runOutcome(await startRun(client, { tenantId: 'webui-other', runId: 'not-mine', dag: dag('rag-other') }));
 
+    // Visibility is eventually consistent: the query the page sends must find the run before the page can.
+    const query = 'TenantId="webui"';
+    await eventually(
+      async () => {
+        for await (const listed of client.workflow.list({ query }))
+          if (listed.workflowId === 'delivery-run:webui:ui-run') return true;
+        return undefined;
+      },
+      { timeoutMs: 60_000, what: 'the run in the visibility store' },
+    );
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent('TenantId="webui"')}`);
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
     const link = page.locator('a', { hasText: 'delivery-run:webui:ui-run' }).first();
-    // Visibility is eventually consistent; the list refreshes on reload.
-    for (let i = 0; i < 20 && !(await link.isVisible()); i++) {
-      await page.waitForTimeout(500);
-      if (i % 4 === 3) await page.reload();
+    // The list is fetched once per load: a page that rendered before the store had the run needs a reload.
+    const deadline = Date.now() + 60_000;
+    while (!(await link.isVisible()) && Date.now() < deadline) {
+      await link.waitFor({ state: 'visible', timeout: 10_000 }).catch(async () => {
+        await page.reload();
+      });
     }
     assert.ok(await link.isVisible(), "the tenant's run is listed");
     assert.equal(

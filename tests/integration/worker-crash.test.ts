@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { progressQuery } from '../../workflows/delivery-run';
-import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { CONTROL_TASK_QUEUE } from '../../workflows/policy/ids';
+import { eventually, micros, polled, startTestEnv, type TestEnv } from '../helpers/temporal';
 
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 let env: TestEnv;
@@ -52,6 +53,7 @@ describe('worker crashes', () => {
 
   test('a worker killed with SIGKILL mid-run and restarted: the run completes and the tenant is charged exactly once per node', async () => {
     const first = startWorkerProcess();
+    await polled(env.client, CONTROL_TASK_QUEUE);
     await configureTenant(env.client, 'crashy', { budgetUsd: 50 });
     const costs = [0.011, 0.022, 0.033, 0.044, 0.055, 0.066];
     const handle = await startRun(env.client, {
