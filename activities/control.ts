@@ -1,5 +1,5 @@
 import { SharedFetches } from '../infra/shared-fetch';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { releaseRunSignal, tenantStatusQuery } from '../workflows/messages/tenant-budget';
 import { progressQuery } from '../workflows/messages/delivery-run';
@@ -37,11 +37,16 @@ import { launchRun } from './run-launch';
  * a minute after admission, never started), and releases them with the costs their results record
  * (each idempotent on its key, so costs the entity already has are not charged again).
  */
-export async function releaseClosedRuns(client: Client, tenantId: string, now = Date.now()): Promise<string[]> {
+export async function releaseClosedRuns(
+  client: Client,
+  tenantId: string,
+  { now = Date.now(), signal }: { now?: number; signal?: AbortSignal } = {},
+): Promise<string[]> {
   const entity = client.workflow.getHandle(tenantBudgetWorkflowId(tenantId));
   const status = await entity.query(tenantStatusQuery);
   const released: string[] = [];
   for (const run of [...status.runsInFlight, ...status.runsWaiting]) {
+    signal?.throwIfAborted();
     // A run is admitted just before it starts: give its starter time to start it.
     const admittedAt = Date.parse('admittedAt' in run ? run.admittedAt : run.requestedAt);
     const closed = await client.workflow
@@ -115,7 +120,9 @@ export function createControlActivities(
         since ? { closedSince: new Date(Date.parse(since) - SWEEP_OVERLAP_MS).toISOString() } : {},
       );
       // Every tenant's files are refreshed periodically, not only those with newly finished runs.
+      const { cancellationSignal } = Context.current();
       for (const tenantId of await runningTenants(c)) {
+        cancellationSignal.throwIfAborted();
         if (!(tenantId in tenants) && !(tenantId in tenantErrors))
           await exportTenant(c, tenantId).catch((err: Error) => (tenantErrors[tenantId] = err.message));
       }
@@ -128,8 +135,12 @@ export function createControlActivities(
     },
     async reclaimSlots() {
       const c = await getClient();
+      const { cancellationSignal: signal } = Context.current();
       let released = 0;
-      for (const tenantId of await runningTenants(c)) released += (await releaseClosedRuns(c, tenantId)).length;
+      for (const tenantId of await runningTenants(c)) {
+        signal.throwIfAborted();
+        released += (await releaseClosedRuns(c, tenantId, { signal })).length;
+      }
       return { released };
     },
     async deploymentSettings(run): Promise<DeploymentSettings> {

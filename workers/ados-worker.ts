@@ -3,8 +3,11 @@ import {
   NativeConnection,
   ResourceBasedController,
   Worker,
+  type ActivityInterceptorsFactory,
   type WorkflowBundle,
 } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { setMaxListeners } from 'node:events';
 import type { Duration } from '@temporalio/common';
 import { createAlertActivities } from '../activities/alerts';
 import { adosDataConverter } from '../infra/payload-codec';
@@ -37,6 +40,12 @@ export interface AdosWorkerOptions {
    * below their targets (one controller for every node queue of the process). @default fixed
    */
   nodeSlots?: NodeSlots;
+  /**
+   * On shutdown (SIGTERM, SIGINT, `stop()`), how long node activities in flight have to finish
+   * before they are cancelled (their attempt fails and Temporal retries it on another process).
+   * The control queue's activities are cancelled at once. @default 300 s, the default node timeout
+   */
+  nodeDrainTime?: Duration;
   /** Workflow tasks at once on the control queue. @default 40 */
   workflowConcurrency?: number;
   /** A prebuilt workflow bundle (tests build it once); otherwise bundled at start. */
@@ -191,7 +200,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
           : { workflowBundle: await bundleWorkflows() }),
         activities: { ...createControlActivities(client), ...createAlertActivities() },
         dataConverter,
-        interceptors: { activity: activityInterceptors },
+        interceptors: { activity: [...activityInterceptors, controlActivitiesEndWhenCancelled(client)] },
         sinks: { ...metricsSinks(options.metrics), ...releaseSinks(client) },
         maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
         ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
@@ -213,6 +222,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         activities,
         dataConverter,
         ...slotOptions(),
+        shutdownGraceTime: options.nodeDrainTime ?? NODE_DRAIN_DEFAULT,
         interceptors: { activity: activityInterceptors },
         ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
         ...(options.identity ? { identity: `${options.identity}/${taskQueue}` } : {}),
@@ -221,6 +231,37 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
   }
   return workers;
 }
+
+/**
+ * A control activity ends as soon as it is cancelled, by Temporal or by this worker shutting
+ * down, and the Temporal call it is waiting on is cancelled with it. The sweep queries tenant
+ * entities that this very worker hosts: once the worker stops polling for workflow tasks, such a
+ * query waits for its timeout, and the worker's drain waited with it (until its force time, when
+ * it had one). The activity's own loops stop at their next step (they look at the same signal).
+ */
+function controlActivitiesEndWhenCancelled(client: () => Promise<Client>): ActivityInterceptorsFactory {
+  return (ctx) => ({
+    inbound: {
+      async execute(input, next) {
+        const signal = ctx.cancellationSignal;
+        // The SDK adds a listener to the signal per call: an activity may make hundreds.
+        setMaxListeners(0, signal);
+        const work = (await client()).withAbortSignal(signal, () => next(input));
+        const cancelled = new Promise<never>((_, reject) => {
+          if (signal.aborted) reject(signal.reason as Error);
+          signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+        });
+        // Whichever loses the race still settles: neither may go unhandled.
+        work.catch(() => undefined);
+        cancelled.catch(() => undefined);
+        return Promise.race([work, cancelled]);
+      },
+    },
+  });
+}
+
+/** How long node activities in flight at shutdown have to finish by default: the default node timeout. */
+export const NODE_DRAIN_DEFAULT = '300s';
 
 /** ADOS workers running in this process. */
 export interface RunningWorkers {

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../../infra/config';
 import { UserError } from '../../infra/user-error';
 import { EXIT, json, outputFor } from './output';
@@ -32,6 +32,8 @@ export function adosProgram(argv: readonly string[] = process.argv): Command {
     .option('--json', 'print machine-readable JSON')
     .option('--verbose', 'print stack traces on errors')
     .showHelpAfterError('(run with --help for usage)')
+    // A flag or argument commander refuses is invalid input (exit 2, and JSON with --json), as are ours.
+    .exitOverride()
     .addHelpText(
       'after',
       `
@@ -65,6 +67,13 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed its message (help and --version are not errors).
+      if (err.exitCode === 0) return;
+      if (json()) process.stdout.write(`${JSON.stringify({ error: 'INVALID_INPUT', message: err.message })}\n`);
+      process.exitCode = EXIT.INVALID;
+      return;
+    }
     const message = err instanceof Error ? err.message : String(err);
     if (json())
       process.stdout.write(

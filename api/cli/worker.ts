@@ -79,6 +79,11 @@ export function workerCommand(program: Command): void {
       int('slot ramp', 0, 60_000),
     )
     .option(
+      '--drain-seconds <seconds>',
+      'on SIGTERM or SIGINT, how long node activities in flight have to finish before they are cancelled and retried elsewhere (default 300, the default node timeout; 0 cancels at once)',
+      int('drain seconds', 0, 86_400),
+    )
+    .option(
       '--autoscale <MIN..MAX>',
       'with --role nodes: supervise MIN to MAX node-worker processes on this machine, following the node queues (backlog and its age from Temporal, nodes running from each process)',
       processRange(),
@@ -115,6 +120,7 @@ export function workerCommand(program: Command): void {
           scaleDownAfter?: number;
           controlMetrics?: string[];
           metricsPort?: number;
+          drainSeconds?: number;
         },
       ) => {
         // Started by an autoscaler (`--autoscale`) with an IPC channel: when the supervisor goes away
@@ -166,6 +172,7 @@ export function workerCommand(program: Command): void {
           partitions: role === 'control' ? [] : opts.partitions,
           tenants: opts.tenants,
           nodeSlots,
+          ...(opts.drainSeconds !== undefined ? { nodeDrainTime: opts.drainSeconds * 1000 } : {}),
           trace,
           ...(metrics ? { metrics } : {}),
         });
@@ -246,10 +253,14 @@ function nodeSlotsFrom(opts: SlotFlags): NodeSlots {
   return slots;
 }
 
-/** The flags an autoscaled process is started with: its queues and its slots, as the supervisor was given them. */
-function nodeWorkerArgs(opts: { partitions?: number[]; tenants?: string[] }, slots: NodeSlots): string[] {
+/** The flags an autoscaled process is started with: its queues, slots and drain, as the supervisor was given them. */
+function nodeWorkerArgs(
+  opts: { partitions?: number[]; tenants?: string[]; drainSeconds?: number },
+  slots: NodeSlots,
+): string[] {
   return [
     ...(opts.partitions ? ['--partitions', opts.partitions.join(',')] : []),
+    ...(opts.drainSeconds !== undefined ? ['--drain-seconds', String(opts.drainSeconds)] : []),
     ...(opts.tenants ? ['--tenants', opts.tenants.join(',')] : []),
     ...(slots.kind === 'fixed'
       ? ['--concurrency', String(slots.perQueue)]
@@ -280,6 +291,7 @@ async function superviseNodeWorkers(
     scaleDownAfter?: number;
     controlMetrics?: string[];
     metricsPort?: number;
+    drainSeconds?: number;
   },
   slots: NodeSlots,
 ): Promise<void> {

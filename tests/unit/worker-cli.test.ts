@@ -28,3 +28,19 @@ test('ados worker refuses autoscaling flags that cannot work, naming the flag, w
   assert.equal(badRange.code, 2, badRange.stderr);
   assert.match(badRange.stderr, /MAX \(2\) must be at least MIN \(3\)/);
 });
+
+test('a flag value commander refuses is invalid input too: exit 2, the flag named, JSON with --json', () => {
+  const negative = ados('worker', '--drain-seconds', '-1');
+  assert.equal(negative.code, 2, negative.stderr);
+  assert.match(negative.stderr, /--drain-seconds <seconds>' argument '-1' is invalid/);
+
+  const result = spawnSync(process.execPath, [ADOS, '--json', 'worker', '--concurrency', '0'], { encoding: 'utf8' });
+  assert.equal(result.status, 2);
+  const body = JSON.parse(result.stdout) as { error: string; message: string };
+  assert.equal(body.error, 'INVALID_INPUT');
+  assert.match(body.message, /concurrency must be an integer from 1 to 10000/);
+
+  const unknown = ados('worker', '--drain', '5');
+  assert.equal(unknown.code, 2, unknown.stderr);
+  assert.match(unknown.stderr, /unknown option '--drain'/);
+});
