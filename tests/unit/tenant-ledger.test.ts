@@ -113,6 +113,20 @@ describe('TenantLedger', () => {
     assert.equal(l.admitNow(request('d'), now).kind, 'REJECTED', 'an EXCEEDED tenant rejects at once');
   });
 
+  test('a repeated admission is told the same exploration decision as the first, and takes no second turn', () => {
+    const l = ledger({ budgetUsd: 5, maxConcurrentRuns: 10, learning: { intensity: 'AGGRESSIVE', minSamples: 1000 } });
+    const explores = (runId: string) => {
+      const ticket = l.admitNow(request(runId), now);
+      assert.equal(ticket.kind, 'ADMITTED');
+      return (ticket as { learning: { explore: boolean } }).learning.explore;
+    };
+    // AGGRESSIVE: every second run explores.
+    assert.deepEqual(['r0', 'r1', 'r2', 'r3'].map(explores), [false, true, false, true]);
+    // The starter asked again for each (a retried activity, a lost answer): the same answers, no new draws.
+    assert.deepEqual(['r0', 'r1', 'r2', 'r3'].map(explores), [false, true, false, true]);
+    assert.deepEqual(['r4', 'r5'].map(explores), [false, true], 'the repeats took no turn at exploring');
+  });
+
   test('at the backpressure threshold only priority 1-2 runs start at once', () => {
     const l = ledger({ maxConcurrentRuns: 5, backpressureThreshold: 0.4 });
     assert.equal(l.requestAdmission(request('a'), now).kind, 'ADMITTED');

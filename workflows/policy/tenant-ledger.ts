@@ -399,7 +399,11 @@ export class TenantLedger {
   private admitted(run: InFlightRun, requestMicros: number, newAdmission = false): AdmissionDecision {
     // The lease is granted first, so a shadow's money never competes with the real run's.
     const lease = this.grant(run, requestMicros, 0);
-    const explore = newAdmission && this.learning.nextRunExplores(this.learningAvailableMicros() > 0);
+    // A repeat (the starter asked again: a retried activity, a lost answer) is told what the first was.
+    const explore = newAdmission
+      ? this.learning.nextRunExplores(this.learningAvailableMicros() > 0)
+      : run.explores === true;
+    if (newAdmission && explore) run.explores = true;
     return {
       kind: 'ADMITTED',
       runId: run.runId,

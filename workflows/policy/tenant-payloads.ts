@@ -64,6 +64,8 @@ export interface InFlightRun {
   reportedMicros: number;
   /** What the run last said it still expects to spend. */
   estRemainingMicros: number;
+  /** The run was told to explore in shadow when admitted (a repeat of its admission is told the same). */
+  explores?: boolean;
 }
 
 export interface WaitingRun extends AdmissionRequest {
