@@ -8,6 +8,7 @@ import { CONTROL_TASK_QUEUE } from '../../workflows/policy/ids';
 import { EXPORT_SCHEDULE_ID } from '../../workers/export-schedule';
 import { temporal } from '@temporalio/proto';
 import { eventually, micros, polled, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { stopChild } from '../helpers/processes';
 
 const { PendingActivityState } = temporal.api.enums.v1;
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
@@ -25,10 +26,10 @@ function startWorkerProcess(args: string[] = []): ChildProcess {
   return child;
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', () => resolve()));
+/** Whether an activity of the workflow has started on a worker (not merely been scheduled). */
+async function activityStarted(workflowId: string): Promise<boolean> {
+  const { raw } = await env.client.workflow.getHandle(workflowId).describe();
+  return raw.pendingActivities?.some((a) => a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED) ?? false;
 }
 
 before(async () => {
@@ -82,8 +83,7 @@ describe('worker crashes', () => {
       },
       { timeoutMs: 60_000, intervalMs: 100, what: 'two nodes done and one in flight' },
     );
-    first.kill('SIGKILL');
-    await exited(first);
+    await stopChild(first, 'SIGKILL');
 
     const second = startWorkerProcess();
     const result = await runOutcome(handle);
@@ -106,8 +106,7 @@ describe('worker crashes', () => {
     assert.equal(tenant.chargedEvents, costs.length, 'one cost event per node');
     assert.equal(micros(tenant.spentUsd), nodeMicros, 'charged exactly the sum of node costs');
 
-    second.kill('SIGTERM');
-    await exited(second);
+    await stopChild(second);
     assert.equal(second.exitCode, 0, 'SIGTERM shuts the worker down gracefully');
   });
 
@@ -134,11 +133,7 @@ describe('worker crashes', () => {
         async () => {
           const sweep = (await schedule.describe()).info.runningActions[0]?.workflow;
           if (!sweep) return undefined;
-          const { raw } = await env.client.workflow.getHandle(sweep.workflowId).describe();
-          const running = raw.pendingActivities?.some(
-            (a) => a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
-          );
-          return running ? sweep.workflowId : undefined;
+          return (await activityStarted(sweep.workflowId)) ? sweep.workflowId : undefined;
         },
         { timeoutMs: 60_000, intervalMs: 20, what: 'a sweep activity running' },
       );
@@ -169,17 +164,14 @@ describe('worker crashes', () => {
           dag: { nodes: [{ id: 'work', kind: 'util.sleep', params: { ms, costUsd: 0.01 } }] },
         });
       const nodeStarted = (handle: Awaited<ReturnType<typeof oneNode>>) =>
-        eventually(
-          async () => {
-            const { raw } = await handle.describe();
-            return raw.pendingActivities?.some((a) => a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED);
-          },
-          { timeoutMs: 60_000, intervalMs: 50, what: 'the node running on a worker' },
-        );
+        eventually(() => activityStarted(handle.workflowId), {
+          timeoutMs: 60_000,
+          intervalMs: 50,
+          what: 'the node running on a worker',
+        });
       const terminated = async (child: ChildProcess) => {
         const signalled = Date.now();
-        child.kill('SIGTERM');
-        await exited(child);
+        await stopChild(child);
         assert.equal(child.exitCode, 0, 'the process exits cleanly');
         return Date.now() - signalled;
       };
