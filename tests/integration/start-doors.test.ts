@@ -82,17 +82,19 @@ async function entityTrail(tenantId: string): Promise<string> {
       const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
       // The payloads' JSON, base64 in the CLI's output; the run ids named in them.
       const runIds = (v: unknown) =>
-        [...JSON.stringify(v ?? '').matchAll(/"data":"([^"]+)"/g)]
-          .flatMap((m) => [
-            ...Buffer.from(m[1]!, 'base64')
-              .toString()
-              .matchAll(/"runId":"([^"]+)"/g),
-          ])
-          .map((m) => m[1]);
-      if (signaled) trail.push(`${signaled.signalName}(${runIds(signaled.input)})`);
+        new Set(
+          [...JSON.stringify(v ?? '').matchAll(/"data":"([^"]+)"/g)]
+            .flatMap((m) => [
+              ...Buffer.from(m[1]!, 'base64')
+                .toString()
+                .matchAll(/"runId":"([^"]+)"/g),
+            ])
+            .map((m) => m[1]),
+        );
+      if (signaled) trail.push(`${signaled.signalName}(${[...runIds(signaled.input)]})`);
       else if (accepted) {
         const req = accepted.acceptedRequest as { input?: { name?: string } } | undefined;
-        trail.push(`update ${req?.input?.name}(${runIds(accepted.acceptedRequest)})`);
+        trail.push(`update ${req?.input?.name}(${[...runIds(accepted.acceptedRequest)]})`);
       } else if (event.workflowExecutionContinuedAsNewEventAttributes) trail.push('continue-as-new');
     }
   }
