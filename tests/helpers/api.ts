@@ -4,7 +4,7 @@ import { buildApi } from '../../api/http/app';
 import { createMetrics } from '../../infra/metrics';
 import { DEFAULT_ADMISSION_BLOCK_SECONDS } from '../../infra/config';
 
-/** The HTTP API over a test's client, with the given admin token, silent logs and a generous rate limit. */
+/** The HTTP API over a test's client, with the given admin token, only errors logged and a generous rate limit. */
 export function testApi(
   client: Client,
   adminToken: string,
@@ -26,7 +26,8 @@ export function testApi(
       ADOS_ALERT_ALLOW_PRIVATE: allowPrivateAlerts,
       ADOS_ADMISSION_BLOCK_SECONDS: admissionBlockSeconds,
     },
-    logger: pino({ level: 'silent' }),
+    // A 500 is a defect in any test: its details go to stderr, where the test output keeps them.
+    logger: pino({ level: 'error' }, pino.destination(2)),
     metrics: createMetrics(),
   });
 }
