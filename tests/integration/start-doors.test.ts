@@ -67,6 +67,17 @@ function runFile(name: string, input: unknown): string {
  * an exploration assertion fails, so that a failure in CI says which message took the turn.
  */
 async function entityTrail(tenantId: string): Promise<string> {
+  // The payloads' JSON is base64 in the CLI's output: the run ids named in a message's payloads.
+  const runIds = (v: unknown) =>
+    new Set(
+      [...JSON.stringify(v ?? '').matchAll(/"data":"([^"]+)"/g)].flatMap((m) =>
+        [
+          ...Buffer.from(m[1]!, 'base64')
+            .toString()
+            .matchAll(/"runId":"([^"]+)"/g),
+        ].map((id) => id[1]),
+      ),
+    );
   const workflowId = tenantBudgetWorkflowId(tenantId);
   const runs = (await temporal('workflow', 'list', '--query', `WorkflowId="${workflowId}"`)) as Array<{
     execution: { runId: string };
@@ -80,17 +91,6 @@ async function entityTrail(tenantId: string): Promise<string> {
     for (const event of events) {
       const signaled = event.workflowExecutionSignaledEventAttributes;
       const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
-      // The payloads' JSON, base64 in the CLI's output; the run ids named in them.
-      const runIds = (v: unknown) =>
-        new Set(
-          [...JSON.stringify(v ?? '').matchAll(/"data":"([^"]+)"/g)]
-            .flatMap((m) => [
-              ...Buffer.from(m[1]!, 'base64')
-                .toString()
-                .matchAll(/"runId":"([^"]+)"/g),
-            ])
-            .map((m) => m[1]),
-        );
       if (signaled) trail.push(`${signaled.signalName}(${[...runIds(signaled.input)]})`);
       else if (accepted) {
         const req = accepted.acceptedRequest as { input?: { name?: string } } | undefined;
