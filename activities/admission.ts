@@ -11,7 +11,7 @@ import type { AdmissionRequest, AdmissionTicket, TenantPressure } from '../workf
 /**
  * How long a starter waits for its tenant's admission answer before starting the run without a
  * ticket (the run then asks by signal). The entity answers within milliseconds while a worker
- * serves ados-control.
+ * serves ados-entities.
  */
 export const ADMISSION_TIMEOUT_MS = 5_000;
 

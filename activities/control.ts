@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { artifactsRoot, json, writeFileAtomic } from './export/atomic';
 import { logger } from './logger';
 import {
-  CONTROL_TASK_QUEUE,
+  ENTITY_TASK_QUEUE,
   META_LEARNING_WORKFLOW_ID,
   assertId,
   parseTenantBudgetWorkflowId,
@@ -166,7 +166,7 @@ export function createControlActivities(
       const c = await getClient();
       const handle = await c.workflow.signalWithStart(metaLearning, {
         workflowId: META_LEARNING_WORKFLOW_ID,
-        taskQueue: CONTROL_TASK_QUEUE,
+        taskQueue: ENTITY_TASK_QUEUE,
         args: [{ config: priorsConfigFromEnv() }],
         signal: contributeStatsSignal,
         signalArgs: [{ tenantId: assertId('tenant id', tenantId), stats, ...(tokens ? { tokens } : {}) }],

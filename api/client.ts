@@ -23,6 +23,7 @@ import type { DeliveryRunInput } from '../workflows/policy/dag';
 import type { RejectionCode } from '../workflows/policy/tenant-payloads';
 import {
   CONTROL_TASK_QUEUE,
+  ENTITY_TASK_QUEUE,
   assertId,
   META_LEARNING_WORKFLOW_ID,
   budgetAlertWorkflowId,
@@ -121,7 +122,7 @@ function zodProblems(issues: ReadonlyArray<{ path: PropertyKey[]; message: strin
 
 /**
  * How long a caller waits for a tenant change. The entity answers within milliseconds when a worker
- * serves ados-control; without one, the change waits in Temporal and the caller hears why.
+ * serves ados-entities; without one, the change waits in Temporal and the caller hears why.
  */
 export const CONFIGURE_TIMEOUT_MS = 20_000;
 
@@ -161,7 +162,7 @@ export async function configureTenant(
       args: [{ ...patch, tenantId }],
       startWorkflowOperation: new WithStartWorkflowOperation(tenantBudget, {
         workflowId: tenantBudgetWorkflowId(tenantId),
-        taskQueue: CONTROL_TASK_QUEUE,
+        taskQueue: ENTITY_TASK_QUEUE,
         args: [{ config: initial }],
         workflowIdConflictPolicy: 'USE_EXISTING',
         staticSummary: `tenant ${tenantId}: budget and admission`,
@@ -177,7 +178,7 @@ export async function configureTenant(
       (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError && Date.now() >= deadline)
     ) {
       throw new UserError(
-        `tenant ${tenantId} did not answer within ${timeoutMs / 1000} s: is a worker serving ${CONTROL_TASK_QUEUE}? (start one with: ados worker). The change is not lost if Temporal accepted it; check with: ados tenant show ${tenantId}`,
+        `tenant ${tenantId} did not answer within ${timeoutMs / 1000} s: is a worker serving ${ENTITY_TASK_QUEUE}? (start one with: ados worker). The change is not lost if Temporal accepted it; check with: ados tenant show ${tenantId}`,
         'UNAVAILABLE',
       );
     }

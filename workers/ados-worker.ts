@@ -13,7 +13,7 @@ import { createAlertActivities } from '../activities/alerts';
 import { adosDataConverter } from '../infra/payload-codec';
 import { createControlActivities, lazyClient, nodePartitionsFromEnv } from '../activities/control';
 import { createNodeActivities } from '../activities/node-activities';
-import { CONTROL_TASK_QUEUE, assertId } from '../workflows/policy/ids';
+import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE, assertId } from '../workflows/policy/ids';
 import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/policy/routing';
 import { temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { ensureExportSchedule } from './export-schedule';
@@ -26,7 +26,7 @@ export interface AdosWorkerOptions {
   connection: NativeConnection;
   /** @default the configured namespace (TEMPORAL_NAMESPACE, the profile's, or 'default') */
   namespace?: string;
-  /** Host the workflows on `ados-control`. @default true */
+  /** Host the workflows: the runs on `ados-control`, the entities on `ados-entities`. @default true */
   control?: boolean;
   /** Node partitions to serve. @default all of 0 … ADOS_NODE_PARTITIONS-1 */
   partitions?: number[];
@@ -46,8 +46,10 @@ export interface AdosWorkerOptions {
    * The control queue's activities are cancelled at once. @default 300 s, the default node timeout
    */
   nodeDrainTime?: Duration;
-  /** Workflow tasks at once on the control queue. @default 40 */
+  /** Workflow tasks at once on the control queue (the runs). @default 40 */
   workflowConcurrency?: number;
+  /** Workflow tasks at once on the entities' queue (each one a tenant's or meta-learning's, a few milliseconds). @default 10 */
+  entityConcurrency?: number;
   /** A prebuilt workflow bundle (tests build it once); otherwise bundled at start. */
   workflowBundle?: WorkflowBundle;
   identity?: string;
@@ -171,11 +173,18 @@ export function nodeSlotsProblem(slots: NodeSlots): string | undefined {
 }
 
 /**
- * One process, several workers: the control worker runs the workflows (and their local
- * activities), and one node worker per served queue runs the DAG nodes as activities.
+ * One process, several workers: the control worker runs the runs (and their local activities),
+ * the entity worker the tenants' entities and meta-learning, and one node worker per served queue
+ * runs the DAG nodes as activities.
  */
 export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Worker[]> {
-  const { connection, control = true, nodeConcurrency = 20, workflowConcurrency = 40 } = options;
+  const {
+    connection,
+    control = true,
+    nodeConcurrency = 20,
+    workflowConcurrency = 40,
+    entityConcurrency = 10,
+  } = options;
   const target = temporalTarget({
     ...(options.clientAddress ? { address: options.clientAddress } : {}),
     ...(options.namespace ? { namespace: options.namespace } : {}),
@@ -190,23 +199,31 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
   const client = lazyClient(target);
   const dataConverter = adosDataConverter();
   if (control) {
-    workers.push(
-      await Worker.create({
-        connection,
-        namespace,
-        taskQueue: CONTROL_TASK_QUEUE,
-        ...(options.workflowBundle
-          ? { workflowBundle: options.workflowBundle }
-          : { workflowBundle: await bundleWorkflows() }),
-        activities: { ...createControlActivities(client), ...createAlertActivities() },
-        dataConverter,
-        interceptors: { activity: [...activityInterceptors, controlActivitiesEndWhenCancelled(client)] },
-        sinks: { ...metricsSinks(options.metrics), ...releaseSinks(client) },
-        maxConcurrentWorkflowTaskExecutions: workflowConcurrency,
-        ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
-        ...(options.identity ? { identity: `${options.identity}/control` } : {}),
-      }),
-    );
+    const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
+    const activities = { ...createControlActivities(client), ...createAlertActivities() };
+    const sinks = { ...metricsSinks(options.metrics), ...releaseSinks(client) };
+    // The runs and the entities each have workflow-task slots of their own: a burst of runs, each
+    // waiting in its first task for its tenant's admission answer, cannot hold the slots its
+    // tenant's entity needs to give that answer.
+    for (const [taskQueue, slots, name] of [
+      [CONTROL_TASK_QUEUE, workflowConcurrency, 'control'],
+      [ENTITY_TASK_QUEUE, entityConcurrency, 'entities'],
+    ] as const)
+      workers.push(
+        await Worker.create({
+          connection,
+          namespace,
+          taskQueue,
+          workflowBundle,
+          activities,
+          dataConverter,
+          interceptors: { activity: [...activityInterceptors, controlActivitiesEndWhenCancelled(client)] },
+          sinks,
+          maxConcurrentWorkflowTaskExecutions: slots,
+          ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
+          ...(options.identity ? { identity: `${options.identity}/${name}` } : {}),
+        }),
+      );
   }
   const activities = createNodeActivities();
   const nodeSlots = options.nodeSlots ?? { kind: 'fixed', perQueue: nodeConcurrency };

@@ -1,13 +1,12 @@
 import {
   allHandlersFinished,
   condition,
-  continueAsNew,
   log,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
-  workflowInfo,
 } from '@temporalio/workflow';
+import { EntityLifetime } from './entity-lifetime';
 import { MetaLearningLedger } from './policy/meta-learning-state';
 import { drawsFor } from './policy/priors';
 import type { ControlActivities } from './node-task';
@@ -26,27 +25,28 @@ const { laplaceUniforms } = proxyLocalActivities<ControlActivities>({ startToClo
 
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
 /**
- * The one global meta-learning entity (`meta-learning`): keeps the latest cost statistics of each
+ * The one global meta-learning entity (`meta-learning`, on the entities' task queue): keeps the latest cost statistics of each
  * opted-in tenant and publishes noised per-(kind, model) priors, at most once per publish interval
  * and only when contributions changed, because every release spends privacy budget.
  */
 export async function metaLearning(input: MetaLearningInput = {}): Promise<never> {
   const ledger = new MetaLearningLedger(input);
+  const lifetime = new EntityLifetime<typeof metaLearning>();
   setHandler(contributeStatsSignal, ({ tenantId, stats, tokens }) => ledger.contribute(tenantId, stats, tokens));
   setHandler(withdrawStatsSignal, ({ tenantId }) => ledger.withdraw(tenantId));
   setHandler(priorsQuery, () => ledger.published);
   setHandler(metaLearningStatusQuery, () => ledger.status(new Date().toISOString()));
 
-  const suggested = () => workflowInfo().continueAsNewSuggested;
+  const due = () => lifetime.due();
   for (;;) {
-    await condition(() => ledger.dirty || suggested());
+    await condition(() => ledger.dirty || due());
     // Every release spends privacy budget: at most one per publish interval.
-    const wait = ledger.dirty && !suggested() ? ledger.msUntilRelease(new Date().getTime()) : 0;
-    if (wait > 0) await condition(suggested, wait);
-    if (ledger.dirty && !suggested()) await release(ledger);
-    if (suggested()) {
+    const wait = ledger.dirty && !due() ? ledger.msUntilRelease(new Date().getTime()) : 0;
+    if (wait > 0) await condition(due, wait);
+    if (ledger.dirty && !due()) await release(ledger);
+    if (due()) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof metaLearning>(ledger.carryOver());
+      await lifetime.continueAsNew(ledger.carryOver());
     }
   }
 }

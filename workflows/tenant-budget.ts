@@ -1,12 +1,4 @@
-import {
-  ApplicationFailure,
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  patched,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, patched, setHandler } from '@temporalio/workflow';
 import { ZodError } from 'zod';
 import {
   mergeTenantConfig,
@@ -18,6 +10,7 @@ import type { BlockLeaseRequest } from './policy/admission-blocks';
 import type { TenantLedgerState } from './policy/tenant-ledger';
 import { tenantStatusOf } from './policy/tenant-status';
 import { PeriodTimer, TenantEntity, type Reply } from './tenant-entity';
+import { EntityLifetime } from './entity-lifetime';
 import {
   MAX_ADMISSIONS_PER_UPDATE,
   admitRunsUpdate,
@@ -46,9 +39,10 @@ export type TenantBudgetInput =
 
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
 /**
- * One tenant's budget and admission (`tenant-budget:{tenantId}`), an entity that lives for ever:
- * each message is one call on its TenantEntity, and the loop below settles the state, sends the
- * answers and continues-as-new when Temporal suggests it, carrying its state and unsent answers.
+ * One tenant's budget and admission (`tenant-budget:{tenantId}`), an entity that lives for ever on
+ * the entities' task queue: each message is one call on its TenantEntity, and the loop below
+ * settles the state, sends the answers and continues-as-new while its history is still short
+ * (./entity-lifetime.ts), carrying its state and unsent answers.
  */
 export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   const entity = new TenantEntity(
@@ -56,6 +50,7 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
     input.outbox,
   );
   const { ledger } = entity;
+  const lifetime = new EntityLifetime<typeof tenantBudget>();
   // Executions recorded before it projected exhaustion from spend alone, in-flight runs' predictions uncounted.
   entity.alertsCountCommitted = patched('ados-alerts-count-committed');
 
@@ -88,19 +83,19 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   for (;;) {
     if (periodTimer) {
       periodTimer.watch(ledger.currentPeriodEnd(), new Date().toISOString());
-      await condition(() => entity.hasWork() || periodTimer.due || workflowInfo().continueAsNewSuggested);
+      await condition(() => entity.hasWork() || periodTimer.due || lifetime.due());
     } else {
       const periodEnd = ledger.currentPeriodEnd();
       await condition(
-        () => entity.hasWork() || workflowInfo().continueAsNewSuggested,
+        () => entity.hasWork() || lifetime.due(),
         periodEnd ? Math.max(1, Date.parse(periodEnd) - new Date().getTime()) : undefined,
       );
     }
     entity.settle();
-    if (workflowInfo().continueAsNewSuggested) {
+    if (lifetime.due()) {
       // Handlers are synchronous; waiting for them guards against an async one added later.
       await condition(allHandlersFinished);
-      await continueAsNew<typeof tenantBudget>(entity.carryOver());
+      await lifetime.continueAsNew(entity.carryOver());
     }
     entity.flush();
   }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { CONTROL_TASK_QUEUE } from '../../workflows/policy/ids';
+import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE } from '../../workflows/policy/ids';
 import { partitionTaskQueue } from '../../workflows/policy/routing';
 import { artifactsRoot, json, writeFileAtomic } from './atomic';
 
@@ -12,6 +12,7 @@ export async function writeQueueState(client: Client, partitions: number, root =
   const queues = [
     { name: CONTROL_TASK_QUEUE, type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW },
     { name: CONTROL_TASK_QUEUE, type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY },
+    { name: ENTITY_TASK_QUEUE, type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW },
     ...Array.from({ length: partitions }, (_, k) => ({
       name: partitionTaskQueue(k),
       type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,

@@ -15,7 +15,7 @@ import { UserError } from '../client';
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { environment, loadConfig } from '../../infra/config';
 import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
-import { CONTROL_TASK_QUEUE } from '../../workflows/policy/ids';
+import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE } from '../../workflows/policy/ids';
 import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
 import { exportNodeBacklog, serveMetrics, serveWorkerMetrics } from '../../workers/metrics';
@@ -32,7 +32,7 @@ export function workerCommand(program: Command): void {
   program
     .command('worker')
     .description(
-      'run ADOS workers: the control role hosts the workflows (ados-control), the nodes role runs DAG nodes (ados-nodes-{n}); any number of processes per role share the load',
+      'run ADOS workers: the control role hosts the workflows (runs on ados-control, tenant entities on ados-entities), the nodes role runs DAG nodes (ados-nodes-{n}); any number of processes per role share the load',
     )
     .addOption(
       new Option('--role <role>', 'what this process serves: control, nodes, or all')
@@ -176,7 +176,7 @@ export function workerCommand(program: Command): void {
           trace,
           ...(metrics ? { metrics } : {}),
         });
-        const served = [...(control ? [CONTROL_TASK_QUEUE] : []), ...queues];
+        const served = [...(control ? [CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE] : []), ...queues];
         logger.info(
           {
             role,

@@ -36,9 +36,14 @@ export interface TestEnv {
   bundle: WorkflowBundle;
   /**
    * Starts in-process ADOS workers (control + all node partitions, or the partitions given: `[]`
-   * for the control queue alone); stop them with the returned function.
+   * for the control queue alone), optionally with fewer workflow-task slots for the runs; stop
+   * them with the returned function.
    */
-  startWorkers(options?: { partitions?: number[]; metrics?: AdosMetrics }): Promise<() => Promise<void>>;
+  startWorkers(options?: {
+    partitions?: number[];
+    metrics?: AdosMetrics;
+    workflowConcurrency?: number;
+  }): Promise<() => Promise<void>>;
   teardown(): Promise<void>;
 }
 
@@ -69,7 +74,7 @@ export async function startTestEnv(): Promise<TestEnv> {
     client,
     connection,
     bundle,
-    async startWorkers({ partitions, metrics }: { partitions?: number[]; metrics?: AdosMetrics } = {}) {
+    async startWorkers({ partitions, metrics, workflowConcurrency } = {}) {
       const trace = new ExecutionTrace(`test-${process.pid}-${running.size}`);
       // As `ados worker` does, with the export sweep's Schedule: finished runs' artifacts are written by it.
       const entry = await startAdosWorkers({
@@ -82,6 +87,7 @@ export async function startTestEnv(): Promise<TestEnv> {
         shutdownForceTime: '20s',
         ...(partitions ? { partitions } : {}),
         ...(metrics ? { metrics } : {}),
+        ...(workflowConcurrency ? { workflowConcurrency } : {}),
       });
       running.add(entry);
       return async () => {

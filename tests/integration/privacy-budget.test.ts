@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { configureTenant, tenantStatus } from '../../api/client';
 import { metaLearning } from '../../workflows/meta-learning';
 import { contributeStatsSignal, metaLearningStatusQuery, priorsQuery } from '../../workflows/messages/meta-learning';
-import { CONTROL_TASK_QUEUE, META_LEARNING_WORKFLOW_ID } from '../../workflows/policy/ids';
+import { ENTITY_TASK_QUEUE, META_LEARNING_WORKFLOW_ID } from '../../workflows/policy/ids';
 import type { CostStats } from '../../workflows/policy/priors';
 import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
 
@@ -14,29 +14,36 @@ describe('the privacy budget of the cross-tenant priors', () => {
     const config = { epsilon: 1, epsilonTotal: 3, accountingSeconds: 20, publishIntervalSeconds: 0 };
     await configureTenant(env.client, 'priv-a', { learning: { metaLearningOptIn: true } });
     let version = 0;
-    /** One contribution (a change, so one release if anyone has budget left); resolves once it is handled. */
-    const contribute = async (tenantId: string, stats: CostStats) => {
+    /**
+     * One contribution (a change, so one release if anyone has budget left); resolves once it is
+     * handled and, when one is expected, its release is out (two contributions before a release
+     * would share it).
+     */
+    const contribute = async (tenantId: string, stats: CostStats, releasesAfter?: number) => {
       const meta = await env.client.workflow.signalWithStart(metaLearning, {
         workflowId: META_LEARNING_WORKFLOW_ID,
-        taskQueue: CONTROL_TASK_QUEUE,
+        taskQueue: ENTITY_TASK_QUEUE,
         args: [{ config }],
         signal: contributeStatsSignal,
         signalArgs: [{ tenantId, stats: { ...stats, [`v${++version}`]: { ratio: { n: 1, mean: 1 } } } }],
       });
       // The release (if any) is made before the next message is taken: wait until this one is in.
-      await eventually(async () =>
-        (await meta.query(metaLearningStatusQuery)).contributors.includes(tenantId) ? true : undefined,
-      );
+      const key = `v${version}`;
+      await eventually(async () => {
+        const status = await meta.query(metaLearningStatusQuery);
+        const handled = status.coordinates.some((c) => c.key.includes(key));
+        return handled && (releasesAfter === undefined || status.releases >= releasesAfter) ? true : undefined;
+      });
       await new Promise((r) => setTimeout(r, 300));
       return meta;
     };
     const onlyA = { 'only-a': { ratio: { n: 5, mean: 1.5 } }, shared: { ratio: { n: 5, mean: 1 } } };
     const fromB = { shared: { ratio: { n: 5, mean: 2 } } };
 
-    await contribute('priv-a', onlyA); // release 1: a
-    await contribute('priv-b', fromB); // release 2: a, b
-    await contribute('priv-a', onlyA); // release 3: a, b — a has spent its 3
-    const meta = await contribute('priv-b', fromB); // release 4: b only
+    await contribute('priv-a', onlyA, 1); // release 1: a
+    await contribute('priv-b', fromB, 2); // release 2: a, b
+    await contribute('priv-a', onlyA, 3); // release 3: a, b — a has spent its 3
+    const meta = await contribute('priv-b', fromB, 4); // release 4: b only
     let status = await meta.query(metaLearningStatusQuery);
     assert.equal(status.releases, 4);
     const a = status.privacy.find((p) => p.tenantId === 'priv-a')!;

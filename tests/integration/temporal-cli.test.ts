@@ -154,6 +154,11 @@ describe('the Temporal CLI as a client', () => {
     )) as { result: { budgetUsd: number; config: { maxConcurrentRuns: number } } };
     assert.equal(configured.result.config.maxConcurrentRuns, 4);
     assert.equal(configured.result.budgetUsd, 5, 'fields not given are kept');
+    // Started on ados-control, as scripts written before ados-entities existed do: it moved there itself.
+    const entity = (await temporal('workflow', 'describe', '--workflow-id', 'tenant-budget:clitenant')) as {
+      executionConfig: { taskQueue: { name: string } };
+    };
+    assert.equal(entity.executionConfig.taskQueue.name, 'ados-entities');
     const runFile = join(dir, 'run.json');
     writeFileSync(
       runFile,

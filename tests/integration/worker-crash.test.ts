@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { progressQuery } from '../../workflows/delivery-run';
-import { CONTROL_TASK_QUEUE } from '../../workflows/policy/ids';
+import { ENTITY_TASK_QUEUE } from '../../workflows/policy/ids';
 import { EXPORT_SCHEDULE_ID } from '../../workers/export-schedule';
 import { temporal } from '@temporalio/proto';
 import { eventually, micros, polled, startTestEnv, type TestEnv } from '../helpers/temporal';
@@ -42,13 +42,13 @@ after(async () => {
 });
 
 describe('worker crashes', () => {
-  test('with no worker serving ados-control, a tenant change answers within its timeout with a reason that names `ados worker`', async () => {
+  test('with no worker serving ados-entities, a tenant change answers within its timeout with a reason that names `ados worker`', async () => {
     const started = Date.now();
     await assert.rejects(
       configureTenant(env.client, 'orphan', { budgetUsd: 5 }, { timeoutMs: 1500 }),
       (err: Error & { code?: string }) => {
         assert.equal(err.code, 'UNAVAILABLE');
-        assert.match(err.message, /is a worker serving ados-control\? \(start one with: ados worker\)/);
+        assert.match(err.message, /is a worker serving ados-entities\? \(start one with: ados worker\)/);
         return true;
       },
     );
@@ -57,7 +57,7 @@ describe('worker crashes', () => {
 
   test('a worker killed with SIGKILL mid-run and restarted: the run completes and the tenant is charged exactly once per node', async () => {
     const first = startWorkerProcess();
-    await polled(env.client, CONTROL_TASK_QUEUE);
+    await polled(env.client, ENTITY_TASK_QUEUE);
     await configureTenant(env.client, 'crashy', { budgetUsd: 50 });
     const costs = [0.011, 0.022, 0.033, 0.044, 0.055, 0.066];
     const handle = await startRun(env.client, {

@@ -18,7 +18,14 @@ export function assertId(kind: string, value: unknown): string {
   return value;
 }
 
+/** The runs and every workflow but the entities: one workflow task per step of a run, thousands at once in a burst. */
 export const CONTROL_TASK_QUEUE = 'ados-control';
+/**
+ * The entities (each tenant's `tenantBudget`, `metaLearning`) and the alerts they start. A run's
+ * first workflow task waits for its tenant's admission answer: were the entities on the runs' queue,
+ * a burst of runs would hold every workflow-task slot while their entity waited for one to answer.
+ */
+export const ENTITY_TASK_QUEUE = 'ados-entities';
 export const META_LEARNING_WORKFLOW_ID = 'meta-learning';
 
 /** `delivery-run:{tenantId}:{runId}`: one run of one tenant. */

@@ -1,0 +1,29 @@
+import { makeContinueAsNewFunc, patched, workflowInfo, type Workflow } from '@temporalio/workflow';
+import { ENTITY_TASK_QUEUE } from './policy/ids';
+
+/**
+ * An entity continues-as-new by this many history events, well before Temporal suggests it (4,096
+ * by default). Under a steady stream of messages a continue-as-new is often refused (a signal came
+ * in meanwhile), and each refusal makes the worker replay the whole execution before it tries
+ * again: a short history is replayed in a moment, so the next try lands.
+ */
+export const ENTITY_HISTORY_EVENTS = 2_000;
+
+/**
+ * When an entity workflow (a tenant's budget, meta-learning) continues-as-new, and where to: on
+ * its own task queue, where no burst of runs holds the workflow-task slots it needs to answer.
+ * An entity started elsewhere (by a script of an earlier version, on `ados-control`) moves there
+ * at once. Executions recorded before either rule keep their own: they continue-as-new when
+ * Temporal suggests it, and move at that point (the patch marks which is which).
+ */
+export class EntityLifetime<F extends Workflow> {
+  private readonly current = patched('ados-entity-queue');
+  private readonly misplaced = this.current && workflowInfo().taskQueue !== ENTITY_TASK_QUEUE;
+  readonly continueAsNew = makeContinueAsNewFunc<F>({ taskQueue: ENTITY_TASK_QUEUE });
+
+  /** Time to continue-as-new: Temporal suggests it, the history reached its length, or the entity is on the wrong queue. */
+  due(): boolean {
+    const { continueAsNewSuggested, historyLength } = workflowInfo();
+    return continueAsNewSuggested || this.misplaced || (this.current && historyLength >= ENTITY_HISTORY_EVENTS);
+  }
+}
