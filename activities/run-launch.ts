@@ -63,6 +63,8 @@ export async function launchRun(client: Client, input: unknown, options: RunLaun
     priority: spec.priority,
     estimatedMicros: plan.remainingMicros(),
     p95Micros: quoteMicros(plan).p95,
+    // A run started bare exists already: its tenant may queue it now rather than have it ask again.
+    ...(options.workflowId !== undefined ? { started: true } : {}),
   });
   const promptBases = promptBasesOf(spec);
   const launch: RunLaunch = {

@@ -320,7 +320,8 @@ export async function startRun(client: Client, input: unknown): Promise<StartedR
   if (!outcome.ok) throw invalidRun(outcome.problems);
   const { input: run, spec, workflowId, launch } = outcome;
   const ticket = launch?.ticket;
-  const status = !ticket ? 'ADMITTING' : ticket.kind === 'ADMITTED' ? 'RUNNING' : 'REJECTED';
+  // A starter's launch is never queued (its run does not exist yet): ADMITTED, REJECTED, or no ticket.
+  const status = !ticket ? 'ADMITTING' : ticket.kind === 'ADMITTED' ? 'RUNNING' : ticket.kind;
   let handle: WorkflowHandle<typeof deliveryRun>;
   try {
     handle = await client.workflow.start(deliveryRun, {
@@ -353,11 +354,12 @@ export async function startRun(client: Client, input: unknown): Promise<StartedR
       throw new UserError(`run ${run.runId} of tenant ${run.tenantId} already exists`, 'CONFLICT');
     throw err;
   }
-  const admission: RunAdmission = !ticket
-    ? { status: 'PENDING' }
-    : ticket.kind === 'ADMITTED'
-      ? { status: 'ADMITTED' }
-      : { status: 'REJECTED', reason: ticket.reason, ...(ticket.code ? { code: ticket.code } : {}) };
+  const admission: RunAdmission =
+    !ticket || ticket.kind === 'WAITING'
+      ? { status: 'PENDING' }
+      : ticket.kind === 'ADMITTED'
+        ? { status: 'ADMITTED' }
+        : { status: 'REJECTED', reason: ticket.reason, ...(ticket.code ? { code: ticket.code } : {}) };
   return Object.assign(handle, { runId: spec.runId, admission });
 }
 

@@ -7,19 +7,12 @@
  *
  * Usage: node --import tsx bench/dashboard-load.ts [--quick] (writes bench/results/dashboard-load.json)
  */
-import { readFileSync } from 'node:fs';
 import { configureTenant, runOutcome, startRun } from '../api/client';
 import { spawnAdosApi } from '../tests/helpers/processes';
 import { runBench, withBenchEnv, writeReport } from './harness';
+import { cpuMs } from './proc';
 
 const ADMIN = 'admin-token-for-the-dashboard-load';
-const TICKS = 100; // /proc's clock ticks per second on Linux
-
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
-}
-
 async function counter(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return text

@@ -63,6 +63,8 @@ export const GOVERNED_CHAIN5 = { runEvents: 36, workflowTasks: 6, bareEvents: 35
  * search attributes itself (one upsert more). Pinned by the same test.
  */
 export const PLAIN_CHAIN5 = { runEvents: 38, workflowTasks: 6 } as const;
+/** The same, for a plain-client run that had to wait: queued by its launch, admitted by one signal. */
+export const PLAIN_QUEUED_CHAIN5 = { runEvents: 43, workflowTasks: 7 } as const;
 
 const EventType = temporal.api.enums.v1.EventType;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

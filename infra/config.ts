@@ -169,6 +169,9 @@ export function loadConfig(
     if (value !== undefined && value !== '') raw[key] = value;
   }
   for (const [key, value] of Object.entries(overrides)) if (value !== undefined) raw[key] = value;
+  // Read on hot paths (the payload codec's key ring, every run's launch): parsed again only when a setting changed.
+  const key = JSON.stringify(raw);
+  if (lastLoaded?.key === key) return lastLoaded.config;
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     // Secrets are named, never echoed.
@@ -176,5 +179,8 @@ export function loadConfig(
     const problems = parsed.error.issues.map((i) => `${String(i.path[0])}=${shown(String(i.path[0]))}: ${i.message}`);
     throw new ConfigError(`bad configuration: ${problems.join('; ')}`);
   }
+  lastLoaded = { key, config: parsed.data };
   return parsed.data;
 }
+
+let lastLoaded: { key: string; config: AdosConfig } | undefined;

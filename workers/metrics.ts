@@ -30,12 +30,17 @@ export function metricsSinks(m: AdosMetrics | undefined): InjectedSinks<MetricsS
   };
 }
 
-/** What one queue looks like from Temporal: its waiting node tasks (DescribeTaskQueue with stats). */
-export async function queueBacklog(client: Client, queue: string): Promise<{ backlog: number; backlogAgeMs: number }> {
+/** What one queue looks like from Temporal: its waiting tasks, node (activity) tasks unless told (DescribeTaskQueue with stats). */
+export async function queueBacklog(
+  client: Client,
+  queue: string,
+  kind: 'activity' | 'workflow' = 'activity',
+): Promise<{ backlog: number; backlogAgeMs: number }> {
   const response = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
     taskQueue: { name: queue },
-    taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    taskQueueType:
+      kind === 'activity' ? TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY : TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     reportStats: true,
   });
   const stats = response.stats;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { ADOS_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { ADOS_SEARCH_ATTRIBUTES, TenantIdKey } from '../../workflows/search-attributes';
 import { temporalAnswers } from '../dev-server';
 import { freePortIn, portIsFree } from '../ports';
 import { temporalTarget, type TemporalTarget } from '../temporal-connection';
@@ -422,7 +422,12 @@ async function registerNamespace(connection: Connection, namespace: string): Pro
   }
 }
 
-/** Starts and terminates a workflow nobody serves: the proof that the namespace, shards and visibility work. */
+/**
+ * Starts and terminates a workflow nobody serves, with a TenantId, and finds it listed by it: the
+ * proof that the namespace, shards, search attributes and visibility work. (The server's cache of
+ * search attributes catches up with new ones within a minute; refreshing it on every read instead
+ * costs every start and upsert a database read.)
+ */
 async function probeWorkflow(connection: Connection, namespace: string): Promise<void> {
   const workflowId = `ados-cluster-probe-${Date.now()}`;
   const { randomUUID } = await import('node:crypto');
@@ -432,16 +437,32 @@ async function probeWorkflow(connection: Connection, namespace: string): Promise
     workflowType: { name: 'ados-cluster-probe' },
     taskQueue: { name: 'ados-cluster-probe' },
     requestId: randomUUID(),
-    searchAttributes: { indexedFields: {} },
+    searchAttributes: {
+      indexedFields: {
+        [TenantIdKey.name]: { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"ados-probe"') },
+      },
+    },
   });
-  await connection.workflowService.terminateWorkflowExecution({
-    namespace,
-    workflowExecution: { workflowId },
-    reason: 'ados cluster up: readiness probe',
-  });
-  await connection.workflowService
-    .deleteWorkflowExecution({ namespace, workflowExecution: { workflowId } })
-    .catch(() => undefined);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const { count } = await connection.workflowService.countWorkflowExecutions({
+        namespace,
+        query: `WorkflowId = '${workflowId}' AND ${TenantIdKey.name} = 'ados-probe'`,
+      });
+      if (Number(count) > 0) break;
+      if (attempt === 50) throw new Error('the probe workflow is not listed by TenantId yet');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await connection.workflowService.terminateWorkflowExecution({
+      namespace,
+      workflowExecution: { workflowId },
+      reason: 'ados cluster up: readiness probe',
+    });
+    await connection.workflowService
+      .deleteWorkflowExecution({ namespace, workflowExecution: { workflowId } })
+      .catch(() => undefined);
+  }
 }
 
 /**

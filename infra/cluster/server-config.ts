@@ -90,12 +90,14 @@ export function writeServerConfig(state: ClusterState, certs?: ClusterCerts): vo
   writeFileSync(paths.dynamicConfig, stringify(dynamicConfig()));
 }
 
-/** What ADOS relies on beyond the defaults: fairness between a tenant's runs in matching, as on the dev server. */
+/**
+ * What ADOS relies on beyond the defaults: fairness between a tenant's runs in matching, as on the
+ * dev server. (`ados cluster up` waits until a run is listable by TenantId before it says the
+ * cluster is ready, rather than have the server refresh its search attributes on every read.)
+ */
 function dynamicConfig(): Record<string, Array<{ value: unknown }>> {
   return {
     'matching.enableFairness': [{ value: true }],
-    // Search attributes reach SQL visibility at once, so a run is listable by TenantId as soon as it starts.
-    'system.forceSearchAttributesCacheRefreshOnRead': [{ value: true }],
   };
 }
 

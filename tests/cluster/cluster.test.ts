@@ -145,7 +145,7 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
     assert.match(wrongFile.output(), /TEMPORAL_TLS_CLIENT_CERT_PATH: cannot read \/nonexistent\/client.pem/);
 
     controls.push(await serving(startWorker(['--role', 'control'])));
-    assert.match(controls[0]!.output(), /role control · queues ados-control · Temporal .*mTLS/);
+    assert.match(controls[0]!.output(), /role control · queues ados-control, ados-entities · Temporal .*mTLS/);
     for (let i = 0; i < 2; i++) nodeWorkers.push(await serving(startWorker(['--role', 'nodes', '--concurrency', '8'])));
     assert.match(
       nodeWorkers[0]!.output(),

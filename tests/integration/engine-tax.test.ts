@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
-import { GOVERNED_CHAIN5, PLAIN_CHAIN5, chain5 } from '../../bench/engine';
+import { GOVERNED_CHAIN5, PLAIN_CHAIN5, PLAIN_QUEUED_CHAIN5, chain5 } from '../../bench/engine';
 import { deliveryRun } from '../../workflows/delivery-run';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workflows/policy/ids';
 import { tenantStatusQuery } from '../../workflows/messages/tenant-budget';
@@ -139,5 +139,31 @@ describe('the engine tax', () => {
     ).length;
     assert.equal(messages, 2, 'the same admission update and release signal as an ADOS start');
     assert.ok(entityEvents.length <= 9, `the entity recorded ${entityEvents.length} events for the run`);
+  });
+
+  test(`a chain5 run started with a plain Temporal client that must wait costs ${PLAIN_QUEUED_CHAIN5.runEvents} events: its launch queues it, one signal admits it, and it sends none`, async () => {
+    await configureTenant(env.client, 'plain-full', { budgetUsd: 10, maxConcurrentRuns: 1, backpressureThreshold: 1 });
+    const holder = await startRun(env.client, {
+      tenantId: 'plain-full',
+      runId: 'holder',
+      dag: { nodes: [{ id: 'hold', kind: 'util.sleep', params: { ms: 1500, costUsd: 0.001 } }] },
+    });
+    const handle = await env.client.workflow.start(deliveryRun, {
+      workflowId: deliveryRunWorkflowId('plain-full', 'chain5'),
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [{ tenantId: 'plain-full', maxParallelism: 8, dag: { name: 'chain5', nodes: chain5() } }],
+    });
+    assert.equal((await runOutcome(handle)).status, 'COMPLETED');
+    assert.equal((await runOutcome(holder)).status, 'COMPLETED');
+    const events = await history(handle.workflowId);
+    const count = (attr: string) => events.filter((e) => (e as Record<string, unknown>)[attr]).length;
+    assert.equal(
+      events.length,
+      PLAIN_QUEUED_CHAIN5.runEvents,
+      `the run's history (pinned: ${PLAIN_QUEUED_CHAIN5.runEvents})`,
+    );
+    assert.equal(count('workflowTaskCompletedEventAttributes'), PLAIN_QUEUED_CHAIN5.workflowTasks, 'workflow tasks');
+    assert.equal(count('signalExternalWorkflowExecutionInitiatedEventAttributes'), 0, 'it asked nothing by signal');
+    assert.equal(count('workflowExecutionSignaledEventAttributes'), 1, 'one signal in: its admission');
   });
 });

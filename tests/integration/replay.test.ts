@@ -28,6 +28,7 @@ const RELEASES = [
   'before-predicted-alerts',
   'before-admission-blocks',
   'before-release-batches',
+  'before-entity-queue',
 ];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */
@@ -65,6 +66,8 @@ describe('replay of recorded histories', () => {
       assert.ok(names.includes(`deliveryRun-${variant}.json`), `deliveryRun-${variant}`);
     }
     assert.ok(names.includes('tenantBudget-continued-as-new.json'));
+    // Started on another queue (a script of before ados-entities): it moved there by a continue-as-new.
+    assert.ok(names.includes('tenantBudget-moved-to-entity-queue.json'));
     // Runs no longer start an exporter, but runs of 0.1.0 still open do: its type keeps its fixture there.
     assert.ok(fixtures({ releases: true }).some((f) => f.path === join('0.1.0', 'exportDeliveryRun-completed.json')));
     assert.ok(names.includes('tenantBudget-period-rollover.json'));

@@ -154,11 +154,6 @@ describe('the Temporal CLI as a client', () => {
     )) as { result: { budgetUsd: number; config: { maxConcurrentRuns: number } } };
     assert.equal(configured.result.config.maxConcurrentRuns, 4);
     assert.equal(configured.result.budgetUsd, 5, 'fields not given are kept');
-    // Started on ados-control, as scripts written before ados-entities existed do: it moved there itself.
-    const entity = (await temporal('workflow', 'describe', '--workflow-id', 'tenant-budget:clitenant')) as {
-      executionConfig: { taskQueue: { name: string } };
-    };
-    assert.equal(entity.executionConfig.taskQueue.name, 'ados-entities');
     const runFile = join(dir, 'run.json');
     writeFileSync(
       runFile,
@@ -244,6 +239,16 @@ describe('the Temporal CLI as a client', () => {
     assert.deepEqual(
       listed.map((w) => w.execution.workflowId),
       ['delivery-run:clitenant:from-cli'],
+    );
+    // Started on ados-control, as scripts written before ados-entities existed do: it moved there itself.
+    await eventually(
+      async () => {
+        const entity = (await temporal('workflow', 'describe', '--workflow-id', 'tenant-budget:clitenant')) as {
+          executionConfig: { taskQueue: { name: string } };
+        };
+        return entity.executionConfig.taskQueue.name === 'ados-entities' ? true : undefined;
+      },
+      { what: 'the tenant entity started on ados-control to move to ados-entities' },
     );
   });
 });

@@ -113,6 +113,23 @@ describe('TenantLedger', () => {
     assert.equal(l.admitNow(request('d'), now).kind, 'REJECTED', 'an EXCEEDED tenant rejects at once');
   });
 
+  test("a started run's launch that must wait is queued at once, in priority order, and a repeat keeps its place", () => {
+    const l = ledger({ maxConcurrentRuns: 1, backpressureThreshold: 1 });
+    const started = (runId: string, priority = 3) => ({ ...request(runId, priority), started: true });
+    assert.equal(l.admitNow(started('a'), now).kind, 'ADMITTED');
+    assert.deepEqual(l.admitNow(started('b'), now), { kind: 'WAITING', runId: 'b', position: 1 });
+    assert.deepEqual(l.admitNow(started('c', 1), now), { kind: 'WAITING', runId: 'c', position: 1 }, 'more urgent');
+    assert.deepEqual(l.admitNow(started('b'), now), { kind: 'WAITING', runId: 'b', position: 2 }, 'a repeat');
+    assert.deepEqual(
+      tenantStatusOf(l).runsWaiting.map((w) => w.runId),
+      ['c', 'b'],
+    );
+    assert.equal(l.admitNow(request('d'), now).kind, 'QUEUE', 'a run not yet started is still only told QUEUE');
+    l.releaseRun('a', [], now);
+    const [next] = l.admitWaiting(now);
+    assert.equal(next?.workflowId, 'delivery-run:acme:c', 'the first in the queue is admitted when a slot frees');
+  });
+
   test('a repeated admission is told the same exploration decision as the first, and takes no second turn', () => {
     const l = ledger({ budgetUsd: 5, maxConcurrentRuns: 10, learning: { intensity: 'AGGRESSIVE', minSamples: 1000 } });
     const explores = (runId: string) => {

@@ -377,17 +377,18 @@ export class TenantLedger {
   }
 
   /**
-   * Admission asked before the run starts: ADMITTED (with its first lease) or REJECTED at once, or
-   * QUEUE when the run would have to wait, without queueing it: the run queues itself when it
+   * Admission asked in a run's launch: ADMITTED (with its first lease) or REJECTED at once. A run
+   * that would have to wait is queued (WAITING) when it exists already (`started`: its own worker
+   * asks); one not yet started is told QUEUE without being queued, and queues itself when it
    * starts, so the entity never answers a run that does not exist yet. A repeat gets the same answer.
    */
   admitNow(request: AdmissionRequest, now: string): AdmissionTicket | { kind: 'QUEUE'; runId: string } {
     const existing = this.state.inFlight.find((r) => r.runId === request.runId);
     if (existing) return this.admitted(existing, 0) as AdmissionTicket;
     const queuedAhead = this.state.waiting.some((w) => w.runId === request.runId || w.priority <= request.priority);
-    if (this.budgetStatus() !== 'EXCEEDED' && (queuedAhead || !this.hasRoomFor(request.priority)))
+    if (!request.started && this.budgetStatus() !== 'EXCEEDED' && (queuedAhead || !this.hasRoomFor(request.priority)))
       return { kind: 'QUEUE', runId: request.runId };
-    return this.requestAdmission(request, now) as AdmissionTicket;
+    return this.requestAdmission(request, now);
   }
 
   private admit(request: AdmissionRequest, now: string): AdmissionDecision {

@@ -51,6 +51,12 @@ export interface AdmissionRequest {
   estimatedMicros?: number;
   /** The 95th percentile of its cost, which the first lease covers instead for a tenant that leases at p95. */
   p95Micros?: number;
+  /**
+   * The run exists already: its own worker asks, in the run's first step (a run started bare).
+   * Such a run that must wait is queued at once, and told by `admissionDecision` when its turn
+   * comes, as a run that asked by signal is; a run not yet started is only told QUEUE.
+   */
+  started?: boolean;
 }
 
 export interface InFlightRun {
@@ -133,8 +139,12 @@ export type AdmissionDecision =
 
 export type RejectionCode = 'BUDGET_EXCEEDED' | 'UNKNOWN_TENANT';
 
-/** An answer given before the run starts, which the run carries in its launch: it needs no admission message. */
-export type AdmissionTicket = Extract<AdmissionDecision, { kind: 'ADMITTED' | 'REJECTED' }>;
+/**
+ * The answer a run carries in its launch: ADMITTED or REJECTED, so that it needs no admission
+ * message; or, for a run whose own worker asked (`started`), WAITING: it is in its tenant's queue
+ * and waits for `admissionDecision` without asking again.
+ */
+export type AdmissionTicket = Extract<AdmissionDecision, { kind: 'ADMITTED' | 'REJECTED' | 'WAITING' }>;
 
 /** A decision addressed to the run that asked for it. */
 export interface AdmissionReply {

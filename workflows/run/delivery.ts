@@ -82,7 +82,7 @@ export class DeliveryRun {
     this.plan = new RunPlan(this.state, launch?.prices ?? settings?.prices, launch?.promptBases);
     this.governor = new RunGovernor(this.state, this.plan, (action) => metrics.decision(action));
     const ticket = launch?.ticket;
-    this.status = ticket ? (ticket.kind === 'ADMITTED' ? 'RUNNING' : 'REJECTED') : 'ADMITTING';
+    this.status = !ticket ? 'ADMITTING' : ticket.kind === 'ADMITTED' ? 'RUNNING' : ticket.kind;
     // A starter sets the first search attributes with the start; a run launched by its worker sets them itself.
     if (startedWithLaunch)
       this.published = {
@@ -152,8 +152,9 @@ export class DeliveryRun {
       }
       throw err;
     } finally {
-      // The slot (or the place in the queue) goes back with the last costs: a run admitted by
-      // ticket through its worker (no workflow task waits for it), a run that asked by signal by signal.
+      // The slot (or the place in the queue) goes back with the last costs: a run whose launch
+      // holds its ticket (admitted, or queued) through its worker (no workflow task waits for it),
+      // a run that asked by signal by signal.
       const release = { runId: this.runId, costs: this.governor.takeUnreported() };
       if (ticket) {
         const block = ticket.kind === 'ADMITTED' ? ticket.block : undefined;
@@ -189,9 +190,12 @@ export class DeliveryRun {
     }
   }
 
-  /** Waits for the answer to the admission asked by signal (a ticket is the answer already); false when REJECTED. */
+  /**
+   * Waits for the answer to the admission asked by signal, or to the place its launch took in the
+   * queue (an ADMITTED ticket is the answer already); false when REJECTED.
+   */
   private async admitted(askedAt: number): Promise<boolean> {
-    if (this.launch?.ticket) {
+    if (this.launch?.ticket?.kind === 'ADMITTED') {
       metrics.admission('ADMITTED', this.launch.admissionWaitMs ?? 0);
       return true;
     }
