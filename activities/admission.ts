@@ -1,12 +1,12 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { admitRunsUpdate, leaseBlocksUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/messages/tenant-budget';
-import { firstLeaseMicros, type BlockLeaseAnswer } from '../workflows/policy/tenant-ledger';
+import { firstLeaseMicros, type BlockLeaseAnswer } from '../workflows/domain/tenant/ledger';
 import { hostname } from 'node:os';
-import type { BlockLeaseRequest, BlockUse } from '../workflows/policy/admission-blocks';
-import { AdmissionBlockKey } from '../workflows/search-attributes';
-import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import type { AdmissionRequest, AdmissionTicket, TenantPressure } from '../workflows/policy/tenant-payloads';
+import type { BlockLeaseRequest, BlockUse } from '../workflows/domain/admission/blocks';
+import { AdmissionBlockKey } from '../workflows/ports/search-attributes';
+import { tenantBudgetWorkflowId } from '../workflows/domain/ids';
+import type { AdmissionRequest, AdmissionTicket, TenantPressure } from '../workflows/domain/tenant/entity-payloads';
 
 /**
  * How long a starter waits for its tenant's admission answer before starting the run without a

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
 import { loadConfig } from '../infra/config';
 import { unseal } from '../infra/seal';
-import type { AlertActivities, AlertDelivery } from '../workflows/node-task';
+import type { AlertActivities, AlertDelivery } from '../workflows/ports/activities';
 import { logger } from './logger';
 
 /**

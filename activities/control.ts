@@ -3,9 +3,9 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { releaseRunSignal, tenantStatusQuery } from '../workflows/messages/tenant-budget';
 import { progressQuery } from '../workflows/messages/delivery-run';
-import { costEventsOf } from '../workflows/policy/run-state';
-import { deliveryRunWorkflowId, parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
-import type { BlockRun } from '../workflows/policy/admission-blocks';
+import { costEventsOf } from '../workflows/domain/run/run-state';
+import { deliveryRunWorkflowId, parseDeliveryRunWorkflowId } from '../workflows/domain/ids';
+import type { BlockRun } from '../workflows/domain/admission/blocks';
 import { temporalClient, temporalTarget, type TemporalTarget } from '../infra/temporal-connection';
 import { environment, loadConfig } from '../infra/config';
 import { randomBytes } from 'node:crypto';
@@ -19,11 +19,16 @@ import {
   assertId,
   parseTenantBudgetWorkflowId,
   tenantBudgetWorkflowId,
-} from '../workflows/policy/ids';
+} from '../workflows/domain/ids';
 import { metaLearning } from '../workflows/meta-learning';
 import { contributeStatsSignal, priorsQuery, withdrawStatsSignal } from '../workflows/messages/meta-learning';
-import type { PriorsConfig } from '../workflows/policy/priors';
-import type { ControlActivities, DeploymentSettings, ExportActivities, SlotActivities } from '../workflows/node-task';
+import type { PriorsConfig } from '../workflows/domain/learning/priors';
+import type {
+  ControlActivities,
+  DeploymentSettings,
+  ExportActivities,
+  SlotActivities,
+} from '../workflows/ports/activities';
 import { exportFinished, exportRun, exportTenant } from './export/exporter';
 import { writeQueueState } from './export/queue-state';
 import { nodeKinds } from './nodes/registry';

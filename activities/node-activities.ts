@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { NodeOutcome } from '../workflows/policy/run-state';
-import type { NodeActivity, NodeTask } from '../workflows/node-task';
+import type { NodeOutcome } from '../workflows/domain/run/run-state';
+import type { NodeActivity, NodeTask } from '../workflows/ports/activities';
 import { logger } from './logger';
 import { NodeInputError, type NodeKind } from './nodes/kind';
 import { nodeKinds } from './nodes/registry';

@@ -9,8 +9,8 @@ import {
   type ModelRate,
   type NegotiatedRate,
   type RunPrices,
-} from '../workflows/policy/catalog';
-import type { ChargePricing } from '../workflows/policy/tenant-payloads';
+} from '../workflows/domain/pricing/catalog';
+import type { ChargePricing } from '../workflows/domain/tenant/entity-payloads';
 
 /**
  * LLM prices from a maintained source: `@pydantic/genai-prices`, pinned, with its bundled snapshot

@@ -1,11 +1,11 @@
 import { promptBasesOf } from './nodes/llm';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { validateDeliveryRunInput, type DeliveryRunInput, type DeliveryRunSpec } from '../workflows/policy/dag';
-import { deliveryRunWorkflowId, parseDeliveryRunWorkflowId } from '../workflows/policy/ids';
-import { RunPlan } from '../workflows/policy/run-plan';
-import { RunState } from '../workflows/policy/run-state';
-import { quoteMicros } from '../workflows/policy/quote';
+import { validateDeliveryRunInput, type DeliveryRunInput, type DeliveryRunSpec } from '../workflows/domain/run/dag';
+import { deliveryRunWorkflowId, parseDeliveryRunWorkflowId } from '../workflows/domain/ids';
+import { RunPlan } from '../workflows/domain/run/run-plan';
+import { RunState } from '../workflows/domain/run/run-state';
+import { quoteMicros } from '../workflows/domain/prediction/quote';
 import type { RunLaunch } from '../workflows/messages/delivery-run';
 import { admitBeforeStart } from './admission';
 import { runPrices } from './pricing';
@@ -44,7 +44,7 @@ export interface RunLaunchOptions {
  * The one way a run is launched, whichever door it came in through: the ADOS starters (CLI, HTTP
  * API, TypeScript client, demo) call it before they start the run, and a run started bare (the
  * Temporal CLI, a plain client) calls it from its worker as its first step. It checks the input with
- * the one validation (workflows/policy/dag.ts), fixes the prices the run will estimate with, and
+ * the one validation (workflows/domain/run/dag.ts), fixes the prices the run will estimate with, and
  * asks the tenant for admission (one batched `admitRuns` update per tenant and process), so every
  * door gets the same answer from the same place. Only a valid run is ever admitted: an invalid one
  * never holds a slot.

@@ -9,11 +9,11 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { UserError } from '../infra/user-error';
-import type { DeliveryRunInput } from '../workflows/policy/dag';
-import type { DeliveryRunResult } from '../workflows/policy/run-result';
-import type { RunQuote } from '../workflows/policy/quote';
-import type { TenantSettings } from '../workflows/policy/tenant-config';
-import type { TenantStatus } from '../workflows/policy/tenant-status';
+import type { DeliveryRunInput } from '../workflows/domain/run/dag';
+import type { DeliveryRunResult } from '../workflows/domain/run/run-result';
+import type { RunQuote } from '../workflows/domain/prediction/quote';
+import type { TenantSettings } from '../workflows/domain/tenant/tenant-config';
+import type { TenantStatus } from '../workflows/domain/tenant/tenant-status';
 import type { ShowbackReport } from '../activities/export/showback';
 import {
   configureTenant,
@@ -27,16 +27,16 @@ import {
   type RunAdmission,
 } from './client';
 import { admitFromBlocks, starterName } from '../activities/admission';
-import { blockSecondsProblem } from '../workflows/policy/admission-blocks';
+import { blockSecondsProblem } from '../workflows/domain/admission/blocks';
 
-export type { DeliveryRunInput, DagNode } from '../workflows/policy/dag';
-export type { DeliveryRunResult, RunStatus, NodeResult, CostDecision } from '../workflows/policy/run-result';
-export type { RunQuote } from '../workflows/policy/quote';
-export type { TenantSettings, TenantConfig } from '../workflows/policy/tenant-config';
-export type { TenantStatus } from '../workflows/policy/tenant-status';
+export type { DeliveryRunInput, DagNode } from '../workflows/domain/run/dag';
+export type { DeliveryRunResult, RunStatus, NodeResult, CostDecision } from '../workflows/domain/run/run-result';
+export type { RunQuote } from '../workflows/domain/prediction/quote';
+export type { TenantSettings, TenantConfig } from '../workflows/domain/tenant/tenant-config';
+export type { TenantStatus } from '../workflows/domain/tenant/tenant-status';
 export type { ShowbackReport, ShowbackRow } from '../activities/export/showback';
 export type { RunAdmission } from './client';
-export type { RejectionCode } from '../workflows/policy/tenant-payloads';
+export type { RejectionCode } from '../workflows/domain/tenant/entity-payloads';
 
 /**
  * Every error the client raises on purpose: `code` says which kind (INVALID_INPUT with each

@@ -19,8 +19,8 @@ import {
   releaseRunSignal,
   tenantStatusQuery,
 } from '../workflows/messages/tenant-budget';
-import type { DeliveryRunInput } from '../workflows/policy/dag';
-import type { RejectionCode } from '../workflows/policy/tenant-payloads';
+import type { DeliveryRunInput } from '../workflows/domain/run/dag';
+import type { RejectionCode } from '../workflows/domain/tenant/entity-payloads';
 import {
   CONTROL_TASK_QUEUE,
   ENTITY_TASK_QUEUE,
@@ -29,10 +29,10 @@ import {
   budgetAlertWorkflowId,
   deliveryRunWorkflowId,
   tenantBudgetWorkflowId,
-} from '../workflows/policy/ids';
-import type { DeliveryRunResult } from '../workflows/policy/run-result';
-import { quoteRun, type RunQuote } from '../workflows/policy/quote';
-import { BUILTIN_NODE_KINDS } from '../workflows/policy/routing';
+} from '../workflows/domain/ids';
+import type { DeliveryRunResult } from '../workflows/domain/run/run-result';
+import { quoteRun, type RunQuote } from '../workflows/domain/prediction/quote';
+import { BUILTIN_NODE_KINDS } from '../workflows/domain/run/routing';
 import { loadConfig } from '../infra/config';
 import { checkRunStart, launchRun, runModels } from '../activities/run-launch';
 import { exportFinished } from '../activities/export/exporter';
@@ -47,19 +47,19 @@ import {
   type TenantConfigInput,
   type TenantConfigPatch,
   type TenantSettings,
-} from '../workflows/policy/tenant-config';
+} from '../workflows/domain/tenant/tenant-config';
 import { webhookProblem } from '../activities/alerts';
 import { seal } from '../infra/seal';
-import type { AlertRecord } from '../workflows/policy/budget-alerts';
+import type { AlertRecord } from '../workflows/domain/alerts/budget-alerts';
 import { metaLearningStatusQuery } from '../workflows/messages/meta-learning';
-import type { TenantStatus } from '../workflows/policy/tenant-status';
+import type { TenantStatus } from '../workflows/domain/tenant/tenant-status';
 import {
   AdmissionBlockKey,
   BudgetStatusKey,
   DeliveryPriorityKey,
   DeliveryStatusKey,
   TenantIdKey,
-} from '../workflows/search-attributes';
+} from '../workflows/ports/search-attributes';
 import { runPrices } from '../activities/pricing';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 

@@ -12,7 +12,7 @@ import {
 import { loadConfig } from '../infra/config';
 import { freePort, portIsFree } from '../infra/ports';
 import { TokenVerifier, hashToken } from './http/tokens';
-import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import { tenantBudgetWorkflowId } from '../workflows/domain/ids';
 
 /**
  * `ados codec-server`: Temporal's remote codec protocol (`POST /encode`, `POST /decode`, bodies

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { DeliveryRunResult } from '../workflows/policy/run-result';
+import type { DeliveryRunResult } from '../workflows/domain/run/run-result';
 
 const DONE = new Set(['COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED']);
 

@@ -2,7 +2,7 @@
  * A custom node kind: counts the words of its upstream answer candidates (or of params.text).
  * Register it before the workers start; see docs/NODE_KINDS.md.
  */
-import { toMicros } from '../workflows/policy/catalog';
+import { toMicros } from '../workflows/domain/pricing/catalog';
 import { NodeInputError, upstreamCandidates, type NodeKind } from '../activities/nodes/kind';
 
 export const wordCount: NodeKind = {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { blockSecondsProblem } from '../workflows/policy/admission-blocks';
+import { blockSecondsProblem } from '../workflows/domain/admission/blocks';
 
 /** How long the API's admission blocks last unless ADOS_ADMISSION_BLOCK_SECONDS says otherwise. */
 export const DEFAULT_ADMISSION_BLOCK_SECONDS = 30;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { ADOS_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { ADOS_SEARCH_ATTRIBUTES } from '../workflows/ports/search-attributes';
 import { TEMPORAL_HOME, findTemporalCli } from './temporal-cli';
 import type { TemporalTarget } from './temporal-connection';
 

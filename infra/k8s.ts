@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { AUTOSCALE_DEFAULTS } from '../workers/autoscale-policy';
-import { partitionTaskQueue } from '../workflows/policy/routing';
+import { partitionTaskQueue } from '../workflows/domain/run/routing';
 
 /**
  * The node-worker autoscaling policy of `ados worker --autoscale` (workers/autoscale-policy.ts),

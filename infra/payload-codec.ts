@@ -4,7 +4,7 @@ import type { SerializationContext } from '@temporalio/common/lib/converter/seri
 import { temporal } from '@temporalio/proto';
 import { loadConfig } from './config';
 import { keyRing, type KeyRing } from './seal';
-import { tenantOfWorkflowId } from '../workflows/policy/ids';
+import { tenantOfWorkflowId } from '../workflows/domain/ids';
 
 export { tenantOfWorkflowId };
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { artifactsRoot, json, writeFileAtomic } from '../activities/export/atomic';
-import type { NodeTask } from '../workflows/node-task';
+import type { NodeTask } from '../workflows/ports/activities';
 
 interface KindStats {
   tasks: number;

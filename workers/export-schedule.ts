@@ -1,6 +1,6 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleHandle } from '@temporalio/client';
 import { sweepExports } from '../workflows/sweep-exports';
-import { CONTROL_TASK_QUEUE } from '../workflows/policy/ids';
+import { CONTROL_TASK_QUEUE } from '../workflows/domain/ids';
 
 export const EXPORT_SCHEDULE_ID = 'ados-export-sweep';
 /** How often the sweep exports runs that closed since the last one: a run's artifacts appear within about this long. */

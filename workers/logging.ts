@@ -1,7 +1,7 @@
 import { Runtime, type Logger, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import type { Logger as Pino } from 'pino';
 import { logger as root } from '../activities/logger';
-import { parseDeliveryRunWorkflowId, parseTenantBudgetWorkflowId } from '../workflows/policy/ids';
+import { parseDeliveryRunWorkflowId, parseTenantBudgetWorkflowId } from '../workflows/domain/ids';
 
 /** Adds tenantId and runId from a workflow id, so SDK and workflow logs carry them as fields. */
 function withIds(meta: LogMetadata = {}): LogMetadata {

@@ -6,7 +6,7 @@ import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/wor
 import type { ActivityExecuteInput, Next, ActivityInboundCallsInterceptor } from '@temporalio/worker';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import { metricsText, type AdosMetrics } from '../infra/metrics';
-import type { MetricsSinks } from '../workflows/metrics-sink';
+import type { MetricsSinks } from '../workflows/ports/metrics-sink';
 
 const { TaskQueueType } = temporal.api.enums.v1;
 

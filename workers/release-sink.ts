@@ -6,8 +6,8 @@ import {
   releaseRunsSignal,
   type RunRelease,
 } from '../workflows/messages/tenant-budget';
-import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import type { ReleaseSinks } from '../workflows/release-sink';
+import { tenantBudgetWorkflowId } from '../workflows/domain/ids';
+import type { ReleaseSinks } from '../workflows/ports/release-sink';
 import { logger } from '../activities/logger';
 
 /** How long one release may take before the worker leaves it to the export sweep. */

@@ -1,6 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { DagNode } from './policy/dag';
-import type { NodeActivity } from './node-task';
+import type { DagNode } from './domain/run/dag';
+import type { NodeActivity } from './ports/activities';
 
 export interface BareDagInput {
   runId: string;

@@ -1,7 +1,7 @@
 import { ApplicationFailure, getExternalWorkflowHandle, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { alertSettledSignal } from './messages/tenant-budget';
-import type { AlertActivities, AlertDelivery } from './node-task';
-import { tenantBudgetWorkflowId } from './policy/ids';
+import type { AlertActivities, AlertDelivery } from './ports/activities';
+import { tenantBudgetWorkflowId } from './domain/ids';
 
 /** How long an alert keeps being retried while its receiver is down. */
 export const ALERT_DELIVERY_WINDOW = '24h';

@@ -8,9 +8,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { exportDeliveryRun } from './export-delivery-run';
-import type { DeliveryRunInput } from './policy/dag';
-import { deliveryExportWorkflowId, parseDeliveryRunWorkflowId } from './policy/ids';
-import type { DeliveryRunResult } from './policy/run-result';
+import type { DeliveryRunInput } from './domain/run/dag';
+import { deliveryExportWorkflowId, parseDeliveryRunWorkflowId } from './domain/ids';
+import type { DeliveryRunResult } from './domain/run/run-result';
 import { DeliveryRun } from './run/delivery';
 import { invalidInput, openRun, type RunOpening } from './run/run-start';
 import {

@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { ExportActivities } from './node-task';
+import type { ExportActivities } from './ports/activities';
 
 const { exportRunArtifacts } = proxyActivities<ExportActivities>({
   startToCloseTimeout: '2m',

@@ -6,10 +6,10 @@ import {
   setCurrentDetails,
   setHandler,
 } from '@temporalio/workflow';
-import { EntityLifetime } from './entity-lifetime';
-import { MetaLearningLedger } from './policy/meta-learning-state';
-import { drawsFor } from './policy/priors';
-import type { ControlActivities } from './node-task';
+import { EntityLifetime } from './tenant/entity-lifetime';
+import { MetaLearningLedger } from './domain/learning/meta-learning-state';
+import { drawsFor } from './domain/learning/priors';
+import type { ControlActivities } from './ports/activities';
 import {
   contributeStatsSignal,
   metaLearningStatusQuery,

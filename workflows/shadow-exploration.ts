@@ -7,13 +7,13 @@ import {
   workflowInfo,
   CancellationScope,
 } from '@temporalio/workflow';
-import { catalogEstimateMicros } from './policy/estimates';
-import { tenantBudgetWorkflowId } from './policy/ids';
-import type { CostEvent } from './policy/tenant-payloads';
-import type { ShadowObservation } from './policy/learning';
-import type { NodeActivity, NodeTask } from './node-task';
+import { catalogEstimateMicros } from './domain/prediction/estimates';
+import { tenantBudgetWorkflowId } from './domain/ids';
+import type { CostEvent } from './domain/tenant/entity-payloads';
+import type { ShadowObservation } from './domain/learning/profile';
+import type { NodeActivity, NodeTask } from './ports/activities';
 import { explorationGrantedSignal, requestExplorationSignal, settleExplorationSignal } from './messages/tenant-budget';
-import { usd, type ModelRates, type NegotiatedRate } from './policy/catalog';
+import { usd, type ModelRates, type NegotiatedRate } from './domain/pricing/catalog';
 
 export { explorationGrantedSignal };
 

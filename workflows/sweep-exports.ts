@@ -1,5 +1,5 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
-import type { ExportActivities, SlotActivities } from './node-task';
+import type { ExportActivities, SlotActivities } from './ports/activities';
 
 const { exportPendingArtifacts } = proxyActivities<ExportActivities>({
   startToCloseTimeout: '10m',

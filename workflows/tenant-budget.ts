@@ -5,12 +5,12 @@ import {
   tenantConfigPatchSchema,
   tenantConfigSchema,
   type TenantConfigInput,
-} from './policy/tenant-config';
-import type { BlockLeaseRequest } from './policy/admission-blocks';
-import type { TenantLedgerState } from './policy/tenant-ledger';
-import { tenantStatusOf } from './policy/tenant-status';
-import { PeriodTimer, TenantEntity, type Reply } from './tenant-entity';
-import { EntityLifetime } from './entity-lifetime';
+} from './domain/tenant/tenant-config';
+import type { BlockLeaseRequest } from './domain/admission/blocks';
+import type { TenantLedgerState } from './domain/tenant/ledger';
+import { tenantStatusOf } from './domain/tenant/tenant-status';
+import { PeriodTimer, TenantEntity, type Reply } from './tenant/entity';
+import { EntityLifetime } from './tenant/entity-lifetime';
 import {
   MAX_ADMISSIONS_PER_UPDATE,
   admitRunsUpdate,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { assertId } from '../../workflows/policy/ids';
+import { assertId } from '../../workflows/domain/ids';
 import { loadConfig } from '../../infra/config';
 
 /** Where artifacts go: ADOS_ARTIFACTS_DIR, else ./artifacts of the working directory. */

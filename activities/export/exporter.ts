@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { decodeHistoryJson } from '../../infra/payload-codec';
-import { assertId, isValidId, parseDeliveryRunWorkflowId } from '../../workflows/policy/ids';
+import { assertId, isValidId, parseDeliveryRunWorkflowId } from '../../workflows/domain/ids';
 import { tenantStatusQuery } from '../../workflows/messages/tenant-budget';
-import { tenantBudgetWorkflowId, deliveryRunWorkflowId } from '../../workflows/policy/ids';
-import type { DeliveryRunResult } from '../../workflows/policy/run-result';
+import { tenantBudgetWorkflowId, deliveryRunWorkflowId } from '../../workflows/domain/ids';
+import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import { artifactsRoot, json, runArtifactsDir, tenantArtifactsDir, writeFileAtomic } from './atomic';
 import { runArtifacts, type JsonHistory } from './run-artifacts';
-import { toMicros, usd } from '../../workflows/policy/catalog';
+import { toMicros, usd } from '../../workflows/domain/pricing/catalog';
 
 /** Written last, after every other file of the run: its presence means the export is complete. */
 export const EXPORTED_MARKER = '.exported';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE } from '../../workflows/policy/ids';
-import { partitionTaskQueue } from '../../workflows/policy/routing';
+import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE } from '../../workflows/domain/ids';
+import { partitionTaskQueue } from '../../workflows/domain/run/routing';
 import { artifactsRoot, json, writeFileAtomic } from './atomic';
 
 const { TaskQueueType } = temporal.api.enums.v1;

@@ -1,6 +1,6 @@
-import type { DeliveryRunResult } from '../../workflows/policy/run-result';
-import type { NodeOutcome } from '../../workflows/policy/run-state';
-import type { NodeTask } from '../../workflows/node-task';
+import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
+import type { NodeOutcome } from '../../workflows/domain/run/run-state';
+import type { NodeTask } from '../../workflows/ports/activities';
 import { json } from './atomic';
 
 /** Temporal's JSON history, as `temporal workflow show --output json` and the exporter write it. */

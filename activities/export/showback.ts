@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { toMicros, usd } from '../../workflows/policy/catalog';
+import { toMicros, usd } from '../../workflows/domain/pricing/catalog';
 import { artifactsRoot, runArtifactsDir, tenantArtifactsDir } from './atomic';
 import { EXPORTED_MARKER } from './exporter';
 

@@ -1,6 +1,6 @@
-import type { ChargePricing } from '../../workflows/policy/tenant-payloads';
-import type { CostCategory } from '../../workflows/policy/catalog';
-import type { NodeTask } from '../../workflows/node-task';
+import type { ChargePricing } from '../../workflows/domain/tenant/entity-payloads';
+import type { CostCategory } from '../../workflows/domain/pricing/catalog';
+import type { NodeTask } from '../../workflows/ports/activities';
 
 /** What a node executor returns: its output for dependents, and the usage it is charged for. */
 export interface NodeExecution {

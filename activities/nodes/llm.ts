@@ -1,6 +1,6 @@
-import { DEFAULT_MODEL, toMicros, usd } from '../../workflows/policy/catalog';
+import { DEFAULT_MODEL, toMicros, usd } from '../../workflows/domain/pricing/catalog';
 import { UnknownModelPrice, outputMicrosPerToken, priceLlmUsage } from '../pricing';
-import type { NodeTask } from '../../workflows/node-task';
+import type { NodeTask } from '../../workflows/ports/activities';
 import { countTokens, truncateToTokens } from '../tokenizer';
 import {
   NodeInputError,

@@ -1,4 +1,4 @@
-import { UNIT_PRICES, formatUsd, toMicros } from '../../workflows/policy/catalog';
+import { UNIT_PRICES, formatUsd, toMicros } from '../../workflows/domain/pricing/catalog';
 import { countTokens, words } from '../tokenizer';
 import { NodeInputError, numberParam, stringParam, upstreamCandidates, upstreamPassages, type NodeKind } from './kind';
 

@@ -3,7 +3,7 @@ import { evalScore, rerank } from './quality';
 import { retrievalSearch } from './retrieval';
 import { utilFail, utilSleep, utilSpin } from './util';
 import type { NodeKind } from './kind';
-import { BUILTIN_NODE_KINDS } from '../../workflows/policy/routing';
+import { BUILTIN_NODE_KINDS } from '../../workflows/domain/run/routing';
 
 const kinds = new Map<string, NodeKind>();
 
@@ -23,6 +23,6 @@ export function nodeKinds(): NodeKind[] {
 
 const builtins = [retrievalSearch, llmGenerate, rerank, evalScore, utilSleep, utilSpin, utilFail];
 for (const builtin of builtins) registerNodeKind(builtin);
-// Starters trust this list without loading the kinds (workflows/policy/routing.ts): it must name exactly these.
+// Starters trust this list without loading the kinds (workflows/domain/run/routing.ts): it must name exactly these.
 if (builtins.map((k) => k.kind).join() !== BUILTIN_NODE_KINDS.join())
   throw new Error('BUILTIN_NODE_KINDS does not match the built-in node kinds');

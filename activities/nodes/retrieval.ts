@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve } from 'node:path';
 import bm25 from 'wink-bm25-text-search';
 import type nlpUtils from 'wink-nlp-utils';
-import { UNIT_PRICES, toMicros } from '../../workflows/policy/catalog';
+import { UNIT_PRICES, toMicros } from '../../workflows/domain/pricing/catalog';
 import { NodeInputError, numberParam, ragPrompt, stringParam, type NodeKind } from './kind';
 import { countTokens } from '../tokenizer';
 import { promptBaseTokens, promptTokensOn } from './llm';

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { toMicros } from '../../workflows/policy/catalog';
+import { toMicros } from '../../workflows/domain/pricing/catalog';
 import { numberParam, type NodeKind } from './kind';
 
 /** Waits `ms`, then reports `costUsd` in category compute: for tests and load. */

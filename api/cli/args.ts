@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { ID_PATTERN, isValidId } from '../../workflows/policy/ids';
+import { ID_PATTERN, isValidId } from '../../workflows/domain/ids';
 import { UserError } from '../../infra/user-error';
 import { parseProcessRange } from '../../workers/autoscale-policy';
 

@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { DeliveryRunResult } from '../../workflows/policy/run-result';
+import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import { UserError, connectClient, quote, runHandle, runOutcome, runProgress, startRun } from '../client';
-import type { RunQuote } from '../../workflows/policy/quote';
+import type { RunQuote } from '../../workflows/domain/prediction/quote';
 import { createBars, nodesDone, poll } from '../progress';
 import { readRunFile } from '../run-file';
 import { EXIT, json, print } from './output';

@@ -1,10 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { TenantConfigPatch, TenantSettings } from '../../workflows/policy/tenant-config';
-import type { TenantStatus } from '../../workflows/policy/tenant-status';
+import type { TenantConfigPatch, TenantSettings } from '../../workflows/domain/tenant/tenant-config';
+import type { TenantStatus } from '../../workflows/domain/tenant/tenant-status';
 import { UserError, configureTenant, connectClient, tenantStatus } from '../client';
 import { environment } from '../../infra/config';
 import { issueTenantToken, revokeTenantToken } from '../http/tokens';
-import { formatUsd } from '../../workflows/policy/catalog';
+import { formatUsd } from '../../workflows/domain/pricing/catalog';
 import { print } from './output';
 import { assertCliId, int, list, positiveNumber } from './args';
 

@@ -15,7 +15,7 @@ import { UserError } from '../client';
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { environment, loadConfig } from '../../infra/config';
 import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
-import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE } from '../../workflows/policy/ids';
+import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE } from '../../workflows/domain/ids';
 import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
 import { exportNodeBacklog, serveMetrics, serveWorkerMetrics } from '../../workers/metrics';

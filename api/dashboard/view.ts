@@ -1,9 +1,9 @@
 import type { Client } from '@temporalio/client';
-import { burnWindowMs, projectedExhaustion } from '../../workflows/policy/budget-alerts';
-import { toMicros, usd } from '../../workflows/policy/catalog';
-import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workflows/policy/ids';
+import { burnWindowMs, projectedExhaustion } from '../../workflows/domain/alerts/budget-alerts';
+import { toMicros, usd } from '../../workflows/domain/pricing/catalog';
+import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workflows/domain/ids';
 import { SharedAnswers } from './shared-answers';
-import type { TenantStatus } from '../../workflows/policy/tenant-status';
+import type { TenantStatus } from '../../workflows/domain/tenant/tenant-status';
 import { runProgress, tenantStatus } from '../client';
 
 /**

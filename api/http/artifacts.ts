@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { runArtifactsDir } from '../../activities/export/atomic';
-import { idSchema } from '../../workflows/policy/dag-schema';
+import { idSchema } from '../../workflows/domain/run/dag-schema';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { runHandle } from '../client';
 import { ApiError, commonErrors } from './errors';

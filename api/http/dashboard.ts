@@ -4,7 +4,7 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
-import { idSchema } from '../../workflows/policy/dag-schema';
+import { idSchema } from '../../workflows/domain/run/dag-schema';
 import { tenantDashboard, tenantsOverview } from '../dashboard/view';
 import { SharedAnswers } from '../dashboard/shared-answers';
 import type { AdosMetrics } from '../../infra/metrics';

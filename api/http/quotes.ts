@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
-import { idSchema } from '../../workflows/policy/dag-schema';
+import { deliveryRunInputSchema } from '../../workflows/domain/run/dag-schema';
+import { idSchema } from '../../workflows/domain/run/dag-schema';
 import { quote } from '../client';
-import { QUOTE_BASES, RUN_QUOTE_BASES } from '../../workflows/policy/quote';
+import { QUOTE_BASES, RUN_QUOTE_BASES } from '../../workflows/domain/prediction/quote';
 import { commonErrors } from './errors';
 import { asBody } from './schemas';
 

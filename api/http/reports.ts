@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { showbackCsv } from '../../activities/export/showback';
-import { idSchema } from '../../workflows/policy/dag-schema';
+import { idSchema } from '../../workflows/domain/run/dag-schema';
 import { tenantReport } from '../client';
 import { commonErrors } from './errors';
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { NODE_STATUSES, RUN_STATUSES } from '../../workflows/policy/run-result';
-import { BUDGET_STATUSES } from '../../workflows/policy/budget-status';
-import { COST_ACTIONS } from '../../workflows/policy/cost-agent';
-import { BUDGET_PERIODS } from '../../workflows/policy/tenant-config';
+import { NODE_STATUSES, RUN_STATUSES } from '../../workflows/domain/run/run-result';
+import { BUDGET_STATUSES } from '../../workflows/domain/tenant/budget-status';
+import { COST_ACTIONS } from '../../workflows/domain/run/cost-agent';
+import { BUDGET_PERIODS } from '../../workflows/domain/tenant/tenant-config';
 
 /**
  * The bodies the API answers with, as zod schemas: they document every 2xx response in the OpenAPI

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
-import { idSchema } from '../../workflows/policy/dag-schema';
-import { tenantSettingsSchema } from '../../workflows/policy/tenant-config';
+import { idSchema } from '../../workflows/domain/run/dag-schema';
+import { tenantSettingsSchema } from '../../workflows/domain/tenant/tenant-config';
 import { configureTenant, tenantStatus } from '../client';
 import { adminOnly } from './auth';
 import { ApiError, adminErrors, commonErrors } from './errors';

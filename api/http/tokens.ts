@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { isValidId, tenantBudgetWorkflowId } from '../../workflows/policy/ids';
+import { isValidId, tenantBudgetWorkflowId } from '../../workflows/domain/ids';
 import { authTokensQuery, issueTokenUpdate, revokeTokenUpdate } from '../../workflows/messages/tenant-budget';
 import { UserError } from '../client';
 import { SharedFetches } from '../../infra/shared-fetch';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { ADOS_SEARCH_ATTRIBUTES, TenantIdKey } from '../../workflows/search-attributes';
+import { ADOS_SEARCH_ATTRIBUTES, TenantIdKey } from '../../workflows/ports/search-attributes';
 import { temporalAnswers } from '../dev-server';
 import { freePortIn, portIsFree } from '../ports';
 import { temporalTarget, type TemporalTarget } from '../temporal-connection';

@@ -12,7 +12,7 @@ import { clusterPaths } from '../../infra/cluster/layout';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { freePortIn } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
-import type { DeliveryRunResult } from '../../workflows/policy/run-result';
+import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import { eventually, micros, sleepChain } from '../helpers/temporal';
 import { runStartArgs } from '../helpers/temporal-cli';
 import { planLocalCodecServer } from '../../api/codec-server';

@@ -4,7 +4,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { KeyRingCodec } from '../../infra/payload-codec';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { NodeOutcome } from '../../workflows/policy/run-state';
+import type { NodeOutcome } from '../../workflows/domain/run/run-state';
 
 const run = promisify(execFile);
 

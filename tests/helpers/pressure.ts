@@ -1,4 +1,4 @@
-import type { TenantPressure } from '../../workflows/policy/tenant-payloads';
+import type { TenantPressure } from '../../workflows/domain/tenant/entity-payloads';
 
 /** A tenant's pressure as a run sees it: healthy, one run in flight of ten, unless told otherwise. */
 export function tenantPressure(over: Partial<TenantPressure> = {}, budgetMicros = 1_000_000): TenantPressure {

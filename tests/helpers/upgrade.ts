@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { deliveryRun } from '../../workflows/delivery-run';
-import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
-import { DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../../workflows/search-attributes';
+import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/domain/ids';
+import { DeliveryPriorityKey, DeliveryStatusKey, TenantIdKey } from '../../workflows/ports/search-attributes';
 import { sleepChain } from './temporal';
 import { startAdosWorkers, type AdosWorkerOptions } from '../../workers/ados-worker';
 

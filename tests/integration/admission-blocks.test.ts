@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
-import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
+import { tenantBudgetWorkflowId } from '../../workflows/domain/ids';
 import type { deliveryRun } from '../../workflows';
 import { testApi } from '../helpers/api';
 import { spawnAdosApi, stopChild } from '../helpers/processes';

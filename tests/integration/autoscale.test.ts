@@ -7,7 +7,7 @@ import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/c
 import { createMetrics } from '../../infra/metrics';
 import { freePort } from '../../infra/ports';
 import { serveWorkerMetrics } from '../../workers/metrics';
-import { nodeTaskQueue } from '../../workflows/policy/routing';
+import { nodeTaskQueue } from '../../workflows/domain/run/routing';
 import { ADOS, spawnAutoscaler, stopChild } from '../helpers/processes';
 import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
 

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, tenantStatus } from '../../api/client';
 import { deliveryRun } from '../../workflows';
 import { ADMISSION_TIMEOUT_MS } from '../../activities/admission';
-import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workflows/policy/ids';
+import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workflows/domain/ids';
 import { eventually, micros, sleepChain, startTestEnv, type TestEnv } from '../helpers/temporal';
 
 /** The runs' workflow-task slots: far fewer than the runs started at once. */

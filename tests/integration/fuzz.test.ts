@@ -7,9 +7,9 @@ import { UserError, configureTenant, runOutcome } from '../../api/client';
 import { buildApi } from '../../api/http/app';
 import { createMetrics } from '../../infra/metrics';
 import { deliveryRun } from '../../workflows/delivery-run';
-import { validateDeliveryRunInput } from '../../workflows/policy/dag';
-import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
-import { tenantConfigSchema, type TenantConfigPatch } from '../../workflows/policy/tenant-config';
+import { validateDeliveryRunInput } from '../../workflows/domain/run/dag';
+import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/domain/ids';
+import { tenantConfigSchema, type TenantConfigPatch } from '../../workflows/domain/tenant/tenant-config';
 import { useTestEnvWithWorkers } from '../helpers/temporal';
 
 const env = useTestEnvWithWorkers();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { configureTenant, runHandle, runOutcome, startRun, tenantStatus } from '../../api/client';
-import type { DeliveryRunResult } from '../../workflows/policy/run-result';
+import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import { progressQuery } from '../../workflows/delivery-run';
 import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 

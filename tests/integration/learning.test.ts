@@ -5,14 +5,14 @@ import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { registerNodeKind } from '../../activities/nodes/registry';
 import { metaLearningStatusQuery, priorsQuery } from '../../workflows/messages/meta-learning';
-import { META_LEARNING_WORKFLOW_ID } from '../../workflows/policy/ids';
-import type { DeliveryRunResult } from '../../workflows/policy/run-result';
-import type { TenantStatus } from '../../workflows/policy/tenant-status';
+import { META_LEARNING_WORKFLOW_ID } from '../../workflows/domain/ids';
+import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
+import type { TenantStatus } from '../../workflows/domain/tenant/tenant-status';
 import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 import { nodeOutcomesOf } from '../helpers/history';
-import { priceLlmTokens } from '../../workflows/policy/catalog';
+import { priceLlmTokens } from '../../workflows/domain/pricing/catalog';
 import { runPrices } from '../../activities/pricing';
-import { SHARE_BINS, histogramQuantiles } from '../../workflows/policy/token-sketch';
+import { SHARE_BINS, histogramQuantiles } from '../../workflows/domain/prediction/token-sketch';
 
 // A node kind the catalog cannot price, costing exactly what its params say: its costs are learned in absolute µ$.
 registerNodeKind({

@@ -6,7 +6,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { ensureLocalModel, LOCAL_MODEL } from '../../infra/llm/local-model';
 import { LocalLlm } from '../../activities/nodes/local-llm';
-import type { NodeOutcome } from '../../workflows/policy/run-state';
+import type { NodeOutcome } from '../../workflows/domain/run/run-state';
 import { eventually, freePort, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 import { nodeOutcomesOf } from '../helpers/history';
 

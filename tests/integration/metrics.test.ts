@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
-import { nodeTaskQueue } from '../../workflows/policy/routing';
+import { nodeTaskQueue } from '../../workflows/domain/run/routing';
 import { testApi } from '../helpers/api';
 import { eventually, freePort, startTestEnv, type TestEnv } from '../helpers/temporal';
 import { stopChild } from '../helpers/processes';

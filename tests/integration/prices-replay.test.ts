@@ -8,11 +8,11 @@ import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { replayHistories } from '../../api/replay';
 import { priceLlmUsage, runPrices } from '../../activities/pricing';
 import { deliveryRun, progressQuery, type RunLaunch } from '../../workflows/delivery-run';
-import type { NodeOutcome } from '../../workflows/policy/run-state';
-import { catalogEstimateMicros, fullVariant } from '../../workflows/policy/estimates';
-import { dagNodeSchema } from '../../workflows/policy/dag-schema';
-import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/policy/ids';
-import { toMicros } from '../../workflows/policy/catalog';
+import type { NodeOutcome } from '../../workflows/domain/run/run-state';
+import { catalogEstimateMicros, fullVariant } from '../../workflows/domain/prediction/estimates';
+import { dagNodeSchema } from '../../workflows/domain/run/dag-schema';
+import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/domain/ids';
+import { toMicros } from '../../workflows/domain/pricing/catalog';
 import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
 import { nodeOutcomesOf } from '../helpers/history';
 

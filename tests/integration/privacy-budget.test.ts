@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import { configureTenant, tenantStatus } from '../../api/client';
 import { metaLearning } from '../../workflows/meta-learning';
 import { contributeStatsSignal, metaLearningStatusQuery, priorsQuery } from '../../workflows/messages/meta-learning';
-import { ENTITY_TASK_QUEUE, META_LEARNING_WORKFLOW_ID } from '../../workflows/policy/ids';
-import type { CostStats } from '../../workflows/policy/priors';
+import { ENTITY_TASK_QUEUE, META_LEARNING_WORKFLOW_ID } from '../../workflows/domain/ids';
+import type { CostStats } from '../../workflows/domain/learning/priors';
 import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
 
 const env = useTestEnvWithWorkers();

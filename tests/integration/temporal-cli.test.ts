@@ -9,7 +9,7 @@ import { findTemporalCli } from '../../infra/temporal-cli';
 import { tenantStatus } from '../../api/client';
 import { planLocalCodecServer } from '../../api/codec-server';
 import { logger } from '../../activities/logger';
-import type { DeliveryRunResult } from '../../workflows/policy/run-result';
+import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import { showHistory, readablePayloads } from '../helpers/history';
 import { runStartArgs } from '../helpers/temporal-cli';
 import { REPO, docCommands, docText } from '../helpers/docs';

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus, UserError } from '../../api/client';
 import { configureTenantUpdate } from '../../workflows/messages/tenant-budget';
-import { tenantBudgetWorkflowId } from '../../workflows/policy/ids';
+import { tenantBudgetWorkflowId } from '../../workflows/domain/ids';
 import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
 
 const env = useTestEnvWithWorkers();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { progressQuery } from '../../workflows/delivery-run';
-import { ENTITY_TASK_QUEUE } from '../../workflows/policy/ids';
+import { ENTITY_TASK_QUEUE } from '../../workflows/domain/ids';
 import { EXPORT_SCHEDULE_ID } from '../../workers/export-schedule';
 import { temporal } from '@temporalio/proto';
 import { eventually, micros, polled, startTestEnv, type TestEnv } from '../helpers/temporal';

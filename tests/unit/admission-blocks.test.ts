@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { TenantLedger } from '../../workflows/policy/tenant-ledger';
-import { tenantConfigSchema } from '../../workflows/policy/tenant-config';
-import { BLOCK_RECONCILE_AFTER_MS, type BlockUse } from '../../workflows/policy/admission-blocks';
+import { TenantLedger } from '../../workflows/domain/tenant/ledger';
+import { tenantConfigSchema } from '../../workflows/domain/tenant/tenant-config';
+import { BLOCK_RECONCILE_AFTER_MS, type BlockUse } from '../../workflows/domain/admission/blocks';
 
 const now = '2026-01-01T00:00:00.000Z';
 const later = (ms: number) => new Date(Date.parse(now) + ms).toISOString();

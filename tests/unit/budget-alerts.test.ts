@@ -6,7 +6,7 @@ import {
   raiseDue,
   settle,
   type BudgetView,
-} from '../../workflows/policy/budget-alerts';
+} from '../../workflows/domain/alerts/budget-alerts';
 
 const config = {
   webhookUrl: 'https://hooks.example.com/b',

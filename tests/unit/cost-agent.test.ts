@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { decideCost, type CostAgentInput } from '../../workflows/policy/cost-agent';
-import type { TenantPressure } from '../../workflows/policy/tenant-payloads';
+import { decideCost, type CostAgentInput } from '../../workflows/domain/run/cost-agent';
+import type { TenantPressure } from '../../workflows/domain/tenant/entity-payloads';
 import { tenantPressure } from '../helpers/pressure';
 
 const pressure = (p: Partial<TenantPressure> = {}): TenantPressure => tenantPressure(p);

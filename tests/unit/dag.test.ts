@@ -10,8 +10,8 @@ import {
   plainSpec,
   recheckDeliveryRunInput,
   validateDeliveryRunInput,
-} from '../../workflows/policy/dag';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
+} from '../../workflows/domain/run/dag';
+import { deliveryRunInputSchema } from '../../workflows/domain/run/dag-schema';
 
 const kinds = new Set(['util.sleep', 'llm.generate']);
 const node = (id: string, deps: string[] = [], kind = 'util.sleep') => ({ id, kind, deps });

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { learnCost, learnedEstimate, type CostModel } from '../../workflows/policy/cost-model';
-import { allowedIntensity, type ShadowObservation } from '../../workflows/policy/learning';
-import { TenantLedger } from '../../workflows/policy/tenant-ledger';
-import { learningStatusOf } from '../../workflows/policy/tenant-status';
-import { tenantConfigSchema } from '../../workflows/policy/tenant-config';
-import type { CostEvent } from '../../workflows/policy/tenant-payloads';
-import { RunPlan } from '../../workflows/policy/run-plan';
-import { RunState } from '../../workflows/policy/run-state';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
+import { learnCost, learnedEstimate, type CostModel } from '../../workflows/domain/prediction/cost-model';
+import { allowedIntensity, type ShadowObservation } from '../../workflows/domain/learning/profile';
+import { TenantLedger } from '../../workflows/domain/tenant/ledger';
+import { learningStatusOf } from '../../workflows/domain/tenant/tenant-status';
+import { tenantConfigSchema } from '../../workflows/domain/tenant/tenant-config';
+import type { CostEvent } from '../../workflows/domain/tenant/entity-payloads';
+import { RunPlan } from '../../workflows/domain/run/run-plan';
+import { RunState } from '../../workflows/domain/run/run-state';
+import { deliveryRunInputSchema } from '../../workflows/domain/run/dag-schema';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const ledger = (config: Record<string, unknown> = {}) =>

@@ -1,4 +1,4 @@
-import { UNIT_PRICES, toMicros } from '../../workflows/policy/catalog';
+import { UNIT_PRICES, toMicros } from '../../workflows/domain/pricing/catalog';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { countTokens } from '../../activities/tokenizer';
 import { nodeKinds } from '../../activities/nodes/registry';
 import { utilSpin } from '../../activities/nodes/util';
 import { priceLlmUsage } from '../../activities/pricing';
-import type { NodeTask } from '../../workflows/node-task';
+import type { NodeTask } from '../../workflows/ports/activities';
 
 const ctx = { signal: new AbortController().signal, attempt: 1, sleep: async () => undefined };
 const task = (kind: string, params: Record<string, unknown>, upstream: Record<string, unknown> = {}): NodeTask => ({

@@ -10,8 +10,8 @@ import {
   runPrices,
 } from '../../activities/pricing';
 import { llmGenerate } from '../../activities/nodes/llm';
-import type { NodeTask } from '../../workflows/node-task';
-import { cheaperModel, toMicros } from '../../workflows/policy/catalog';
+import type { NodeTask } from '../../workflows/ports/activities';
+import { cheaperModel, toMicros } from '../../workflows/domain/pricing/catalog';
 
 /** One llm.generate node run directly, with the given params (and extra task fields). */
 function generate(params: Record<string, unknown>, extra: Partial<NodeTask> = {}) {

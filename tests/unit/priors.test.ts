@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { secureUniforms } from '../../activities/control';
-import { learnCost, type CostModel } from '../../workflows/policy/cost-model';
+import { learnCost, type CostModel } from '../../workflows/domain/prediction/cost-model';
 import {
   DEFAULT_PRIORS_CONFIG,
   contributionFrom,
@@ -11,14 +11,14 @@ import {
   priorCoordinates,
   releaseCoordinates,
   type CostStats,
-} from '../../workflows/policy/priors';
+} from '../../workflows/domain/learning/priors';
 import {
   SHARE_BINS,
   addToSketch,
   emptySketch,
   histogramQuantiles,
   shareHistogram,
-} from '../../workflows/policy/token-sketch';
+} from '../../workflows/domain/prediction/token-sketch';
 
 const config = { ...DEFAULT_PRIORS_CONFIG, epsilon: 0.5 };
 

@@ -6,7 +6,7 @@ import {
   hasRoom,
   standing,
   type PrivacyAccounts,
-} from '../../workflows/policy/privacy-budget';
+} from '../../workflows/domain/learning/privacy-budget';
 
 const config = { epsilon: 0.1, epsilonTotal: 1, accountingSeconds: 3600 };
 

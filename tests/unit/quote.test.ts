@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runPrices } from '../../activities/pricing';
-import { learnCost, type CostModel } from '../../workflows/policy/cost-model';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
-import { quoteRun } from '../../workflows/policy/quote';
+import { learnCost, type CostModel } from '../../workflows/domain/prediction/cost-model';
+import { deliveryRunInputSchema } from '../../workflows/domain/run/dag-schema';
+import { quoteRun } from '../../workflows/domain/prediction/quote';
 
 const spec = deliveryRunInputSchema.parse({
   tenantId: 'acme',

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { nodePartition, nodeTaskQueue, stableHash } from '../../workflows/policy/routing';
-import { ID_PATTERN, isValidId, parseDeliveryRunWorkflowId } from '../../workflows/policy/ids';
+import { nodePartition, nodeTaskQueue, stableHash } from '../../workflows/domain/run/routing';
+import { ID_PATTERN, isValidId, parseDeliveryRunWorkflowId } from '../../workflows/domain/ids';
 
 describe('routing', () => {
   test('the hash is stable across processes and versions (fixed vectors)', () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
-import { COST_BATCH, RunGovernor } from '../../workflows/policy/run-governor';
-import { RunPlan } from '../../workflows/policy/run-plan';
-import { RunState } from '../../workflows/policy/run-state';
-import type { LeaseGrant, TenantPressure } from '../../workflows/policy/tenant-payloads';
+import { deliveryRunInputSchema } from '../../workflows/domain/run/dag-schema';
+import { COST_BATCH, RunGovernor } from '../../workflows/domain/run/run-governor';
+import { RunPlan } from '../../workflows/domain/run/run-plan';
+import { RunState } from '../../workflows/domain/run/run-state';
+import type { LeaseGrant, TenantPressure } from '../../workflows/domain/tenant/entity-payloads';
 import { tenantPressure } from '../helpers/pressure';
 
 const now = '2026-01-01T00:00:00.000Z';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
-import { estimateNodeMicros } from '../../workflows/policy/estimates';
-import { RunPlan } from '../../workflows/policy/run-plan';
-import { RunState } from '../../workflows/policy/run-state';
-import { priceLlmTokens } from '../../workflows/policy/catalog';
+import { deliveryRunInputSchema } from '../../workflows/domain/run/dag-schema';
+import { estimateNodeMicros } from '../../workflows/domain/prediction/estimates';
+import { RunPlan } from '../../workflows/domain/run/run-plan';
+import { RunState } from '../../workflows/domain/run/run-state';
+import { priceLlmTokens } from '../../workflows/domain/pricing/catalog';
 
 function plan(nodes: unknown[]) {
   const run = new RunState(deliveryRunInputSchema.parse({ tenantId: 'acme', dag: { nodes } }));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { deliveryRunInputSchema } from '../../workflows/policy/dag-schema';
-import { RunState, costEventsOf } from '../../workflows/policy/run-state';
+import { deliveryRunInputSchema } from '../../workflows/domain/run/dag-schema';
+import { RunState, costEventsOf } from '../../workflows/domain/run/run-state';
 
 const at = '2026-01-01T00:00:00.000Z';
 const outcome = (costMicros: number) => ({ output: null, costMicros, category: 'compute' as const, attempt: 1 });

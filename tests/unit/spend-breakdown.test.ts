@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { TenantLedger } from '../../workflows/policy/tenant-ledger';
-import { tenantConfigSchema } from '../../workflows/policy/tenant-config';
-import { tenantStatusOf } from '../../workflows/policy/tenant-status';
-import { SERIES_POINTS, addSpendPoint, emptyBreakdown } from '../../workflows/policy/spend-breakdown';
-import type { CostEvent } from '../../workflows/policy/tenant-payloads';
+import { TenantLedger } from '../../workflows/domain/tenant/ledger';
+import { tenantConfigSchema } from '../../workflows/domain/tenant/tenant-config';
+import { tenantStatusOf } from '../../workflows/domain/tenant/tenant-status';
+import { SERIES_POINTS, addSpendPoint, emptyBreakdown } from '../../workflows/domain/tenant/spend-breakdown';
+import type { CostEvent } from '../../workflows/domain/tenant/entity-payloads';
 
 const T0 = '2026-12-05T00:00:00.000Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { TenantLedger } from '../../workflows/policy/tenant-ledger';
-import { tenantStatusOf } from '../../workflows/policy/tenant-status';
-import { budgetStatus } from '../../workflows/policy/budget-status';
-import { periodEnd, periodStartFor } from '../../workflows/policy/budget-period';
-import { tenantConfigSchema } from '../../workflows/policy/tenant-config';
+import { TenantLedger } from '../../workflows/domain/tenant/ledger';
+import { tenantStatusOf } from '../../workflows/domain/tenant/tenant-status';
+import { budgetStatus } from '../../workflows/domain/tenant/budget-status';
+import { periodEnd, periodStartFor } from '../../workflows/domain/tenant/budget-period';
+import { tenantConfigSchema } from '../../workflows/domain/tenant/tenant-config';
 
 const now = '2026-01-01T00:00:00.000Z';
 const ledger = (config: Record<string, unknown> = {}) =>

@@ -9,7 +9,7 @@ import {
   SHARE_BINS,
   SKETCH_ACCURACY,
   SKETCH_BINS,
-} from '../../workflows/policy/token-sketch';
+} from '../../workflows/domain/prediction/token-sketch';
 import {
   emptyTokenModel,
   featuresOf,
@@ -18,7 +18,7 @@ import {
   maxTokensBucket,
   tokenContribution,
   tokenQuantiles,
-} from '../../workflows/policy/token-model';
+} from '../../workflows/domain/prediction/token-model';
 
 /** The exact q-quantile of sorted values, as DDSketch defines rank (lower value at rank q·(n−1)). */
 function exactQuantile(sorted: number[], q: number): number {

@@ -19,7 +19,7 @@ describe('modules a workflow execution evaluates', () => {
   test('a delivery run loads no zod and none of the entity, learning or alert modules', () => {
     const loaded = modulesLoadedBy('./workflows/delivery-run');
     assert.ok(loaded.includes('workflows/run/delivery.ts'), 'the run module itself is loaded');
-    for (const unwanted of ['node_modules/zod/', 'workflows/policy/dag-schema.ts', 'workflows/tenant-budget.ts'])
+    for (const unwanted of ['node_modules/zod/', 'workflows/domain/run/dag-schema.ts', 'workflows/tenant-budget.ts'])
       assert.deepEqual(
         loaded.filter((file) => file.includes(unwanted)),
         [],

@@ -3,9 +3,9 @@
  * entity sends it (declared with the entity's messages), and its optional second argument.
  */
 import { defineQuery } from '@temporalio/workflow';
-import type { AdmissionTicket } from '../policy/tenant-payloads';
-import type { DeliveryRunResult } from '../policy/run-result';
-import type { RunPrices } from '../policy/catalog';
+import type { AdmissionTicket } from '../domain/tenant/entity-payloads';
+import type { DeliveryRunResult } from '../domain/run/run-result';
+import type { RunPrices } from '../domain/pricing/catalog';
 
 export { admissionDecisionSignal, leaseGrantedSignal, pressureChangedSignal } from './tenant-budget';
 

@@ -3,8 +3,8 @@
  * Tenant entities (through the control activities), clients and tests import these.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { CostStats, PriorsConfig, PublishedPriors, TokenStats } from '../policy/priors';
-import type { PrivacyAccounts, PrivacyStanding } from '../policy/privacy-budget';
+import type { CostStats, PriorsConfig, PublishedPriors, TokenStats } from '../domain/learning/priors';
+import type { PrivacyAccounts, PrivacyStanding } from '../domain/learning/privacy-budget';
 
 /** An opted-in tenant's latest cost statistics (and output-length histograms); replaces its previous contribution. */
 export const contributeStatsSignal =

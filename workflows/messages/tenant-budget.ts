@@ -15,13 +15,13 @@ import type {
   LeaseRequest,
   QuoteInputs,
   TenantPressure,
-} from '../policy/tenant-payloads';
-import type { ApiToken } from '../policy/api-tokens';
-import type { AlertSettlement } from '../policy/budget-alerts';
-import type { TenantConfigPatch } from '../policy/tenant-config';
-import type { TenantStatus } from '../policy/tenant-status';
-import type { BlockLeaseRequest } from '../policy/admission-blocks';
-import type { BlockLeaseAnswer } from '../policy/tenant-ledger';
+} from '../domain/tenant/entity-payloads';
+import type { ApiToken } from '../domain/tenant/api-tokens';
+import type { AlertSettlement } from '../domain/alerts/budget-alerts';
+import type { TenantConfigPatch } from '../domain/tenant/tenant-config';
+import type { TenantStatus } from '../domain/tenant/tenant-status';
+import type { BlockLeaseRequest } from '../domain/admission/blocks';
+import type { BlockLeaseAnswer } from '../domain/tenant/ledger';
 
 /** Creates or changes the tenant's configuration. An update, so the caller learns at once whether it was accepted. */
 export const configureTenantUpdate = defineUpdate<TenantStatus, [TenantConfigPatch]>('configure');
@@ -79,7 +79,7 @@ export interface BlockRelease {
 /**
  * A long-lived starter (the HTTP API) leases blocks of admissions and admits runs against them
  * itself; in one update it reports the runs it started from its blocks, hands back the blocks it is
- * done with, and asks for a new one (workflows/policy/admission-blocks.ts).
+ * done with, and asks for a new one (workflows/domain/admission/blocks.ts).
  */
 export const leaseBlocksUpdate = defineUpdate<BlockLeaseAnswer, [BlockLeaseRequest]>('leaseBlocks');
 /** The entity's answer to `requestAdmission`, sent to the run. */

@@ -12,34 +12,40 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { metrics } from '../metrics-sink';
-import { releases } from '../release-sink';
+import { metrics } from '../ports/metrics-sink';
+import { releases } from '../ports/release-sink';
 import { shadowExploration } from '../shadow-exploration';
-import { cheaperModel, usd, type RunPrices } from '../policy/catalog';
-import { catalogEstimateMicros } from '../policy/estimates';
-import type { DagNode, DeliveryRunSpec } from '../policy/dag';
-import { shadowExplorationWorkflowId, tenantBudgetWorkflowId } from '../policy/ids';
-import { nodeTaskQueue } from '../policy/routing';
-import { RunGovernor, type Gate } from '../policy/run-governor';
-import { RunPlan } from '../policy/run-plan';
-import { quoteMicros } from '../policy/quote';
-import { RunState, type NodeOutcome } from '../policy/run-state';
+import { cheaperModel, usd, type RunPrices } from '../domain/pricing/catalog';
+import { catalogEstimateMicros } from '../domain/prediction/estimates';
+import type { DagNode, DeliveryRunSpec } from '../domain/run/dag';
+import { shadowExplorationWorkflowId, tenantBudgetWorkflowId } from '../domain/ids';
+import { nodeTaskQueue } from '../domain/run/routing';
+import { RunGovernor, type Gate } from '../domain/run/run-governor';
+import { RunPlan } from '../domain/run/run-plan';
+import { quoteMicros } from '../domain/prediction/quote';
+import { RunState, type NodeOutcome } from '../domain/run/run-state';
 import {
   FINAL_RUN_STATUSES,
   type DeliveryRunResult,
   type RunLearningReport,
   type RunStatus,
-} from '../policy/run-result';
-import type { AdmissionDecision, CostEvent, LeaseGrant, LeaseRequest, TenantPressure } from '../policy/tenant-payloads';
+} from '../domain/run/run-result';
+import type {
+  AdmissionDecision,
+  CostEvent,
+  LeaseGrant,
+  LeaseRequest,
+  TenantPressure,
+} from '../domain/tenant/entity-payloads';
 import type { RunLaunch } from '../messages/delivery-run';
-import type { NodeTask } from '../node-task';
+import type { NodeTask } from '../ports/activities';
 import {
   BudgetStatusKey,
   DeliveryCostUsdKey,
   DeliveryPriorityKey,
   DeliveryStatusKey,
   TenantIdKey,
-} from '../search-attributes';
+} from '../ports/search-attributes';
 import {
   recordCostsSignal,
   releaseRunSignal,
@@ -52,7 +58,7 @@ import type { RunStart } from './run-start';
 /**
  * One run's state and steps, built once its input is valid; the deliveryRun workflow maps its
  * messages onto it. Its rules (the CostAgent, leases, the plan, the node bookkeeping) live in pure
- * modules under policy/; this class holds what needs Temporal: messages, activities, children,
+ * modules under workflows/domain/; this class holds what needs Temporal: messages, activities, children,
  * search attributes and the Web UI's details.
  */
 export class DeliveryRun {

@@ -6,13 +6,13 @@ import {
   proxyActivities,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { DagNode } from '../policy/dag';
-import type { Gate } from '../policy/run-governor';
-import type { RunPlan } from '../policy/run-plan';
-import type { RunState, NodeOutcome } from '../policy/run-state';
-import type { CostEvent } from '../policy/tenant-payloads';
-import type { NodeActivity, NodeTask } from '../node-task';
-import { featuresOf } from '../policy/token-model';
+import type { DagNode } from '../domain/run/dag';
+import type { Gate } from '../domain/run/run-governor';
+import type { RunPlan } from '../domain/run/run-plan';
+import type { RunState, NodeOutcome } from '../domain/run/run-state';
+import type { CostEvent } from '../domain/tenant/entity-payloads';
+import type { NodeActivity, NodeTask } from '../ports/activities';
+import { featuresOf } from '../domain/prediction/token-model';
 
 /** Node activities not given a timeout may run this long per attempt. */
 const DEFAULT_NODE_TIMEOUT_SEC = 300;

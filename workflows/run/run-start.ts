@@ -5,10 +5,10 @@ import {
   type DeliveryRunInput,
   type DeliveryRunSpec,
   type ValidationResult,
-} from '../policy/dag';
-import { parseDeliveryRunWorkflowId } from '../policy/ids';
+} from '../domain/run/dag';
+import { parseDeliveryRunWorkflowId } from '../domain/ids';
 import type { RunLaunch } from '../messages/delivery-run';
-import type { ControlActivities, DeploymentSettings } from '../node-task';
+import type { ControlActivities, DeploymentSettings } from '../ports/activities';
 
 /** A launch waits for its tenant's admission answer up to 5 s (activities/admission.ts) before it leaves the run to ask by signal. */
 const { deploymentSettings } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '30s' });

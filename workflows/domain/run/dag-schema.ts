@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DAG_LIMITS, NODE_KIND, TAG_KEY } from './dag';
-import { ID_PATTERN } from './ids';
+import { ID_PATTERN } from '../ids';
 
 /**
  * The zod schemas of a run's input (the contract's shape; docs/CONTRACT.md). Kept apart from

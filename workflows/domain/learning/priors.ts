@@ -1,5 +1,5 @@
-import type { CostBasis, CostModel } from './cost-model';
-import { SHARE_BINS } from './token-sketch';
+import type { CostBasis, CostModel } from '../prediction/cost-model';
+import { SHARE_BINS } from '../prediction/token-sketch';
 
 /**
  * Cross-tenant cost priors with differential privacy (the Laplace mechanism).

@@ -1,4 +1,4 @@
-import type { CostEvent } from './tenant-payloads';
+import type { CostEvent } from './entity-payloads';
 
 /**
  * A tenant's spend this period by model and by tag, and its cumulative spend over time: what the

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { learningConfigSchema } from './learning-schema';
+import type { learningConfigSchema } from './profile-schema';
 import {
   emptyTokenModel,
   learnTokens,
@@ -7,10 +7,17 @@ import {
   type NodeFeatures,
   type TokenModel,
   type TokenQuantiles,
-} from './token-model';
-import { learnCost, observe, emptyStat, type CostModel, type CostSample, type RunningStat } from './cost-model';
-import type { BudgetStatus } from './budget-status';
-import { formatUsd, usd } from './catalog';
+} from '../prediction/token-model';
+import {
+  learnCost,
+  observe,
+  emptyStat,
+  type CostModel,
+  type CostSample,
+  type RunningStat,
+} from '../prediction/cost-model';
+import type { BudgetStatus } from '../tenant/budget-status';
+import { formatUsd, usd } from '../pricing/catalog';
 
 /**
  * A tenant's learning profile: how much of its budget may go to learning, how often runs explore a

@@ -1,8 +1,8 @@
-import type { NodeOutcome } from './policy/run-state';
-import type { CostStats, PublishedPriors, TokenStats } from './policy/priors';
-import type { NegotiatedRate, RunPrices } from './policy/catalog';
-import type { AlertBody } from './policy/budget-alerts';
-import type { RunLaunch } from './messages/delivery-run';
+import type { NodeOutcome } from '../domain/run/run-state';
+import type { CostStats, PublishedPriors, TokenStats } from '../domain/learning/priors';
+import type { NegotiatedRate, RunPrices } from '../domain/pricing/catalog';
+import type { AlertBody } from '../domain/alerts/budget-alerts';
+import type { RunLaunch } from '../messages/delivery-run';
 
 /** What a node activity receives: the node, its resolved model, and its dependencies' outputs. */
 export interface NodeTask {
@@ -38,7 +38,7 @@ export interface DeploymentSettings {
   launched?: { problems: string[] } | { launch: RunLaunch };
 }
 
-import type { BlockRun } from './policy/admission-blocks';
+import type { BlockRun } from '../domain/admission/blocks';
 
 export interface ControlActivities {
   /**

@@ -1,8 +1,8 @@
 import type { DagNode, DeliveryRunSpec } from './dag';
-import type { CostCategory } from './catalog';
+import type { CostCategory } from '../pricing/catalog';
 import type { DeliveryRunResult, NodeResult, RunStatus, CostDecision } from './run-result';
-import type { CostEvent, ChargePricing } from './tenant-payloads';
-import { formatUsd, toMicros, usd } from './catalog';
+import type { CostEvent, ChargePricing } from '../tenant/entity-payloads';
+import { formatUsd, toMicros, usd } from '../pricing/catalog';
 
 /** What a finished node activity reports back. */
 export interface NodeOutcome {

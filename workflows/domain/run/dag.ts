@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type * as Schemas from './dag-schema';
-import { deliveryRunWorkflowId, isValidId, parseDeliveryRunWorkflowId } from './ids';
+import { deliveryRunWorkflowId, isValidId, parseDeliveryRunWorkflowId } from '../ids';
 
 /** Limits that keep one run's history and fan-out within what one workflow handles well. */
 export const DAG_LIMITS = {

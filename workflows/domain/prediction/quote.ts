@@ -1,8 +1,8 @@
-import { usd, type RunPrices } from './catalog';
-import type { DeliveryRunSpec } from './dag';
-import type { QuoteInputs } from './tenant-payloads';
-import { RunPlan } from './run-plan';
-import { RunState } from './run-state';
+import { usd, type RunPrices } from '../pricing/catalog';
+import type { DeliveryRunSpec } from '../run/dag';
+import type { QuoteInputs } from '../tenant/entity-payloads';
+import { RunPlan } from '../run/run-plan';
+import { RunState } from '../run/run-state';
 import type { LearnedEstimate } from './cost-model';
 
 /**

@@ -1,4 +1,4 @@
-import type { CostCategory } from './catalog';
+import type { CostCategory } from '../pricing/catalog';
 import type { TenantConfig } from './tenant-config';
 
 /** Budget periods: when one ends, where the next starts, and what an ended one is archived as. */

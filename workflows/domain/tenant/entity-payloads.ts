@@ -1,9 +1,9 @@
-import type { BlockUse } from './admission-blocks';
-import type { NodeFeatures } from './token-model';
-import type { CostCategory, NegotiatedRate } from './catalog';
+import type { BlockUse } from '../admission/blocks';
+import type { NodeFeatures } from '../prediction/token-model';
+import type { CostCategory, NegotiatedRate } from '../pricing/catalog';
 import type { BudgetStatus } from './budget-status';
 import type { TenantConfig } from './tenant-config';
-import type { RunLearning, ShadowObservation } from './learning';
+import type { RunLearning, ShadowObservation } from '../learning/profile';
 
 /**
  * What runs, starters and the tenantBudget entity send each other (the payloads of the messages in

@@ -1,5 +1,5 @@
 import { proxySinks, type Sinks } from '@temporalio/workflow';
-import type { CostEvent } from './policy/tenant-payloads';
+import type { CostEvent } from '../domain/tenant/entity-payloads';
 
 /**
  * How an admitted run gives its slot back and reports its last costs without holding itself open:

@@ -1,5 +1,5 @@
-import { COST_CATEGORIES, type CostCategory, toMicros, usd } from './catalog';
-import { LearningProfile, createLearningState, type LearningState } from './learning';
+import { COST_CATEGORIES, type CostCategory, toMicros, usd } from '../pricing/catalog';
+import { LearningProfile, createLearningState, type LearningState } from '../learning/profile';
 import { TenantTokens, type ApiToken } from './api-tokens';
 import { budgetStatus, type BudgetStatus } from './budget-status';
 import {
@@ -17,7 +17,7 @@ import {
   type AlertRecord,
   type AlertSettlement,
   type AlertState,
-} from './budget-alerts';
+} from '../alerts/budget-alerts';
 import type {
   AdmissionDecision,
   AdmissionReply,
@@ -32,7 +32,7 @@ import type {
   QuoteInputs,
   TenantPressure,
   WaitingRun,
-} from './tenant-payloads';
+} from './entity-payloads';
 
 import { OTHER_KEY, addCharge, addSpendPoint, emptyBreakdown, type SpendBreakdown } from './spend-breakdown';
 import {
@@ -42,8 +42,8 @@ import {
   type BlockLeaseRequest,
   type BlockRun,
   type BlockUse,
-} from './admission-blocks';
-import type { RunLearning } from './learning';
+} from '../admission/blocks';
+import type { RunLearning } from '../learning/profile';
 
 /**
  * The money a newly admitted run's first lease asks for, whoever admits it (the entity, or a starter

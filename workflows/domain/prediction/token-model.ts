@@ -1,4 +1,4 @@
-import type { TokenStats } from './priors';
+import type { TokenStats } from '../learning/priors';
 import {
   SKETCH_ACCURACY,
   addToSketch,

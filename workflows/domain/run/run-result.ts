@@ -1,6 +1,6 @@
-import type { CostCategory } from './catalog';
+import type { CostCategory } from '../pricing/catalog';
 import type { CostVerdict } from './cost-agent';
-import type { VariantEvidenceSummary } from './learning';
+import type { VariantEvidenceSummary } from '../learning/profile';
 
 /**
  * A delivery run's result contract: what `deliveryRun` returns, what its `progress` query answers

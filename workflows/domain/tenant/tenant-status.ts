@@ -1,17 +1,17 @@
-import { histogramQuantiles, sketchQuantiles } from './token-sketch';
-import type { AlertRecord } from './budget-alerts';
-import type { PrivacyStanding } from './privacy-budget';
-import type { CostCategory } from './catalog';
+import { histogramQuantiles, sketchQuantiles } from '../prediction/token-sketch';
+import type { AlertRecord } from '../alerts/budget-alerts';
+import type { PrivacyStanding } from '../learning/privacy-budget';
+import type { CostCategory } from '../pricing/catalog';
 import type { BudgetStatus } from './budget-status';
 import type { ArchivedPeriod } from './budget-period';
 import type { TenantConfig } from './tenant-config';
 import type { ApiToken } from './api-tokens';
-import type { TenantLedger } from './tenant-ledger';
-import { usd } from './catalog';
-import { round4, stdDev } from './cost-model';
-import { summarizeEvidence } from './learning';
-import type { InFlightRun, WaitingRun } from './tenant-payloads';
-import type { Intensity, LearningEvent, ModelPreference, VariantEvidenceSummary } from './learning';
+import type { TenantLedger } from './ledger';
+import { usd } from '../pricing/catalog';
+import { round4, stdDev } from '../prediction/cost-model';
+import { summarizeEvidence } from '../learning/profile';
+import type { InFlightRun, WaitingRun } from './entity-payloads';
+import type { Intensity, LearningEvent, ModelPreference, VariantEvidenceSummary } from '../learning/profile';
 
 /**
  * A tenant as its status query, the CLI, the API and the exporter show it: the views, built from

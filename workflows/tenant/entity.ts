@@ -12,26 +12,26 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { PRIOR_WEIGHT } from './policy/cost-model';
-import { contributionFrom, priorValues, type PublishedPriors } from './policy/priors';
-import { tokenContribution } from './policy/token-model';
-import { TenantLedger, type BlockLeaseAnswer, type TenantLedgerState } from './policy/tenant-ledger';
-import type { BlockLeaseRequest } from './policy/admission-blocks';
-import { budgetGaugeOf } from './policy/tenant-status';
-import type * as msg from './policy/tenant-payloads';
-import type { TenantConfig, TenantConfigPatch } from './policy/tenant-config';
-import { BudgetStatusKey, TenantIdKey } from './search-attributes';
-import type { AlertDelivery, ControlActivities } from './node-task';
-import { budgetAlert } from './budget-alert';
-import { budgetAlertWorkflowId } from './policy/ids';
-import type { AlertSettlement } from './policy/budget-alerts';
+import { PRIOR_WEIGHT } from '../domain/prediction/cost-model';
+import { contributionFrom, priorValues, type PublishedPriors } from '../domain/learning/priors';
+import { tokenContribution } from '../domain/prediction/token-model';
+import { TenantLedger, type BlockLeaseAnswer, type TenantLedgerState } from '../domain/tenant/ledger';
+import type { BlockLeaseRequest } from '../domain/admission/blocks';
+import { budgetGaugeOf } from '../domain/tenant/tenant-status';
+import type * as msg from '../domain/tenant/entity-payloads';
+import type { TenantConfig, TenantConfigPatch } from '../domain/tenant/tenant-config';
+import { BudgetStatusKey, TenantIdKey } from '../ports/search-attributes';
+import type { AlertDelivery, ControlActivities } from '../ports/activities';
+import { budgetAlert } from '../budget-alert';
+import { budgetAlertWorkflowId } from '../domain/ids';
+import type { AlertSettlement } from '../domain/alerts/budget-alerts';
 import {
   admissionDecisionSignal,
   explorationGrantedSignal,
   leaseGrantedSignal,
   pressureChangedSignal,
   type RunRelease,
-} from './messages/tenant-budget';
+} from '../messages/tenant-budget';
 
 /** Answers to runs and shadows, queued until the entity sends them (or carries them over a continue-as-new). */
 export type Reply =

@@ -1,4 +1,4 @@
-import { isValidId } from './ids';
+import { isValidId } from '../ids';
 import {
   DEFAULT_PRIORS_CONFIG,
   noisedPriors,
@@ -10,7 +10,7 @@ import {
   type TokenStats,
 } from './priors';
 import { chargeRelease, hasRoom, standing, type PrivacyAccounts } from './privacy-budget';
-import type { MetaLearningInput, MetaLearningState, MetaLearningStatus } from '../messages/meta-learning';
+import type { MetaLearningInput, MetaLearningState, MetaLearningStatus } from '../../messages/meta-learning';
 
 /**
  * The meta-learning entity's state and rules, free of Temporal calls: the opted-in tenants' latest

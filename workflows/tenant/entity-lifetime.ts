@@ -1,5 +1,5 @@
 import { makeContinueAsNewFunc, patched, workflowInfo, type Workflow } from '@temporalio/workflow';
-import { ENTITY_TASK_QUEUE } from './policy/ids';
+import { ENTITY_TASK_QUEUE } from '../domain/ids';
 
 /**
  * An entity continues-as-new by this many history events, well before Temporal suggests it (4,096

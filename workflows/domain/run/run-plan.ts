@@ -1,7 +1,13 @@
-import { modelRate, priceLlmTokens, withNegotiatedRates, type NegotiatedRate, type RunPrices } from './catalog';
-import { DEFAULT_MAX_TOKENS, DEFAULT_TOP_K, forecastLlmTokens, forecastSearchCost } from './token-model';
+import {
+  modelRate,
+  priceLlmTokens,
+  withNegotiatedRates,
+  type NegotiatedRate,
+  type RunPrices,
+} from '../pricing/catalog';
+import { DEFAULT_MAX_TOKENS, DEFAULT_TOP_K, forecastLlmTokens, forecastSearchCost } from '../prediction/token-model';
 import type { DagNode } from './dag';
-import { learnedEstimate, round4, type LearnedEstimate } from './cost-model';
+import { learnedEstimate, round4, type LearnedEstimate } from '../prediction/cost-model';
 import {
   catalogEstimateMicros,
   degradedVariant,
@@ -9,8 +15,8 @@ import {
   hintedEstimateMicros,
   nodeModel,
   type NodeVariant,
-} from './estimates';
-import { preferenceKey, type RunLearning } from './learning';
+} from '../prediction/estimates';
+import { preferenceKey, type RunLearning } from '../learning/profile';
 import type { RunState } from './run-state';
 import type { DegradePlan, LearnedChoice } from './run-result';
 

@@ -1,11 +1,11 @@
-import type { CostEvent, LeaseGrant, LeaseRequest, TenantPressure } from './tenant-payloads';
+import type { CostEvent, LeaseGrant, LeaseRequest, TenantPressure } from '../tenant/entity-payloads';
 import type { DagNode } from './dag';
 import { decideCost, type CostAction, type CostVerdict } from './cost-agent';
 import type { RunPlan } from './run-plan';
 import type { RunState } from './run-state';
 import type { CostDecision } from './run-result';
-import { formatUsd, usd } from './catalog';
-import { quoteMicros } from './quote';
+import { formatUsd, usd } from '../pricing/catalog';
+import { quoteMicros } from '../prediction/quote';
 
 /** Costs go to the entity in batches this large (and with every lease request and the release). */
 export const COST_BATCH = 16;

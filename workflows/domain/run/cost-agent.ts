@@ -1,5 +1,5 @@
-import type { TenantPressure } from './tenant-payloads';
-import { formatUsd, usd } from './catalog';
+import type { TenantPressure } from '../tenant/entity-payloads';
+import { formatUsd, usd } from '../pricing/catalog';
 
 export interface CostAgentInput {
   pressure: TenantPressure;

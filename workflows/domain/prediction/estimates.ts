@@ -1,6 +1,6 @@
-import type { DagNode } from './dag';
+import type { DagNode } from '../run/dag';
 import { DEFAULT_MAX_TOKENS } from './token-model';
-import { DEFAULT_MODEL, cheaperModel, modelRate, priceLlmTokens, toMicros, type RunPrices } from './catalog';
+import { DEFAULT_MODEL, cheaperModel, modelRate, priceLlmTokens, toMicros, type RunPrices } from '../pricing/catalog';
 
 /** What a node will run with: its params and model, after any degradation. */
 export interface NodeVariant {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { idSchema } from './dag-schema';
-import { learningConfigSchema } from './learning-schema';
+import { idSchema } from '../run/dag-schema';
+import { learningConfigSchema } from '../learning/profile-schema';
 
 /**
  * A tenant's configuration: its schema (checked by the entity's update validator and by the API), and

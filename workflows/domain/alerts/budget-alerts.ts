@@ -1,8 +1,8 @@
-import type { ArchivedPeriod } from './budget-period';
-import { toMicros, usd } from './catalog';
-import { round4 } from './cost-model';
-import { budgetAlertId } from './ids';
-import type { AlertsConfig } from './tenant-config';
+import type { ArchivedPeriod } from '../tenant/budget-period';
+import { toMicros, usd } from '../pricing/catalog';
+import { round4 } from '../prediction/cost-model';
+import { budgetAlertId } from '../ids';
+import type { AlertsConfig } from '../tenant/tenant-config';
 
 /**
  * Budget alerts: which are due, each at most once per period, and the record of each one's
