@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS configuration files (dependency-cruiser's).
+    files: ['**/*.cjs'],
+    languageOptions: { globals: globals.node, sourceType: 'commonjs' },
+  },
+  {
     // The dashboard's page script runs in the browser.
     files: ['api/dashboard/public/**/*.js'],
     languageOptions: { globals: { ...globals.browser, uPlot: 'readonly' }, sourceType: 'script' },

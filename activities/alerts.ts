@@ -6,7 +6,7 @@ import { Webhook } from 'standardwebhooks';
 import { loadConfig } from '../infra/config';
 import { unseal } from '../infra/seal';
 import type { AlertActivities, AlertDelivery } from '../workflows/ports/activities';
-import { logger } from './logger';
+import { logger } from '../infra/logging/logger';
 
 /**
  * Budget alert delivery: signed per the Standard Webhooks spec (`webhook-id`, `webhook-timestamp`,

@@ -7,12 +7,12 @@ import { costEventsOf } from '../workflows/domain/run/run-state';
 import { deliveryRunWorkflowId, parseDeliveryRunWorkflowId } from '../workflows/domain/ids';
 import type { BlockRun } from '../workflows/domain/admission/blocks';
 import { temporalClient, temporalTarget, type TemporalTarget } from '../infra/temporal-connection';
-import { environment, loadConfig } from '../infra/config';
+import { environment, loadConfig, nodePartitions } from '../infra/config';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactsRoot, json, writeFileAtomic } from './export/atomic';
-import { logger } from './logger';
+import { logger } from '../infra/logging/logger';
 import {
   ENTITY_TASK_QUEUE,
   META_LEARNING_WORKFLOW_ID,
@@ -98,11 +98,6 @@ async function runningTenants(client: Client): Promise<string[]> {
 /** An admitted run whose workflow does not exist this long after admission was never started. */
 const NEVER_STARTED_AFTER_MS = 60_000;
 
-/** ADOS_NODE_PARTITIONS, validated by the config module. */
-export function nodePartitionsFromEnv(env: NodeJS.ProcessEnv = environment()): number {
-  return loadConfig(env).ADOS_NODE_PARTITIONS;
-}
-
 /** A Temporal client connected on first use (through the one connection factory) and shared by every caller. */
 export function lazyClient(target: TemporalTarget = temporalTarget()): () => Promise<Client> {
   let client: Promise<Client> | undefined;
@@ -145,7 +140,7 @@ export function createControlActivities(
       // A tenant whose files could not be written is reported; the next sweep tries it again.
       for (const [tenantId, error] of Object.entries(tenantErrors))
         logger.warn({ tenantId, error }, 'tenant artifacts not exported');
-      const queues = await writeQueueState(c, nodePartitionsFromEnv());
+      const queues = await writeQueueState(c, nodePartitions());
       writeFileAtomic(sweepWatermarkFile(), json({ since: began.toISOString() }));
       return { exported: runs.filter((r) => r.exported).length, queues, failedTenants: Object.keys(tenantErrors) };
     },

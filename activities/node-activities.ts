@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { NodeOutcome } from '../workflows/domain/run/run-state';
 import type { NodeActivity, NodeTask } from '../workflows/ports/activities';
-import { logger } from './logger';
+import { logger } from '../infra/logging/logger';
 import { NodeInputError, type NodeKind } from './nodes/kind';
 import { nodeKinds } from './nodes/registry';
 

@@ -14,11 +14,11 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun } from '../api/client';
-import { createMetrics } from '../infra/metrics';
+import { createMetrics } from '../infra/metrics/registry';
 import { freePort } from '../infra/ports';
-import { serveWorkerMetrics } from '../workers/metrics';
-import type { QueueLoad } from '../workers/autoscale-policy';
-import { spawnAdosWorker, spawnAutoscaler, stopChild } from '../tests/helpers/processes';
+import { serveWorkerMetrics } from '../infra/metrics/worker-metrics';
+import type { QueueLoad } from '../workers/autoscale/policy';
+import { spawnAdosWorker, spawnAutoscaler, stopChild } from '../testkit/processes';
 import { runBench, withBenchEnv, writeReport } from './harness';
 
 const TENANT = 'bursty';

@@ -7,8 +7,8 @@ import { Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
 import { runBench, withBenchEnv, writeReport } from './harness';
-import { predictionWorkload } from './prediction-workload';
-import { toMicros, usd } from '../workflows/policy/catalog';
+import { predictionWorkload } from '../testkit/prediction-workload';
+import { toMicros, usd } from '../workflows/domain/pricing/catalog';
 
 /** The tenant's status once its runs have all been released (up to 10 s after they ended). */
 async function settledStatus(client: Client, tenantId: string) {

@@ -9,7 +9,8 @@ import type { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { KeyRingCodec } from '../infra/payload-codec';
-import { bareBatch, chain5, governedBatch, warmUp, withEngineEnv, type EngineBatch } from './engine';
+import { chain5 } from '../testkit/workloads';
+import { bareBatch, governedBatch, warmUp, withEngineEnv, type EngineBatch } from './engine';
 
 type Mode = 'none' | 'aes';
 

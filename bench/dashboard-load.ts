@@ -8,7 +8,7 @@
  * Usage: node --import tsx bench/dashboard-load.ts [--quick] (writes bench/results/dashboard-load.json)
  */
 import { configureTenant, runOutcome, startRun } from '../api/client';
-import { spawnAdosApi } from '../tests/helpers/processes';
+import { spawnAdosApi } from '../testkit/processes';
 import { runBench, withBenchEnv, writeReport } from './harness';
 import { cpuMs } from './proc';
 

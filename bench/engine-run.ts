@@ -3,7 +3,8 @@
  * bench/engine.ts), written to bench/results/{NAME}.json (default engine.json).
  */
 import { join } from 'node:path';
-import { chain5, diamond10, measureEngine, profileBatch, withEngineEnv, type EngineReport } from './engine';
+import { chain5, diamond10 } from '../testkit/workloads';
+import { measureEngine, profileBatch, withEngineEnv, type EngineReport } from './engine';
 import { runBench, writeReport } from './harness';
 
 const arg = (name: string) => {

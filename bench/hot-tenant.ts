@@ -6,9 +6,9 @@
  */
 import { Runtime } from '@temporalio/worker';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
-import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
+import { tenantBudgetWorkflowId } from '../workflows/domain/ids';
 import { runBench, withBenchEnv, writeReport } from './harness';
-import { toMicros, usd } from '../workflows/policy/catalog';
+import { toMicros, usd } from '../workflows/domain/pricing/catalog';
 
 const RUNS = Number(process.argv[2] ?? 500);
 /** Optional: make the server suggest continue-as-new sooner, to exercise it under this load. */

@@ -7,22 +7,17 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 
-/** The layers, lowest first: a folder may import its own layer and those below it. */
-export const LAYERS: string[][] = [
-  ['workflows'],
-  ['infra'],
-  ['activities'],
-  ['workers'],
-  ['api'],
-  ['demo', 'examples'],
-  ['testkit'],
-  ['bench', 'tests'],
-];
+/** The layers, lowest first (.dependency-cruiser.cjs): a folder may import its own layer and those below it. */
+const CONFIG = require('../.dependency-cruiser.cjs') as { LAYERS: string[][]; options: Record<string, unknown> };
+export const LAYERS = CONFIG.LAYERS;
 const layerOf = (folder: string) => LAYERS.findIndex((l) => l.includes(folder));
 const SOURCE_ROOTS = LAYERS.flat().filter((folder) => existsSync(folder));
 
 interface Graph {
+  /** Folder pairs with an import in either direction. */
   folderPairs: string[];
+  /** Folder pairs that import each other both ways. */
+  mutualPairs: string[];
   backArrows: string[];
   fileCycles: string[][];
   folderCycles: string[][];
@@ -31,12 +26,7 @@ interface Graph {
 
 async function cruiseGraph(): Promise<Graph> {
   const { cruise } = await import('dependency-cruiser');
-  const result = await cruise(SOURCE_ROOTS, {
-    doNotFollow: { path: 'node_modules' },
-    exclude: { path: ['node_modules', '\\.d\\.ts$', 'public/'] },
-    tsPreCompilationDeps: true,
-    tsConfig: { fileName: 'tsconfig.json' },
-  });
+  const result = await cruise(['.'], CONFIG.options);
   if (typeof result.output === 'string') throw new Error('dependency-cruiser returned text, not modules');
   const modules = result.output.modules.filter((m) => !m.coreModule && !m.source.includes('node_modules'));
   const top = (path: string) => path.split('/')[0]!;
@@ -73,6 +63,12 @@ async function cruiseGraph(): Promise<Graph> {
   }
   return {
     folderPairs: [...pairs].sort(),
+    mutualPairs: [...pairs]
+      .filter((p) => {
+        const [a, b] = p.split(' ↔ ');
+        return folderEdges.has(`${a} → ${b}`) && folderEdges.has(`${b} → ${a}`);
+      })
+      .sort(),
     backArrows: [...back].sort(),
     fileCycles: cycles(edges),
     folderCycles: cycles(folderGraph),
@@ -122,8 +118,9 @@ async function main(): Promise<void> {
   }
   const folders = SOURCE_ROOTS.length;
   const lines = [
-    `folder pairs that import each other (either way): ${graph.folderPairs.length} of ${(folders * (folders - 1)) / 2}`,
-    ...graph.folderPairs.map((p) => `  ${p}`),
+    `folder pairs with an import either way: ${graph.folderPairs.length} of ${(folders * (folders - 1)) / 2}`,
+    `folder pairs that import each other both ways: ${graph.mutualPairs.length}`,
+    ...graph.mutualPairs.map((p) => `  ${p}`),
     `arrows that run back up: ${graph.backArrows.length}`,
     ...graph.backArrows.map((a) => `  ${a}`),
     `file cycles: ${graph.fileCycles.length}`,

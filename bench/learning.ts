@@ -11,8 +11,8 @@
 import { Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
-import type { DeliveryRunInput } from '../workflows/policy/dag';
-import type { DeliveryRunResult } from '../workflows/policy/run-result';
+import type { DeliveryRunInput } from '../workflows/domain/run/dag';
+import type { DeliveryRunResult } from '../workflows/domain/run/run-result';
 import { runBench, withBenchEnv, writeReport } from './harness';
 
 const WARMUP_RUNS = 50;

@@ -30,22 +30,22 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { AdosClient } from '../api/ados-client';
+import { AdosClient } from '../api/client/ados-client';
 import { configureTenant, connectClient, runOutcome, tenantStatus } from '../api/client';
 import { bareDag, deliveryRun } from '../workflows';
-import { nodeTaskQueue } from '../workflows/policy/routing';
-import { toMicros } from '../workflows/policy/catalog';
+import { nodeTaskQueue } from '../workflows/domain/run/routing';
+import { toMicros } from '../workflows/domain/pricing/catalog';
 import {
   CONTROL_TASK_QUEUE,
   ENTITY_TASK_QUEUE,
   deliveryRunWorkflowId,
   tenantBudgetWorkflowId,
-} from '../workflows/policy/ids';
-import { queueBacklog } from '../workers/metrics';
-import { nodePartitionsFromEnv } from '../activities/control';
-import { eventually, polled } from '../tests/helpers/temporal';
+} from '../workflows/domain/ids';
+import { queueBacklog } from '../infra/metrics/worker-metrics';
+import { nodePartitions } from '../infra/config';
+import { eventually, polled } from '../testkit/temporal';
 import { EXPORT_SCHEDULE_ID } from '../workers/export-schedule';
-import { spawnAdosApi, spawnAdosWorker, stopChild } from '../tests/helpers/processes';
+import { spawnAdosApi, spawnAdosWorker, stopChild } from '../testkit/processes';
 import { benchServer } from './target';
 import { runBench, writeReport } from './harness';
 import { cpuMs, serverCpuMs } from './proc';
@@ -175,7 +175,7 @@ async function startBurst(
             {
               runId: input.runId,
               tenantId,
-              taskQueue: nodeTaskQueue({ tenantId, partitions: nodePartitionsFromEnv() }),
+              taskQueue: nodeTaskQueue({ tenantId, partitions: nodePartitions() }),
               maxParallelism: 4,
               nodes: input.dag.nodes,
             },

@@ -18,10 +18,10 @@ import { configureTenant, runOutcome, tenantStatus } from '../api/client';
 import { issueTenantToken } from '../api/http/tokens';
 import type { deliveryRun } from '../workflows';
 import { bareDag } from '../workflows/bare-dag';
-import { nodeTaskQueue } from '../workflows/policy/routing';
-import { toMicros } from '../workflows/policy/catalog';
-import { CONTROL_TASK_QUEUE, tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import { spawnAdosApi } from '../tests/helpers/processes';
+import { nodeTaskQueue } from '../workflows/domain/run/routing';
+import { toMicros } from '../workflows/domain/pricing/catalog';
+import { CONTROL_TASK_QUEUE, tenantBudgetWorkflowId } from '../workflows/domain/ids';
+import { spawnAdosApi } from '../testkit/processes';
 import { runBench, withBenchEnv, writeReport } from './harness';
 
 const CLIENTS = 50;

@@ -11,18 +11,10 @@ import { Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun } from '../api/client';
 import { findTemporalCli } from '../infra/temporal-cli';
-import { decideCost } from '../workflows/policy/cost-agent';
-import { tenantBudgetWorkflowId } from '../workflows/policy/ids';
-import {
-  GOVERNED_CHAIN5,
-  PLAIN_CHAIN5,
-  chain5,
-  diamond10,
-  measureEngine,
-  withEngineEnv,
-  type EngineBatch,
-  type EngineReport,
-} from './engine';
+import { decideCost } from '../workflows/domain/run/cost-agent';
+import { tenantBudgetWorkflowId } from '../workflows/domain/ids';
+import { GOVERNED_CHAIN5, PLAIN_CHAIN5, chain5, diamond10 } from '../testkit/workloads';
+import { measureEngine, withEngineEnv, type EngineBatch, type EngineReport } from './engine';
 import { measureLearning } from './learning';
 import { measureCodec, type CodecReport } from './codec';
 import { measureBudgetRaces } from './budget-races';

@@ -13,7 +13,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun } from '../api/client';
-import { spawnAdosWorker, stopChild } from '../tests/helpers/processes';
+import { spawnAdosWorker, stopChild } from '../testkit/processes';
 import { RESOURCE_SLOT_DEFAULTS } from '../workers/ados-worker';
 import { runBench, withBenchEnv, writeReport } from './harness';
 

@@ -4,7 +4,7 @@
  */
 import { registerNodeKind } from '../activities/nodes/registry';
 import { startAdosWorkers } from '../workers/ados-worker';
-import { installTemporalLogging } from '../workers/logging';
+import { installTemporalLogging } from '../infra/logging/runtime-logger';
 import { connectWorker, temporalTarget } from '../infra/temporal-connection';
 import { wordCount } from './word-count-kind';
 

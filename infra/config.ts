@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { blockSecondsProblem } from '../workflows/domain/admission/blocks';
+import { DEFAULT_NODE_PARTITIONS } from '../workflows/domain/run/routing';
 
 /** How long the API's admission blocks last unless ADOS_ADMISSION_BLOCK_SECONDS says otherwise. */
 export const DEFAULT_ADMISSION_BLOCK_SECONDS = 30;
@@ -47,8 +48,8 @@ export const configSchema = z
     ADOS_POSTGRES_BIN: z.string().min(1).optional(),
     /** @default './artifacts' */
     ADOS_ARTIFACTS_DIR: z.string().min(1).default('artifacts'),
-    /** @default 4 */
-    ADOS_NODE_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(4),
+    /** How many node task queues (ados-nodes-{n}) tenants are spread over. @default 4 */
+    ADOS_NODE_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(DEFAULT_NODE_PARTITIONS),
     /**
      * Cheaper-model chains over the defaults, as JSON: `{"gpt-4o":"gpt-4.1-mini","gpt-4.1":""}` ("" = no
      * cheaper model). @default {}
@@ -184,3 +185,8 @@ export function loadConfig(
 }
 
 let lastLoaded: { key: string; config: AdosConfig } | undefined;
+
+/** ADOS_NODE_PARTITIONS of this deployment (validated, parsed again only when the environment changed). */
+export function nodePartitions(env: NodeJS.ProcessEnv = environment()): number {
+  return loadConfig(env).ADOS_NODE_PARTITIONS;
+}

@@ -11,15 +11,16 @@ import { setMaxListeners } from 'node:events';
 import type { Duration } from '@temporalio/common';
 import { createAlertActivities } from '../activities/alerts';
 import { adosDataConverter } from '../infra/payload-codec';
-import { createControlActivities, lazyClient, nodePartitionsFromEnv } from '../activities/control';
+import { createControlActivities, lazyClient } from '../activities/control';
+import { nodePartitions } from '../infra/config';
 import { createNodeActivities } from '../activities/node-activities';
 import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE, assertId } from '../workflows/domain/ids';
 import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/domain/run/routing';
 import { temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { ensureExportSchedule } from './export-schedule';
 import type { ExecutionTrace } from './execution-trace';
-import type { AdosMetrics } from '../infra/metrics';
-import { metricsSinks, nodeDurationInterceptor } from './metrics';
+import type { AdosMetrics } from '../infra/metrics/registry';
+import { metricsSinks, nodeDurationInterceptor } from '../infra/metrics/worker-metrics';
 import { releaseSinks } from './release-sink';
 
 export interface AdosWorkerOptions {
@@ -98,7 +99,7 @@ export function nodeQueuesFor({
   partitions,
   tenants = [],
 }: Pick<AdosWorkerOptions, 'partitions' | 'tenants'>): string[] {
-  const all = partitions ?? [...Array(nodePartitionsFromEnv()).keys()];
+  const all = partitions ?? [...Array(nodePartitions()).keys()];
   return [...all.map(partitionTaskQueue), ...tenants.map((t) => dedicatedTaskQueue(assertId('tenant id', t)))];
 }
 

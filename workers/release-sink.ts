@@ -8,7 +8,7 @@ import {
 } from '../workflows/messages/tenant-budget';
 import { tenantBudgetWorkflowId } from '../workflows/domain/ids';
 import type { ReleaseSinks } from '../workflows/ports/release-sink';
-import { logger } from '../activities/logger';
+import { logger } from '../infra/logging/logger';
 
 /** How long one release may take before the worker leaves it to the export sweep. */
 const RELEASE_TIMEOUT_MS = 5_000;

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { logger } from '../../activities/logger';
+import { logger } from '../../infra/logging/logger';
 import { connectClient } from '../client';
 import { environment, loadConfig } from '../../infra/config';
 import { buildApi } from '../http/app';
-import { CODEC_SERVER_PORT, buildCodecServer } from '../codec-server';
-import { createMetrics } from '../../infra/metrics';
+import { CODEC_SERVER_PORT, buildCodecServer } from '../servers/codec-server';
+import { createMetrics } from '../../infra/metrics/registry';
 import { print } from './output';
 import { int, untilStopped } from './args';
 

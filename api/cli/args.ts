@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { ID_PATTERN, isValidId } from '../../workflows/domain/ids';
 import { UserError } from '../../infra/user-error';
-import { parseProcessRange } from '../../workers/autoscale-policy';
+import { parseProcessRange } from '../../workers/autoscale/policy';
 
 export function int(name: string, min: number, max: number) {
   return (raw: string) => {

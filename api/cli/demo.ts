@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { DEMO_LLMS, runDemo, type DemoLlm } from '../../demo/demo';
+import { DEMO_LLMS, runDemo, type DemoLlm } from '../demo/demo';
 import { json } from './output';
 import { int } from './args';
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { DEFAULT_DB_FILE, startDevServer, temporalAnswers } from '../../infra/dev-server';
-import { logger } from '../../activities/logger';
+import { logger } from '../../infra/logging/logger';
 import { loadConfig } from '../../infra/config';
 import { temporalClient, temporalTarget } from '../../infra/temporal-connection';
-import { localCodecServerIfSealed } from '../codec-server';
+import { localCodecServerIfSealed } from '../servers/codec-server';
 import { print } from './output';
 import { int, untilStopped } from './args';
 

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import { nodeScalingYaml } from '../../infra/k8s';
-import { nodePartitionsFromEnv } from '../../activities/control';
-import { AUTOSCALE_DEFAULTS } from '../../workers/autoscale-policy';
+import { nodeScalingYaml } from '../../workers/autoscale/k8s';
+import { nodePartitions } from '../../infra/config';
+import { AUTOSCALE_DEFAULTS } from '../../workers/autoscale/policy';
 import { int, positiveNumber, processRange } from './args';
 
 /** `ados k8s nodes`: the node-worker autoscaling policy as Kubernetes objects (KEDA), printed as YAML. */
@@ -58,7 +58,7 @@ export function k8sCommands(program: Command): void {
         process.stdout.write(
           nodeScalingYaml({
             ...opts.autoscale,
-            partitions: opts.partitions ?? nodePartitionsFromEnv(),
+            partitions: opts.partitions ?? nodePartitions(),
             slotsPerProcess: opts.concurrency,
             image: opts.image,
             temporalAddress: opts.temporalAddress,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { logger } from '../../activities/logger';
+import { logger } from '../../infra/logging/logger';
 import { ensureLocalModel, LOCAL_MODEL } from '../../infra/llm/local-model';
-import { buildLlmServer } from '../llm-server';
+import { buildLlmServer } from '../servers/llm-server';
 import { LocalLlm } from '../../activities/nodes/local-llm';
 import { print } from './output';
 import { int, untilStopped } from './args';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { installTemporalLogging } from '../../workers/logging';
-import { historyFiles, replayHistories } from '../replay';
+import { installTemporalLogging } from '../../infra/logging/runtime-logger';
+import { historyFiles, replayHistories } from './replay-history';
 import { EXIT, print } from './output';
 
 /** `ados replay`: recorded histories against the current workflow code. */

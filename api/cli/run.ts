@@ -3,8 +3,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import { UserError, connectClient, quote, runHandle, runOutcome, runProgress, startRun } from '../client';
 import type { RunQuote } from '../../workflows/domain/prediction/quote';
-import { createBars, nodesDone, poll } from '../progress';
-import { readRunFile } from '../run-file';
+import { createBars, nodesDone, poll } from './progress';
+import { readRunFile } from './run-file';
 import { EXIT, json, print } from './output';
 import { int } from './args';
 

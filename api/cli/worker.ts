@@ -6,19 +6,18 @@ import {
   startAdosWorkers,
   type NodeSlots,
 } from '../../workers/ados-worker';
-import { AUTOSCALE_DEFAULTS } from '../../workers/autoscale-policy';
-import { NodeAutoscaler } from '../../workers/autoscaler';
-import { temporalClient } from '../../infra/temporal-connection';
-import { installTemporalLogging } from '../../workers/logging';
-import { logger } from '../../activities/logger';
+import { AUTOSCALE_DEFAULTS } from '../../workers/autoscale/policy';
+import { startNodeSupervisor, type NodeSupervisorOptions } from '../../workers/autoscale/supervisor';
+import { installTemporalLogging } from '../../infra/logging/runtime-logger';
+import { logger } from '../../infra/logging/logger';
 import { UserError } from '../client';
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { environment, loadConfig } from '../../infra/config';
 import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE } from '../../workflows/domain/ids';
-import { createMetrics } from '../../infra/metrics';
+import { createMetrics } from '../../infra/metrics/registry';
 import { freePort } from '../../infra/ports';
-import { exportNodeBacklog, serveMetrics, serveWorkerMetrics } from '../../workers/metrics';
+import { exportNodeBacklog, serveWorkerMetrics } from '../../infra/metrics/worker-metrics';
 import { lazyClient } from '../../activities/control';
 import { print } from './output';
 import { fraction, int, list, positiveNumber, processRange, untilStopped, urlList } from './args';
@@ -253,78 +252,15 @@ function nodeSlotsFrom(opts: SlotFlags): NodeSlots {
   return slots;
 }
 
-/** The flags an autoscaled process is started with: its queues, slots and drain, as the supervisor was given them. */
-function nodeWorkerArgs(
-  opts: { partitions?: number[]; tenants?: string[]; drainSeconds?: number },
-  slots: NodeSlots,
-): string[] {
-  return [
-    ...(opts.partitions ? ['--partitions', opts.partitions.join(',')] : []),
-    ...(opts.drainSeconds !== undefined ? ['--drain-seconds', String(opts.drainSeconds)] : []),
-    ...(opts.tenants ? ['--tenants', opts.tenants.join(',')] : []),
-    ...(slots.kind === 'fixed'
-      ? ['--concurrency', String(slots.perQueue)]
-      : [
-          '--slots',
-          'resource',
-          '--target-cpu',
-          String(slots.targetCpu),
-          '--target-memory',
-          String(slots.targetMemory),
-          '--min-slots',
-          String(slots.minimum),
-          '--max-slots',
-          String(slots.maximum),
-          '--slot-ramp-ms',
-          String(slots.rampMs),
-        ]),
-  ];
-}
-
 /** `ados worker --role nodes --autoscale MIN..MAX`: the supervisor, until SIGINT or SIGTERM. */
 async function superviseNodeWorkers(
-  opts: {
-    autoscale: { min: number; max: number };
-    partitions?: number[];
-    tenants?: string[];
-    scaleUpAfter?: number;
-    scaleDownAfter?: number;
-    controlMetrics?: string[];
-    metricsPort?: number;
-    drainSeconds?: number;
-  },
+  opts: Omit<NodeSupervisorOptions, 'target' | 'slots'>,
   slots: NodeSlots,
 ): Promise<void> {
   const range = opts.autoscale;
-  const config = loadConfig(environment(), { ADOS_METRICS_PORT: opts.metricsPort });
   const target = temporalTarget();
-  const client = await temporalClient(target);
-  const queues = nodeQueuesFor(opts);
-  // A process's capacity on each queue: its fixed slots, or the tuner's guaranteed minimum.
-  const slotsPerProcess = slots.kind === 'fixed' ? slots.perQueue : slots.minimum;
-  const autoscaler = new NodeAutoscaler({
-    settings: {
-      ...AUTOSCALE_DEFAULTS,
-      ...range,
-      slotsPerProcess,
-      ...(opts.scaleUpAfter ? { upCooldownMs: opts.scaleUpAfter * 1000 } : {}),
-      ...(opts.scaleDownAfter ? { downCooldownMs: opts.scaleDownAfter * 1000 } : {}),
-    },
-    queues,
-    workerArgs: nodeWorkerArgs(opts, slots),
-    ...(opts.controlMetrics ? { workFrom: opts.controlMetrics } : {}),
-    env: process.env,
-    client,
-    logger,
-  });
-  const metricsServer = config.ADOS_METRICS_PORT
-    ? await serveMetrics(config.ADOS_METRICS_PORT, () => autoscaler.registry.metrics())
-    : undefined;
-  await autoscaler.start();
-  logger.info(
-    { ...range, queues, slotsPerProcess, followsWorkFrom: opts.controlMetrics ?? [] },
-    'node-worker autoscaler running; SIGINT or SIGTERM drains every process',
-  );
+  const supervisor = await startNodeSupervisor({ ...opts, target, slots });
+  const { queues, slotsPerProcess, metricsPort } = supervisor;
   print(
     {
       role: 'nodes',
@@ -332,14 +268,11 @@ async function superviseNodeWorkers(
       queues,
       slotsPerProcess,
       connection: target.summary,
-      ...(metricsServer ? { metricsUrl: `http://localhost:${config.ADOS_METRICS_PORT}/metrics` } : {}),
+      ...(metricsPort ? { metricsUrl: `http://localhost:${metricsPort}/metrics` } : {}),
     },
     () =>
-      `ados worker · autoscaling ${range.min}..${range.max} node-worker processes · queues ${queues.join(', ')} · Temporal ${target.summary}${metricsServer ? ` · metrics on :${config.ADOS_METRICS_PORT}/metrics` : ''} · Ctrl-C to stop`,
+      `ados worker · autoscaling ${range.min}..${range.max} node-worker processes · queues ${queues.join(', ')} · Temporal ${target.summary}${metricsPort ? ` · metrics on :${metricsPort}/metrics` : ''} · Ctrl-C to stop`,
   );
   await untilStopped();
-  await autoscaler.stop();
-  metricsServer?.close();
-  await client.connection.close();
-  logger.info({ decisions: autoscaler.decisions.length }, 'autoscaler stopped; every node-worker process drained');
+  await supervisor.stop();
 }

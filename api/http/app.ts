@@ -11,7 +11,7 @@ import {
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { DEFAULT_ADMISSION_BLOCK_SECONDS, type AdosConfig } from '../../infra/config';
-import { metricsText, type AdosMetrics } from '../../infra/metrics';
+import { metricsText, type AdosMetrics } from '../../infra/metrics/registry';
 import { artifactRoutes } from './artifacts';
 import { authPlugin } from './auth';
 import { dashboardPage, dashboardRoutes } from './dashboard';

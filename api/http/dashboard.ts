@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { idSchema } from '../../workflows/domain/run/dag-schema';
 import { tenantDashboard, tenantsOverview } from '../dashboard/view';
 import { SharedAnswers } from '../dashboard/shared-answers';
-import type { AdosMetrics } from '../../infra/metrics';
+import type { AdosMetrics } from '../../infra/metrics/registry';
 import { commonErrors } from './errors';
 
 /** The page and its scripts: nothing comes from the internet (uPlot from the project's own node_modules). */

@@ -13,10 +13,10 @@ import { findTemporalCli } from '../../infra/temporal-cli';
 import { freePortIn } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
 import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
-import { eventually, micros, sleepChain } from '../helpers/temporal';
-import { runStartArgs } from '../helpers/temporal-cli';
-import { planLocalCodecServer } from '../../api/codec-server';
-import { logger } from '../../activities/logger';
+import { eventually, micros, sleepChain } from '../../testkit/temporal';
+import { runStartArgs } from '../../testkit/temporal-cli';
+import { planLocalCodecServer } from '../../api/servers/codec-server';
+import { logger } from '../../infra/logging/logger';
 
 /**
  * ADOS on a self-hosted Temporal cluster (PostgreSQL persistence and visibility, 16 shards, mutual

@@ -6,8 +6,8 @@ import { configureTenant, connectClient, runOutcome, tenantStatus } from '../../
 import { connectWorker, temporalTarget } from '../../infra/temporal-connection';
 import { bundleWorkflows } from '../../workers/ados-worker';
 import { progressQuery } from '../../workflows/delivery-run';
-import { V0_1_BUNDLE, startRunsAs0_1, workersOn } from '../helpers/upgrade';
-import { eventually, micros, quietRuntime } from '../helpers/temporal';
+import { V0_1_BUNDLE, startRunsAs0_1, workersOn } from '../../testkit/upgrade';
+import { eventually, micros, quietRuntime } from '../../testkit/temporal';
 
 /**
  * A rolling upgrade on the cluster: runs in flight on ADOS 0.1.0's workflow code (its bundle is a

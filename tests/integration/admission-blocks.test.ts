@@ -3,9 +3,9 @@ import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { tenantBudgetWorkflowId } from '../../workflows/domain/ids';
 import type { deliveryRun } from '../../workflows';
-import { testApi } from '../helpers/api';
-import { spawnAdosApi, stopChild } from '../helpers/processes';
-import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
+import { testApi } from '../../testkit/api';
+import { spawnAdosApi, stopChild } from '../../testkit/processes';
+import { eventually, micros, useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 const ADMIN = 'admin-token-for-the-blocks-test';

@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { freePort } from '../../infra/ports';
 import { findTemporalCli } from '../../infra/temporal-cli';
-import { readablePayloads, showHistory } from '../helpers/history';
-import { ADOS, runExampleAsUser, spawnAdosWorker, stopChild } from '../helpers/processes';
+import { readablePayloads, showHistory } from '../../testkit/history';
+import { ADOS, runExampleAsUser, spawnAdosWorker, stopChild } from '../../testkit/processes';
 
 const run = promisify(execFile);
 const children: ChildProcess[] = [];

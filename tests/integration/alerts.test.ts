@@ -10,10 +10,10 @@ import { exportTenant } from '../../activities/export/exporter';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { tenantBudgetWorkflowId } from '../../workflows/domain/ids';
 import type { AlertBody } from '../../workflows/domain/alerts/budget-alerts';
-import { testApi } from '../helpers/api';
+import { testApi } from '../../testkit/api';
 import { decodeHistoryJson } from '../../infra/payload-codec';
-import { readablePayloads } from '../helpers/history';
-import { eventually, freePort, useTestEnvWithWorkers } from '../helpers/temporal';
+import { readablePayloads } from '../../testkit/history';
+import { eventually, freePort, useTestEnvWithWorkers } from '../../testkit/temporal';
 
 // The receiver listens on 127.0.0.1: the worker's delivery activity may call it in this test process.
 process.env.ADOS_ALERT_ALLOW_PRIVATE = 'true';

@@ -3,9 +3,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
-import { testApi } from '../helpers/api';
-import { schemathesis } from '../helpers/schemathesis';
-import { useTestEnvWithWorkers } from '../helpers/temporal';
+import { testApi } from '../../testkit/api';
+import { schemathesis } from '../../testkit/schemathesis';
+import { useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 const ADMIN = 'admin-token-for-the-fuzzer-0123456789';

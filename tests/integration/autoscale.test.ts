@@ -4,12 +4,12 @@ import type { Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
-import { createMetrics } from '../../infra/metrics';
+import { createMetrics } from '../../infra/metrics/registry';
 import { freePort } from '../../infra/ports';
-import { serveWorkerMetrics } from '../../workers/metrics';
+import { serveWorkerMetrics } from '../../infra/metrics/worker-metrics';
 import { nodeTaskQueue } from '../../workflows/domain/run/routing';
-import { ADOS, spawnAutoscaler, stopChild } from '../helpers/processes';
-import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { ADOS, spawnAutoscaler, stopChild } from '../../testkit/processes';
+import { eventually, micros, startTestEnv, type TestEnv } from '../../testkit/temporal';
 
 let env: TestEnv;
 let supervisor: ChildProcess | undefined;

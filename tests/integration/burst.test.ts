@@ -4,7 +4,7 @@ import { configureTenant, runOutcome, tenantStatus } from '../../api/client';
 import { deliveryRun } from '../../workflows';
 import { ADMISSION_TIMEOUT_MS } from '../../activities/admission';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workflows/domain/ids';
-import { eventually, micros, sleepChain, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { eventually, micros, sleepChain, startTestEnv, type TestEnv } from '../../testkit/temporal';
 
 /** The runs' workflow-task slots: far fewer than the runs started at once. */
 const SLOTS = 5;

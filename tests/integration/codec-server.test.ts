@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import pino from 'pino';
-import { buildCodecServer } from '../../api/codec-server';
+import { buildCodecServer } from '../../api/servers/codec-server';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { issueTenantToken } from '../../api/http/tokens';
-import { freePort, useTestEnvWithWorkers } from '../helpers/temporal';
-import { readablePayloads, showHistory } from '../helpers/history';
+import { freePort, useTestEnvWithWorkers } from '../../testkit/temporal';
+import { readablePayloads, showHistory } from '../../testkit/history';
 
 const ring = { active: 'k1', keys: { k1: randomBytes(32).toString('base64') } };
 process.env.ADOS_PAYLOAD_CODEC = 'aes';

@@ -7,9 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { configureTenant, runHandle, runOutcome, startRun } from '../../api/client';
 import { CHROMIUM_FLAGS, ensureChromium } from '../../infra/chromium';
-import { testApi } from '../helpers/api';
-import { ADOS } from '../helpers/processes';
-import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
+import { testApi } from '../../testkit/api';
+import { ADOS } from '../../testkit/processes';
+import { eventually, micros, useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 const run = promisify(execFile);

@@ -8,7 +8,7 @@ import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/domai
 import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import { registerNodeKind } from '../../activities/nodes/registry';
 import { wordCount } from '../../examples/word-count-kind';
-import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { eventually, micros, startTestEnv, type TestEnv } from '../../testkit/temporal';
 
 // A user's own node kind, registered the documented way before the workers start.
 registerNodeKind(wordCount);

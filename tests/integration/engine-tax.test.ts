@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
-import { GOVERNED_CHAIN5, PLAIN_CHAIN5, PLAIN_QUEUED_CHAIN5, chain5 } from '../../bench/engine';
+import { GOVERNED_CHAIN5, PLAIN_CHAIN5, PLAIN_QUEUED_CHAIN5, chain5 } from '../../testkit/workloads';
 import { deliveryRun } from '../../workflows/delivery-run';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workflows/domain/ids';
 import { tenantStatusQuery } from '../../workflows/messages/tenant-budget';
-import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
+import { eventually, useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 

@@ -10,8 +10,8 @@ import { progressQuery } from '../../workflows/delivery-run';
 import { EXPORTED_MARKER } from '../../activities/export/exporter';
 import { ScheduleOverlapPolicy, type ScheduleHandle } from '@temporalio/client';
 import { EXPORT_SWEEP_SECONDS, ensureExportSchedule } from '../../workers/export-schedule';
-import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
-import { openPayload } from '../helpers/history';
+import { eventually, micros, startTestEnv, type TestEnv } from '../../testkit/temporal';
+import { openPayload } from '../../testkit/history';
 import { decodeHistoryJson } from '../../infra/payload-codec';
 
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');

@@ -8,11 +8,11 @@ import pino from 'pino';
 import { configureTenant, connectClient, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { buildApi } from '../../api/http/app';
 import { startDevServer, type DevServer } from '../../infra/dev-server';
-import { createMetrics } from '../../infra/metrics';
+import { createMetrics } from '../../infra/metrics/registry';
 import { freePort } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
-import { eventually, micros, quietRuntime, sleepChain } from '../helpers/temporal';
-import { stopChild } from '../helpers/processes';
+import { eventually, micros, quietRuntime, sleepChain } from '../../testkit/temporal';
+import { stopChild } from '../../testkit/processes';
 
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 const children = new Set<ChildProcess>();

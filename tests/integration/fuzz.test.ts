@@ -5,12 +5,12 @@ import pino from 'pino';
 import { WorkflowFailedError } from '@temporalio/client';
 import { UserError, configureTenant, runOutcome } from '../../api/client';
 import { buildApi } from '../../api/http/app';
-import { createMetrics } from '../../infra/metrics';
+import { createMetrics } from '../../infra/metrics/registry';
 import { deliveryRun } from '../../workflows/delivery-run';
 import { validateDeliveryRunInput } from '../../workflows/domain/run/dag';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/domain/ids';
 import { tenantConfigSchema, type TenantConfigPatch } from '../../workflows/domain/tenant/tenant-config';
-import { useTestEnvWithWorkers } from '../helpers/temporal';
+import { useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 const KINDS = new Set(['util.sleep', 'util.fail', 'llm.generate', 'retrieval.search', 'rerank', 'eval.score']);

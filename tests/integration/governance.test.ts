@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { configureTenant, runHandle, runOutcome, startRun, tenantStatus } from '../../api/client';
 import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import { progressQuery } from '../../workflows/delivery-run';
-import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
+import { eventually, micros, useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 

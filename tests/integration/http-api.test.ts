@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test, before, after } from 'node:test';
 import pino from 'pino';
 import { buildApi } from '../../api/http/app';
-import { createMetrics } from '../../infra/metrics';
-import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
+import { createMetrics } from '../../infra/metrics/registry';
+import { eventually, useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 const ADMIN = 'admin-token-for-tests-0123456789';

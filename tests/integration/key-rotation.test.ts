@@ -8,9 +8,9 @@ import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { configureTenant, connectClient, runOutcome, startRun } from '../../api/client';
 import { progressQuery } from '../../workflows/delivery-run';
-import { eventually, sleepChain, startTestEnv, type TestEnv } from '../helpers/temporal';
-import { showHistory } from '../helpers/history';
-import { ADOS } from '../helpers/processes';
+import { eventually, sleepChain, startTestEnv, type TestEnv } from '../../testkit/temporal';
+import { showHistory } from '../../testkit/history';
+import { ADOS } from '../../testkit/processes';
 
 const a = randomBytes(32).toString('base64');
 const b = randomBytes(32).toString('base64');

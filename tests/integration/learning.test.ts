@@ -8,8 +8,8 @@ import { metaLearningStatusQuery, priorsQuery } from '../../workflows/messages/m
 import { META_LEARNING_WORKFLOW_ID } from '../../workflows/domain/ids';
 import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import type { TenantStatus } from '../../workflows/domain/tenant/tenant-status';
-import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
-import { nodeOutcomesOf } from '../helpers/history';
+import { eventually, micros, useTestEnvWithWorkers } from '../../testkit/temporal';
+import { nodeOutcomesOf } from '../../testkit/history';
 import { priceLlmTokens } from '../../workflows/domain/pricing/catalog';
 import { runPrices } from '../../activities/pricing';
 import { SHARE_BINS, histogramQuantiles } from '../../workflows/domain/prediction/token-sketch';

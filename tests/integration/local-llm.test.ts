@@ -7,8 +7,8 @@ import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/c
 import { ensureLocalModel, LOCAL_MODEL } from '../../infra/llm/local-model';
 import { LocalLlm } from '../../activities/nodes/local-llm';
 import type { NodeOutcome } from '../../workflows/domain/run/run-state';
-import { eventually, freePort, micros, useTestEnvWithWorkers } from '../helpers/temporal';
-import { nodeOutcomesOf } from '../helpers/history';
+import { eventually, freePort, micros, useTestEnvWithWorkers } from '../../testkit/temporal';
+import { nodeOutcomesOf } from '../../testkit/history';
 
 /**
  * RAG runs end to end on the real local model: in the node worker (the `local` provider) and

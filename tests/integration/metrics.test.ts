@@ -5,9 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { nodeTaskQueue } from '../../workflows/domain/run/routing';
-import { testApi } from '../helpers/api';
-import { eventually, freePort, startTestEnv, type TestEnv } from '../helpers/temporal';
-import { stopChild } from '../helpers/processes';
+import { testApi } from '../../testkit/api';
+import { eventually, freePort, startTestEnv, type TestEnv } from '../../testkit/temporal';
+import { stopChild } from '../../testkit/processes';
 
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');
 let env: TestEnv;

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { ADOS, stopChild } from '../helpers/processes';
-import { REPO } from '../helpers/docs';
-import { eventually, freePort, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { ADOS, stopChild } from '../../testkit/processes';
+import { REPO } from '../../testkit/docs';
+import { eventually, freePort, startTestEnv, type TestEnv } from '../../testkit/temporal';
 
 const exec = promisify(execFile);
 

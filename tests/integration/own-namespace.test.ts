@@ -7,10 +7,10 @@ import { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { KeyRingCodec, decodeHistoryJson } from '../../infra/payload-codec';
-import { docCommands, docText } from '../helpers/docs';
-import { readablePayloads } from '../helpers/history';
-import { startTestEnv, type TestEnv } from '../helpers/temporal';
-import { runExampleAsUser, spawnAdosWorker, stopChild } from '../helpers/processes';
+import { docCommands, docText } from '../../testkit/docs';
+import { readablePayloads } from '../../testkit/history';
+import { startTestEnv, type TestEnv } from '../../testkit/temporal';
+import { runExampleAsUser, spawnAdosWorker, stopChild } from '../../testkit/processes';
 
 const run = promisify(execFile);
 const ring = (id: string) => ({ active: id, keys: { [id]: randomBytes(32).toString('base64') } });

@@ -8,9 +8,9 @@ import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { exportRun } from '../../activities/export/exporter';
-import { useTestEnvWithWorkers } from '../helpers/temporal';
-import { readablePayloads, showHistory } from '../helpers/history';
-import { ADOS } from '../helpers/processes';
+import { useTestEnvWithWorkers } from '../../testkit/temporal';
+import { readablePayloads, showHistory } from '../../testkit/history';
+import { ADOS } from '../../testkit/processes';
 
 // This file's clients and workers seal every payload with this key ring.
 const ring = { active: 'k1', keys: { k1: randomBytes(32).toString('base64') } };

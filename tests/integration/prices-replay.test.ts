@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
-import { replayHistories } from '../../api/replay';
+import { replayHistories } from '../../api/cli/replay-history';
 import { priceLlmUsage, runPrices } from '../../activities/pricing';
 import { deliveryRun, progressQuery, type RunLaunch } from '../../workflows/delivery-run';
 import type { NodeOutcome } from '../../workflows/domain/run/run-state';
@@ -13,8 +13,8 @@ import { catalogEstimateMicros, fullVariant } from '../../workflows/domain/predi
 import { dagNodeSchema } from '../../workflows/domain/run/dag-schema';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../../workflows/domain/ids';
 import { toMicros } from '../../workflows/domain/pricing/catalog';
-import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
-import { nodeOutcomesOf } from '../helpers/history';
+import { eventually, useTestEnvWithWorkers } from '../../testkit/temporal';
+import { nodeOutcomesOf } from '../../testkit/history';
 
 const env = useTestEnvWithWorkers();
 

@@ -5,7 +5,7 @@ import { metaLearning } from '../../workflows/meta-learning';
 import { contributeStatsSignal, metaLearningStatusQuery, priorsQuery } from '../../workflows/messages/meta-learning';
 import { ENTITY_TASK_QUEUE, META_LEARNING_WORKFLOW_ID } from '../../workflows/domain/ids';
 import type { CostStats } from '../../workflows/domain/learning/priors';
-import { eventually, useTestEnvWithWorkers } from '../helpers/temporal';
+import { eventually, useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { measurePrediction, predictionWorkloads } from '../../bench/prediction';
-import { useTestEnvWithWorkers } from '../helpers/temporal';
+import { measurePrediction, predictionWorkloads } from '../../testkit/prediction';
+import { useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 

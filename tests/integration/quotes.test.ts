@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { configureTenant, quote, runOutcome, startRun, tenantStatus } from '../../api/client';
-import { testApi } from '../helpers/api';
-import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
+import { testApi } from '../../testkit/api';
+import { eventually, micros, useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 

@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import { bundleWorkflows } from '../../workers/ados-worker';
-import { quietRuntime } from '../helpers/temporal';
-import { FIXTURES, FIXTURE_KEYRING, fixtureCodec, openedFixture, storedFixture } from '../helpers/fixtures';
-import { ADOS } from '../helpers/processes';
+import { quietRuntime } from '../../testkit/temporal';
+import { FIXTURES, FIXTURE_KEYRING, fixtureCodec, openedFixture, storedFixture } from '../../testkit/fixtures';
+import { ADOS } from '../../testkit/processes';
 
 const run = promisify(execFile);
 

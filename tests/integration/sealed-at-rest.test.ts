@@ -8,8 +8,8 @@ import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import type { DevServer } from '../../infra/dev-server';
 import { freePort } from '../../infra/ports';
-import { startServerWithWorkers } from '../helpers/temporal';
-import { readablePayloads, showHistory } from '../helpers/history';
+import { startServerWithWorkers } from '../../testkit/temporal';
+import { readablePayloads, showHistory } from '../../testkit/history';
 
 process.env.ADOS_PAYLOAD_CODEC = 'aes';
 process.env.ADOS_KEYRING = JSON.stringify({ active: 'k1', keys: { k1: randomBytes(32).toString('base64') } });

@@ -4,7 +4,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus, UserError } from '../../api/client';
 import { configureTenantUpdate } from '../../workflows/messages/tenant-budget';
 import { tenantBudgetWorkflowId } from '../../workflows/domain/ids';
-import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
+import { eventually, micros, useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const env = useTestEnvWithWorkers();
 

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { AdosClient, AdosError } from 'ados';
-import { REPO } from '../helpers/docs';
-import { eventually, micros, useTestEnvWithWorkers } from '../helpers/temporal';
+import { REPO } from '../../testkit/docs';
+import { eventually, micros, useTestEnvWithWorkers } from '../../testkit/temporal';
 
 const exec = promisify(execFile);
 const env = useTestEnvWithWorkers();

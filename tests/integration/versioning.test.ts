@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { progressQuery } from '../../workflows/delivery-run';
-import { V0_1_BUNDLE, startRunsAs0_1, workersOn } from '../helpers/upgrade';
-import { eventually, micros, startTestEnv, type TestEnv } from '../helpers/temporal';
+import { V0_1_BUNDLE, startRunsAs0_1, workersOn } from '../../testkit/upgrade';
+import { eventually, micros, startTestEnv, type TestEnv } from '../../testkit/temporal';
 
 let env: TestEnv;
 before(async () => {

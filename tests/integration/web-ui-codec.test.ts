@@ -6,13 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { chromium, type Browser } from 'playwright-core';
 import pino from 'pino';
-import { buildCodecServer } from '../../api/codec-server';
+import { buildCodecServer } from '../../api/servers/codec-server';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import { CHROMIUM_FLAGS, ensureChromium } from '../../infra/chromium';
 import type { DevServer } from '../../infra/dev-server';
 import { freePort } from '../../infra/ports';
-import { textInAnyFrame } from '../helpers/web-ui';
-import { startServerWithWorkers } from '../helpers/temporal';
+import { textInAnyFrame } from '../../testkit/web-ui';
+import { startServerWithWorkers } from '../../testkit/temporal';
 
 // Every payload of this file's clients and workers is sealed with this key ring.
 process.env.ADOS_PAYLOAD_CODEC = 'aes';

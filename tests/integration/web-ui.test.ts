@@ -7,9 +7,9 @@ import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun } from '../../api/client';
 import type { DevServer } from '../../infra/dev-server';
 import { freePort } from '../../infra/ports';
-import { textInAnyFrame } from '../helpers/web-ui';
+import { textInAnyFrame } from '../../testkit/web-ui';
 import { CHROMIUM_FLAGS, ensureChromium } from '../../infra/chromium';
-import { eventually, startServerWithWorkers } from '../helpers/temporal';
+import { eventually, startServerWithWorkers } from '../../testkit/temporal';
 
 /** Where the screenshot is left for whoever looks at the test run. */
 export const SCREENSHOT = join(__dirname, '..', 'output', 'web-ui-run.png');

@@ -7,8 +7,8 @@ import { progressQuery } from '../../workflows/delivery-run';
 import { ENTITY_TASK_QUEUE } from '../../workflows/domain/ids';
 import { EXPORT_SCHEDULE_ID } from '../../workers/export-schedule';
 import { temporal } from '@temporalio/proto';
-import { eventually, micros, polled, startTestEnv, type TestEnv } from '../helpers/temporal';
-import { stopChild } from '../helpers/processes';
+import { eventually, micros, polled, startTestEnv, type TestEnv } from '../../testkit/temporal';
+import { stopChild } from '../../testkit/processes';
 
 const { PendingActivityState } = temporal.api.enums.v1;
 const ADOS = join(__dirname, '..', '..', 'bin', 'ados.js');

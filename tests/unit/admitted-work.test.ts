@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AdmittedWork } from '../../infra/admitted-work';
+import { AdmittedWork } from '../../infra/metrics/admitted-work';
 
 test("the admitted runs' remaining work: summed by queue with their scheduled nodes, priced by each kind's measured duration, dropped when done or stale", () => {
   let now = 0;

@@ -8,7 +8,7 @@ import {
   parseProcessRange,
   type AutoscaleSettings,
   type QueueLoad,
-} from '../../workers/autoscale-policy';
+} from '../../workers/autoscale/policy';
 
 const settings: AutoscaleSettings = { min: 1, max: 4, slotsPerProcess: 20, ...AUTOSCALE_DEFAULTS };
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { decideCost, type CostAgentInput } from '../../workflows/domain/run/cost-agent';
 import type { TenantPressure } from '../../workflows/domain/tenant/entity-payloads';
-import { tenantPressure } from '../helpers/pressure';
+import { tenantPressure } from '../../testkit/pressure';
 
 const pressure = (p: Partial<TenantPressure> = {}): TenantPressure => tenantPressure(p);
 const input = (i: Partial<CostAgentInput> = {}, p: Partial<TenantPressure> = {}): CostAgentInput => ({

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { nodeScalingObjects, nodeScalingYaml, type NodeScalingOptions } from '../../infra/k8s';
-import { AUTOSCALE_DEFAULTS } from '../../workers/autoscale-policy';
+import { nodeScalingObjects, nodeScalingYaml, type NodeScalingOptions } from '../../workers/autoscale/k8s';
+import { AUTOSCALE_DEFAULTS } from '../../workers/autoscale/policy';
 
 const options: NodeScalingOptions = {
   partitions: 4,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import pino from 'pino';
-import { redactUrl, redactingLoggerOptions } from '../../infra/log-redaction';
+import { redactUrl, redactingLoggerOptions } from '../../infra/logging/redaction';
 
 describe('log redaction', () => {
   test("a URL keeps its shape but loses the codec server's path token and every credential-looking query value", () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runArtifacts, type JsonHistory } from '../../activities/export/run-artifacts';
-import { openedFixture } from '../helpers/fixtures';
+import { openedFixture } from '../../testkit/fixtures';
 
 // The exporter builds artifacts from a history opened with the key ring, as these are.
 const fixture = (name: string) => openedFixture<JsonHistory>(name);

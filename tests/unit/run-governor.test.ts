@@ -6,7 +6,7 @@ import { COST_BATCH, RunGovernor } from '../../workflows/domain/run/run-governor
 import { RunPlan } from '../../workflows/domain/run/run-plan';
 import { RunState } from '../../workflows/domain/run/run-state';
 import type { LeaseGrant, TenantPressure } from '../../workflows/domain/tenant/entity-payloads';
-import { tenantPressure } from '../helpers/pressure';
+import { tenantPressure } from '../../testkit/pressure';
 
 const now = '2026-01-01T00:00:00.000Z';
 const pressure = (over: Partial<TenantPressure> = {}): TenantPressure => tenantPressure(over, 100_000_000);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_BUDGET_SHARES, DEFAULT_EXPLORATION_RATES, INTENSITIES, type Intensity } from './profile';
+import { DEFAULT_BUDGET_SHARES, DEFAULT_EXPLORATION_RATES, INTENSITIES, type Intensity } from './intensity';
 
 /**
  * The learning profile's settings schema, apart from learning.ts's rules so that a run, which uses

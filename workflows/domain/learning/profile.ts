@@ -25,11 +25,8 @@ import { formatUsd, usd } from '../pricing/catalog';
  * tenantBudget entity keeps the state and maps messages onto them.
  */
 
-export const INTENSITIES = ['CONSERVATIVE', 'BALANCED', 'AGGRESSIVE'] as const;
-export type Intensity = (typeof INTENSITIES)[number];
-export const DEFAULT_BUDGET_SHARES: Record<Intensity, number> = { CONSERVATIVE: 0.05, BALANCED: 0.1, AGGRESSIVE: 0.2 };
-/** Share of admitted runs that explore a cheaper variant in shadow. CONSERVATIVE never explores. */
-export const DEFAULT_EXPLORATION_RATES: Record<Intensity, number> = { CONSERVATIVE: 0, BALANCED: 0.2, AGGRESSIVE: 0.5 };
+export { DEFAULT_BUDGET_SHARES, DEFAULT_EXPLORATION_RATES, INTENSITIES, type Intensity } from './intensity';
+import { INTENSITIES, type Intensity } from './intensity';
 
 export type LearningConfig = z.output<typeof learningConfigSchema>;
 export type LearningConfigInput = z.input<typeof learningConfigSchema>;

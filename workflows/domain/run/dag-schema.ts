@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DAG_LIMITS, NODE_KIND, TAG_KEY } from './dag';
+import { DAG_LIMITS, NODE_KIND, TAG_KEY } from './dag-limits';
 import { ID_PATTERN } from '../ids';
 
 /**

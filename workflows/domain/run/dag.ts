@@ -2,20 +2,8 @@ import type { z } from 'zod';
 import type * as Schemas from './dag-schema';
 import { deliveryRunWorkflowId, isValidId, parseDeliveryRunWorkflowId } from '../ids';
 
-/** Limits that keep one run's history and fan-out within what one workflow handles well. */
-export const DAG_LIMITS = {
-  maxNodes: 500,
-  maxDepsPerNode: 100,
-  maxParallelism: 64,
-  /** Serialized size of one node's params, in characters. */
-  maxParamsChars: 16_000,
-} as const;
-
-/** A node kind: dot-separated lowercase words, such as llm.generate. */
-export const NODE_KIND = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/;
-
-/** Labels for showback (`ados report` by tag): at most 10, short keys and values, recorded with every charge. */
-export const TAG_KEY = /^[a-z][a-z0-9_.-]{0,31}$/;
+export { DAG_LIMITS, NODE_KIND, TAG_KEY } from './dag-limits';
+import { DAG_LIMITS, NODE_KIND } from './dag-limits';
 
 /** The schemas, built on first use (see dag-schema.ts). */
 const schemas = (): typeof Schemas => require('./dag-schema') as typeof Schemas;
