@@ -2,7 +2,7 @@ import { SharedFetches } from '../infra/shared-fetch';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { releaseRunSignal, tenantStatusQuery } from '../workflows/messages/tenant-budget';
-import { progressQuery } from '../workflows/messages/delivery-run';
+import { progressQuery, type RunLaunch } from '../workflows/messages/delivery-run';
 import { costEventsOf } from '../workflows/domain/run/run-state';
 import { deliveryRunWorkflowId, parseDeliveryRunWorkflowId } from '../workflows/domain/ids';
 import type { BlockRun } from '../workflows/domain/admission/blocks';
@@ -33,7 +33,6 @@ import { exportFinished, exportRun, exportTenant } from './export/exporter';
 import { writeQueueState } from './export/queue-state';
 import { nodeKinds } from './nodes/registry';
 import { runPrices } from './pricing';
-import { launchRun } from './run-launch';
 
 /**
  * A run terminated from outside never releases its slot, nor does one admitted by a starter that
@@ -105,10 +104,22 @@ export function lazyClient(target: TemporalTarget = temporalTarget()): () => Pro
 }
 
 /**
+ * The launch a run started bare gets from its worker: the same function every other door's starter
+ * calls (api/client/launch.ts), handed in by the worker's assembly. Of its outcome the activity
+ * passes on the launch, or the problems that make the run invalid.
+ */
+export type RunLauncher = (
+  client: Client,
+  input: unknown,
+  options: { knownKinds: readonly string[]; authoritativeKinds: boolean; nodePartitions: number; workflowId: string },
+) => Promise<{ ok: true; launch?: RunLaunch } | { ok: false; problems: string[] }>;
+
+/**
  * Activities of the control worker: local ones the workflows call for facts only a process knows,
  * and the exporter, which reads histories through the worker's client.
  */
 export function createControlActivities(
+  launchRun: RunLauncher,
   getClient: () => Promise<Client> = lazyClient(),
 ): ControlActivities & ExportActivities & SlotActivities {
   return {

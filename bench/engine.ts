@@ -9,7 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, type WorkflowHandle } from '@temporalio/client';
-import { admitFromBlocks } from '../activities/admission';
+import { admitFromBlocks } from '../api/client/admission';
 import { adosDataConverter } from '../infra/payload-codec';
 import { temporal } from '@temporalio/proto';
 import { configureTenant, connectClient, runOutcome, startRun } from '../api/client';

@@ -29,7 +29,9 @@ async function cruiseGraph(): Promise<Graph> {
   const result = await cruise(['.'], CONFIG.options);
   if (typeof result.output === 'string') throw new Error('dependency-cruiser returned text, not modules');
   const modules = result.output.modules.filter((m) => !m.coreModule && !m.source.includes('node_modules'));
-  const top = (path: string) => path.split('/')[0]!;
+  // A module's folder: the longest of the layers' folders its path starts with.
+  const top = (path: string) =>
+    SOURCE_ROOTS.filter((f) => path.startsWith(`${f}/`)).sort((a, b) => b.length - a.length)[0] ?? path.split('/')[0]!;
   const edges = new Map<string, Set<string>>();
   const folderEdges = new Set<string>();
   const back = new Set<string>();

@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO } from './docs';
-import { starterName } from '../activities/admission';
+import { starterName } from '../api/client/admission';
 import { freePort } from '../infra/ports';
 import type { QueueLoad } from '../workers/autoscale/policy';
 

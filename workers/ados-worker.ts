@@ -11,6 +11,7 @@ import { setMaxListeners } from 'node:events';
 import type { Duration } from '@temporalio/common';
 import { createAlertActivities } from '../activities/alerts';
 import { adosDataConverter } from '../infra/payload-codec';
+import { launchRun } from '../api/client/launch';
 import { createControlActivities, lazyClient } from '../activities/control';
 import { nodePartitions } from '../infra/config';
 import { createNodeActivities } from '../activities/node-activities';
@@ -201,7 +202,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
   const dataConverter = adosDataConverter();
   if (control) {
     const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
-    const activities = { ...createControlActivities(client), ...createAlertActivities() };
+    const activities = { ...createControlActivities(launchRun, client), ...createAlertActivities() };
     const sinks = { ...metricsSinks(options.metrics), ...releaseSinks(client) };
     // The runs and the entities each have workflow-task slots of their own: a burst of runs, each
     // waiting in its first task for its tenant's admission answer, cannot hold the slots its

@@ -26,7 +26,7 @@ import {
   tenantStatus,
   type RunAdmission,
 } from '.';
-import { admitFromBlocks, starterName } from '../../activities/admission';
+import { admitFromBlocks, starterName } from './admission';
 import { blockSecondsProblem } from '../../workflows/domain/admission/blocks';
 
 export type { DeliveryRunInput, DagNode } from '../../workflows/domain/run/dag';

@@ -34,7 +34,7 @@ import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import { quoteRun, type RunQuote } from '../../workflows/domain/prediction/quote';
 import { BUILTIN_NODE_KINDS } from '../../workflows/domain/run/routing';
 import { loadConfig, nodePartitions } from '../../infra/config';
-import { checkRunStart, launchRun, runModels } from '../../activities/run-launch';
+import { checkRunStart, launchRun, runModels } from './launch';
 import { exportFinished } from '../../activities/export/exporter';
 import { showbackReport, type ShowbackReport } from '../../activities/export/showback';
 import { UserError } from '../../infra/user-error';
@@ -304,7 +304,7 @@ export type RunAdmission =
 export type StartedRun = WorkflowHandle<typeof deliveryRun> & { runId: string; admission: RunAdmission };
 
 /**
- * Starts a run: the launch (activities/run-launch.ts: the one validation, prices, the tenant's
+ * Starts a run: the launch (api/client/launch.ts: the one validation, prices, the tenant's
  * admission in one batched `admitRuns` update) and then the workflow, carrying the launch so that
  * an admitted run begins at once and a rejected one ends at once, as recorded runs. A run that must
  * wait queues itself when it starts. An invalid input starts nothing.

@@ -1,4 +1,4 @@
-import { admitFromBlocks, starterName } from '../../activities/admission';
+import { admitFromBlocks, starterName } from '../client/admission';
 import Fastify from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { configureTenant, runOutcome, tenantStatus } from '../../api/client';
 import { deliveryRun } from '../../workflows';
-import { ADMISSION_TIMEOUT_MS } from '../../activities/admission';
+import { ADMISSION_TIMEOUT_MS } from '../../api/client/admission';
 import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workflows/domain/ids';
 import { eventually, micros, sleepChain, startTestEnv, type TestEnv } from '../../testkit/temporal';
 

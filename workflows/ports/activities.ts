@@ -43,7 +43,7 @@ import type { BlockRun } from '../domain/admission/blocks';
 export interface ControlActivities {
   /**
    * The worker's settings; given a run started bare, also its launch, made as ADOS starters make
-   * theirs (activities/run-launch.ts: the one validation against the kinds the worker knows, the
+   * theirs (api/client/launch.ts: the one validation against the kinds the worker knows, the
    * prices, the tenant's admission). Runs of earlier versions recorded the settings alone.
    */
   deploymentSettings(run?: { input: unknown; workflowId: string }): Promise<DeploymentSettings>;

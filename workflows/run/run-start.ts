@@ -10,7 +10,7 @@ import { parseDeliveryRunWorkflowId } from '../domain/ids';
 import type { RunLaunch } from '../messages/delivery-run';
 import type { ControlActivities, DeploymentSettings } from '../ports/activities';
 
-/** A launch waits for its tenant's admission answer up to 5 s (activities/admission.ts) before it leaves the run to ask by signal. */
+/** A launch waits for its tenant's admission answer up to 5 s (api/client/admission/by-entity.ts) before it leaves the run to ask by signal. */
 const { deploymentSettings } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '30s' });
 
 /** A run's start: its input checked, and what it knows before its first node. */

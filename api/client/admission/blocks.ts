@@ -1,85 +1,20 @@
+/**
+ * Admission from blocks: capacity a tenant's entity leases to a long-lived starter (the HTTP API),
+ * which admits runs against it with no round trip (the rules: workflows/domain/admission/blocks.ts).
+ */
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { admitRunsUpdate, leaseBlocksUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../workflows/messages/tenant-budget';
-import { firstLeaseMicros, type BlockLeaseAnswer } from '../workflows/domain/tenant/ledger';
 import { hostname } from 'node:os';
-import type { BlockLeaseRequest, BlockUse } from '../workflows/domain/admission/blocks';
-import { AdmissionBlockKey } from '../workflows/ports/search-attributes';
-import { tenantBudgetWorkflowId } from '../workflows/domain/ids';
-import type { AdmissionRequest, AdmissionTicket, TenantPressure } from '../workflows/domain/tenant/entity-payloads';
-
-/**
- * How long a starter waits for its tenant's admission answer before starting the run without a
- * ticket (the run then asks by signal). The entity answers within milliseconds while a worker
- * serves ados-entities.
- */
-export const ADMISSION_TIMEOUT_MS = 5_000;
-
-interface Pending {
-  request: AdmissionRequest;
-  resolve(ticket: AdmissionTicket | undefined): void;
-}
-
-/**
- * Updates one process keeps on its way to one tenant at once. Temporal limits the updates in flight
- * per workflow (10 by default); a few at once keep a burst's first starts from queueing behind one
- * round trip, while the rest still batch.
- */
-const UPDATES_IN_FLIGHT = 3;
-
-/**
- * Admission before start, batched: every run a process starts for a tenant while its updates are on
- * their way joins the next one. A burst of a thousand starts is then a handful of `admitRuns`
- * updates (a few history events on the entity) instead of one each.
- */
-class TenantAdmissions {
-  private queue: Pending[] = [];
-  private sending = 0;
-
-  constructor(
-    private readonly client: Client,
-    private readonly tenantId: string,
-  ) {}
-
-  admit(request: AdmissionRequest): Promise<AdmissionTicket | undefined> {
-    return new Promise((resolve) => {
-      this.queue.push({ request, resolve });
-      if (this.sending < UPDATES_IN_FLIGHT) void this.send();
-    });
-  }
-
-  private async send(): Promise<void> {
-    this.sending++;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_ADMISSIONS_PER_UPDATE);
-      const answers = await this.ask(batch.map((p) => p.request));
-      batch.forEach((p, i) => p.resolve(answers?.[i]));
-    }
-    this.sending--;
-  }
-
-  /** The entity's tickets in request order; QUEUE answers, timeouts and errors become `undefined` (ask by signal). */
-  private async ask(requests: AdmissionRequest[]): Promise<Array<AdmissionTicket | undefined> | undefined> {
-    const entity = this.client.workflow.getHandle(tenantBudgetWorkflowId(this.tenantId));
-    try {
-      const answers = await this.client.withDeadline(Date.now() + ADMISSION_TIMEOUT_MS, () =>
-        entity.executeUpdate(admitRunsUpdate, { args: [{ requests }] }),
-      );
-      return answers.map((a) => (a.kind === 'QUEUE' ? undefined : a));
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        const reason = `unknown tenant ${this.tenantId}: create it first (ados tenant set ${this.tenantId})`;
-        return requests.map((r) => ({
-          kind: 'REJECTED' as const,
-          code: 'UNKNOWN_TENANT' as const,
-          runId: r.runId,
-          reason,
-        }));
-      }
-      return undefined;
-    }
-  }
-}
+import { leaseBlocksUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../../../workflows/messages/tenant-budget';
+import { ADMISSION_TIMEOUT_MS } from './by-entity';
+import { firstLeaseMicros, type BlockLeaseAnswer } from '../../../workflows/domain/tenant/ledger';
+import type { BlockLeaseRequest, BlockUse } from '../../../workflows/domain/admission/blocks';
+import { tenantBudgetWorkflowId } from '../../../workflows/domain/ids';
+import type {
+  AdmissionRequest,
+  AdmissionTicket,
+  TenantPressure,
+} from '../../../workflows/domain/tenant/entity-payloads';
 
 /** A block this process holds for a tenant, as it uses it. */
 interface HeldBlock {
@@ -130,7 +65,7 @@ export interface AdmissionBlockOptions {
  * no block (runs are waiting, the tenant is above its backpressure threshold or over budget, or
  * a run's lease does not fit what is left), the run is admitted by the entity itself as before.
  */
-class TenantBlocks {
+export class TenantBlocks {
   private held: HeldBlock | undefined;
   /** Blocks no longer used, handed back with the next message (after the runs started from them). */
   private retired: string[] = [];
@@ -388,70 +323,4 @@ export function starterName(kind: string, pid: number = process.pid): string {
   return `${kind}.${hostname()
     .replace(/[^A-Za-z0-9._:-]/g, '-')
     .slice(0, 40)}.${pid}`;
-}
-
-const byClient = new WeakMap<Client, Map<string, TenantAdmissions>>();
-const blockModes = new WeakMap<
-  Client,
-  { options: AdmissionBlockOptions; tenants: Map<string, TenantBlocks>; supported: Promise<boolean> }
->();
-
-/**
- * Blocks need the AdmissionBlock search attribute (a run records its block there, for the entity
- * to find the runs of a starter that died). A namespace made before it existed has not got it
- * (`ados cluster up` and `ados dev` register it; docs/DEPLOYMENT.md says how elsewhere): starts
- * there are admitted by the entity, as before, and the starter says so once.
- */
-async function blocksSupported(client: Client, onMissing: (reason: string) => void): Promise<boolean> {
-  try {
-    const { customAttributes } = await client.connection.operatorService.listSearchAttributes({
-      namespace: client.options.namespace,
-    });
-    if (customAttributes && AdmissionBlockKey.name in customAttributes) return true;
-    onMissing(`namespace ${client.options.namespace} has no AdmissionBlock search attribute`);
-  } catch (err) {
-    onMissing(`could not list the namespace's search attributes: ${String(err)}`);
-  }
-  return false;
-}
-
-/**
- * From now on this client's starts admit from blocks (a long-lived starter: the HTTP API). Returns
- * what hands the blocks back when the process stops.
- */
-export function admitFromBlocks(
-  client: Client,
-  options: AdmissionBlockOptions & { onUnsupported?: (reason: string) => void },
-): () => Promise<void> {
-  const mode = {
-    options,
-    tenants: new Map<string, TenantBlocks>(),
-    supported: blocksSupported(client, options.onUnsupported ?? (() => undefined)),
-  };
-  blockModes.set(client, mode);
-  return async () => {
-    if (blockModes.get(client) === mode) blockModes.delete(client);
-    await Promise.all([...mode.tenants.values()].map((t) => t.close()));
-  };
-}
-
-/** Asks the tenant to admit a run before it starts; undefined when the run must ask itself (it would wait, or no answer came). */
-export function admitBeforeStart(
-  client: Client,
-  tenantId: string,
-  request: AdmissionRequest,
-): Promise<AdmissionTicket | undefined> {
-  let tenants = byClient.get(client);
-  if (!tenants) byClient.set(client, (tenants = new Map()));
-  let admissions = tenants.get(tenantId);
-  if (!admissions) tenants.set(tenantId, (admissions = new TenantAdmissions(client, tenantId)));
-  const byEntity = admissions;
-  const mode = blockModes.get(client);
-  if (!mode) return byEntity.admit(request);
-  return mode.supported.then((supported) => {
-    if (!supported) return byEntity.admit(request);
-    let blocks = mode.tenants.get(tenantId);
-    if (!blocks) mode.tenants.set(tenantId, (blocks = new TenantBlocks(client, tenantId, mode.options)));
-    return blocks.admit(request, () => byEntity.admit(request));
-  });
 }

@@ -1,14 +1,14 @@
-import { promptBasesOf } from './nodes/llm';
+import { promptBasesOf } from '../../activities/nodes/llm';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { validateDeliveryRunInput, type DeliveryRunInput, type DeliveryRunSpec } from '../workflows/domain/run/dag';
-import { deliveryRunWorkflowId, parseDeliveryRunWorkflowId } from '../workflows/domain/ids';
-import { RunPlan } from '../workflows/domain/run/run-plan';
-import { RunState } from '../workflows/domain/run/run-state';
-import { quoteMicros } from '../workflows/domain/prediction/quote';
-import type { RunLaunch } from '../workflows/messages/delivery-run';
+import { validateDeliveryRunInput, type DeliveryRunInput, type DeliveryRunSpec } from '../../workflows/domain/run/dag';
+import { deliveryRunWorkflowId, parseDeliveryRunWorkflowId } from '../../workflows/domain/ids';
+import { RunPlan } from '../../workflows/domain/run/run-plan';
+import { RunState } from '../../workflows/domain/run/run-state';
+import { quoteMicros } from '../../workflows/domain/prediction/quote';
+import type { RunLaunch } from '../../workflows/messages/delivery-run';
 import { admitBeforeStart } from './admission';
-import { runPrices } from './pricing';
+import { runPrices } from '../../activities/pricing';
 
 /** A run checked and, when its kinds are known here, admitted: what its start needs. */
 export type RunLaunchOutcome =
