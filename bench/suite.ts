@@ -335,7 +335,7 @@ function markdown(r: Record<string, unknown>): string {
         ]
       : []),
     ...(x.codec ? [codecTable(x.codec), ''] : []),
-    '| ADOS's founding design claimed | ADOS measured |',
+    "| ADOS's founding design claimed | ADOS measured |",
     '|---|---|',
     `| task submission < 1 ms | start call (validation, admission, StartWorkflowExecution) p50 ${l.governed.startCallMs.p50} ms, p99 ${l.governed.startCallMs.p99} ms below saturation (bare start: ${l.bare.startCallMs.p50} / ${l.bare.startCallMs.p99} ms)${s.startCallMs ? `; p50 ${s.startCallMs.p50} ms, p99 ${s.startCallMs.p99} ms with ${s.inFlight} starting at once` : ''} |`,
     `| budget check < 5 ms | CostAgent decision ${x.costAgentDecisionMicros} µs in-process; the budget lease means no round trip per node |`,
