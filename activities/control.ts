@@ -15,6 +15,7 @@ import { artifactsRoot, json, writeFileAtomic } from './export/atomic';
 import { logger } from '../infra/logging/logger';
 import {
   ENTITY_TASK_QUEUE,
+  ENTITY_WORKFLOW_TASK_TIMEOUT,
   META_LEARNING_WORKFLOW_ID,
   assertId,
   parseTenantBudgetWorkflowId,
@@ -189,6 +190,7 @@ export function createControlActivities(
       const handle = await c.workflow.signalWithStart(metaLearning, {
         workflowId: META_LEARNING_WORKFLOW_ID,
         taskQueue: ENTITY_TASK_QUEUE,
+        workflowTaskTimeout: ENTITY_WORKFLOW_TASK_TIMEOUT,
         args: [{ config: priorsConfigFromEnv() }],
         signal: contributeStatsSignal,
         signalArgs: [{ tenantId: assertId('tenant id', tenantId), stats, ...(tokens ? { tokens } : {}) }],

@@ -24,6 +24,7 @@ import type { RejectionCode } from '../../workflows/domain/tenant/entity-payload
 import {
   CONTROL_TASK_QUEUE,
   ENTITY_TASK_QUEUE,
+  ENTITY_WORKFLOW_TASK_TIMEOUT,
   assertId,
   META_LEARNING_WORKFLOW_ID,
   budgetAlertWorkflowId,
@@ -163,6 +164,7 @@ export async function configureTenant(
       startWorkflowOperation: new WithStartWorkflowOperation(tenantBudget, {
         workflowId: tenantBudgetWorkflowId(tenantId),
         taskQueue: ENTITY_TASK_QUEUE,
+        workflowTaskTimeout: ENTITY_WORKFLOW_TASK_TIMEOUT,
         args: [{ config: initial }],
         workflowIdConflictPolicy: 'USE_EXISTING',
         staticSummary: `tenant ${tenantId}: budget and admission`,

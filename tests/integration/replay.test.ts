@@ -29,6 +29,7 @@ const RELEASES = [
   'before-admission-blocks',
   'before-release-batches',
   'before-entity-queue',
+  'before-short-entity-history',
 ];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */

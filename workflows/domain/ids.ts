@@ -26,6 +26,13 @@ export const CONTROL_TASK_QUEUE = 'ados-control';
  * a burst of runs would hold every workflow-task slot while their entity waited for one to answer.
  */
 export const ENTITY_TASK_QUEUE = 'ados-entities';
+/**
+ * An entity's workflow task timeout (Temporal's default is 10 s), set on every start and
+ * continue-as-new: the entities of a worker share one workflow thread, so a task queued behind
+ * another entity's replay still completes instead of timing out, being evicted and needing a replay
+ * of its own (workflows/tenant/entity-lifetime.ts).
+ */
+export const ENTITY_WORKFLOW_TASK_TIMEOUT = '30s';
 export const META_LEARNING_WORKFLOW_ID = 'meta-learning';
 
 /** `delivery-run:{tenantId}:{runId}`: one run of one tenant. */

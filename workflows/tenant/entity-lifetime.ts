@@ -1,13 +1,22 @@
 import { makeContinueAsNewFunc, patched, workflowInfo, type Workflow } from '@temporalio/workflow';
-import { ENTITY_TASK_QUEUE } from '../domain/ids';
+import { ENTITY_TASK_QUEUE, ENTITY_WORKFLOW_TASK_TIMEOUT } from '../domain/ids';
 
 /**
  * An entity continues-as-new by this many history events, well before Temporal suggests it (4,096
- * by default). Under a steady stream of messages a continue-as-new is often refused (a signal came
- * in meanwhile), and each refusal makes the worker replay the whole execution before it tries
- * again: a short history is replayed in a moment, so the next try lands.
+ * by default). What bounds it is the cost of a full replay. A worker replays an entity's whole
+ * history whenever it lost the entity from its cache: after a continue-as-new the server refused (a
+ * signal came in meanwhile, common under a steady stream of messages), a workflow task that timed
+ * out, a restart. The entities of one worker share one workflow thread, so while one replays, the
+ * others' tasks wait. Measured on the cluster under a burst of 10,000 runs (2 cores, saturated): a
+ * 2,700-event entity took 7 s to replay; its next tasks and its neighbours' timed out behind it and
+ * were evicted in turn, and four of ten tenants' entities completed no workflow task for 20 minutes.
+ * At 500 events a replay takes a quarter of that, and the state carried over (about 80 kB) is
+ * written once per 500 events.
  */
-export const ENTITY_HISTORY_EVENTS = 2_000;
+export const ENTITY_HISTORY_EVENTS = 500;
+
+/** The length executions started before `ENTITY_HISTORY_EVENTS` was lowered continue-as-new at (patch `ados-entity-short-history`). */
+export const ENTITY_HISTORY_EVENTS_BEFORE = 2_000;
 
 /**
  * An entity started on another queue moves once its history has this many events: soon, but not
@@ -26,12 +35,17 @@ export const MOVE_AFTER_EVENTS = 20;
  */
 export class EntityLifetime<F extends Workflow> {
   private readonly current = patched('ados-entity-queue');
+  private readonly maxEvents =
+    this.current && patched('ados-entity-short-history') ? ENTITY_HISTORY_EVENTS : ENTITY_HISTORY_EVENTS_BEFORE;
   /**
    * Only an execution that moves records this marker. The queue alone cannot say it on replay: a
    * replayer runs every history on a task queue of its own.
    */
   private readonly misplaced = workflowInfo().taskQueue !== ENTITY_TASK_QUEUE && patched('ados-entity-move');
-  readonly continueAsNew = makeContinueAsNewFunc<F>({ taskQueue: ENTITY_TASK_QUEUE });
+  readonly continueAsNew = makeContinueAsNewFunc<F>({
+    taskQueue: ENTITY_TASK_QUEUE,
+    workflowTaskTimeout: ENTITY_WORKFLOW_TASK_TIMEOUT,
+  });
 
   /** Time to continue-as-new: Temporal suggests it, the history reached its length, or the entity is on the wrong queue. */
   due(): boolean {
@@ -39,7 +53,7 @@ export class EntityLifetime<F extends Workflow> {
     return (
       continueAsNewSuggested ||
       (this.misplaced && historyLength >= MOVE_AFTER_EVENTS) ||
-      (this.current && historyLength >= ENTITY_HISTORY_EVENTS)
+      (this.current && historyLength >= this.maxEvents)
     );
   }
 }
