@@ -1,17 +1,10 @@
-import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
-import { ADOS_SEARCH_ATTRIBUTES, TenantIdKey } from '../../workflows/ports/search-attributes';
 import { temporalAnswers } from '../dev-server';
 import { freePortIn, portIsFree } from '../ports';
-import { temporalTarget, type TemporalTarget } from '../temporal-connection';
 import { UserError } from '../user-error';
 import { ensureClusterBinaries } from './build';
-import { ensureCerts, tlsEnvironment, type ClusterCerts } from './certs';
 import { clusterPaths, readState, writeState, type ClusterState } from './layout';
 import {
   applySchemas,
@@ -23,6 +16,10 @@ import {
   type Postgres,
 } from './postgres';
 import { writeServerConfig, writeUiConfig } from './server-config';
+import { answersWithin, waitReady } from './readiness';
+import { certsOf, clusterEnv, clusterTarget } from './target';
+import { pidAlive, spawnDetached, stopPid } from './processes';
+export { clusterTarget } from './target';
 
 export interface ClusterUpOptions {
   dir: string;
@@ -57,49 +54,9 @@ export interface ClusterInfo {
   postgresPort: number;
 }
 
-const SA_TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  DOUBLE: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
-  INT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
-  TEXT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
-  BOOL: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-  DATETIME: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-};
-
-function pidAlive(pid: number | undefined): pid is number {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function postgresOf(state: ClusterState, bin = findPostgresBin()): Postgres {
   const paths = clusterPaths(state.dir);
   return { bin, data: paths.pgData, port: state.ports.postgres, logFile: join(paths.logs, 'postgres.log') };
-}
-
-function certsOf(state: ClusterState): ClusterCerts | undefined {
-  return state.tls ? ensureCerts(clusterPaths(state.dir).certs) : undefined;
-}
-
-/** The target a client of this cluster uses: its address, namespace and (with TLS) the client certificate. */
-export function clusterTarget(state: ClusterState): TemporalTarget {
-  return temporalTarget(
-    {},
-    { ...clusterEnv(state), TEMPORAL_CONFIG_FILE: join(clusterPaths(state.dir).root, 'no-profile.toml') },
-  );
-}
-
-function clusterEnv(state: ClusterState): Record<string, string> {
-  const certs = certsOf(state);
-  return {
-    TEMPORAL_ADDRESS: `127.0.0.1:${state.ports.frontend}`,
-    TEMPORAL_NAMESPACE: state.namespace,
-    ...(certs ? tlsEnvironment(certs) : {}),
-  };
 }
 
 function info(state: ClusterState, started: boolean, restarted: string[] = []): ClusterInfo {
@@ -148,22 +105,6 @@ async function newState(options: ClusterUpOptions): Promise<ClusterState> {
     },
     pids: {},
   };
-}
-
-function spawnDetached(command: string, args: string[], logFile: string, cwd: string): number {
-  const out = openSync(logFile, 'a');
-  const child = spawn(command, args, { cwd, detached: true, stdio: ['ignore', out, out] });
-  closeSync(out);
-  child.unref();
-  if (!child.pid) throw new UserError(`could not start ${command}`, 'UNAVAILABLE');
-  return child.pid;
-}
-
-function logTail(file: string, pattern = /error|fatal|panic|bind|refused|unable/i): string {
-  if (!existsSync(file)) return '';
-  const lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
-  const flagged = lines.filter((l) => pattern.test(l)).slice(-2);
-  return (flagged.length ? flagged : lines.slice(-2)).join(' | ').slice(0, 400);
 }
 
 /**
@@ -292,15 +233,6 @@ async function heal(state: ClusterState, log: (line: string) => void): Promise<s
   return restarted;
 }
 
-async function answersWithin(target: TemporalTarget, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  do {
-    if (await temporalAnswers(target, 2000)) return true;
-    await new Promise((r) => setTimeout(r, 500));
-  } while (Date.now() < deadline);
-  return false;
-}
-
 async function startUi(state: ClusterState, log: (line: string) => void, uiServer?: string): Promise<void> {
   const bin = uiServer ?? (await ensureClusterBinaries({ ui: true, log })).uiServer!;
   const paths = clusterPaths(state.dir);
@@ -330,17 +262,6 @@ export async function clusterDown(dir: string): Promise<{ dir: string; stopped: 
   if (stopPostgres(postgresOf(state))) stopped.push('postgres');
   writeState(state);
   return { dir: state.dir, stopped };
-}
-
-async function stopPid(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + 20_000;
-  while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 export interface ClusterStatus {
@@ -373,96 +294,6 @@ export async function clusterStatus(dir: string): Promise<ClusterStatus> {
 export function serverPid(dir: string): number | undefined {
   const pid = readState(dir)?.pids.server;
   return pidAlive(pid) ? pid : undefined;
-}
-
-/** Registers the namespace and ADOS's search attributes, then waits until a probe workflow starts. */
-async function waitReady(state: ClusterState, timeoutMs: number, serverLog: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const target = clusterTarget(state);
-  let last = '';
-  while (Date.now() < deadline) {
-    if (!pidAlive(state.pids.server))
-      throw new UserError(
-        `Temporal Server exited while starting: ${logTail(serverLog)} (log ${serverLog})`,
-        'UNAVAILABLE',
-      );
-    let connection: Connection | undefined;
-    try {
-      connection = await Connection.connect({ ...target.connectionOptions, connectTimeout: 2000 });
-      await registerNamespace(connection, state.namespace);
-      await connection.operatorService.addSearchAttributes({
-        namespace: state.namespace,
-        searchAttributes: Object.fromEntries(ADOS_SEARCH_ATTRIBUTES.map((k) => [k.name, SA_TYPES[k.type]!])),
-      });
-      await probeWorkflow(connection, state.namespace);
-      return;
-    } catch (err) {
-      last = (err as Error).message;
-    } finally {
-      await connection?.close().catch(() => undefined);
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new UserError(
-    `Temporal Server did not accept a workflow within ${timeoutMs / 1000} s (${last}; log ${serverLog})`,
-    'UNAVAILABLE',
-  );
-}
-
-async function registerNamespace(connection: Connection, namespace: string): Promise<void> {
-  try {
-    await connection.workflowService.describeNamespace({ namespace });
-  } catch {
-    await connection.workflowService
-      .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') })
-      .catch((err: Error) => {
-        if (!/already exists|AlreadyExists/i.test(err.message)) throw err;
-      });
-    throw new Error(`namespace ${namespace} registered; waiting for the server to see it`);
-  }
-}
-
-/**
- * Starts and terminates a workflow nobody serves, with a TenantId, and finds it listed by it: the
- * proof that the namespace, shards, search attributes and visibility work. (The server's cache of
- * search attributes catches up with new ones within a minute; refreshing it on every read instead
- * costs every start and upsert a database read.)
- */
-async function probeWorkflow(connection: Connection, namespace: string): Promise<void> {
-  const workflowId = `ados-cluster-probe-${Date.now()}`;
-  const { randomUUID } = await import('node:crypto');
-  await connection.workflowService.startWorkflowExecution({
-    namespace,
-    workflowId,
-    workflowType: { name: 'ados-cluster-probe' },
-    taskQueue: { name: 'ados-cluster-probe' },
-    requestId: randomUUID(),
-    searchAttributes: {
-      indexedFields: {
-        [TenantIdKey.name]: { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"ados-probe"') },
-      },
-    },
-  });
-  try {
-    for (let attempt = 0; ; attempt++) {
-      const { count } = await connection.workflowService.countWorkflowExecutions({
-        namespace,
-        query: `WorkflowId = '${workflowId}' AND ${TenantIdKey.name} = 'ados-probe'`,
-      });
-      if (Number(count) > 0) break;
-      if (attempt === 50) throw new Error('the probe workflow is not listed by TenantId yet');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } finally {
-    await connection.workflowService.terminateWorkflowExecution({
-      namespace,
-      workflowExecution: { workflowId },
-      reason: 'ados cluster up: readiness probe',
-    });
-    await connection.workflowService
-      .deleteWorkflowExecution({ namespace, workflowExecution: { workflowId } })
-      .catch(() => undefined);
-  }
 }
 
 /**
