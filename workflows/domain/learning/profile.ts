@@ -1,23 +1,24 @@
-import type { z } from 'zod';
-import type { learningConfigSchema } from './profile-schema';
 import {
   emptyTokenModel,
   learnTokens,
   tokenQuantiles,
   type NodeFeatures,
-  type TokenModel,
   type TokenQuantiles,
 } from '../prediction/token-model';
-import {
-  learnCost,
-  observe,
-  emptyStat,
-  type CostModel,
-  type CostSample,
-  type RunningStat,
-} from '../prediction/cost-model';
+import { learnCost, observe, emptyStat, type CostSample } from '../prediction/cost-model';
 import type { BudgetStatus } from '../tenant/budget-status';
 import { formatUsd, usd } from '../pricing/catalog';
+import {
+  LEARNING_EVENTS_KEPT,
+  type LearningConfig,
+  type LearningEvent,
+  type LearningState,
+  type RunLearning,
+  type ShadowObservation,
+  type VariantEvidence,
+} from './learning-state';
+import { evidenceKey, hasProvenItself, preferenceKey, summarizeEvidence } from './evidence';
+import { INTENSITIES, type Intensity } from './intensity';
 
 /**
  * A tenant's learning profile: how much of its budget may go to learning, how often runs explore a
@@ -26,130 +27,8 @@ import { formatUsd, usd } from '../pricing/catalog';
  */
 
 export { DEFAULT_BUDGET_SHARES, DEFAULT_EXPLORATION_RATES, INTENSITIES, type Intensity } from './intensity';
-import { INTENSITIES, type Intensity } from './intensity';
-
-export type LearningConfig = z.output<typeof learningConfigSchema>;
-export type LearningConfigInput = z.input<typeof learningConfigSchema>;
-
-/** One entry of `learning_history.jsonl`: every change of the profile, with its reason. */
-export type LearningEvent = { seq: number; at: string; reason: string } & (
-  | { type: 'intensity'; from: Intensity; to: Intensity }
-  | {
-      type: 'exploration';
-      runId: string;
-      nodeId: string;
-      fromModel: string;
-      toModel: string;
-      qualityFull?: number;
-      qualityShadow?: number;
-      costFullUsd: number;
-      costShadowUsd: number;
-      /** Everything the exploration charged to the tenant's learning spend (the shadow and its evaluations). */
-      chargedUsd?: number;
-    }
-  | { type: 'exploration-denied'; runId: string; nodeId: string }
-  | {
-      type: 'preference';
-      kind: string;
-      fromModel: string;
-      toModel: string;
-      adopted: boolean;
-      evidence: VariantEvidenceSummary;
-    }
-  | { type: 'priors'; version: number; keys: number }
-  | { type: 'meta-learning'; optIn: boolean; samples?: number }
-);
-
-/** What shadow comparisons of one (kind, full model → cheaper model) pair have shown. */
-export interface VariantEvidence {
-  kind: string;
-  fromModel: string;
-  toModel: string;
-  qualityFull: RunningStat;
-  qualityShadow: RunningStat;
-  costFull: RunningStat;
-  costShadow: RunningStat;
-}
-
-export interface VariantEvidenceSummary {
-  samples: number;
-  qualityFull: number;
-  qualityShadow: number;
-  costFullUsd: number;
-  costShadowUsd: number;
-}
-
-/** A cheaper model that proved itself for this tenant; runs use it as the node's full model. */
-export interface ModelPreference {
-  kind: string;
-  fromModel: string;
-  toModel: string;
-  since: string;
-  evidence: VariantEvidenceSummary;
-}
-
-/** What an admitted run learns from its tenant: whether to explore, the cost model, the preferences. */
-export interface RunLearning {
-  explore: boolean;
-  costModel: CostModel;
-  /** The token model's quantiles, once the tenant has any. */
-  tokens?: TokenQuantiles;
-  preferences: Record<string, ModelPreference>;
-}
-
-/** A shadow comparison, as the shadowExploration workflow reports it. */
-export interface ShadowObservation {
-  kind: string;
-  fromModel: string;
-  toModel: string;
-  /** Mean of token F1 and ROUGE-L against the same reference; absent if the shadow was cut short. */
-  qualityFull?: number;
-  qualityShadow?: number;
-  costFullMicros: number;
-  costShadowMicros: number;
-}
-
-export interface LearningState {
-  effectiveIntensity: Intensity;
-  /** Learning money granted to shadows not yet settled, by exploration id. */
-  reservations: Record<string, number>;
-  /** Grows by the exploration rate with each admission; a run explores each time it passes 1. */
-  explorationCredit: number;
-  evidence: Record<string, VariantEvidence>;
-  preferences: Record<string, ModelPreference>;
-  costModel: CostModel;
-  /** Token distributions learned from node features; absent in entities from before they were learned. */
-  tokens?: TokenModel;
-  /** Published output-length priors (share histograms per `model|max_tokens bucket`), from the latest release that had any. */
-  tokenPriors?: Record<string, number[]>;
-  /** The newest events, oldest first; the exporter appends them to learning_history.jsonl by seq. */
-  history: LearningEvent[];
-  historySeq: number;
-  /** Cost samples recorded when this tenant last contributed to the priors. */
-  contributedSamples: number;
-  /** Whether meta-learning last heard this tenant opt in (false until the first exchange). */
-  metaOptIn: boolean;
-  priorsVersion: number;
-}
-
-/** Events kept in the entity's state; the exporter has every one of them on disk long before. */
-export const LEARNING_EVENTS_KEPT = 200;
-
-export function createLearningState(config: LearningConfig): LearningState {
-  return {
-    effectiveIntensity: config.intensity,
-    reservations: {},
-    explorationCredit: 0,
-    evidence: {},
-    preferences: {},
-    costModel: {},
-    history: [],
-    historySeq: 0,
-    contributedSamples: 0,
-    metaOptIn: false,
-    priorsVersion: 0,
-  };
-}
+export * from './learning-state';
+export * from './evidence';
 
 const LEVEL: Record<Intensity, number> = { CONSERVATIVE: 0, BALANCED: 1, AGGRESSIVE: 2 };
 
@@ -158,37 +37,6 @@ export function allowedIntensity(configured: Intensity, status: BudgetStatus): I
   if (status === 'CRITICAL' || status === 'EXCEEDED') return 'CONSERVATIVE';
   if (status === 'WARNING') return INTENSITIES[Math.max(0, LEVEL[configured] - 1)]!;
   return configured;
-}
-
-export function evidenceKey(kind: string, fromModel: string, toModel: string): string {
-  return `${kind}|${fromModel}>${toModel}`;
-}
-
-export function preferenceKey(kind: string, fromModel: string): string {
-  return `${kind}|${fromModel}`;
-}
-
-export function summarizeEvidence(e: VariantEvidence): VariantEvidenceSummary {
-  const r = (x: number) => Math.round(x * 1e4) / 1e4;
-  return {
-    samples: e.qualityShadow.n,
-    qualityFull: r(e.qualityFull.mean),
-    qualityShadow: r(e.qualityShadow.mean),
-    costFullUsd: usd(e.costFull.mean),
-    costShadowUsd: usd(e.costShadow.mean),
-  };
-}
-
-/** Has the cheaper model shown, over enough samples, quality within tolerance at a lower cost? */
-export function hasProvenItself(
-  e: VariantEvidence,
-  config: Pick<LearningConfig, 'minSamples' | 'qualityTolerance'>,
-): boolean {
-  return (
-    e.qualityShadow.n >= config.minSamples &&
-    e.qualityShadow.mean >= e.qualityFull.mean - config.qualityTolerance &&
-    e.costShadow.mean < e.costFull.mean
-  );
 }
 
 /**
