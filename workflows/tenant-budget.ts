@@ -9,7 +9,8 @@ import {
 import type { BlockLeaseRequest } from './domain/admission/blocks';
 import type { TenantLedgerState } from './domain/tenant/ledger';
 import { tenantStatusOf } from './domain/tenant/tenant-status';
-import { PeriodTimer, TenantEntity, type Reply } from './tenant/entity';
+import { TenantEntity, type Reply } from './tenant/entity';
+import { PeriodTimer } from './tenant/period-timer';
 import { EntityLifetime } from './tenant/entity-lifetime';
 import {
   MAX_ADMISSIONS_PER_UPDATE,

@@ -1,4 +1,4 @@
-import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineSearchAttributeKey, type SearchAttributeUpdatePair } from '@temporalio/common';
 
 /** ADOS's six search attributes (docs/CONTRACT.md); `ados dev` and `ados cluster up` register them. */
 export const TenantIdKey = defineSearchAttributeKey('TenantId', 'KEYWORD');
@@ -17,3 +17,20 @@ export const ADOS_SEARCH_ATTRIBUTES = [
   DeliveryPriorityKey,
   AdmissionBlockKey,
 ];
+
+/** A run's search attributes as it publishes them when its status, cost or budget status changes. */
+export function runSearchAttributes(run: {
+  tenantId: string;
+  priority: number;
+  status: string;
+  costUsd: number;
+  budgetStatus?: string;
+}): SearchAttributeUpdatePair[] {
+  return [
+    { key: TenantIdKey, value: run.tenantId },
+    { key: DeliveryPriorityKey, value: run.priority },
+    { key: DeliveryStatusKey, value: run.status },
+    { key: DeliveryCostUsdKey, value: run.costUsd },
+    ...(run.budgetStatus ? [{ key: BudgetStatusKey, value: run.budgetStatus }] : []),
+  ];
+}

@@ -15,8 +15,7 @@ import {
 import { metrics } from '../ports/metrics-sink';
 import { releases } from '../ports/release-sink';
 import { shadowExploration } from '../shadow-exploration';
-import { cheaperModel, usd, type RunPrices } from '../domain/pricing/catalog';
-import { catalogEstimateMicros } from '../domain/prediction/estimates';
+import { usd, type RunPrices } from '../domain/pricing/catalog';
 import type { DagNode, DeliveryRunSpec } from '../domain/run/dag';
 import { shadowExplorationWorkflowId, tenantBudgetWorkflowId } from '../domain/ids';
 import { nodeTaskQueue } from '../domain/run/routing';
@@ -40,13 +39,6 @@ import type {
 import type { RunLaunch } from '../messages/delivery-run';
 import type { NodeTask } from '../ports/activities';
 import {
-  BudgetStatusKey,
-  DeliveryCostUsdKey,
-  DeliveryPriorityKey,
-  DeliveryStatusKey,
-  TenantIdKey,
-} from '../ports/search-attributes';
-import {
   recordCostsSignal,
   releaseRunSignal,
   requestAdmissionSignal,
@@ -54,6 +46,8 @@ import {
 } from '../messages/tenant-budget';
 import { runNodes, verdictOf, type Verdict } from './node-scheduler';
 import type { RunStart } from './run-start';
+import { shadowInput } from './shadow-input';
+import { runSearchAttributes } from '../ports/search-attributes';
 
 /**
  * One run's state and steps, built once its input is valid; the deliveryRun workflow maps its
@@ -349,41 +343,27 @@ export class DeliveryRun {
   /** On an exploring run, the first LLM node with a cheaper model is run again in shadow. */
   private explore(node: DagNode, task: NodeTask, outcome: NodeOutcome, taskQueue: string): void {
     const { learning, spec, runId } = this;
-    const fromModel = task.model;
-    const toModel = fromModel ? cheaperModel(fromModel, this.prices()) : undefined;
-    if (!learning?.explore || learning.shadow || node.kind !== 'llm.generate' || !fromModel || !toModel) return;
+    if (!learning?.explore || learning.shadow || node.kind !== 'llm.generate') return;
+    const input = shadowInput({
+      spec,
+      runId,
+      node,
+      task,
+      outcome,
+      taskQueue,
+      prices: this.prices(),
+      rateFor: (model) => this.plan.negotiatedRate(model),
+    });
+    if (!input) return;
+    const { fromModel, toModel } = input;
     const workflowId = shadowExplorationWorkflowId(spec.tenantId, runId, node.id);
     learning.shadow = { nodeId: node.id, workflowId, fromModel, toModel };
-    const catalogFull = catalogEstimateMicros(node.kind, { params: task.params, model: fromModel }, this.prices());
-    const catalogShadow = catalogEstimateMicros(node.kind, { params: task.params, model: toModel }, this.prices());
-    const reference = spec.dag.nodes.find((n) => n.kind === 'eval.score' && typeof n.params.reference === 'string')
-      ?.params.reference as string | undefined;
-    const estimateMicros =
-      catalogFull > 0 ? Math.round((outcome.costMicros * catalogShadow) / catalogFull) : catalogShadow;
-    const prices = this.prices();
-    const toModelRate = this.plan.negotiatedRate(toModel);
     this.shadows.push(
       // Not cancellable: once asked for, the shadow belongs to the tenant's learning, not to this run.
       CancellationScope.nonCancellable(() =>
         startChild(shadowExploration, {
           workflowId,
-          args: [
-            {
-              tenantId: spec.tenantId,
-              runId,
-              nodeId: node.id,
-              taskQueue,
-              task,
-              realOutput: outcome.output,
-              realCostMicros: outcome.costMicros,
-              fromModel,
-              toModel,
-              estimateMicros,
-              ...(reference ? { reference } : {}),
-              ...(prices ? { rates: prices.models } : {}),
-              ...(toModelRate ? { toModelRate } : {}),
-            },
-          ],
+          args: [input],
           parentClosePolicy: ParentClosePolicy.ABANDON,
           staticSummary: `shadow of ${node.id} in run ${runId} (${spec.tenantId}): ${fromModel} → ${toModel}`,
         }),
@@ -397,13 +377,9 @@ export class DeliveryRun {
     this.status = next;
     const budget = this.governor.lease?.pressure.budgetStatus;
     if (this.published.status !== next || this.published.budget !== budget) {
-      upsertSearchAttributes([
-        { key: TenantIdKey, value: this.spec.tenantId },
-        { key: DeliveryPriorityKey, value: this.spec.priority },
-        { key: DeliveryStatusKey, value: next },
-        { key: DeliveryCostUsdKey, value: usd(this.state.totalCostMicros()) },
-        ...(budget ? [{ key: BudgetStatusKey, value: budget }] : []),
-      ]);
+      const { tenantId, priority } = this.spec;
+      const costUsd = usd(this.state.totalCostMicros());
+      upsertSearchAttributes(runSearchAttributes({ tenantId, priority, status: next, costUsd, budgetStatus: budget }));
       this.published = { status: next, ...(budget ? { budget } : {}) };
     }
     if (details) this.renderDetails();
