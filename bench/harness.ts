@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { connectWorker, temporalTarget } from '../infra/temporal-connection';
+import { temporalTarget } from '../infra/temporal-connection';
+import { connectWorker } from '../infra/worker-connection';
 import { connectClient } from '../api/client';
 import { benchServer, stopBenchCluster, type BenchServer } from './target';
 import { startAdosWorkers, type AdosWorkerOptions } from '../workers/ados-worker';

@@ -4,7 +4,8 @@
  * and stops on `stop` (writing its CPU profiles when started with --cpu-prof).
  */
 import { Runtime } from '@temporalio/worker';
-import { connectWorker, temporalTarget } from '../infra/temporal-connection';
+import { temporalTarget } from '../infra/temporal-connection';
+import { connectWorker } from '../infra/worker-connection';
 import { startAdosWorkers } from '../workers/ados-worker';
 import type { BenchWorkerOptions } from './engine';
 import { environment } from '../infra/config';

@@ -5,7 +5,8 @@
 import { registerNodeKind } from '../activities/nodes/registry';
 import { startAdosWorkers } from '../workers/ados-worker';
 import { installTemporalLogging } from '../infra/logging/runtime-logger';
-import { connectWorker, temporalTarget } from '../infra/temporal-connection';
+import { temporalTarget } from '../infra/temporal-connection';
+import { connectWorker } from '../infra/worker-connection';
 import { wordCount } from './word-count-kind';
 
 async function main(): Promise<void> {

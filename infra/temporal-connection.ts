@@ -1,6 +1,5 @@
 import { createConnection } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import {
   loadClientConfigProfile,
   toClientOptions,
@@ -134,7 +133,7 @@ function listening(address: string, timeoutMs = 1000): Promise<boolean> {
  * connection or a timeout, so the cause is told apart by whether the port answers at all and which
  * TLS settings the target has.
  */
-async function unreachable(target: TemporalTarget, err: unknown): Promise<UserError> {
+export async function unreachable(target: TemporalTarget, err: unknown): Promise<UserError> {
   const message = ((err as Error).message ?? String(err)).replace(/\s+/g, ' ').trim().slice(0, 200);
   const tls = target.connectionOptions.tls;
   const clientCert = typeof tls === 'object' && tls.clientCertPair;
@@ -166,13 +165,4 @@ export async function temporalClient(target: TemporalTarget, options?: { connect
     namespace: target.namespace,
     dataConverter: adosDataConverter(),
   });
-}
-
-/** A worker connection (Temporal's Rust core), failing with the same one-line reasons. */
-export async function connectWorker(target: TemporalTarget): Promise<NativeConnection> {
-  try {
-    return await NativeConnection.connect(target.connectionOptions);
-  } catch (err) {
-    throw await unreachable(target, err);
-  }
 }

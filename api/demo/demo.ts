@@ -1,6 +1,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig } from '../../infra/config';
-import { connectWorker, temporalClient, temporalTarget } from '../../infra/temporal-connection';
+import { temporalClient, temporalTarget } from '../../infra/temporal-connection';
+import { connectWorker } from '../../infra/worker-connection';
 import { startDevServer, temporalAnswers, type DevServer } from '../../infra/dev-server';
 import { startAdosWorkers } from '../../workers/ados-worker';
 import { installTemporalLogging } from '../../infra/logging/runtime-logger';
