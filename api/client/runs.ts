@@ -8,7 +8,9 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { deliveryRun, progressQuery } from '../../workflows/delivery-run';
+// The workflow's type only: a client starts it by name and never loads workflow code.
+import type { deliveryRun } from '../../workflows/delivery-run';
+import { progressQuery } from '../../workflows/messages/delivery-run';
 import { quoteInputsQuery, releaseRunSignal } from '../../workflows/messages/tenant-budget';
 import type { DeliveryRunInput } from '../../workflows/domain/run/dag';
 import type { RejectionCode } from '../../workflows/domain/tenant/entity-payloads';
@@ -96,7 +98,7 @@ export async function startRun(client: Client, input: unknown): Promise<StartedR
   const status = !ticket ? 'ADMITTING' : ticket.kind === 'ADMITTED' ? 'RUNNING' : ticket.kind;
   let handle: WorkflowHandle<typeof deliveryRun>;
   try {
-    handle = await client.workflow.start(deliveryRun, {
+    handle = await client.workflow.start<typeof deliveryRun>('deliveryRun', {
       workflowId,
       taskQueue: CONTROL_TASK_QUEUE,
       args: launch ? [run, launch] : [run],

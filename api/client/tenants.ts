@@ -7,7 +7,7 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
-import { tenantBudget } from '../../workflows/tenant-budget';
+import type { tenantBudget } from '../../workflows/tenant-budget';
 import { configureTenantUpdate, tenantStatusQuery } from '../../workflows/messages/tenant-budget';
 import {
   ENTITY_TASK_QUEUE,
@@ -117,7 +117,7 @@ export async function configureTenant(
     client.workflow.executeUpdateWithStart(configureTenantUpdate, {
       // The patch as given: parsing would fill in defaults and overwrite settings the caller kept.
       args: [{ ...patch, tenantId }],
-      startWorkflowOperation: new WithStartWorkflowOperation(tenantBudget, {
+      startWorkflowOperation: new WithStartWorkflowOperation<typeof tenantBudget>('tenantBudget', {
         workflowId: tenantBudgetWorkflowId(tenantId),
         taskQueue: ENTITY_TASK_QUEUE,
         workflowTaskTimeout: ENTITY_WORKFLOW_TASK_TIMEOUT,
