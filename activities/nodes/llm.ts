@@ -2,6 +2,7 @@ import { DEFAULT_MODEL, toMicros, usd } from '../../workflows/domain/pricing/cat
 import { UnknownModelPrice, outputMicrosPerToken, priceLlmUsage } from '../pricing';
 import type { NodeTask } from '../../workflows/ports/activities';
 import { countTokens, truncateToTokens } from '../tokenizer';
+import { promptBaseTokens, promptBasesOf } from './prompt-tokens';
 import {
   NodeInputError,
   numberParam,
@@ -14,6 +15,8 @@ import {
 import { loadConfig } from '../../infra/config';
 import { LOCAL_MODEL, LocalModelMissing } from '../../infra/llm/local-model';
 import { LocalContextExceeded, LocalLlm } from './local-llm';
+
+export { promptBaseTokens, promptBasesOf };
 
 export interface CompletionRequest {
   model: string;
@@ -194,22 +197,6 @@ async function localModel(): Promise<LocalLlm> {
 export async function promptTokensOn(model: string, prompt: string, o200k?: number): Promise<number> {
   if (model !== LOCAL_MODEL) return o200k ?? countTokens(prompt);
   return (await localModel()).promptTokens(prompt);
-}
-
-/** The o200k tokens of a generation prompt before any passage is added: the instruction and the question. */
-export function promptBaseTokens(question: string): number {
-  return countTokens(ragPrompt(question, []));
-}
-
-/** Per retrieval node of a DAG, the prompt's base tokens (a run's launch and a quote carry them). */
-export function promptBasesOf(spec: {
-  dag: { nodes: ReadonlyArray<{ id: string; kind: string; params: Record<string, unknown> }> };
-}): Record<string, number> {
-  const bases: Record<string, number> = {};
-  for (const node of spec.dag.nodes)
-    if (node.kind === 'retrieval.search' && typeof node.params.query === 'string')
-      bases[node.id] = promptBaseTokens(node.params.query);
-  return bases;
 }
 
 const providers = new Map<string, LlmProvider>(

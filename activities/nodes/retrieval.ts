@@ -5,7 +5,8 @@ import type nlpUtils from 'wink-nlp-utils';
 import { UNIT_PRICES, toMicros } from '../../workflows/domain/pricing/catalog';
 import { NodeInputError, numberParam, ragPrompt, stringParam, type NodeKind } from './kind';
 import { countTokens } from '../tokenizer';
-import { promptBaseTokens, promptTokensOn } from './llm';
+import { promptTokensOn } from './llm';
+import { promptBaseTokens } from './prompt-tokens';
 import { loadConfig } from '../../infra/config';
 
 interface Passage {

@@ -1,4 +1,4 @@
-import { promptBasesOf } from '../../activities/nodes/llm';
+import { promptBasesOf } from '../../activities/nodes/prompt-tokens';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { validateDeliveryRunInput, type DeliveryRunInput, type DeliveryRunSpec } from '../../workflows/domain/run/dag';

@@ -1,5 +1,5 @@
 /** Runs from the client's side: quoting, checking and starting one (through the one launch), and reading its outcome. */
-import { promptBasesOf } from '../../activities/nodes/llm';
+import { promptBasesOf } from '../../activities/nodes/prompt-tokens';
 import {
   Client,
   WorkflowExecutionAlreadyStartedError,

@@ -28,7 +28,7 @@ import {
   type TenantConfigPatch,
   type TenantSettings,
 } from '../../workflows/domain/tenant/tenant-config';
-import { webhookProblem } from '../../activities/alerts';
+import { webhookProblem } from '../../activities/webhook-target';
 import { seal } from '../../infra/seal';
 import type { AlertRecord } from '../../workflows/domain/alerts/budget-alerts';
 import { metaLearningStatusQuery } from '../../workflows/messages/meta-learning';
