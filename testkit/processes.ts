@@ -4,10 +4,11 @@ import { promisify } from 'node:util';
 import { REPO } from './docs';
 import { starterName } from '../api/client/admission';
 import { freePort } from '../infra/ports';
+import { ADOS_BIN } from '../infra/project';
 import type { QueueLoad } from '../workers/autoscale/policy';
 
 const run = promisify(execFile);
-export const ADOS = join(REPO, 'bin', 'ados.js');
+export const ADOS = ADOS_BIN;
 
 /** Signals a child process (SIGTERM: an ADOS worker drains first) and waits until it has exited. */
 export async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

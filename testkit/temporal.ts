@@ -121,16 +121,24 @@ export async function eventually<T>(
 }
 
 /**
- * Waits until a worker polls `taskQueue` for workflow tasks: a worker process started by a test
- * bundles its workflows first, which takes seconds more on a loaded machine.
+ * Waits until a worker polls `taskQueue` for workflow tasks (or, with `activities`, for activity
+ * tasks): a worker process started by a test bundles its workflows first, which takes seconds more
+ * on a loaded machine.
  */
-export async function polled(client: Client, taskQueue: string, timeoutMs = 120_000): Promise<void> {
+export async function polled(
+  client: Client,
+  taskQueue: string,
+  timeoutMs = 120_000,
+  { activities = false } = {},
+): Promise<void> {
   await eventually(
     async () => {
       const { pollers } = await client.workflowService.describeTaskQueue({
         namespace: client.options.namespace,
         taskQueue: { name: taskQueue },
-        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        taskQueueType: activities
+          ? temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+          : temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
       });
       return pollers.length > 0 ? true : undefined;
     },

@@ -1,3 +1,4 @@
+import { PROJECT_ROOT } from '../../infra/project';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve } from 'node:path';
 import bm25 from 'wink-bm25-text-search';
@@ -19,7 +20,6 @@ interface CorpusIndex {
   passages: Map<string, Passage>;
 }
 
-const PROJECT_ROOT = resolve(__dirname, '..', '..');
 /** The project's own docs are the default corpus. */
 export const DEFAULT_CORPUS_DIR = join(PROJECT_ROOT, 'docs');
 const CORPUS_EXTENSIONS = new Set(['.md', '.txt']);

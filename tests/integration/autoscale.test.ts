@@ -9,10 +9,11 @@ import { freePort } from '../../infra/ports';
 import { serveWorkerMetrics } from '../../infra/metrics/worker-metrics';
 import { nodeTaskQueue } from '../../workflows/domain/run/routing';
 import { ADOS, spawnAutoscaler, stopChild } from '../../testkit/processes';
-import { eventually, micros, startTestEnv, type TestEnv } from '../../testkit/temporal';
+import { eventually, micros, polled, startTestEnv, type TestEnv } from '../../testkit/temporal';
 
 let env: TestEnv;
-let supervisor: ChildProcess | undefined;
+/** Every supervisor a test started: a test that fails must not leave one running (its pipe would keep this file's process alive). */
+const supervisors: ChildProcess[] = [];
 let controlMetrics: Server | undefined;
 let controlMetricsUrl = '';
 
@@ -28,7 +29,7 @@ before(async () => {
 });
 
 after(async () => {
-  await stopChild(supervisor, 'SIGKILL');
+  for (const supervisor of supervisors) await stopChild(supervisor, 'SIGKILL');
   controlMetrics?.close();
   await env?.teardown();
 });
@@ -59,11 +60,14 @@ describe('node-worker autoscaling', () => {
       '--metrics-port',
       String(metricsPort),
     ]);
-    supervisor = autoscaler.child;
+    const supervisor = autoscaler.child;
+    supervisors.push(supervisor);
     await eventually(async () => (await gauge(metricsPort, 'ados_autoscale_processes')) === 1, {
       timeoutMs: 60_000,
       what: 'the supervisor running MIN (1) processes',
     });
+    // Its process serves the tenant's node queue (a process that cannot start never polls).
+    await polled(env.client, nodeTaskQueue({ tenantId }), 60_000, { activities: true });
     const node = (i: number) => ({ id: `n${i}`, kind: 'util.sleep', params: { ms: 250, costUsd: 0.001 } });
     // One run through the first process, so that the burst starts against a polling worker.
     const warm = await runOutcome(await startRun(env.client, { tenantId, runId: 'warm', dag: { nodes: [node(0)] } }));
@@ -150,7 +154,7 @@ describe('node-worker autoscaling', () => {
     );
 
     // SIGTERM drains every process, and the supervisor exits cleanly.
-    const exit = new Promise<number | null>((resolve) => supervisor!.once('exit', (code) => resolve(code)));
+    const exit = new Promise<number | null>((resolve) => supervisor.once('exit', (code) => resolve(code)));
     supervisor.kill('SIGTERM');
     assert.equal(await exit, 0);
   });
@@ -162,7 +166,7 @@ describe('node-worker autoscaling', () => {
       [ADOS, 'worker', '--role', 'nodes', '--autoscale', '2..2', '--metrics-port', String(metricsPort)],
       { env: { ...process.env, TEMPORAL_ADDRESS: env.address }, stdio: ['ignore', 'ignore', 'inherit'] },
     );
-    supervisor = killed;
+    supervisors.push(killed);
     // Its processes: its children, once both serve.
     const pids = await eventually(
       async () => {

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { freePort } from '../../infra/ports';
+import { ADOS_BIN } from '../../infra/project';
 import { queueBacklog } from '../../infra/metrics/worker-metrics';
 import {
   decideProcesses,
@@ -12,8 +12,6 @@ import {
   type AutoscaleState,
   type QueueLoad,
 } from './policy';
-
-const ADOS_BIN = join(__dirname, '..', 'bin', 'ados.js');
 
 /**
  * Gauges by queue from an `ados worker`'s /metrics (e.g. `ados_node_activities_running`), by
