@@ -67,7 +67,7 @@ module.exports = {
   options: {
     includeOnly: folderPattern(LAYERS.flat()),
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: ['node_modules', '\\.d\\.ts$', '/public/'] },
+    exclude: { path: ['node_modules', '\\.d\\.ts$', '/public/', '^api/client/package/dist/'] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
   },

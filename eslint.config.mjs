@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.temporal/**', 'artifacts/**', 'scratch/**'] },
+  { ignores: ['node_modules/**', '.temporal/**', 'artifacts/**', 'scratch/**', 'api/client/package/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -13,6 +13,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/no-require-imports': 'off',
+      // `import { type A }` leaves a bare `import '…'` behind when compiled: write `import type { A }`.
+      '@typescript-eslint/no-import-type-side-effects': 'error',
     },
   },
   {

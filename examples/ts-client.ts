@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdosClient, AdosError, type RunInput } from 'ados';
+import { AdosClient, AdosError, type RunInput } from 'ados-client';
 
 async function main(): Promise<void> {
   const tenantId = process.argv[2] ?? 'acme';

@@ -1,6 +1,6 @@
 /**
- * The TypeScript client for programs that use ADOS: `import { AdosClient } from 'ados'` (or
- * `'ados/client'`). It starts runs the way `ados run start` and the HTTP API do — the same launch,
+ * The TypeScript client for programs that use ADOS: `import { AdosClient } from 'ados-client'` (the
+ * package in ./package). It starts runs the way `ados run start` and the HTTP API do — the same launch,
  * the same validation, the same admission answer — and reads runs, quotes, tenants and reports.
  * Everything else in api/ is the CLI's and the API's own and may change; this module is the
  * contract (docs/CONTRACT.md).

@@ -4,9 +4,9 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { ADOS_SEARCH_ATTRIBUTES, TenantIdKey } from '../../workflows/ports/search-attributes';
 import { temporalAnswers } from '../dev-server';
-import { type TemporalTarget } from '../temporal-connection';
+import type { TemporalTarget } from '../temporal-connection';
 import { UserError } from '../user-error';
-import { type ClusterState } from './layout';
+import type { ClusterState } from './layout';
 import { logTail, pidAlive } from './processes';
 import { clusterTarget } from './target';
 

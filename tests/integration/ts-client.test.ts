@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
-import { AdosClient, AdosError } from 'ados';
+import { AdosClient, AdosError } from 'ados-client';
 import { REPO } from '../../testkit/docs';
 import { eventually, micros, useTestEnvWithWorkers } from '../../testkit/temporal';
 

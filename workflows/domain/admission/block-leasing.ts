@@ -1,8 +1,8 @@
 /** Admission blocks as the entity leases and reconciles them (the block rules themselves: ./blocks.ts). */
-import { type BudgetStatus } from '../tenant/budget-status';
+import type { BudgetStatus } from '../tenant/budget-status';
 import type { LeaseGrant, LeaseRequest, TenantPressure } from '../tenant/entity-payloads';
 
-import { type BlockGrant, type BlockLeaseRequest, type BlockRun, type BlockUse } from './blocks';
+import type { BlockGrant, BlockLeaseRequest, BlockRun, BlockUse } from './blocks';
 import type { RunLearning } from '../learning/profile';
 import { AdmissionQueue } from './queue';
 

@@ -1,8 +1,8 @@
 /** A tenant's learning profile as it is kept: its settings, its state (the learned models, the shadows' evidence, the models proved cheaper) and its event log. */
 import type { z } from 'zod';
 import type { learningConfigSchema } from './profile-schema';
-import { type TokenModel, type TokenQuantiles } from '../prediction/token-model';
-import { type CostModel, type RunningStat } from '../prediction/cost-model';
+import type { TokenModel, TokenQuantiles } from '../prediction/token-model';
+import type { CostModel, RunningStat } from '../prediction/cost-model';
 import type { Intensity } from './intensity';
 
 export type LearningConfig = z.output<typeof learningConfigSchema>;

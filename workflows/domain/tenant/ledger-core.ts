@@ -5,7 +5,7 @@ import { TenantTokens, type ApiToken } from './api-tokens';
 import { budgetStatus, type BudgetStatus } from './budget-status';
 import { ARCHIVED_PERIODS_KEPT, lastPeriodEndBy, periodEnd, type ArchivedPeriod } from './budget-period';
 import { mergeTenantConfig, tenantConfigSchema, type TenantConfig, type TenantConfigPatch } from './tenant-config';
-import { type AlertState } from '../alerts/budget-alerts';
+import type { AlertState } from '../alerts/budget-alerts';
 import type { CostEvent, InFlightRun, LeaseGrant, TenantPressure, WaitingRun } from './entity-payloads';
 
 import { OTHER_KEY, addCharge, addSpendPoint, emptyBreakdown, type SpendBreakdown } from './spend-breakdown';

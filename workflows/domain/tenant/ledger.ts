@@ -1,7 +1,7 @@
 /** One tenant's ledger, whole: money and periods, admission and blocks, exploration, alerts and quote inputs. */
 import { createLearningState } from '../learning/profile';
 import { periodStartFor, type ArchivedPeriod } from './budget-period';
-import { type TenantConfig } from './tenant-config';
+import type { TenantConfig } from './tenant-config';
 import {
   emptyAlertState,
   raiseDue,
