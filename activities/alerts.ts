@@ -1,3 +1,4 @@
+/** Budget alert activities: each alert delivered to its webhook, signed, once per alert id. */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';

@@ -1,3 +1,4 @@
+/** The control queue's activities: a run's launch settings, releasing the slots of closed runs, tenant refreshes. */
 import { SharedFetches } from '../infra/shared-fetch';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';

@@ -1,3 +1,4 @@
+/** The node activity: runs one DAG node of a kind, heartbeating, and returns its output and cost. */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { NodeOutcome } from '../workflows/domain/run/run-state';
 import type { NodeActivity, NodeTask } from '../workflows/ports/activities';

@@ -1,3 +1,4 @@
+/** LLM prices from @pydantic/genai-prices, with negotiated rates and cheaper-model chains. */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { calcPrice, findProvider, type PriceCalculation } from '@pydantic/genai-prices';

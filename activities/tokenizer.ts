@@ -1,3 +1,4 @@
+/** Token counts from a real BPE tokenizer (o200k_base). */
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k from 'js-tiktoken/ranks/o200k_base';
 

@@ -1,3 +1,4 @@
+/** The bench's harness: a server and in-process workers for a measurement, and its report. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';

@@ -1,3 +1,4 @@
+/** `npm run bench`: the whole bench suite, or (`--render`) its tables from the last results. */
 import { runBench } from './harness';
 import { renderResults, runBenchSuite } from './suite';
 

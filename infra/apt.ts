@@ -1,3 +1,4 @@
+/** Installing Debian packages with apt-get. */
 import { execFileSync } from 'node:child_process';
 
 /**

@@ -1,3 +1,4 @@
+/** Debian's chromium for the browser tests. */
 import { existsSync } from 'node:fs';
 import { aptInstall } from './apt';
 import { loadConfig } from './config';

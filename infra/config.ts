@@ -1,3 +1,4 @@
+/** ADOS's configuration from the environment, checked with zod. */
 import { z } from 'zod';
 import { blockSecondsProblem } from '../workflows/domain/admission/blocks';
 import { DEFAULT_NODE_PARTITIONS } from '../workflows/domain/run/routing';

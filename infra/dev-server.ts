@@ -1,3 +1,4 @@
+/** The embedded Temporal dev server (the Temporal CLI from PyPI). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';

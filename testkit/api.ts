@@ -1,3 +1,4 @@
+/** An HTTP API on a test server, for tests. */
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import { buildApi } from '../api/http/app';

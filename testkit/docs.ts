@@ -1,3 +1,4 @@
+/** The project's docs, read by tests that check them against the code. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 

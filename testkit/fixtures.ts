@@ -1,3 +1,4 @@
+/** Replay fixtures: recorded histories and the key ring they are sealed with. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyRingCodec, decodeHistoryJson } from '../infra/payload-codec';

@@ -1,3 +1,4 @@
+/** Reading a workflow's history in tests, through the Temporal CLI. */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';

@@ -1,3 +1,4 @@
+/** A mixed RAG workload for measuring predictions. */
 import { join } from 'node:path';
 import fc from 'fast-check';
 

@@ -1,3 +1,4 @@
+/** A tenant's pressure, as the CostAgent sees it, for tests. */
 import type { TenantPressure } from '../workflows/domain/tenant/entity-payloads';
 
 /** A tenant's pressure as a run sees it: healthy, one run in flight of ten, unless told otherwise. */

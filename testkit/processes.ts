@@ -1,3 +1,4 @@
+/** ADOS processes for tests: workers, the autoscaler, the HTTP API. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';

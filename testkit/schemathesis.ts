@@ -1,3 +1,4 @@
+/** Schemathesis (from PyPI), which fuzzes the HTTP API against its OpenAPI document. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipInstallTarget } from '../infra/pip';

@@ -1,3 +1,4 @@
+/** A real Temporal dev server and ADOS workers for one test file, and waiting helpers. */
 import { mkdtempSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,4 @@
+/** Workflow code of an earlier release, for upgrade tests. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';

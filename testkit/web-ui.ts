@@ -1,3 +1,4 @@
+/** Reading the Temporal Web UI's pages in a browser. */
 import type { Page } from 'playwright-core';
 
 /**

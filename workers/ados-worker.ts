@@ -1,3 +1,4 @@
+/** ADOS's workers: the workflow bundle, the task queues, slots and activities of each role. */
 import {
   bundleWorkflowCode,
   NativeConnection,

@@ -1,3 +1,4 @@
+/** A worker's trace of node executions, appended to the run's trace file. */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+/** The export sweep Schedule, ensured when workers start. */
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleHandle } from '@temporalio/client';
 import { sweepExports } from '../workflows/sweep-exports';
 import { CONTROL_TASK_QUEUE } from '../workflows/domain/ids';

@@ -1,3 +1,4 @@
+/** The release sink: a closed run gives its slot back and reports its last costs through its worker. */
 import type { Client } from '@temporalio/client';
 import type { InjectedSinks } from '@temporalio/worker';
 import {

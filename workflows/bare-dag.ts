@@ -1,3 +1,4 @@
+/** The bare DAG workflow: the benchmark's ungoverned baseline. */
 import { proxyActivities } from '@temporalio/workflow';
 import type { DagNode } from './domain/run/dag';
 import type { NodeActivity } from './ports/activities';

@@ -1,3 +1,4 @@
+/** The budgetAlert workflow: delivers one budget alert, retried for a day. */
 import { ApplicationFailure, getExternalWorkflowHandle, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { alertSettledSignal } from './messages/tenant-budget';
 import type { AlertActivities, AlertDelivery } from './ports/activities';

@@ -1,3 +1,4 @@
+/** The deliveryRun workflow: one governed run of a DAG. */
 import {
   CancellationScope,
   ParentClosePolicy,

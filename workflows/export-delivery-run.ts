@@ -1,3 +1,4 @@
+/** The exportDeliveryRun workflow: a closed run's artifacts. */
 import { proxyActivities } from '@temporalio/workflow';
 import type { ExportActivities } from './ports/activities';
 

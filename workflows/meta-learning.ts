@@ -1,3 +1,4 @@
+/** The metaLearning workflow: the one global entity of cross-tenant priors. */
 import {
   allHandlersFinished,
   condition,

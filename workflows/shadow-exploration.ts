@@ -1,3 +1,4 @@
+/** The shadowExploration workflow: a run's cheaper variant tried in shadow, for learning. */
 import {
   condition,
   getExternalWorkflowHandle,

@@ -1,3 +1,4 @@
+/** The sweepExports workflow: slots of runs that closed unreleased, and missed exports. */
 import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ExportActivities, SlotActivities } from './ports/activities';
 

@@ -1,3 +1,4 @@
+/** The tenantBudget workflow: one tenant's budget and admission entity. */
 import { ApplicationFailure, allHandlersFinished, condition, patched, setHandler } from '@temporalio/workflow';
 import { ZodError } from 'zod';
 import {

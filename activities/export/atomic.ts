@@ -1,3 +1,4 @@
+/** Where artifacts go on disk, and writing them atomically (a reader never sees half a file). */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

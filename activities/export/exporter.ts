@@ -1,3 +1,4 @@
+/** The exporter: a closed run's history mirrored into its artifact files, and a tenant's files refreshed. */
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';

@@ -1,3 +1,4 @@
+/** The task queues' state (backlog, pollers) written as an artifact for operators. */
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';

@@ -1,3 +1,4 @@
+/** A run's artifact files (summary, task results, trace) computed from its recorded history alone. */
 import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import type { NodeOutcome } from '../../workflows/domain/run/run-state';
 import type { NodeTask } from '../../workflows/ports/activities';

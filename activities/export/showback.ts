@@ -1,3 +1,4 @@
+/** Showback: a tenant's spend over a time range, as a report and as CSV. */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toMicros, usd } from '../../workflows/domain/pricing/catalog';

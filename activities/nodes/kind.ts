@@ -1,3 +1,4 @@
+/** What a node kind is: its execution, its context (upstream outputs, cancellation), and shared prompt helpers. */
 import type { ChargePricing } from '../../workflows/domain/tenant/entity-payloads';
 import type { CostCategory } from '../../workflows/domain/pricing/catalog';
 import type { NodeTask } from '../../workflows/ports/activities';

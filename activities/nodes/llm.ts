@@ -1,3 +1,4 @@
+/** LLM providers behind llm.generate: offline (deterministic), OpenAI-compatible HTTP, and the local model. */
 import { DEFAULT_MODEL, toMicros, usd } from '../../workflows/domain/pricing/catalog';
 import { UnknownModelPrice, outputMicrosPerToken, priceLlmUsage } from '../pricing';
 import type { NodeTask } from '../../workflows/ports/activities';

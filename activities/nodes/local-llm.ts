@@ -1,3 +1,4 @@
+/** The local model (SmolLM2-135M) run in this process by node-llama-cpp. */
 import { createHash } from 'node:crypto';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { loadConfig } from '../../infra/config';

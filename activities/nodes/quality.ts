@@ -1,3 +1,4 @@
+/** Quality nodes: token F1 and ROUGE-L scoring, rerank and eval.score. */
 import { UNIT_PRICES, formatUsd, toMicros } from '../../workflows/domain/pricing/catalog';
 import { countTokens, words } from '../tokenizer';
 import { NodeInputError, numberParam, stringParam, upstreamCandidates, upstreamPassages, type NodeKind } from './kind';

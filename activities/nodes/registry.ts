@@ -1,3 +1,4 @@
+/** The node kinds this process's workers run: the built-in ones and those a deployment registers. */
 import { llmGenerate } from './llm';
 import { evalScore, rerank } from './quality';
 import { retrievalSearch } from './retrieval';

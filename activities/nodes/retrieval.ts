@@ -1,3 +1,4 @@
+/** retrieval.search: BM25 over a corpus of passages (by default the project docs). */
 import { PROJECT_ROOT } from '../../infra/project';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve } from 'node:path';

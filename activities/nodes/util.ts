@@ -1,3 +1,4 @@
+/** Utility node kinds for tests and benchmarks: util.sleep, util.spin, util.fail. */
 import { ApplicationFailure } from '@temporalio/activity';
 import { toMicros } from '../../workflows/domain/pricing/catalog';
 import { numberParam, type NodeKind } from './kind';

@@ -1,3 +1,4 @@
+/** `ados api`: the HTTP API server command. */
 import type { Command } from 'commander';
 import { logger } from '../../infra/logging/logger';
 import { connectClient } from '../client';

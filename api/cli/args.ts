@@ -1,3 +1,4 @@
+/** Argument parsers for the CLI's flags, each refusing a bad value with a message naming the flag. */
 import { InvalidArgumentError } from 'commander';
 import { ID_PATTERN, isValidId } from '../../workflows/domain/ids';
 import { UserError } from '../../infra/user-error';

@@ -1,3 +1,4 @@
+/** `ados bench`: runs the benchmark suite. */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';

@@ -1,3 +1,4 @@
+/** `ados cluster up|down|status`: a self-hosted Temporal cluster (PostgreSQL) on this machine. */
 import { Command, Option } from 'commander';
 import { clusterDown, clusterStatus, clusterUp, type ClusterUpOptions } from '../../infra/cluster/cluster';
 import { DEFAULT_CLUSTER_DIR } from '../../infra/cluster/layout';

@@ -1,3 +1,4 @@
+/** `ados demo`: the demo on an embedded dev server. */
 import { Option, type Command } from 'commander';
 import { DEMO_LLMS, runDemo, type DemoLlm } from '../demo/demo';
 import { json } from './output';

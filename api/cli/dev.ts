@@ -1,3 +1,4 @@
+/** `ados dev`: an embedded dev server with the Web UI, ADOS workers and the codec server. */
 import type { Command } from 'commander';
 import { DEFAULT_DB_FILE, startDevServer, temporalAnswers } from '../../infra/dev-server';
 import { logger } from '../../infra/logging/logger';

@@ -1,3 +1,4 @@
+/** `ados export`: writes runs' and tenants' artifact files. */
 import type { Command } from 'commander';
 import { UserError, connectClient } from '../client';
 import { exportFinished } from '../../activities/export/exporter';

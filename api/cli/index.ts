@@ -1,3 +1,4 @@
+/** The `ados` command: its commands, loaded on demand. */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../../infra/config';
 import { UserError } from '../../infra/user-error';

@@ -1,3 +1,4 @@
+/** `ados k8s`: Kubernetes objects for autoscaled node workers. */
 import { Option, type Command } from 'commander';
 import { nodeScalingYaml } from '../../workers/autoscale/k8s';
 import { nodePartitions } from '../../infra/config';

@@ -1,3 +1,4 @@
+/** `ados llm install|serve`: the local model. */
 import type { Command } from 'commander';
 import { logger } from '../../infra/logging/logger';
 import { ensureLocalModel, LOCAL_MODEL } from '../../infra/llm/local-model';

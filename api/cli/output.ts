@@ -1,3 +1,4 @@
+/** The CLI's output: JSON or text, and its exit codes. */
 import type { Command } from 'commander';
 
 /** Exit codes scripts can rely on. */

@@ -1,3 +1,4 @@
+/** Progress bars for `ados run start --wait`, polled from runs' progress queries. */
 import cliProgress from 'cli-progress';
 import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 

@@ -1,3 +1,4 @@
+/** Replaying recorded histories against today's workflow code. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';

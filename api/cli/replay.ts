@@ -1,3 +1,4 @@
+/** `ados replay`: replays recorded histories to check determinism. */
 import type { Command } from 'commander';
 import { installTemporalLogging } from '../../infra/logging/runtime-logger';
 import { historyFiles, replayHistories } from './replay-history';

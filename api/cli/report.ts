@@ -1,3 +1,4 @@
+/** `ados report`: a tenant's showback report. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { connectClient, tenantReport } from '../client';
 import { showbackCsv } from '../../activities/export/showback';

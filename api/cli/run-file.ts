@@ -1,3 +1,4 @@
+/** Reading a run file (JSON or YAML) for `ados run start`. */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import YAML from 'yaml';

@@ -1,3 +1,4 @@
+/** `ados run start|status|result|cancel|quote|list`. */
 import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';

@@ -1,3 +1,4 @@
+/** `ados tenant configure|status|tokens`. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { TenantConfigPatch, TenantSettings } from '../../workflows/domain/tenant/tenant-config';
 import type { TenantStatus } from '../../workflows/domain/tenant/tenant-status';

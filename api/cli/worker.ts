@@ -1,3 +1,4 @@
+/** `ados worker`: the workers, with their roles, slots and autoscaling. */
 import { Command, Option } from 'commander';
 import {
   RESOURCE_SLOT_DEFAULTS,

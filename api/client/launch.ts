@@ -1,3 +1,4 @@
+/** A run's one launch, for every door: validation, prices, and its tenant's admission. */
 import { promptBasesOf } from '../../activities/nodes/prompt-tokens';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';

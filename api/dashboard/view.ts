@@ -1,3 +1,4 @@
+/** What the dashboard shows: tenants' budgets, runs and learning, with links into the Web UI. */
 import type { Client } from '@temporalio/client';
 import { burnWindowMs, projectedExhaustion } from '../../workflows/domain/alerts/budget-alerts';
 import { toMicros, usd } from '../../workflows/domain/pricing/catalog';

@@ -1,3 +1,4 @@
+/** The demo: tenants, RAG runs, a degraded run and a rejected one, on a dev server. */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig } from '../../infra/config';
 import { temporalClient, temporalTarget } from '../../infra/temporal-connection';

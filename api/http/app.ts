@@ -1,3 +1,4 @@
+/** The HTTP API: a Fastify app with zod schemas and its OpenAPI document. */
 import { admitFromBlocks, starterName } from '../client/admission';
 import Fastify from 'fastify';
 import swagger from '@fastify/swagger';

@@ -1,3 +1,4 @@
+/** HTTP routes to a run's and a tenant's artifact files. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';

@@ -1,3 +1,4 @@
+/** HTTP authentication: the admin token and tenant tokens, and who may call what. */
 import { timingSafeEqual } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';

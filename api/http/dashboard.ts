@@ -1,3 +1,4 @@
+/** HTTP routes of the dashboard page and its data. */
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';

@@ -1,3 +1,4 @@
+/** The HTTP API's errors: one JSON body shape, with a code naming the problem. */
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';

@@ -1,3 +1,4 @@
+/** The HTTP API's page tokens for run lists. */
 import { createHash } from 'node:crypto';
 import { ApiError } from './errors';
 

@@ -1,3 +1,4 @@
+/** HTTP route for quotes: what a run would cost, before it starts. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';

@@ -1,3 +1,4 @@
+/** HTTP route for showback reports. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';

@@ -1,3 +1,4 @@
+/** HTTP routes for runs: start, list, status, result, cancel. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';

@@ -1,3 +1,4 @@
+/** The HTTP API's response bodies, as zod schemas. */
 import { z } from 'zod';
 import { NODE_STATUSES, RUN_STATUSES } from '../../workflows/domain/run/run-result';
 import { BUDGET_STATUSES } from '../../workflows/domain/tenant/budget-status';

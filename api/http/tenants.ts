@@ -1,3 +1,4 @@
+/** HTTP routes for tenants: configure, status, alerts. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';

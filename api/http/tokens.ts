@@ -1,3 +1,4 @@
+/** Tenant API tokens: issue, verify, revoke. */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { isValidId, tenantBudgetWorkflowId } from '../../workflows/domain/ids';

@@ -1,3 +1,4 @@
+/** The codec server: Temporal's remote codec protocol, for the Web UI and the Temporal CLI. */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';

@@ -1,3 +1,4 @@
+/** The local model behind an OpenAI-compatible HTTP endpoint. */
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';

@@ -1,3 +1,4 @@
+/** Building Temporal Server and its tools from the Go module proxy. */
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+/** The cluster's certificates for mTLS. */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

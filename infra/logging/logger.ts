@@ -1,3 +1,4 @@
+/** The process's pino logger. */
 import pino from 'pino';
 import { settingsOrDefaults } from '../config';
 import { redactingLoggerOptions } from './redaction';

@@ -1,3 +1,4 @@
+/** What logs never carry: tokens, secrets and credentials, redacted. */
 import pino, { type LoggerOptions } from 'pino';
 
 /**

@@ -1,3 +1,4 @@
+/** Temporal's runtime and workflow logs through the process's pino logger. */
 import { Runtime, type Logger, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import type { Logger as Pino } from 'pino';
 import { logger as root } from './logger';

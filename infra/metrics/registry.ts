@@ -1,3 +1,4 @@
+/** ADOS's Prometheus metrics registry. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AdmittedWork } from './admitted-work';
 

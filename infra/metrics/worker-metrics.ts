@@ -1,3 +1,4 @@
+/** A worker's metrics: the workflows' metrics sink, queue backlogs, node durations, and /metrics. */
 import { createServer, type Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';

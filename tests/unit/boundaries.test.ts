@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
 
 const REPO = join(__dirname, '..', '..');
@@ -55,5 +55,26 @@ describe('folder boundaries (npm run lint:boundaries)', () => {
     const { status, output } = lintBoundaries(dir);
     assert.notEqual(status, 0, output);
     assert.match(output, /no-cycle: workflows\/domain\/ping\.ts →\s+workflows\/domain\/pong\.ts/);
+  });
+});
+
+describe('the house', () => {
+  /** Every .ts source file under `dir`, but declarations and built packages. */
+  function sources(dir: string): string[] {
+    return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory())
+        return ['node_modules', 'dist', 'results', 'fixtures'].includes(entry.name) ? [] : sources(path);
+      return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
+    });
+  }
+
+  test('every source file opens with a comment naming its concept', () => {
+    const files = [...FOLDERS, 'bench'].flatMap((folder) => sources(join(REPO, folder)));
+    assert.ok(files.length > 150, `${files.length} files`);
+    const bare = files
+      .filter((file) => !/^(\/\*\*|\/\/)/.test(readFileSync(file, 'utf8')))
+      .map((f) => relative(REPO, f));
+    assert.deepEqual(bare, []);
   });
 });

@@ -1,3 +1,4 @@
+/** The node-worker supervisor: starts and drains `ados worker` processes to follow the load. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import { Gauge, Registry } from 'prom-client';

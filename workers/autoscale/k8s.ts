@@ -1,3 +1,4 @@
+/** Kubernetes objects (KEDA) for the same autoscaling policy. */
 import { stringify } from 'yaml';
 import { AUTOSCALE_DEFAULTS } from './policy';
 import { partitionTaskQueue } from '../../workflows/domain/run/routing';

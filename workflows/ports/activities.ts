@@ -1,3 +1,4 @@
+/** What workflows ask of activities: the node, control and alert activities' contracts. */
 import type { NodeOutcome } from '../domain/run/run-state';
 import type { CostStats, PublishedPriors, TokenStats } from '../domain/learning/priors';
 import type { NegotiatedRate, RunPrices } from '../domain/pricing/catalog';

@@ -1,3 +1,4 @@
+/** What workflows report to their worker's metrics. */
 import { proxySinks, type Sinks } from '@temporalio/workflow';
 
 /**

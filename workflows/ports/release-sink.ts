@@ -1,3 +1,4 @@
+/** How a closed run releases its slot through its worker. */
 import { proxySinks, type Sinks } from '@temporalio/workflow';
 import type { CostEvent } from '../domain/tenant/entity-payloads';
 

@@ -1,3 +1,4 @@
+/** The search attributes ADOS workflows set. */
 import { defineSearchAttributeKey, type SearchAttributeUpdatePair } from '@temporalio/common';
 
 /** ADOS's six search attributes (docs/CONTRACT.md); `ados dev` and `ados cluster up` register them. */

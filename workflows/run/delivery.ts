@@ -1,3 +1,4 @@
+/** A delivery run's state and steps. */
 import {
   ApplicationFailure,
   CancellationScope,

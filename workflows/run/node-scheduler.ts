@@ -1,3 +1,4 @@
+/** The node scheduler: a run's nodes as activities, in DAG order, within its parallelism. */
 import {
   ActivityFailure,
   ApplicationFailure,

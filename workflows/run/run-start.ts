@@ -1,3 +1,4 @@
+/** A run's opening: its launch settings, validation and admission. */
 import { ApplicationFailure, CancellationScope, proxyLocalActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import {
   recheckDeliveryRunInput,

@@ -1,3 +1,4 @@
+/** The entity's lifetime: when it continues-as-new, and what it carries. */
 import { makeContinueAsNewFunc, patched, workflowInfo, type Workflow } from '@temporalio/workflow';
 import { ENTITY_TASK_QUEUE, ENTITY_WORKFLOW_TASK_TIMEOUT } from '../domain/ids';
 

@@ -1,3 +1,4 @@
+/** The tenant entity: its ledger behind its signals, updates and queries. */
 import {
   ParentClosePolicy,
   WorkflowIdReusePolicy,

@@ -1,3 +1,4 @@
+/** Budget alerts: which are due, and each one's delivery record. */
 import type { ArchivedPeriod } from '../tenant/budget-period';
 import { toMicros, usd } from '../pricing/catalog';
 import { round4 } from '../prediction/cost-model';

@@ -1,3 +1,4 @@
+/** The meta-learning entity's state: opted-in tenants' statistics and the published priors. */
 import { isValidId } from '../ids';
 import {
   DEFAULT_PRIORS_CONFIG,

@@ -1,3 +1,4 @@
+/** Cross-tenant priors with differential privacy. */
 import type { CostBasis, CostModel } from '../prediction/cost-model';
 import { SHARE_BINS } from '../prediction/token-sketch';
 

@@ -1,3 +1,4 @@
+/** The learning profile's settings schema. */
 import { z } from 'zod';
 import { DEFAULT_BUDGET_SHARES, DEFAULT_EXPLORATION_RATES, INTENSITIES, type Intensity } from './intensity';
 

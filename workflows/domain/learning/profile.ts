@@ -1,3 +1,4 @@
+/** A tenant's learning profile. */
 import {
   emptyTokenModel,
   learnTokens,

@@ -1,3 +1,4 @@
+/** Node estimates: a node's model and cost, full or degraded. */
 import type { DagNode } from '../run/dag';
 import { DEFAULT_MAX_TOKENS } from './token-model';
 import { DEFAULT_MODEL, cheaperModel, modelRate, priceLlmTokens, toMicros, type RunPrices } from '../pricing/catalog';

@@ -1,3 +1,4 @@
+/** Quotes: what a run will cost before it runs (p5, p50, p95). */
 import { usd, type RunPrices } from '../pricing/catalog';
 import type { DeliveryRunSpec } from '../run/dag';
 import type { QuoteInputs } from '../tenant/entity-payloads';

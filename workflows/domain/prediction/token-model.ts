@@ -1,3 +1,4 @@
+/** The token model: what a tenant's LLM nodes use, learned. */
 import type { TokenStats } from '../learning/priors';
 import {
   SKETCH_ACCURACY,

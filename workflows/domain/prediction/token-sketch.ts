@@ -1,3 +1,4 @@
+/** Token sketches: learned distributions with bounded relative error. */
 import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
 
 /**

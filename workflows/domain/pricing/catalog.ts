@@ -1,3 +1,4 @@
+/** The price catalog: cost categories, unit prices, and a run's LLM prices. */
 import { FROZEN_MODEL_PRICES } from './frozen-prices';
 
 /**

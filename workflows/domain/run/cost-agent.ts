@@ -1,3 +1,4 @@
+/** The CostAgent: continue, degrade or terminate, before every node. */
 import type { TenantPressure } from '../tenant/entity-payloads';
 import { formatUsd, usd } from '../pricing/catalog';
 

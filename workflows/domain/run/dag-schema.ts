@@ -1,3 +1,4 @@
+/** The zod schemas of a run's input. */
 import { z } from 'zod';
 import { DAG_LIMITS, NODE_KIND, TAG_KEY } from './dag-limits';
 import { ID_PATTERN } from '../ids';

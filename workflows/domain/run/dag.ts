@@ -1,3 +1,4 @@
+/** A run's DAG: its types, and the graph checks (unknown deps, cycles). */
 import type { z } from 'zod';
 import type * as Schemas from './dag-schema';
 import { deliveryRunWorkflowId, isValidId, parseDeliveryRunWorkflowId } from '../ids';

@@ -1,3 +1,4 @@
+/** The run governor: a run's budget lease, node by node, and its cost batches. */
 import type { CostEvent, LeaseGrant, LeaseRequest, TenantPressure } from '../tenant/entity-payloads';
 import type { DagNode } from './dag';
 import { decideCost, type CostAction, type CostVerdict } from './cost-agent';

@@ -1,3 +1,4 @@
+/** A run's plan: each node full or degraded, and the rest's expected cost. */
 import {
   modelRate,
   priceLlmTokens,

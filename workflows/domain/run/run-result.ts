@@ -1,3 +1,4 @@
+/** A run's result: what deliveryRun returns and its progress query answers. */
 import type { CostCategory } from '../pricing/catalog';
 import type { CostVerdict } from './cost-agent';
 import type { VariantEvidenceSummary } from '../learning/profile';

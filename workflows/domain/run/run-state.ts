@@ -1,3 +1,4 @@
+/** A run's state: each node's outcome, and its cost events. */
 import type { DagNode, DeliveryRunSpec } from './dag';
 import type { CostCategory } from '../pricing/catalog';
 import type { DeliveryRunResult, NodeResult, RunStatus, CostDecision } from './run-result';

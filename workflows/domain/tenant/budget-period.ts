@@ -1,3 +1,4 @@
+/** Budget periods: a period's end, and the archive of past ones. */
 import type { CostCategory } from '../pricing/catalog';
 import type { TenantConfig } from './tenant-config';
 

@@ -1,3 +1,4 @@
+/** What runs, starters and the tenant entity send each other. */
 import type { BlockUse } from '../admission/blocks';
 import type { NodeFeatures } from '../prediction/token-model';
 import type { CostCategory, NegotiatedRate } from '../pricing/catalog';

@@ -1,3 +1,4 @@
+/** A tenant's spend by model, by tag and over time. */
 import type { CostEvent } from './entity-payloads';
 
 /**

@@ -1,3 +1,4 @@
+/** A tenant's configuration and its schema. */
 import { z } from 'zod';
 import { idSchema } from '../run/dag-schema';
 import { learningConfigSchema } from '../learning/profile-schema';

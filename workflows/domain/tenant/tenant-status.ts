@@ -1,3 +1,4 @@
+/** A tenant's status, as its query, the CLI, the API and the exporter show it. */
 import { histogramQuantiles, sketchQuantiles } from '../prediction/token-sketch';
 import type { AlertRecord } from '../alerts/budget-alerts';
 import type { PrivacyStanding } from '../learning/privacy-budget';
