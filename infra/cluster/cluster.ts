@@ -6,7 +6,7 @@ import { temporalAnswers } from '../dev-server';
 import { freePortIn, portIsFree } from '../ports';
 import { UserError } from '../user-error';
 import { ensureClusterBinaries } from './build';
-import { clusterPaths, readState, writeState, type ClusterState } from './layout';
+import { clusterPaths, readState, writeState, type ClusterState, type RegionIdentity } from './layout';
 import {
   applySchemas,
   findPostgresBin,
@@ -37,6 +37,10 @@ export interface ClusterUpOptions {
   log?: (line: string) => void;
   /** How long to wait for the server to accept a workflow. @default 180000 */
   readyTimeoutMs?: number;
+  /** This cluster is one region of several (first up only; infra/cluster/regions.ts). */
+  region?: RegionIdentity;
+  /** Its certificates' directory, shared by the regions of one deployment (first up only). */
+  certsDir?: string;
 }
 
 export interface ClusterInfo {
@@ -105,6 +109,8 @@ async function newState(options: ClusterUpOptions): Promise<ClusterState> {
       metrics: await pick(),
     },
     pids: {},
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.certsDir ? { certsDir: options.certsDir } : {}),
   };
 }
 

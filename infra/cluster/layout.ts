@@ -42,7 +42,24 @@ export interface ClusterState {
   };
   /** The server (and UI server) processes `up` started; PostgreSQL is pg_ctl's. */
   pids: { server?: number; ui?: number };
+  /**
+   * A cluster that is one region of several (`ados cluster up --regions`): its cluster name and
+   * initial failover version. Its namespaces may be global, replicated to the other regions.
+   */
+  region?: RegionIdentity;
+  /** Where its certificates are, when not under its own directory (the regions of one deployment share a CA). */
+  certsDir?: string;
 }
+
+export interface RegionIdentity {
+  /** The region's name, which is its Temporal cluster name (`eu`, `us`, …). */
+  name: string;
+  /** Distinct per region, below the failover version increment (10). */
+  initialFailoverVersion: number;
+}
+
+/** Every region's clusters use the same increment; each region's initial version is below it. */
+export const FAILOVER_VERSION_INCREMENT = 10;
 
 export function clusterPaths(dir: string) {
   const root = resolve(dir);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PG_USER } from './postgres';
-import { clusterPaths, type ClusterState } from './layout';
+import { FAILOVER_VERSION_INCREMENT, clusterPaths, type ClusterState } from './layout';
 import type { ClusterCerts } from './certs';
 
 /**
@@ -59,6 +59,18 @@ export function writeServerConfig(state: ClusterState, certs?: ClusterCerts): vo
                 keyFile: certs.clientKey,
                 client: { serverName: certs.serverName, rootCaFiles: [certs.caCert] },
               },
+              // Replication to and from the other regions: this cluster calls their frontends with the
+              // client certificate of the deployment's CA (keyed by their host).
+              ...(state.region
+                ? {
+                    remoteClusters: {
+                      '127.0.0.1': {
+                        server: { certFile: certs.clientCert, keyFile: certs.clientKey, requireClientAuth: true },
+                        client: { serverName: certs.serverName, rootCaFiles: [certs.caCert] },
+                      },
+                    },
+                  }
+                : {}),
             },
           }
         : {}),
@@ -69,26 +81,39 @@ export function writeServerConfig(state: ClusterState, certs?: ClusterCerts): vo
       matching: service(state.ports.matching, state.ports.matchingMembership),
       worker: service(state.ports.worker, state.ports.workerMembership),
     },
+    ...clusterMetadata(state),
+    dynamicConfigClient: { filepath: paths.dynamicConfig, pollInterval: '10s' },
+  };
+  writeFileSync(paths.config, stringify(config));
+  writeFileSync(paths.dynamicConfig, stringify(dynamicConfig(state)));
+}
+
+/**
+ * Who the cluster is among its peers. Alone: one cluster, `active`, with local namespaces. As a
+ * region: its own cluster name and failover version, global namespaces on, and calls a standby
+ * receives for a namespace active elsewhere forwarded to the active region (updates included).
+ * Peers are connected after start (`temporal operator cluster upsert`; infra/cluster/regions.ts).
+ */
+function clusterMetadata(state: ClusterState): Record<string, unknown> {
+  const name = state.region?.name ?? 'active';
+  return {
     clusterMetadata: {
-      enableGlobalNamespace: false,
-      failoverVersionIncrement: 10,
-      masterClusterName: 'active',
-      currentClusterName: 'active',
+      enableGlobalNamespace: Boolean(state.region),
+      failoverVersionIncrement: FAILOVER_VERSION_INCREMENT,
+      masterClusterName: name,
+      currentClusterName: name,
       clusterInformation: {
-        active: {
+        [name]: {
           enabled: true,
-          initialFailoverVersion: 1,
+          initialFailoverVersion: state.region?.initialFailoverVersion ?? 1,
           rpcName: 'frontend',
           rpcAddress: `127.0.0.1:${state.ports.frontend}`,
           httpAddress: `127.0.0.1:${state.ports.frontendHttp}`,
         },
       },
     },
-    dcRedirectionPolicy: { policy: 'noop' },
-    dynamicConfigClient: { filepath: paths.dynamicConfig, pollInterval: '10s' },
+    dcRedirectionPolicy: { policy: state.region ? 'all-apis-forwarding' : 'noop' },
   };
-  writeFileSync(paths.config, stringify(config));
-  writeFileSync(paths.dynamicConfig, stringify(dynamicConfig()));
 }
 
 /**
@@ -96,9 +121,12 @@ export function writeServerConfig(state: ClusterState, certs?: ClusterCerts): vo
  * dev server. (`ados cluster up` waits until a run is listable by TenantId before it says the
  * cluster is ready, rather than have the server refresh its search attributes on every read.)
  */
-function dynamicConfig(): Record<string, Array<{ value: unknown }>> {
+function dynamicConfig(state: ClusterState): Record<string, Array<{ value: unknown }>> {
   return {
     'matching.enableFairness': [{ value: true }],
+    // A region learns of a peer just connected within seconds, not the default minute, so that
+    // namespaces naming it can be registered right after `ados cluster up --regions` connects them.
+    ...(state.region ? { 'system.clusterMetadataRefreshInterval': [{ value: '5s' }] } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import { clusterPaths, type ClusterState } from './layout';
 
 /** The cluster's certificates, when it runs with TLS. */
 export function certsOf(state: ClusterState): ClusterCerts | undefined {
-  return state.tls ? ensureCerts(clusterPaths(state.dir).certs) : undefined;
+  return state.tls ? ensureCerts(state.certsDir ?? clusterPaths(state.dir).certs) : undefined;
 }
 
 /** The target a client of this cluster uses: its address, namespace and (with TLS) the client certificate. */

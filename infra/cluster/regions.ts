@@ -1,0 +1,479 @@
+/**
+ * Regions: one Temporal cluster per region, each on its own PostgreSQL, connected both ways for
+ * replication, with one global namespace per placement (a tenant's home region and the regions its
+ * data may be copied to).
+ */
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import { ADOS_SEARCH_ATTRIBUTES } from '../../workflows/ports/search-attributes';
+import { freePortIn } from '../ports';
+import { UserError } from '../user-error';
+import { ensureClusterBinaries } from './build';
+import { ensureCerts } from './certs';
+import { clusterDown, clusterStatus, clusterUp, type ClusterInfo, type ClusterStatus } from './cluster';
+import { readState, type ClusterState } from './layout';
+import { SA_TYPES, probeWorkflow } from './readiness';
+import { clusterTarget } from './target';
+
+/** A region's name is its Temporal cluster name and part of its namespaces' names. */
+const REGION_NAME = /^[a-z][a-z0-9]{0,11}$/;
+const MAX_REGIONS = 4;
+
+/** Where a tenant lives: its home region (active while it serves) and every region that holds its data, home first. */
+export interface Placement {
+  home: string;
+  regions: string[];
+}
+
+/** The namespace of a placement: `ados-{home}` for a pinned tenant, `ados-{home}-{other}…` with copies (others in the deployment's order). */
+export function placementNamespace(placement: Placement): string {
+  return ['ados', ...placement.regions].join('-');
+}
+
+/** Every placement a deployment of these regions offers: each non-empty set of regions, with each of them as home. */
+export function placementsOf(regions: readonly string[]): Placement[] {
+  const placements: Placement[] = [];
+  for (let mask = 1; mask < 1 << regions.length; mask++) {
+    const members = regions.filter((_, i) => mask & (1 << i));
+    for (const home of members) placements.push({ home, regions: [home, ...members.filter((r) => r !== home)] });
+  }
+  return placements.sort((a, b) => a.regions.length - b.regions.length);
+}
+
+/** The names `--regions` was given, checked: at least two, distinct, lower-case letters and digits. */
+export function regionNames(list: string): string[] {
+  const names = list
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const bad = names.filter((n) => !REGION_NAME.test(n));
+  if (bad.length)
+    throw new UserError(
+      `region names are a lower-case letter then up to 11 letters or digits (got ${bad.map((n) => JSON.stringify(n)).join(', ')})`,
+      'INVALID_INPUT',
+    );
+  if (new Set(names).size !== names.length)
+    throw new UserError(`--regions names a region twice: ${list}`, 'INVALID_INPUT');
+  if (names.length < 2 || names.length > MAX_REGIONS)
+    throw new UserError(
+      `--regions takes 2 to ${MAX_REGIONS} regions (got ${names.length}); one region is a plain \`ados cluster up\``,
+      'INVALID_INPUT',
+    );
+  return names;
+}
+
+interface RegionsState {
+  version: 1;
+  dir: string;
+  regions: string[];
+}
+
+function regionsPaths(dir: string) {
+  const root = resolve(dir);
+  return {
+    root,
+    state: join(root, 'regions.json'),
+    certs: join(root, 'certs'),
+    region: (name: string) => join(root, name),
+  };
+}
+
+/** The regions of the deployment in `dir`, or undefined when `dir` holds a single cluster (or nothing). */
+export function readRegions(dir: string): RegionsState | undefined {
+  const file = regionsPaths(dir).state;
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as RegionsState) : undefined;
+}
+
+function writeRegions(state: RegionsState): void {
+  const file = regionsPaths(state.dir).state;
+  mkdirSync(regionsPaths(state.dir).root, { recursive: true });
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+export interface RegionsUpOptions {
+  dir: string;
+  regions: string[];
+  /** The first region's frontend port; the next regions take the ports after it. @default 7233 */
+  port?: number;
+  /** Each region's frontend on a free port instead (tests). */
+  freePorts?: boolean;
+  shards?: number;
+  tls?: boolean;
+  ui?: boolean;
+  log?: (line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+export interface NamespacePlacement {
+  namespace: string;
+  home: string;
+  regions: string[];
+  /** The region where the namespace is active now (its home until a failover). */
+  active: string;
+}
+
+export interface RegionsInfo {
+  dir: string;
+  regions: Array<{ name: string } & ClusterInfo>;
+  namespaces: NamespacePlacement[];
+  /** For each placement of several regions: how long its probe run took to show in every other region. */
+  replicationMs: Record<string, number>;
+}
+
+/** A connection to one region's frontend; `local` reads answer from that region's own copy, never forwarded. */
+async function connectRegion(state: ClusterState): Promise<Connection> {
+  return Connection.connect({ ...clusterTarget(state).connectionOptions, connectTimeout: 5000 });
+}
+
+function local<T>(connection: Connection, call: () => Promise<T>): Promise<T> {
+  return connection.withMetadata({ 'xdc-redirection': 'false' }, call);
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline)
+      throw new UserError(`${what}: not within ${timeoutMs / 1000} s${last ? ` (${last})` : ''}`, 'UNAVAILABLE');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Each region knows every other as a remote cluster with replication on (`temporal operator cluster upsert`). */
+async function connectRegions(states: ClusterState[], connections: Map<string, Connection>): Promise<void> {
+  for (const from of states)
+    for (const to of states) {
+      if (from === to) continue;
+      const connection = connections.get(from.region!.name)!;
+      await until(`region ${from.region!.name} connecting to ${to.region!.name}`, 60_000, async () => {
+        await connection.operatorService.addOrUpdateRemoteCluster({
+          frontendAddress: `127.0.0.1:${to.ports.frontend}`,
+          frontendHttpAddress: `127.0.0.1:${to.ports.frontendHttp}`,
+          enableRemoteClusterConnection: true,
+          enableReplication: true,
+        });
+        const { clusters } = await connection.operatorService.listClusters({ pageSize: 100 });
+        return clusters.some((c) => c.clusterName === to.region!.name && c.isConnectionEnabled) ? true : undefined;
+      });
+    }
+}
+
+/** The namespace's state as one region's own copy has it, or undefined while that region does not have it. */
+async function describeLocally(
+  connection: Connection,
+  namespace: string,
+): Promise<temporal.api.workflowservice.v1.IDescribeNamespaceResponse | undefined> {
+  try {
+    return await local(connection, () => connection.workflowService.describeNamespace({ namespace }));
+  } catch (err) {
+    if (/not found/i.test((err as Error).message)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The placement's global namespace, registered at its home with its regions and ADOS's search
+ * attributes, once every region of the placement has it with them (an existing one is kept).
+ */
+async function ensurePlacementNamespace(placement: Placement, connections: Map<string, Connection>): Promise<void> {
+  const namespace = placementNamespace(placement);
+  const home = connections.get(placement.home)!;
+  // A region knows a peer it was just connected to once it refreshes its cluster metadata.
+  await until(`namespace ${namespace} registered at ${placement.home}`, 60_000, async () => {
+    if (await describeLocally(home, namespace)) return true;
+    await home.workflowService
+      .registerNamespace({
+        namespace,
+        description: `ADOS placement: home ${placement.home}, data in ${placement.regions.join(', ')}`,
+        workflowExecutionRetentionPeriod: msToTs('3 days'),
+        isGlobalNamespace: true,
+        activeClusterName: placement.home,
+        clusters: placement.regions.map((clusterName) => ({ clusterName })),
+      })
+      .catch((err: Error) => {
+        if (!/already exists|AlreadyExists/i.test(err.message)) throw err;
+      });
+    return undefined;
+  });
+  const wanted = ADOS_SEARCH_ATTRIBUTES.map((k) => k.name);
+  // Search attributes are added where the namespace is active; SQL visibility's alias mapping
+  // travels with the namespace to its other regions.
+  await until(`namespace ${namespace} with ADOS's search attributes at ${placement.home}`, 60_000, async () => {
+    if (!(await describeLocally(home, namespace))) return undefined;
+    const { customAttributes } = await home.operatorService.listSearchAttributes({ namespace });
+    const missing = wanted.filter((name) => !(name in (customAttributes ?? {})));
+    if (missing.length === 0) return true;
+    await home.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(
+        ADOS_SEARCH_ATTRIBUTES.filter((k) => missing.includes(k.name)).map((k) => [k.name, SA_TYPES[k.type]!]),
+      ),
+    });
+    return undefined;
+  });
+  for (const region of placement.regions.slice(1)) {
+    const connection = connections.get(region)!;
+    await until(`namespace ${namespace} replicated to ${region}`, 60_000, async () => {
+      const described = await describeLocally(connection, namespace);
+      return described?.replicationConfig?.clusters?.length === placement.regions.length ? true : undefined;
+    });
+  }
+}
+
+/**
+ * How long a workflow started in the namespace's active region takes to show in `other`'s own copy
+ * (polled every 20 ms), in ms: an upper bound of the replication lag at that moment.
+ */
+export async function replicationProbeMs(
+  namespace: string,
+  active: Connection,
+  other: Connection,
+  timeoutMs = 30_000,
+): Promise<number> {
+  const workflowId = `ados-replication-probe-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const { randomUUID } = await import('node:crypto');
+  const began = Date.now();
+  await active.workflowService.startWorkflowExecution({
+    namespace,
+    workflowId,
+    workflowType: { name: 'ados-replication-probe' },
+    taskQueue: { name: 'ados-replication-probe' },
+    requestId: randomUUID(),
+  });
+  try {
+    for (;;) {
+      const seen = await local(other, () =>
+        other.workflowService.describeWorkflowExecution({ namespace, execution: { workflowId } }),
+      ).then(
+        () => true,
+        () => false,
+      );
+      if (seen) return Date.now() - began;
+      if (Date.now() - began > timeoutMs)
+        throw new UserError(`a run in ${namespace} did not replicate within ${timeoutMs / 1000} s`, 'UNAVAILABLE');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await active.workflowService
+      .terminateWorkflowExecution({ namespace, workflowExecution: { workflowId }, reason: 'ados: replication probe' })
+      .catch(() => undefined);
+  }
+}
+
+/** The regions' cluster states, in the deployment's order. */
+function regionStates(regions: RegionsState): ClusterState[] {
+  return regions.regions.map((name) => {
+    const state = readState(regionsPaths(regions.dir).region(name));
+    if (!state)
+      throw new UserError(`region ${name} has no cluster in ${regionsPaths(regions.dir).region(name)}`, 'NOT_FOUND');
+    return state;
+  });
+}
+
+async function withConnections<T>(
+  states: ClusterState[],
+  use: (connections: Map<string, Connection>) => Promise<T>,
+): Promise<T> {
+  const connections = new Map<string, Connection>();
+  try {
+    for (const state of states) connections.set(state.region!.name, await connectRegion(state));
+    return await use(connections);
+  } finally {
+    await Promise.all([...connections.values()].map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+/** Where each placement's namespace is active now, as the first region that answers sees it. */
+async function namespacePlacements(
+  regions: string[],
+  connections: Map<string, Connection>,
+): Promise<NamespacePlacement[]> {
+  const placements: NamespacePlacement[] = [];
+  for (const placement of placementsOf(regions)) {
+    const namespace = placementNamespace(placement);
+    let active = '';
+    for (const region of placement.regions) {
+      const connection = connections.get(region);
+      if (!connection) continue;
+      const described = await describeLocally(connection, namespace).catch(() => undefined);
+      if (described) {
+        active = described.replicationConfig?.activeClusterName ?? '';
+        break;
+      }
+    }
+    placements.push({ namespace, home: placement.home, regions: placement.regions, active });
+  }
+  return placements;
+}
+
+/**
+ * Brings up one cluster per region (in parallel, after one build), connects them both ways, and
+ * registers every placement's global namespace with ADOS's search attributes; returns once a run in
+ * each replicated placement has shown in its other regions. On an existing deployment it heals each
+ * region as `ados cluster up` does, and keeps what is registered.
+ */
+export async function regionsUp(options: RegionsUpOptions): Promise<RegionsInfo> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const paths = regionsPaths(options.dir);
+  const existing = readRegions(options.dir);
+  if (existing && existing.regions.join(',') !== options.regions.join(','))
+    throw new UserError(
+      `${paths.root} holds regions ${existing.regions.join(',')}; other regions need a new --dir`,
+      'CONFLICT',
+    );
+  if (!existing && readState(options.dir))
+    throw new UserError(`${paths.root} holds a single-region cluster; regions need a new --dir`, 'CONFLICT');
+  const regions: RegionsState = existing ?? { version: 1, dir: paths.root, regions: options.regions };
+  writeRegions(regions);
+  await ensureClusterBinaries({ ui: Boolean(options.ui), log });
+  // One CA for every region (they call each other's frontends with its client certificate), made before they start.
+  if (options.tls) ensureCerts(paths.certs);
+  const taken = new Set<number>();
+  const ports: number[] = [];
+  for (const [i] of regions.regions.entries()) {
+    const port = options.freePorts ? await freePortIn(20_000, 32_000, taken) : (options.port ?? 7233) + i;
+    taken.add(port);
+    ports.push(port);
+  }
+  const infos = await Promise.all(
+    regions.regions.map((name, i) => {
+      const dir = paths.region(name);
+      const prior = readState(dir);
+      return clusterUp({
+        dir,
+        ...(prior ? {} : { port: ports[i]! }),
+        ...(options.shards !== undefined ? { shards: options.shards } : {}),
+        ...(options.tls !== undefined ? { tls: options.tls } : {}),
+        ...(options.ui ? { ui: true } : {}),
+        ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
+        region: { name, initialFailoverVersion: i + 1 },
+        certsDir: paths.certs,
+        log: (line) => log(`[${name}] ${line}`),
+      });
+    }),
+  );
+  const states = regionStates(regions);
+  const replicationMs: Record<string, number> = {};
+  const namespaces = await withConnections(states, async (connections) => {
+    log(`connecting ${regions.regions.join(' ⇄ ')} for replication ...`);
+    await connectRegions(states, connections);
+    for (const placement of placementsOf(regions.regions)) {
+      await ensurePlacementNamespace(placement, connections);
+      const namespace = placementNamespace(placement);
+      // The frontend's namespace cache learns the new search attributes within seconds.
+      await until(`a run in ${namespace} listable by TenantId`, 60_000, () =>
+        probeWorkflow(connections.get(placement.home)!, namespace).then(() => true),
+      );
+      if (placement.regions.length > 1)
+        replicationMs[namespace] = Math.max(
+          ...(await Promise.all(
+            placement.regions
+              .slice(1)
+              .map((r) => replicationProbeMs(namespace, connections.get(placement.home)!, connections.get(r)!)),
+          )),
+        );
+    }
+    return namespacePlacements(regions.regions, connections);
+  });
+  return {
+    dir: paths.root,
+    regions: regions.regions.map((name, i) => ({ name, ...infos[i]! })),
+    namespaces,
+    replicationMs,
+  };
+}
+
+/** Stops every region's processes (server, Web UI, PostgreSQL); the data stays. */
+export async function regionsDown(dir: string): Promise<{ dir: string; stopped: Record<string, string[]> }> {
+  const regions = readRegions(dir);
+  if (!regions)
+    throw new UserError(
+      `no regions in ${regionsPaths(dir).root} (ados cluster up --regions creates them)`,
+      'NOT_FOUND',
+    );
+  const stopped: Record<string, string[]> = {};
+  for (const name of regions.regions)
+    stopped[name] = (await clusterDown(regionsPaths(dir).region(name)).catch(() => ({ stopped: [] }))).stopped;
+  return { dir: regions.dir, stopped };
+}
+
+export interface RegionsStatus {
+  dir: string;
+  regions: Array<{ name: string } & ClusterStatus>;
+  namespaces: NamespacePlacement[];
+  /** Per replicated namespace, per standby region serving: a probe run's time to show there (ms). */
+  replicationMs: Record<string, Record<string, number>>;
+}
+
+/** Each region's health, where each placement's namespace is active, and the replication lag a probe run sees. */
+export async function regionsStatus(dir: string): Promise<RegionsStatus> {
+  const regions = readRegions(dir);
+  if (!regions)
+    throw new UserError(
+      `no regions in ${regionsPaths(dir).root} (ados cluster up --regions creates them)`,
+      'NOT_FOUND',
+    );
+  const statuses = await Promise.all(
+    regions.regions.map(async (name) => ({ name, ...(await clusterStatus(regionsPaths(dir).region(name))) })),
+  );
+  const serving = regionStates(regions).filter((_, i) => statuses[i]!.serving);
+  const replicationMs: Record<string, Record<string, number>> = {};
+  const namespaces = await withConnections(serving, async (connections) => {
+    const placements = await namespacePlacements(regions.regions, connections);
+    for (const p of placements) {
+      if (p.regions.length < 2 || !connections.has(p.active)) continue;
+      replicationMs[p.namespace] = {};
+      for (const standby of p.regions.filter((r) => r !== p.active && connections.has(r)))
+        replicationMs[p.namespace]![standby] = await replicationProbeMs(
+          p.namespace,
+          connections.get(p.active)!,
+          connections.get(standby)!,
+          5000,
+        ).catch(() => -1);
+    }
+    return placements;
+  });
+  return { dir: regions.dir, regions: statuses, namespaces, replicationMs };
+}
+
+/**
+ * Throwaway regions (the test suite's and the bench's): a fresh directory the `postgres` user can
+ * reach, free ports, and `discard()`, which takes every region down and removes the directory.
+ */
+export async function temporaryRegions(
+  options: Omit<RegionsUpOptions, 'dir' | 'port' | 'freePorts'> & { prefix: string; keep?: boolean },
+): Promise<{ info: RegionsInfo; dir: string; discard(): Promise<void> }> {
+  const { prefix, keep = false, ...up } = options;
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  const discard = async () => {
+    await regionsDown(dir).catch((err: Error) => up.log?.(`down: ${err.message}`));
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    return { info: await regionsUp({ ...up, dir, freePorts: true }), dir, discard };
+  } catch (err) {
+    await discard();
+    throw err;
+  }
+}
