@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Client } from '@temporalio/client';
+import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
+import { findPostgresBin, PG_USER } from '../../infra/cluster/postgres';
+import { readState, type ClusterState } from '../../infra/cluster/layout';
+import { clusterEnv } from '../../infra/cluster/target';
+import { temporaryRegions, type RegionsInfo } from '../../infra/cluster/regions';
+import { ADOS_BIN } from '../../infra/project';
+import { temporalClient, temporalTarget } from '../../infra/temporal-connection';
+import { eventually, micros, sleepChain } from '../../testkit/temporal';
+
+/**
+ * Two regions, eu and us, each a Temporal cluster on its own PostgreSQL (mutual TLS), connected for
+ * replication by `ados cluster up --regions` (infra/cluster/regions.ts), with ADOS workers running
+ * as `ados worker` processes in the active region of each namespace they serve.
+ */
+const REGIONS = ['eu', 'us'];
+let regions: { info: RegionsInfo; dir: string; discard(): Promise<void> };
+const states = new Map<string, ClusterState>();
+const clients: Client[] = [];
+const children: ChildProcess[] = [];
+
+/** What a process in `region` sets to use `namespace` there. */
+function regionEnv(region: string, namespace: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...clusterEnv(states.get(region)!),
+    TEMPORAL_NAMESPACE: namespace,
+    TEMPORAL_CONFIG_FILE: join(regions.dir, 'no-profile.toml'),
+  };
+}
+
+async function clientOf(region: string, namespace: string): Promise<Client> {
+  const client = await temporalClient(temporalTarget({}, regionEnv(region, namespace)));
+  clients.push(client);
+  return client;
+}
+
+/** `ados worker` in `region`, serving `namespace`, once it serves. */
+async function workerIn(region: string, namespace: string): Promise<ChildProcess> {
+  let output = '';
+  const child = spawn(process.execPath, [ADOS_BIN, 'worker'], {
+    env: { ...regionEnv(region, namespace), ADOS_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  children.push(child);
+  await eventually(async () => /ados worker · role/.test(output) || undefined, {
+    timeoutMs: 90_000,
+    what: `a worker in ${region} for ${namespace} (${output.slice(-300)})`,
+  });
+  return child;
+}
+
+/** The workflow as `region`'s own copy has it (never forwarded to the active region), or undefined. */
+async function localCopy(client: Client, workflowId: string) {
+  return client.connection
+    .withMetadata({ 'xdc-redirection': 'false' }, () =>
+      client.workflowService.describeWorkflowExecution({
+        namespace: client.options.namespace,
+        execution: { workflowId },
+      }),
+    )
+    .catch(() => undefined);
+}
+
+/** Rows naming these workflow ids in a region's PostgreSQL: its executions, current executions and visibility. */
+function rowsIn(region: string, workflowIds: string[]): number {
+  const state = states.get(region)!;
+  const list = workflowIds.map((id) => `'${id.replace(/'/g, "''")}'`).join(',');
+  const count = (database: string, table: string) =>
+    Number(
+      execFileSync(
+        join(findPostgresBin(), 'psql'),
+        [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(state.ports.postgres),
+          '-U',
+          PG_USER,
+          '-d',
+          database,
+          '-tAc',
+          `SELECT count(*) FROM ${table} WHERE workflow_id IN (${list})`,
+        ],
+        { encoding: 'utf8' },
+      ).trim(),
+    );
+  return (
+    count('temporal', 'executions') +
+    count('temporal', 'current_executions') +
+    count('temporal_visibility', 'executions_visibility')
+  );
+}
+
+before(async () => {
+  regions = await temporaryRegions({
+    prefix: 'ados-test-regions-',
+    regions: REGIONS,
+    tls: true,
+    log: (line) => process.stderr.write(`[regions] ${line}\n`),
+  });
+  for (const name of REGIONS) states.set(name, readState(join(regions.dir, name))!);
+});
+
+after(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await Promise.all(clients.map((c) => c.connection.close().catch(() => undefined)));
+  await regions?.discard();
+});
+
+describe('regions (eu, us)', () => {
+  test('ados cluster up --regions: a namespace per placement, active at its home, replicated to exactly its regions', () => {
+    assert.deepEqual(
+      regions.info.namespaces.map((n) => `${n.namespace}: ${n.regions.join(',')} active ${n.active}`),
+      ['ados-eu: eu active eu', 'ados-us: us active us', 'ados-eu-us: eu,us active eu', 'ados-us-eu: us,eu active us'],
+    );
+    for (const ms of Object.values(regions.info.replicationMs)) assert.ok(ms < 5000, `${ms} ms`);
+  });
+
+  test("a run in eu+us is replicated to us within 5 s of ending, history and all; a tenant pinned to eu leaves no row in us's database", async () => {
+    await Promise.all([workerIn('eu', 'ados-eu-us'), workerIn('eu', 'ados-eu')]);
+    const euReplicated = await clientOf('eu', 'ados-eu-us');
+    const euPinned = await clientOf('eu', 'ados-eu');
+    const usReplicated = await clientOf('us', 'ados-eu-us');
+    const usPinned = await clientOf('us', 'ados-eu');
+
+    const runs = await Promise.all(
+      [
+        [euReplicated, 'replicated'],
+        [euPinned, 'pinned'],
+      ].map(async ([client, tenantId]) => {
+        const c = client as Client;
+        const tenant = tenantId as string;
+        await configureTenant(c, tenant, { budgetUsd: 1, maxConcurrentRuns: 2 });
+        const started = await startRun(c, {
+          tenantId: tenant,
+          runId: 'r-1',
+          dag: { nodes: sleepChain([0.01, 0.02], 50) },
+        });
+        const result = await runOutcome(started);
+        assert.equal(result.status, 'COMPLETED');
+        assert.equal(micros(result.costUsd), 30_000);
+        return started.workflowId;
+      }),
+    );
+    const [replicatedRun, pinnedRun] = runs as [string, string];
+
+    // The replicated run: us's own copy has it closed, with as many events as eu's, within 5 s.
+    const ended = Date.now();
+    const euHistory = await localCopy(euReplicated, replicatedRun);
+    const usHistory = await eventually(
+      async () => {
+        const copy = await localCopy(usReplicated, replicatedRun);
+        return copy?.workflowExecutionInfo?.historyLength?.toString() ===
+          euHistory?.workflowExecutionInfo?.historyLength?.toString()
+          ? copy
+          : undefined;
+      },
+      { timeoutMs: 5000, intervalMs: 50, what: "us's copy of the replicated run" },
+    );
+    process.stdout.write(`# replicated run complete in us ${Date.now() - ended} ms after it ended in eu\n`);
+    assert.equal(usHistory.workflowExecutionInfo?.status, euHistory?.workflowExecutionInfo?.status);
+    // Its tenant's entity is in us too (a standby holds the budget, ready to take over), and a query
+    // made in us is answered (forwarded to eu, where the namespace is active).
+    assert.ok(await localCopy(usReplicated, 'tenant-budget:replicated'));
+    assert.equal(micros((await tenantStatus(usReplicated, 'replicated')).spentUsd), 30_000);
+
+    // The pinned tenant: us has no namespace of it, and its database no row naming its workflows.
+    assert.equal(await localCopy(usPinned, pinnedRun), undefined);
+    assert.equal(rowsIn('us', [pinnedRun, 'tenant-budget:pinned']), 0, 'rows of the pinned tenant in us');
+    assert.ok(rowsIn('eu', [pinnedRun, 'tenant-budget:pinned']) > 0, 'the same query finds them in eu');
+    assert.ok(rowsIn('us', [replicatedRun, 'tenant-budget:replicated']) > 0, 'and finds the replicated tenant in us');
+  });
+});
