@@ -13,6 +13,7 @@ type Register = (program: Command) => void;
 const COMMANDS: Array<[names: string[], load: () => Register]> = [
   [['dev'], () => (require('./dev') as typeof import('./dev')).devCommand],
   [['cluster'], () => (require('./cluster') as typeof import('./cluster')).clusterCommands],
+  [['region'], () => (require('./region') as typeof import('./region')).regionCommands],
   [['worker'], () => (require('./worker') as typeof import('./worker')).workerCommand],
   [['tenant'], () => (require('./tenant') as typeof import('./tenant')).tenantCommands],
   [['run'], () => (require('./run') as typeof import('./run')).runCommands],

@@ -456,6 +456,105 @@ export async function regionsStatus(dir: string): Promise<RegionsStatus> {
   return { dir: regions.dir, regions: statuses, namespaces, replicationMs };
 }
 
+export interface FailoverOptions {
+  dir: string;
+  /** The region whose namespaces move. */
+  from: string;
+  to: string;
+  /** `from` is gone: make `to` active without a handover, accepting what `from` had not yet replicated. */
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface FailoverResult {
+  from: string;
+  to: string;
+  force: boolean;
+  /** The namespaces that moved, each with how long its move took. */
+  moved: Array<{ namespace: string; ms: number }>;
+  /** Namespaces active in `from` that cannot move to `to` (their tenants' data may not be there). */
+  stayed: string[];
+}
+
+/**
+ * Moves every namespace active in `from` whose placement includes `to`: a graceful handover
+ * (Temporal's namespace-handover workflow in `from`: `to` catches up, `from` stops taking writes,
+ * then `to` becomes active; nothing is lost), or with `force`, `to` made active at once from its own
+ * copy (what `from` had not replicated is lost, or comes back on the winning branch if `from` returns).
+ */
+export async function failoverRegion(options: FailoverOptions): Promise<FailoverResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const regions = readRegions(options.dir);
+  if (!regions)
+    throw new UserError(
+      `no regions in ${regionsPaths(options.dir).root} (ados cluster up --regions creates them)`,
+      'NOT_FOUND',
+    );
+  for (const name of [options.from, options.to])
+    if (!regions.regions.includes(name))
+      throw new UserError(`no region ${name} (the regions are ${regions.regions.join(', ')})`, 'INVALID_INPUT');
+  if (options.from === options.to)
+    throw new UserError(`--to ${options.to} is the region failing over`, 'INVALID_INPUT');
+  const all = regionStates(regions);
+  // Forced: the lost region is not called at all; graceful: both must answer.
+  const states = options.force ? all.filter((s) => s.region!.name !== options.from) : all;
+  return withConnections(states, async (connections) => {
+    const target = connections.get(options.to)!;
+    const moving: string[] = [];
+    const stayed: string[] = [];
+    for (const placement of placementsOf(regions.regions)) {
+      if (!placement.regions.includes(options.from)) continue;
+      const namespace = placementNamespace(placement);
+      if (!placement.regions.includes(options.to)) {
+        // Pinned away from `to`: its tenants stay with `from` (lost with it, when forced).
+        if (placement.home === options.from || options.force) stayed.push(namespace);
+        continue;
+      }
+      const described = await describeLocally(target, namespace).catch(() => undefined);
+      if (described?.replicationConfig?.activeClusterName === options.from) moving.push(namespace);
+    }
+    // Every namespace at once: the tenants of each wait only for their own namespace's move.
+    const moved = await Promise.all(
+      moving.map(async (namespace) => {
+        const began = Date.now();
+        if (options.force) await forceActive(target, namespace, options.to);
+        else await handover(connections.get(options.from)!, namespace, options.to);
+        await until(`${namespace} active in ${options.to}`, 60_000, async () => {
+          const now = await describeLocally(target, namespace);
+          return now?.replicationConfig?.activeClusterName === options.to ? true : undefined;
+        });
+        log(`${namespace}: active in ${options.to} (${Date.now() - began} ms)`);
+        return { namespace, ms: Date.now() - began };
+      }),
+    );
+    return { from: options.from, to: options.to, force: Boolean(options.force), moved, stayed };
+  });
+}
+
+/** A forced failover: the surviving region declares itself active for the namespace. */
+async function forceActive(connection: Connection, namespace: string, to: string): Promise<void> {
+  await local(connection, () =>
+    connection.workflowService.updateNamespace({ namespace, replicationConfig: { activeClusterName: to } }),
+  );
+}
+
+/**
+ * A graceful handover, run by Temporal's own `namespace-handover-v2` system workflow in the active
+ * region: it waits for `to` to be at most a few seconds behind, stops writes (the namespace is in
+ * HANDOVER), waits for `to` to have everything, then makes `to` active. Its input is plain JSON:
+ * the system worker does not use ADOS's payload codec.
+ */
+async function handover(active: Connection, namespace: string, to: string): Promise<void> {
+  const { Client } = await import('@temporalio/client');
+  const system = new Client({ connection: active, namespace: 'temporal-system' });
+  const handle = await system.workflow.start('namespace-handover-v2', {
+    taskQueue: 'default-worker-tq',
+    workflowId: `ados-handover-${namespace}-${Date.now()}`,
+    args: [{ Namespace: namespace, RemoteCluster: to, AllowedLaggingSeconds: 5, HandoverTimeoutSeconds: 20 }],
+  });
+  await handle.result();
+}
+
 /**
  * Throwaway regions (the test suite's and the bench's): a fresh directory the `postgres` user can
  * reach, free ports, and `discard()`, which takes every region down and removes the directory.
