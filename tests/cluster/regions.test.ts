@@ -7,8 +7,9 @@ import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/c
 import { findPostgresBin, PG_USER } from '../../infra/cluster/postgres';
 import { readState, type ClusterState } from '../../infra/cluster/layout';
 import { clusterEnv } from '../../infra/cluster/target';
-import { temporaryRegions, type RegionsInfo } from '../../infra/cluster/regions';
-import { ADOS_BIN } from '../../infra/project';
+import { failoverRegion, temporaryRegions, type RegionsInfo } from '../../infra/cluster/regions';
+import { PROJECT_ROOT } from '../../infra/project';
+import { EXECUTION_LOG_VAR, readExecutions } from '../../testkit/execution-log';
 import { temporalClient, temporalTarget } from '../../infra/temporal-connection';
 import { eventually, micros, sleepChain } from '../../testkit/temporal';
 
@@ -18,6 +19,8 @@ import { eventually, micros, sleepChain } from '../../testkit/temporal';
  * as `ados worker` processes in the active region of each namespace they serve.
  */
 const REGIONS = ['eu', 'us'];
+const LOGGED_WORKER = join(PROJECT_ROOT, 'testkit', 'logged-worker.ts');
+const executionLog = () => join(regions.dir, 'executions.log');
 let regions: { info: RegionsInfo; dir: string; discard(): Promise<void> };
 const states = new Map<string, ClusterState>();
 const clients: Client[] = [];
@@ -39,11 +42,19 @@ async function clientOf(region: string, namespace: string): Promise<Client> {
   return client;
 }
 
-/** `ados worker` in `region`, serving `namespace`, once it serves. */
-async function workerIn(region: string, namespace: string): Promise<ChildProcess> {
+/**
+ * `ados worker` in `region`, serving `namespace`, once it serves; it also runs `test.logged` nodes,
+ * logging each execution to the execution log (testkit/execution-log.ts).
+ */
+async function workerIn(region: string, namespace: string, args: string[] = []): Promise<ChildProcess> {
   let output = '';
-  const child = spawn(process.execPath, [ADOS_BIN, 'worker'], {
-    env: { ...regionEnv(region, namespace), ADOS_LOG_LEVEL: 'warn' },
+  const child = spawn(process.execPath, ['--import', 'tsx', LOGGED_WORKER, ...args], {
+    env: {
+      ...regionEnv(region, namespace),
+      ADOS_LOG_LEVEL: 'warn',
+      [EXECUTION_LOG_VAR]: executionLog(),
+      ADOS_TEST_REGION: region,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -124,7 +135,7 @@ describe('regions (eu, us)', () => {
   });
 
   test("a run in eu+us is replicated to us within 5 s of ending, history and all; a tenant pinned to eu leaves no row in us's database", async () => {
-    await Promise.all([workerIn('eu', 'ados-eu-us'), workerIn('eu', 'ados-eu')]);
+    await Promise.all([workerIn('eu', 'ados-eu-us', ['--concurrency', '60']), workerIn('eu', 'ados-eu')]);
     const euReplicated = await clientOf('eu', 'ados-eu-us');
     const euPinned = await clientOf('eu', 'ados-eu');
     const usReplicated = await clientOf('us', 'ados-eu-us');
@@ -176,5 +187,89 @@ describe('regions (eu, us)', () => {
     assert.equal(rowsIn('us', [pinnedRun, 'tenant-budget:pinned']), 0, 'rows of the pinned tenant in us');
     assert.ok(rowsIn('eu', [pinnedRun, 'tenant-budget:pinned']) > 0, 'the same query finds them in eu');
     assert.ok(rowsIn('us', [replicatedRun, 'tenant-budget:replicated']) > 0, 'and finds the replicated tenant in us');
+  });
+
+  test('planned failover (ados region failover eu --to us) with 200 runs in flight: every run completes, nothing is lost, spend is exactly what ran', async () => {
+    await workerIn('us', 'ados-eu-us', ['--concurrency', '60']);
+    const eu = await clientOf('eu', 'ados-eu-us');
+    const us = await clientOf('us', 'ados-eu-us');
+    const tenants = ['f0', 'f1', 'f2', 'f3'];
+    await Promise.all(tenants.map((t) => configureTenant(eu, t, { budgetUsd: 10, maxConcurrentRuns: 60 })));
+    const node = (id: string, deps: string[] = []) => ({
+      id,
+      kind: 'test.logged',
+      params: { ms: 8000, costUsd: 0.001 },
+      ...(deps.length ? { deps } : {}),
+    });
+    // Mixed shapes: chains of three, fan-outs of three into one, single nodes.
+    const shapes = [
+      [node('a'), node('b', ['a']), node('c', ['b'])],
+      [node('a'), node('b'), node('c'), node('d', ['a', 'b', 'c'])],
+      [node('a')],
+    ];
+    const started = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        startRun(eu, { tenantId: tenants[i % 4]!, runId: `p-${i}`, dag: { nodes: shapes[i % 3]! } }),
+      ),
+    );
+    const running = async () =>
+      Number(
+        (
+          await eu.workflowService.countWorkflowExecutions({
+            namespace: 'ados-eu-us',
+            query: `DeliveryStatus = 'RUNNING'`,
+          })
+        ).count,
+      );
+    const inFlight = await eventually(async () => ((await running()) >= 150 ? running() : undefined), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      what: '150 runs RUNNING',
+    });
+
+    const ordered = Date.now();
+    const failover = await failoverRegion({ dir: regions.dir, from: 'eu', to: 'us', log: () => undefined });
+    const switched = Date.now();
+    assert.deepEqual(
+      failover.moved.map((m) => m.namespace).sort(),
+      ['ados-eu-us'],
+      'ados-us-eu was active in us already',
+    );
+    const results = await Promise.all(started.map((run) => runOutcome(us.workflow.getHandle(run.workflowId))));
+    assert.deepEqual(new Set(results.map((r) => r.status)), new Set(['COMPLETED']), 'every run completed (RPO 0)');
+
+    // RTO: from the command to the first node completion written by us (its events carry us's failover version).
+    let firstInUs = Infinity;
+    let firstEventInUs = Infinity;
+    const at = (t: { seconds?: unknown; nanos?: number | null }) =>
+      Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+    for (const run of started) {
+      const history = await us.workflow.getHandle(run.workflowId).fetchHistory();
+      for (const event of history.events ?? []) {
+        if (Number(event.version) % 10 !== 2) continue;
+        firstEventInUs = Math.min(firstEventInUs, at(event.eventTime!));
+        if (event.activityTaskCompletedEventAttributes) firstInUs = Math.min(firstInUs, at(event.eventTime!));
+      }
+    }
+    const rtoMs = firstInUs - ordered;
+
+    // Spend: each tenant was charged exactly what its node executions cost, counted outside Temporal.
+    const executions = readExecutions(executionLog()).filter((e) => tenants.includes(e.tenantId));
+    for (const tenantId of tenants) {
+      const ran = executions.filter((e) => e.tenantId === tenantId).reduce((sum, e) => sum + e.costMicros, 0);
+      const spent = await eventually(
+        async () => {
+          const status = await tenantStatus(us, tenantId);
+          return status.runsInFlight.length === 0 ? micros(status.spentUsd) : undefined;
+        },
+        { timeoutMs: 60_000, what: `every run of ${tenantId} released` },
+      );
+      assert.equal(spent, ran, `${tenantId}: spend equals the executions' cost`);
+    }
+    const nodes = results.reduce((n, r) => n + Object.keys(r.nodes).length, 0);
+    process.stdout.write(
+      `# planned failover: ${inFlight} RUNNING when ordered; handover ${switched - ordered} ms; first event written by us after ${firstEventInUs - ordered} ms; RTO ${rtoMs} ms (first node completion written by us); ${nodes} nodes, ${executions.length} executions logged\n`,
+    );
+    assert.ok(rtoMs > 0 && rtoMs < 30_000, `RTO ${rtoMs} ms`);
   });
 });
