@@ -1,17 +1,27 @@
 /** The node activity: runs one DAG node of a kind, heartbeating, and returns its output and cost. */
-import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, CompleteAsyncError, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { NodeOutcome } from '../workflows/domain/run/run-state';
 import type { NodeActivity, NodeTask } from '../workflows/ports/activities';
 import { logger } from '../infra/logging/logger';
 import { NodeInputError, type NodeKind } from './nodes/kind';
 import { nodeKinds } from './nodes/registry';
+import { completeDurably, newExecutionId } from './durable-completion';
 
 /** Heartbeats let Temporal notice a dead worker within the node's heartbeat timeout, and deliver cancellation. */
 const HEARTBEAT_INTERVAL_MS = 2000;
 /** A node output larger than this would bloat the run's history; such nodes should write artifacts instead. */
 const MAX_OUTPUT_CHARS = 64_000;
 
-function asNodeActivity(kind: NodeKind): NodeActivity {
+export interface NodeActivityOptions {
+  /**
+   * In a regional deployment: the worker's client, through which each node completes itself so
+   * that its completion and charge survive a failover (./durable-completion.ts).
+   */
+  durableCompletion?: () => Promise<Client>;
+}
+
+function asNodeActivity(kind: NodeKind, options: NodeActivityOptions): NodeActivity {
   return async (task: NodeTask): Promise<NodeOutcome> => {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
@@ -36,7 +46,7 @@ function asNodeActivity(kind: NodeKind): NodeActivity {
       }
       const durationMs = Date.now() - started;
       log.info({ costMicros: execution.costMicros, durationMs }, 'node completed');
-      return {
+      const outcome = {
         output: execution.output,
         costMicros: execution.costMicros,
         category: kind.category,
@@ -44,8 +54,25 @@ function asNodeActivity(kind: NodeKind): NodeActivity {
         ...(execution.model ? { model: execution.model } : {}),
         ...(execution.pricing ? { pricing: execution.pricing } : {}),
         durationMs,
+        executionId: newExecutionId(),
       };
+      if (!options.durableCompletion) return outcome;
+      // Heartbeats go on while it completes, so that Temporal does not run the node again meanwhile.
+      await completeDurably(
+        await options.durableCompletion(),
+        {
+          taskToken: ctx.info.taskToken,
+          activityId: ctx.info.activityId,
+          workflowId: ctx.info.workflowExecution?.workflowId ?? '',
+        },
+        task,
+        kind.kind,
+        outcome,
+        log,
+      );
+      throw new CompleteAsyncError();
     } catch (err) {
+      if (err instanceof CompleteAsyncError) throw err;
       if (err instanceof CancelledFailure) {
         log.info('node cancelled');
         throw err;
@@ -79,6 +106,6 @@ function toNodeFailure(err: unknown, attempt: number): ApplicationFailure {
 }
 
 /** One activity per registered node kind, named after the kind (it shows as the activity type in the Web UI). */
-export function createNodeActivities(): Record<string, NodeActivity> {
-  return Object.fromEntries(nodeKinds().map((kind) => [kind.kind, asNodeActivity(kind)]));
+export function createNodeActivities(options: NodeActivityOptions = {}): Record<string, NodeActivity> {
+  return Object.fromEntries(nodeKinds().map((kind) => [kind.kind, asNodeActivity(kind, options)]));
 }

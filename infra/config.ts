@@ -52,6 +52,15 @@ export const configSchema = z
     /** How many node task queues (ados-nodes-{n}) tenants are spread over. @default 4 */
     ADOS_NODE_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(DEFAULT_NODE_PARTITIONS),
     /**
+     * The region this process runs in, in a deployment of several (`ados cluster up --regions`):
+     * node activities then complete through the worker's client, retrying across a failover, and an
+     * execution its run did not take is charged to its tenant apart (activities/durable-completion.ts).
+     */
+    ADOS_REGION: z
+      .string()
+      .regex(/^[a-z][a-z0-9]{0,11}$/, 'must be a region name: a lower-case letter, then up to 11 letters or digits')
+      .optional(),
+    /**
      * Cheaper-model chains over the defaults, as JSON: `{"gpt-4o":"gpt-4.1-mini","gpt-4.1":""}` ("" = no
      * cheaper model). @default {}
      */

@@ -14,7 +14,7 @@ import { createAlertActivities } from '../activities/alerts';
 import { adosDataConverter } from '../infra/payload-codec';
 import { launchRun } from '../api/client/launch';
 import { createControlActivities, lazyClient } from '../activities/control';
-import { nodePartitions } from '../infra/config';
+import { loadConfig, nodePartitions } from '../infra/config';
 import { createNodeActivities } from '../activities/node-activities';
 import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE, assertId } from '../workflows/domain/ids';
 import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/domain/run/routing';
@@ -228,7 +228,8 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         }),
       );
   }
-  const activities = createNodeActivities();
+  // In a region, nodes complete through the worker's client, so that a failover loses no completion or charge.
+  const activities = createNodeActivities(loadConfig().ADOS_REGION ? { durableCompletion: client } : {});
   const nodeSlots = options.nodeSlots ?? { kind: 'fixed', perQueue: nodeConcurrency };
   const problem = nodeSlotsProblem(nodeSlots);
   if (problem) throw new Error(problem);

@@ -33,6 +33,10 @@ const nodeResult = z.looseObject({
   category: z.string().optional(),
   startedAt: isoTime('when the node started').optional(),
   endedAt: isoTime('when the node ended').optional(),
+  executionId: z
+    .string()
+    .optional()
+    .describe('the id of the node execution whose result the run took; its charge is keyed by it'),
 });
 
 const costDecision = z

@@ -470,8 +470,8 @@ export interface FailoverResult {
   from: string;
   to: string;
   force: boolean;
-  /** The namespaces that moved, each with how long its move took. */
-  moved: Array<{ namespace: string; ms: number }>;
+  /** The namespaces that moved, each with how long its move took (and, for a handover, each step). */
+  moved: Array<{ namespace: string; ms: number; steps?: Record<string, number> }>;
   /** Namespaces active in `from` that cannot move to `to` (their tenants' data may not be there). */
   stayed: string[];
 }
@@ -517,14 +517,14 @@ export async function failoverRegion(options: FailoverOptions): Promise<Failover
     const moved = await Promise.all(
       moving.map(async (namespace) => {
         const began = Date.now();
+        const steps = options.force ? undefined : await handover(connections.get(options.from)!, namespace, options.to);
         if (options.force) await forceActive(target, namespace, options.to);
-        else await handover(connections.get(options.from)!, namespace, options.to);
         await until(`${namespace} active in ${options.to}`, 60_000, async () => {
           const now = await describeLocally(target, namespace);
           return now?.replicationConfig?.activeClusterName === options.to ? true : undefined;
         });
         log(`${namespace}: active in ${options.to} (${Date.now() - began} ms)`);
-        return { namespace, ms: Date.now() - began };
+        return { namespace, ms: Date.now() - began, ...(steps ? { steps } : {}) };
       }),
     );
     return { from: options.from, to: options.to, force: Boolean(options.force), moved, stayed };
@@ -544,7 +544,7 @@ async function forceActive(connection: Connection, namespace: string, to: string
  * HANDOVER), waits for `to` to have everything, then makes `to` active. Its input is plain JSON:
  * the system worker does not use ADOS's payload codec.
  */
-async function handover(active: Connection, namespace: string, to: string): Promise<void> {
+async function handover(active: Connection, namespace: string, to: string): Promise<Record<string, number>> {
   const { Client } = await import('@temporalio/client');
   const system = new Client({ connection: active, namespace: 'temporal-system' });
   const handle = await system.workflow.start('namespace-handover-v2', {
@@ -553,6 +553,25 @@ async function handover(active: Connection, namespace: string, to: string): Prom
     args: [{ Namespace: namespace, RemoteCluster: to, AllowedLaggingSeconds: 5, HandoverTimeoutSeconds: 20 }],
   });
   await handle.result();
+  return handoverSteps(await handle.fetchHistory());
+}
+
+/** How long each step of a handover took (ms, by activity name, in order; a step done twice adds up). */
+function handoverSteps(history: temporal.api.history.v1.IHistory): Record<string, number> {
+  const at = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+    t ? Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
+  const scheduled = new Map<string, { name: string; at: number }>();
+  const steps: Record<string, number> = {};
+  for (const event of history.events ?? []) {
+    const s = event.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(String(event.eventId), { name: s.activityType?.name ?? '?', at: at(event.eventTime) });
+    const done = event.activityTaskCompletedEventAttributes;
+    if (done) {
+      const step = scheduled.get(String(done.scheduledEventId));
+      if (step) steps[step.name] = (steps[step.name] ?? 0) + at(event.eventTime) - step.at;
+    }
+  }
+  return steps;
 }
 
 /**

@@ -24,5 +24,7 @@ export function clusterEnv(state: ClusterState): Record<string, string> {
     TEMPORAL_ADDRESS: `127.0.0.1:${state.ports.frontend}`,
     TEMPORAL_NAMESPACE: state.namespace,
     ...(certs ? tlsEnvironment(certs) : {}),
+    // A region's processes know where they run (infra/config.ts: ADOS_REGION).
+    ...(state.region ? { ADOS_REGION: state.region.name } : {}),
   };
 }

@@ -1,4 +1,5 @@
 /** The node scheduler: a run's nodes as activities, in DAG order, within its parallelism. */
+import { nodeChargeKey } from '../domain/run/charge-key';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -113,7 +114,7 @@ export async function runNodes(
           explore(node, task, outcome);
           whenCharged(
             charge(node, {
-              key: `${runId}/${node.id}`,
+              key: nodeChargeKey(runId, node.id, outcome.executionId),
               runId,
               nodeId: node.id,
               category: outcome.category,

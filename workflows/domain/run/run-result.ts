@@ -36,6 +36,8 @@ export interface NodeResult {
   category?: CostCategory;
   startedAt?: string;
   endedAt?: string;
+  /** The id of the execution whose result the run took, which its charge is keyed by. */
+  executionId?: string;
 }
 
 /** One CostAgent decision, as recorded in the run's result and history. */

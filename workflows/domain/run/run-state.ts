@@ -1,4 +1,5 @@
 /** A run's state: each node's outcome, and its cost events. */
+import { nodeChargeKey } from './charge-key';
 import type { DagNode, DeliveryRunSpec } from './dag';
 import type { CostCategory } from '../pricing/catalog';
 import type { DeliveryRunResult, NodeResult, RunStatus, CostDecision } from './run-result';
@@ -16,6 +17,8 @@ export interface NodeOutcome {
   pricing?: ChargePricing;
   /** How long the attempt ran where it ran, ms (absent in histories recorded before it was reported). */
   durationMs?: number;
+  /** The execution's own id, which its charge is keyed by (absent in histories recorded before it was reported). */
+  executionId?: string;
 }
 
 /**
@@ -103,6 +106,7 @@ export class RunState {
       category: outcome.category,
       endedAt: at,
       ...(outcome.model ? { model: outcome.model } : {}),
+      ...(outcome.executionId ? { executionId: outcome.executionId } : {}),
     });
   }
 
@@ -174,7 +178,7 @@ export function costEventsOf(result: Pick<DeliveryRunResult, 'runId' | 'nodes'>)
   return Object.entries(result.nodes)
     .filter(([, node]) => node.status === 'COMPLETED' && node.costUsd > 0)
     .map(([nodeId, node]) => ({
-      key: `${result.runId}/${nodeId}`,
+      key: nodeChargeKey(result.runId, nodeId, node.executionId),
       runId: result.runId,
       nodeId,
       category: node.category ?? 'compute',

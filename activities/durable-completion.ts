@@ -1,0 +1,98 @@
+/**
+ * Node completions that survive a failover. In a regional deployment (ADOS_REGION set) a node
+ * activity hands its result to Temporal itself, through the worker's client, retrying while its
+ * namespace moves between regions; if Temporal no longer knows that attempt (the new active region
+ * ran it again, or the run ended), the execution really happened and really cost money, so its
+ * charge goes to the tenant's entity directly. Every charge is keyed by the execution's own id:
+ * whichever of the run and this path reports it first charges it, the other is a repeat.
+ */
+import { randomBytes } from 'node:crypto';
+import { ActivityNotFoundError, type Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { NodeOutcome } from '../workflows/domain/run/run-state';
+import type { NodeTask } from '../workflows/ports/activities';
+import type { CostEvent } from '../workflows/domain/tenant/entity-payloads';
+import { recordCostsSignal } from '../workflows/messages/tenant-budget';
+import { tenantBudgetWorkflowId } from '../workflows/domain/ids';
+import { nodeChargeKey } from '../workflows/domain/run/charge-key';
+
+/** An execution's id: 64 random bits, short enough for the entity's memory of charged keys. */
+export function newExecutionId(): string {
+  return randomBytes(8).toString('base64url');
+}
+
+/** How long a completion keeps trying while Temporal does not answer (a failover takes seconds; a region's loss, minutes). */
+const COMPLETION_DEADLINE_MS = 15 * 60_000;
+
+async function retrying<T>(
+  what: string,
+  log: Logger,
+  call: () => Promise<T>,
+  isFinal: (err: unknown) => boolean,
+): Promise<T> {
+  const deadline = Date.now() + COMPLETION_DEADLINE_MS;
+  for (let wait = 200; ; wait = Math.min(wait * 2, 5000)) {
+    try {
+      return await call();
+    } catch (err) {
+      if (isFinal(err) || Date.now() > deadline) throw err;
+      log.warn({ error: String(err), retryInMs: wait }, `${what} failed; retrying`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/**
+ * Completes the activity with its outcome through `client`, or, when Temporal no longer has this
+ * attempt, charges the execution to its tenant as an execution of its own (key `{run}/{node}#{id}`).
+ */
+export async function completeDurably(
+  client: Client,
+  activity: { taskToken: Uint8Array; activityId: string; workflowId: string },
+  task: NodeTask,
+  kind: string,
+  outcome: NodeOutcome & { executionId: string },
+  log: Logger,
+): Promise<'completed' | 'charged apart'> {
+  try {
+    // Sealed for the run's tenant, as the worker would have sealed it.
+    const serializationContext = {
+      type: 'activity' as const,
+      namespace: client.options.namespace,
+      activityId: activity.activityId,
+      workflowId: activity.workflowId,
+      isLocal: false,
+    };
+    await retrying(
+      'node completion',
+      log,
+      () => client.activity.complete(activity.taskToken, outcome, { serializationContext }),
+      (err) => err instanceof ActivityNotFoundError,
+    );
+    return 'completed';
+  } catch (err) {
+    if (!(err instanceof ActivityNotFoundError)) throw err;
+  }
+  const event: CostEvent = {
+    key: nodeChargeKey(task.runId, task.nodeId, outcome.executionId),
+    runId: task.runId,
+    nodeId: task.nodeId,
+    category: outcome.category,
+    costMicros: outcome.costMicros,
+    kind,
+    ...(outcome.model ? { model: outcome.model } : {}),
+    ...(outcome.pricing ? { pricing: outcome.pricing } : {}),
+  };
+  await retrying(
+    'charge of an execution its run did not take',
+    log,
+    () =>
+      client.workflow.getHandle(tenantBudgetWorkflowId(task.tenantId)).signal(recordCostsSignal, { events: [event] }),
+    () => false,
+  );
+  log.warn(
+    { executionId: outcome.executionId, costMicros: outcome.costMicros },
+    'node execution charged apart: its run did not take it',
+  );
+  return 'charged apart';
+}
