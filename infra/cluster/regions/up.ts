@@ -1,108 +1,32 @@
 /**
  * Regions: one Temporal cluster per region, each on its own PostgreSQL, connected both ways for
- * replication, with one global namespace per placement (a tenant's home region and the regions its
- * data may be copied to).
+ * replication, with one global namespace per placement; brought up, down, and checked.
  */
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
-import { ADOS_SEARCH_ATTRIBUTES } from '../../workflows/ports/search-attributes';
-import { freePortIn } from '../ports';
-import { UserError } from '../user-error';
-import { ensureClusterBinaries } from './build';
-import { ensureCerts } from './certs';
-import { clusterDown, clusterStatus, clusterUp, type ClusterInfo, type ClusterStatus } from './cluster';
-import { readState, type ClusterState } from './layout';
-import { SA_TYPES, probeWorkflow } from './readiness';
-import { clusterTarget } from './target';
-
-/** A region's name is its Temporal cluster name and part of its namespaces' names. */
-const REGION_NAME = /^[a-z][a-z0-9]{0,11}$/;
-const MAX_REGIONS = 4;
-
-/** Where a tenant lives: its home region (active while it serves) and every region that holds its data, home first. */
-export interface Placement {
-  home: string;
-  regions: string[];
-}
-
-/** The namespace of a placement: `ados-{home}` for a pinned tenant, `ados-{home}-{other}…` with copies (others in the deployment's order). */
-export function placementNamespace(placement: Placement): string {
-  return ['ados', ...placement.regions].join('-');
-}
-
-/** Every placement a deployment of these regions offers: each non-empty set of regions, with each of them as home. */
-export function placementsOf(regions: readonly string[]): Placement[] {
-  const placements: Placement[] = [];
-  for (let mask = 1; mask < 1 << regions.length; mask++) {
-    const members = regions.filter((_, i) => mask & (1 << i));
-    for (const home of members) placements.push({ home, regions: [home, ...members.filter((r) => r !== home)] });
-  }
-  return placements.sort((a, b) => a.regions.length - b.regions.length);
-}
-
-/** The names `--regions` was given, checked: at least two, distinct, lower-case letters and digits. */
-export function regionNames(list: string): string[] {
-  const names = list
-    .split(',')
-    .map((n) => n.trim())
-    .filter(Boolean);
-  const bad = names.filter((n) => !REGION_NAME.test(n));
-  if (bad.length)
-    throw new UserError(
-      `region names are a lower-case letter then up to 11 letters or digits (got ${bad.map((n) => JSON.stringify(n)).join(', ')})`,
-      'INVALID_INPUT',
-    );
-  if (new Set(names).size !== names.length)
-    throw new UserError(`--regions names a region twice: ${list}`, 'INVALID_INPUT');
-  if (names.length < 2 || names.length > MAX_REGIONS)
-    throw new UserError(
-      `--regions takes 2 to ${MAX_REGIONS} regions (got ${names.length}); one region is a plain \`ados cluster up\``,
-      'INVALID_INPUT',
-    );
-  return names;
-}
-
-interface RegionsState {
-  version: 1;
-  dir: string;
-  regions: string[];
-}
-
-function regionsPaths(dir: string) {
-  const root = resolve(dir);
-  return {
-    root,
-    state: join(root, 'regions.json'),
-    certs: join(root, 'certs'),
-    region: (name: string) => join(root, name),
-  };
-}
-
-/** The regions of the deployment in `dir`, or undefined when `dir` holds a single cluster (or nothing). */
-export function readRegions(dir: string): RegionsState | undefined {
-  const file = regionsPaths(dir).state;
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as RegionsState) : undefined;
-}
-
-function writeRegions(state: RegionsState): void {
-  const file = regionsPaths(state.dir).state;
-  mkdirSync(regionsPaths(state.dir).root, { recursive: true });
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
-}
+import { ADOS_SEARCH_ATTRIBUTES } from '../../../workflows/ports/search-attributes';
+import { freePortIn } from '../../ports';
+import { UserError } from '../../user-error';
+import { ensureClusterBinaries } from '../build';
+import { ensureCerts } from '../certs';
+import { clusterDown, clusterStatus, clusterUp, type ClusterInfo, type ClusterStatus } from '../cluster';
+import { readState, type ClusterState } from '../layout';
+import { SA_TYPES, probeWorkflow } from '../readiness';
+import { placementNamespace, placementsOf, type Placement } from './placements';
+import {
+  describeLocally,
+  local,
+  readRegions,
+  regionStates,
+  regionsPaths,
+  until,
+  withConnections,
+  writeRegions,
+  type RegionsState,
+} from './state';
 
 export interface RegionsUpOptions {
   dir: string;
@@ -134,31 +58,6 @@ export interface RegionsInfo {
   replicationMs: Record<string, number>;
 }
 
-/** A connection to one region's frontend; `local` reads answer from that region's own copy, never forwarded. */
-async function connectRegion(state: ClusterState): Promise<Connection> {
-  return Connection.connect({ ...clusterTarget(state).connectionOptions, connectTimeout: 5000 });
-}
-
-function local<T>(connection: Connection, call: () => Promise<T>): Promise<T> {
-  return connection.withMetadata({ 'xdc-redirection': 'false' }, call);
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline)
-      throw new UserError(`${what}: not within ${timeoutMs / 1000} s${last ? ` (${last})` : ''}`, 'UNAVAILABLE');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** Each region knows every other as a remote cluster with replication on (`temporal operator cluster upsert`). */
 async function connectRegions(states: ClusterState[], connections: Map<string, Connection>): Promise<void> {
   for (const from of states)
@@ -176,19 +75,6 @@ async function connectRegions(states: ClusterState[], connections: Map<string, C
         return clusters.some((c) => c.clusterName === to.region!.name && c.isConnectionEnabled) ? true : undefined;
       });
     }
-}
-
-/** The namespace's state as one region's own copy has it, or undefined while that region does not have it. */
-async function describeLocally(
-  connection: Connection,
-  namespace: string,
-): Promise<temporal.api.workflowservice.v1.IDescribeNamespaceResponse | undefined> {
-  try {
-    return await local(connection, () => connection.workflowService.describeNamespace({ namespace }));
-  } catch (err) {
-    if (/not found/i.test((err as Error).message)) return undefined;
-    throw err;
-  }
 }
 
 /**
@@ -280,31 +166,8 @@ export async function replicationProbeMs(
   }
 }
 
-/** The regions' cluster states, in the deployment's order. */
-function regionStates(regions: RegionsState): ClusterState[] {
-  return regions.regions.map((name) => {
-    const state = readState(regionsPaths(regions.dir).region(name));
-    if (!state)
-      throw new UserError(`region ${name} has no cluster in ${regionsPaths(regions.dir).region(name)}`, 'NOT_FOUND');
-    return state;
-  });
-}
-
-async function withConnections<T>(
-  states: ClusterState[],
-  use: (connections: Map<string, Connection>) => Promise<T>,
-): Promise<T> {
-  const connections = new Map<string, Connection>();
-  try {
-    for (const state of states) connections.set(state.region!.name, await connectRegion(state));
-    return await use(connections);
-  } finally {
-    await Promise.all([...connections.values()].map((c) => c.close().catch(() => undefined)));
-  }
-}
-
 /** Where each placement's namespace is active now, as the first region that answers sees it. */
-async function namespacePlacements(
+export async function namespacePlacements(
   regions: string[],
   connections: Map<string, Connection>,
 ): Promise<NamespacePlacement[]> {
@@ -454,124 +317,6 @@ export async function regionsStatus(dir: string): Promise<RegionsStatus> {
     return placements;
   });
   return { dir: regions.dir, regions: statuses, namespaces, replicationMs };
-}
-
-export interface FailoverOptions {
-  dir: string;
-  /** The region whose namespaces move. */
-  from: string;
-  to: string;
-  /** `from` is gone: make `to` active without a handover, accepting what `from` had not yet replicated. */
-  force?: boolean;
-  log?: (line: string) => void;
-}
-
-export interface FailoverResult {
-  from: string;
-  to: string;
-  force: boolean;
-  /** The namespaces that moved, each with how long its move took (and, for a handover, each step). */
-  moved: Array<{ namespace: string; ms: number; steps?: Record<string, number> }>;
-  /** Namespaces active in `from` that cannot move to `to` (their tenants' data may not be there). */
-  stayed: string[];
-}
-
-/**
- * Moves every namespace active in `from` whose placement includes `to`: a graceful handover
- * (Temporal's namespace-handover workflow in `from`: `to` catches up, `from` stops taking writes,
- * then `to` becomes active; nothing is lost), or with `force`, `to` made active at once from its own
- * copy (what `from` had not replicated is lost, or comes back on the winning branch if `from` returns).
- */
-export async function failoverRegion(options: FailoverOptions): Promise<FailoverResult> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const regions = readRegions(options.dir);
-  if (!regions)
-    throw new UserError(
-      `no regions in ${regionsPaths(options.dir).root} (ados cluster up --regions creates them)`,
-      'NOT_FOUND',
-    );
-  for (const name of [options.from, options.to])
-    if (!regions.regions.includes(name))
-      throw new UserError(`no region ${name} (the regions are ${regions.regions.join(', ')})`, 'INVALID_INPUT');
-  if (options.from === options.to)
-    throw new UserError(`--to ${options.to} is the region failing over`, 'INVALID_INPUT');
-  const all = regionStates(regions);
-  // Forced: the lost region is not called at all; graceful: both must answer.
-  const states = options.force ? all.filter((s) => s.region!.name !== options.from) : all;
-  return withConnections(states, async (connections) => {
-    const target = connections.get(options.to)!;
-    const moving: string[] = [];
-    const stayed: string[] = [];
-    for (const placement of placementsOf(regions.regions)) {
-      if (!placement.regions.includes(options.from)) continue;
-      const namespace = placementNamespace(placement);
-      if (!placement.regions.includes(options.to)) {
-        // Pinned away from `to`: its tenants stay with `from` (lost with it, when forced).
-        if (placement.home === options.from || options.force) stayed.push(namespace);
-        continue;
-      }
-      const described = await describeLocally(target, namespace).catch(() => undefined);
-      if (described?.replicationConfig?.activeClusterName === options.from) moving.push(namespace);
-    }
-    // Every namespace at once: the tenants of each wait only for their own namespace's move.
-    const moved = await Promise.all(
-      moving.map(async (namespace) => {
-        const began = Date.now();
-        const steps = options.force ? undefined : await handover(connections.get(options.from)!, namespace, options.to);
-        if (options.force) await forceActive(target, namespace, options.to);
-        await until(`${namespace} active in ${options.to}`, 60_000, async () => {
-          const now = await describeLocally(target, namespace);
-          return now?.replicationConfig?.activeClusterName === options.to ? true : undefined;
-        });
-        log(`${namespace}: active in ${options.to} (${Date.now() - began} ms)`);
-        return { namespace, ms: Date.now() - began, ...(steps ? { steps } : {}) };
-      }),
-    );
-    return { from: options.from, to: options.to, force: Boolean(options.force), moved, stayed };
-  });
-}
-
-/** A forced failover: the surviving region declares itself active for the namespace. */
-async function forceActive(connection: Connection, namespace: string, to: string): Promise<void> {
-  await local(connection, () =>
-    connection.workflowService.updateNamespace({ namespace, replicationConfig: { activeClusterName: to } }),
-  );
-}
-
-/**
- * A graceful handover, run by Temporal's own `namespace-handover-v2` system workflow in the active
- * region: it waits for `to` to be at most a few seconds behind, stops writes (the namespace is in
- * HANDOVER), waits for `to` to have everything, then makes `to` active. Its input is plain JSON:
- * the system worker does not use ADOS's payload codec.
- */
-async function handover(active: Connection, namespace: string, to: string): Promise<Record<string, number>> {
-  const { Client } = await import('@temporalio/client');
-  const system = new Client({ connection: active, namespace: 'temporal-system' });
-  const handle = await system.workflow.start('namespace-handover-v2', {
-    taskQueue: 'default-worker-tq',
-    workflowId: `ados-handover-${namespace}-${Date.now()}`,
-    args: [{ Namespace: namespace, RemoteCluster: to, AllowedLaggingSeconds: 5, HandoverTimeoutSeconds: 20 }],
-  });
-  await handle.result();
-  return handoverSteps(await handle.fetchHistory());
-}
-
-/** How long each step of a handover took (ms, by activity name, in order; a step done twice adds up). */
-function handoverSteps(history: temporal.api.history.v1.IHistory): Record<string, number> {
-  const at = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-    t ? Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
-  const scheduled = new Map<string, { name: string; at: number }>();
-  const steps: Record<string, number> = {};
-  for (const event of history.events ?? []) {
-    const s = event.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(String(event.eventId), { name: s.activityType?.name ?? '?', at: at(event.eventTime) });
-    const done = event.activityTaskCompletedEventAttributes;
-    if (done) {
-      const step = scheduled.get(String(done.scheduledEventId));
-      if (step) steps[step.name] = (steps[step.name] ?? 0) + at(event.eventTime) - step.at;
-    }
-  }
-  return steps;
 }
 
 /**

@@ -1,0 +1,49 @@
+/** Placements: where a tenant lives (its home region and the regions its data may be copied to), and their namespaces. */
+import { UserError } from '../../user-error';
+
+/** A region's name is its Temporal cluster name and part of its namespaces' names. */
+const REGION_NAME = /^[a-z][a-z0-9]{0,11}$/;
+const MAX_REGIONS = 4;
+
+/** Where a tenant lives: its home region (active while it serves) and every region that holds its data, home first. */
+export interface Placement {
+  home: string;
+  regions: string[];
+}
+
+/** The namespace of a placement: `ados-{home}` for a pinned tenant, `ados-{home}-{other}…` with copies (others in the deployment's order). */
+export function placementNamespace(placement: Placement): string {
+  return ['ados', ...placement.regions].join('-');
+}
+
+/** Every placement a deployment of these regions offers: each non-empty set of regions, with each of them as home. */
+export function placementsOf(regions: readonly string[]): Placement[] {
+  const placements: Placement[] = [];
+  for (let mask = 1; mask < 1 << regions.length; mask++) {
+    const members = regions.filter((_, i) => mask & (1 << i));
+    for (const home of members) placements.push({ home, regions: [home, ...members.filter((r) => r !== home)] });
+  }
+  return placements.sort((a, b) => a.regions.length - b.regions.length);
+}
+
+/** The names `--regions` was given, checked: at least two, distinct, lower-case letters and digits. */
+export function regionNames(list: string): string[] {
+  const names = list
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const bad = names.filter((n) => !REGION_NAME.test(n));
+  if (bad.length)
+    throw new UserError(
+      `region names are a lower-case letter then up to 11 letters or digits (got ${bad.map((n) => JSON.stringify(n)).join(', ')})`,
+      'INVALID_INPUT',
+    );
+  if (new Set(names).size !== names.length)
+    throw new UserError(`--regions names a region twice: ${list}`, 'INVALID_INPUT');
+  if (names.length < 2 || names.length > MAX_REGIONS)
+    throw new UserError(
+      `--regions takes 2 to ${MAX_REGIONS} regions (got ${names.length}); one region is a plain \`ados cluster up\``,
+      'INVALID_INPUT',
+    );
+  return names;
+}
