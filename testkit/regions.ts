@@ -1,0 +1,218 @@
+/** Two regions of their own for a test file: clients, workers, local reads, SQL counts, a load and its spend check. */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
+import type { Client } from '@temporalio/client';
+import { configureTenant, startRun, tenantStatus } from '../api/client';
+import { findPostgresBin, PG_USER } from '../infra/cluster/postgres';
+import { readState, type ClusterState } from '../infra/cluster/layout';
+import { clusterEnv } from '../infra/cluster/target';
+import { temporaryRegions, type RegionsInfo } from '../infra/cluster/regions';
+import { PROJECT_ROOT } from '../infra/project';
+import { EXECUTION_LOG_VAR, endedExecutions } from './execution-log';
+import { temporalClient, temporalTarget } from '../infra/temporal-connection';
+import { eventually, micros } from './temporal';
+
+/**
+ * Two regions of their own for one test file (eu and us, each a Temporal cluster on its own
+ * PostgreSQL, mutual TLS, replicating), with what its tests use: clients and `ados worker` processes
+ * per region and namespace (running `test.logged` nodes into the execution log), local reads, SQL
+ * counts, the failover tests' load and their spend check.
+ */
+export function useRegions() {
+  const REGIONS = ['eu', 'us'];
+  const LOGGED_WORKER = join(PROJECT_ROOT, 'testkit', 'logged-worker.ts');
+  const executionLog = () => join(regions.dir, 'executions.log');
+  let regions: { info: RegionsInfo; dir: string; discard(): Promise<void> };
+  const states = new Map<string, ClusterState>();
+  const clients: Client[] = [];
+  const children: ChildProcess[] = [];
+  /** The ADOS processes of each region (the unplanned failover kills one region's). */
+  const processesIn = new Map<string, ChildProcess[]>();
+
+  /** What a process in `region` sets to use `namespace` there. */
+  function regionEnv(region: string, namespace: string): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      ...clusterEnv(states.get(region)!),
+      TEMPORAL_NAMESPACE: namespace,
+      TEMPORAL_CONFIG_FILE: join(regions.dir, 'no-profile.toml'),
+    };
+  }
+
+  async function clientOf(region: string, namespace: string): Promise<Client> {
+    const client = await temporalClient(temporalTarget({}, regionEnv(region, namespace)));
+    clients.push(client);
+    return client;
+  }
+
+  /**
+   * `ados worker` in `region`, serving `namespace`, once it serves; it also runs `test.logged` nodes,
+   * logging each execution to the execution log (testkit/execution-log.ts).
+   */
+  async function workerIn(region: string, namespace: string, args: string[] = []): Promise<ChildProcess> {
+    let output = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', LOGGED_WORKER, ...args], {
+      env: {
+        ...regionEnv(region, namespace),
+        ADOS_LOG_LEVEL: 'warn',
+        [EXECUTION_LOG_VAR]: executionLog(),
+        ADOS_TEST_REGION: region,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    children.push(child);
+    processesIn.set(region, [...(processesIn.get(region) ?? []), child]);
+    await eventually(async () => /ados worker · role/.test(output) || undefined, {
+      timeoutMs: 90_000,
+      what: `a worker in ${region} for ${namespace} (${output.slice(-300)})`,
+    });
+    return child;
+  }
+
+  const serving = new Map<string, Promise<ChildProcess>>();
+  /** A worker in `region` for `namespace`, started once for the whole file. */
+  function workerOnce(region: string, namespace: string): Promise<ChildProcess> {
+    const key = `${region}/${namespace}`;
+    if (!serving.has(key)) serving.set(key, workerIn(region, namespace, ['--concurrency', '60']));
+    return serving.get(key)!;
+  }
+
+  /** The workflow as `region`'s own copy has it (never forwarded to the active region), or undefined. */
+  async function localCopy(client: Client, workflowId: string) {
+    return client.connection
+      .withMetadata({ 'xdc-redirection': 'false' }, () =>
+        client.workflowService.describeWorkflowExecution({
+          namespace: client.options.namespace,
+          execution: { workflowId },
+        }),
+      )
+      .catch(() => undefined);
+  }
+
+  /** Rows naming these workflow ids in a region's PostgreSQL: its executions, current executions and visibility. */
+  function rowsIn(region: string, workflowIds: string[]): number {
+    const state = states.get(region)!;
+    const list = workflowIds.map((id) => `'${id.replace(/'/g, "''")}'`).join(',');
+    const count = (database: string, table: string) =>
+      Number(
+        execFileSync(
+          join(findPostgresBin(), 'psql'),
+          [
+            '-h',
+            '127.0.0.1',
+            '-p',
+            String(state.ports.postgres),
+            '-U',
+            PG_USER,
+            '-d',
+            database,
+            '-tAc',
+            `SELECT count(*) FROM ${table} WHERE workflow_id IN (${list})`,
+          ],
+          { encoding: 'utf8' },
+        ).trim(),
+      );
+    return (
+      count('temporal', 'executions') +
+      count('temporal', 'current_executions') +
+      count('temporal_visibility', 'executions_visibility')
+    );
+  }
+
+  /** The mixed load of the failover tests: 200 runs over four tenants (chains, fan-ins, single nodes) of 8-s logged nodes. */
+  async function startLoad(client: Client, tenants: string[], prefix: string) {
+    await Promise.all(tenants.map((t) => configureTenant(client, t, { budgetUsd: 10, maxConcurrentRuns: 60 })));
+    const node = (id: string, deps: string[] = []) => ({
+      id,
+      kind: 'test.logged',
+      params: { ms: 8000, costUsd: 0.001 },
+      ...(deps.length ? { deps } : {}),
+    });
+    const shapes = [
+      [node('a'), node('b', ['a']), node('c', ['b'])],
+      [node('a'), node('b'), node('c'), node('d', ['a', 'b', 'c'])],
+      [node('a')],
+    ];
+    return Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        startRun(client, { tenantId: tenants[i % 4]!, runId: `${prefix}-${i}`, dag: { nodes: shapes[i % 3]! } }),
+      ),
+    );
+  }
+
+  /** Waits until at least `least` runs of the namespace are RUNNING (by visibility), and says how many. */
+  async function runningAtLeast(client: Client, least: number): Promise<number> {
+    const running = async () =>
+      Number(
+        (
+          await client.workflowService.countWorkflowExecutions({
+            namespace: client.options.namespace,
+            query: `DeliveryStatus = 'RUNNING'`,
+          })
+        ).count,
+      );
+    return eventually(async () => ((await running()) >= least ? running() : undefined), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      what: `${least} runs RUNNING`,
+    });
+  }
+
+  /** Each tenant's spend, once it has no run in flight, against what its logged executions cost. */
+  async function spendAgainstExecutions(client: Client, tenants: string[]) {
+    const executions = endedExecutions(executionLog());
+    return Promise.all(
+      tenants.map(async (tenantId) => {
+        const ran = executions.filter((e) => e.tenantId === tenantId).reduce((sum, e) => sum + e.costMicros, 0);
+        const spent = await eventually(
+          async () => {
+            const status = await tenantStatus(client, tenantId);
+            return status.runsInFlight.length === 0 ? micros(status.spentUsd) : undefined;
+          },
+          { timeoutMs: 120_000, what: `every run of ${tenantId} released` },
+        );
+        return { tenantId, spent, ran, executions: executions.filter((e) => e.tenantId === tenantId).length };
+      }),
+    );
+  }
+
+  before(async () => {
+    regions = await temporaryRegions({
+      prefix: 'ados-test-regions-',
+      regions: REGIONS,
+      tls: true,
+      keep: Boolean(process.env.ADOS_KEEP_TEST_REGIONS),
+      log: (line) => process.stderr.write(`[regions] ${line}\n`),
+    });
+    for (const name of REGIONS) states.set(name, readState(join(regions.dir, name))!);
+  });
+
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await Promise.all(clients.map((c) => c.connection.close().catch(() => undefined)));
+    await regions?.discard();
+  });
+
+  return {
+    REGIONS,
+    get dir() {
+      return regions.dir;
+    },
+    get info() {
+      return regions.info;
+    },
+    executionLog,
+    processesIn,
+    clientOf,
+    workerIn,
+    workerOnce,
+    localCopy,
+    rowsIn,
+    startLoad,
+    runningAtLeast,
+    spendAgainstExecutions,
+  };
+}
