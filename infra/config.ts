@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { blockSecondsProblem } from '../workflows/domain/admission/blocks';
 import { DEFAULT_NODE_PARTITIONS } from '../workflows/domain/run/routing';
 
+/** A region's name (`ados cluster up --regions`): its Temporal cluster name and part of its namespaces' names. */
+export const REGION_NAME = /^[a-z][a-z0-9]{0,11}$/;
+
 /** How long the API's admission blocks last unless ADOS_ADMISSION_BLOCK_SECONDS says otherwise. */
 export const DEFAULT_ADMISSION_BLOCK_SECONDS = 30;
 
@@ -58,7 +61,7 @@ export const configSchema = z
      */
     ADOS_REGION: z
       .string()
-      .regex(/^[a-z][a-z0-9]{0,11}$/, 'must be a region name: a lower-case letter, then up to 11 letters or digits')
+      .regex(REGION_NAME, 'must be a region name: a lower-case letter, then up to 11 letters or digits')
       .optional(),
     /**
      * Cheaper-model chains over the defaults, as JSON: `{"gpt-4o":"gpt-4.1-mini","gpt-4.1":""}` ("" = no

@@ -48,7 +48,8 @@ export function clusterCommands(program: Command): void {
     .action(async (opts: Omit<ClusterUpOptions, 'log' | 'readyTimeoutMs'> & { regions?: string }) => {
       const started = Date.now();
       const log = (line: string) => !json() && process.stderr.write(`${line}\n`);
-      if (opts.regions || readRegions(opts.dir)) {
+      const existingRegions = readRegions(opts.dir);
+      if (opts.regions || existingRegions) {
         if (opts.namespace || opts.pgPort)
           throw new UserError(
             `${opts.namespace ? '--namespace' : '--pg-port'} does not apply to regions: each placement has its namespace, each region a free PostgreSQL port`,
@@ -56,7 +57,7 @@ export function clusterCommands(program: Command): void {
           );
         const regions = await regionsUp({
           dir: opts.dir,
-          regions: opts.regions ? regionNames(opts.regions) : readRegions(opts.dir)!.regions,
+          regions: opts.regions ? regionNames(opts.regions) : existingRegions!.regions,
           ...(opts.port ? { port: opts.port } : {}),
           ...(opts.shards ? { shards: opts.shards } : {}),
           ...(opts.tls ? { tls: true } : {}),

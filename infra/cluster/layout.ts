@@ -1,7 +1,7 @@
 /** A cluster's files on disk and its state. */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { TEMPORAL_HOME } from '../temporal-cli';
 import { environment } from '../config';
 
@@ -82,8 +82,12 @@ export function readState(dir: string): ClusterState | undefined {
 }
 
 export function writeState(state: ClusterState): void {
-  const file = clusterPaths(state.dir).state;
-  mkdirSync(clusterPaths(state.dir).root, { recursive: true });
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  writeJsonFile(clusterPaths(state.dir).state, state);
+}
+
+/** A state file written whole or not at all: to a temporary file beside it, then renamed over it. */
+export function writeJsonFile(file: string, value: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { runOutcome } from '../../api/client';
 import { readState } from '../../infra/cluster/layout';
 import { failoverRegion } from '../../infra/cluster/regions';
@@ -73,12 +74,10 @@ describe('regions: losing one', FAILOVER_TESTS, () => {
 
     // RTO: from the forced failover to the first node completion the survivor wrote after it.
     let firstInEu = Infinity;
-    const at = (t: { seconds?: unknown; nanos?: number | null }) =>
-      Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
     for (const id of known)
       for (const event of (await survivorClient.workflow.getHandle(id).fetchHistory()).events ?? [])
-        if (event.activityTaskCompletedEventAttributes && at(event.eventTime!) >= forced)
-          firstInEu = Math.min(firstInEu, at(event.eventTime!));
+        if (event.activityTaskCompletedEventAttributes && tsToMs(event.eventTime) >= forced)
+          firstInEu = Math.min(firstInEu, tsToMs(event.eventTime));
 
     // Money: no execution charged twice, and each tenant's spend against its executions; what is missing is listed.
     const logged = readExecutions(regions.executionLog()).filter((e) => tenants.includes(e.tenantId));

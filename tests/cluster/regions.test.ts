@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { tsToMs } from '@temporalio/common/lib/time';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { failoverRegion } from '../../infra/cluster/regions';
@@ -105,14 +106,12 @@ describe('regions (eu, us)', () => {
       // RTO: from the command to the first node completion written by us (its events carry us's failover version).
       let firstInUs = Infinity;
       let firstEventInUs = Infinity;
-      const at = (t: { seconds?: unknown; nanos?: number | null }) =>
-        Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
       for (const run of started) {
         const history = await us.workflow.getHandle(run.workflowId).fetchHistory();
         for (const event of history.events ?? []) {
           if (Number(event.version) % 10 !== 2) continue;
-          firstEventInUs = Math.min(firstEventInUs, at(event.eventTime!));
-          if (event.activityTaskCompletedEventAttributes) firstInUs = Math.min(firstInUs, at(event.eventTime!));
+          firstEventInUs = Math.min(firstEventInUs, tsToMs(event.eventTime));
+          if (event.activityTaskCompletedEventAttributes) firstInUs = Math.min(firstInUs, tsToMs(event.eventTime));
         }
       }
       const rtoMs = firstInUs - ordered;

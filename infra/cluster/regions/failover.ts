@@ -1,9 +1,10 @@
 /** Failover between regions: Temporal's graceful handover, or a forced move when a region is lost. */
-import { Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { UserError } from '../../user-error';
 import { placementNamespace, placementsOf } from './placements';
-import { describeLocally, local, readRegions, regionStates, regionsPaths, until, withConnections } from './state';
+import { describeLocally, local, regionStates, requireRegions, until, withConnections } from './state';
 
 export interface FailoverOptions {
   dir: string;
@@ -33,12 +34,7 @@ export interface FailoverResult {
  */
 export async function failoverRegion(options: FailoverOptions): Promise<FailoverResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const regions = readRegions(options.dir);
-  if (!regions)
-    throw new UserError(
-      `no regions in ${regionsPaths(options.dir).root} (ados cluster up --regions creates them)`,
-      'NOT_FOUND',
-    );
+  const regions = requireRegions(options.dir);
   for (const name of [options.from, options.to])
     if (!regions.regions.includes(name))
       throw new UserError(`no region ${name} (the regions are ${regions.regions.join(', ')})`, 'INVALID_INPUT');
@@ -66,8 +62,9 @@ export async function failoverRegion(options: FailoverOptions): Promise<Failover
     const moved = await Promise.all(
       moving.map(async (namespace) => {
         const began = Date.now();
-        const steps = options.force ? undefined : await handover(connections.get(options.from)!, namespace, options.to);
+        let steps: Record<string, number> | undefined;
         if (options.force) await forceActive(target, namespace, options.to);
+        else steps = await handover(connections.get(options.from)!, namespace, options.to);
         await until(`${namespace} active in ${options.to}`, 60_000, async () => {
           const now = await describeLocally(target, namespace);
           return now?.replicationConfig?.activeClusterName === options.to ? true : undefined;
@@ -94,7 +91,6 @@ async function forceActive(connection: Connection, namespace: string, to: string
  * the system worker does not use ADOS's payload codec.
  */
 async function handover(active: Connection, namespace: string, to: string): Promise<Record<string, number>> {
-  const { Client } = await import('@temporalio/client');
   const system = new Client({ connection: active, namespace: 'temporal-system' });
   const handle = await system.workflow.start('namespace-handover-v2', {
     taskQueue: 'default-worker-tq',
@@ -107,17 +103,15 @@ async function handover(active: Connection, namespace: string, to: string): Prom
 
 /** How long each step of a handover took (ms, by activity name, in order; a step done twice adds up). */
 function handoverSteps(history: temporal.api.history.v1.IHistory): Record<string, number> {
-  const at = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-    t ? Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
   const scheduled = new Map<string, { name: string; at: number }>();
   const steps: Record<string, number> = {};
   for (const event of history.events ?? []) {
     const s = event.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(String(event.eventId), { name: s.activityType?.name ?? '?', at: at(event.eventTime) });
+    if (s) scheduled.set(String(event.eventId), { name: s.activityType?.name ?? '?', at: tsToMs(event.eventTime) });
     const done = event.activityTaskCompletedEventAttributes;
     if (done) {
       const step = scheduled.get(String(done.scheduledEventId));
-      if (step) steps[step.name] = (steps[step.name] ?? 0) + at(event.eventTime) - step.at;
+      if (step) steps[step.name] = (steps[step.name] ?? 0) + tsToMs(event.eventTime) - step.at;
     }
   }
   return steps;

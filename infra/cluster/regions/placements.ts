@@ -1,8 +1,7 @@
 /** Placements: where a tenant lives (its home region and the regions its data may be copied to), and their namespaces. */
+import { REGION_NAME } from '../../config';
 import { UserError } from '../../user-error';
 
-/** A region's name is its Temporal cluster name and part of its namespaces' names. */
-const REGION_NAME = /^[a-z][a-z0-9]{0,11}$/;
 const MAX_REGIONS = 4;
 
 /** Where a tenant lives: its home region (active while it serves) and every region that holds its data, home first. */

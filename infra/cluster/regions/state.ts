@@ -1,10 +1,10 @@
 /** A regional deployment's state on disk, and connections to its regions (local reads never forwarded). */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { UserError } from '../../user-error';
-import { readState, type ClusterState } from '../layout';
+import { readState, writeJsonFile, type ClusterState } from '../layout';
 import { clusterTarget } from '../target';
 
 export interface RegionsState {
@@ -30,10 +30,18 @@ export function readRegions(dir: string): RegionsState | undefined {
 }
 
 export function writeRegions(state: RegionsState): void {
-  const file = regionsPaths(state.dir).state;
-  mkdirSync(regionsPaths(state.dir).root, { recursive: true });
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeJsonFile(regionsPaths(state.dir).state, state);
+}
+
+/** The regions of the deployment in `dir`; a clear error when there are none. */
+export function requireRegions(dir: string): RegionsState {
+  const regions = readRegions(dir);
+  if (!regions)
+    throw new UserError(
+      `no regions in ${regionsPaths(dir).root} (ados cluster up --regions creates them)`,
+      'NOT_FOUND',
+    );
+  return regions;
 }
 
 /** A connection to one region's frontend; `local` reads answer from that region's own copy, never forwarded. */

@@ -2,6 +2,7 @@
  * Regions: one Temporal cluster per region, each on its own PostgreSQL, connected both ways for
  * replication, with one global namespace per placement; brought up, down, and checked.
  */
+import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import {
   local,
   readRegions,
   regionStates,
+  requireRegions,
   regionsPaths,
   until,
   withConnections,
@@ -136,15 +138,15 @@ export async function replicationProbeMs(
   other: Connection,
   timeoutMs = 30_000,
 ): Promise<number> {
-  const workflowId = `ados-replication-probe-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-  const { randomUUID } = await import('node:crypto');
+  const requestId = randomUUID();
+  const workflowId = `ados-replication-probe-${requestId}`;
   const began = Date.now();
   await active.workflowService.startWorkflowExecution({
     namespace,
     workflowId,
     workflowType: { name: 'ados-replication-probe' },
     taskQueue: { name: 'ados-replication-probe' },
-    requestId: randomUUID(),
+    requestId,
   });
   try {
     for (;;) {
@@ -268,12 +270,7 @@ export async function regionsUp(options: RegionsUpOptions): Promise<RegionsInfo>
 
 /** Stops every region's processes (server, Web UI, PostgreSQL); the data stays. */
 export async function regionsDown(dir: string): Promise<{ dir: string; stopped: Record<string, string[]> }> {
-  const regions = readRegions(dir);
-  if (!regions)
-    throw new UserError(
-      `no regions in ${regionsPaths(dir).root} (ados cluster up --regions creates them)`,
-      'NOT_FOUND',
-    );
+  const regions = requireRegions(dir);
   const stopped: Record<string, string[]> = {};
   for (const name of regions.regions)
     stopped[name] = (await clusterDown(regionsPaths(dir).region(name)).catch(() => ({ stopped: [] }))).stopped;
@@ -290,12 +287,7 @@ export interface RegionsStatus {
 
 /** Each region's health, where each placement's namespace is active, and the replication lag a probe run sees. */
 export async function regionsStatus(dir: string): Promise<RegionsStatus> {
-  const regions = readRegions(dir);
-  if (!regions)
-    throw new UserError(
-      `no regions in ${regionsPaths(dir).root} (ados cluster up --regions creates them)`,
-      'NOT_FOUND',
-    );
+  const regions = requireRegions(dir);
   const statuses = await Promise.all(
     regions.regions.map(async (name) => ({ name, ...(await clusterStatus(regionsPaths(dir).region(name))) })),
   );
