@@ -24,10 +24,12 @@
  * continue-as-new count and the continue-as-new completions the server refused (a signal came in
  * meanwhile); the CPU of the worker, the server (Temporal and PostgreSQL), the API and the starter.
  *
- * Writes bench/results/scale-{dev|cluster}[-quick].json.
+ * Writes bench/results/scale-{dev|cluster}[-quick].json; the rows of doors not run this time are kept
+ * from the recorded file when its load is the same.
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { AdosClient } from '../api/client/ados-client';
@@ -136,6 +138,8 @@ interface DoorRow {
   };
   cpuSeconds: { worker: number; server: number; api?: number; starter: number };
   workerPeakRssMb: number;
+  /** When the row was measured (ISO time). */
+  measuredAt?: string;
 }
 
 /** The starts of one door, as fast as it takes them. */
@@ -380,6 +384,23 @@ async function burst(
   };
 }
 
+/**
+ * The rows of doors not run this time, kept from the recorded report of the same load (each with the
+ * time it was measured), so that `--doors ados,http` adds to a report that has plain and bare.
+ */
+function recordedRows(name: string, load: object, ran: Door[]): DoorRow[] {
+  let recorded: { load?: object; rows?: DoorRow[]; at?: string };
+  try {
+    recorded = JSON.parse(readFileSync(join(__dirname, 'results', `${name}.json`), 'utf8')) as typeof recorded;
+  } catch {
+    return [];
+  }
+  if (JSON.stringify(recorded.load) !== JSON.stringify(load)) return [];
+  return (recorded.rows ?? [])
+    .filter((r) => !ran.includes(r.door))
+    .map((r) => ({ ...r, measuredAt: r.measuredAt ?? recorded.at }));
+}
+
 /** The issue's goals for 10,000 runs from the plain door on the cluster, judged on a row. */
 function goals(row: DoorRow) {
   return {
@@ -423,7 +444,10 @@ async function main(): Promise<void> {
       );
     process.stderr.write(`scale bench on ${server.kind}: ${JSON.stringify(load)}\n`);
     for (const door of doors) {
-      const row = await burst(door, load, { client, ados, worker, ...(api ? { api } : {}) });
+      const row = {
+        ...(await burst(door, load, { client, ados, worker, ...(api ? { api } : {}) })),
+        measuredAt: new Date().toISOString(),
+      };
       process.stderr.write(`${JSON.stringify({ ...row, samples: row.samples.length })}\n`);
       rows.push(row);
     }
@@ -433,14 +457,18 @@ async function main(): Promise<void> {
     await client.connection.close();
     await server.stop();
   }
-  const plain = rows.find((r) => r.door === 'plain');
-  writeReport(`scale-${onCluster ? 'cluster' : 'dev'}${quick ? '-quick' : ''}`, {
+  const name = `scale-${onCluster ? 'cluster' : 'dev'}${quick ? '-quick' : ''}`;
+  const all = [...rows, ...recordedRows(name, load, doors)].sort(
+    (a, b) => DOORS.indexOf(a.door) - DOORS.indexOf(b.door),
+  );
+  const plain = all.find((r) => r.door === 'plain');
+  writeReport(name, {
     server: server.kind,
     load,
     worker:
       'one `ados worker` process, its defaults (40 workflow-task slots for runs, 10 for entities, 20 node slots per queue)',
     ...(plain ? { plainDoorGoals: goals(plain) } : {}),
-    rows,
+    rows: all,
     at: new Date().toISOString(),
   });
 }
