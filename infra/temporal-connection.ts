@@ -150,6 +150,12 @@ export async function unreachable(target: TemporalTarget, err: unknown): Promise
   return new UserError(`cannot reach Temporal at ${target.summary}: ${hint} (${message})`, 'UNAVAILABLE');
 }
 
+/**
+ * The metadata that keeps a call in the cluster it is made to: a region's frontend forwards calls for
+ * a namespace active elsewhere to that region otherwise (all-apis-forwarding).
+ */
+export const LOCAL_ONLY = { 'xdc-redirection': 'false' } as const;
+
 /** A client connection (for starting, signalling, querying), failing fast with a one-line reason. */
 export async function connectTemporal(target: TemporalTarget, { connectTimeoutMs = 5000 } = {}): Promise<Connection> {
   try {

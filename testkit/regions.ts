@@ -3,14 +3,15 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { Client } from '@temporalio/client';
-import { configureTenant, startRun, tenantStatus } from '../api/client';
+import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
+import { temporal } from '@temporalio/proto';
 import { findPostgresBin, PG_USER } from '../infra/cluster/postgres';
 import { readState, type ClusterState } from '../infra/cluster/layout';
 import { clusterEnv } from '../infra/cluster/target';
 import { temporaryRegions, type RegionsInfo } from '../infra/cluster/regions';
 import { PROJECT_ROOT } from '../infra/project';
 import { EXECUTION_LOG_VAR, endedExecutions } from './execution-log';
-import { temporalClient, temporalTarget } from '../infra/temporal-connection';
+import { LOCAL_ONLY, temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { eventually, micros } from './temporal';
 
 /**
@@ -26,8 +27,8 @@ export const FAILOVER_TESTS: { skip: string | false } = {
 
 /**
  * Two regions of their own for one test file (eu and us, each a Temporal cluster on its own
- * PostgreSQL, mutual TLS, replicating), with what its tests use: clients and `ados worker` processes
- * per region and namespace (running `test.logged` nodes into the execution log), local reads, SQL
+ * PostgreSQL, mutual TLS, replicating), with what its tests use: clients, one `ados worker` process
+ * per region for all its namespaces (running `test.logged` nodes into the execution log), local reads, SQL
  * counts, the failover tests' load and their spend check.
  */
 export function useRegions() {
@@ -58,14 +59,15 @@ export function useRegions() {
   }
 
   /**
-   * `ados worker` in `region`, serving `namespace`, once it serves; it also runs `test.logged` nodes,
-   * logging each execution to the execution log (testkit/execution-log.ts).
+   * `ados worker --namespaces region` in `region`, once it serves: one process for every namespace
+   * the region holds (active or standby); it also runs `test.logged` nodes, logging each execution
+   * to the execution log (testkit/execution-log.ts).
    */
-  async function workerIn(region: string, namespace: string, args: string[] = []): Promise<ChildProcess> {
+  async function workerIn(region: string, args: string[] = []): Promise<ChildProcess> {
     let output = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', LOGGED_WORKER, ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', LOGGED_WORKER, '--namespaces', 'region', ...args], {
       env: {
-        ...regionEnv(region, namespace),
+        ...regionEnv(region, 'default'),
         ADOS_LOG_LEVEL: 'warn',
         [EXECUTION_LOG_VAR]: executionLog(),
         ADOS_TEST_REGION: region,
@@ -78,23 +80,22 @@ export function useRegions() {
     processesIn.set(region, [...(processesIn.get(region) ?? []), child]);
     await eventually(async () => /ados worker · role/.test(output) || undefined, {
       timeoutMs: 90_000,
-      what: `a worker in ${region} for ${namespace} (${output.slice(-300)})`,
+      what: `a worker in ${region} (${output.slice(-300)})`,
     });
     return child;
   }
 
   const serving = new Map<string, Promise<ChildProcess>>();
-  /** A worker in `region` for `namespace`, started once for the whole file. */
-  function workerOnce(region: string, namespace: string): Promise<ChildProcess> {
-    const key = `${region}/${namespace}`;
-    if (!serving.has(key)) serving.set(key, workerIn(region, namespace, ['--concurrency', '60']));
-    return serving.get(key)!;
+  /** The worker of `region`, started once for the whole file. */
+  function workerOnce(region: string): Promise<ChildProcess> {
+    if (!serving.has(region)) serving.set(region, workerIn(region, ['--concurrency', '60']));
+    return serving.get(region)!;
   }
 
   /** The workflow as `region`'s own copy has it (never forwarded to the active region), or undefined. */
   async function localCopy(client: Client, workflowId: string) {
     return client.connection
-      .withMetadata({ 'xdc-redirection': 'false' }, () =>
+      .withMetadata(LOCAL_ONLY, () =>
         client.workflowService.describeWorkflowExecution({
           namespace: client.options.namespace,
           execution: { workflowId },
@@ -190,6 +191,65 @@ export function useRegions() {
     );
   }
 
+  /**
+   * Every run's outcome, within `timeoutMs`. Runs still open then fail the test with what their
+   * histories say: each stuck run's last events, and the messages between it and its tenant's entity
+   * in the entity's history (asked, answered, and whether each answer reached it).
+   */
+  async function outcomes(client: Client, workflowIds: string[], timeoutMs = 240_000) {
+    const settled = new Map<string, Awaited<ReturnType<typeof runOutcome>>>();
+    const all = Promise.all(
+      workflowIds.map(async (id) => settled.set(id, await runOutcome(client.workflow.getHandle(id)))),
+    );
+    const late = await Promise.race([
+      all.then(() => false),
+      new Promise<true>((r) => setTimeout(() => r(true), timeoutMs)),
+    ]);
+    if (!late) return workflowIds.map((id) => settled.get(id)!);
+    const stuck = workflowIds.filter((id) => !settled.has(id));
+    const report: string[] = [`${stuck.length} of ${workflowIds.length} runs still open after ${timeoutMs / 1000} s`];
+    for (const id of stuck.slice(0, 3)) report.push(...(await stuckRunStory(client, id)));
+    throw new Error(report.join('\n'));
+  }
+
+  /** One stuck run's story: its last events, and what its entity's history says about it. */
+  async function stuckRunStory(client: Client, workflowId: string): Promise<string[]> {
+    const line = (e: temporal.api.history.v1.IHistoryEvent) =>
+      `  ${e.eventId} v${e.version} ${temporal.api.enums.v1.EventType[e.eventType!]} ${JSON.stringify(
+        e.signalExternalWorkflowExecutionInitiatedEventAttributes?.workflowExecution ??
+          e.externalWorkflowExecutionSignaledEventAttributes?.workflowExecution ??
+          e.signalExternalWorkflowExecutionFailedEventAttributes?.cause ??
+          e.workflowExecutionSignaledEventAttributes?.signalName ??
+          '',
+      )}`;
+    const run = await client.workflow.getHandle(workflowId).fetchHistory();
+    const out = [
+      `run ${workflowId}: ${run.events?.length} events, the last:`,
+      ...(run.events ?? []).slice(-8).map(line),
+    ];
+    const tenantId = (await client.workflow.getHandle(workflowId).describe()).searchAttributes?.TenantId?.[0] as string;
+    const entity = client.workflow.getHandle(`tenant-budget:${tenantId}`);
+    const described = await entity.describe();
+    const history = await entity.fetchHistory();
+    const initiated = new Map<string, temporal.api.history.v1.IHistoryEvent>();
+    for (const e of history.events ?? []) {
+      const a = e.signalExternalWorkflowExecutionInitiatedEventAttributes;
+      if (a?.workflowExecution?.workflowId === workflowId) initiated.set(String(e.eventId), e);
+    }
+    const answered = (history.events ?? []).filter((e) => {
+      const done =
+        e.externalWorkflowExecutionSignaledEventAttributes ?? e.signalExternalWorkflowExecutionFailedEventAttributes;
+      return done && initiated.has(String(done.initiatedEventId));
+    });
+    out.push(
+      `entity of ${tenantId}: run ${described.runId}, ${described.status.name}, ${history.events?.length} events; ${initiated.size} answers to this run initiated, ${answered.length} delivered or failed:`,
+      ...[...initiated.values(), ...answered].map(line),
+      '  its last events:',
+      ...(history.events ?? []).slice(-6).map(line),
+    );
+    return out;
+  }
+
   before(async () => {
     regions = await temporaryRegions({
       prefix: 'ados-test-regions-',
@@ -224,6 +284,7 @@ export function useRegions() {
     rowsIn,
     startLoad,
     runningAtLeast,
+    outcomes,
     spendAgainstExecutions,
   };
 }

@@ -29,6 +29,11 @@ export interface AdosWorkerOptions {
   connection: NativeConnection;
   /** @default the configured namespace (TEMPORAL_NAMESPACE, the profile's, or 'default') */
   namespace?: string;
+  /**
+   * Several namespaces served by one process (a region's placements): each gets the whole set of
+   * workers, with the workflow bundle built once. Overrides `namespace`. @default [namespace]
+   */
+  namespaces?: string[];
   /** Host the workflows: the runs on `ados-control`, the entities on `ados-entities`. @default true */
   control?: boolean;
   /** Node partitions to serve. @default all of 0 … ADOS_NODE_PARTITIONS-1 */
@@ -181,26 +186,59 @@ export function nodeSlotsProblem(slots: NodeSlots): string | undefined {
  * runs the DAG nodes as activities.
  */
 export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Worker[]> {
-  const {
-    connection,
-    control = true,
-    nodeConcurrency = 20,
-    workflowConcurrency = 40,
-    entityConcurrency = 10,
-  } = options;
-  const target = temporalTarget({
+  const namespaces = servedNamespaces(options);
+  // One workflow bundle for every namespace: it is the process's largest piece of memory.
+  const workflowBundle = options.control === false ? undefined : (options.workflowBundle ?? (await bundleWorkflows()));
+  const nodeSlots = options.nodeSlots ?? { kind: 'fixed', perQueue: options.nodeConcurrency ?? 20 };
+  const problem = nodeSlotsProblem(nodeSlots);
+  if (problem) throw new Error(problem);
+  // One slot sizer for the process: a resource-based one keeps every namespace's node queues to one target.
+  const slotOptions = nodeSlotSizer(nodeSlots);
+  const workers: Worker[] = [];
+  for (const namespace of namespaces)
+    workers.push(
+      ...(await namespaceWorkers(
+        { ...options, ...(workflowBundle ? { workflowBundle } : {}) },
+        namespace,
+        slotOptions,
+      )),
+    );
+  return workers;
+}
+
+/** The namespaces a process serves: the given list, or the one configured. */
+export function servedNamespaces(
+  options: Pick<AdosWorkerOptions, 'namespace' | 'namespaces' | 'clientAddress'>,
+): string[] {
+  if (options.namespaces?.length) return [...new Set(options.namespaces)];
+  return [workerTarget(options).namespace];
+}
+
+function workerTarget(options: Pick<AdosWorkerOptions, 'namespace' | 'clientAddress'>, namespace = options.namespace) {
+  return temporalTarget({
     ...(options.clientAddress ? { address: options.clientAddress } : {}),
-    ...(options.namespace ? { namespace: options.namespace } : {}),
+    ...(namespace ? { namespace } : {}),
   });
-  const namespace = target.namespace;
+}
+
+/** The workers of one namespace: control and entities (unless `control: false`), and one per node queue. */
+async function namespaceWorkers(
+  options: AdosWorkerOptions,
+  namespace: string,
+  slotOptions: ReturnType<typeof nodeSlotSizer>,
+): Promise<Worker[]> {
+  const { connection, control = true, workflowConcurrency = 40, entityConcurrency = 10 } = options;
+  const target = workerTarget(options, namespace);
   const workers: Worker[] = [];
   const activityInterceptors = [
     ...(options.trace ? [options.trace.interceptor()] : []),
     ...(options.metrics ? [nodeDurationInterceptor(options.metrics)] : []),
   ];
-  // One client of the worker's own for the exporter and the runs' releases, connected on first use.
+  // One client of the namespace's own for the exporter and the runs' releases, connected on first use.
   const client = lazyClient(target);
   const dataConverter = adosDataConverter();
+  const identity = (role: string) =>
+    options.identity ? { identity: `${options.identity}/${options.namespaces ? `${namespace}/` : ''}${role}` } : {};
   if (control) {
     const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
     const activities = { ...createControlActivities(launchRun, client), ...createAlertActivities() };
@@ -224,16 +262,12 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
           sinks,
           maxConcurrentWorkflowTaskExecutions: slots,
           ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
-          ...(options.identity ? { identity: `${options.identity}/${name}` } : {}),
+          ...identity(name),
         }),
       );
   }
   // In a region, nodes complete through the worker's client, so that a failover loses no completion or charge.
   const activities = createNodeActivities(loadConfig().ADOS_REGION ? { durableCompletion: client } : {});
-  const nodeSlots = options.nodeSlots ?? { kind: 'fixed', perQueue: nodeConcurrency };
-  const problem = nodeSlotsProblem(nodeSlots);
-  if (problem) throw new Error(problem);
-  const slotOptions = nodeSlotSizer(nodeSlots);
   for (const taskQueue of nodeQueuesFor(options)) {
     workers.push(
       await Worker.create({
@@ -246,7 +280,7 @@ export async function createAdosWorkers(options: AdosWorkerOptions): Promise<Wor
         shutdownGraceTime: options.nodeDrainTime ?? NODE_DRAIN_DEFAULT,
         interceptors: { activity: activityInterceptors },
         ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
-        ...(options.identity ? { identity: `${options.identity}/${taskQueue}` } : {}),
+        ...identity(taskQueue),
       }),
     );
   }
@@ -306,15 +340,11 @@ export async function startAdosWorkers(
 ): Promise<RunningWorkers> {
   const workers = await createAdosWorkers(options);
   const done = runAdosWorkers(workers, options.trace);
-  if (options.exportSchedule ?? options.control !== false) {
-    const client = await temporalClient(
-      temporalTarget({
-        ...(options.clientAddress ? { address: options.clientAddress } : {}),
-        ...(options.namespace ? { namespace: options.namespace } : {}),
-      }),
-    );
-    await ensureExportSchedule(client).finally(() => client.connection.close());
-  }
+  if (options.exportSchedule ?? options.control !== false)
+    for (const namespace of servedNamespaces(options)) {
+      const client = await temporalClient(workerTarget(options, namespace));
+      await ensureExportSchedule(client).finally(() => client.connection.close());
+    }
   return {
     workers,
     done,

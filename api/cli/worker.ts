@@ -14,7 +14,8 @@ import { logger } from '../../infra/logging/logger';
 import { UserError } from '../client';
 import { ExecutionTrace } from '../../workers/execution-trace';
 import { environment, loadConfig } from '../../infra/config';
-import { temporalTarget } from '../../infra/temporal-connection';
+import { connectTemporal, temporalTarget, type TemporalTarget } from '../../infra/temporal-connection';
+import { regionNamespaces } from '../../infra/cluster/regions';
 import { connectWorker } from '../../infra/worker-connection';
 import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE } from '../../workflows/domain/ids';
 import { createMetrics } from '../../infra/metrics/registry';
@@ -44,6 +45,11 @@ export function workerCommand(program: Command): void {
       list(raw).map(int('partition', 0, 1023)),
     )
     .option('--tenants <list>', 'tenants whose dedicated queues (ados-tenant-{id}) to serve', list)
+    .option(
+      '--namespaces <list>',
+      "namespaces to serve, comma-separated, or `region`: every placement namespace this region's cluster holds, active or standby (needs ADOS_REGION; default: the configured namespace)",
+      list,
+    )
     .option('--no-control', 'do not host the workflows (same as --role nodes)')
     .option('--concurrency <n>', 'node activities at once per queue (fixed slots)', int('concurrency', 1, 10_000), 20)
     .addOption(
@@ -115,6 +121,7 @@ export function workerCommand(program: Command): void {
           role: WorkerRole;
           partitions?: number[];
           tenants?: string[];
+          namespaces?: string[];
           control: boolean;
           autoscale?: { min: number; max: number };
           scaleUpAfter?: number;
@@ -156,6 +163,7 @@ export function workerCommand(program: Command): void {
             : 'info',
           temporalMetrics,
         );
+        const namespaces = await namespacesToServe(opts.namespaces, config.ADOS_REGION, target);
         const connection = await connectWorker(target);
         const metrics = config.ADOS_METRICS_PORT ? createMetrics() : undefined;
         const metricsServer = metrics
@@ -172,6 +180,7 @@ export function workerCommand(program: Command): void {
           control,
           partitions: role === 'control' ? [] : opts.partitions,
           tenants: opts.tenants,
+          ...(namespaces ? { namespaces } : {}),
           nodeSlots,
           ...(opts.drainSeconds !== undefined ? { nodeDrainTime: opts.drainSeconds * 1000 } : {}),
           trace,
@@ -182,7 +191,7 @@ export function workerCommand(program: Command): void {
           {
             role,
             address: target.address,
-            namespace: target.namespace,
+            namespaces: namespaces ?? [target.namespace],
             queues: served,
             slots: nodeSlots,
             workerId: trace.workerId,
@@ -194,6 +203,7 @@ export function workerCommand(program: Command): void {
             role,
             address: target.address,
             namespace: target.namespace,
+            namespaces: namespaces ?? [target.namespace],
             connection: target.summary,
             control,
             queues: served,
@@ -202,7 +212,7 @@ export function workerCommand(program: Command): void {
             ...(metricsServer ? { metricsUrl: `http://localhost:${config.ADOS_METRICS_PORT}/metrics` } : {}),
           },
           () =>
-            `ados worker · role ${role} · queues ${served.join(', ')} · Temporal ${target.summary}${metricsServer ? ` · metrics on :${config.ADOS_METRICS_PORT}/metrics` : ''} · Ctrl-C to stop`,
+            `ados worker · role ${role} · queues ${served.join(', ')}${namespaces ? ` · namespaces ${namespaces.join(', ')}` : ''} · Temporal ${target.summary}${metricsServer ? ` · metrics on :${config.ADOS_METRICS_PORT}/metrics` : ''} · Ctrl-C to stop`,
         );
         await running.done;
         metricsServer?.close();
@@ -210,6 +220,27 @@ export function workerCommand(program: Command): void {
         logger.info('workers stopped');
       },
     );
+}
+
+/** The namespaces `--namespaces` names (`region`: every placement namespace of this region's cluster), or undefined for the configured one. */
+async function namespacesToServe(
+  given: string[] | undefined,
+  region: string | undefined,
+  target: TemporalTarget,
+): Promise<string[] | undefined> {
+  if (!given) return undefined;
+  if (!given.includes('region')) return given;
+  if (given.length > 1) throw new UserError('--namespaces region stands alone: it means every namespace of the region');
+  if (!region)
+    throw new UserError(
+      '--namespaces region: this process is in no region; set ADOS_REGION (a region of ados cluster up --regions)',
+    );
+  const connection = await connectTemporal(target);
+  try {
+    return await regionNamespaces(connection, region);
+  } finally {
+    await connection.close();
+  }
 }
 
 /** The flags that size node slots. */

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { runOutcome } from '../../api/client';
 import { readState } from '../../infra/cluster/layout';
+import { LOCAL_ONLY } from '../../infra/temporal-connection';
 import { failoverRegion } from '../../infra/cluster/regions';
 import { executionsAgain, readExecutions } from '../../testkit/execution-log';
 import { FAILOVER_TESTS, useRegions } from '../../testkit/regions';
@@ -17,10 +17,10 @@ import { FAILOVER_TESTS, useRegions } from '../../testkit/regions';
 describe('regions: losing one', FAILOVER_TESTS, () => {
   const regions = useRegions();
   test('unplanned failover: the region where eu+us is active is SIGKILLed with its PostgreSQL and its ADOS processes under 200 runs; forced to the other, every run it knows ends, and every charge is accounted for', async () => {
-    await Promise.all([regions.workerOnce('eu', 'ados-eu-us'), regions.workerOnce('us', 'ados-eu-us')]);
+    await Promise.all([regions.workerOnce('eu'), regions.workerOnce('us')]);
     const probe = await regions.clientOf('eu', 'ados-eu-us');
     const activeNow = (
-      await probe.connection.withMetadata({ 'xdc-redirection': 'false' }, () =>
+      await probe.connection.withMetadata(LOCAL_ONLY, () =>
         probe.workflowService.describeNamespace({ namespace: 'ados-eu-us' }),
       )
     ).replicationConfig!.activeClusterName!;
@@ -58,13 +58,7 @@ describe('regions: losing one', FAILOVER_TESTS, () => {
     const unknown: string[] = [];
     for (const run of started)
       ((await regions.localCopy(survivorClient, run.workflowId)) ? known : unknown).push(run.workflowId);
-    const deadline = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 300_000).unref());
-    const outcomes = await Promise.all(
-      known.map((id) => Promise.race([runOutcome(survivorClient.workflow.getHandle(id)), deadline])),
-    );
-    const stuck = known.filter((_, i) => outcomes[i] === undefined);
-    assert.deepEqual(stuck, [], 'runs the survivor knows that did not end within 5 minutes');
-    const results = outcomes.filter((r) => r !== undefined);
+    const results = await regions.outcomes(survivorClient, known, 300_000);
     const byStatus: Record<string, number> = {};
     for (const r of results) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
     assert.ok(

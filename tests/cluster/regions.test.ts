@@ -24,7 +24,8 @@ describe('regions (eu, us)', () => {
   });
 
   test("a run in eu+us is replicated to us within 5 s of ending, history and all; a tenant pinned to eu leaves no row in us's database", async () => {
-    await Promise.all([regions.workerOnce('eu', 'ados-eu-us'), regions.workerIn('eu', 'ados-eu')]);
+    // One worker process in eu serves both of these namespaces (and us's standby copies, idle).
+    await regions.workerOnce('eu');
     const euReplicated = await regions.clientOf('eu', 'ados-eu-us');
     const euPinned = await regions.clientOf('eu', 'ados-eu');
     const usReplicated = await regions.clientOf('us', 'ados-eu-us');
@@ -85,7 +86,7 @@ describe('regions (eu, us)', () => {
     'planned failover (ados region failover eu --to us) with 200 runs in flight: every run completes, nothing is lost, spend is exactly what ran',
     FAILOVER_TESTS,
     async () => {
-      await Promise.all([regions.workerOnce('eu', 'ados-eu-us'), regions.workerOnce('us', 'ados-eu-us')]);
+      await Promise.all([regions.workerOnce('eu'), regions.workerOnce('us')]);
       const eu = await regions.clientOf('eu', 'ados-eu-us');
       const us = await regions.clientOf('us', 'ados-eu-us');
       const tenants = ['f0', 'f1', 'f2', 'f3'];
@@ -100,7 +101,10 @@ describe('regions (eu, us)', () => {
         ['ados-eu-us'],
         'ados-us-eu was active in us already',
       );
-      const results = await Promise.all(started.map((run) => runOutcome(us.workflow.getHandle(run.workflowId))));
+      const results = await regions.outcomes(
+        us,
+        started.map((run) => run.workflowId),
+      );
       assert.deepEqual(new Set(results.map((r) => r.status)), new Set(['COMPLETED']), 'every run completed (RPO 0)');
 
       // RTO: from the command to the first node completion written by us (its events carry us's failover version).

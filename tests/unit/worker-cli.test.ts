@@ -44,3 +44,12 @@ test('a flag value commander refuses is invalid input too: exit 2, the flag name
   assert.equal(unknown.code, 2, unknown.stderr);
   assert.match(unknown.stderr, /unknown option '--drain'/);
 });
+
+test('ados worker --namespaces region needs a region, and stands alone', () => {
+  const outside = ados('worker', '--namespaces', 'region');
+  assert.equal(outside.code, 2, outside.stderr);
+  assert.match(outside.stderr, /--namespaces region: this process is in no region; set ADOS_REGION/);
+  const mixed = ados('worker', '--namespaces', 'ados-eu,region');
+  assert.equal(mixed.code, 2, mixed.stderr);
+  assert.match(mixed.stderr, /--namespaces region stands alone/);
+});

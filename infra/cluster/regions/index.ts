@@ -2,7 +2,8 @@
  * Regions: one Temporal cluster per region, connected for replication, with a global namespace per
  * placement (./placements.ts); brought up, down and checked (./up.ts), and failed over (./failover.ts).
  */
-export { placementNamespace, placementsOf, regionNames, type Placement } from './placements';
+export { placementNamespace, placementRegions, placementsOf, regionNames, type Placement } from './placements';
+export { regionNamespaces } from './served';
 export { readRegions } from './state';
 export {
   regionsDown,

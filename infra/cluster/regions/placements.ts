@@ -15,6 +15,14 @@ export function placementNamespace(placement: Placement): string {
   return ['ados', ...placement.regions].join('-');
 }
 
+/** The regions of a placement namespace's name (`ados-eu-us` → eu, us), or undefined for any other name. */
+export function placementRegions(namespace: string): string[] | undefined {
+  const [prefix, ...regions] = namespace.split('-');
+  if (prefix !== 'ados' || regions.length === 0 || regions.length > MAX_REGIONS) return undefined;
+  if (!regions.every((r) => REGION_NAME.test(r)) || new Set(regions).size !== regions.length) return undefined;
+  return regions;
+}
+
 /** Every placement a deployment of these regions offers: each non-empty set of regions, with each of them as home. */
 export function placementsOf(regions: readonly string[]): Placement[] {
   const placements: Placement[] = [];

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { UserError } from '../../user-error';
+import { LOCAL_ONLY } from '../../temporal-connection';
 import { readState, writeJsonFile, type ClusterState } from '../layout';
 import { clusterTarget } from '../target';
 
@@ -50,7 +51,7 @@ export async function connectRegion(state: ClusterState): Promise<Connection> {
 }
 
 export function local<T>(connection: Connection, call: () => Promise<T>): Promise<T> {
-  return connection.withMetadata({ 'xdc-redirection': 'false' }, call);
+  return connection.withMetadata(LOCAL_ONLY, call);
 }
 
 export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
