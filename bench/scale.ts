@@ -431,6 +431,22 @@ async function main(): Promise<void> {
   const ados = new AdosClient(client);
   const api = doors.includes('http') ? await spawnAdosApi(env) : undefined;
   const rows: DoorRow[] = [];
+  const name = `scale-${onCluster ? 'cluster' : 'dev'}${quick ? '-quick' : ''}`;
+  function report(): void {
+    const all = [...rows, ...recordedRows(name, load, doors)].sort(
+      (a, b) => DOORS.indexOf(a.door) - DOORS.indexOf(b.door),
+    );
+    const plain = all.find((r) => r.door === 'plain');
+    writeReport(name, {
+      server: server.kind,
+      load,
+      worker:
+        'one `ados worker` process, its defaults (40 workflow-task slots for runs, 10 for entities, 20 node slots per queue)',
+      ...(plain ? { plainDoorGoals: goals(plain) } : {}),
+      rows: all,
+      at: new Date().toISOString(),
+    });
+  }
   try {
     await polled(client, CONTROL_TASK_QUEUE);
     await polled(client, ENTITY_TASK_QUEUE);
@@ -450,6 +466,8 @@ async function main(): Promise<void> {
       };
       process.stderr.write(`${JSON.stringify({ ...row, samples: row.samples.length })}\n`);
       rows.push(row);
+      // Written after each door: a door measured in 40 minutes is kept if a later one is stopped.
+      report();
     }
   } finally {
     await stopChild(api?.child);
@@ -457,20 +475,6 @@ async function main(): Promise<void> {
     await client.connection.close();
     await server.stop();
   }
-  const name = `scale-${onCluster ? 'cluster' : 'dev'}${quick ? '-quick' : ''}`;
-  const all = [...rows, ...recordedRows(name, load, doors)].sort(
-    (a, b) => DOORS.indexOf(a.door) - DOORS.indexOf(b.door),
-  );
-  const plain = all.find((r) => r.door === 'plain');
-  writeReport(name, {
-    server: server.kind,
-    load,
-    worker:
-      'one `ados worker` process, its defaults (40 workflow-task slots for runs, 10 for entities, 20 node slots per queue)',
-    ...(plain ? { plainDoorGoals: goals(plain) } : {}),
-    rows: all,
-    at: new Date().toISOString(),
-  });
 }
 
 runBench(main);

@@ -1,5 +1,6 @@
 /** Two regions of their own for a test file: clients, workers, local reads, SQL counts, a load and its spend check. */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { Client } from '@temporalio/client';
@@ -19,6 +20,8 @@ import { eventually, micros } from './temporal';
  * for ever for an answer from their tenant's entity, which runs but does not give it (seen in about
  * one run in four of the planned test, and in every forced failover that follows a planned one).
  */
+const runFile = promisify(execFile);
+
 export const FAILOVER_TESTS: { skip: string | false } = {
   skip: process.env.ADOS_TEST_FAILOVER
     ? false
@@ -50,6 +53,27 @@ export function useRegions() {
       TEMPORAL_NAMESPACE: namespace,
       TEMPORAL_CONFIG_FILE: join(regions.dir, 'no-profile.toml'),
     };
+  }
+
+  /** `ados --json …` run as a user in `region` would (its cluster, its ADOS_REGION): exit code, JSON or error. */
+  async function adosIn(region: string, args: string[]): Promise<{ code: number; out: unknown; stderr: string }> {
+    const result = await runFile(process.execPath, [join(PROJECT_ROOT, 'bin', 'ados.js'), '--json', ...args], {
+      env: { ...regionEnv(region, 'default'), ADOS_LOG_LEVEL: 'warn' },
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (err: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: err.code ?? 1,
+        stdout: err.stdout ?? '',
+        stderr: err.stderr ?? '',
+      }),
+    );
+    let out: unknown;
+    try {
+      out = JSON.parse(result.stdout);
+    } catch {
+      out = result.stdout;
+    }
+    return { code: result.code, out, stderr: result.stderr };
   }
 
   async function clientOf(region: string, namespace: string): Promise<Client> {
@@ -277,6 +301,7 @@ export function useRegions() {
     },
     executionLog,
     processesIn,
+    adosIn,
     clientOf,
     workerIn,
     workerOnce,

@@ -16,7 +16,7 @@ import { launchRun } from '../api/client/launch';
 import { createControlActivities, lazyClient } from '../activities/control';
 import { loadConfig, nodePartitions } from '../infra/config';
 import { createNodeActivities } from '../activities/node-activities';
-import { CONTROL_TASK_QUEUE, ENTITY_TASK_QUEUE, assertId } from '../workflows/domain/ids';
+import { CONTROL_TASK_QUEUE, DIRECTORY_NAMESPACE, ENTITY_TASK_QUEUE, assertId } from '../workflows/domain/ids';
 import { dedicatedTaskQueue, partitionTaskQueue } from '../workflows/domain/run/routing';
 import { temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { ensureExportSchedule } from './export-schedule';
@@ -227,7 +227,10 @@ async function namespaceWorkers(
   namespace: string,
   slotOptions: ReturnType<typeof nodeSlotSizer>,
 ): Promise<Worker[]> {
-  const { connection, control = true, workflowConcurrency = 40, entityConcurrency = 10 } = options;
+  const { connection, workflowConcurrency = 40, entityConcurrency = 10 } = options;
+  // The directory's namespace holds only tenants' placements (workflows on the entities' queue).
+  const directory = namespace === DIRECTORY_NAMESPACE;
+  const control = options.control !== false;
   const target = workerTarget(options, namespace);
   const workers: Worker[] = [];
   const activityInterceptors = [
@@ -247,9 +250,9 @@ async function namespaceWorkers(
     // waiting in its first task for its tenant's admission answer, cannot hold the slots its
     // tenant's entity needs to give that answer.
     for (const [taskQueue, slots, name] of [
-      [CONTROL_TASK_QUEUE, workflowConcurrency, 'control'],
-      [ENTITY_TASK_QUEUE, entityConcurrency, 'entities'],
-    ] as const)
+      ...(directory ? [] : ([[CONTROL_TASK_QUEUE, workflowConcurrency, 'control']] as const)),
+      [ENTITY_TASK_QUEUE, entityConcurrency, 'entities'] as const,
+    ])
       workers.push(
         await Worker.create({
           connection,
@@ -268,7 +271,7 @@ async function namespaceWorkers(
   }
   // In a region, nodes complete through the worker's client, so that a failover loses no completion or charge.
   const activities = createNodeActivities(loadConfig().ADOS_REGION ? { durableCompletion: client } : {});
-  for (const taskQueue of nodeQueuesFor(options)) {
+  for (const taskQueue of directory ? [] : nodeQueuesFor(options)) {
     workers.push(
       await Worker.create({
         connection,
@@ -341,7 +344,7 @@ export async function startAdosWorkers(
   const workers = await createAdosWorkers(options);
   const done = runAdosWorkers(workers, options.trace);
   if (options.exportSchedule ?? options.control !== false)
-    for (const namespace of servedNamespaces(options)) {
+    for (const namespace of servedNamespaces(options).filter((ns) => ns !== DIRECTORY_NAMESPACE)) {
       const client = await temporalClient(workerTarget(options, namespace));
       await ensureExportSchedule(client).finally(() => client.connection.close());
     }

@@ -15,6 +15,7 @@ import type * as MetaLearning from './meta-learning';
 import type * as ShadowExploration from './shadow-exploration';
 import type * as BareDag from './bare-dag';
 import type * as BudgetAlert from './budget-alert';
+import type * as TenantPlacement from './tenant-placement';
 
 export const deliveryRun: typeof DeliveryRun.deliveryRun = (...args) =>
   (require('./delivery-run') as typeof DeliveryRun).deliveryRun(...args);
@@ -31,3 +32,5 @@ export const shadowExploration: typeof ShadowExploration.shadowExploration = (..
 export const bareDag: typeof BareDag.bareDag = (...args) => (require('./bare-dag') as typeof BareDag).bareDag(...args);
 export const budgetAlert: typeof BudgetAlert.budgetAlert = (...args) =>
   (require('./budget-alert') as typeof BudgetAlert).budgetAlert(...args);
+export const tenantPlacement: typeof TenantPlacement.tenantPlacement = (...args) =>
+  (require('./tenant-placement') as typeof TenantPlacement).tenantPlacement(...args);

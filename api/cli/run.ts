@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { DeliveryRunResult } from '../../workflows/domain/run/run-result';
 import { UserError, connectClient, quote, runHandle, runOutcome, runProgress, startRun } from '../client';
+import { tenantClient } from '../client/directory';
 import type { RunQuote } from '../../workflows/domain/prediction/quote';
 import { createBars, nodesDone, poll } from './progress';
 import { readRunFile } from './run-file';
@@ -42,6 +43,11 @@ function renderQuote(q: RunQuote): string {
 }
 
 /** `ados run start|quote|show|cancel`: delivery runs. */
+/** The client of the namespace the tenant lives in (in a deployment of regions, from the directory). */
+async function clientOf(tenantId: string) {
+  return tenantClient(await connectClient(), tenantId);
+}
+
 export function runCommands(program: Command): void {
   const run = program.command('run').description('start, inspect and cancel delivery runs');
 
@@ -81,7 +87,7 @@ export function runCommands(program: Command): void {
           ...(opts.maxParallelism ? { maxParallelism: opts.maxParallelism } : {}),
           ...(opts.tag ? { tags: opts.tag } : {}),
         };
-        const client = await connectClient();
+        const client = await clientOf(opts.tenant);
         const handle = await startRun(client, input);
         const { runId, admission } = handle;
         if (!opts.wait) {
@@ -128,7 +134,7 @@ export function runCommands(program: Command): void {
     .requiredOption('--tenant <id>', 'tenant id')
     .requiredOption('--dag <file>', 'run or DAG file (.json, .yaml)')
     .action(async (opts: { tenant: string; dag: string }) => {
-      const result = await quote(await connectClient(), { ...readRunFile(opts.dag), tenantId: opts.tenant });
+      const result = await quote(await clientOf(opts.tenant), { ...readRunFile(opts.dag), tenantId: opts.tenant });
       print(result, () => renderQuote(result));
     });
 
@@ -136,7 +142,7 @@ export function runCommands(program: Command): void {
     .command('show <tenantId> <runId>')
     .description("a run's progress, or its result once finished")
     .action(async (tenantId: string, runId: string) => {
-      const result = await runProgress(await connectClient(), tenantId, runId);
+      const result = await runProgress(await clientOf(tenantId), tenantId, runId);
       print(result, () => renderRun(result));
     });
 
@@ -144,7 +150,7 @@ export function runCommands(program: Command): void {
     .command('cancel <tenantId> <runId>')
     .description('cancel a run: in-flight nodes are cancelled and its slot released')
     .action(async (tenantId: string, runId: string) => {
-      const handle = runHandle(await connectClient(), tenantId, runId);
+      const handle = runHandle(await clientOf(tenantId), tenantId, runId);
       try {
         await handle.cancel();
       } catch (err) {

@@ -2,8 +2,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { TenantConfigPatch, TenantSettings } from '../../workflows/domain/tenant/tenant-config';
 import type { TenantStatus } from '../../workflows/domain/tenant/tenant-status';
+import type { Client } from '@temporalio/client';
 import { UserError, configureTenant, connectClient, tenantStatus } from '../client';
-import { environment } from '../../infra/config';
+import { findPlacement, namespaceOf, placeTenant, tenantClient } from '../client/directory';
+import { describePlacement } from '../../workflows/domain/tenant/placement';
+import { regionNamespaces } from '../../infra/cluster/regions';
+import { environment, loadConfig } from '../../infra/config';
 import { issueTenantToken, revokeTenantToken } from '../http/tokens';
 import { formatUsd } from '../../workflows/domain/pricing/catalog';
 import { print } from './output';
@@ -202,6 +206,15 @@ export function tenantCommands(program: Command): void {
     )
     .option('--no-projected-exhaustion', 'no alert when the burn rate would exhaust the budget early')
     .option('--no-alerts', 'turn budget alerts off')
+    .option(
+      '--region <region>',
+      "in a deployment of regions: the tenant's home region, where its runs are active (default: this process's region, ADOS_REGION)",
+    )
+    .option(
+      '--replicas <list>',
+      'in a deployment of regions: every region that may hold its data, home included (default: the home alone; the tenant is pinned to it)',
+      list,
+    )
     .action(async (tenantId: string, opts: Record<string, unknown>) => {
       if (opts.metaOptIn && opts.metaOptOut) throw new UserError('give --meta-opt-in or --meta-opt-out, not both');
       const patch: TenantSettings = {};
@@ -219,7 +232,12 @@ export function tenantCommands(program: Command): void {
       if (opts.leaseAt !== undefined) patch.leaseAt = opts.leaseAt as 'estimate' | 'p95';
       patch.alerts = alertSettings(opts);
       if (patch.alerts === undefined) delete patch.alerts;
-      const client = await connectClient();
+      const client = await placedClient(
+        await connectClient(),
+        assertCliId('tenant id', tenantId),
+        opts.region as string | undefined,
+        opts.replicas as string[] | undefined,
+      );
       if (opts.intensity !== undefined || opts.metaOptIn || opts.metaOptOut) {
         // Learning settings merge field by field, so only what was given changes.
         patch.learning = {
@@ -236,7 +254,7 @@ export function tenantCommands(program: Command): void {
     .description('issue an API token for the tenant (shown once, stored only as its hash), or revoke one')
     .option('--revoke <tokenId>', 'revoke this token instead')
     .action(async (tenantId: string, opts: { revoke?: string }) => {
-      const client = await connectClient();
+      const client = await tenantClient(await connectClient(), assertCliId('tenant id', tenantId));
       if (opts.revoke) {
         const revoked = await revokeTenantToken(client, assertCliId('tenant id', tenantId), opts.revoke);
         if (!revoked) throw new UserError(`tenant ${tenantId} has no active token ${opts.revoke}`, 'NOT_FOUND');
@@ -254,7 +272,61 @@ export function tenantCommands(program: Command): void {
     .command('show <tenantId>')
     .description("a tenant's budget status, spend by category and runs")
     .action(async (tenantId: string) => {
-      const status = await tenantStatus(await connectClient(), tenantId);
-      print(status, () => renderTenant(status));
+      const client = await tenantClient(await connectClient(), assertCliId('tenant id', tenantId));
+      const status = await tenantStatus(client, tenantId);
+      const where = await whereTenantLives(client, tenantId);
+      const shown = where ? { ...status, placement: where } : status;
+      print(shown, () => [renderTenant(status), ...(where ? [renderPlacement(where)] : [])].join('\n'));
     });
+}
+
+/**
+ * The client of the namespace the tenant lives in, placing a new tenant first in a deployment of
+ * regions: `--region`/`--replicas`, or this process's region alone. Outside one, `client` itself.
+ */
+async function placedClient(client: Client, tenantId: string, home?: string, replicas?: string[]): Promise<Client> {
+  const region = loadConfig().ADOS_REGION;
+  if (!region) {
+    if (home !== undefined || replicas !== undefined)
+      throw new UserError(
+        '--region and --replicas place a tenant in a deployment of regions (ados cluster up --regions); this process is in none: set ADOS_REGION',
+      );
+    return client;
+  }
+  const existing = await findPlacement(client.connection, tenantId);
+  if (!existing || home !== undefined || replicas !== undefined) {
+    const wantedHome = home ?? existing?.home ?? region;
+    const regions = replicas ?? (existing && home === undefined ? existing.regions : [wantedHome]);
+    if (!regions.includes(wantedHome))
+      throw new UserError(`--replicas must include the home region ${wantedHome} (got ${regions.join(',')})`);
+    const wanted = { home: wantedHome, regions };
+    const namespace = namespaceOf(wanted, await regionNamespaces(client.connection, region));
+    if (!namespace)
+      throw new UserError(
+        `no placement ${describePlacement(wanted)} here: this process is in ${region}, and a tenant's placement is made in one of its own regions (the regions are those of ados cluster up --regions)`,
+      );
+    await placeTenant(client.connection, tenantId, { home: wantedHome, regions: namespace.split('-').slice(1) });
+  }
+  return tenantClient(client, tenantId);
+}
+
+interface WhereTenantLives {
+  home: string;
+  regions: string[];
+  namespace: string;
+  activeRegion: string;
+}
+
+/** In a deployment of regions: the tenant's placement, its namespace and the region active for it now. */
+async function whereTenantLives(client: Client, tenantId: string): Promise<WhereTenantLives | undefined> {
+  if (!loadConfig().ADOS_REGION) return undefined;
+  const placement = await findPlacement(client.connection, tenantId);
+  if (!placement) return undefined;
+  const namespace = client.options.namespace;
+  const described = await client.workflowService.describeNamespace({ namespace });
+  return { ...placement, namespace, activeRegion: described.replicationConfig?.activeClusterName ?? '' };
+}
+
+function renderPlacement(where: WhereTenantLives): string {
+  return `  lives in ${describePlacement(where)} · namespace ${where.namespace} (temporal --namespace ${where.namespace}) · active now in ${where.activeRegion}`;
 }

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { failoverRegion } from '../../infra/cluster/regions';
+import { PROJECT_ROOT } from '../../infra/project';
 import { micros, eventually, sleepChain } from '../../testkit/temporal';
 import { FAILOVER_TESTS, useRegions } from '../../testkit/regions';
 
@@ -82,6 +84,64 @@ describe('regions (eu, us)', () => {
     );
   });
 
+  test('the directory: ados tenant set --region --replicas places a tenant once; every region says where it lives and routes to it, and a region that may not hold its data refuses with the regions that do', async () => {
+    await Promise.all([regions.workerOnce('eu'), regions.workerOnce('us')]);
+    // From us, a tenant whose home is eu with a copy in us: the placement's namespace is found whatever the order given.
+    const placed = await regions.adosIn('us', [
+      'tenant',
+      'set',
+      'dir-a',
+      '--budget-usd',
+      '1',
+      '--region',
+      'eu',
+      '--replicas',
+      'us,eu',
+    ]);
+    assert.equal(placed.code, 0, placed.stderr);
+    // Pinned to eu, made in eu (this region's own).
+    const pinned = await regions.adosIn('eu', ['tenant', 'set', 'dir-p', '--budget-usd', '1']);
+    assert.equal(pinned.code, 0, pinned.stderr);
+
+    for (const region of ['eu', 'us']) {
+      const shown = await regions.adosIn(region, ['tenant', 'show', 'dir-a']);
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.deepEqual((shown.out as { placement: unknown }).placement, {
+        home: 'eu',
+        regions: ['eu', 'us'],
+        namespace: 'ados-eu-us',
+        activeRegion: 'eu',
+      });
+    }
+    const euPinned = await regions.adosIn('eu', ['tenant', 'show', 'dir-p']);
+    assert.equal((euPinned.out as { placement: { namespace: string } }).placement.namespace, 'ados-eu');
+    // us holds no copy of the pinned tenant: it says where the tenant lives, and nothing else.
+    const usPinned = await regions.adosIn('us', ['tenant', 'show', 'dir-p']);
+    assert.notEqual(usPinned.code, 0);
+    assert.match(JSON.stringify(usPinned.out), /tenant dir-p lives in eu only, and its data never comes to us/);
+    // A placement is made once: another is refused with the one in force.
+    const moved = await regions.adosIn('eu', ['tenant', 'set', 'dir-a', '--region', 'us']);
+    assert.notEqual(moved.code, 0);
+    assert.match(
+      JSON.stringify(moved.out),
+      /tenant dir-a lives in eu \(copies in us\); moving it to us only is not built/,
+    );
+    // A run of the replicated tenant started from us runs in its namespace (active in eu).
+    const run = await regions.adosIn('us', [
+      'run',
+      'start',
+      '--tenant',
+      'dir-a',
+      '--dag',
+      join(PROJECT_ROOT, 'examples', 'rag-run.json'),
+      '--wait',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((run.out as { status: string }).status, 'COMPLETED');
+    const eu = await regions.clientOf('eu', 'ados-eu-us');
+    assert.equal(micros((await tenantStatus(eu, 'dir-a')).spentUsd) > 0, true);
+  });
+
   test(
     'planned failover (ados region failover eu --to us) with 200 runs in flight: every run completes, nothing is lost, spend is exactly what ran',
     FAILOVER_TESTS,
@@ -98,8 +158,8 @@ describe('regions (eu, us)', () => {
       const switched = Date.now();
       assert.deepEqual(
         failover.moved.map((m) => m.namespace).sort(),
-        ['ados-eu-us'],
-        'ados-us-eu was active in us already',
+        ['ados-directory', 'ados-eu-us'],
+        'the directory and eu+us moved; ados-us-eu was active in us already',
       );
       const results = await regions.outcomes(
         us,

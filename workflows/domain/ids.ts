@@ -35,6 +35,18 @@ export const ENTITY_TASK_QUEUE = 'ados-entities';
 export const ENTITY_WORKFLOW_TASK_TIMEOUT = '30s';
 export const META_LEARNING_WORKFLOW_ID = 'meta-learning';
 
+/**
+ * The directory of a deployment of several regions: which placement each tenant has, one
+ * `tenantPlacement` workflow per tenant, in a namespace that spans every region (any region that
+ * survives can read it). It holds tenant ids and placements, nothing of a tenant's data.
+ */
+export const DIRECTORY_NAMESPACE = 'ados-directory';
+
+/** `tenant-placement:{tenantId}`: a tenant's entry in the directory. */
+export function tenantPlacementWorkflowId(tenantId: string): string {
+  return `tenant-placement:${tenantId}`;
+}
+
 /** `delivery-run:{tenantId}:{runId}`: one run of one tenant. */
 export function deliveryRunWorkflowId(tenantId: string, runId: string): string {
   return `delivery-run:${tenantId}:${runId}`;

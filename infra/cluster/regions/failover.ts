@@ -4,6 +4,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { UserError } from '../../user-error';
 import { placementNamespace, placementsOf } from './placements';
+import { DIRECTORY_NAMESPACE } from '../../../workflows/domain/ids';
 import { describeLocally, local, regionStates, requireRegions, until, withConnections } from './state';
 
 export interface FailoverOptions {
@@ -27,7 +28,8 @@ export interface FailoverResult {
 }
 
 /**
- * Moves every namespace active in `from` whose placement includes `to`: a graceful handover
+ * Moves every namespace active in `from` whose placement includes `to` (and the directory, which
+ * spans every region): a graceful handover
  * (Temporal's namespace-handover workflow in `from`: `to` catches up, `from` stops taking writes,
  * then `to` becomes active; nothing is lost), or with `force`, `to` made active at once from its own
  * copy (what `from` had not replicated is lost, or comes back on the winning branch if `from` returns).
@@ -58,6 +60,9 @@ export async function failoverRegion(options: FailoverOptions): Promise<Failover
       const described = await describeLocally(target, namespace).catch(() => undefined);
       if (described?.replicationConfig?.activeClusterName === options.from) moving.push(namespace);
     }
+    // The directory spans every region: it moves with the region it is active in.
+    const directory = await describeLocally(target, DIRECTORY_NAMESPACE).catch(() => undefined);
+    if (directory?.replicationConfig?.activeClusterName === options.from) moving.push(DIRECTORY_NAMESPACE);
     // Every namespace at once: the tenants of each wait only for their own namespace's move.
     const moved = await Promise.all(
       moving.map(async (namespace) => {

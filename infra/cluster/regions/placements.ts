@@ -1,22 +1,18 @@
 /** Placements: where a tenant lives (its home region and the regions its data may be copied to), and their namespaces. */
 import { REGION_NAME } from '../../config';
 import { UserError } from '../../user-error';
+import type { Placement } from '../../../workflows/domain/tenant/placement';
+import { DIRECTORY_NAMESPACE } from '../../../workflows/domain/ids';
 
 const MAX_REGIONS = 4;
+/** `ados-directory` is the directory's namespace (workflows/domain/ids.ts), so no region has that name. */
+const RESERVED = DIRECTORY_NAMESPACE.slice('ados-'.length);
 
-/** Where a tenant lives: its home region (active while it serves) and every region that holds its data, home first. */
-export interface Placement {
-  home: string;
-  regions: string[];
-}
-
-/** The namespace of a placement: `ados-{home}` for a pinned tenant, `ados-{home}-{other}…` with copies (others in the deployment's order). */
-export function placementNamespace(placement: Placement): string {
-  return ['ados', ...placement.regions].join('-');
-}
+export { placementNamespace, type Placement } from '../../../workflows/domain/tenant/placement';
 
 /** The regions of a placement namespace's name (`ados-eu-us` → eu, us), or undefined for any other name. */
 export function placementRegions(namespace: string): string[] | undefined {
+  if (namespace === DIRECTORY_NAMESPACE) return undefined;
   const [prefix, ...regions] = namespace.split('-');
   if (prefix !== 'ados' || regions.length === 0 || regions.length > MAX_REGIONS) return undefined;
   if (!regions.every((r) => REGION_NAME.test(r)) || new Set(regions).size !== regions.length) return undefined;
@@ -45,6 +41,8 @@ export function regionNames(list: string): string[] {
       `region names are a lower-case letter then up to 11 letters or digits (got ${bad.map((n) => JSON.stringify(n)).join(', ')})`,
       'INVALID_INPUT',
     );
+  if (names.includes(RESERVED))
+    throw new UserError(`--regions: "${RESERVED}" names ADOS's directory namespace, not a region`, 'INVALID_INPUT');
   if (new Set(names).size !== names.length)
     throw new UserError(`--regions names a region twice: ${list}`, 'INVALID_INPUT');
   if (names.length < 2 || names.length > MAX_REGIONS)

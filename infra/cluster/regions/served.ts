@@ -1,24 +1,26 @@
-/** The namespaces a region's processes serve: every placement namespace its own cluster holds. */
-import type { Connection } from '@temporalio/client';
+/** The namespaces a region's processes serve: every placement namespace its own cluster holds, and the directory. */
+import type { ConnectionLike } from '@temporalio/client';
 import { UserError } from '../../user-error';
 import { placementRegions } from './placements';
-import { local } from './state';
+import { LOCAL_ONLY } from '../../temporal-connection';
+import { DIRECTORY_NAMESPACE } from '../../../workflows/domain/ids';
 
 /**
- * Every placement namespace (`ados-{regions}`) that the cluster behind `connection` holds and lists
+ * The directory (`ados-directory`) and every placement namespace (`ados-{regions}`) that the cluster behind `connection` holds and lists
  * `region` in, active there or standby, read from that cluster's own copy (never forwarded).
  */
-export async function regionNamespaces(connection: Connection, region: string): Promise<string[]> {
+export async function regionNamespaces(connection: ConnectionLike, region: string): Promise<string[]> {
   const names: string[] = [];
   let nextPageToken: Uint8Array | undefined;
   do {
-    const page = await local(connection, () =>
+    const page = await connection.withMetadata(LOCAL_ONLY, () =>
       connection.workflowService.listNamespaces({ pageSize: 100, ...(nextPageToken ? { nextPageToken } : {}) }),
     );
     for (const ns of page.namespaces ?? []) {
       const name = ns.namespaceInfo?.name ?? '';
       const clusters = (ns.replicationConfig?.clusters ?? []).map((c) => c.clusterName);
-      if (placementRegions(name)?.includes(region) && clusters.includes(region)) names.push(name);
+      const ours = name === DIRECTORY_NAMESPACE || placementRegions(name)?.includes(region);
+      if (ours && clusters.includes(region)) names.push(name);
     }
     nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
   } while (nextPageToken);

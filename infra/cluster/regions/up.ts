@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { ADOS_SEARCH_ATTRIBUTES } from '../../../workflows/ports/search-attributes';
+import { DIRECTORY_NAMESPACE } from '../../../workflows/domain/ids';
 import { freePortIn } from '../../ports';
 import { UserError } from '../../user-error';
 import { ensureClusterBinaries } from '../build';
@@ -83,8 +84,12 @@ async function connectRegions(states: ClusterState[], connections: Map<string, C
  * The placement's global namespace, registered at its home with its regions and ADOS's search
  * attributes, once every region of the placement has it with them (an existing one is kept).
  */
-async function ensurePlacementNamespace(placement: Placement, connections: Map<string, Connection>): Promise<void> {
-  const namespace = placementNamespace(placement);
+async function ensurePlacementNamespace(
+  placement: Placement,
+  connections: Map<string, Connection>,
+  namespace = placementNamespace(placement),
+  description = `ADOS placement: home ${placement.home}, data in ${placement.regions.join(', ')}`,
+): Promise<void> {
   const home = connections.get(placement.home)!;
   // A region knows a peer it was just connected to once it refreshes its cluster metadata.
   await until(`namespace ${namespace} registered at ${placement.home}`, 60_000, async () => {
@@ -92,7 +97,7 @@ async function ensurePlacementNamespace(placement: Placement, connections: Map<s
     await home.workflowService
       .registerNamespace({
         namespace,
-        description: `ADOS placement: home ${placement.home}, data in ${placement.regions.join(', ')}`,
+        description,
         workflowExecutionRetentionPeriod: msToTs('3 days'),
         isGlobalNamespace: true,
         activeClusterName: placement.home,
@@ -258,6 +263,13 @@ export async function regionsUp(options: RegionsUpOptions): Promise<RegionsInfo>
           )),
         );
     }
+    // The directory spans every region, so that any region that survives can say where each tenant lives.
+    await ensurePlacementNamespace(
+      { home: regions.regions[0]!, regions: regions.regions },
+      connections,
+      DIRECTORY_NAMESPACE,
+      `ADOS directory: each tenant's placement, in every region`,
+    );
     return namespacePlacements(regions.regions, connections);
   });
   return {
