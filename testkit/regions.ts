@@ -11,6 +11,7 @@ import { readState, type ClusterState } from '../infra/cluster/layout';
 import { clusterEnv } from '../infra/cluster/target';
 import { temporaryRegions, type RegionsInfo } from '../infra/cluster/regions';
 import { PROJECT_ROOT } from '../infra/project';
+import { spawnAdosApi } from './processes';
 import { EXECUTION_LOG_VAR, endedExecutions } from './execution-log';
 import { LOCAL_ONLY, temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { eventually, micros } from './temporal';
@@ -74,6 +75,15 @@ export function useRegions() {
       out = result.stdout;
     }
     return { code: result.code, out, stderr: result.stderr };
+  }
+
+  /** `ados api` in `region` (with an admin token), once it answers; stopped with the file. */
+  async function apiIn(region: string): Promise<{ url: string; admin: string }> {
+    const admin = `admin-token-of-${region}`;
+    const api = await spawnAdosApi({ ...regionEnv(region, 'default'), ADOS_ADMIN_TOKEN: admin });
+    children.push(api.child);
+    processesIn.set(region, [...(processesIn.get(region) ?? []), api.child]);
+    return { url: api.url, admin };
   }
 
   async function clientOf(region: string, namespace: string): Promise<Client> {
@@ -302,6 +312,7 @@ export function useRegions() {
     executionLog,
     processesIn,
     adosIn,
+    apiIn,
     clientOf,
     workerIn,
     workerOnce,

@@ -4,9 +4,8 @@ import type { TenantConfigPatch, TenantSettings } from '../../workflows/domain/t
 import type { TenantStatus } from '../../workflows/domain/tenant/tenant-status';
 import type { Client } from '@temporalio/client';
 import { UserError, configureTenant, connectClient, tenantStatus } from '../client';
-import { findPlacement, namespaceOf, placeTenant, tenantClient } from '../client/directory';
+import { findPlacement, placedTenantClient, tenantClient } from '../client/directory';
 import { describePlacement } from '../../workflows/domain/tenant/placement';
-import { regionNamespaces } from '../../infra/cluster/regions';
 import { environment, loadConfig } from '../../infra/config';
 import { issueTenantToken, revokeTenantToken } from '../http/tokens';
 import { formatUsd } from '../../workflows/domain/pricing/catalog';
@@ -232,12 +231,10 @@ export function tenantCommands(program: Command): void {
       if (opts.leaseAt !== undefined) patch.leaseAt = opts.leaseAt as 'estimate' | 'p95';
       patch.alerts = alertSettings(opts);
       if (patch.alerts === undefined) delete patch.alerts;
-      const client = await placedClient(
-        await connectClient(),
-        assertCliId('tenant id', tenantId),
-        opts.region as string | undefined,
-        opts.replicas as string[] | undefined,
-      );
+      const client = await placedTenantClient(await connectClient(), assertCliId('tenant id', tenantId), {
+        home: opts.region as string | undefined,
+        replicas: opts.replicas as string[] | undefined,
+      });
       if (opts.intensity !== undefined || opts.metaOptIn || opts.metaOptOut) {
         // Learning settings merge field by field, so only what was given changes.
         patch.learning = {
@@ -280,36 +277,6 @@ export function tenantCommands(program: Command): void {
     });
 }
 
-/**
- * The client of the namespace the tenant lives in, placing a new tenant first in a deployment of
- * regions: `--region`/`--replicas`, or this process's region alone. Outside one, `client` itself.
- */
-async function placedClient(client: Client, tenantId: string, home?: string, replicas?: string[]): Promise<Client> {
-  const region = loadConfig().ADOS_REGION;
-  if (!region) {
-    if (home !== undefined || replicas !== undefined)
-      throw new UserError(
-        '--region and --replicas place a tenant in a deployment of regions (ados cluster up --regions); this process is in none: set ADOS_REGION',
-      );
-    return client;
-  }
-  const existing = await findPlacement(client.connection, tenantId);
-  if (!existing || home !== undefined || replicas !== undefined) {
-    const wantedHome = home ?? existing?.home ?? region;
-    const regions = replicas ?? (existing && home === undefined ? existing.regions : [wantedHome]);
-    if (!regions.includes(wantedHome))
-      throw new UserError(`--replicas must include the home region ${wantedHome} (got ${regions.join(',')})`);
-    const wanted = { home: wantedHome, regions };
-    const namespace = namespaceOf(wanted, await regionNamespaces(client.connection, region));
-    if (!namespace)
-      throw new UserError(
-        `no placement ${describePlacement(wanted)} here: this process is in ${region}, and a tenant's placement is made in one of its own regions (the regions are those of ados cluster up --regions)`,
-      );
-    await placeTenant(client.connection, tenantId, { home: wantedHome, regions: namespace.split('-').slice(1) });
-  }
-  return tenantClient(client, tenantId);
-}
-
 interface WhereTenantLives {
   home: string;
   regions: string[];
@@ -320,7 +287,7 @@ interface WhereTenantLives {
 /** In a deployment of regions: the tenant's placement, its namespace and the region active for it now. */
 async function whereTenantLives(client: Client, tenantId: string): Promise<WhereTenantLives | undefined> {
   if (!loadConfig().ADOS_REGION) return undefined;
-  const placement = await findPlacement(client.connection, tenantId);
+  const placement = await findPlacement(client, tenantId);
   if (!placement) return undefined;
   const namespace = client.options.namespace;
   const described = await client.workflowService.describeNamespace({ namespace });

@@ -3,11 +3,12 @@
  * placement, recorded once, read from whichever region a process is in, and the client of the
  * namespace a tenant lives in, so that every door reaches it the same way.
  */
-import { Client, WorkflowNotFoundError, type ConnectionLike } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { UserError } from '../../infra/user-error';
+import { namespaceClient } from './connection';
 import { loadConfig } from '../../infra/config';
-import { adosDataConverter } from '../../infra/payload-codec';
 import { LOCAL_ONLY } from '../../infra/temporal-connection';
+import { regionNamespaces } from '../../infra/cluster/regions/served';
 import {
   DIRECTORY_NAMESPACE,
   ENTITY_TASK_QUEUE,
@@ -22,18 +23,14 @@ import {
 } from '../../workflows/domain/tenant/placement';
 import type { tenantPlacement } from '../../workflows/tenant-placement';
 
-function clientFor(connection: ConnectionLike, namespace: string): Client {
-  return new Client({ connection, namespace, dataConverter: adosDataConverter() });
-}
-
 /**
  * The tenant's placement as this region's copy of the directory has it (never forwarded, so a region
  * cut off from the directory's active region still answers), or undefined for a tenant not placed.
  */
-export async function findPlacement(connection: ConnectionLike, tenantId: string): Promise<Placement | undefined> {
-  const handle = clientFor(connection, DIRECTORY_NAMESPACE).workflow.getHandle(tenantPlacementWorkflowId(tenantId));
+export async function findPlacement(client: Client, tenantId: string): Promise<Placement | undefined> {
+  const handle = namespaceClient(client, DIRECTORY_NAMESPACE).workflow.getHandle(tenantPlacementWorkflowId(tenantId));
   try {
-    const described = await connection.withMetadata(LOCAL_ONLY, () => handle.describe());
+    const described = await client.connection.withMetadata(LOCAL_ONLY, () => handle.describe());
     const placement = described.memo?.placement as Placement | undefined;
     return placement ? { home: placement.home, regions: [...placement.regions] } : undefined;
   } catch (err) {
@@ -47,13 +44,9 @@ export async function findPlacement(connection: ConnectionLike, tenantId: string
  * another is refused (moving a tenant's data between regions is not built). Returns the placement
  * in force. Written where the directory is active (a standby region's frontend forwards it there).
  */
-export async function placeTenant(
-  connection: ConnectionLike,
-  tenantId: string,
-  placement: Placement,
-): Promise<Placement> {
+export async function placeTenant(client: Client, tenantId: string, placement: Placement): Promise<Placement> {
   assertId('tenant id', tenantId);
-  const directory = clientFor(connection, DIRECTORY_NAMESPACE);
+  const directory = namespaceClient(client, DIRECTORY_NAMESPACE);
   const handle = await directory.workflow.start<typeof tenantPlacement>('tenantPlacement', {
     workflowId: tenantPlacementWorkflowId(tenantId),
     taskQueue: ENTITY_TASK_QUEUE,
@@ -62,12 +55,15 @@ export async function placeTenant(
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
   const placed = (await handle.describe()).memo?.placement as Placement;
-  if (!samePlacement(placed, placement))
-    throw new UserError(
-      `tenant ${tenantId} lives in ${describePlacement(placed)}; moving it to ${describePlacement(placement)} is not built: create a new tenant there, or see docs/DEPLOYMENT.md "Regions"`,
-      'CONFLICT',
-    );
+  if (!samePlacement(placed, placement)) throw movingRefused(tenantId, placed, placement);
   return placed;
+}
+
+function movingRefused(tenantId: string, placed: Placement, wanted: Placement): UserError {
+  return new UserError(
+    `tenant ${tenantId} lives in ${describePlacement(placed)}; moving it to ${describePlacement(wanted)} is not built: create a new tenant there, or see docs/DEPLOYMENT.md "Regions"`,
+    'CONFLICT',
+  );
 }
 
 /**
@@ -81,6 +77,16 @@ export function namespaceOf(placement: Placement, namespaces: string[]): string 
   });
 }
 
+/** A tenant the directory does not know: in a deployment of regions, a tenant that does not exist. */
+export class TenantNotPlaced extends UserError {
+  constructor(tenantId: string) {
+    super(
+      `unknown tenant ${tenantId}: no placement in this deployment's directory (create it with ados tenant set ${tenantId} --region REGION)`,
+      'NOT_FOUND',
+    );
+  }
+}
+
 /** Placements found, per process: a placement never changes once recorded. */
 const known = new Map<string, Placement>();
 
@@ -92,18 +98,51 @@ const known = new Map<string, Placement>();
 export async function tenantClient(client: Client, tenantId: string): Promise<Client> {
   const region = loadConfig().ADOS_REGION;
   if (!region) return client;
-  const placement = known.get(tenantId) ?? (await findPlacement(client.connection, tenantId));
-  if (!placement)
-    throw new UserError(
-      `tenant ${tenantId} has no placement in this deployment: create it with ados tenant set ${tenantId} --region REGION`,
-      'NOT_FOUND',
-    );
+  const placement = known.get(tenantId) ?? (await findPlacement(client, tenantId));
+  if (!placement) throw new TenantNotPlaced(tenantId);
   known.set(tenantId, placement);
   if (!placement.regions.includes(region))
     throw new UserError(
       `tenant ${tenantId} lives in ${describePlacement(placement)}, and its data never comes to ${region}: use ADOS in ${placement.regions.join(' or ')}`,
       'NOT_FOUND',
     );
-  const namespace = placementNamespace(placement);
-  return namespace === client.options.namespace ? client : clientFor(client.connection, namespace);
+  return namespaceClient(client, placementNamespace(placement));
+}
+
+/**
+ * The client of the namespace the tenant lives in, placing a new tenant first in a deployment of
+ * regions: at `home` (default: this process's region) with copies in `replicas` (default: none, the
+ * tenant is pinned). A placement given for a tenant placed otherwise is refused. Outside a
+ * deployment of regions, `client` itself; a placement given there is refused.
+ */
+export async function placedTenantClient(
+  client: Client,
+  tenantId: string,
+  wanted: { home?: string | undefined; replicas?: string[] | undefined } = {},
+): Promise<Client> {
+  const region = loadConfig().ADOS_REGION;
+  const given = wanted.home !== undefined || wanted.replicas !== undefined;
+  if (!region) {
+    if (given)
+      throw new UserError(
+        'a placement (region, replicas) is for a deployment of regions (ados cluster up --regions); this process is in none: set ADOS_REGION',
+      );
+    return client;
+  }
+  const existing = await findPlacement(client, tenantId);
+  if (!existing || given) {
+    const home = wanted.home ?? existing?.home ?? region;
+    const regions = wanted.replicas ?? (existing && wanted.home === undefined ? existing.regions : [home]);
+    if (!regions.includes(home))
+      throw new UserError(`the replicas must include the home region ${home} (got ${regions.join(',')})`);
+    const placement = { home, regions };
+    if (existing && !samePlacement(existing, placement)) throw movingRefused(tenantId, existing, placement);
+    const namespace = namespaceOf(placement, await regionNamespaces(client.connection, region));
+    if (!namespace)
+      throw new UserError(
+        `no placement ${describePlacement(placement)} here: this process is in ${region}, and a tenant is placed from one of its own regions (among those of ados cluster up --regions)`,
+      );
+    await placeTenant(client, tenantId, { home, regions: namespace.split('-').slice(1) });
+  }
+  return tenantClient(client, tenantId);
 }

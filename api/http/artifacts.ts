@@ -7,6 +7,7 @@ import { runArtifactsDir } from '../../activities/export/atomic';
 import { idSchema } from '../../workflows/domain/run/dag-schema';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { runHandle } from '../client';
+import { tenantClient } from '../client/directory';
 import { ApiError, commonErrors } from './errors';
 import { errorBody } from './schemas';
 
@@ -48,7 +49,7 @@ export const artifactRoutes: FastifyPluginAsyncZod<{ artifactsDir: string; clien
       const { tenantId, runId, name } = request.params;
       const path = join(runArtifactsDir(tenantId, runId, artifactsDir), name);
       if (!existsSync(path)) {
-        const exists = await runHandle(client, tenantId, runId)
+        const exists = await runHandle(await tenantClient(client, tenantId), tenantId, runId)
           .describe()
           .then(
             () => true,

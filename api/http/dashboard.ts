@@ -10,6 +10,7 @@ import { tenantDashboard, tenantsOverview } from '../dashboard/view';
 import { SharedAnswers } from '../dashboard/shared-answers';
 import type { AdosMetrics } from '../../infra/metrics/registry';
 import { commonErrors } from './errors';
+import { tenantClient } from '../client/directory';
 
 /** The page and its scripts: nothing comes from the internet (uPlot from the project's own node_modules). */
 export async function dashboardPage(app: FastifyInstance): Promise<void> {
@@ -56,7 +57,9 @@ export const dashboardRoutes: FastifyPluginAsyncZod<{
         return { role: 'admin' as const, ...(await shared.get('overview', () => tenantsOverview(client))) };
       return {
         role: 'tenant' as const,
-        ...(await shared.get(`overview:${caller.tenantId}`, () => tenantsOverview(client, caller.tenantId))),
+        ...(await shared.get(`overview:${caller.tenantId}`, async () =>
+          tenantsOverview(await tenantClient(client, caller.tenantId), caller.tenantId),
+        )),
       };
     },
   );
@@ -72,8 +75,8 @@ export const dashboardRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => ({
-      ...(await shared.get(`tenant:${request.params.tenantId}`, () =>
-        tenantDashboard(client, request.params.tenantId, webUiUrl),
+      ...(await shared.get(`tenant:${request.params.tenantId}`, async () =>
+        tenantDashboard(await tenantClient(client, request.params.tenantId), request.params.tenantId, webUiUrl),
       )),
     }),
   );

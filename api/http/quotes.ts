@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import { deliveryRunInputSchema } from '../../workflows/domain/run/dag-schema';
 import { idSchema } from '../../workflows/domain/run/dag-schema';
 import { quote } from '../client';
+import { tenantClient } from '../client/directory';
 import { QUOTE_BASES, RUN_QUOTE_BASES } from '../../workflows/domain/prediction/quote';
 import { commonErrors } from './errors';
 import { asBody } from './schemas';
@@ -49,6 +50,13 @@ export const quoteRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api
         response: { 200: quoteBody, ...commonErrors },
       },
     },
-    async (request) => asBody(quoteBody, await quote(client, { ...request.body, tenantId: request.params.tenantId })),
+    async (request) =>
+      asBody(
+        quoteBody,
+        await quote(await tenantClient(client, request.params.tenantId), {
+          ...request.body,
+          tenantId: request.params.tenantId,
+        }),
+      ),
   );
 };

@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import { showbackCsv } from '../../activities/export/showback';
 import { idSchema } from '../../workflows/domain/run/dag-schema';
 import { tenantReport } from '../client';
+import { tenantClient } from '../client/directory';
 import { commonErrors } from './errors';
 
 const usdByKey = z.record(z.string(), z.number());
@@ -64,7 +65,7 @@ export const reportRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (ap
     },
     async (request, reply) => {
       const { from, to, format } = request.query;
-      const report = await tenantReport(client, request.params.tenantId, {
+      const report = await tenantReport(await tenantClient(client, request.params.tenantId), request.params.tenantId, {
         ...(from ? { from: new Date(from).toISOString() } : {}),
         ...(to ? { to: new Date(to).toISOString() } : {}),
       });

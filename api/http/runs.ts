@@ -8,6 +8,7 @@ import { deliveryRunInputSchema } from '../../workflows/domain/run/dag-schema';
 import { idSchema } from '../../workflows/domain/run/dag-schema';
 import { parseDeliveryRunWorkflowId } from '../../workflows/domain/ids';
 import { runHandle, runProgress, startRun, tenantStatus } from '../client';
+import { tenantClient } from '../client/directory';
 import { ApiError, commonErrors } from './errors';
 import { unwrapPageToken, wrapPageToken } from './page-token';
 import {
@@ -60,7 +61,7 @@ export const runRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api, 
     },
     async (request, reply) => {
       const { tenantId } = request.params;
-      const started = await startRun(client, { ...request.body, tenantId });
+      const started = await startRun(await tenantClient(client, tenantId), { ...request.body, tenantId });
       const { runId, workflowId, admission } = started;
       request.log.info({ runId, admission: admission.status }, 'run started');
       // The tenant's answer, as every door gets it; a rejected run exists, ended REJECTED with the reason.
@@ -95,14 +96,15 @@ export const runRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api, 
       const { tenantId } = request.params;
       const filter = `${tenantId}|${request.query.status ?? ''}`;
       const pageToken = request.query.pageToken ? unwrapPageToken(request.query.pageToken, filter) : undefined;
-      await tenantStatus(client, tenantId);
+      const tenant = await tenantClient(client, tenantId);
+      await tenantStatus(tenant, tenantId);
       const query = [
         `WorkflowType = 'deliveryRun'`,
         `TenantId = '${tenantId}'`,
         ...(request.query.status ? [`DeliveryStatus = '${request.query.status}'`] : []),
       ].join(' AND ');
-      const page = await client.workflowService.listWorkflowExecutions({
-        namespace: client.options.namespace,
+      const page = await tenant.workflowService.listWorkflowExecutions({
+        namespace: tenant.options.namespace,
         query,
         pageSize: request.query.pageSize,
         ...(pageToken ? { nextPageToken: pageToken } : {}),
@@ -137,7 +139,15 @@ export const runRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api, 
         response: { 200: runResult, ...commonErrors },
       },
     },
-    async (request) => asBody(runResult, await runProgress(client, request.params.tenantId, request.params.runId)),
+    async (request) =>
+      asBody(
+        runResult,
+        await runProgress(
+          await tenantClient(client, request.params.tenantId),
+          request.params.tenantId,
+          request.params.runId,
+        ),
+      ),
   );
 
   api.post(
@@ -156,7 +166,7 @@ export const runRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api, 
     },
     async (request, reply) => {
       const { tenantId, runId } = request.params;
-      const description = await runHandle(client, tenantId, runId)
+      const description = await runHandle(await tenantClient(client, tenantId), tenantId, runId)
         .describe()
         .catch((err: unknown) => {
           if (err instanceof WorkflowNotFoundError)
@@ -165,7 +175,7 @@ export const runRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api, 
         });
       if (description.status.name !== 'RUNNING')
         throw new ApiError(409, 'CONFLICT', `run ${runId} has already ended (${description.status.name})`);
-      await runHandle(client, tenantId, runId).cancel();
+      await runHandle(await tenantClient(client, tenantId), tenantId, runId).cancel();
       return reply.code(202).send({ runId, cancelRequested: true as const });
     },
   );

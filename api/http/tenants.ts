@@ -5,12 +5,29 @@ import type { Client } from '@temporalio/client';
 import { idSchema } from '../../workflows/domain/run/dag-schema';
 import { tenantSettingsSchema } from '../../workflows/domain/tenant/tenant-config';
 import { configureTenant, tenantStatus } from '../client';
+import { placedTenantClient, tenantClient } from '../client/directory';
 import { adminOnly } from './auth';
 import { ApiError, adminErrors, commonErrors } from './errors';
 import { asBody, errorBody, issuedTokenBody, revokedTokenBody, tenantStatusBody } from './schemas';
 import { issueTenantToken, revokeTenantToken } from './tokens';
 
 const tenantParams = z.object({ tenantId: idSchema });
+
+/** A tenant's settings, and in a deployment of regions where a new tenant lives. */
+const tenantPutBody = tenantSettingsSchema.extend({
+  region: z
+    .string()
+    .optional()
+    .describe("in a deployment of regions: a new tenant's home region (default: this API's region)"),
+  replicas: z
+    .array(z.string())
+    .min(1)
+    .max(4)
+    .optional()
+    .describe(
+      'in a deployment of regions: every region that may hold its data, home included (default: the home alone)',
+    ),
+});
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,7 +52,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ client: Client; allowPrivateA
         description:
           'Besides the schema: thresholds.warning must be below thresholds.critical, and alerts.webhookUrl must not be a private, loopback or link-local address unless the server runs with ADOS_ALERT_ALLOW_PRIVATE=true (else 400 naming the field). alerts.secret is sealed before it reaches Temporal and never shown again.',
         params: tenantParams,
-        body: tenantSettingsSchema,
+        body: tenantPutBody,
         response: { 200: tenantStatusBody, 413: errorBody, ...adminErrors },
       },
       preHandler: adminOnly,
@@ -44,16 +61,15 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ client: Client; allowPrivateA
         request.rawPatch = request.body;
       },
     },
-    async (request) =>
-      asBody(
+    async (request) => {
+      const { region, replicas, ...patch } = request.rawPatch as { region?: string; replicas?: string[] };
+      const { tenantId } = request.params;
+      const placed = await placedTenantClient(client, tenantId, { home: region, replicas });
+      return asBody(
         tenantStatusBody,
-        await configureTenant(
-          client,
-          request.params.tenantId,
-          { ...(request.rawPatch as object), tenantId: request.params.tenantId },
-          { allowPrivate: allowPrivateAlerts },
-        ),
-      ),
+        await configureTenant(placed, tenantId, { ...patch, tenantId }, { allowPrivate: allowPrivateAlerts }),
+      );
+    },
   );
 
   api.get(
@@ -66,7 +82,11 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ client: Client; allowPrivateA
         response: { 200: tenantStatusBody, ...commonErrors },
       },
     },
-    async (request) => asBody(tenantStatusBody, await tenantStatus(client, request.params.tenantId)),
+    async (request) =>
+      asBody(
+        tenantStatusBody,
+        await tenantStatus(await tenantClient(client, request.params.tenantId), request.params.tenantId),
+      ),
   );
 
   api.post(
@@ -84,7 +104,10 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ client: Client; allowPrivateA
       },
       preHandler: adminOnly,
     },
-    async (request, reply) => reply.code(201).send(await issueTenantToken(client, request.params.tenantId)),
+    async (request, reply) =>
+      reply
+        .code(201)
+        .send(await issueTenantToken(await tenantClient(client, request.params.tenantId), request.params.tenantId)),
   );
 
   api.delete(
@@ -99,7 +122,8 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ client: Client; allowPrivateA
       preHandler: adminOnly,
     },
     async (request) => {
-      const revoked = await revokeTenantToken(client, request.params.tenantId, request.params.tokenId);
+      const { tenantId, tokenId } = request.params;
+      const revoked = await revokeTenantToken(await tenantClient(client, tenantId), tenantId, tokenId);
       if (!revoked) throw new ApiError(404, 'NOT_FOUND', `no active token ${request.params.tokenId}`);
       return { revoked: true as const };
     },

@@ -4,6 +4,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { isValidId, tenantBudgetWorkflowId } from '../../workflows/domain/ids';
 import { authTokensQuery, issueTokenUpdate, revokeTokenUpdate } from '../../workflows/messages/tenant-budget';
 import { UserError } from '../client';
+import { TenantNotPlaced, tenantClient } from '../client/directory';
 import { SharedFetches } from '../../infra/shared-fetch';
 
 /**
@@ -74,22 +75,22 @@ export class TokenVerifier {
     private readonly cacheMs: number,
   ) {}
 
-  /** A verifier that asks each tenant's entity for its active tokens. */
+  /**
+   * A verifier that asks each tenant's entity for its active tokens (in a deployment of regions, in
+   * the tenant's namespace; a tenant whose data this region does not hold is told where it lives).
+   */
   static forClient(client: Client, cacheMs: number): TokenVerifier {
-    return new TokenVerifier(
-      (tenantId) =>
-        client.workflow
-          .getHandle(tenantBudgetWorkflowId(tenantId))
-          .query(authTokensQuery)
-          .then(
-            (active) => active.map((t) => t.hash),
-            (err: unknown) => {
-              if (err instanceof WorkflowNotFoundError) return [];
-              throw err;
-            },
-          ),
-      cacheMs,
-    );
+    return new TokenVerifier(async (tenantId) => {
+      try {
+        const tenant = await tenantClient(client, tenantId);
+        const active = await tenant.workflow.getHandle(tenantBudgetWorkflowId(tenantId)).query(authTokensQuery);
+        return active.map((t) => t.hash);
+      } catch (err) {
+        // A tenant that does not exist has no token.
+        if (err instanceof WorkflowNotFoundError || err instanceof TenantNotPlaced) return [];
+        throw err;
+      }
+    }, cacheMs);
   }
 
   /** The tenant the token belongs to, or undefined for a token that is not valid. */

@@ -140,6 +140,28 @@ describe('regions (eu, us)', () => {
     assert.equal((run.out as { status: string }).status, 'COMPLETED');
     const eu = await regions.clientOf('eu', 'ados-eu-us');
     assert.equal(micros((await tenantStatus(eu, 'dir-a')).spentUsd) > 0, true);
+
+    // The HTTP API of us: it places a new tenant (home us, a copy in eu), starts runs for a tenant
+    // whose home is eu, and names the region of one it holds no data of.
+    const api = await regions.apiIn('us');
+    const call = (method: string, path: string, body?: unknown) =>
+      fetch(`${api.url}/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${api.admin}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    const created = await call('PUT', '/tenants/dir-h', { budgetUsd: 1, replicas: ['us', 'eu'] });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const inUs = await regions.clientOf('us', 'ados-us-eu');
+    assert.equal((await tenantStatus(inUs, 'dir-h')).budgetUsd, 1);
+    const started = await call('POST', '/tenants/dir-a/runs', { dag: { nodes: sleepChain([0.001], 10) } });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    assert.equal((await runOutcome(eu.workflow.getHandle(started.body.workflowId as string))).status, 'COMPLETED');
+    const elsewhere = await call('GET', '/tenants/dir-p');
+    assert.equal(elsewhere.status, 404);
+    assert.match(String(elsewhere.body.message), /lives in eu only, and its data never comes to us/);
+    const moving = await call('PUT', '/tenants/dir-a', { budgetUsd: 2, region: 'us' });
+    assert.equal(moving.status, 409, JSON.stringify(moving.body));
   });
 
   test(

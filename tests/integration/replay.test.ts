@@ -86,6 +86,8 @@ describe('replay of recorded histories', () => {
     );
     assert.ok(names.includes('budgetAlert-sent.json'));
     assert.ok(names.includes('budgetAlert-refused.json'));
+    // A deployment of regions: a tenant's entry in the directory.
+    assert.ok(names.includes('tenantPlacement-placed.json'));
   });
 
   // Not ADOS's data, and written by the SDK's core around the codec: search attributes (Temporal indexes

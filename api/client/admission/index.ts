@@ -10,6 +10,7 @@ import { AdmissionBlockKey } from '../../../workflows/ports/search-attributes';
 import type { AdmissionRequest, AdmissionTicket } from '../../../workflows/domain/tenant/entity-payloads';
 import { TenantAdmissions } from './by-entity';
 import { TenantBlocks, type AdmissionBlockOptions } from './blocks';
+import { baseClient } from '../connection';
 
 export { ADMISSION_TIMEOUT_MS } from './by-entity';
 export { starterName, type AdmissionBlockOptions } from './blocks';
@@ -70,7 +71,7 @@ export function admitBeforeStart(
   let admissions = tenants.get(tenantId);
   if (!admissions) tenants.set(tenantId, (admissions = new TenantAdmissions(client, tenantId)));
   const byEntity = admissions;
-  const mode = blockModes.get(client);
+  const mode = blockModes.get(baseClient(client));
   if (!mode) return byEntity.admit(request);
   return mode.supported.then((supported) => {
     if (!supported) return byEntity.admit(request);
