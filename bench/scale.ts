@@ -338,8 +338,9 @@ async function burst(
       await new Promise((r) => setTimeout(r, 200));
       status = await tenantStatus(ctx.client, tenantId);
     }
-    spendExact &&=
-      toMicros(status.spentUsd) === expected && expected === (runs / tenantCount) * 5 * toMicros(NODE_COST);
+    // Each tenant's spend is what its runs cost (runs that failed count what they ran); whether every
+    // run ran every node is `completed`.
+    spendExact &&= toMicros(status.spentUsd) === expected;
   }
 
   const timings = await runTimings(ctx.client, workflowIds);

@@ -20,7 +20,13 @@ describe('regions (eu, us)', () => {
   test('ados cluster up --regions: a namespace per placement, active at its home, replicated to exactly its regions', () => {
     assert.deepEqual(
       regions.info.namespaces.map((n) => `${n.namespace}: ${n.regions.join(',')} active ${n.active}`),
-      ['ados-eu: eu active eu', 'ados-us: us active us', 'ados-eu-us: eu,us active eu', 'ados-us-eu: us,eu active us'],
+      [
+        'ados-eu: eu active eu',
+        'ados-us: us active us',
+        'ados-eu-us: eu,us active eu',
+        'ados-us-eu: us,eu active us',
+        'ados-directory: eu,us active eu',
+      ],
     );
     for (const ms of Object.values(regions.info.replicationMs)) assert.ok(ms < 5000, `${ms} ms`);
   });

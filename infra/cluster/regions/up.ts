@@ -173,14 +173,18 @@ export async function replicationProbeMs(
   }
 }
 
-/** Where each placement's namespace is active now, as the first region that answers sees it. */
+/** Where each placement's namespace (and the directory) is active now, as the first region that answers sees it. */
 export async function namespacePlacements(
   regions: string[],
   connections: Map<string, Connection>,
 ): Promise<NamespacePlacement[]> {
   const placements: NamespacePlacement[] = [];
-  for (const placement of placementsOf(regions)) {
-    const namespace = placementNamespace(placement);
+  // Every placement, then the directory (over every region, at home in the first).
+  const all = [
+    ...placementsOf(regions).map((p) => ({ ...p, namespace: placementNamespace(p) })),
+    { home: regions[0]!, regions: [...regions], namespace: DIRECTORY_NAMESPACE },
+  ];
+  for (const { namespace, ...placement } of all) {
     let active = '';
     for (const region of placement.regions) {
       const connection = connections.get(region);
