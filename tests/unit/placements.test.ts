@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { placementNamespace, placementRegions, placementsOf, regionNames } from '../../infra/cluster/regions';
+import { namespaceOf } from '../../api/client/directory';
+import { describePlacement, samePlacement } from '../../workflows/domain/tenant/placement';
 
 test('every placement of a deployment: each set of regions with each member as home, its namespace read back to its regions', () => {
   const placements = placementsOf(['eu', 'us']);
@@ -39,4 +41,18 @@ test('--regions: bad lists are refused with what is wrong', () => {
   assert.throws(() => regionNames('eu'), /2 to 4 regions/);
   assert.throws(() => regionNames('eu,eu'), /names a region twice/);
   assert.throws(() => regionNames('eu,US'), /lower-case letter.*"US"/);
+  assert.throws(() => regionNames('eu,directory'), /names ADOS's directory namespace/);
+});
+
+test("a placement given in any order finds the deployment's namespace for it; another home or set does not", () => {
+  const namespaces = ['ados-directory', 'ados-eu', 'ados-eu-us-ap', 'ados-us-eu-ap', 'ados-eu-us'];
+  assert.equal(namespaceOf({ home: 'eu', regions: ['ap', 'us', 'eu'] }, namespaces), 'ados-eu-us-ap');
+  assert.equal(namespaceOf({ home: 'us', regions: ['eu', 'ap', 'us'] }, namespaces), 'ados-us-eu-ap');
+  assert.equal(namespaceOf({ home: 'eu', regions: ['eu'] }, namespaces), 'ados-eu');
+  assert.equal(namespaceOf({ home: 'ap', regions: ['ap', 'eu', 'us'] }, namespaces), undefined);
+  assert.equal(namespaceOf({ home: 'eu', regions: ['eu', 'ap'] }, namespaces), undefined);
+  assert.equal(describePlacement({ home: 'eu', regions: ['eu', 'us'] }), 'eu (copies in us)');
+  assert.equal(describePlacement({ home: 'eu', regions: ['eu'] }), 'eu only');
+  assert.equal(samePlacement({ home: 'eu', regions: ['eu', 'us'] }, { home: 'eu', regions: ['us', 'eu'] }), true);
+  assert.equal(samePlacement({ home: 'eu', regions: ['eu', 'us'] }, { home: 'us', regions: ['us', 'eu'] }), false);
 });
