@@ -24,6 +24,7 @@ import type { ExecutionTrace } from './execution-trace';
 import type { AdosMetrics } from '../infra/metrics/registry';
 import { metricsSinks, nodeDurationInterceptor } from '../infra/metrics/worker-metrics';
 import { releaseSinks } from './release-sink';
+import { logger } from '../infra/logging/logger';
 
 export interface AdosWorkerOptions {
   connection: NativeConnection;
@@ -346,7 +347,17 @@ export async function startAdosWorkers(
   if (options.exportSchedule ?? options.control !== false)
     for (const namespace of servedNamespaces(options).filter((ns) => ns !== DIRECTORY_NAMESPACE)) {
       const client = await temporalClient(workerTarget(options, namespace));
-      await ensureExportSchedule(client).finally(() => client.connection.close());
+      const made = ensureExportSchedule(client).finally(() => client.connection.close());
+      // One namespace of several (a region's) may be active in a region that is down: its Schedule,
+      // made by the workers of a region that was up, replicates; the others still start.
+      if (options.namespaces && options.namespaces.length > 1)
+        await made.catch((err: unknown) =>
+          logger.warn(
+            { namespace, err: String(err) },
+            'export schedule not made sure of; serving the namespace anyway',
+          ),
+        );
+      else await made;
     }
   return {
     workers,
