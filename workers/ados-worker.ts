@@ -347,10 +347,15 @@ export async function startAdosWorkers(
   if (options.exportSchedule ?? options.control !== false)
     for (const namespace of servedNamespaces(options).filter((ns) => ns !== DIRECTORY_NAMESPACE)) {
       const client = await temporalClient(workerTarget(options, namespace));
-      const made = ensureExportSchedule(client).finally(() => client.connection.close());
+      const several = Boolean(options.namespaces && options.namespaces.length > 1);
+      const made = (
+        several
+          ? client.withDeadline(Date.now() + 15_000, () => ensureExportSchedule(client))
+          : ensureExportSchedule(client)
+      ).finally(() => client.connection.close());
       // One namespace of several (a region's) may be active in a region that is down: its Schedule,
       // made by the workers of a region that was up, replicates; the others still start.
-      if (options.namespaces && options.namespaces.length > 1)
+      if (several)
         await made.catch((err: unknown) =>
           logger.warn(
             { namespace, err: String(err) },
