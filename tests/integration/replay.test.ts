@@ -30,6 +30,8 @@ const RELEASES = [
   'before-release-batches',
   'before-entity-queue',
   'before-short-entity-history',
+  // Node results and charges before each execution had its id (a deployment of regions charges per execution).
+  'before-execution-id',
 ];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */

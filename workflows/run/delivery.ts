@@ -7,6 +7,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   startChild,
   upsertMemo,
@@ -175,13 +176,7 @@ export class DeliveryRun {
   /** Asks the tenant for a slot and a first lease covering the run's estimated cost; false if the tenant does not exist. */
   private async askForAdmission(): Promise<boolean> {
     try {
-      await this.tenant().signal(requestAdmissionSignal, {
-        runId: this.runId,
-        workflowId: workflowInfo().workflowId,
-        priority: this.spec.priority,
-        estimatedMicros: this.plan.remainingMicros(),
-        p95Micros: quoteMicros(this.plan).p95,
-      });
+      await this.tenant().signal(requestAdmissionSignal, this.admissionRequest());
       return true;
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -189,6 +184,16 @@ export class DeliveryRun {
       this.end('REJECTED', `unknown tenant ${tenantId}: create it first (ados tenant set ${tenantId})`);
       return false;
     }
+  }
+
+  private admissionRequest() {
+    return {
+      runId: this.runId,
+      workflowId: workflowInfo().workflowId,
+      priority: this.spec.priority,
+      estimatedMicros: this.plan.remainingMicros(),
+      p95Micros: quoteMicros(this.plan).p95,
+    };
   }
 
   /**
@@ -209,6 +214,14 @@ export class DeliveryRun {
 
   /** The entity's final answer to the admission asked by signal; the run shows WAITING meanwhile. */
   private async decision(): Promise<Exclude<AdmissionDecision, { kind: 'WAITING' }>> {
+    // After a forced failover the entity's copy may lack the request this run's copy says it sent
+    // (replication is per workflow): with no answer at all, the run asks again, less and less often.
+    // The entity answers a repeated request as it answered the first.
+    if (this.admission === undefined && patched('ados-ask-again'))
+      await untilAnswered(
+        () => this.admission !== undefined,
+        () => this.tenant().signal(requestAdmissionSignal, this.admissionRequest()),
+      );
     await condition(() => this.admission !== undefined);
     if (this.admission?.kind === 'WAITING') {
       this.publish('WAITING');
@@ -324,7 +337,11 @@ export class DeliveryRun {
     for (let asks = 0; asks < 3 && short.neededMicros > governor.available(); asks++) {
       const before = governor.grantedMicros();
       const request = this.withBlock(governor.leaseRequest(this.runId));
-      await CancellationScope.nonCancellable(() => this.tenant().signal(requestLeaseSignal, request));
+      const ask = () => CancellationScope.nonCancellable(() => this.tenant().signal(requestLeaseSignal, request));
+      await ask();
+      // As for admission: a request lost with a region is asked again (the entity grants each seq once).
+      if (!governor.hasAnswer(request.seq) && patched('ados-ask-again'))
+        await untilAnswered(() => governor.hasAnswer(request.seq), ask);
       await condition(() => governor.hasAnswer(request.seq));
       if (governor.grantedMicros() - before < request.requestMicros) break;
     }
@@ -388,5 +405,17 @@ export class DeliveryRun {
 
   private renderDetails(): void {
     setCurrentDetails(this.state.detailsMarkdown(this.status, this.governor.decisions));
+  }
+}
+
+/** The first wait before a request to the tenant's entity is sent again, then doubled up to ASK_AGAIN_MAX_MS. */
+const ASK_AGAIN_FIRST_MS = 30_000;
+const ASK_AGAIN_MAX_MS = 300_000;
+
+/** Waits until `answered`, sending the request again (`ask`) after 30 s, 60 s, … then every 5 minutes. */
+async function untilAnswered(answered: () => boolean, ask: () => Promise<void>): Promise<void> {
+  for (let wait = ASK_AGAIN_FIRST_MS; !(await condition(answered, wait)); wait = Math.min(2 * wait, ASK_AGAIN_MAX_MS)) {
+    log.warn('no answer from the tenant; asking again', { afterMs: wait });
+    await ask();
   }
 }

@@ -45,6 +45,9 @@ export class BlockLeasing extends AdmissionQueue {
     if (!run)
       return { runId: request.runId, grantedMicros: 0, pressure: this.pressureFor(request.runId), seq: request.seq };
     run.estRemainingMicros = Math.max(0, request.estRemainingMicros);
+    // A request asked again (its answer may have been lost with a region) is granted once.
+    if (run.leaseSeq !== undefined && request.seq <= run.leaseSeq) return this.grant(run, 0, request.seq);
+    run.leaseSeq = request.seq;
     return this.grant(run, request.requestMicros, request.seq);
   }
 

@@ -73,6 +73,8 @@ export interface InFlightRun {
   estRemainingMicros: number;
   /** The run was told to explore in shadow when admitted (a repeat of its admission is told the same). */
   explores?: boolean;
+  /** The last lease request granted (its `seq`): a request asked again is granted once. */
+  leaseSeq?: number;
 }
 
 export interface WaitingRun extends AdmissionRequest {
