@@ -247,6 +247,24 @@ describe('budget leases', () => {
     assert.equal(grant.grantedMicros, 1_000_000, 'all that is left: the budget less what was spent outside this lease');
     assert.equal(grant.pressure.spentMicros, 100_000);
   });
+
+  test('a top-up asked again (its answer lost with a region) is granted once, and its costs charged once', () => {
+    const l = ledger({ budgetUsd: 1 });
+    admit(l, 'a', 100_000);
+    const request = {
+      runId: 'a',
+      seq: 1,
+      requestMicros: 200_000,
+      estRemainingMicros: 200_000,
+      costs: [cost('a/x#e1', 100_000)],
+    };
+    const first = l.topUpLease(request, now);
+    const again = l.topUpLease(request, now);
+    assert.equal(again.grantedMicros, first.grantedMicros);
+    assert.equal(l.spentMicros(), 100_000);
+    const next = l.topUpLease({ ...request, seq: 2, costs: [] }, now);
+    assert.equal(next.grantedMicros, first.grantedMicros + 200_000, 'the next request is granted as before');
+  });
 });
 
 describe('budget periods', () => {
