@@ -24,14 +24,21 @@ export function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+/** Ports this process has handed out: free when picked, but not yet bound by what they were picked for. */
+const handedOut = new Set<number>();
+
 /**
- * A free port from a range. Temporal stores its services' membership ports as a SQL smallint, so a
- * cluster's internal ports stay below 32768 (the OS's ephemeral ports usually start above that).
+ * A free port from a range, never one this process handed out before (two clusters brought up at
+ * once, as regions are, each pick a dozen ports before either binds one). Temporal stores its
+ * services' membership ports as a SQL smallint, so a cluster's internal ports stay below 32768 (the
+ * OS's ephemeral ports usually start above that).
  */
 export async function freePortIn(low: number, high: number, taken: ReadonlySet<number> = new Set()): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low + 1));
-    if (!taken.has(port) && (await portIsFree(port))) return port;
+    if (taken.has(port) || handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await portIsFree(port)) return port;
   }
   throw new Error(`no free port between ${low} and ${high}`);
 }
