@@ -265,6 +265,22 @@ describe('budget leases', () => {
     const next = l.topUpLease({ ...request, seq: 2, costs: [] }, now);
     assert.equal(next.grantedMicros, first.grantedMicros + 200_000, 'the next request is granted as before');
   });
+
+  test('a run the entity does not hold that names itself is held again (its admission lost with a region); one that does not gets nothing', () => {
+    const l = ledger({ budgetUsd: 1, maxConcurrentRuns: 5 });
+    const request = { runId: 'lost', seq: 1, requestMicros: 50_000, estRemainingMicros: 50_000, costs: [] };
+    assert.equal(l.topUpLease(request, now).grantedMicros, 0);
+    assert.equal(l.state.inFlight.length, 0);
+    const named = l.topUpLease({ ...request, workflowId: 'delivery-run:acme:lost', priority: 2 }, now);
+    assert.equal(named.grantedMicros, 50_000);
+    assert.deepEqual(
+      l.state.inFlight.map((r) => [r.runId, r.workflowId, r.priority]),
+      [['lost', 'delivery-run:acme:lost', 2]],
+    );
+    l.releaseRun('lost', [cost('lost/n#e1', 10_000)], now);
+    assert.equal(l.reservedMicros(), 0);
+    assert.equal(l.spentMicros(), 10_000);
+  });
 });
 
 describe('budget periods', () => {

@@ -316,7 +316,9 @@ export class DeliveryRun {
   }
 
   /** A run admitted from a starter's block names it, with what its starter would report of it. */
-  private withBlock(request: LeaseRequest): LeaseRequest {
+  private withBlock(leaseRequest: LeaseRequest): LeaseRequest {
+    // The run names itself, so that an entity that lost its admission with a region still answers it.
+    const request = { ...leaseRequest, workflowId: workflowInfo().workflowId, priority: this.spec.priority };
     const ticket = this.launch?.ticket;
     if (ticket?.kind !== 'ADMITTED' || !ticket.block) return request;
     return {

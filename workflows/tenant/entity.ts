@@ -102,7 +102,9 @@ export class TenantEntity {
   requestLease(request: msg.LeaseRequest): void {
     const lease = this.ledger.topUpLease(request, this.now());
     const workflowId =
-      this.ledger.state.inFlight.find((r) => r.runId === request.runId)?.workflowId ?? request.block?.workflowId;
+      request.workflowId ??
+      this.ledger.state.inFlight.find((r) => r.runId === request.runId)?.workflowId ??
+      request.block?.workflowId;
     this.touch([...(workflowId ? [{ workflowId, lease }] : []), ...this.ledger.admitWaiting(this.now())]);
   }
 

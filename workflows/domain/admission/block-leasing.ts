@@ -35,13 +35,28 @@ export interface BlockLeaseAnswer {
 export class BlockLeasing extends AdmissionQueue {
   /**
    * A run's lease ran short: charge the costs it brings, then authorise what is available of what
-   * it asks. Unknown runs (already released) get an empty grant rather than money.
+   * it asks. A run not held here that names itself is held again (its admission was lost with a
+   * region); one that does not (requests from before runs named themselves) gets an empty grant.
    */
   topUpLease(request: LeaseRequest, now: string): LeaseGrant {
     this.recordCosts(request.costs, now);
     // A run admitted from a block may ask before its starter reported it.
     if (request.block) this.takeFromBlock({ ...request.block, runId: request.runId }, now);
-    const run = this.state.inFlight.find((r) => r.runId === request.runId);
+    // A run that says who it is and is not held here lost its admission with a region (the run was
+    // admitted in the lost copy): it holds its slot again. Runs that say nothing get an empty grant.
+    const run =
+      this.state.inFlight.find((r) => r.runId === request.runId) ??
+      (request.workflowId
+        ? this.holdRun(
+            {
+              runId: request.runId,
+              workflowId: request.workflowId,
+              priority: request.priority ?? 3,
+              estimatedMicros: request.estRemainingMicros,
+            },
+            now,
+          )
+        : undefined);
     if (!run)
       return { runId: request.runId, grantedMicros: 0, pressure: this.pressureFor(request.runId), seq: request.seq };
     run.estRemainingMicros = Math.max(0, request.estRemainingMicros);

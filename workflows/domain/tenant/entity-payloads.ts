@@ -118,6 +118,12 @@ export interface LeaseRequest {
    * the entity takes it out of the block now, as the report would.
    */
   block?: Omit<BlockUse, 'runId'>;
+  /**
+   * Who asks: the entity answers here even when it does not know the run, and holds its slot again
+   * (an admission lost with a region: the run's copy has it, the entity's does not).
+   */
+  workflowId?: string;
+  priority?: number;
 }
 
 export type AdmissionDecision =
