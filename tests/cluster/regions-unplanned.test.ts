@@ -7,14 +7,14 @@ import { readState } from '../../infra/cluster/layout';
 import { LOCAL_ONLY } from '../../infra/temporal-connection';
 import { failoverRegion } from '../../infra/cluster/regions';
 import { executionsAgain, readExecutions } from '../../testkit/execution-log';
-import { FAILOVER_TESTS, useRegions } from '../../testkit/regions';
+import { useRegions } from '../../testkit/regions';
 
 /**
  * Two fresh regions, eu and us: the region where eu+us is active is lost at once (its Temporal
  * server, its PostgreSQL and its ADOS processes SIGKILLed) under load, and the namespace is forced
  * to the other region.
  */
-describe('regions: losing one', FAILOVER_TESTS, () => {
+describe('regions: losing one', () => {
   const regions = useRegions();
   test('unplanned failover: the region where eu+us is active is SIGKILLed with its PostgreSQL and its ADOS processes under 200 runs; forced to the other, every run it knows ends, and every charge is accounted for', async () => {
     await Promise.all([regions.workerOnce('eu'), regions.workerOnce('us')]);
