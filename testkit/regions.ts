@@ -229,7 +229,7 @@ export function useRegions() {
     );
     const late = await Promise.race([
       all.then(() => false),
-      new Promise<true>((r) => setTimeout(() => r(true), timeoutMs)),
+      new Promise<true>((r) => setTimeout(() => r(true), timeoutMs).unref()),
     ]);
     if (!late) return workflowIds.map((id) => settled.get(id)!);
     const stuck = workflowIds.filter((id) => !settled.has(id));
