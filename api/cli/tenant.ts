@@ -4,7 +4,7 @@ import type { TenantConfigPatch, TenantSettings } from '../../workflows/domain/t
 import type { TenantStatus } from '../../workflows/domain/tenant/tenant-status';
 import type { Client } from '@temporalio/client';
 import { UserError, configureTenant, connectClient, tenantStatus } from '../client';
-import { findPlacement, placedTenantClient, tenantClient } from '../client/directory';
+import { placedTenantClient, placementOf, tenantClient } from '../client/directory';
 import { describePlacement } from '../../workflows/domain/tenant/placement';
 import { environment, loadConfig } from '../../infra/config';
 import { issueTenantToken, revokeTenantToken } from '../http/tokens';
@@ -287,7 +287,7 @@ interface WhereTenantLives {
 /** In a deployment of regions: the tenant's placement, its namespace and the region active for it now. */
 async function whereTenantLives(client: Client, tenantId: string): Promise<WhereTenantLives | undefined> {
   if (!loadConfig().ADOS_REGION) return undefined;
-  const placement = await findPlacement(client, tenantId);
+  const placement = await placementOf(client, tenantId);
   if (!placement) return undefined;
   const namespace = client.options.namespace;
   const described = await client.workflowService.describeNamespace({ namespace });

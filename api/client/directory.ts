@@ -9,6 +9,7 @@ import { namespaceClient } from './connection';
 import { loadConfig } from '../../infra/config';
 import { LOCAL_ONLY } from '../../infra/temporal-connection';
 import { regionNamespaces } from '../../infra/cluster/regions/served';
+import { placementRegions } from '../../infra/cluster/regions/placements';
 import {
   DIRECTORY_NAMESPACE,
   ENTITY_TASK_QUEUE,
@@ -72,8 +73,8 @@ function movingRefused(tenantId: string, placed: Placement, wanted: Placement): 
  */
 export function namespaceOf(placement: Placement, namespaces: string[]): string | undefined {
   return namespaces.find((ns) => {
-    const [, ...regions] = ns.split('-');
-    return regions[0] === placement.home && samePlacement({ home: regions[0]!, regions }, placement);
+    const regions = placementRegions(ns);
+    return regions?.[0] === placement.home && samePlacement({ home: placement.home, regions }, placement);
   });
 }
 
@@ -90,6 +91,13 @@ export class TenantNotPlaced extends UserError {
 /** Placements found, per process: a placement never changes once recorded. */
 const known = new Map<string, Placement>();
 
+/** The tenant's placement, read from the directory once per process (a placement never changes). */
+export async function placementOf(client: Client, tenantId: string): Promise<Placement | undefined> {
+  const found = known.get(tenantId) ?? (await findPlacement(client, tenantId));
+  if (found) known.set(tenantId, found);
+  return found;
+}
+
 /**
  * The client of the namespace `tenantId` lives in. Outside a deployment of regions (no ADOS_REGION)
  * that is `client` itself. In a region, the directory says which placement, and a tenant whose data
@@ -98,9 +106,8 @@ const known = new Map<string, Placement>();
 export async function tenantClient(client: Client, tenantId: string): Promise<Client> {
   const region = loadConfig().ADOS_REGION;
   if (!region) return client;
-  const placement = known.get(tenantId) ?? (await findPlacement(client, tenantId));
+  const placement = await placementOf(client, tenantId);
   if (!placement) throw new TenantNotPlaced(tenantId);
-  known.set(tenantId, placement);
   if (!placement.regions.includes(region))
     throw new UserError(
       `tenant ${tenantId} lives in ${describePlacement(placement)}, and its data never comes to ${region}: use ADOS in ${placement.regions.join(' or ')}`,
@@ -142,7 +149,7 @@ export async function placedTenantClient(
       throw new UserError(
         `no placement ${describePlacement(placement)} here: this process is in ${region}, and a tenant is placed from one of its own regions (among those of ados cluster up --regions)`,
       );
-    await placeTenant(client, tenantId, { home, regions: namespace.split('-').slice(1) });
+    await placeTenant(client, tenantId, { home, regions: placementRegions(namespace)! });
   }
   return tenantClient(client, tenantId);
 }
