@@ -18,6 +18,7 @@ import {
   tenantBudgetWorkflowId,
 } from '../../workflows/domain/ids';
 import { loadConfig } from '../../infra/config';
+import { updateAskingAgain } from './entity-update';
 import { UserError } from '../../infra/user-error';
 
 import {
@@ -114,18 +115,21 @@ export async function configureTenant(
   // Checked here, and sent as given: the entity fills in the defaults (an entity of an older release knows only its own).
   validTenantConfig(tenantConfigSchema, initial);
   const configure = () =>
-    client.workflow.executeUpdateWithStart(configureTenantUpdate, {
-      // The patch as given: parsing would fill in defaults and overwrite settings the caller kept.
-      args: [{ ...patch, tenantId }],
-      startWorkflowOperation: new WithStartWorkflowOperation<typeof tenantBudget>('tenantBudget', {
-        workflowId: tenantBudgetWorkflowId(tenantId),
-        taskQueue: ENTITY_TASK_QUEUE,
-        workflowTaskTimeout: ENTITY_WORKFLOW_TASK_TIMEOUT,
-        args: [{ config: initial }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        staticSummary: `tenant ${tenantId}: budget and admission`,
+    updateAskingAgain((updateId) =>
+      client.workflow.executeUpdateWithStart(configureTenantUpdate, {
+        updateId,
+        // The patch as given: parsing would fill in defaults and overwrite settings the caller kept.
+        args: [{ ...patch, tenantId }],
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof tenantBudget>('tenantBudget', {
+          workflowId: tenantBudgetWorkflowId(tenantId),
+          taskQueue: ENTITY_TASK_QUEUE,
+          workflowTaskTimeout: ENTITY_WORKFLOW_TASK_TIMEOUT,
+          args: [{ config: initial }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          staticSummary: `tenant ${tenantId}: budget and admission`,
+        }),
       }),
-    });
+    );
   const deadline = Date.now() + timeoutMs;
   try {
     return await client.withDeadline(deadline, configure);

@@ -6,6 +6,7 @@ import { authTokensQuery, issueTokenUpdate, revokeTokenUpdate } from '../../work
 import { UserError } from '../client';
 import { TenantNotPlaced, tenantClient } from '../client/directory';
 import { SharedFetches } from '../../infra/shared-fetch';
+import { updateAskingAgain } from '../client/entity-update';
 
 /**
  * Tenant API tokens: `ados.{tenantId}.{secret}` with a 256-bit random secret. The tenant id in the
@@ -32,9 +33,10 @@ export async function issueTenantToken(
   const token = `ados.${tenantId}.${randomBytes(32).toString('base64url')}`;
   const id = randomBytes(6).toString('hex');
   try {
-    const issued = await client.workflow
-      .getHandle(tenantBudgetWorkflowId(tenantId))
-      .executeUpdate(issueTokenUpdate, { args: [{ id, hash: hashToken(token) }] });
+    const entity = client.workflow.getHandle(tenantBudgetWorkflowId(tenantId));
+    const issued = await updateAskingAgain((updateId) =>
+      entity.executeUpdate(issueTokenUpdate, { updateId, args: [{ id, hash: hashToken(token) }] }),
+    );
     return { token, tokenId: issued.id, createdAt: issued.createdAt };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown tenant ${tenantId}`, 'NOT_FOUND');
@@ -46,10 +48,11 @@ export async function issueTenantToken(
 
 export async function revokeTenantToken(client: Client, tenantId: string, tokenId: string): Promise<boolean> {
   try {
+    const entity = client.workflow.getHandle(tenantBudgetWorkflowId(tenantId));
     return (
-      await client.workflow
-        .getHandle(tenantBudgetWorkflowId(tenantId))
-        .executeUpdate(revokeTokenUpdate, { args: [{ id: tokenId }] })
+      await updateAskingAgain((updateId) =>
+        entity.executeUpdate(revokeTokenUpdate, { updateId, args: [{ id: tokenId }] }),
+      )
     ).revoked;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`unknown tenant ${tenantId}`, 'NOT_FOUND');

@@ -10,6 +10,7 @@ import { ADMISSION_TIMEOUT_MS } from './by-entity';
 import { firstLeaseMicros, type BlockLeaseAnswer } from '../../../workflows/domain/tenant/ledger';
 import type { BlockLeaseRequest, BlockUse } from '../../../workflows/domain/admission/blocks';
 import { tenantBudgetWorkflowId } from '../../../workflows/domain/ids';
+import { updateAskingAgain } from '../entity-update';
 import type {
   AdmissionRequest,
   AdmissionTicket,
@@ -307,9 +308,12 @@ export class TenantBlocks {
     const entity = this.client.workflow.getHandle(tenantBudgetWorkflowId(this.tenantId));
     try {
       return await this.client.withDeadline(Date.now() + ADMISSION_TIMEOUT_MS, () =>
-        entity.executeUpdate(leaseBlocksUpdate, {
-          args: [{ starter: this.options.starter, used, handBack, ...(want ? { want } : {}) }],
-        }),
+        updateAskingAgain((updateId) =>
+          entity.executeUpdate(leaseBlocksUpdate, {
+            updateId,
+            args: [{ starter: this.options.starter, used, handBack, ...(want ? { want } : {}) }],
+          }),
+        ),
       );
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return { none: 'unknown tenant' };

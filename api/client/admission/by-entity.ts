@@ -7,6 +7,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { admitRunsUpdate, MAX_ADMISSIONS_PER_UPDATE } from '../../../workflows/messages/tenant-budget';
 import { tenantBudgetWorkflowId } from '../../../workflows/domain/ids';
 import type { AdmissionRequest, AdmissionTicket } from '../../../workflows/domain/tenant/entity-payloads';
+import { updateAskingAgain } from '../entity-update';
 
 /**
  * How long a starter waits for its tenant's admission answer before starting the run without a
@@ -63,7 +64,7 @@ export class TenantAdmissions {
     const entity = this.client.workflow.getHandle(tenantBudgetWorkflowId(this.tenantId));
     try {
       const answers = await this.client.withDeadline(Date.now() + ADMISSION_TIMEOUT_MS, () =>
-        entity.executeUpdate(admitRunsUpdate, { args: [{ requests }] }),
+        updateAskingAgain((updateId) => entity.executeUpdate(admitRunsUpdate, { updateId, args: [{ requests }] })),
       );
       return answers.map((a) => (a.kind === 'QUEUE' ? undefined : a));
     } catch (err) {
