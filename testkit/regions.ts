@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { Client } from '@temporalio/client';
+import fc from 'fast-check';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
 import { temporal } from '@temporalio/proto';
 import { findPostgresBin, PG_USER } from '../infra/cluster/postgres';
@@ -25,6 +26,14 @@ const runFile = promisify(execFile);
  * counts, the failover tests' load and their spend check.
  */
 export function useRegions() {
+  const regions = regionsHarness();
+  before(() => regions.up());
+  after(() => regions.down());
+  return regions;
+}
+
+/** The same two regions for a bench or a script: `up()` brings them up, `down()` takes all it started down. */
+export function regionsHarness() {
   const REGIONS = ['eu', 'us'];
   const LOGGED_WORKER = join(PROJECT_ROOT, 'testkit', 'logged-worker.ts');
   const executionLog = () => join(regions.dir, 'executions.log');
@@ -160,23 +169,20 @@ export function useRegions() {
   /**
    * The mixed load of the failover tests: 200 runs over four tenants (chains, fan-ins, single nodes)
    * of 15-s logged nodes, long enough for all 200 to be in flight at once, single nodes included.
+   * With a seed, each run's shape (a chain of 1-4 nodes or a fan-in of 2-4) and its nodes' costs
+   * ($0.001-0.005) are drawn from it instead.
    */
-  async function startLoad(client: Client, tenants: string[], prefix: string) {
+  async function startLoad(
+    client: Client,
+    tenants: string[],
+    prefix: string,
+    { runs = 200, nodeMs = 15_000, seed }: { runs?: number; nodeMs?: number; seed?: number } = {},
+  ) {
     await Promise.all(tenants.map((t) => configureTenant(client, t, { budgetUsd: 10, maxConcurrentRuns: 60 })));
-    const node = (id: string, deps: string[] = []) => ({
-      id,
-      kind: 'test.logged',
-      params: { ms: 15_000, costUsd: 0.001 },
-      ...(deps.length ? { deps } : {}),
-    });
-    const shapes = [
-      [node('a'), node('b', ['a']), node('c', ['b'])],
-      [node('a'), node('b'), node('c'), node('d', ['a', 'b', 'c'])],
-      [node('a')],
-    ];
+    const dags = seed === undefined ? fixedShapes(runs, nodeMs) : drawnShapes(runs, nodeMs, seed);
     return Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        startRun(client, { tenantId: tenants[i % 4]!, runId: `${prefix}-${i}`, dag: { nodes: shapes[i % 3]! } }),
+      dags.map((nodes, i) =>
+        startRun(client, { tenantId: tenants[i % tenants.length]!, runId: `${prefix}-${i}`, dag: { nodes } }),
       ),
     );
   }
@@ -276,7 +282,7 @@ export function useRegions() {
     return out;
   }
 
-  before(async () => {
+  async function up(): Promise<void> {
     regions = await temporaryRegions({
       prefix: 'ados-test-regions-',
       regions: REGIONS,
@@ -285,16 +291,19 @@ export function useRegions() {
       log: (line) => process.stderr.write(`[regions] ${line}\n`),
     });
     for (const name of REGIONS) states.set(name, readState(join(regions.dir, name))!);
-  });
+  }
 
-  after(async () => {
+  async function down(): Promise<void> {
     for (const child of children) child.kill('SIGKILL');
     await Promise.all(clients.map((c) => c.connection.close().catch(() => undefined)));
     await regions?.discard();
-  });
+  }
 
   return {
     REGIONS,
+    up,
+    down,
+    state: (region: string) => states.get(region)!,
     get dir() {
       return regions.dir;
     },
@@ -315,4 +324,43 @@ export function useRegions() {
     outcomes,
     spendAgainstExecutions,
   };
+}
+
+/** A logged node (testkit/execution-log.ts). */
+const loggedNode = (id: string, ms: number, costUsd = 0.001, deps: string[] = []) => ({
+  id,
+  kind: 'test.logged',
+  params: { ms, costUsd },
+  ...(deps.length ? { deps } : {}),
+});
+
+/** The failover tests' shapes in turn: a chain of three, a fan-in of three into one, a single node. */
+function fixedShapes(runs: number, ms: number) {
+  const shapes = [
+    [loggedNode('a', ms), loggedNode('b', ms, 0.001, ['a']), loggedNode('c', ms, 0.001, ['b'])],
+    [loggedNode('a', ms), loggedNode('b', ms), loggedNode('c', ms), loggedNode('d', ms, 0.001, ['a', 'b', 'c'])],
+    [loggedNode('a', ms)],
+  ];
+  return Array.from({ length: runs }, (_, i) => shapes[i % 3]!);
+}
+
+/** Shapes drawn from a seed: chains of 1-4 nodes and fan-ins of 2-4 nodes into one, each node $0.001-0.005. */
+function drawnShapes(runs: number, ms: number, seed: number) {
+  const cost = fc.integer({ min: 1, max: 5 }).map((m) => m / 1000);
+  const chain = fc
+    .array(cost, { minLength: 1, maxLength: 4 })
+    .map((costs) => costs.map((c, i) => loggedNode(`n${i}`, ms, c, i ? [`n${i - 1}`] : [])));
+  const fanIn = fc.array(cost, { minLength: 3, maxLength: 5 }).map((costs) => {
+    const sources = costs.slice(1).map((c, i) => loggedNode(`s${i}`, ms, c));
+    return [
+      ...sources,
+      loggedNode(
+        'join',
+        ms,
+        costs[0],
+        sources.map((n) => n.id),
+      ),
+    ];
+  });
+  return fc.sample(fc.oneof(chain, fanIn), { seed, numRuns: runs });
 }

@@ -99,6 +99,25 @@ export async function placementOf(client: Client, tenantId: string): Promise<Pla
 }
 
 /**
+ * The tenants whose data `region` holds (their placement includes it), as this region's copy of the
+ * directory lists them, each placement remembered as `placementOf` would.
+ */
+export async function tenantsIn(client: Client, region: string): Promise<string[]> {
+  const directory = namespaceClient(client, DIRECTORY_NAMESPACE);
+  const ids: string[] = [];
+  await client.connection.withMetadata(LOCAL_ONLY, async () => {
+    for await (const wf of directory.workflow.list({ query: `WorkflowType = 'tenantPlacement'` })) {
+      const placement = wf.memo?.placement as Placement | undefined;
+      const tenantId = wf.workflowId.slice(tenantPlacementWorkflowId('').length);
+      if (!placement?.regions.includes(region)) continue;
+      known.set(tenantId, { home: placement.home, regions: [...placement.regions] });
+      ids.push(tenantId);
+    }
+  });
+  return ids;
+}
+
+/**
  * The client of the namespace `tenantId` lives in. Outside a deployment of regions (no ADOS_REGION)
  * that is `client` itself. In a region, the directory says which placement, and a tenant whose data
  * this region does not hold is refused with the regions that do.

@@ -6,6 +6,8 @@ import { parseDeliveryRunWorkflowId, tenantBudgetWorkflowId } from '../../workfl
 import { SharedAnswers } from './shared-answers';
 import type { TenantStatus } from '../../workflows/domain/tenant/tenant-status';
 import { runProgress, tenantStatus } from '../client';
+import { tenantClient, tenantsIn } from '../client/directory';
+import { loadConfig } from '../../infra/config';
 
 /**
  * What the dashboard shows of one tenant (docs/DASHBOARD.md): its status query's figures as they
@@ -223,7 +225,10 @@ export async function tenantDashboard(client: Client, tenantId: string, webUiUrl
 /** Every tenant at a glance (the admin's view: from visibility, then each one's status), or `only` that one. */
 export async function tenantsOverview(client: Client, only?: string) {
   const ids: string[] = only ? [only] : [];
-  if (!only)
+  // In a deployment of regions: every tenant whose data this region holds, whichever namespace it is in.
+  const region = loadConfig().ADOS_REGION;
+  if (!only && region) ids.push(...(await tenantsIn(client, region)));
+  else if (!only)
     for await (const wf of client.workflow.list({
       query: `WorkflowType = 'tenantBudget' AND ExecutionStatus = 'Running'`,
     }))
@@ -231,7 +236,9 @@ export async function tenantsOverview(client: Client, only?: string) {
   const now = new Date().toISOString();
   const rows = await Promise.all(
     [...new Set(ids)].sort().map(async (tenantId) => {
-      const s = await tenantStatus(client, tenantId).catch(() => undefined);
+      const s = await (only ? Promise.resolve(client) : tenantClient(client, tenantId))
+        .then((c) => tenantStatus(c, tenantId))
+        .catch(() => undefined);
       if (!s) return undefined;
       return {
         tenantId,

@@ -126,7 +126,15 @@ function dynamicConfig(state: ClusterState): Record<string, Array<{ value: unkno
     'matching.enableFairness': [{ value: true }],
     // A region learns of a peer just connected within seconds, not the default minute, so that
     // namespaces naming it can be registered right after `ados cluster up --regions` connects them.
-    ...(state.region ? { 'system.clusterMetadataRefreshInterval': [{ value: '5s' }] } : {}),
+    // A failover changes a namespace's active region in the database; each service learns of it at
+    // its next namespace refresh (default every 10 s), which would add up to 10 s to every handover
+    // and to the time until the new region runs anything. Temporal's own replication tests use 1 s.
+    ...(state.region
+      ? {
+          'system.clusterMetadataRefreshInterval': [{ value: '5s' }],
+          'system.namespaceCacheRefreshInterval': [{ value: '1s' }],
+        }
+      : {}),
   };
 }
 

@@ -168,6 +168,74 @@ describe('regions (eu, us)', () => {
     assert.match(String(elsewhere.body.message), /lives in eu only, and its data never comes to us/);
     const moving = await call('PUT', '/tenants/dir-a', { budgetUsd: 2, region: 'us' });
     assert.equal(moving.status, 409, JSON.stringify(moving.body));
+    // The admin's overview in us: every tenant whose data us holds, from both namespaces, and none other.
+    let listed: string[] = [];
+    await eventually(
+      async () => {
+        const overview = await call('GET', '/dashboard');
+        assert.equal(overview.status, 200, JSON.stringify(overview.body));
+        listed = (overview.body.tenants as Array<{ tenantId: string }>).map((t) => t.tenantId);
+        return listed.includes('dir-a') && listed.includes('dir-h') ? true : undefined;
+      },
+      { timeoutMs: 15_000, what: 'dir-a and dir-h in the overview of us' },
+    );
+    assert.ok(!listed.includes('dir-p'), `us lists no tenant pinned to eu: ${listed.join(',')}`);
+  });
+
+  test('one budget across regions: the HTTP APIs of eu and us race starts for one tenant; nothing is overspent and the spend is exactly what ran', async () => {
+    await Promise.all([regions.workerOnce('eu'), regions.workerOnce('us')]);
+    const [euApi, usApi] = await Promise.all([regions.apiIn('eu'), regions.apiIn('us')]);
+    const call = (api: { url: string; admin: string }, method: string, path: string, body?: unknown) =>
+      fetch(`${api.url}/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${api.admin}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    // Home eu, a copy in us: the entity is active in eu, and us's API reaches it through us's cluster.
+    const BUDGET = 0.05;
+    const created = await call(euApi, 'PUT', '/tenants/race', {
+      budgetUsd: BUDGET,
+      maxConcurrentRuns: 10,
+      replicas: ['eu', 'us'],
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    // Each API has found where the tenant lives before the race (as it has after its first request).
+    for (const api of [euApi, usApi]) assert.equal((await call(api, 'GET', '/tenants/race')).status, 200);
+    // 60 runs of 5 nodes at $0.001: $0.30 asked of a $0.05 budget, half from each region at once.
+    const dag = { nodes: sleepChain([0.001, 0.001, 0.001, 0.001, 0.001], 100) };
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        call(i % 2 ? usApi : euApi, 'POST', '/tenants/race/runs', { runId: `race-${i}`, dag }).then((a) => ({
+          ...a,
+          from: i % 2 ? 'us' : 'eu',
+        })),
+      ),
+    );
+    for (const a of answers) assert.ok([202, 429].includes(a.status), JSON.stringify(a));
+    const eu = await regions.clientOf('eu', 'ados-eu-us');
+    const outcomes = await Promise.all(
+      answers
+        .filter((a) => a.status === 202)
+        .map(async (a) => ({
+          from: a.from,
+          ...(await runOutcome(eu.workflow.getHandle(a.body.workflowId as string))),
+        })),
+    );
+    // Both regions' starts reached the one entity: each region's runs were admitted or queued there.
+    for (const from of ['eu', 'us'])
+      assert.ok(
+        outcomes.some((o) => o.from === from),
+        `runs started from ${from} (answers: ${answers.filter((a) => a.from === from).map((a) => a.status)})`,
+      );
+    assert.ok(
+      outcomes.filter((o) => o.status === 'COMPLETED').length < 60,
+      'the budget stopped some of the runs (the race reached the limit)',
+    );
+    const status = await tenantStatus(eu, 'race');
+    const spent = micros(status.spentUsd);
+    assert.ok(spent <= micros(BUDGET), `spent ${status.spentUsd} of ${BUDGET}`);
+    assert.equal(spent, micros(outcomes.reduce((sum, o) => sum + o.costUsd, 0)), 'spend = the runs’ costs');
+    assert.equal(micros(status.reservedUsd), 0, 'no money left reserved');
   });
 
   test('planned failover (ados region failover eu --to us) with 200 runs in flight: every run completes, nothing is lost, spend is exactly what ran', async () => {
@@ -190,7 +258,12 @@ describe('regions (eu, us)', () => {
       us,
       started.map((run) => run.workflowId),
     );
-    assert.deepEqual(new Set(results.map((r) => r.status)), new Set(['COMPLETED']), 'every run completed (RPO 0)');
+    const unfinished = results.filter((r) => r.status !== 'COMPLETED');
+    assert.deepEqual(
+      unfinished.map((r) => `${r.tenantId}/${r.runId} ${r.status}: ${r.reason}`),
+      [],
+      'every run completed (RPO 0)',
+    );
 
     // RTO: from the command to the first node completion written by us (its events carry us's failover version).
     let firstInUs = Infinity;
