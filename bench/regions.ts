@@ -184,6 +184,7 @@ async function main(): Promise<void> {
       rtoMs: plannedRto,
       runsNotCompleted: plannedResults.filter((r) => r.status !== 'COMPLETED').length,
       nodesRunAgain: executionsAgain(logged().filter((e) => planTenants.includes(e.tenantId))),
+      executionsMicros: plannedSpend.reduce((sum, t) => sum + t.ran, 0),
       spendErrorMicros: plannedSpend.reduce((sum, t) => sum + (t.spent - t.ran), 0),
     };
     process.stderr.write(`planned: ${JSON.stringify(report.plannedFailover)}\n`);
@@ -216,6 +217,7 @@ async function main(): Promise<void> {
       runsUnknownToSurvivor: unknown.length,
       runsNotCompleted: lostResults.filter((r) => r.status !== 'COMPLETED').length,
       nodesRunAgain: executionsAgain(logged().filter((e) => lostTenants.includes(e.tenantId))),
+      executionsMicros: lostSpend.reduce((sum, t) => sum + t.ran, 0),
       chargesMissingMicros: lostSpend.reduce((sum, t) => sum + Math.max(0, t.ran - t.spent), 0),
       chargedTwiceMicros: lostSpend.reduce((sum, t) => sum + Math.max(0, t.spent - t.ran), 0),
     };

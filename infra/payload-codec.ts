@@ -64,7 +64,8 @@ export class KeyRingCodec implements PayloadCodec {
 
   async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     const scope = scopeOf(context);
-    const keyId = this.ring.active;
+    // A namespace with a key of its own (a placement's, in a deployment of regions) seals under it.
+    const keyId = (context?.namespace && this.ring.namespaces?.[context.namespace]) || this.ring.active;
     const key = keyFor(this.ring, keyId, scope);
     return payloads.map((payload) => {
       const iv = randomBytes(12);

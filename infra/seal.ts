@@ -12,7 +12,9 @@ import { UserError } from './user-error';
  * Temporal, so history, the database and every export hold only ciphertext. Keys come from a key
  * ring: ADOS_KEYRING, as JSON or the path of a JSON file, `{ "active": "k2", "keys": { "k1": "<base64
  * of 32 bytes>", "k2": "…" } }`. Each sealed value names its key, so rotating is adding a key and
- * making it active: values sealed under the old one stay readable while it stays in the ring.
+ * making it active: values sealed under the old one stay readable while it stays in the ring. A
+ * ring may also name, per namespace, the key that namespace's payloads are sealed under
+ * (`"namespaces": { "ados-eu": "eu-1" }`): the per-region rings of `ados cluster up --regions`.
  *
  * Without ADOS_KEYRING, a development key ring is generated once at ~/.ados/keyring.json (mode
  * 0600), which serves every ADOS process of this user on this machine; a deployment on several
@@ -33,9 +35,18 @@ const keyRingSchema = z
           'each key is 32 bytes in base64 (openssl rand -base64 32)',
         ),
     ),
+    /**
+     * In a deployment of regions: the key payloads of each namespace are sealed under, instead of
+     * `active` (`ados cluster up --regions` gives each placement's namespace a key, and each region
+     * a ring holding only the keys of the placements it may hold).
+     */
+    namespaces: z.record(z.string(), z.string()).optional(),
   })
   .strict()
-  .refine((ring) => ring.active in ring.keys, { message: 'the active key id must be one of keys' });
+  .refine((ring) => ring.active in ring.keys, { message: 'the active key id must be one of keys' })
+  .refine((ring) => Object.values(ring.namespaces ?? {}).every((id) => id in ring.keys), {
+    message: "each namespace's key id must be one of keys",
+  });
 
 export type KeyRing = z.output<typeof keyRingSchema>;
 

@@ -2,6 +2,9 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { regionKeyRingPath } from '../infra/cluster/regions/keyrings';
+import type { KeyRing } from '../infra/seal';
 import { after, before } from 'node:test';
 import type { Client } from '@temporalio/client';
 import fc from 'fast-check';
@@ -16,6 +19,7 @@ import { spawnAdosApi } from './processes';
 import { EXECUTION_LOG_VAR, endedExecutions } from './execution-log';
 import { LOCAL_ONLY, temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { eventually, micros } from './temporal';
+import { deliveryRunWorkflowId } from '../workflows/domain/ids';
 
 const runFile = promisify(execFile);
 
@@ -43,6 +47,7 @@ export function regionsHarness() {
   const children: ChildProcess[] = [];
   /** The ADOS processes of each region (the unplanned failover kills one region's). */
   const processesIn = new Map<string, ChildProcess[]>();
+  let keyRingBefore: string | undefined;
 
   /** What a process in `region` sets to use `namespace` there. */
   function regionEnv(region: string, namespace: string): NodeJS.ProcessEnv {
@@ -217,7 +222,17 @@ export function regionsHarness() {
             return status.runsInFlight.length === 0 ? micros(status.spentUsd) : undefined;
           },
           { timeoutMs: 120_000, what: `every run of ${tenantId} released` },
-        );
+        ).catch(async (err: Error) => {
+          // Which runs the entity still holds, and whether they have ended.
+          const held = (await tenantStatus(client, tenantId)).runsInFlight;
+          const states = await Promise.all(
+            held.slice(0, 5).map(async (r) => {
+              const d = await client.workflow.getHandle(deliveryRunWorkflowId(tenantId, r.runId)).describe();
+              return `${r.runId} ${d.status.name}`;
+            }),
+          );
+          throw new Error(`${err.message}: ${held.length} still held (${states.join(', ')})`);
+        });
         return { tenantId, spent, ran, executions: executions.filter((e) => e.tenantId === tenantId).length };
       }),
     );
@@ -291,12 +306,26 @@ export function regionsHarness() {
       log: (line) => process.stderr.write(`[regions] ${line}\n`),
     });
     for (const name of REGIONS) states.set(name, readState(join(regions.dir, name))!);
+    // This process reads every region's runs, as an operator holding every region's keys would.
+    const rings = REGIONS.map(
+      (r) => JSON.parse(readFileSync(regionKeyRingPath(join(regions.dir, r)), 'utf8')) as KeyRing,
+    );
+    const operatorRing = join(regions.dir, 'operator-keyring.json');
+    writeFileSync(
+      operatorRing,
+      JSON.stringify({ active: rings[0]!.active, keys: Object.assign({}, ...rings.map((r) => r.keys)) }),
+      { mode: 0o600 },
+    );
+    keyRingBefore = process.env.ADOS_KEYRING;
+    process.env.ADOS_KEYRING = operatorRing;
   }
 
   async function down(): Promise<void> {
     for (const child of children) child.kill('SIGKILL');
     await Promise.all(clients.map((c) => c.connection.close().catch(() => undefined)));
     await regions?.discard();
+    if (keyRingBefore === undefined) delete process.env.ADOS_KEYRING;
+    else process.env.ADOS_KEYRING = keyRingBefore;
   }
 
   return {

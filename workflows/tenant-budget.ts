@@ -55,6 +55,9 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
   const lifetime = new EntityLifetime<typeof tenantBudget>();
   // Executions recorded before it projected exhaustion from spend alone, in-flight runs' predictions uncounted.
   entity.alertsCountCommitted = patched('ados-alerts-count-committed');
+  // Executions recorded before it kept no memory of released runs: a lease request arriving after
+  // its run's release (re-sent across a failover) held the finished run's slot again, for ever.
+  if (patched('ados-released-runs')) ledger.state.released ??= [];
 
   setHandler(tenantStatusQuery, () => tenantStatusOf(ledger));
   setHandler(quoteInputsQuery, () => ledger.quoteInputs());

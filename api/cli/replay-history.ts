@@ -65,8 +65,20 @@ export async function replayHistories(files: string[], workflowBundle?: Workflow
       file,
       workflowId: result.workflowId || workflowId,
       ok: !result.error,
-      ...(result.error ? { error: `${result.error.name}: ${result.error.message}` } : {}),
+      ...(result.error ? { error: replayError(result.error) } : {}),
     });
   }
   return outcomes;
+}
+
+/**
+ * A history the key ring cannot open fails with the key's one line (which key, and that the ring
+ * lacks it), not with the replayer's whole report of the failed workflow task around it.
+ */
+function replayError(err: Error): string {
+  const key =
+    /(payload sealed under key [^,"\\]+, which is not in the key ring|a payload sealed under key \S+ does not open with it)[^"\\]*/.exec(
+      err.message,
+    );
+  return key ? `PayloadKeyError: ${key[0]}` : `${err.name}: ${err.message}`;
 }

@@ -1,5 +1,7 @@
 /** How a client reaches a cluster: its address, namespace and, with TLS, the client certificate. */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { regionKeyRingPath } from './regions/keyrings';
 import { temporalTarget, type TemporalTarget } from '../temporal-connection';
 import { ensureCerts, tlsEnvironment, type ClusterCerts } from './certs';
 import { clusterPaths, type ClusterState } from './layout';
@@ -26,5 +28,7 @@ export function clusterEnv(state: ClusterState): Record<string, string> {
     ...(certs ? tlsEnvironment(certs) : {}),
     // A region's processes know where they run (infra/config.ts: ADOS_REGION).
     ...(state.region ? { ADOS_REGION: state.region.name } : {}),
+    // And the region's key ring: the keys of the placements it may hold (./regions/keyrings.ts).
+    ...(state.region && existsSync(regionKeyRingPath(state.dir)) ? { ADOS_KEYRING: regionKeyRingPath(state.dir) } : {}),
   };
 }

@@ -1,5 +1,5 @@
 /** Temporal's runtime and workflow logs through the process's pino logger. */
-import { Runtime, type Logger, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { Runtime, makeTelemetryFilterString, type Logger, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import type { Logger as Pino } from 'pino';
 import { logger as root } from './logger';
 import { parseDeliveryRunWorkflowId, parseTenantBudgetWorkflowId } from '../../workflows/domain/ids';
@@ -53,8 +53,11 @@ export function installTemporalLogging(
   installed = true;
   Runtime.install({
     logger: new PinoTemporalLogger(root.child({ component: 'temporal' }, { level })),
-    ...(prometheusBindAddress
-      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: prometheusBindAddress } } } }
-      : {}),
+    telemetryOptions: {
+      // The native core's own logs go through pino too (to stderr), not to the console (stdout),
+      // where they would break a command's JSON output.
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(prometheusBindAddress ? { metrics: { prometheus: { bindAddress: prometheusBindAddress } } } : {}),
+    },
   });
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { describe, test } from 'node:test';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { Client } from '@temporalio/client';
@@ -88,6 +90,28 @@ describe('regions (eu, us)', () => {
       regions.rowsIn('us', [replicatedRun, 'tenant-budget:replicated']) > 0,
       'and finds the replicated tenant in us',
     );
+
+    // Keys: the pinned run's history, handed to a process in us, does not open there (us's ring lacks
+    // ados-eu's key), and opens in eu; the replicated run's opens in both.
+    for (const [run, client, name] of [
+      [pinnedRun, euPinned, 'pinned'],
+      [replicatedRun, euReplicated, 'replicated'],
+    ] as const) {
+      const file = join(regions.dir, `${name}-history.json`);
+      writeFileSync(file, historyToJSON(await client.workflow.getHandle(run).fetchHistory()));
+      for (const region of ['eu', 'us']) {
+        const replayed = await regions.adosIn(region, ['replay', file]);
+        const [outcome] = replayed.out as Array<{ ok: boolean; error?: string }>;
+        if (name === 'pinned' && region === 'us') {
+          assert.equal(outcome?.ok, false, JSON.stringify(replayed));
+          assert.match(
+            outcome?.error ?? '',
+            /payload sealed under key ados-eu-[0-9a-f]{8}, which is not in the key ring/,
+          );
+          assert.equal(outcome?.error?.split('\n').length, 1, 'one line');
+        } else assert.equal(outcome?.ok, true, `${name} in ${region}: ${JSON.stringify(replayed)}`);
+      }
+    }
   });
 
   test('the directory: ados tenant set --region --replicas places a tenant once; every region says where it lives and routes to it, and a region that may not hold its data refuses with the regions that do', async () => {

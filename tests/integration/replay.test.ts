@@ -32,6 +32,8 @@ const RELEASES = [
   'before-short-entity-history',
   // Node results and charges before each execution had its id (a deployment of regions charges per execution).
   'before-execution-id',
+  // Entities before they remembered released runs (a late lease request held a finished run's slot again).
+  'before-released-runs',
 ];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */

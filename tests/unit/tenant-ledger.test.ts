@@ -6,6 +6,7 @@ import { tenantStatusOf } from '../../workflows/domain/tenant/tenant-status';
 import { budgetStatus } from '../../workflows/domain/tenant/budget-status';
 import { periodEnd, periodStartFor } from '../../workflows/domain/tenant/budget-period';
 import { tenantConfigSchema } from '../../workflows/domain/tenant/tenant-config';
+import { RELEASED_RUNS_KEPT } from '../../workflows/domain/tenant/ledger-core';
 
 const now = '2026-01-01T00:00:00.000Z';
 const ledger = (config: Record<string, unknown> = {}) =>
@@ -280,6 +281,33 @@ describe('budget leases', () => {
     l.releaseRun('lost', [cost('lost/n#e1', 10_000)], now);
     assert.equal(l.reservedMicros(), 0);
     assert.equal(l.spentMicros(), 10_000);
+  });
+
+  test('a lease request arriving after its run was released (sent again across a failover) holds nothing again; its costs are charged once', () => {
+    const l = ledger({ budgetUsd: 1, maxConcurrentRuns: 5 });
+    l.state.released = [];
+    l.admitNow({ runId: 'done', workflowId: 'delivery-run:acme:done', priority: 3, estimatedMicros: 20_000 }, now);
+    const late = {
+      runId: 'done',
+      seq: 1,
+      requestMicros: 50_000,
+      estRemainingMicros: 50_000,
+      costs: [cost('done/n#e1', 10_000)],
+      workflowId: 'delivery-run:acme:done',
+      priority: 3,
+    };
+    l.releaseRun('done', [cost('done/n#e1', 10_000)], now);
+    assert.equal(l.topUpLease(late, now).grantedMicros, 0);
+    assert.deepEqual(l.state.inFlight, [], 'no slot held by a finished run');
+    assert.equal(l.reservedMicros(), 0);
+    assert.equal(l.spentMicros(), 10_000);
+    // The memory is bounded: the oldest released runs are forgotten first.
+    for (let i = 0; i < RELEASED_RUNS_KEPT; i++) {
+      l.admitNow({ runId: `r${i}`, workflowId: `delivery-run:acme:r${i}`, priority: 3 }, now);
+      l.releaseRun(`r${i}`, [], now);
+    }
+    assert.equal(l.state.released.length, RELEASED_RUNS_KEPT);
+    assert.equal(l.state.released.includes('done'), false);
   });
 });
 

@@ -2,6 +2,7 @@
  * Regions: one Temporal cluster per region, each on its own PostgreSQL, connected both ways for
  * replication, with one global namespace per placement; brought up, down, and checked.
  */
+import { writeRegionKeyRings } from './keyrings';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -219,6 +220,7 @@ export async function regionsUp(options: RegionsUpOptions): Promise<RegionsInfo>
     throw new UserError(`${paths.root} holds a single-region cluster; regions need a new --dir`, 'CONFLICT');
   const regions: RegionsState = existing ?? { version: 1, dir: paths.root, regions: options.regions };
   writeRegions(regions);
+  writeRegionKeyRings(regions.regions, paths.region);
   await ensureClusterBinaries({ ui: Boolean(options.ui), log });
   // One CA for every region (they call each other's frontends with its client certificate), made before they start.
   if (options.tls) ensureCerts(paths.certs);

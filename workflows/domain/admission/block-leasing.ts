@@ -43,10 +43,11 @@ export class BlockLeasing extends AdmissionQueue {
     // A run admitted from a block may ask before its starter reported it.
     if (request.block) this.takeFromBlock({ ...request.block, runId: request.runId }, now);
     // A run that says who it is and is not held here lost its admission with a region (the run was
-    // admitted in the lost copy): it holds its slot again. Runs that say nothing get an empty grant.
+    // admitted in the lost copy): it holds its slot again, unless it was released here already (its
+    // request came late). Runs that say nothing get an empty grant.
     const run =
       this.state.inFlight.find((r) => r.runId === request.runId) ??
-      (request.workflowId
+      (request.workflowId && !this.state.released?.includes(request.runId)
         ? this.holdRun(
             {
               runId: request.runId,

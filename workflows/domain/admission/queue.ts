@@ -9,7 +9,7 @@ import type {
   InFlightRun,
 } from '../tenant/entity-payloads';
 
-import { TenantLedgerCore } from '../tenant/ledger-core';
+import { RELEASED_RUNS_KEPT, TenantLedgerCore } from '../tenant/ledger-core';
 
 /**
  * The money a newly admitted run's first lease asks for, whoever admits it (the entity, or a starter
@@ -123,6 +123,10 @@ export class AdmissionQueue extends TenantLedgerCore {
     this.state.inFlight = this.state.inFlight.filter((r) => r.runId !== runId);
     this.state.waiting = this.state.waiting.filter((r) => r.runId !== runId);
     const released = this.state.inFlight.length + this.state.waiting.length < before;
+    if (released && this.state.released) {
+      this.state.released.push(runId);
+      this.state.released.splice(0, this.state.released.length - RELEASED_RUNS_KEPT);
+    }
     if (!released && block) this.blocks().releaseUnreported(block.blockId, runId, block.leaseMicros);
     return released;
   }

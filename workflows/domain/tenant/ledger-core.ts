@@ -33,7 +33,16 @@ export interface TenantLedgerState {
   breakdown?: SpendBreakdown;
   /** Admission blocks leased to starters; absent until a starter leases one. */
   blocks?: AdmissionBlockState[];
+  /**
+   * The runs released lately, oldest first, at most `RELEASED_RUNS_KEPT`: a lease request from one
+   * of them arriving after its release (sent again across a failover) does not hold its slot again.
+   * Absent in entities that do not keep it (recorded before it was kept).
+   */
+  released?: string[];
 }
+
+/** How many released runs the entity remembers; a late lease request comes within minutes of its release. */
+export const RELEASED_RUNS_KEPT = 2_000;
 
 /**
  * How many cost keys the entity remembers. A repeat of a key older than this would be charged
