@@ -212,15 +212,10 @@ export function regionsHarness() {
 
   /** Each tenant's spend, once it has no run in flight, against what its logged executions cost. */
   async function spendAgainstExecutions(client: Client, tenants: string[]) {
-    const executions = endedExecutions(executionLog());
     return Promise.all(
       tenants.map(async (tenantId) => {
-        const ran = executions.filter((e) => e.tenantId === tenantId).reduce((sum, e) => sum + e.costMicros, 0);
-        const spent = await eventually(
-          async () => {
-            const status = await tenantStatus(client, tenantId);
-            return status.runsInFlight.length === 0 ? micros(status.spentUsd) : undefined;
-          },
+        await eventually(
+          async () => ((await tenantStatus(client, tenantId)).runsInFlight.length === 0 ? true : undefined),
           { timeoutMs: 120_000, what: `every run of ${tenantId} released` },
         ).catch(async (err: Error) => {
           // Which runs the entity still holds, and whether they have ended.
@@ -233,7 +228,20 @@ export function regionsHarness() {
           );
           throw new Error(`${err.message}: ${held.length} still held (${states.join(', ')})`);
         });
-        return { tenantId, spent, ran, executions: executions.filter((e) => e.tenantId === tenantId).length };
+        // An execution its run did not take is charged apart by its worker, which may come after the
+        // run's release (its completion retried through the failover first): the spend settles once
+        // it equals the executions' cost, or has not moved for 15 s.
+        let last = { spent: -1, ran: 0, executions: 0, at: Date.now() };
+        for (;;) {
+          const executions = endedExecutions(executionLog()).filter((e) => e.tenantId === tenantId);
+          const ran = executions.reduce((sum, e) => sum + e.costMicros, 0);
+          const spent = micros((await tenantStatus(client, tenantId)).spentUsd);
+          if (spent !== last.spent || ran !== last.ran)
+            last = { spent, ran, executions: executions.length, at: Date.now() };
+          if (spent === ran || Date.now() - last.at >= 15_000) break;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        return { tenantId, spent: last.spent, ran: last.ran, executions: last.executions };
       }),
     );
   }

@@ -174,6 +174,22 @@ export async function replicationProbeMs(
   }
 }
 
+/**
+ * The replication probe of a namespace just registered, started again (up to three times, 20 s
+ * each) when it does not show: seen once on this machine (2026-12-07, cause not found), a probe
+ * started right after its namespace reached the other region did not show there within 30 s, and
+ * `up` failed.
+ */
+async function firstReplicatedProbeMs(namespace: string, active: Connection, other: Connection): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await replicationProbeMs(namespace, active, other, 20_000);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
 /** Where each placement's namespace (and the directory) is active now, as the first region that answers sees it. */
 export async function namespacePlacements(
   regions: string[],
@@ -265,7 +281,7 @@ export async function regionsUp(options: RegionsUpOptions): Promise<RegionsInfo>
           ...(await Promise.all(
             placement.regions
               .slice(1)
-              .map((r) => replicationProbeMs(namespace, connections.get(placement.home)!, connections.get(r)!)),
+              .map((r) => firstReplicatedProbeMs(namespace, connections.get(placement.home)!, connections.get(r)!)),
           )),
         );
     }
