@@ -14,7 +14,7 @@ export function replayCommand(program: Command): void {
       'the key ring encrypted histories were sealed with: JSON or a file (default ADOS_KEYRING)',
     )
     .action(async (paths: string[], opts: { keyring?: string }) => {
-      installTemporalLogging('warn');
+      installTemporalLogging('warn', undefined, 'ERROR');
       if (opts.keyring) process.env.ADOS_KEYRING = opts.keyring;
       const outcomes = await replayHistories(historyFiles(paths));
       print(outcomes, () =>

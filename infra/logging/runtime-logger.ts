@@ -48,15 +48,19 @@ let installed = false;
 export function installTemporalLogging(
   level: 'debug' | 'info' | 'warn' | 'error' = 'info',
   prometheusBindAddress?: string,
+  /**
+   * The native core writes its own logs to stdout, WARN and above by default. A command whose
+   * stdout is its answer (`ados replay --json`, which fails workflow tasks on purpose) lets only
+   * ERROR through. (Forwarding them to pino instead keeps a process that never made a worker alive.)
+   */
+  coreConsole: 'WARN' | 'ERROR' = 'WARN',
 ): void {
   if (installed) return;
   installed = true;
   Runtime.install({
     logger: new PinoTemporalLogger(root.child({ component: 'temporal' }, { level })),
     telemetryOptions: {
-      // The native core's own logs go through pino too (to stderr), not to the console (stdout),
-      // where they would break a command's JSON output.
-      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      logging: { filter: makeTelemetryFilterString({ core: coreConsole }), console: {} },
       ...(prometheusBindAddress ? { metrics: { prometheus: { bindAddress: prometheusBindAddress } } } : {}),
     },
   });
