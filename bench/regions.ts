@@ -51,7 +51,7 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 };
 
-/** Each run's events written by `region` (their failover version names the cluster that wrote them). */
+/** When the first node completion after `after` was written by the region of `initialVersion` (an event's failover version names the cluster that wrote it). */
 async function firstCompletionBy(client: Client, workflowIds: string[], initialVersion: number, after: number) {
   let first = Infinity;
   for (const id of workflowIds)
