@@ -20,14 +20,15 @@ const ATTEMPTS = 5;
 const RETRY_AFTER_MS = 100;
 
 /**
- * Sends an update, asking again (with the same update id, so that one accepted is never applied
- * twice) while Temporal aborts it for a failed workflow task. Other errors are the caller's to map.
+ * Sends an update, asking again while Temporal aborts it for a failed workflow task. Each attempt
+ * has an update id of its own: an aborted update was never accepted (Temporal aborts it so only
+ * before acceptance), so the next cannot apply it twice, and a new id cannot be answered with the
+ * aborted one's outcome. Other errors are the caller's to map.
  */
 export async function updateAskingAgain<T>(send: (updateId: string) => Promise<T>): Promise<T> {
-  const updateId = randomUUID();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await send(updateId);
+      return await send(randomUUID());
     } catch (err) {
       if (attempt >= ATTEMPTS || !abortedByTaskFailure(err)) throw err;
       await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS * attempt));
