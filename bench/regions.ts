@@ -20,6 +20,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { runOutcome } from '../api/client';
 import { failoverRegion } from '../infra/cluster/regions';
 import { FAILOVER_VERSION_INCREMENT } from '../infra/cluster/layout';
+import { postmasterPid } from '../infra/cluster/postgres';
 import { executionsAgain, readExecutions } from '../testkit/execution-log';
 import { regionsHarness } from '../testkit/regions';
 import { cpuMs } from './proc';
@@ -32,7 +33,7 @@ const seed = seedArg >= 0 ? Number(args[seedArg + 1]) : Math.floor(Math.random()
 
 /** CPU ms so far of a region's Temporal Server and its PostgreSQL (the postmaster, its children, and those that ended). */
 function clusterCpuMs(dir: string, serverPid: number): number {
-  const postmaster = Number(readFileSync(join(dir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const postmaster = postmasterPid(join(dir, 'postgres'));
   let total = cpuMs(serverPid) + cpuMs(postmaster);
   const stat = readFileSync(`/proc/${postmaster}/stat`, 'utf8').split(') ')[1]!.split(' ');
   total += ((Number(stat[13]) + Number(stat[14])) * 1000) / 100;
@@ -194,9 +195,7 @@ async function main(): Promise<void> {
     const lostTenants = ['u0', 'u1', 'u2', 'u3'];
     const lostLoad = await regions.startLoad(usReplicated, lostTenants, 'lost', { runs: load, nodeMs, seed: seed + 1 });
     const runningAtLoss = await regions.runningAtLeast(usReplicated, Math.floor(load * 0.75));
-    const postmaster = Number(
-      readFileSync(join(regions.dir, 'us', 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0],
-    );
+    const postmaster = postmasterPid(join(regions.dir, 'us', 'postgres'));
     const killed = Date.now();
     for (const pid of [us.pids.server!, postmaster]) process.kill(pid, 'SIGKILL');
     for (const child of regions.processesIn.get('us') ?? []) child.kill('SIGKILL');

@@ -111,6 +111,11 @@ export function initPostgres(pg: Postgres): void {
     );
 }
 
+/** The postmaster's pid, from its data directory's `postmaster.pid` (PostgreSQL writes it there while it runs). */
+export function postmasterPid(dataDir: string): number {
+  return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
 export function postgresRunning(pg: Postgres): boolean {
   if (!existsSync(join(pg.data, 'postmaster.pid'))) return false;
   return pgTool(pg, 'pg_ctl', ['status', '-D', pg.data]).status === 0;

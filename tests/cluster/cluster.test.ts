@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import type { Client } from '@temporalio/client';
 import { configureTenant, connectClient, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { serverPid } from '../../infra/cluster/cluster';
 import { clusterPaths } from '../../infra/cluster/layout';
+import { postmasterPid } from '../../infra/cluster/postgres';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { freePortIn } from '../../infra/ports';
 import { progressQuery } from '../../workflows/delivery-run';
@@ -41,8 +42,8 @@ interface WorkerProcess {
 const children = new Set<ChildProcess>();
 
 /** The PostgreSQL postmaster's pid, from its data directory's lock file. */
-function postmasterPid(dir: string): number | undefined {
-  const pid = Number(readFileSync(join(clusterPaths(dir).pgData, 'postmaster.pid'), 'utf8').split('\n')[0]);
+function postmasterOf(dir: string): number | undefined {
+  const pid = postmasterPid(clusterPaths(dir).pgData);
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
@@ -261,7 +262,7 @@ describe('ADOS on a self-hosted Temporal cluster (PostgreSQL, mutual TLS)', () =
       await configureTenant(client, tenantId, { budgetUsd: 100, maxConcurrentRuns: 40, backpressureThreshold: 1 });
       const { handles, perRun } = await startLoad(tenantId, 30);
       await underWay(handles);
-      const pid = part === 'postgres' ? postmasterPid(DIR!) : serverPid(DIR!);
+      const pid = part === 'postgres' ? postmasterOf(DIR!) : serverPid(DIR!);
       assert.ok(pid, `${part} runs`);
       process.kill(pid, 'SIGKILL');
       await eventually(async () => !alive(pid) || undefined, { what: `${part} to die` });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { readState } from '../../infra/cluster/layout';
+import { postmasterPid } from '../../infra/cluster/postgres';
 import { LOCAL_ONLY } from '../../infra/temporal-connection';
 import { failoverRegion } from '../../infra/cluster/regions';
 import { executionsAgain, readExecutions } from '../../testkit/execution-log';
@@ -33,9 +33,7 @@ describe('regions: losing one', () => {
     const inFlight = await regions.runningAtLeast(lostClient, 150);
 
     // The region is lost: its server, its database and every ADOS process in it, at once.
-    const postmaster = Number(
-      readFileSync(join(regions.dir, lost, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0],
-    );
+    const postmaster = postmasterPid(join(regions.dir, lost, 'postgres'));
     const killed = Date.now();
     for (const pid of [readState(join(regions.dir, lost))!.pids.server!, postmaster]) process.kill(pid, 'SIGKILL');
     for (const child of regions.processesIn.get(lost) ?? []) child.kill('SIGKILL');
