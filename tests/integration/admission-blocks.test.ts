@@ -177,7 +177,7 @@ describe('admission blocks', () => {
       phaseBegan = Date.now();
       const fromA = await load(a.url, 'a', 4_000);
       [phase, phaseBegan] = ['B', Date.now()];
-      const fromB = await load(b.url, 'b', 7_000);
+      const fromB = await load(b.url, 'b', 10_000);
       sampling = false;
       await sampler;
       const handles = [...fromA, ...fromB].map((r) => env.client.workflow.getHandle<typeof deliveryRun>(r.id));
@@ -186,24 +186,30 @@ describe('admission blocks', () => {
         results.every((r) => r.status === 'COMPLETED'),
         JSON.stringify(results.filter((r) => r.status !== 'COMPLETED')),
       );
-      // The slots moved with the load: A's blocks went back once it was idle (2 s, then its next
-      // report), and B's took their place.
+      // The slots moved with the load: A's blocks went back once it was idle (2 s after its last
+      // start, then one message), while B's load went on, and B's blocks took their place. When
+      // depends on the machine: 0.2-4.4 s into B's load here with two cores kept busy, over 7 s once
+      // on a CI machine (before a refill counted as idle from the block it replaced). B's load lasts 10 s.
       const early = samples.filter((x) => x.phase === 'A' && x.t >= 1_000);
-      const late = samples.filter((x) => x.phase === 'B' && x.t >= 4_000);
+      const inB = samples.filter((x) => x.phase === 'B');
       assert.ok(
         early.some((x) => x.a > 0 && x.b === 0),
         `A held blocks while it had the load: ${JSON.stringify(early)}`,
       );
+      let aLastHeld = -1;
+      inB.forEach((x, i) => (aLastHeld = x.a > 0 ? i : aLastHeld));
+      const afterA = inB.slice(aLastHeld + 1);
+      const aGoneAt = afterA[0]?.t ?? Infinity;
       assert.ok(
-        late.length > 0 && late.every((x) => x.a === 0) && late.some((x) => x.b > 0),
-        `B held them after the load moved: ${JSON.stringify(late)}`,
+        aGoneAt <= 10_000 - 1_500 && afterA.some((x) => x.b > 0),
+        `A's blocks went back with B's load still going (at ${aGoneAt} ms of 10,000), and B held blocks after: ${JSON.stringify(inB)}`,
       );
       // Never more held than the tenant's limit, in runs reported and block slots together.
       for (const x of samples) assert.ok(x.inFlight + x.a + x.b <= limit, JSON.stringify(x));
       // Once A's idle block went back (idle for 2 s, then its next report), B's runs came from B's own blocks.
       const blockOf = async (id: string) =>
         (await env.client.workflow.getHandle(id).describe()).searchAttributes.AdmissionBlock?.[0] as string | undefined;
-      const settled = fromB.filter((r) => r.at >= 4_000);
+      const settled = fromB.filter((r) => r.at >= aGoneAt);
       const own = (await Promise.all(settled.map((r) => blockOf(r.id)))).filter((x) =>
         x?.startsWith(`${b.starter}.`),
       ).length;

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { TenantLedger } from '../../workflows/domain/tenant/ledger';
 import { tenantConfigSchema } from '../../workflows/domain/tenant/tenant-config';
 import { BLOCK_RECONCILE_AFTER_MS, type BlockUse } from '../../workflows/domain/admission/blocks';
+import { blockIdOf, starterName } from '../../api/client/admission/blocks';
 
 const now = '2026-01-01T00:00:00.000Z';
 const later = (ms: number) => new Date(Date.parse(now) + ms).toISOString();
@@ -343,5 +344,17 @@ describe('admission blocks', () => {
         ],
       },
     );
+  });
+
+  test("block ids stay within the entity's 64 characters whatever the host is called (a long pod name, the largest pid)", () => {
+    const podName = 'ados-api-7d9f8c6b5d-x2k4q.eu-west-1.compute.internal.example.com';
+    for (const kind of ['api', 'client']) {
+      const starter = starterName(kind, 4_194_304, podName);
+      assert.ok(starter.length <= 40, starter);
+      assert.match(starter, /^[A-Za-z0-9._:-]+$/);
+      const id = blockIdOf(starter, Date.parse('2059-01-01T00:00:00Z'), 999_999_999);
+      assert.ok(id.length <= 64, `${id}: ${id.length} characters`);
+    }
+    assert.equal(starterName('api', 7, 'my host'), 'api.my-host.7');
   });
 });

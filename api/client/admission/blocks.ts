@@ -217,7 +217,7 @@ export class TenantBlocks {
       const slots = Math.min(this.slots, this.maxSlots);
       const want = lease
         ? {
-            blockId: `${this.options.starter}.${Date.now().toString(36)}.${this.seq++}`,
+            blockId: blockIdOf(this.options.starter, Date.now(), this.seq++),
             slots,
             micros: Math.max(1, Math.ceil(slots * Math.max(1, this.lastLeaseMicros) * 1.5)),
             ttlSeconds: this.options.ttlSeconds,
@@ -238,6 +238,9 @@ export class TenantBlocks {
         this.maxSlots = Math.max(1, Math.floor((maxConcurrentRuns * backpressureThreshold) / 2));
         const leasedAt = Date.now();
         const ttlMs = Math.min(this.options.ttlSeconds * 1000, Date.parse(answer.grant.expiresAt) - leasedAt);
+        // A refill is idle since the block it replaces was last used: a starter whose load stopped
+        // while the refill was out hands it back as soon as the old block would have gone.
+        const lastUsedAt = this.held?.lastUsedAt ?? leasedAt;
         if (this.held) this.retired.push(this.held.grant.blockId);
         this.held = {
           grant: answer.grant,
@@ -245,7 +248,7 @@ export class TenantBlocks {
           microsLeft: answer.grant.micros,
           nextSlot: 0,
           leasedAt,
-          lastUsedAt: leasedAt,
+          lastUsedAt,
           usableUntil: leasedAt + ttlMs - BLOCK_EXPIRY_MARGIN_MS,
         };
       } catch (err) {
@@ -291,16 +294,22 @@ export class TenantBlocks {
    */
   private scheduleFlush(): void {
     if (this.flushTimer || (!this.held && this.retired.length === 0 && this.unreported.length === 0)) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      const held = this.held;
-      if (held && !this.exchanging && Date.now() - held.lastUsedAt >= BLOCK_IDLE_MS) {
-        this.retired.push(held.grant.blockId);
-        this.held = undefined;
-      }
-      if (this.retired.length > 0 || this.unreported.length > 0) void this.exchange(false);
-      else this.scheduleFlush();
-    }, FLUSH_MS);
+    // The next check comes when the held block falls idle, if that is sooner than the next flush.
+    const idleIn = this.held ? this.held.lastUsedAt + BLOCK_IDLE_MS - Date.now() : FLUSH_MS;
+    this.flushTimer = setTimeout(
+      () => {
+        this.flushTimer = undefined;
+        const held = this.held;
+        if (held && !this.exchanging && Date.now() - held.lastUsedAt >= BLOCK_IDLE_MS) {
+          this.retired.push(held.grant.blockId);
+          this.held = undefined;
+        }
+        if (this.retired.length > 0 || this.unreported.length > 0) void this.exchange(false);
+        // A message out schedules the next check when it is answered.
+        else if (!this.exchanging) this.scheduleFlush();
+      },
+      Math.max(10, Math.min(FLUSH_MS, idleIn)),
+    );
     this.flushTimer.unref();
   }
 
@@ -322,9 +331,19 @@ export class TenantBlocks {
   }
 }
 
-/** A starter's name in its tenants' block records: its kind, host and process (letters, digits, . _ : -). */
-export function starterName(kind: string, pid: number = process.pid): string {
-  return `${kind}.${hostname()
-    .replace(/[^A-Za-z0-9._:-]/g, '-')
-    .slice(0, 40)}.${pid}`;
+/** A block's id: its starter, when it was asked for, and the starter's sequence number. */
+export function blockIdOf(starter: string, at: number, seq: number): string {
+  return `${starter}.${at.toString(36)}.${seq}`;
+}
+
+/** How much of the host's name a starter's name keeps: its block ids (name, time, sequence) stay within 64 characters. */
+const HOST_IN_NAME = 24;
+
+/**
+ * A starter's name in its tenants' block records: its kind, host and process (letters, digits,
+ * . _ : -), at most 40 characters whatever the host is called (a Kubernetes pod's name is often
+ * longer than that), so that each block id made from it passes the entity's 64-character check.
+ */
+export function starterName(kind: string, pid: number = process.pid, host: string = hostname()): string {
+  return `${kind.slice(0, 8)}.${host.replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, HOST_IN_NAME)}.${pid}`;
 }
