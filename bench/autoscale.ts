@@ -20,13 +20,12 @@ import { serveWorkerMetrics } from '../infra/metrics/worker-metrics';
 import type { QueueLoad } from '../workers/autoscale/policy';
 import { spawnAdosWorker, spawnAutoscaler, stopChild } from '../testkit/processes';
 import { runBench, withBenchEnv, writeReport } from './harness';
+import { percentile as pct } from './stats';
 
 const TENANT = 'bursty';
 const SLOTS = 10;
 const MAX = 4;
 
-const pct = (xs: number[], p: number) =>
-  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resident memory of a process in MiB, or 0 once it is gone. */

@@ -11,6 +11,7 @@ import { temporal } from '@temporalio/proto';
 import { KeyRingCodec } from '../infra/payload-codec';
 import { chain5 } from '../testkit/workloads';
 import { bareBatch, governedBatch, warmUp, withEngineEnv, type EngineBatch } from './engine';
+import { median } from './stats';
 
 type Mode = 'none' | 'aes';
 
@@ -33,7 +34,6 @@ export interface CodecReport {
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pick = ({ workerCpuMsPerRun, historyBytesPerRun, wallMs }: EngineBatch) => ({
   workerCpuMsPerRun,
   historyBytesPerRun,

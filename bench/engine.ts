@@ -21,12 +21,11 @@ import { deliveryRun } from '../workflows/delivery-run';
 import { nodeTaskQueue } from '../workflows/domain/run/routing';
 import type { DeliveryRunResult } from '../workflows/domain/run/run-result';
 import { chain5, type BenchNode } from '../testkit/workloads';
+import { median, percentile as pct } from './stats';
 
 const EventType = temporal.api.enums.v1.EventType;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-const pct = (xs: number[], p: number) =>
-  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0;
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -488,9 +487,8 @@ export async function measureEngine(
           governed: await governedBatch(client, workers, nodes, inFlight, { name }),
           bare: await bareBatch(client, workers, nodes, inFlight),
         });
-      const median = (f: (p: (typeof pairs)[number]) => number) =>
-        [...pairs.map(f)].sort((a, b) => a - b)[Math.floor(pairs.length / 2)]!;
-      const wallRatio = median((p) => p.governed.wallMs / p.bare.wallMs);
+      const medianOf = (f: (p: (typeof pairs)[number]) => number) => median(pairs.map(f));
+      const wallRatio = medianOf((p) => p.governed.wallMs / p.bare.wallMs);
       const { governed, bare } = pairs.find((p) => p.governed.wallMs / p.bare.wallMs === wallRatio)!;
       const row: EngineRow = {
         dag: name,
@@ -499,8 +497,8 @@ export async function measureEngine(
         governed,
         bare,
         wallRatio: r3(wallRatio),
-        eventsRatio: r3(median((p) => p.governed.eventsPerRun.total / p.bare.eventsPerRun.total)),
-        cpuRatio: r3(median((p) => p.governed.workerCpuMsPerRun / p.bare.workerCpuMsPerRun)),
+        eventsRatio: r3(medianOf((p) => p.governed.eventsPerRun.total / p.bare.eventsPerRun.total)),
+        cpuRatio: r3(medianOf((p) => p.governed.workerCpuMsPerRun / p.bare.workerCpuMsPerRun)),
         ...(rounds > 1
           ? {
               wallRatios: pairs.map((p) => r3(p.governed.wallMs / p.bare.wallMs)),

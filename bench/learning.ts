@@ -14,6 +14,7 @@ import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/clie
 import type { DeliveryRunInput } from '../workflows/domain/run/dag';
 import type { DeliveryRunResult } from '../workflows/domain/run/run-result';
 import { runBench, withBenchEnv, writeReport } from './harness';
+import { percentile } from './stats';
 
 const WARMUP_RUNS = 50;
 const CONCURRENCY = 5;
@@ -78,8 +79,7 @@ function accuracy(results: DeliveryRunResult[]): Accuracy {
     if (mid?.runProjectedUsd !== undefined) half.push(Math.abs(mid.runProjectedUsd - r.costUsd) / r.costUsd);
   }
   const mean = (xs: number[]) => round((xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)) * 100);
-  const p90 = (xs: number[]) =>
-    round(([...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(xs.length * 0.9) - 1)] ?? 0) * 100);
+  const p90 = (xs: number[]) => round(percentile(xs, 90) * 100);
   return {
     runs: start.length,
     startMeanPct: mean(start),

@@ -15,16 +15,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
-import { tsToMs } from '@temporalio/common/lib/time';
 import { runOutcome } from '../api/client';
 import { failoverRegion } from '../infra/cluster/regions';
 import { FAILOVER_VERSION_INCREMENT } from '../infra/cluster/layout';
 import { postmasterPid } from '../infra/cluster/postgres';
 import { executionsAgain, readExecutions } from '../testkit/execution-log';
-import { regionsHarness } from '../testkit/regions';
+import { firstWrites, regionsHarness } from '../testkit/regions';
 import { cpuMs } from './proc';
 import { runBench, writeReport } from './harness';
+import { percentile } from './stats';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -45,25 +44,6 @@ function clusterCpuMs(dir: string, serverPid: number): number {
         // A backend that ended meanwhile (its time is in the postmaster's children's time).
       }
   return total;
-}
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-};
-
-/** When the first node completion after `after` was written by the region of `initialVersion` (an event's failover version names the cluster that wrote it). */
-async function firstCompletionBy(client: Client, workflowIds: string[], initialVersion: number, after: number) {
-  let first = Infinity;
-  for (const id of workflowIds)
-    for (const event of (await client.workflow.getHandle(id).fetchHistory()).events ?? [])
-      if (
-        event.activityTaskCompletedEventAttributes &&
-        Number(event.version) % FAILOVER_VERSION_INCREMENT === initialVersion &&
-        tsToMs(event.eventTime) >= after
-      )
-        first = Math.min(first, tsToMs(event.eventTime));
-  return first;
 }
 
 async function main(): Promise<void> {
@@ -174,7 +154,8 @@ async function main(): Promise<void> {
     const switched = Date.now();
     const plannedIds = planned.map((h) => h.workflowId);
     const plannedResults = await regions.outcomes(usReplicated, plannedIds, 300_000);
-    const plannedRto = (await firstCompletionBy(usReplicated, plannedIds, version(us), ordered)) - ordered;
+    const plannedRto =
+      (await firstWrites(usReplicated, plannedIds, { after: ordered, version: version(us) })).completion - ordered;
     const plannedSpend = await regions.spendAgainstExecutions(usReplicated, planTenants);
     const logged = () => readExecutions(regions.executionLog());
     report.plannedFailover = {
@@ -206,7 +187,8 @@ async function main(): Promise<void> {
     for (const h of lostLoad)
       ((await regions.localCopy(euReplicated, h.workflowId)) ? known : unknown).push(h.workflowId);
     const lostResults = await regions.outcomes(euReplicated, known, 300_000);
-    const unplannedRto = (await firstCompletionBy(euReplicated, known, version(eu), forced)) - forced;
+    const unplannedRto =
+      (await firstWrites(euReplicated, known, { after: forced, version: version(eu) })).completion - forced;
     const lostSpend = await regions.spendAgainstExecutions(euReplicated, lostTenants);
     report.unplannedFailover = {
       runs: load,

@@ -51,6 +51,7 @@ import { spawnAdosApi, spawnAdosWorker, stopChild } from '../testkit/processes';
 import { benchServer } from './target';
 import { runBench, writeReport } from './harness';
 import { cpuMs, serverCpuMs } from './proc';
+import { percentile as pct } from './stats';
 
 const DOORS = ['plain', 'ados', 'http', 'bare'] as const;
 type Door = (typeof DOORS)[number];
@@ -70,8 +71,6 @@ const arg = (name: string, fallback: number) => {
   return value;
 };
 
-const pct = (sorted: number[], p: number) =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0;
 const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
   Number(t?.seconds ?? 0) * 1000 + Math.round((t?.nanos ?? 0) / 1e6);
 const round1 = (x: number) => Math.round(x * 10) / 10;

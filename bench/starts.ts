@@ -23,11 +23,9 @@ import { toMicros } from '../workflows/domain/pricing/catalog';
 import { CONTROL_TASK_QUEUE, tenantBudgetWorkflowId } from '../workflows/domain/ids';
 import { spawnAdosApi } from '../testkit/processes';
 import { runBench, withBenchEnv, writeReport } from './harness';
+import { percentile as pct } from './stats';
 
 const CLIENTS = 50;
-
-const pct = (sorted: number[], p: number) =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0;
 
 interface StartsRow {
   workload: string;

@@ -21,9 +21,8 @@ import { measureBudgetRaces } from './budget-races';
 import { withBenchEnv, writeReport } from './harness';
 import { benchServerKind } from './target';
 import { measureStarts, type StartsReport } from './starts';
+import { percentile as pct } from './stats';
 
-const pct = (xs: number[], p: number) =>
-  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0;
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 

@@ -16,11 +16,9 @@ import { configureTenant, runOutcome, startRun } from '../api/client';
 import { spawnAdosWorker, stopChild } from '../testkit/processes';
 import { RESOURCE_SLOT_DEFAULTS } from '../workers/ados-worker';
 import { runBench, withBenchEnv, writeReport } from './harness';
+import { percentile as pct } from './stats';
 
 const TENANT = 'tuner';
-
-const pct = (xs: number[], p: number) =>
-  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : 0;
 
 interface Workload {
   name: string;

@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
 import { temporal } from '@temporalio/proto';
 import { findPostgresBin, PG_USER } from '../infra/cluster/postgres';
-import { readState, type ClusterState } from '../infra/cluster/layout';
+import { FAILOVER_VERSION_INCREMENT, readState, type ClusterState } from '../infra/cluster/layout';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { clusterEnv } from '../infra/cluster/target';
 import { temporaryRegions, type RegionsInfo } from '../infra/cluster/regions';
 import { PROJECT_ROOT } from '../infra/project';
@@ -400,4 +401,27 @@ function drawnShapes(runs: number, ms: number, seed: number) {
     ];
   });
   return fc.sample(fc.oneof(chain, fanIn), { seed, numRuns: runs });
+}
+
+/**
+ * When a region took over these runs: the first event, and the first node completion, at or after
+ * `after` among their histories as `client` reads them, counting only events written by the
+ * region whose initial failover version is `version` when one is given (an event's failover
+ * version names the cluster that wrote it). Infinity when there is none.
+ */
+export async function firstWrites(
+  client: Client,
+  workflowIds: readonly string[],
+  { after = -Infinity, version }: { after?: number; version?: number } = {},
+): Promise<{ event: number; completion: number }> {
+  const first = { event: Infinity, completion: Infinity };
+  for (const id of workflowIds)
+    for (const event of (await client.workflow.getHandle(id).fetchHistory()).events ?? []) {
+      const at = tsToMs(event.eventTime);
+      if (at < after || (version !== undefined && Number(event.version) % FAILOVER_VERSION_INCREMENT !== version))
+        continue;
+      first.event = Math.min(first.event, at);
+      if (event.activityTaskCompletedEventAttributes) first.completion = Math.min(first.completion, at);
+    }
+  return first;
 }

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { tsToMs } from '@temporalio/common/lib/time';
 import { readState } from '../../infra/cluster/layout';
 import { postmasterPid } from '../../infra/cluster/postgres';
 import { LOCAL_ONLY } from '../../infra/temporal-connection';
 import { failoverRegion } from '../../infra/cluster/regions';
 import { executionsAgain, readExecutions } from '../../testkit/execution-log';
-import { useRegions } from '../../testkit/regions';
+import { firstWrites, useRegions } from '../../testkit/regions';
 
 /**
  * Two fresh regions, eu and us: the region where eu+us is active is lost at once (its Temporal
@@ -65,11 +64,7 @@ describe('regions: losing one', () => {
     );
 
     // RTO: from the forced failover to the first node completion the survivor wrote after it.
-    let firstInEu = Infinity;
-    for (const id of known)
-      for (const event of (await survivorClient.workflow.getHandle(id).fetchHistory()).events ?? [])
-        if (event.activityTaskCompletedEventAttributes && tsToMs(event.eventTime) >= forced)
-          firstInEu = Math.min(firstInEu, tsToMs(event.eventTime));
+    const firstInEu = (await firstWrites(survivorClient, known, { after: forced })).completion;
 
     // Money: no execution charged twice, and each tenant's spend against its executions; what is missing is listed.
     const logged = readExecutions(regions.executionLog()).filter((e) => tenants.includes(e.tenantId));

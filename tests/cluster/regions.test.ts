@@ -3,13 +3,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { describe, test } from 'node:test';
-import { tsToMs } from '@temporalio/common/lib/time';
 import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { failoverRegion } from '../../infra/cluster/regions';
 import { PROJECT_ROOT } from '../../infra/project';
 import { micros, eventually, sleepChain } from '../../testkit/temporal';
-import { useRegions } from '../../testkit/regions';
+import { firstWrites, useRegions } from '../../testkit/regions';
+import { FAILOVER_VERSION_INCREMENT } from '../../infra/cluster/layout';
 
 /**
  * Two regions, eu and us, each a Temporal cluster on its own PostgreSQL (mutual TLS), connected for
@@ -290,16 +290,12 @@ describe('regions (eu, us)', () => {
     );
 
     // RTO: from the command to the first node completion written by us (its events carry us's failover version).
-    let firstInUs = Infinity;
-    let firstEventInUs = Infinity;
-    for (const run of started) {
-      const history = await us.workflow.getHandle(run.workflowId).fetchHistory();
-      for (const event of history.events ?? []) {
-        if (Number(event.version) % 10 !== 2) continue;
-        firstEventInUs = Math.min(firstEventInUs, tsToMs(event.eventTime));
-        if (event.activityTaskCompletedEventAttributes) firstInUs = Math.min(firstInUs, tsToMs(event.eventTime));
-      }
-    }
+    const usVersion = regions.state('us').region!.initialFailoverVersion % FAILOVER_VERSION_INCREMENT;
+    const { event: firstEventInUs, completion: firstInUs } = await firstWrites(
+      us,
+      started.map((run) => run.workflowId),
+      { version: usVersion },
+    );
     const rtoMs = firstInUs - ordered;
 
     // Spend: each tenant was charged exactly what its node executions cost, counted outside Temporal.
