@@ -1,6 +1,6 @@
 /** The bench's harness: a server and in-process workers for a measurement, and its report. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporalTarget } from '../infra/temporal-connection';
 import { connectWorker } from '../infra/worker-connection';
@@ -44,8 +44,9 @@ export async function withBenchEnv<T>(
 /** Prints a report and keeps it under bench/results/{name}.json. */
 export function writeReport(name: string, report: unknown): void {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(join(__dirname, 'results', `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  const file = join(__dirname, 'results', `${name}.json`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 }
 
 /** Runs a benchmark's main and exits when it is done (0), or with its failure in one message (1). */

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:regions [-- --seed S] [--quick]`: two regions, eu and us, on this machine (each a
+ * `npm run bench:regions [-- --seed S] [--draws N] [--quick]`: two regions, eu and us, on this machine (each a
  * Temporal cluster on its own PostgreSQL, mutual TLS, replicating; one `ados worker --namespaces
  * region` process per region), measured as docs/DEPLOYMENT.md "Regions" describes them:
  *
@@ -11,7 +11,12 @@
  * 4. an unplanned one (us, now active, SIGKILLed with its database and worker; forced to eu).
  *
  * Run shapes and node costs are drawn from the seed (printed); nodes are `test.logged`, so every
- * execution is counted outside Temporal. Results: bench/results/regions[-quick].json.
+ * execution is counted outside Temporal.
+ *
+ * Each draw brings its own two regions up and down; `--draws N` (5 unless given) draws, their
+ * seeds drawn from the first (`--seed S`, or drawn) and printed. Each draw's figures are written to
+ * bench/results/regions[-quick]-draws/seed-S.json; regions[-quick].json holds each figure's median
+ * and worst over the draws, with the worst draw's seed.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,12 +28,38 @@ import { executionsAgain, readExecutions } from '../testkit/execution-log';
 import { firstWrites, regionsHarness } from '../testkit/regions';
 import { cpuMs } from './proc';
 import { runBench, writeReport } from './harness';
-import { percentile } from './stats';
+import { median, percentile } from './stats';
+import fc from 'fast-check';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const seedArg = args.indexOf('--seed');
-const seed = seedArg >= 0 ? Number(args[seedArg + 1]) : Math.floor(Math.random() * 2 ** 31);
+const flag = (name: string) => (args.indexOf(name) >= 0 ? Number(args[args.indexOf(name) + 1]) : undefined);
+const draws = flag('--draws') ?? 5;
+const firstSeed = flag('--seed') ?? Math.floor(Math.random() * 2 ** 31);
+if (!Number.isSafeInteger(draws) || draws < 1) throw new Error(`--draws: a whole number ≥ 1, not ${draws}`);
+if (!Number.isSafeInteger(firstSeed)) throw new Error(`--seed: a whole number, not ${firstSeed}`);
+/** The draws' seeds: the first given (or drawn), each next one drawn from it. */
+const seeds = fc.sample(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { seed: firstSeed, numRuns: draws - 1 });
+seeds.unshift(firstSeed);
+const name = quick ? 'regions-quick' : 'regions';
+
+/** Each figure of a draw, and which way is worse: its worst draw is its highest, or its lowest (`low`). */
+const FIGURES: Array<{ path: string; worse: 'high' | 'low' }> = [
+  { path: 'saturation.replicatedOverPinnedThroughput', worse: 'low' },
+  { path: 'saturation.standbyOverActiveCpuPerRun', worse: 'high' },
+  { path: 'replicationLag.p50Ms', worse: 'high' },
+  { path: 'replicationLag.p99Ms', worse: 'high' },
+  { path: 'plannedFailover.rtoMs', worse: 'high' },
+  { path: 'plannedFailover.runsNotCompleted', worse: 'high' },
+  { path: 'plannedFailover.nodesRunAgain', worse: 'high' },
+  { path: 'plannedFailover.spendErrorMicros', worse: 'high' },
+  { path: 'unplannedFailover.forceMs', worse: 'high' },
+  { path: 'unplannedFailover.rtoMs', worse: 'high' },
+  { path: 'unplannedFailover.runsUnknownToSurvivor', worse: 'high' },
+  { path: 'unplannedFailover.nodesRunAgain', worse: 'high' },
+  { path: 'unplannedFailover.chargesMissingMicros', worse: 'high' },
+  { path: 'unplannedFailover.chargedTwiceMicros', worse: 'high' },
+];
 
 /** CPU ms so far of a region's Temporal Server and its PostgreSQL (the postmaster, its children, and those that ended). */
 function clusterCpuMs(dir: string, serverPid: number): number {
@@ -47,15 +78,44 @@ function clusterCpuMs(dir: string, serverPid: number): number {
 }
 
 async function main(): Promise<void> {
+  process.stderr.write(`bench:regions ${draws} draws, seeds ${seeds.join(', ')}${quick ? ' (quick)' : ''}\n`);
+  const reports: Array<Record<string, unknown>> = [];
+  for (const seed of seeds) {
+    reports.push(await draw(seed));
+    writeReport(name, summary(reports));
+  }
+}
+
+/** Each figure's median and worst over the draws so far, with the worst draw's seed. */
+function summary(reports: Array<Record<string, unknown>>) {
+  const at = (report: Record<string, unknown>, path: string) =>
+    path.split('.').reduce<unknown>((x, key) => (x as Record<string, unknown> | undefined)?.[key], report);
+  const figures: Record<string, { median: number; worst: number; worstSeed: number }> = {};
+  for (const { path, worse } of FIGURES) {
+    const values = reports
+      .map((r) => ({ seed: r.seed as number, value: at(r, path) }))
+      .filter((x): x is { seed: number; value: number } => typeof x.value === 'number');
+    if (values.length === 0) continue;
+    const sign = worse === 'high' ? 1 : -1;
+    const worst = values.reduce((w, x) => (sign * Math.abs(x.value) > sign * Math.abs(w.value) ? x : w));
+    figures[path] = { median: median(values.map((x) => x.value)), worst: worst.value, worstSeed: worst.seed };
+  }
+  return {
+    quick,
+    machine: '2 cores; eu and us on the same machine, each Temporal Server 16 shards on PostgreSQL, mutual TLS',
+    seeds: reports.map((r) => r.seed),
+    draws: reports.map((r) => `${name}-draws/seed-${r.seed}.json`),
+    figures,
+  };
+}
+
+/** One draw: two regions of its own, brought up and taken down, measured with workloads drawn from `seed`. */
+async function draw(seed: number): Promise<Record<string, unknown>> {
   process.stderr.write(`bench:regions seed ${seed}${quick ? ' (quick)' : ''}\n`);
   const regions = regionsHarness();
   await regions.up();
-  const report: Record<string, unknown> = {
-    seed,
-    quick,
-    machine: '2 cores; eu and us on the same machine, each Temporal Server 16 shards on PostgreSQL, mutual TLS',
-  };
-  const save = () => writeReport(quick ? 'regions-quick' : 'regions', report);
+  const report: Record<string, unknown> = { seed, quick };
+  const save = () => writeReport(`${name}-draws/seed-${seed}`, report);
   try {
     const [euWorker] = await Promise.all([regions.workerOnce('eu'), regions.workerOnce('us')]);
     const eu = regions.state('eu');
@@ -207,6 +267,7 @@ async function main(): Promise<void> {
   } finally {
     await regions.down();
   }
+  return report;
 }
 
 runBench(main);
