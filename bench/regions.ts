@@ -22,7 +22,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOutcome } from '../api/client';
 import { failoverRegion } from '../infra/cluster/regions';
-import { FAILOVER_VERSION_INCREMENT } from '../infra/cluster/layout';
 import { postmasterPid } from '../infra/cluster/postgres';
 import { executionsAgain, readExecutions } from '../testkit/execution-log';
 import { firstWrites, regionsHarness } from '../testkit/regions';
@@ -122,7 +121,6 @@ async function draw(seed: number): Promise<Record<string, unknown>> {
     const us = regions.state('us');
     const euCpu = () => clusterCpuMs(join(regions.dir, 'eu'), eu.pids.server!);
     const usCpu = () => clusterCpuMs(join(regions.dir, 'us'), us.pids.server!);
-    const version = (state: typeof eu) => state.region!.initialFailoverVersion % FAILOVER_VERSION_INCREMENT;
 
     // 1. Saturation: the same drawn burst, pinned to eu, then replicated to us.
     const burst = quick ? 60 : 300;
@@ -214,8 +212,7 @@ async function draw(seed: number): Promise<Record<string, unknown>> {
     const switched = Date.now();
     const plannedIds = planned.map((h) => h.workflowId);
     const plannedResults = await regions.outcomes(usReplicated, plannedIds, 300_000);
-    const plannedRto =
-      (await firstWrites(usReplicated, plannedIds, { after: ordered, version: version(us) })).completion - ordered;
+    const plannedRto = (await firstWrites(usReplicated, plannedIds, { after: ordered, by: us })).completion - ordered;
     const plannedSpend = await regions.spendAgainstExecutions(usReplicated, planTenants);
     const logged = () => readExecutions(regions.executionLog());
     report.plannedFailover = {
@@ -247,8 +244,7 @@ async function draw(seed: number): Promise<Record<string, unknown>> {
     for (const h of lostLoad)
       ((await regions.localCopy(euReplicated, h.workflowId)) ? known : unknown).push(h.workflowId);
     const lostResults = await regions.outcomes(euReplicated, known, 300_000);
-    const unplannedRto =
-      (await firstWrites(euReplicated, known, { after: forced, version: version(eu) })).completion - forced;
+    const unplannedRto = (await firstWrites(euReplicated, known, { after: forced, by: eu })).completion - forced;
     const lostSpend = await regions.spendAgainstExecutions(euReplicated, lostTenants);
     report.unplannedFailover = {
       runs: load,

@@ -405,15 +405,16 @@ function drawnShapes(runs: number, ms: number, seed: number) {
 
 /**
  * When a region took over these runs: the first event, and the first node completion, at or after
- * `after` among their histories as `client` reads them, counting only events written by the
- * region whose initial failover version is `version` when one is given (an event's failover
- * version names the cluster that wrote it). Infinity when there is none.
+ * `after` among their histories as `client` reads them, counting only events written by region
+ * `by` when one is given (an event's failover version names the cluster that wrote it). Infinity
+ * when there is none.
  */
 export async function firstWrites(
   client: Client,
   workflowIds: readonly string[],
-  { after = -Infinity, version }: { after?: number; version?: number } = {},
+  { after = -Infinity, by }: { after?: number; by?: ClusterState } = {},
 ): Promise<{ event: number; completion: number }> {
+  const version = by && by.region!.initialFailoverVersion % FAILOVER_VERSION_INCREMENT;
   const first = { event: Infinity, completion: Infinity };
   for (const id of workflowIds)
     for (const event of (await client.workflow.getHandle(id).fetchHistory()).events ?? []) {

@@ -9,7 +9,6 @@ import { failoverRegion } from '../../infra/cluster/regions';
 import { PROJECT_ROOT } from '../../infra/project';
 import { micros, eventually, sleepChain } from '../../testkit/temporal';
 import { firstWrites, useRegions } from '../../testkit/regions';
-import { FAILOVER_VERSION_INCREMENT } from '../../infra/cluster/layout';
 
 /**
  * Two regions, eu and us, each a Temporal cluster on its own PostgreSQL (mutual TLS), connected for
@@ -290,11 +289,10 @@ describe('regions (eu, us)', () => {
     );
 
     // RTO: from the command to the first node completion written by us (its events carry us's failover version).
-    const usVersion = regions.state('us').region!.initialFailoverVersion % FAILOVER_VERSION_INCREMENT;
     const { event: firstEventInUs, completion: firstInUs } = await firstWrites(
       us,
       started.map((run) => run.workflowId),
-      { version: usVersion },
+      { by: regions.state('us') },
     );
     const rtoMs = firstInUs - ordered;
 
