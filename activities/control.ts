@@ -14,16 +14,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactsRoot, json, writeFileAtomic } from './export/atomic';
 import { logger } from '../infra/logging/logger';
-import {
-  ENTITY_TASK_QUEUE,
-  ENTITY_WORKFLOW_TASK_TIMEOUT,
-  META_LEARNING_WORKFLOW_ID,
-  assertId,
-  parseTenantBudgetWorkflowId,
-  tenantBudgetWorkflowId,
-} from '../workflows/domain/ids';
-import { metaLearning } from '../workflows/meta-learning';
-import { contributeStatsSignal, priorsQuery, withdrawStatsSignal } from '../workflows/messages/meta-learning';
+import { parseTenantBudgetWorkflowId, tenantBudgetWorkflowId } from '../workflows/domain/ids';
+import { createPriorsActivities } from './priors';
 import type { PriorsConfig } from '../workflows/domain/learning/priors';
 import type {
   ControlActivities,
@@ -125,6 +117,7 @@ export function createControlActivities(
   getClient: () => Promise<Client> = lazyClient(),
 ): ControlActivities & ExportActivities & SlotActivities {
   return {
+    ...createPriorsActivities(getClient, () => priorsConfigFromEnv()),
     async exportRunArtifacts({ tenantId, runId }) {
       const c = await getClient();
       const outcome = await exportRun(c, tenantId, runId);
@@ -185,39 +178,6 @@ export function createControlActivities(
     },
     async laplaceUniforms({ count }) {
       return secureUniforms(count);
-    },
-    async contributeCostStats({ tenantId, stats, tokens }) {
-      const c = await getClient();
-      const handle = await c.workflow.signalWithStart(metaLearning, {
-        workflowId: META_LEARNING_WORKFLOW_ID,
-        taskQueue: ENTITY_TASK_QUEUE,
-        workflowTaskTimeout: ENTITY_WORKFLOW_TASK_TIMEOUT,
-        args: [{ config: priorsConfigFromEnv() }],
-        signal: contributeStatsSignal,
-        signalArgs: [{ tenantId: assertId('tenant id', tenantId), stats, ...(tokens ? { tokens } : {}) }],
-        staticSummary: 'cross-tenant cost priors (Laplace-noised)',
-      });
-      return handle.query(priorsQuery);
-    },
-    async withdrawCostStats({ tenantId }) {
-      const c = await getClient();
-      await c.workflow
-        .getHandle(META_LEARNING_WORKFLOW_ID)
-        .signal(withdrawStatsSignal, { tenantId })
-        // Nothing to withdraw from if meta-learning never started.
-        .catch((err: unknown) => {
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-        });
-    },
-    async publishedPriors() {
-      const c = await getClient();
-      return c.workflow
-        .getHandle(META_LEARNING_WORKFLOW_ID)
-        .query(priorsQuery)
-        .catch((err: unknown) => {
-          if (err instanceof WorkflowNotFoundError) return undefined;
-          throw err;
-        });
     },
     async blockRuns({ tenantId, blockId }) {
       const c = await getClient();

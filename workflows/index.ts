@@ -16,6 +16,7 @@ import type * as ShadowExploration from './shadow-exploration';
 import type * as BareDag from './bare-dag';
 import type * as BudgetAlert from './budget-alert';
 import type * as TenantPlacement from './tenant-placement';
+import type * as PriorsExchange from './priors-exchange';
 
 export const deliveryRun: typeof DeliveryRun.deliveryRun = (...args) =>
   (require('./delivery-run') as typeof DeliveryRun).deliveryRun(...args);
@@ -34,3 +35,5 @@ export const budgetAlert: typeof BudgetAlert.budgetAlert = (...args) =>
   (require('./budget-alert') as typeof BudgetAlert).budgetAlert(...args);
 export const tenantPlacement: typeof TenantPlacement.tenantPlacement = (...args) =>
   (require('./tenant-placement') as typeof TenantPlacement).tenantPlacement(...args);
+export const priorsExchange: typeof PriorsExchange.priorsExchange = (...args) =>
+  (require('./priors-exchange') as typeof PriorsExchange).priorsExchange(...args);

@@ -23,6 +23,12 @@ import {
 export type { MetaLearningInput, MetaLearningStatus } from './messages/meta-learning';
 
 const { laplaceUniforms } = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s' });
+/** A release the exchange did not take (the directory's active region unreachable) is offered again this often, until it is. */
+const SHARE_RETRY_MS = 60_000;
+const { shareRelease } = proxyLocalActivities<ControlActivities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '30s',
+});
 
 // ── Workflow ───────────────────────────────────────────────────────────────────────────────────
 /**
@@ -39,22 +45,41 @@ export async function metaLearning(input: MetaLearningInput = {}): Promise<never
   setHandler(metaLearningStatusQuery, () => ledger.status(new Date().toISOString()));
 
   const due = () => lifetime.due();
+  // Shared with every region (input.share) and not yet taken by the exchange.
+  let unshared = false;
+  const share = async () => {
+    const published = ledger.published;
+    if (!published) return;
+    unshared = !(await shareRelease({ priors: published }).then(
+      () => true,
+      (err: unknown) => {
+        log.warn('the priors exchange did not take the release; offered again later', { error: String(err) });
+        return false;
+      },
+    ));
+  };
   for (;;) {
-    await condition(() => ledger.dirty || due());
+    const woken = () => ledger.dirty || due();
+    if (unshared) {
+      if (!(await condition(woken, SHARE_RETRY_MS))) await share();
+      if (!woken()) continue;
+    } else await condition(woken);
     // Every release spends privacy budget: at most one per publish interval.
     const wait = ledger.dirty && !due() ? ledger.msUntilRelease(new Date().getTime()) : 0;
     if (wait > 0) await condition(due, wait);
-    if (ledger.dirty && !due()) await release(ledger);
+    if (ledger.dirty && !due() && (await release(ledger, input.share)) && input.share) await share();
     if (due()) {
       await condition(allHandlersFinished);
-      await lifetime.continueAsNew(ledger.carryOver());
+      await lifetime.continueAsNew({ ...ledger.carryOver(), ...(input.share ? { share: true } : {}) });
     }
   }
 }
 
-async function release(ledger: MetaLearningLedger): Promise<void> {
+/** Publishes a release unless every contributor is at its privacy cap; true when it did. */
+async function release(ledger: MetaLearningLedger, shared = false): Promise<boolean> {
   const now = new Date().toISOString();
   const next = ledger.nextRelease(now);
+  let released = false;
   if (next.entering.length === 0) {
     log.info('no release: every contributor has spent its privacy budget for this period', { left: next.left });
   } else {
@@ -62,6 +87,7 @@ async function release(ledger: MetaLearningLedger): Promise<void> {
     const count = drawsFor(next.coordinates);
     const uniforms = count > 0 ? await laplaceUniforms({ count }) : [];
     const published = ledger.publish(next, uniforms, now);
+    released = true;
     log.info('priors published', {
       version: published.version,
       coordinates: next.coordinates.cost.length + next.coordinates.tokens.length,
@@ -71,6 +97,7 @@ async function release(ledger: MetaLearningLedger): Promise<void> {
   }
   const { config, releases } = ledger;
   setCurrentDetails(
-    `**meta-learning** · release ${releases} · ${next.entering.length} tenants in it${next.left ? ` (${next.left} at their privacy cap)` : ''} · ε ${config.epsilon} per release, at most ${config.epsilonTotal} per tenant per ${config.accountingSeconds / 86_400} days`,
+    `**meta-learning**${shared ? ' (all regions)' : ''} · release ${releases} · ${next.entering.length} tenants in it${next.left ? ` (${next.left} at their privacy cap)` : ''} · ε ${config.epsilon} per release, at most ${config.epsilonTotal} per tenant per ${config.accountingSeconds / 86_400} days`,
   );
+  return released;
 }

@@ -124,7 +124,7 @@ function renderLearning(l: TenantStatus['learning']): string[] {
       ? l.intensity
       : `${l.intensity} (configured ${l.configuredIntensity}, stepped down)`;
   return [
-    `  learning: ${intensity} · spent $${l.learningSpentUsd.toFixed(6)} of its $${l.learningBudgetUsd.toFixed(6)} (${(l.budgetShare * 100).toFixed(0)}% share) · explores ${(l.explorationRate * 100).toFixed(0)}% of runs · meta-learning ${l.metaLearningOptIn ? `opted in (priors v${l.priorsVersion})` : 'opted out'}`,
+    `  learning: ${intensity} · spent $${l.learningSpentUsd.toFixed(6)} of its $${l.learningBudgetUsd.toFixed(6)} (${(l.budgetShare * 100).toFixed(0)}% share) · explores ${(l.explorationRate * 100).toFixed(0)}% of runs · meta-learning ${l.metaLearningOptIn ? `opted in${l.metaLearningScope === 'all-regions' ? ', shared with all regions' : ''} (priors v${l.priorsVersion})` : 'opted out'}`,
     ...l.preferences.map(
       (p) =>
         `    prefers ${p.toModel} over ${p.fromModel} for ${p.kind}: quality ${p.evidence.qualityShadow} vs ${p.evidence.qualityFull} over ${p.evidence.samples} shadows`,
@@ -178,6 +178,12 @@ export function tenantCommands(program: Command): void {
     )
     .option('--meta-opt-in', 'contribute noised cost statistics to cross-tenant priors')
     .option('--meta-opt-out', 'stop contributing to cross-tenant priors')
+    .addOption(
+      new Option(
+        '--meta-scope <scope>',
+        'in a deployment of regions: where the noised releases your statistics enter may go (placement: only its regions; all-regions: every region)',
+      ).choices(['placement', 'all-regions']),
+    )
     .option('--dedicated-queue', "run this tenant's nodes on ados-tenant-{id}")
     .option(
       '--rate <model=in,out[,cached]>',
@@ -235,11 +241,12 @@ export function tenantCommands(program: Command): void {
         home: opts.region as string | undefined,
         replicas: opts.replicas as string[] | undefined,
       });
-      if (opts.intensity !== undefined || opts.metaOptIn || opts.metaOptOut) {
+      if (opts.intensity !== undefined || opts.metaOptIn || opts.metaOptOut || opts.metaScope !== undefined) {
         // Learning settings merge field by field, so only what was given changes.
         patch.learning = {
           ...(opts.intensity !== undefined ? { intensity: opts.intensity as 'BALANCED' } : {}),
           ...(opts.metaOptIn || opts.metaOptOut ? { metaLearningOptIn: Boolean(opts.metaOptIn) } : {}),
+          ...(opts.metaScope !== undefined ? { metaLearningScope: opts.metaScope as 'placement' } : {}),
         };
       }
       const status = await configureTenant(client, tenantId, patch);

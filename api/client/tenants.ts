@@ -13,7 +13,7 @@ import {
   ENTITY_TASK_QUEUE,
   ENTITY_WORKFLOW_TASK_TIMEOUT,
   assertId,
-  META_LEARNING_WORKFLOW_ID,
+  metaLearningWorkflowId,
   budgetAlertWorkflowId,
   tenantBudgetWorkflowId,
 } from '../../workflows/domain/ids';
@@ -34,6 +34,7 @@ import { seal } from '../../infra/seal';
 import type { AlertRecord } from '../../workflows/domain/alerts/budget-alerts';
 import { metaLearningStatusQuery } from '../../workflows/messages/meta-learning';
 import type { TenantStatus } from '../../workflows/domain/tenant/tenant-status';
+import type { MetaLearningScope } from '../../workflows/domain/learning/profile-schema';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 
 /** The settings with the alerts' URL checked and their secret sealed (bound to the tenant). */
@@ -177,14 +178,20 @@ export async function tenantStatus(client: Client, tenantId: string): Promise<Te
   }
   await Promise.all((status.alerts ?? []).filter((a) => a.status === 'pending').map((a) => pendingDelivery(client, a)));
   // Only opted-in tenants have an account to show (and only they cost the extra query).
-  const privacy = status.config.learning.metaLearningOptIn ? await privacyStanding(client, tenantId) : undefined;
+  const { metaLearningOptIn, metaLearningScope } = status.config.learning;
+  const privacy = metaLearningOptIn ? await privacyStanding(client, tenantId, metaLearningScope) : undefined;
   return privacy ? { ...status, privacy } : status;
 }
 
 /** The tenant's privacy account with the cross-tenant priors, if it ever contributed. */
-async function privacyStanding(client: Client, tenantId: string): Promise<TenantStatus['privacy']> {
+async function privacyStanding(
+  client: Client,
+  tenantId: string,
+  scope: MetaLearningScope | undefined,
+): Promise<TenantStatus['privacy']> {
   try {
-    const meta = await client.workflow.getHandle(META_LEARNING_WORKFLOW_ID).query(metaLearningStatusQuery);
+    const entity = metaLearningWorkflowId(scope, Boolean(loadConfig().ADOS_REGION));
+    const meta = await client.workflow.getHandle(entity).query(metaLearningStatusQuery);
     const own = meta.privacy?.find((p) => p.tenantId === tenantId);
     if (!own) return undefined;
     return {

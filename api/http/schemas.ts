@@ -126,6 +126,7 @@ export const tenantStatusBody = z
         configuredIntensity: z.string(),
         intensity: z.string(),
         metaLearningOptIn: z.boolean(),
+        metaLearningScope: z.enum(['placement', 'all-regions']),
         learningBudgetUsd: z.number(),
         learningSpentUsd: z.number(),
       })

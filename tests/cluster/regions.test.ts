@@ -9,6 +9,8 @@ import { failoverRegion } from '../../infra/cluster/regions';
 import { PROJECT_ROOT } from '../../infra/project';
 import { micros, eventually, sleepChain } from '../../testkit/temporal';
 import { firstWrites, useRegions } from '../../testkit/regions';
+import type { PublishedPriors } from '../../workflows/domain/learning/priors';
+import { LOCAL_ONLY } from '../../infra/temporal-connection';
 
 /**
  * Two regions, eu and us, each a Temporal cluster on its own PostgreSQL (mutual TLS), connected for
@@ -16,6 +18,11 @@ import { firstWrites, useRegions } from '../../testkit/regions';
  * `ados worker` processes: replication, residency and a planned failover under load.
  */
 const regions = useRegions();
+// The workers' priors: a release as soon as a contribution comes, with little noise (scale 100 µ$ for
+// one coordinate), so that the test can tell which tenant's statistics a prior came from.
+process.env.ADOS_META_PUBLISH_SECONDS = '0';
+process.env.ADOS_META_EPSILON = '1000';
+process.env.ADOS_META_EPSILON_TOTAL = '100000';
 
 describe('regions (eu, us)', () => {
   test('ados cluster up --regions: a namespace per placement, active at its home, replicated to exactly its regions', () => {
@@ -259,6 +266,80 @@ describe('regions (eu, us)', () => {
     assert.ok(spent <= micros(BUDGET), `spent ${status.spentUsd} of ${BUDGET}`);
     assert.equal(spent, micros(outcomes.reduce((sum, o) => sum + o.costUsd, 0)), 'spend = the runs’ costs');
     assert.equal(micros(status.reservedUsd), 0, 'no money left reserved');
+  });
+
+  test("cross-tenant priors: only a noised release crosses a region, and only an all-regions tenant's; a pinned tenant's statistics and releases stay in its region", async () => {
+    await Promise.all([regions.workerOnce('eu'), regions.workerOnce('us')]);
+    const eu = await regions.clientOf('eu', 'ados-eu');
+    const us = await regions.clientOf('us', 'ados-us');
+    // Two tenants pinned to eu, both opted in: one lets its releases go to every region, one keeps them in eu.
+    const nodes = (costUsd: number) =>
+      Array.from({ length: 10 }, (_, i) => ({ id: `n${i}`, kind: 'test.logged', params: { ms: 0, costUsd } }));
+    await Promise.all(
+      [
+        ['priors-shared', 'all-regions', 0.001],
+        ['priors-kept', 'placement', 0.05],
+      ].map(async ([tenantId, scope, costUsd]) => {
+        await configureTenant(eu, tenantId as string, {
+          budgetUsd: 10,
+          maxConcurrentRuns: 10,
+          learning: {
+            intensity: 'CONSERVATIVE',
+            metaLearningOptIn: true,
+            metaLearningScope: scope as 'placement' | 'all-regions',
+          },
+        });
+        // 50 cost samples: the point at which an opted-in tenant contributes.
+        const runs = await Promise.all(
+          Array.from({ length: 5 }, (_, i) =>
+            startRun(eu, { tenantId: tenantId as string, runId: `p-${i}`, dag: { nodes: nodes(costUsd as number) } }),
+          ),
+        );
+        for (const r of await Promise.all(runs.map(runOutcome))) assert.equal(r.status, 'COMPLETED');
+      }),
+    );
+    const ranAt = Date.now();
+
+    // us's copy of the directory lists eu's shared release: noised, with counts, no tenant's id.
+    const usDirectory = await regions.clientOf('us', 'ados-directory');
+    const exchanged = await eventually(
+      async () => {
+        const handle = usDirectory.workflow.getHandle('priors-exchange:ados-eu');
+        const copy = await usDirectory.connection
+          .withMetadata(LOCAL_ONLY, () => handle.describe())
+          .catch(() => undefined);
+        const memo = copy?.memo as { source?: string; priors?: PublishedPriors } | undefined;
+        return memo?.priors ? memo : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250, what: "eu's shared release in us's copy of the directory" },
+    );
+    process.stdout.write(`# eu's shared release in us ${Date.now() - ranAt} ms after its tenant's runs ended\n`);
+    assert.equal(exchanged.source, 'ados-eu');
+    const crossed = exchanged.priors!.entries['test.logged']!.absolute!;
+    assert.equal(crossed.contributors, 1, 'one tenant of eu shares with every region');
+    assert.ok(Math.abs(crossed.value - 1000) < 1500, `the all-regions tenant's 1,000 µ$ plus noise: ${crossed.value}`);
+    assert.doesNotMatch(JSON.stringify(exchanged), /priors-shared|priors-kept/, 'no tenant id crosses');
+
+    // A tenant of us opts in and starts from that release, and from nothing of the pinned tenant's
+    // (50,000 µ$ a node, in eu's own release only).
+    await configureTenant(us, 'priors-reader', {
+      budgetUsd: 1,
+      learning: { intensity: 'CONSERVATIVE', metaLearningOptIn: true },
+    });
+    const prior = await eventually(
+      async () =>
+        (await tenantStatus(us, 'priors-reader')).learning.costModel.find(
+          (c) => c.key === 'test.logged' && c.basis === 'absolute' && c.prior !== undefined,
+        ),
+      { timeoutMs: 30_000, what: "the us tenant's prior for test.logged" },
+    );
+    assert.equal(prior.samples, 0, 'none of its own');
+    assert.ok(Math.abs(prior.prior! - 1000) < 1500, `from the shared release alone: ${prior.prior}`);
+
+    // The statistics never left eu: us's database holds no row of either meta-learning entity, eu's does.
+    const entities = ['meta-learning', 'meta-learning:all-regions'];
+    assert.equal(regions.rowsIn('us', entities), 0, "rows of eu's meta-learning entities in us");
+    assert.ok(regions.rowsIn('eu', entities) > 0, 'the same query finds them in eu');
   });
 
   test('planned failover (ados region failover eu --to us) with 200 runs in flight: every run completes, nothing is lost, spend is exactly what ran', async () => {

@@ -34,6 +34,8 @@ const RELEASES = [
   'before-execution-id',
   // Entities before they remembered released runs (a late lease request held a finished run's slot again).
   'before-released-runs',
+  // Before the scope of a tenant's contribution to the priors (a deployment of regions shares releases across regions).
+  'before-priors-scope',
 ];
 
 /** Today's fixtures (`name`), or every fixture with its release folder (`path`). */
@@ -92,6 +94,9 @@ describe('replay of recorded histories', () => {
     assert.ok(names.includes('budgetAlert-refused.json'));
     // A deployment of regions: a tenant's entry in the directory.
     assert.ok(names.includes('tenantPlacement-placed.json'));
+    // Priors shared with every region: the entity that hands its releases on, and the directory's exchange.
+    assert.ok(names.includes('metaLearning-shared.json'));
+    assert.ok(names.includes('priorsExchange-released.json'));
   });
 
   // Not ADOS's data, and written by the SDK's core around the codec: search attributes (Temporal indexes

@@ -7,11 +7,14 @@ import {
   contributionFrom,
   laplaceFromUniform,
   drawsFor,
+  mergeReleases,
   noisedPriors,
   priorCoordinates,
   releaseCoordinates,
   type CostStats,
+  type PublishedPriors,
 } from '../../workflows/domain/learning/priors';
+import fc from 'fast-check';
 import {
   SHARE_BINS,
   addToSketch,
@@ -118,6 +121,86 @@ describe('cross-tenant priors', () => {
     assert.deepEqual(
       priorCoordinates({ a: { k: { ratio: { n: 5, mean: 1 } } } }, { ...config, minContributors: 2 }),
       [],
+    );
+  });
+
+  const release = (
+    version: number,
+    entries: PublishedPriors['entries'],
+    tokens?: PublishedPriors['tokens'],
+  ): PublishedPriors => ({
+    version,
+    publishedAt: new Date(Date.UTC(2026, 11, 1, 0, version)).toISOString(),
+    epsilon: 1,
+    clip: DEFAULT_PRIORS_CONFIG.clip,
+    entries,
+    ...(tokens ? { tokens } : {}),
+  });
+
+  test('releases of several placements combine: inverse-variance means, contributors summed, one scale of the same variance', () => {
+    const eu = release(3, {
+      'llm.generate|gpt-4o': { ratio: { value: 1.2, contributors: 4, noiseScale: 1 } },
+      'retrieval.search|': { absolute: { value: 500, contributors: 4, noiseScale: 100 } },
+    });
+    const us = release(5, { 'llm.generate|gpt-4o': { ratio: { value: 1.5, contributors: 1, noiseScale: 2 } } });
+    const merged = mergeReleases([
+      { source: 'ados-eu', priors: eu },
+      { source: 'ados-us', priors: us },
+    ])!;
+    const ratio = merged.entries['llm.generate|gpt-4o']!.ratio!;
+    // Weights 1/b²: 1 and 1/4, so (1.2 + 1.5/4) / 1.25 = 1.26.
+    assert.ok(Math.abs(ratio.value - 1.26) < 1e-12, `${ratio.value}`);
+    assert.equal(ratio.contributors, 5);
+    assert.ok(Math.abs(ratio.noiseScale - 1 / Math.sqrt(1.25)) < 1e-12);
+    // A coordinate only one release publishes is kept as it is.
+    assert.deepEqual(merged.entries['retrieval.search|']!.absolute, { value: 500, contributors: 4, noiseScale: 100 });
+    // The version grows whenever either release is replaced by a newer one.
+    assert.equal(merged.version, 8);
+    assert.equal(merged.publishedAt, us.publishedAt);
+    assert.deepEqual(
+      merged.sources!.map((s) => `${s.source} v${s.version}`),
+      ['ados-eu v3', 'ados-us v5'],
+    );
+    assert.equal(mergeReleases([{ source: 'ados-eu', priors: eu }]), eu, 'one release is the priors as published');
+    assert.equal(mergeReleases([]), undefined);
+  });
+
+  test('a combination is post-processing: each value stays within the releases it combines, its scale below every one of theirs, each histogram a distribution', () => {
+    const prior = fc.record({
+      value: fc.double({ min: 0, max: 4, noNaN: true }),
+      contributors: fc.integer({ min: 1, max: 50 }),
+      noiseScale: fc.double({ min: 0.01, max: 100, noNaN: true }),
+    });
+    const histogram = fc
+      .array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: SHARE_BINS, maxLength: SHARE_BINS })
+      .filter((h) => h.reduce((a, b) => a + b, 0) > 0.01)
+      .map((h) => h.map((x) => x / h.reduce((a, b) => a + b, 0)));
+    const tokens = fc.record({
+      shares: histogram,
+      contributors: fc.integer({ min: 1, max: 50 }),
+      noiseScale: fc.double({ min: 0.01, max: 10, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(prior, tokens), { minLength: 2, maxLength: 5 }), (parts) => {
+        const merged = mergeReleases(
+          parts.map(([p, t], i) => ({
+            source: `ns-${i}`,
+            priors: release(i + 1, { k: { ratio: p } }, { 'm|256': t }),
+          })),
+        )!;
+        const values = parts.map(([p]) => p.value);
+        const combined = merged.entries.k!.ratio!;
+        assert.ok(combined.value >= Math.min(...values) - 1e-9 && combined.value <= Math.max(...values) + 1e-9);
+        assert.ok(combined.noiseScale <= Math.min(...parts.map(([p]) => p.noiseScale)) + 1e-12);
+        assert.equal(
+          combined.contributors,
+          parts.reduce((n, [p]) => n + p.contributors, 0),
+        );
+        const shares = merged.tokens!['m|256']!.shares;
+        assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+        assert.ok(shares.every((x) => x >= 0));
+      }),
+      { seed: 35, numRuns: 200 },
     );
   });
 });

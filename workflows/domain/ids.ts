@@ -34,6 +34,23 @@ export const ENTITY_TASK_QUEUE = 'ados-entities';
  */
 export const ENTITY_WORKFLOW_TASK_TIMEOUT = '30s';
 export const META_LEARNING_WORKFLOW_ID = 'meta-learning';
+/**
+ * In a deployment of regions, the meta-learning entity of a placement's tenants whose scope is
+ * `all-regions`: its statistics stay in the placement's namespace, and each release it publishes
+ * also goes to the directory's priors exchange, which every region reads.
+ */
+export const META_LEARNING_SHARED_WORKFLOW_ID = 'meta-learning:all-regions';
+/**
+ * The meta-learning entity a tenant of this scope contributes to. Outside a deployment of regions
+ * there is one namespace and so one pool, whatever the scope: splitting it would only add noise.
+ */
+export function metaLearningWorkflowId(scope: 'placement' | 'all-regions' = 'placement', inRegions: boolean): string {
+  return scope === 'all-regions' && inRegions ? META_LEARNING_SHARED_WORKFLOW_ID : META_LEARNING_WORKFLOW_ID;
+}
+/** `priors-exchange:{namespace}`: in the directory, the latest release a placement shared with every region. */
+export function priorsExchangeWorkflowId(namespace: string): string {
+  return `priors-exchange:${namespace}`;
+}
 
 /**
  * The directory of a deployment of several regions: which placement each tenant has, one

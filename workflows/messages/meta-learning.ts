@@ -33,6 +33,20 @@ export interface MetaLearningStatus {
 export interface MetaLearningInput {
   config?: Partial<PriorsConfig>;
   state?: MetaLearningState;
+  /**
+   * Share each release with every region: the entity of a placement's `all-regions` tenants
+   * (`meta-learning:all-regions`) hands each release to the directory's priors exchange. @default false
+   */
+  share?: boolean;
+}
+
+/** A placement's latest shared release, for the directory's priors exchange; an older version than it holds is ignored. */
+export const sharedReleaseSignal = defineSignal<[PublishedPriors]>('sharedRelease');
+
+/** What the priors exchange of one placement starts with: its namespace, and after a continue-as-new its latest release. */
+export interface PriorsExchangeInput {
+  source: string;
+  latest?: PublishedPriors;
 }
 
 export interface MetaLearningState {

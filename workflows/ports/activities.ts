@@ -1,6 +1,7 @@
 /** What workflows ask of activities: the node, control and alert activities' contracts. */
 import type { NodeOutcome } from '../domain/run/run-state';
 import type { CostStats, PublishedPriors, TokenStats } from '../domain/learning/priors';
+import type { MetaLearningScope } from '../domain/learning/profile-schema';
 import type { NegotiatedRate, RunPrices } from '../domain/pricing/catalog';
 import type { AlertBody } from '../domain/alerts/budget-alerts';
 import type { RunLaunch } from '../messages/delivery-run';
@@ -50,16 +51,25 @@ export interface ControlActivities {
   deploymentSettings(run?: { input: unknown; workflowId: string }): Promise<DeploymentSettings>;
   /** Uniform draws in (-0.5, 0.5) from the OS's CSPRNG, for the Laplace noise of the priors. */
   laplaceUniforms(input: { count: number }): Promise<number[]>;
-  /** Sends an opted-in tenant's statistics to `meta-learning` (starting it if needed); returns the latest priors. */
+  /**
+   * Sends an opted-in tenant's statistics to the meta-learning entity of its scope (starting it if
+   * needed), out of the other's; returns the latest priors (publishedPriors). @default scope 'placement'
+   */
   contributeCostStats(input: {
     tenantId: string;
     stats: CostStats;
     tokens?: TokenStats;
+    scope?: MetaLearningScope;
   }): Promise<PublishedPriors | undefined>;
   /** Takes an opted-out tenant's statistics out of future releases. */
   withdrawCostStats(input: { tenantId: string }): Promise<void>;
-  /** The latest published priors, or undefined while there are none. */
+  /**
+   * The latest published priors, or undefined while there are none: in a deployment of regions,
+   * this placement's releases combined with those other placements share with every region.
+   */
   publishedPriors(): Promise<PublishedPriors | undefined>;
+  /** Hands a release of `meta-learning:all-regions` to the directory's priors exchange. */
+  shareRelease(input: { priors: PublishedPriors }): Promise<void>;
   /** The runs started from an admission block (its AdmissionBlock search attribute), and whether each still runs. */
   blockRuns(input: { tenantId: string; blockId: string }): Promise<BlockRun[]>;
 }

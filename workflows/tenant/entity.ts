@@ -14,6 +14,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { PRIOR_WEIGHT } from '../domain/prediction/cost-model';
 import { contributionFrom, priorValues, type PublishedPriors } from '../domain/learning/priors';
 import { tokenContribution } from '../domain/prediction/token-model';
+import type { MetaLearningScope } from '../domain/learning/profile-schema';
 import { TenantLedger, type BlockLeaseAnswer, type TenantLedgerState } from '../domain/tenant/ledger';
 import type { BlockLeaseRequest } from '../domain/admission/blocks';
 import { budgetGaugeOf } from '../domain/tenant/tenant-status';
@@ -291,11 +292,15 @@ export class TenantEntity {
     const { ledger } = this;
     const learning = ledger.learning.state;
     const optIn = ledger.config.learning.metaLearningOptIn;
+    // Absent in configurations stored before scopes existed.
+    const scope: MetaLearningScope = ledger.config.learning.metaLearningScope ?? 'placement';
     const tenantId = ledger.config.tenantId;
     let exchange: (() => Promise<void>) | undefined;
     if (
       optIn &&
-      (!learning.metaOptIn || ledger.learning.samples() - learning.contributedSamples >= CONTRIBUTE_EVERY_SAMPLES)
+      (!learning.metaOptIn ||
+        (learning.metaScope ?? 'placement') !== scope ||
+        ledger.learning.samples() - learning.contributedSamples >= CONTRIBUTE_EVERY_SAMPLES)
     ) {
       exchange = async () => {
         const samples = ledger.learning.samples();
@@ -305,9 +310,11 @@ export class TenantEntity {
                 tenantId,
                 stats: contributionFrom(learning.costModel),
                 ...(learning.tokens ? { tokens: tokenContribution(learning.tokens) } : {}),
+                ...(scope !== 'placement' ? { scope } : {}),
               })
             : await meta.publishedPriors();
         learning.metaOptIn = true;
+        if (scope !== 'placement' || learning.metaScope) learning.metaScope = scope;
         learning.contributedSamples = samples;
         if (samples > 0) ledger.learning.noteMetaLearning(true, this.now(), samples);
         if (priors) this.applyPriors(priors);

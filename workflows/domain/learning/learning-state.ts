@@ -1,6 +1,6 @@
 /** A tenant's learning profile as it is kept: its settings, its state (the learned models, the shadows' evidence, the models proved cheaper) and its event log. */
 import type { z } from 'zod';
-import type { learningConfigSchema } from './profile-schema';
+import type { learningConfigSchema, MetaLearningScope } from './profile-schema';
 import type { TokenModel, TokenQuantiles } from '../prediction/token-model';
 import type { CostModel, RunningStat } from '../prediction/cost-model';
 import type { Intensity } from './intensity';
@@ -107,6 +107,8 @@ export interface LearningState {
   contributedSamples: number;
   /** Whether meta-learning last heard this tenant opt in (false until the first exchange). */
   metaOptIn: boolean;
+  /** The scope of this tenant's last contribution; absent in entities from before scopes ('placement'). */
+  metaScope?: MetaLearningScope;
   priorsVersion: number;
 }
 

@@ -93,6 +93,8 @@ export interface PublishedPriors {
   entries: Record<string, Partial<Record<CostBasis, PublishedPrior>>>;
   /** Output-length priors per `model|max_tokens bucket`; absent in releases without token contributions. */
   tokens?: Record<string, PublishedTokenPrior>;
+  /** In priors combined from several releases (mergeReleases): each release's source and version. */
+  sources?: Array<{ source: string; version: number; publishedAt: string }>;
 }
 
 /** A tenant's own statistics (priors excluded): what it contributes. */
@@ -252,4 +254,71 @@ export function priorValues(priors: PublishedPriors): Record<string, { ratio?: n
       },
     ]),
   );
+}
+
+/**
+ * Several releases combined into one set of priors (post-processing, no privacy cost): each
+ * coordinate is the inverse-variance weighted mean of the releases that publish it (a Laplace
+ * release of scale b has variance 2b², so a release with more contributors or less noise weighs
+ * more), its contributors summed, and its scale the one of a single release of the same variance,
+ * 1 / √Σ(1/b²). Token histograms are weighted the same way and rescaled to sum 1. The version is
+ * the sum of the releases' versions, so it grows whenever any of them is replaced by a newer one.
+ * Releases are taken in the order given; `clip` and `epsilon` are the first's. Undefined for none.
+ */
+export function mergeReleases(
+  releases: Array<{ source: string; priors: PublishedPriors }>,
+): PublishedPriors | undefined {
+  if (releases.length === 0) return undefined;
+  if (releases.length === 1) return releases[0]!.priors;
+  const cost = new Map<string, Array<PublishedPrior>>();
+  const tokens = new Map<string, Array<PublishedTokenPrior>>();
+  for (const { priors } of releases) {
+    for (const [key, bases] of Object.entries(priors.entries))
+      for (const basis of ['ratio', 'absolute'] as const) {
+        const prior = bases[basis];
+        if (prior && Number.isFinite(prior.value) && prior.noiseScale > 0)
+          cost.set(`${key}#${basis}`, [...(cost.get(`${key}#${basis}`) ?? []), prior]);
+      }
+    for (const [key, prior] of Object.entries(priors.tokens ?? {}))
+      if (prior.noiseScale > 0 && prior.shares.length === SHARE_BINS)
+        tokens.set(key, [...(tokens.get(key) ?? []), prior]);
+  }
+  const entries: PublishedPriors['entries'] = {};
+  for (const [id, list] of [...cost.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const cut = id.lastIndexOf('#');
+    const weights = list.map((p) => 1 / p.noiseScale ** 2);
+    const total = weights.reduce((a, b) => a + b, 0);
+    (entries[id.slice(0, cut)] ??= {})[id.slice(cut + 1) as CostBasis] = {
+      value: list.reduce((sum, p, i) => sum + weights[i]! * p.value, 0) / total,
+      contributors: list.reduce((sum, p) => sum + p.contributors, 0),
+      noiseScale: 1 / Math.sqrt(total),
+    };
+  }
+  const tokenPriors: Record<string, PublishedTokenPrior> = {};
+  for (const [key, list] of [...tokens.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const weights = list.map((p) => 1 / p.noiseScale ** 2);
+    const total = weights.reduce((a, b) => a + b, 0);
+    const shares = list[0]!.shares.map((_, bin) => list.reduce((sum, p, i) => sum + weights[i]! * p.shares[bin]!, 0));
+    const mass = shares.reduce((a, b) => a + b, 0);
+    if (mass > 0)
+      tokenPriors[key] = {
+        shares: shares.map((s) => s / mass),
+        contributors: list.reduce((sum, p) => sum + p.contributors, 0),
+        noiseScale: 1 / Math.sqrt(total),
+      };
+  }
+  const first = releases[0]!.priors;
+  return {
+    version: releases.reduce((sum, r) => sum + r.priors.version, 0),
+    publishedAt: releases.map((r) => r.priors.publishedAt).reduce((a, b) => (a > b ? a : b)),
+    epsilon: first.epsilon,
+    clip: first.clip,
+    entries,
+    ...(Object.keys(tokenPriors).length > 0 ? { tokens: tokenPriors } : {}),
+    sources: releases.map(({ source, priors }) => ({
+      source,
+      version: priors.version,
+      publishedAt: priors.publishedAt,
+    })),
+  };
 }

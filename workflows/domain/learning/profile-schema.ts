@@ -8,6 +8,10 @@ import { DEFAULT_BUDGET_SHARES, DEFAULT_EXPLORATION_RATES, INTENSITIES, type Int
  */
 export const learningIntensitySchema = z.enum(INTENSITIES);
 
+/** How far a tenant's contribution to the cross-tenant priors may reach (docs/LEARNING.md). */
+export const META_LEARNING_SCOPES = ['placement', 'all-regions'] as const;
+export type MetaLearningScope = (typeof META_LEARNING_SCOPES)[number];
+
 const perIntensity = (defaults: Record<Intensity, number>, max: number) =>
   z
     .object({
@@ -24,6 +28,12 @@ export const learningConfigSchema = z
     intensity: learningIntensitySchema.default('BALANCED'),
     /** Contribute noised cost statistics to the cross-tenant priors, and start from them. @default false */
     metaLearningOptIn: z.boolean().default(false),
+    /**
+     * In a deployment of regions, where the tenant's contribution may reach: `placement` keeps its
+     * statistics and every release they enter within its placement's regions; `all-regions` lets
+     * the releases they enter (noised, never the statistics) go to every region. @default 'placement'
+     */
+    metaLearningScope: z.enum(META_LEARNING_SCOPES).default('placement'),
     /** Share of the budget that learning may spend, per intensity. @default 5% / 10% / 20% */
     budgetShares: perIntensity(DEFAULT_BUDGET_SHARES, 1),
     /** Share of runs that explore in shadow, per intensity. @default 0 / 0.2 / 0.5 */

@@ -13,6 +13,7 @@ import { round4, stdDev } from '../prediction/cost-model';
 import { summarizeEvidence } from '../learning/profile';
 import type { InFlightRun, WaitingRun } from './entity-payloads';
 import type { Intensity, LearningEvent, ModelPreference, VariantEvidenceSummary } from '../learning/profile';
+import type { MetaLearningScope } from '../learning/profile-schema';
 
 /**
  * A tenant as its status query, the CLI, the API and the exporter show it: the views, built from
@@ -64,6 +65,8 @@ export interface LearningStatus {
   /** The level in force now: stepped down at WARNING and CRITICAL, restored by a new period. */
   intensity: Intensity;
   metaLearningOptIn: boolean;
+  /** Where its contribution may reach, in a deployment of regions (profile-schema.ts). */
+  metaLearningScope: MetaLearningScope;
   budgetShare: number;
   learningBudgetUsd: number;
   learningSpentUsd: number;
@@ -169,6 +172,7 @@ export function learningStatusOf(ledger: TenantLedger): LearningStatus {
     configuredIntensity: config.intensity,
     intensity: l.effectiveIntensity,
     metaLearningOptIn: config.metaLearningOptIn,
+    metaLearningScope: config.metaLearningScope ?? 'placement',
     budgetShare: ledger.learning.share(),
     learningBudgetUsd: usd(ledger.learning.learningBudgetMicros(ledger.budgetMicros())),
     learningSpentUsd: usd(ledger.learningSpentMicros()),
