@@ -29,8 +29,9 @@ async function retrying<T>(
   log: Logger,
   call: () => Promise<T>,
   isFinal: (err: unknown) => boolean,
+  deadlineMs = COMPLETION_DEADLINE_MS,
 ): Promise<T> {
-  const deadline = Date.now() + COMPLETION_DEADLINE_MS;
+  const deadline = Date.now() + deadlineMs;
   for (let wait = 200; ; wait = Math.min(wait * 2, 5000)) {
     try {
       return await call();
@@ -44,7 +45,10 @@ async function retrying<T>(
 
 /**
  * Completes the activity with its outcome through `client`, or, when Temporal no longer has this
- * attempt, charges the execution to its tenant as an execution of its own (key `{run}/{node}#{id}`).
+ * attempt or did not take the completion before `deadlineMs`, charges the execution to its tenant
+ * as an execution of its own (key `{run}/{node}#{id}`): it ran and cost money whatever became of
+ * its completion, and if the completion did land after all, the run's charge has the same key and
+ * the entity counts it once. Temporal runs an attempt it never heard from again, as a new execution.
  */
 export async function completeDurably(
   client: Client,
@@ -53,6 +57,7 @@ export async function completeDurably(
   kind: string,
   outcome: NodeOutcome & { executionId: string },
   log: Logger,
+  { deadlineMs = COMPLETION_DEADLINE_MS } = {},
 ): Promise<'completed' | 'charged apart'> {
   try {
     // Sealed for the run's tenant, as the worker would have sealed it.
@@ -68,10 +73,15 @@ export async function completeDurably(
       log,
       () => client.activity.complete(activity.taskToken, outcome, { serializationContext }),
       (err) => err instanceof ActivityNotFoundError,
+      deadlineMs,
     );
     return 'completed';
   } catch (err) {
-    if (!(err instanceof ActivityNotFoundError)) throw err;
+    if (!(err instanceof ActivityNotFoundError))
+      log.error(
+        { error: String(err), executionId: outcome.executionId },
+        'node completion not taken before its deadline: the execution is charged apart',
+      );
   }
   const event: CostEvent = {
     key: nodeChargeKey(task.runId, task.nodeId, outcome.executionId),
@@ -89,7 +99,12 @@ export async function completeDurably(
     () =>
       client.workflow.getHandle(tenantBudgetWorkflowId(task.tenantId)).signal(recordCostsSignal, { events: [event] }),
     () => false,
-  );
+    deadlineMs,
+  ).catch((err: unknown) => {
+    // Everything an operator needs to charge it by hand (`ados tenant` has no such command: the entity's recordCosts signal).
+    log.error({ error: String(err), event }, 'node execution NOT charged: its tenant could not be reached');
+    throw err;
+  });
   log.warn(
     { executionId: outcome.executionId, costMicros: outcome.costMicros },
     'node execution charged apart: its run did not take it',
