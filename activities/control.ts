@@ -172,6 +172,7 @@ export function createControlActivities(
         authoritativeKinds: true,
         nodePartitions: config.ADOS_NODE_PARTITIONS,
         workflowId: run.workflowId,
+        ...(run.startedAt ? { startedAt: run.startedAt } : {}),
       });
       // This worker knows every kind it runs, so a valid run always gets its launch here (its prices with it).
       return { ...settings, launched: outcome.ok ? { launch: outcome.launch! } : { problems: outcome.problems } };

@@ -20,7 +20,9 @@ import {
   alertSettledSignal,
   authTokensQuery,
   configureTenantUpdate,
+  handoverQuery,
   issueTokenUpdate,
+  moveOutUpdate,
   quoteInputsQuery,
   recordCostsSignal,
   releaseRunSignal,
@@ -73,6 +75,10 @@ export async function tenantBudget(input: TenantBudgetInput): Promise<never> {
     validator: (patch) => validatePatch(ledger.config, patch),
   });
   setHandler(admitRunsUpdate, ({ requests }) => entity.admitRuns(requests), { validator: validateAdmissions });
+  setHandler(moveOutUpdate, ({ to, handOver }) => entity.moveOut(to, handOver === true), {
+    validator: (move) => validateMove(move, ledger.state.handedOver === true),
+  });
+  setHandler(handoverQuery, () => entity.handover());
   setHandler(requestAdmissionSignal, (request) => entity.requestAdmission(request));
   setHandler(requestLeaseSignal, (request) => entity.requestLease(request));
   setHandler(recordCostsSignal, ({ events }) => entity.recordCosts(events));
@@ -191,4 +197,14 @@ function parseOrFail<T>(parse: () => T): T {
     }
     throw err;
   }
+}
+
+function validateMove(input: { to: unknown }, handedOver: boolean): void {
+  const to = input?.to;
+  if (to === null && handedOver)
+    throw new Error('the tenant handed its state over to the deployment it moved to: it cannot stay here any more');
+  if (to !== null && (typeof to !== 'string' || to.trim().length === 0 || to.length > 200))
+    throw new Error(
+      `to must name where the tenant moves (1 to 200 characters), or be null to stay; got ${JSON.stringify(to)}`,
+    );
 }

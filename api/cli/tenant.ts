@@ -10,6 +10,7 @@ import { environment, loadConfig } from '../../infra/config';
 import { issueTenantToken, revokeTenantToken } from '../http/tokens';
 import { formatUsd } from '../../workflows/domain/pricing/catalog';
 import { print } from './output';
+import { moveInCommand } from './move-in';
 import { assertCliId, int, list, positiveNumber } from './args';
 
 /** The alert options of `tenant set`: undefined when none is given, null for --no-alerts. */
@@ -59,6 +60,7 @@ function renderTenant(s: TenantStatus): string {
       .join(', ') || 'none';
   return [
     `tenant ${s.tenantId}: ${s.budgetStatus} · spent $${s.spentUsd.toFixed(6)} of $${s.budgetUsd} (${(s.utilization * 100).toFixed(2)}%) · period ${s.config.period}`,
+    ...(s.movedTo ? [`  moved to ${s.movedTo}: admits no new run here`] : []),
     `  spend by category: ${spend}`,
     `  spend by model: ${
       Object.entries(s.spendByModel)
@@ -271,6 +273,8 @@ export function tenantCommands(program: Command): void {
         () => `token ${issued.tokenId} for ${tenantId} (shown once; keep it secret):\n${issued.token}`,
       );
     });
+
+  moveInCommand(tenant);
 
   tenant
     .command('show <tenantId>')

@@ -39,6 +39,8 @@ export interface RunLaunchOptions {
   nodePartitions: number;
   /** The run's workflow id, when it exists already (a run started bare); else it is built from the input. */
   workflowId?: string;
+  /** When that run's workflow started (a moving tenant still takes runs started before its move). */
+  startedAt?: string;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function launchRun(client: Client, input: unknown, options: RunLaun
     p95Micros: quoteMicros(plan).p95,
     // A run started bare exists already: its tenant may queue it now rather than have it ask again.
     ...(options.workflowId !== undefined ? { started: true } : {}),
+    ...(options.startedAt !== undefined ? { startedAt: options.startedAt } : {}),
   });
   const promptBases = promptBasesOf(spec);
   const launch: RunLaunch = {

@@ -53,7 +53,7 @@ export const runRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api, 
         operationId: 'startRun',
         summary: 'Start a delivery run (the deliveryRun input without tenantId)',
         description:
-          "Besides the schema, the DAG must be a graph (unique node ids, known dependencies, no cycles) and each node's params at most 16,000 characters of JSON: a run that breaks a rule is refused with 400 and every problem in `issues`, and nothing is started. Node kinds: the built-in ones are checked here; a DAG naming another kind is started and checked by its worker, which knows the deployment's kinds, before it is admitted (an unknown kind then ends the run FAILED with the problem, holding no slot). The tenant's admission answer is the same as for every other way of starting a run: 202 with status RUNNING (admitted) or ADMITTING (waiting for room), 429 BUDGET_EXCEEDED (the run is recorded, REJECTED, with the reason; `runId` names it).",
+          "Besides the schema, the DAG must be a graph (unique node ids, known dependencies, no cycles) and each node's params at most 16,000 characters of JSON: a run that breaks a rule is refused with 400 and every problem in `issues`, and nothing is started. Node kinds: the built-in ones are checked here; a DAG naming another kind is started and checked by its worker, which knows the deployment's kinds, before it is admitted (an unknown kind then ends the run FAILED with the problem, holding no slot). The tenant's admission answer is the same as for every other way of starting a run: 202 with status RUNNING (admitted) or ADMITTING (waiting for room), 429 BUDGET_EXCEEDED (the run is recorded, REJECTED, with the reason; `runId` names it), or 409 TENANT_MOVED when the tenant moved to another deployment (`ados tenant move-in`; the reason names where).",
         params: z.object({ tenantId: idSchema }),
         body: runBody,
         response: { 202: startedRunBody, 409: errorBody, 413: errorBody, ...commonErrors },
@@ -68,7 +68,9 @@ export const runRoutes: FastifyPluginAsyncZod<{ client: Client }> = async (api, 
       if (admission.status === 'REJECTED')
         throw admission.code === 'UNKNOWN_TENANT'
           ? new ApiError(404, 'NOT_FOUND', admission.reason, undefined, { runId })
-          : new ApiError(429, 'BUDGET_EXCEEDED', admission.reason, undefined, { runId });
+          : admission.code === 'TENANT_MOVED'
+            ? new ApiError(409, 'TENANT_MOVED', admission.reason, undefined, { runId })
+            : new ApiError(429, 'BUDGET_EXCEEDED', admission.reason, undefined, { runId });
       return reply.code(202).send({
         runId,
         workflowId,

@@ -92,6 +92,10 @@ export const tenantStatusBody = z
     spentUsd: usdField('spent this period'),
     utilization: z.number().describe('spent / budget'),
     budgetStatus: z.enum(BUDGET_STATUSES),
+    movedTo: z
+      .string()
+      .optional()
+      .describe('where the tenant moved (ados tenant move-in): it admits no new run in this deployment'),
     spendByCategory: z.record(z.string(), z.number()).describe('spend this period by cost category, in USD'),
     spendByModel: z
       .record(z.string(), z.number())

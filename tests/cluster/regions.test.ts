@@ -7,7 +7,8 @@ import type { Client } from '@temporalio/client';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../../api/client';
 import { failoverRegion } from '../../infra/cluster/regions';
 import { PROJECT_ROOT } from '../../infra/project';
-import { micros, eventually, sleepChain } from '../../testkit/temporal';
+import { micros, eventually, sleepChain, startTestEnv } from '../../testkit/temporal';
+import { issueTenantToken } from '../../api/http/tokens';
 import { firstWrites, useRegions } from '../../testkit/regions';
 import type { PublishedPriors } from '../../workflows/domain/learning/priors';
 import { LOCAL_ONLY } from '../../infra/temporal-connection';
@@ -340,6 +341,75 @@ describe('regions (eu, us)', () => {
     const entities = ['meta-learning', 'meta-learning:all-regions'];
     assert.equal(regions.rowsIn('us', entities), 0, "rows of eu's meta-learning entities in us");
     assert.ok(regions.rowsIn('eu', entities) > 0, 'the same query finds them in eu');
+  });
+
+  test('an existing tenant of a single-region deployment moves into eu+us with ados tenant move-in: its runs in flight end there, its spend and tokens come along, and the old deployment names where it went', async () => {
+    await Promise.all([regions.workerOnce('eu'), regions.workerOnce('us')]);
+    // The single-region deployment: a dev server of its own, with ADOS workers.
+    const single = await startTestEnv();
+    const stopSingle = await single.startWorkers();
+    try {
+      const old = single.client;
+      await configureTenant(old, 'veteran', { budgetUsd: 2, maxConcurrentRuns: 4, backpressureThreshold: 1 });
+      const token = await issueTenantToken(old, 'veteran');
+      const done = await startRun(old, {
+        tenantId: 'veteran',
+        runId: 'old-1',
+        dag: { nodes: sleepChain([0.003], 10) },
+      });
+      assert.equal((await runOutcome(done)).status, 'COMPLETED');
+      const inFlight = await Promise.all(
+        ['old-2', 'old-3'].map((runId) =>
+          startRun(old, { tenantId: 'veteran', runId, dag: { nodes: sleepChain([0.01], 3000) } }),
+        ),
+      );
+      const moved = await regions.adosIn('eu', [
+        'tenant',
+        'move-in',
+        'veteran',
+        '--from-address',
+        single.address,
+        '--from-namespace',
+        'default',
+        '--replicas',
+        'eu,us',
+      ]);
+      assert.equal(moved.code, 0, `${JSON.stringify(moved.out)} ${moved.stderr}`);
+      assert.match(moved.stderr, /tenant veteran closed to new runs in default; waiting for 2 runs in flight/);
+      for (const h of inFlight) assert.equal((await runOutcome(h)).status, 'COMPLETED');
+      const before = await tenantStatus(old, 'veteran');
+      assert.equal(micros(before.spentUsd), 23_000);
+
+      const eu = await regions.clientOf('eu', 'ados-eu-us');
+      const after = await tenantStatus(eu, 'veteran');
+      assert.equal(micros(after.spentUsd), 23_000, 'the same spend, to the micro-dollar');
+      assert.deepEqual(
+        after.tokens.map((t) => t.id),
+        [token.tokenId],
+      );
+      assert.deepEqual(after.config, before.config);
+      // The old deployment refuses its new runs with where it went; in eu it runs on the budget it brought.
+      const refused = await startRun(old, {
+        tenantId: 'veteran',
+        runId: 'old-4',
+        dag: { nodes: sleepChain([0.01], 1) },
+      });
+      assert.equal(refused.admission.status, 'REJECTED');
+      assert.match(
+        refused.admission.status === 'REJECTED' ? refused.admission.reason : '',
+        /tenant veteran moved to region eu, namespace ados-eu-us: start its runs there/,
+      );
+      const next = await startRun(eu, { tenantId: 'veteran', runId: 'new-1', dag: { nodes: sleepChain([0.02], 10) } });
+      assert.equal((await runOutcome(next)).status, 'COMPLETED');
+      assert.equal(micros((await tenantStatus(eu, 'veteran')).spentUsd), 43_000);
+      // Every region says where it lives now.
+      const shown = await regions.adosIn('us', ['tenant', 'show', 'veteran']);
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.equal((shown.out as { placement: { namespace: string } }).placement.namespace, 'ados-eu-us');
+    } finally {
+      await stopSingle();
+      await single.teardown();
+    }
   });
 
   test('planned failover (ados region failover eu --to us) with 200 runs in flight: every run completes, nothing is lost, spend is exactly what ran', async () => {

@@ -69,6 +69,7 @@ describe('replay of recorded histories', () => {
       'foreign-tenant',
       'negotiated-rate',
       'admitted-from-block',
+      'rejected-tenant-moved',
     ]) {
       assert.ok(names.includes(`deliveryRun-${variant}.json`), `deliveryRun-${variant}`);
     }
@@ -97,6 +98,8 @@ describe('replay of recorded histories', () => {
     // Priors shared with every region: the entity that hands its releases on, and the directory's exchange.
     assert.ok(names.includes('metaLearning-shared.json'));
     assert.ok(names.includes('priorsExchange-released.json'));
+    // A tenant that moved to another deployment (ados tenant move-in), its state handed over.
+    assert.ok(names.includes('tenantBudget-moved-out.json'));
   });
 
   // Not ADOS's data, and written by the SDK's core around the codec: search attributes (Temporal indexes

@@ -362,3 +362,53 @@ describe('budget periods', () => {
     assert.equal(l.currentPeriodEnd(), '2026-11-27T10:00:01.000Z');
   });
 });
+
+describe('a tenant moving to another deployment', () => {
+  const later = '2026-01-01T00:01:00.000Z';
+  test('takes no new run and leases no block, still takes runs started before the move until it hands over, and hands over only once nothing holds it', () => {
+    const l = ledger({ budgetUsd: 10, maxConcurrentRuns: 2, backpressureThreshold: 1 });
+    const block = l.leaseBlocks(
+      { starter: 'api-1', used: [], handBack: [], want: { blockId: 'b1', slots: 1, micros: 1000, ttlSeconds: 30 } },
+      now,
+    );
+    assert.ok('grant' in block);
+    assert.equal(l.requestAdmission(request('a'), now).kind, 'ADMITTED');
+
+    const moving = l.moveOut('the new deployment', later);
+    assert.equal(moving.movedTo, 'the new deployment');
+    assert.equal(moving.drained, false);
+    const refused = l.requestAdmission(request('new'), later);
+    assert.equal(refused.kind, 'REJECTED');
+    assert.equal(refused.kind === 'REJECTED' && refused.code, 'TENANT_MOVED');
+    assert.match(refused.kind === 'REJECTED' ? refused.reason : '', /tenant acme moved to the new deployment/);
+    // The starter's blocks are revoked, and no new one is leased.
+    const answer = l.leaseBlocks(
+      { starter: 'api-1', used: [], handBack: [], want: { blockId: 'b2', slots: 1, micros: 1000, ttlSeconds: 30 } },
+      later,
+    );
+    assert.deepEqual(answer, { none: 'the tenant moved to the new deployment', revoked: ['b1'] });
+    l.leaseBlocks({ starter: 'api-1', used: [], handBack: ['b1'], want: undefined }, later);
+    // A run whose workflow started before the move, asking only now, is still taken.
+    const early = l.requestAdmission({ ...request('early'), startedAt: now }, later);
+    assert.equal(early.kind, 'ADMITTED');
+    assert.equal(l.moveOut('the new deployment', later, true).state, undefined, 'not while runs hold it');
+    l.releaseRun('a', [cost('a/n', 300)], later);
+    l.releaseRun('early', [cost('early/n', 200)], later);
+    const handed = l.moveOut('the new deployment', later, true);
+    assert.equal(handed.drained, true);
+    assert.ok(handed.state);
+    assert.equal(handed.state.movedTo, undefined);
+    assert.deepEqual(handed.state.spentMicros, { llm: 500 });
+    // Handed over: not even a run started before the move is taken now.
+    assert.equal(l.requestAdmission({ ...request('late'), startedAt: now }, later).kind, 'REJECTED');
+  });
+
+  test('a move called off (null) opens it again', () => {
+    const l = ledger({ budgetUsd: 10 });
+    l.moveOut('elsewhere', later);
+    assert.equal(l.requestAdmission(request('x'), later).kind, 'REJECTED');
+    l.moveOut(null, later);
+    assert.equal(l.requestAdmission(request('y'), later).kind, 'ADMITTED');
+    assert.equal(tenantStatusOf(l).movedTo, undefined);
+  });
+});

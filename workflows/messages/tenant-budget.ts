@@ -21,7 +21,7 @@ import type { AlertSettlement } from '../domain/alerts/budget-alerts';
 import type { TenantConfigPatch } from '../domain/tenant/tenant-config';
 import type { TenantStatus } from '../domain/tenant/tenant-status';
 import type { BlockLeaseRequest } from '../domain/admission/blocks';
-import type { BlockLeaseAnswer } from '../domain/tenant/ledger';
+import type { BlockLeaseAnswer, TenantHandover } from '../domain/tenant/ledger';
 
 /** Creates or changes the tenant's configuration. An update, so the caller learns at once whether it was accepted. */
 export const configureTenantUpdate = defineUpdate<TenantStatus, [TenantConfigPatch]>('configure');
@@ -35,6 +35,15 @@ export const revokeTokenUpdate = defineUpdate<{ revoked: boolean }, [{ id: strin
 export const quoteInputsQuery = defineQuery<QuoteInputs>('quoteInputs');
 /** The active tokens' ids and hashes, for the API to check a bearer token against. */
 export const authTokensQuery = defineQuery<Array<{ id: string; hash: string }>>('authTokens');
+
+/**
+ * The tenant moves to another deployment (`to` names it, for the answer its new runs get), or
+ * stays (`null`): from then on it admits no new run, and its runs end here (`ados tenant move-in`).
+ * With `handOver`, once nothing holds it, it hands its state over and takes no run at all after that.
+ */
+export const moveOutUpdate = defineUpdate<TenantHandover, [{ to: string | null; handOver?: boolean }]>('moveOut');
+/** What still holds a moving tenant here, and once nothing does, its whole state. */
+export const handoverQuery = defineQuery<TenantHandover>('handover');
 
 /** Most runs one admitRuns update may ask for. */
 export const MAX_ADMISSIONS_PER_UPDATE = 500;

@@ -48,7 +48,7 @@ export interface ControlActivities {
    * theirs (api/client/launch.ts: the one validation against the kinds the worker knows, the
    * prices, the tenant's admission). Runs of earlier versions recorded the settings alone.
    */
-  deploymentSettings(run?: { input: unknown; workflowId: string }): Promise<DeploymentSettings>;
+  deploymentSettings(run?: { input: unknown; workflowId: string; startedAt?: string }): Promise<DeploymentSettings>;
   /** Uniform draws in (-0.5, 0.5) from the OS's CSPRNG, for the Laplace noise of the priors. */
   laplaceUniforms(input: { count: number }): Promise<number[]>;
   /**

@@ -193,6 +193,7 @@ export class DeliveryRun {
       priority: this.spec.priority,
       estimatedMicros: this.plan.remainingMicros(),
       p95Micros: quoteMicros(this.plan).p95,
+      startedAt: workflowInfo().startTime.toISOString(),
     };
   }
 

@@ -50,7 +50,9 @@ export async function openRun(input: DeliveryRunInput, given: RunLaunch | undefi
     });
   }
   // Not cancellable: a cancel that arrives meanwhile must still find the ticket, to give its slot back.
-  const settings = await CancellationScope.nonCancellable(() => deploymentSettings({ input, workflowId }));
+  const settings = await CancellationScope.nonCancellable(() =>
+    deploymentSettings({ input, workflowId, startedAt: workflowInfo().startTime.toISOString() }),
+  );
   // Which version recorded the run is in its history: this one's settings marker carries the launch.
   // (A patch would say it too, at two more events a run: its marker and its search-attribute upsert.)
   if (settings.launched) {

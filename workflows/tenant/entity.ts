@@ -15,7 +15,12 @@ import { PRIOR_WEIGHT } from '../domain/prediction/cost-model';
 import { contributionFrom, priorValues, type PublishedPriors } from '../domain/learning/priors';
 import { tokenContribution } from '../domain/prediction/token-model';
 import type { MetaLearningScope } from '../domain/learning/profile-schema';
-import { TenantLedger, type BlockLeaseAnswer, type TenantLedgerState } from '../domain/tenant/ledger';
+import {
+  TenantLedger,
+  type BlockLeaseAnswer,
+  type TenantHandover,
+  type TenantLedgerState,
+} from '../domain/tenant/ledger';
 import type { BlockLeaseRequest } from '../domain/admission/blocks';
 import { budgetGaugeOf } from '../domain/tenant/tenant-status';
 import type * as msg from '../domain/tenant/entity-payloads';
@@ -75,6 +80,21 @@ export class TenantEntity {
 
   private now(): string {
     return new Date().toISOString();
+  }
+
+  /** A moving tenant's standing: what holds it here (answers still owed count), its state once it handed over. */
+  handover(): TenantHandover {
+    return this.ledger.handover(this.outbox.length + this.sending.size);
+  }
+
+  /**
+   * The tenant moves to another deployment, or stays (`null`): its new runs are refused from now on,
+   * its blocks revoked; with `handOver`, once nothing holds it (answers owed included), it hands its state over.
+   */
+  moveOut(to: string | null, handOver = false): TenantHandover {
+    this.ledger.moveOut(to, this.now(), handOver && this.outbox.length + this.sending.size === 0);
+    this.touch();
+    return this.handover();
   }
 
   /** Something to do: a message changed the state, or answers wait to be sent. */

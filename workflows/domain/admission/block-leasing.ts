@@ -79,9 +79,11 @@ export class BlockLeasing extends AdmissionQueue {
     for (const use of request.used) this.takeFromBlock(use, now);
     for (const blockId of request.handBack) this.learning.undoDraws(blocks.handBack(blockId));
     const exceeded = this.budgetStatus() === 'EXCEEDED';
-    const revoked = blocks.revokedFor(request.starter, exceeded);
+    const moved = this.state.movedTo;
+    const revoked = blocks.revokedFor(request.starter, exceeded || moved !== undefined);
     const answer = (a: BlockLeaseAnswer): BlockLeaseAnswer => (revoked.length > 0 ? { ...a, revoked } : a);
     if (!request.want) return answer({ none: 'no block asked for' });
+    if (moved !== undefined) return answer({ none: `the tenant moved to ${moved}` });
     if (exceeded) return answer({ none: 'budget exceeded' });
     if (this.state.waiting.length > 0) return answer({ none: 'runs are waiting for admission' });
     const room = Math.floor(this.config.backpressureThreshold * this.config.maxConcurrentRuns) - this.activeSlots();

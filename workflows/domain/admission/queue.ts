@@ -43,6 +43,16 @@ export class AdmissionQueue extends TenantLedgerCore {
     if (existing) return this.admitted(existing, 0);
     const waitingIndex = this.state.waiting.findIndex((w) => w.runId === request.runId);
     if (waitingIndex >= 0) return { kind: 'WAITING', runId: request.runId, position: waitingIndex + 1 };
+    const { movedTo, movedAt, handedOver } = this.state;
+    const startedBefore = request.startedAt && movedAt && request.startedAt < movedAt;
+    if (movedTo !== undefined && (handedOver || !startedBefore)) {
+      return {
+        kind: 'REJECTED',
+        code: 'TENANT_MOVED',
+        runId: request.runId,
+        reason: `tenant ${this.config.tenantId} moved to ${movedTo}: start its runs there`,
+      };
+    }
     if (this.budgetStatus() === 'EXCEEDED') {
       return {
         kind: 'REJECTED',
@@ -72,6 +82,7 @@ export class AdmissionQueue extends TenantLedgerCore {
   admitNow(request: AdmissionRequest, now: string): AdmissionTicket | { kind: 'QUEUE'; runId: string } {
     const existing = this.state.inFlight.find((r) => r.runId === request.runId);
     if (existing) return this.admitted(existing, 0) as AdmissionTicket;
+    if (this.state.movedTo !== undefined) return this.requestAdmission(request, now);
     const queuedAhead = this.state.waiting.some((w) => w.runId === request.runId || w.priority <= request.priority);
     if (!request.started && this.budgetStatus() !== 'EXCEEDED' && (queuedAhead || !this.hasRoomFor(request.priority)))
       return { kind: 'QUEUE', runId: request.runId };

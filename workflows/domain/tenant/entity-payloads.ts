@@ -58,6 +58,11 @@ export interface AdmissionRequest {
    * comes, as a run that asked by signal is; a run not yet started is only told QUEUE.
    */
   started?: boolean;
+  /**
+   * When the run's workflow started, for a run that exists (it asks itself, or its worker launches
+   * it): a tenant moving to another deployment still takes a run started before the move began.
+   */
+  startedAt?: string;
 }
 
 export interface InFlightRun {
@@ -146,7 +151,8 @@ export type AdmissionDecision =
       code?: RejectionCode;
     };
 
-export type RejectionCode = 'BUDGET_EXCEEDED' | 'UNKNOWN_TENANT';
+/** Why a run was rejected: its tenant's budget is spent, the tenant does not exist, or it moved to another deployment (`ados tenant move-in`). */
+export type RejectionCode = 'BUDGET_EXCEEDED' | 'UNKNOWN_TENANT' | 'TENANT_MOVED';
 
 /**
  * The answer a run carries in its launch: ADMITTED or REJECTED, so that it needs no admission

@@ -39,6 +39,15 @@ export interface TenantLedgerState {
    * Absent in entities that do not keep it (recorded before it was kept).
    */
   released?: string[];
+  /**
+   * Where the tenant moved (`ados tenant move-in`, its destination as the operator named it): it
+   * admits no new run and leases no block, while the runs it admitted end here; absent while it has not.
+   */
+  movedTo?: string;
+  /** When it was asked to move: runs whose workflows started before are still taken, until it hands over. */
+  movedAt?: string;
+  /** Its state went to the deployment it moved to: from then on it takes no run at all. */
+  handedOver?: boolean;
 }
 
 /** How many released runs the entity remembers; a late lease request comes within minutes of its release. */

@@ -12,10 +12,23 @@ import {
 import type { ExplorationReport, ExplorationRequest, QuoteInputs } from './entity-payloads';
 
 import { BlockLeasing } from '../admission/block-leasing';
+import type { TenantLedgerState } from './ledger-core';
 
 export { firstLeaseMicros } from '../admission/queue';
 export type { BlockLeaseAnswer } from '../admission/block-leasing';
 export { CHARGED_KEYS_KEPT, TenantLedgerCore, type TenantLedgerState } from './ledger-core';
+
+/** A moving tenant's standing (`ados tenant move-in`): what still holds it here, and once nothing does, its state. */
+export interface TenantHandover {
+  /** Where it moves, and since when; absent while it has not been asked to. */
+  movedTo?: string;
+  movedAt?: string;
+  holding: { runsInFlight: number; runsWaiting: number; blocks: number; explorations: number; unsent: number };
+  /** It moves and nothing holds it: it may hand over. */
+  drained: boolean;
+  /** The whole ledger, to start the tenant's entity from in its new deployment: once it handed over. */
+  state?: TenantLedgerState;
+}
 
 /**
  * The rules of one tenant's budget and admission, free of Temporal calls so that they can be
@@ -79,6 +92,48 @@ export class TenantLedger extends BlockLeasing {
       rolled,
       this.state.alerts,
     );
+  }
+
+  /**
+   * The tenant moves to another deployment (`to` names it), or stays after all (`null`): a moving
+   * tenant admits no new run, leases no block and revokes the blocks its starters hold, while the
+   * runs it admitted (in flight, waiting, started from a block, or started before the move and
+   * asking late) end here and are charged here. With `handOver`, once nothing holds it, it hands its
+   * state over and from then on takes no run at all; asked again, it hands the same state.
+   */
+  moveOut(to: string | null, now: string, handOver = false): TenantHandover {
+    if (to === null) {
+      delete this.state.movedTo;
+      delete this.state.movedAt;
+      return this.handover(0);
+    }
+    // Asked again (a retried command): the move began at the first ask.
+    if (this.state.movedTo === undefined) this.state.movedAt = now;
+    this.state.movedTo = to;
+    this.blocks().revokeAll();
+    const standing = this.handover(0);
+    if (handOver && standing.drained) this.state.handedOver = true;
+    return this.handover(0);
+  }
+
+  /** What still holds a moving tenant here (`unsent`: answers the entity still owes); its state once it handed over. */
+  handover(unsent: number): TenantHandover {
+    const holding = {
+      runsInFlight: this.state.inFlight.length,
+      runsWaiting: this.state.waiting.length,
+      blocks: this.blocks().list().length,
+      explorations: Object.keys(this.learning.state.reservations).length,
+      unsent,
+    };
+    const { movedTo, movedAt, handedOver } = this.state;
+    const drained = movedTo !== undefined && Object.values(holding).every((n) => n === 0);
+    const carried = { ...this.state, movedTo: undefined, movedAt: undefined, handedOver: undefined };
+    return {
+      ...(movedTo !== undefined ? { movedTo, movedAt: movedAt! } : {}),
+      holding,
+      drained,
+      ...(handedOver ? { state: JSON.parse(JSON.stringify(carried)) as TenantLedgerState } : {}),
+    };
   }
 
   settleAlert(settlement: AlertSettlement): void {

@@ -27,6 +27,8 @@ export interface TenantStatus {
   spentUsd: number;
   utilization: number;
   budgetStatus: BudgetStatus;
+  /** Where the tenant moved (`ados tenant move-in`): it admits no new run here. Absent while it has not. */
+  movedTo?: string;
   spendByCategory: Partial<Record<CostCategory, number>>;
   /** Spend this period by model (`(none)` for nodes without one) and by run tag `key=value`, in USD: the showback report's byModel and byTag, live. */
   spendByModel: Record<string, number>;
@@ -110,6 +112,7 @@ export function tenantStatusOf(ledger: TenantLedger): TenantStatus {
     spentUsd: usd(ledger.spentMicros()),
     utilization: ledger.utilization(),
     budgetStatus: ledger.budgetStatus(),
+    ...(ledger.state.movedTo !== undefined ? { movedTo: ledger.state.movedTo } : {}),
     spendByCategory: ledger.spendByCategory(),
     ...spendViews(ledger),
     runsInFlight: ledger.state.inFlight.map((r) => ({ ...r })),
