@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { regionKeyRingPath } from '../infra/cluster/regions/keyrings';
 import type { KeyRing } from '../infra/seal';
 import { after, before } from 'node:test';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import fc from 'fast-check';
 import { configureTenant, runOutcome, startRun, tenantStatus } from '../api/client';
 import { temporal } from '@temporalio/proto';
@@ -20,7 +20,9 @@ import { spawnAdosApi } from './processes';
 import { EXECUTION_LOG_VAR, endedExecutions } from './execution-log';
 import { LOCAL_ONLY, temporalClient, temporalTarget } from '../infra/temporal-connection';
 import { eventually, micros } from './temporal';
-import { deliveryRunWorkflowId } from '../workflows/domain/ids';
+import { CONTROL_TASK_QUEUE, deliveryRunWorkflowId } from '../workflows/domain/ids';
+import { placeTenant } from '../api/client/directory';
+import { placementRegions } from '../infra/cluster/regions/placements';
 
 const runFile = promisify(execFile);
 
@@ -174,7 +176,8 @@ export function regionsHarness() {
 
   /**
    * The mixed load of the failover tests: 200 runs over four tenants (chains, fan-ins, single nodes)
-   * of 15-s logged nodes, long enough for all 200 to be in flight at once, single nodes included.
+   * of 15-s logged nodes, long enough for all 200 to be in flight at once, single nodes included,
+   * started through the doors given (a third each).
    * With a seed, each run's shape (a chain of 1-4 nodes or a fan-in of 2-4) and its nodes' costs
    * ($0.001-0.005) are drawn from it instead.
    */
@@ -182,14 +185,51 @@ export function regionsHarness() {
     client: Client,
     tenants: string[],
     prefix: string,
-    { runs = 200, nodeMs = 15_000, seed }: { runs?: number; nodeMs?: number; seed?: number } = {},
-  ) {
+    {
+      runs = 200,
+      nodeMs = 15_000,
+      seed,
+      doors,
+    }: {
+      runs?: number;
+      nodeMs?: number;
+      seed?: number;
+      /**
+       * Doors besides the TypeScript client, each taking a third of the runs: `plain`, a bare start
+       * from a plain Temporal client (as the Temporal CLI starts a run); `http`, `POST
+       * /v1/tenants/{id}/runs` on an ADOS API (apiIn). @default the TypeScript client alone
+       */
+      doors?: { plain?: boolean; http?: { url: string; admin: string } };
+    } = {},
+  ): Promise<WorkflowHandle[]> {
     await Promise.all(tenants.map((t) => configureTenant(client, t, { budgetUsd: 10, maxConcurrentRuns: 60 })));
+    // The API finds a tenant through the directory: the tenants are placed where their namespace says.
+    const regionsOf = placementRegions(client.options.namespace);
+    if (doors?.http && regionsOf)
+      for (const t of tenants) await placeTenant(client, t, { home: regionsOf[0]!, regions: regionsOf });
     const dags = seed === undefined ? fixedShapes(runs, nodeMs) : drawnShapes(runs, nodeMs, seed);
     return Promise.all(
-      dags.map((nodes, i) =>
-        startRun(client, { tenantId: tenants[i % tenants.length]!, runId: `${prefix}-${i}`, dag: { nodes } }),
-      ),
+      dags.map(async (nodes, i) => {
+        const tenantId = tenants[i % tenants.length]!;
+        const runId = `${prefix}-${i}`;
+        const workflowId = deliveryRunWorkflowId(tenantId, runId);
+        if (doors?.plain && i % 3 === 1)
+          return client.workflow.start('deliveryRun', {
+            workflowId,
+            taskQueue: CONTROL_TASK_QUEUE,
+            args: [{ tenantId, runId, dag: { nodes } }],
+          });
+        if (doors?.http && i % 3 === 2) {
+          const answer = await fetch(`${doors.http.url}/v1/tenants/${tenantId}/runs`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${doors.http.admin}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ runId, dag: { nodes } }),
+          });
+          if (answer.status !== 202) throw new Error(`POST run ${runId}: ${answer.status} ${await answer.text()}`);
+          return client.workflow.getHandle(workflowId);
+        }
+        return startRun(client, { tenantId, runId, dag: { nodes } });
+      }),
     );
   }
 

@@ -28,7 +28,10 @@ describe('regions: losing one', () => {
     const lostClient = await regions.clientOf(lost, 'ados-eu-us');
     const survivorClient = await regions.clientOf(survivor, 'ados-eu-us');
     const tenants = ['u0', 'u1', 'u2', 'u3'];
-    const started = await regions.startLoad(lostClient, tenants, 'u');
+    // Through three doors: the TypeScript client, a plain Temporal client (as the Temporal CLI) and the lost region's HTTP API.
+    const started = await regions.startLoad(lostClient, tenants, 'u', {
+      doors: { plain: true, http: await regions.apiIn(lost) },
+    });
     const inFlight = await regions.runningAtLeast(lostClient, 150);
 
     // The region is lost: its server, its database and every ADOS process in it, at once.

@@ -417,7 +417,10 @@ describe('regions (eu, us)', () => {
     const eu = await regions.clientOf('eu', 'ados-eu-us');
     const us = await regions.clientOf('us', 'ados-eu-us');
     const tenants = ['f0', 'f1', 'f2', 'f3'];
-    const started = await regions.startLoad(eu, tenants, 'p');
+    // Through three doors: the TypeScript client, a plain Temporal client (as the Temporal CLI) and eu's HTTP API.
+    const started = await regions.startLoad(eu, tenants, 'p', {
+      doors: { plain: true, http: await regions.apiIn('eu') },
+    });
     const inFlight = await regions.runningAtLeast(eu, 150);
 
     const ordered = Date.now();
