@@ -44,6 +44,32 @@ async function retrying<T>(
 }
 
 /**
+ * A node's heartbeats through `client` as well as through its worker, while it runs, in a regional
+ * deployment: the worker polls only its own region (infra/worker-connection.ts), so once a planned
+ * failover made that region standby its heartbeats are refused there, and the new active region,
+ * hearing none, would time the attempt out and run the node again (an LLM node billed twice). The
+ * client's calls are forwarded to the active region, as completions are. One call at a time; a
+ * failed one is dropped (the next comes a heartbeat interval later). Returns the stop function.
+ */
+export function heartbeatThrough(
+  getClient: () => Promise<Client>,
+  taskToken: Uint8Array,
+  everyMs: number,
+  log: Logger,
+): () => void {
+  let sending = false;
+  const timer = setInterval(() => {
+    if (sending) return;
+    sending = true;
+    getClient()
+      .then((client) => client.activity.heartbeat(taskToken))
+      .catch((err: unknown) => log.debug({ error: String(err) }, 'node heartbeat through the client failed'))
+      .finally(() => (sending = false));
+  }, everyMs);
+  return () => clearInterval(timer);
+}
+
+/**
  * Completes the activity with its outcome through `client`, or, when Temporal no longer has this
  * attempt or did not take the completion before `deadlineMs`, charges the execution to its tenant
  * as an execution of its own (key `{run}/{node}#{id}`): it ran and cost money whatever became of

@@ -6,10 +6,15 @@ import type { NodeActivity, NodeTask } from '../workflows/ports/activities';
 import { logger } from '../infra/logging/logger';
 import { NodeInputError, type NodeKind } from './nodes/kind';
 import { nodeKinds } from './nodes/registry';
-import { completeDurably, newExecutionId } from './durable-completion';
+import { completeDurably, heartbeatThrough, newExecutionId } from './durable-completion';
 
 /** Heartbeats let Temporal notice a dead worker within the node's heartbeat timeout, and deliver cancellation. */
 const HEARTBEAT_INTERVAL_MS = 2000;
+/**
+ * Heartbeats through the worker's client (a region's nodes): the worker's own are throttled by the
+ * SDK to one per 8 s of the 10-s heartbeat timeout, so these, unthrottled, go at 4 s, two or three per timeout.
+ */
+const CLIENT_HEARTBEAT_INTERVAL_MS = 4000;
 /** A node output larger than this would bloat the run's history; such nodes should write artifacts instead. */
 const MAX_OUTPUT_CHARS = 64_000;
 
@@ -34,6 +39,10 @@ function asNodeActivity(kind: NodeKind, options: NodeActivityOptions): NodeActiv
     });
     const started = Date.now();
     const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
+    // In a region, heartbeats also go through the worker's client, which reaches the active region after a failover.
+    const stopClientHeartbeats = options.durableCompletion
+      ? heartbeatThrough(options.durableCompletion, ctx.info.taskToken, CLIENT_HEARTBEAT_INTERVAL_MS, log)
+      : undefined;
     log.info('node started');
     try {
       const execution = await kind.execute(task, {
@@ -81,6 +90,7 @@ function asNodeActivity(kind: NodeKind, options: NodeActivityOptions): NodeActiv
       throw toNodeFailure(err, attempt);
     } finally {
       clearInterval(heartbeat);
+      stopClientHeartbeats?.();
     }
   };
 }
