@@ -15,6 +15,7 @@ import type { CostEvent } from '../workflows/domain/tenant/entity-payloads';
 import { recordCostsSignal } from '../workflows/messages/tenant-budget';
 import { tenantBudgetWorkflowId } from '../workflows/domain/ids';
 import { nodeChargeKey } from '../workflows/domain/run/charge-key';
+import { activeRegionOf } from '../infra/cluster/regions/served';
 
 /** An execution's id: 64 random bits, short enough for the entity's memory of charged keys. */
 export function newExecutionId(): string {
@@ -44,28 +45,36 @@ async function retrying<T>(
 }
 
 /**
- * A node's heartbeats through `client` as well as through its worker, while it runs, in a regional
- * deployment: the worker polls only its own region (infra/worker-connection.ts), so once a planned
- * failover made that region standby its heartbeats are refused there, and the new active region,
- * hearing none, would time the attempt out and run the node again (an LLM node billed twice). The
- * client's calls are forwarded to the active region, as completions are. One call at a time; a
- * failed one is dropped (the next comes a heartbeat interval later). Returns the stop function.
+ * A node's heartbeats through `client` while its worker's region is not the active one for its
+ * namespace, in a regional deployment: the worker polls only its own region
+ * (infra/worker-connection.ts), so once a planned failover made that region standby, the worker's
+ * own heartbeats are refused there, and the new active region, hearing none, would time the attempt
+ * out and run the node again (an LLM node billed twice). The client's calls are forwarded to the
+ * active region, as completions are. While this region is active they are not sent: every
+ * heartbeat is a write, replicated. One call at a time; a failed one is dropped (the next comes an
+ * interval later). Returns the stop function.
  */
 export function heartbeatThrough(
   getClient: () => Promise<Client>,
   taskToken: Uint8Array,
-  everyMs: number,
-  log: Logger,
+  { everyMs, region, log }: { everyMs: number; region: string; log: Logger },
 ): () => void {
   let sending = false;
+  let sentAt = 0;
+  // Checked each second, so that the first heartbeat through the client follows the switch closely.
   const timer = setInterval(() => {
-    if (sending) return;
+    if (sending || Date.now() - sentAt < everyMs) return;
     sending = true;
     getClient()
-      .then((client) => client.activity.heartbeat(taskToken))
+      .then(async (client) => {
+        const active = await activeRegionOf(client.connection, client.options.namespace);
+        if (active === undefined || active === region) return;
+        sentAt = Date.now();
+        await client.activity.heartbeat(taskToken);
+      })
       .catch((err: unknown) => log.debug({ error: String(err) }, 'node heartbeat through the client failed'))
       .finally(() => (sending = false));
-  }, everyMs);
+  }, 1000);
   return () => clearInterval(timer);
 }
 

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { NodeOutcome } from '../workflows/domain/run/run-state';
 import type { NodeActivity, NodeTask } from '../workflows/ports/activities';
 import { logger } from '../infra/logging/logger';
+import { loadConfig } from '../infra/config';
 import { NodeInputError, type NodeKind } from './nodes/kind';
 import { nodeKinds } from './nodes/registry';
 import { completeDurably, heartbeatThrough, newExecutionId } from './durable-completion';
@@ -11,10 +12,11 @@ import { completeDurably, heartbeatThrough, newExecutionId } from './durable-com
 /** Heartbeats let Temporal notice a dead worker within the node's heartbeat timeout, and deliver cancellation. */
 const HEARTBEAT_INTERVAL_MS = 2000;
 /**
- * Heartbeats through the worker's client (a region's nodes): the worker's own are throttled by the
- * SDK to one per 8 s of the 10-s heartbeat timeout, so these, unthrottled, go at 4 s, two or three per timeout.
+ * Heartbeats through the worker's client (a region's nodes, while another region is active), at
+ * most this often: with the worker's own at most 4 s apart in a region (workers/ados-worker.ts),
+ * a node's last heartbeat is under its 10-s timeout old when the region stops being active.
  */
-const CLIENT_HEARTBEAT_INTERVAL_MS = 4000;
+const CLIENT_HEARTBEAT_INTERVAL_MS = 3000;
 /** A node output larger than this would bloat the run's history; such nodes should write artifacts instead. */
 const MAX_OUTPUT_CHARS = 64_000;
 
@@ -39,10 +41,16 @@ function asNodeActivity(kind: NodeKind, options: NodeActivityOptions): NodeActiv
     });
     const started = Date.now();
     const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
-    // In a region, heartbeats also go through the worker's client, which reaches the active region after a failover.
-    const stopClientHeartbeats = options.durableCompletion
-      ? heartbeatThrough(options.durableCompletion, ctx.info.taskToken, CLIENT_HEARTBEAT_INTERVAL_MS, log)
-      : undefined;
+    // In a region, heartbeats also go through the worker's client while another region is active (after a failover).
+    const region = loadConfig().ADOS_REGION;
+    const stopClientHeartbeats =
+      options.durableCompletion && region
+        ? heartbeatThrough(options.durableCompletion, ctx.info.taskToken, {
+            everyMs: CLIENT_HEARTBEAT_INTERVAL_MS,
+            region,
+            log,
+          })
+        : undefined;
     log.info('node started');
     try {
       const execution = await kind.execute(task, {

@@ -222,6 +222,9 @@ function workerTarget(options: Pick<AdosWorkerOptions, 'namespace' | 'clientAddr
   });
 }
 
+/** A region's node heartbeats, at most this far apart (the worker's own). */
+const REGION_HEARTBEAT_THROTTLE = '4s';
+
 /** The workers of one namespace: control and entities (unless `control: false`), and one per node queue. */
 async function namespaceWorkers(
   options: AdosWorkerOptions,
@@ -271,7 +274,8 @@ async function namespaceWorkers(
       );
   }
   // In a region, nodes complete through the worker's client, so that a failover loses no completion or charge.
-  const activities = createNodeActivities(loadConfig().ADOS_REGION ? { durableCompletion: client } : {});
+  const inRegion = Boolean(loadConfig().ADOS_REGION);
+  const activities = createNodeActivities(inRegion ? { durableCompletion: client } : {});
   for (const taskQueue of directory ? [] : nodeQueuesFor(options)) {
     workers.push(
       await Worker.create({
@@ -281,6 +285,10 @@ async function namespaceWorkers(
         activities,
         dataConverter,
         ...slotOptions(),
+        // In a region, a node's own heartbeats go at most 4 s apart (the SDK's default is 8 s of its
+        // 10-s timeout), so that when a planned failover stops them its heartbeats through the
+        // client (activities/durable-completion.ts) follow before the new active region times it out.
+        ...(inRegion ? { maxHeartbeatThrottleInterval: REGION_HEARTBEAT_THROTTLE } : {}),
         shutdownGraceTime: options.nodeDrainTime ?? NODE_DRAIN_DEFAULT,
         interceptors: { activity: activityInterceptors },
         ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),

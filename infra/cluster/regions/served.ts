@@ -31,3 +31,24 @@ export async function regionNamespaces(connection: ConnectionLike, region: strin
     );
   return names.sort();
 }
+
+/** How long a process trusts what its own cluster said about where a namespace is active. */
+const ACTIVE_REGION_TTL_MS = 1000;
+const activeRegions = new Map<string, { at: number; active: Promise<string | undefined> }>();
+
+/**
+ * The region where `namespace` is active, as the cluster behind `connection` has it (its own copy,
+ * never forwarded), at most ACTIVE_REGION_TTL_MS old; undefined when that cannot be read.
+ */
+export function activeRegionOf(connection: ConnectionLike, namespace: string): Promise<string | undefined> {
+  const cached = activeRegions.get(namespace);
+  if (cached && Date.now() - cached.at < ACTIVE_REGION_TTL_MS) return cached.active;
+  const active = connection
+    .withMetadata(LOCAL_ONLY, () => connection.workflowService.describeNamespace({ namespace }))
+    .then(
+      (described) => described.replicationConfig?.activeClusterName ?? undefined,
+      () => undefined,
+    );
+  activeRegions.set(namespace, { at: Date.now(), active });
+  return active;
+}
