@@ -25,6 +25,17 @@ process.env.ADOS_META_PUBLISH_SECONDS = '0';
 process.env.ADOS_META_EPSILON = '1000';
 process.env.ADOS_META_EPSILON_TOTAL = '100000';
 
+/** Runs `start` with this process's TEMPORAL_* connection settings (but the profile file) set aside, then puts them back. */
+async function withoutTemporalEnvironment<T>(start: () => Promise<T>): Promise<T> {
+  const saved = Object.entries(process.env).filter(([k]) => k.startsWith('TEMPORAL_') && k !== 'TEMPORAL_CONFIG_FILE');
+  for (const [k] of saved) delete process.env[k];
+  try {
+    return await start();
+  } finally {
+    for (const [k, v] of saved) process.env[k] = v;
+  }
+}
+
 describe('regions (eu, us)', () => {
   test('ados cluster up --regions: a namespace per placement, active at its home, replicated to exactly its regions', () => {
     assert.deepEqual(
@@ -345,9 +356,12 @@ describe('regions (eu, us)', () => {
 
   test('an existing tenant of a single-region deployment moves into eu+us with ados tenant move-in: its runs in flight end there, its spend and tokens come along, and the old deployment names where it went', async () => {
     await Promise.all([regions.workerOnce('eu'), regions.workerOnce('us')]);
-    // The single-region deployment: a dev server of its own, with ADOS workers.
-    const single = await startTestEnv();
-    const stopSingle = await single.startWorkers();
+    // The single-region deployment: a dev server of its own, with ADOS workers, reached without the
+    // TLS settings this process has for the suite's own cluster (npm run test:cluster sets them).
+    const { single, stopSingle } = await withoutTemporalEnvironment(async () => {
+      const env = await startTestEnv();
+      return { single: env, stopSingle: await env.startWorkers() };
+    });
     try {
       const old = single.client;
       await configureTenant(old, 'veteran', { budgetUsd: 2, maxConcurrentRuns: 4, backpressureThreshold: 1 });
