@@ -53,6 +53,16 @@ export interface TestEnv {
  * A real Temporal dev server for one test file: in memory, headless, with the ADOS search
  * attributes, and a low continue-as-new suggestion (150 events) so that entity rollovers happen in tests.
  */
+/** A connection, tried once more a second later if the first attempt cannot reach the server. */
+async function connectingAgain<T>(connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch {
+    await new Promise((r) => setTimeout(r, 1000));
+    return connect();
+  }
+}
+
 export async function startTestEnv(): Promise<TestEnv> {
   quietRuntime();
   // Each test file writes its artifacts to a folder of its own.
@@ -63,9 +73,11 @@ export async function startTestEnv(): Promise<TestEnv> {
     dbFile: null,
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 150 },
   });
+  // A server that has just started answers its health check before every connection gets through
+  // (seen once in CI: "Failed to connect before the deadline" while the bundle built beside it).
   const [connection, client, bundle] = await Promise.all([
-    connectWorker(temporalTarget({ address: server.address })),
-    connectClient(server.address),
+    connectingAgain(() => connectWorker(temporalTarget({ address: server.address }))),
+    connectingAgain(() => connectClient(server.address)),
     bundleWorkflows(),
   ]);
   const running = new Set<RunningWorkers>();
