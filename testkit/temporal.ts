@@ -75,11 +75,15 @@ export async function startTestEnv(): Promise<TestEnv> {
   });
   // A server that has just started answers its health check before every connection gets through
   // (seen once in CI: "Failed to connect before the deadline" while the bundle built beside it).
+  // A file whose setup fails must not keep its server (and so its process) alive until the file times out.
   const [connection, client, bundle] = await Promise.all([
     connectingAgain(() => connectWorker(temporalTarget({ address: server.address }))),
     connectingAgain(() => connectClient(server.address)),
     bundleWorkflows(),
-  ]);
+  ]).catch(async (err: unknown) => {
+    await server.stop().catch(() => undefined);
+    throw err;
+  });
   const running = new Set<RunningWorkers>();
 
   return {
