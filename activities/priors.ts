@@ -3,10 +3,9 @@
  * entity, the priors it learns from, and, in a deployment of regions, the releases placements share
  * with every region through the directory's priors exchange.
  */
-import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { loadConfig } from '../infra/config';
-import { adosDataConverter } from '../infra/payload-codec';
-import { LOCAL_ONLY } from '../infra/temporal-connection';
+import { LOCAL_ONLY, namespaceClient } from '../infra/temporal-connection';
 import {
   DIRECTORY_NAMESPACE,
   ENTITY_TASK_QUEUE,
@@ -33,21 +32,6 @@ type PriorsActivities = Pick<
   'contributeCostStats' | 'withdrawCostStats' | 'publishedPriors' | 'shareRelease'
 >;
 
-const directories = new WeakMap<Client, Client>();
-/** The directory's client over `client`'s connection. */
-function directoryOf(client: Client): Client {
-  let directory = directories.get(client);
-  if (!directory) {
-    directory = new Client({
-      connection: client.connection,
-      namespace: DIRECTORY_NAMESPACE,
-      dataConverter: adosDataConverter(),
-    });
-    directories.set(client, directory);
-  }
-  return directory;
-}
-
 /** The entity's latest release, or undefined before its first or if it never started. */
 async function releaseOf(client: Client, workflowId: string): Promise<PublishedPriors | undefined> {
   return client.workflow
@@ -65,7 +49,7 @@ async function releaseOf(client: Client, workflowId: string): Promise<PublishedP
  */
 async function sharedElsewhere(client: Client): Promise<Array<{ source: string; priors: PublishedPriors }>> {
   const found: Array<{ source: string; priors: PublishedPriors }> = [];
-  const directory = directoryOf(client);
+  const directory = namespaceClient(client, DIRECTORY_NAMESPACE);
   await client.connection.withMetadata(LOCAL_ONLY, async () => {
     for await (const wf of directory.workflow.list({ query: `WorkflowType = 'priorsExchange'` })) {
       const { source, priors } = (wf.memo ?? {}) as { source?: string; priors?: PublishedPriors };
@@ -107,22 +91,20 @@ export function createPriorsActivities(
   return {
     async contributeCostStats({ tenantId, stats, tokens, scope }) {
       const c = await getClient();
-      const entity = metaLearningWorkflowId(scope, Boolean(loadConfig().ADOS_REGION));
+      const inRegions = Boolean(loadConfig().ADOS_REGION);
+      const shared = metaLearningWorkflowId(scope, inRegions) === META_LEARNING_SHARED_WORKFLOW_ID;
       await c.workflow.signalWithStart(metaLearning, {
-        workflowId: entity,
+        workflowId: shared ? META_LEARNING_SHARED_WORKFLOW_ID : META_LEARNING_WORKFLOW_ID,
         taskQueue: ENTITY_TASK_QUEUE,
         workflowTaskTimeout: ENTITY_WORKFLOW_TASK_TIMEOUT,
-        args: [{ config: priorsConfig(), ...(entity === META_LEARNING_SHARED_WORKFLOW_ID ? { share: true } : {}) }],
+        args: [{ config: priorsConfig(), ...(shared ? { share: true } : {}) }],
         signal: contributeStatsSignal,
         signalArgs: [{ tenantId: assertId('tenant id', tenantId), stats, ...(tokens ? { tokens } : {}) }],
-        staticSummary:
-          entity === META_LEARNING_SHARED_WORKFLOW_ID
-            ? 'cross-tenant cost priors (Laplace-noised), shared with every region'
-            : 'cross-tenant cost priors (Laplace-noised)',
+        staticSummary: `cross-tenant cost priors (Laplace-noised)${shared ? ', shared with every region' : ''}`,
       });
       // A tenant that changed its scope leaves the other pool.
-      const other = entity === META_LEARNING_WORKFLOW_ID ? META_LEARNING_SHARED_WORKFLOW_ID : META_LEARNING_WORKFLOW_ID;
-      if (loadConfig().ADOS_REGION) await withdrawFrom(c, other, tenantId);
+      if (inRegions)
+        await withdrawFrom(c, shared ? META_LEARNING_WORKFLOW_ID : META_LEARNING_SHARED_WORKFLOW_ID, tenantId);
       return priorsFor(c);
     },
     async withdrawCostStats({ tenantId }) {
@@ -136,7 +118,7 @@ export function createPriorsActivities(
     async shareRelease({ priors }) {
       const c = await getClient();
       const source = c.options.namespace;
-      await directoryOf(c).workflow.signalWithStart(priorsExchange, {
+      await namespaceClient(c, DIRECTORY_NAMESPACE).workflow.signalWithStart(priorsExchange, {
         workflowId: priorsExchangeWorkflowId(source),
         taskQueue: ENTITY_TASK_QUEUE,
         args: [{ source }],

@@ -45,6 +45,17 @@ const TLS_SETTINGS: Array<{ field: keyof ClientConfigTLS; env: string; toml: str
 ];
 
 /**
+ * `env` without its Temporal connection settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, the TLS and
+ * profile variables), TEMPORAL_CONFIG_FILE kept: what reaches another deployment than the one these
+ * settings name, through a profile of that file or settings given explicitly.
+ */
+export function withoutConnectionSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(env).filter(([key]) => !key.startsWith('TEMPORAL_') || key === 'TEMPORAL_CONFIG_FILE'),
+  );
+}
+
+/**
  * Resolves the settings into a target; `overrides` (a command's flags, a harness's own server) win.
  * Throws a UserError (UNAVAILABLE) that names the setting when a profile, address or TLS file is wrong.
  */
@@ -172,4 +183,31 @@ export async function temporalClient(target: TemporalTarget, options?: { connect
     namespace: target.namespace,
     dataConverter: adosDataConverter(),
   });
+}
+
+const derived = new WeakMap<Client, Map<string, Client>>();
+const baseOf = new WeakMap<Client, Client>();
+
+/**
+ * A client of another namespace over `base`'s connection, one per namespace and base: what a
+ * process that serves tenants of several namespaces (a region's) starts their runs with. It shares
+ * `base`'s settings, such as admitting from blocks (api/client/admission).
+ */
+export function namespaceClient(base: Client, namespace: string): Client {
+  const root = baseClient(base);
+  if (namespace === root.options.namespace) return root;
+  let clients = derived.get(root);
+  if (!clients) derived.set(root, (clients = new Map()));
+  let client = clients.get(namespace);
+  if (!client) {
+    client = new Client({ connection: root.connection, namespace, dataConverter: adosDataConverter() });
+    clients.set(namespace, client);
+    baseOf.set(client, root);
+  }
+  return client;
+}
+
+/** The client `client` was derived from by namespaceClient, or `client` itself. */
+export function baseClient(client: Client): Client {
+  return baseOf.get(client) ?? client;
 }

@@ -79,15 +79,14 @@ export async function metaLearning(input: MetaLearningInput = {}): Promise<never
 async function release(ledger: MetaLearningLedger, shared = false): Promise<boolean> {
   const now = new Date().toISOString();
   const next = ledger.nextRelease(now);
-  let released = false;
-  if (next.entering.length === 0) {
+  const released = next.entering.length > 0;
+  if (!released) {
     log.info('no release: every contributor has spent its privacy budget for this period', { left: next.left });
   } else {
     // Noise comes from the operating system's CSPRNG in an activity, not the workflow's seeded PRNG.
     const count = drawsFor(next.coordinates);
     const uniforms = count > 0 ? await laplaceUniforms({ count }) : [];
     const published = ledger.publish(next, uniforms, now);
-    released = true;
     log.info('priors published', {
       version: published.version,
       coordinates: next.coordinates.cost.length + next.coordinates.tokens.length,

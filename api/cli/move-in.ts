@@ -4,7 +4,7 @@ import { connectClient } from '../client';
 import { placedTenantClient } from '../client/directory';
 import { abortMoveIn, moveTenantIn, type MoveInOptions } from '../client/move-in';
 import { environment, loadConfig } from '../../infra/config';
-import { temporalClient, temporalTarget } from '../../infra/temporal-connection';
+import { temporalClient, temporalTarget, withoutConnectionSettings } from '../../infra/temporal-connection';
 import { formatUsd } from '../../workflows/domain/pricing/catalog';
 import { print } from './output';
 import { assertCliId, int, list } from './args';
@@ -24,10 +24,7 @@ interface MoveInFlags {
  * the file's default profile), never this deployment's TEMPORAL_ADDRESS, namespace or TLS variables.
  */
 function sourceEnvironment(profile: string | undefined): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(
-    Object.entries(environment()).filter(([key]) => !key.startsWith('TEMPORAL_') || key === 'TEMPORAL_CONFIG_FILE'),
-  );
-  return { ...env, ...(profile ? { TEMPORAL_PROFILE: profile } : {}) };
+  return { ...withoutConnectionSettings(environment()), ...(profile ? { TEMPORAL_PROFILE: profile } : {}) };
 }
 
 export function moveInCommand(tenant: Command): void {

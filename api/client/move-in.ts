@@ -97,8 +97,9 @@ export async function moveTenantIn(
     // lists them (its lag covered by waiting VISIBILITY_LAG_MS past the move's start).
     const openRuns = handover.drained ? await openRunsOf(from, tenantId) : undefined;
     const progress = { ...handover, holding: { ...handover.holding, ...(openRuns ? { openRuns } : {}) } };
-    if (JSON.stringify(progress.holding) !== shown) onProgress?.(progress);
-    shown = JSON.stringify(progress.holding);
+    const holding = JSON.stringify(progress.holding);
+    if (holding !== shown) onProgress?.(progress);
+    shown = holding;
     const settled = Date.now() - Date.parse(handover.movedAt ?? '') >= VISIBILITY_LAG_MS;
     if (handover.drained && openRuns === 0 && settled) {
       handover = await move(true);

@@ -11,7 +11,7 @@ import { micros, eventually, sleepChain, startTestEnv } from '../../testkit/temp
 import { issueTenantToken } from '../../api/http/tokens';
 import { firstWrites, useRegions } from '../../testkit/regions';
 import type { PublishedPriors } from '../../workflows/domain/learning/priors';
-import { LOCAL_ONLY } from '../../infra/temporal-connection';
+import { LOCAL_ONLY, withoutConnectionSettings } from '../../infra/temporal-connection';
 
 /**
  * Two regions, eu and us, each a Temporal cluster on its own PostgreSQL (mutual TLS), connected for
@@ -27,7 +27,8 @@ process.env.ADOS_META_EPSILON_TOTAL = '100000';
 
 /** Runs `start` with this process's TEMPORAL_* connection settings (but the profile file) set aside, then puts them back. */
 async function withoutTemporalEnvironment<T>(start: () => Promise<T>): Promise<T> {
-  const saved = Object.entries(process.env).filter(([k]) => k.startsWith('TEMPORAL_') && k !== 'TEMPORAL_CONFIG_FILE');
+  const kept = withoutConnectionSettings(process.env);
+  const saved = Object.entries(process.env).filter(([k]) => !(k in kept));
   for (const [k] of saved) delete process.env[k];
   try {
     return await start();

@@ -84,7 +84,7 @@ export class TenantEntity {
 
   /** A moving tenant's standing: what holds it here (answers still owed count), its state once it handed over. */
   handover(): TenantHandover {
-    return this.ledger.handover(this.outbox.length + this.sending.size);
+    return this.ledger.handover(this.unsent());
   }
 
   /**
@@ -92,9 +92,13 @@ export class TenantEntity {
    * its blocks revoked; with `handOver`, once nothing holds it (answers owed included), it hands its state over.
    */
   moveOut(to: string | null, handOver = false): TenantHandover {
-    this.ledger.moveOut(to, this.now(), handOver && this.outbox.length + this.sending.size === 0);
     this.touch();
-    return this.handover();
+    return this.ledger.moveOut(to, this.now(), handOver, this.unsent());
+  }
+
+  /** Answers owed to runs and shadows, queued or being sent. */
+  private unsent(): number {
+    return this.outbox.length + this.sending.size;
   }
 
   /** Something to do: a message changed the state, or answers wait to be sent. */

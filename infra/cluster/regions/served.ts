@@ -3,6 +3,7 @@ import type { ConnectionLike } from '@temporalio/client';
 import { UserError } from '../../user-error';
 import { placementRegions } from './placements';
 import { LOCAL_ONLY } from '../../temporal-connection';
+import { describeLocally } from './state';
 import { DIRECTORY_NAMESPACE } from '../../../workflows/domain/ids';
 
 /**
@@ -43,12 +44,10 @@ const activeRegions = new Map<string, { at: number; active: Promise<string | und
 export function activeRegionOf(connection: ConnectionLike, namespace: string): Promise<string | undefined> {
   const cached = activeRegions.get(namespace);
   if (cached && Date.now() - cached.at < ACTIVE_REGION_TTL_MS) return cached.active;
-  const active = connection
-    .withMetadata(LOCAL_ONLY, () => connection.workflowService.describeNamespace({ namespace }))
-    .then(
-      (described) => described.replicationConfig?.activeClusterName ?? undefined,
-      () => undefined,
-    );
+  const active = describeLocally(connection, namespace).then(
+    (described) => described?.replicationConfig?.activeClusterName ?? undefined,
+    () => undefined,
+  );
   activeRegions.set(namespace, { at: Date.now(), active });
   return active;
 }

@@ -1,7 +1,7 @@
 /** A regional deployment's state on disk, and connections to its regions (local reads never forwarded). */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Connection, type ConnectionLike } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { UserError } from '../../user-error';
 import { LOCAL_ONLY } from '../../temporal-connection';
@@ -50,7 +50,7 @@ export async function connectRegion(state: ClusterState): Promise<Connection> {
   return Connection.connect({ ...clusterTarget(state).connectionOptions, connectTimeout: 5000 });
 }
 
-export function local<T>(connection: Connection, call: () => Promise<T>): Promise<T> {
+export function local<T>(connection: ConnectionLike, call: () => Promise<T>): Promise<T> {
   return connection.withMetadata(LOCAL_ONLY, call);
 }
 
@@ -72,7 +72,7 @@ export async function until<T>(what: string, timeoutMs: number, probe: () => Pro
 
 /** The namespace's state as one region's own copy has it, or undefined while that region does not have it. */
 export async function describeLocally(
-  connection: Connection,
+  connection: ConnectionLike,
   namespace: string,
 ): Promise<temporal.api.workflowservice.v1.IDescribeNamespaceResponse | undefined> {
   try {

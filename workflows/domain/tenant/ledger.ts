@@ -98,22 +98,22 @@ export class TenantLedger extends BlockLeasing {
    * The tenant moves to another deployment (`to` names it), or stays after all (`null`): a moving
    * tenant admits no new run, leases no block and revokes the blocks its starters hold, while the
    * runs it admitted (in flight, waiting, started from a block, or started before the move and
-   * asking late) end here and are charged here. With `handOver`, once nothing holds it, it hands its
-   * state over and from then on takes no run at all; asked again, it hands the same state.
+   * asking late) end here and are charged here. With `handOver`, once nothing holds it (`unsent`:
+   * answers the entity still owes), it hands its state over and from then on takes no run at all;
+   * asked again, it hands the same state.
    */
-  moveOut(to: string | null, now: string, handOver = false): TenantHandover {
+  moveOut(to: string | null, now: string, handOver = false, unsent = 0): TenantHandover {
     if (to === null) {
       delete this.state.movedTo;
       delete this.state.movedAt;
-      return this.handover(0);
+    } else {
+      // Asked again (a retried command): the move began at the first ask.
+      if (this.state.movedTo === undefined) this.state.movedAt = now;
+      this.state.movedTo = to;
+      this.blocks().revokeAll();
+      if (handOver && this.handover(unsent).drained) this.state.handedOver = true;
     }
-    // Asked again (a retried command): the move began at the first ask.
-    if (this.state.movedTo === undefined) this.state.movedAt = now;
-    this.state.movedTo = to;
-    this.blocks().revokeAll();
-    const standing = this.handover(0);
-    if (handOver && standing.drained) this.state.handedOver = true;
-    return this.handover(0);
+    return this.handover(unsent);
   }
 
   /** What still holds a moving tenant here (`unsent`: answers the entity still owes); its state once it handed over. */
